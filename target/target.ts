@@ -1,0 +1,285 @@
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** How to start a load-test target. */
+export interface TargetOptions {
+  /** TCP port to listen on; 0 or absent picks a free port. */
+  port?: number;
+  /** Address to bind; defaults to `127.0.0.1`. */
+  host?: string;
+}
+
+/**
+ * The target's counters, as served by `GET /metrics`. Requests to `/metrics` and `/reset`
+ * themselves are never counted, so a load test can compare its own counts exactly.
+ */
+export interface TargetCounts {
+  /** Requests that arrived since start (or the last reset). */
+  requests: number;
+  /** Responses that finished since start (or the last reset), for requests counted in `requests`. */
+  responses: number;
+  /**
+   * Requests per path (the URL path without its query). At most {@link MAX_PATH_KEYS} distinct
+   * paths are kept; requests to further paths are counted under `"(other)"`.
+   */
+  byPath: Record<string, number>;
+  /** When counting began: the start of the server or the last reset (ISO 8601). */
+  startedAt: string;
+}
+
+/** A running load-test target. */
+export interface Target {
+  /** Base URL, without a trailing slash, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** The port the server actually listens on. */
+  port: number;
+  /** A snapshot of the counters (a copy: later requests do not change it). */
+  counts(): TargetCounts;
+  /** Zeroes the counters, like `POST /reset`. */
+  reset(): void;
+  /** Stops the server and destroys its connections, idle or not; resolves once it is closed. */
+  close(): Promise<void>;
+}
+
+/** The most distinct paths `byPath` keeps, so random paths cannot grow memory without bound. */
+export const MAX_PATH_KEYS = 1000;
+
+/** The longest delay `GET /delay?ms=N` accepts, in milliseconds. */
+export const MAX_DELAY_MS = 60_000;
+
+const OTHER_PATH = "(other)";
+
+const TEXT = "text/plain; charset=utf-8";
+
+function fixed(status: number, contentType: string, body: string): { status: number; headers: Record<string, string>; body: Buffer } {
+  const bytes = Buffer.from(body, "utf8");
+  return { status, headers: { "content-type": contentType, "content-length": String(bytes.length) }, body: bytes };
+}
+
+// Responses that never change are built once, not per request.
+const PING = fixed(200, TEXT, "pong");
+const ROOT = fixed(
+  200,
+  TEXT,
+  "Kannon load-test target.\nGET /ping, GET /delay?ms=N, GET /metrics, POST /reset.\n",
+);
+const OK = fixed(200, TEXT, "ok");
+const NOT_FOUND = fixed(404, TEXT, "not found\n");
+const METRICS_NOT_ALLOWED = fixed(405, TEXT, "method not allowed: use GET /metrics\n");
+const RESET_NOT_ALLOWED = fixed(405, TEXT, "method not allowed: use POST /reset\n");
+const BAD_DELAY = fixed(400, TEXT, `bad request: /delay needs ms, an integer from 0 to ${MAX_DELAY_MS}\n`);
+const METRICS_NOT_ALLOWED_HEADERS = { ...METRICS_NOT_ALLOWED.headers, allow: "GET, HEAD" };
+const RESET_NOT_ALLOWED_HEADERS = { ...RESET_NOT_ALLOWED.headers, allow: "POST" };
+
+function send(res: ServerResponse, reply: { status: number; headers: Record<string, string>; body: Buffer }, headers = reply.headers): void {
+  // For HEAD, node:http keeps the headers (content-length included) and drops the body.
+  res.writeHead(reply.status, headers).end(reply.body);
+}
+
+/** Reads `ms` from a query string; returns undefined unless it is an integer in 0..MAX_DELAY_MS. */
+function parseDelay(query: string): number | undefined {
+  const raw = new URLSearchParams(query).get("ms");
+  if (raw === null || !/^\d{1,5}$/.test(raw)) return undefined;
+  const ms = Number(raw);
+  return ms <= MAX_DELAY_MS ? ms : undefined;
+}
+
+/**
+ * Starts a load-test target on plain `node:http`, keep-alive on, and resolves once it listens.
+ *
+ * Endpoints: `/ping` → `pong`; `/` → a short text naming the target; `/delay?ms=N` → `ok` after N ms
+ * (N an integer in 0..60000, else 400) — these three accept any method and ignore a request body;
+ * `GET /metrics` → the counters as JSON (405 for other methods than GET and HEAD);
+ * `POST /reset` → 204, zeroes the counters (405 for other methods); anything else → 404.
+ */
+export function createTarget(options: TargetOptions = {}): Promise<Target> {
+  const host = options.host ?? "127.0.0.1";
+  const requestedPort = options.port ?? 0;
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65_535) {
+    return Promise.reject(new Error(`target: port must be an integer from 0 to 65535, got ${String(requestedPort)}`));
+  }
+
+  let requests = 0;
+  let responses = 0;
+  let byPath = new Map<string, number>();
+  let startedAt = new Date().toISOString();
+  // Bumped by reset: a response finishing after a reset belongs to a request counted before it,
+  // so it is not counted either, and `responses` never exceeds `requests`.
+  let epoch = 0;
+
+  function reset(): void {
+    requests = 0;
+    responses = 0;
+    byPath = new Map();
+    startedAt = new Date().toISOString();
+    epoch++;
+  }
+
+  function counts(): TargetCounts {
+    return { requests, responses, byPath: Object.fromEntries(byPath), startedAt };
+  }
+
+  function count(path: string, res: ServerResponse): void {
+    requests++;
+    const known = byPath.get(path);
+    if (known !== undefined) byPath.set(path, known + 1);
+    else if (byPath.size < MAX_PATH_KEYS) byPath.set(path, 1);
+    else byPath.set(OTHER_PATH, (byPath.get(OTHER_PATH) ?? 0) + 1);
+    const requestEpoch = epoch;
+    res.on("finish", () => {
+      if (requestEpoch === epoch) responses++;
+    });
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+
+    // Not counted: the load test's own bookkeeping.
+    if (path === "/metrics") {
+      if (req.method !== "GET" && req.method !== "HEAD") return send(res, METRICS_NOT_ALLOWED, METRICS_NOT_ALLOWED_HEADERS);
+      const body = Buffer.from(JSON.stringify(counts()), "utf8");
+      res
+        .writeHead(200, { "content-type": "application/json", "content-length": String(body.length), "cache-control": "no-store" })
+        .end(body);
+      return;
+    }
+    if (path === "/reset") {
+      if (req.method !== "POST") return send(res, RESET_NOT_ALLOWED, RESET_NOT_ALLOWED_HEADERS);
+      reset();
+      res.writeHead(204).end();
+      return;
+    }
+
+    count(path, res);
+    // A request body left unread is drained by node:http once the response finishes.
+    if (path === "/ping") return send(res, PING);
+    if (path === "/") return send(res, ROOT);
+    if (path === "/delay") {
+      const ms = parseDelay(q === -1 ? "" : url.slice(q + 1));
+      if (ms === undefined) return send(res, BAD_DELAY);
+      // Drain the body now: the response waits, and an unread body would hold the socket back.
+      req.resume();
+      const timer = setTimeout(() => send(res, OK), ms);
+      // The client went away (or close() destroyed the socket): drop the pending reply.
+      res.on("close", () => clearTimeout(timer));
+      return;
+    }
+    send(res, NOT_FOUND);
+  }
+
+  const server = createServer({ keepAlive: true, noDelay: true }, handle);
+  // Longer than common client pools keep idle sockets, so the client, not the server, closes them.
+  server.keepAliveTimeout = 65_000;
+  // Must exceed keepAliveTimeout, or a request arriving on a long-idle socket can be cut off.
+  server.headersTimeout = 66_000;
+  // The longest /delay plus slack.
+  server.requestTimeout = MAX_DELAY_MS + 30_000;
+  // No cap on requests per keep-alive socket.
+  server.maxRequestsPerSocket = 0;
+
+  return new Promise<Target>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once("error", onError);
+    server.listen(requestedPort, host, () => {
+      server.off("error", onError);
+      const port = (server.address() as AddressInfo).port;
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: `http://${urlHost(host)}:${port}`,
+        port,
+        counts,
+        reset,
+        close() {
+          closing ??= new Promise<void>((done, fail) => {
+            server.close((err) => (err ? fail(err) : done()));
+            // close() only stops accepting; destroy pooled keep-alive sockets and in-flight requests too.
+            server.closeAllConnections();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}
+
+/** The host part of the target's URL: loopback for a wildcard bind, brackets for IPv6. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Parses the target's command line: `--port N` (0..65535) and `--host H`, also as `--port=N`,
+ * `--host=H`. Throws an Error naming the flag for a bad or missing value or an unknown argument.
+ */
+export function parseTargetArgs(argv: string[]): TargetOptions {
+  const options: TargetOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf("=");
+    const flag = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
+    let value: string | undefined;
+    if (flag !== arg) value = arg.slice(eq + 1);
+    else if (flag === "--port" || flag === "--host") {
+      value = argv[i + 1];
+      if (value !== undefined && value.startsWith("--")) value = undefined;
+      else i++;
+    }
+    if (flag === "--port") {
+      if (value === undefined || !/^\d{1,5}$/.test(value) || Number(value) > 65_535) {
+        throw new Error(`--port needs an integer from 0 to 65535, got ${value === undefined ? "nothing" : JSON.stringify(value)}`);
+      }
+      options.port = Number(value);
+    } else if (flag === "--host") {
+      if (value === undefined || value.trim() === "") {
+        throw new Error(`--host needs an address, got ${value === undefined ? "nothing" : JSON.stringify(value)}`);
+      }
+      options.host = value;
+    } else {
+      throw new Error(`unknown argument ${JSON.stringify(arg)}: the target takes --port N and --host H`);
+    }
+  }
+  return options;
+}
+
+/** Run directly (`node --import tsx target/target.ts --port 8080`): serve until SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  let options: TargetOptions;
+  try {
+    options = parseTargetArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`target: ${(err as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const target = await createTarget(options);
+  console.log(`kannon target listening on ${target.url}`);
+  const stop = (): void => {
+    void target.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((err: unknown) => {
+    console.error(`target: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}
