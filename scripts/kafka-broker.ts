@@ -1,0 +1,427 @@
+/**
+ * A development/test Apache Kafka broker without Docker: the official jars from Maven Central,
+ * one KRaft node that is both broker and controller, on free loopback ports.
+ *
+ * The jars are fetched once into a cache outside the repository
+ * (`${KANNON_CACHE:-~/.cache/kannon}/kafka-3.9.1/libs`); each broker gets its own data directory.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const KAFKA_VERSION = "3.9.1";
+
+/** The POM that lists the broker's artifacts (beside this file). */
+const POM = fileURLToPath(new URL("./kafka/pom.xml", import.meta.url));
+
+/** Written into every data directory this module creates, so that stop() only ever removes its own. */
+const MARKER = ".kannon-kafka";
+
+/** `${KANNON_CACHE:-~/.cache/kannon}`. */
+export function cacheRoot(): string {
+  return resolve(process.env.KANNON_CACHE || join(homedir(), ".cache", "kannon"));
+}
+
+/** Where the jars live once fetched. */
+export function kafkaLibsDir(): string {
+  return join(cacheRoot(), `kafka-${KAFKA_VERSION}`, "libs");
+}
+
+let fetching: Promise<string> | undefined;
+
+/**
+ * Fetches the Kafka jars once (Maven, into the cache outside the repository) and returns the libs
+ * directory. The jars land in a temporary directory that is renamed into place only when the
+ * fetch succeeded, so a half-fetch is never taken as done.
+ */
+export function ensureKafkaJars(options: { log?: (m: string) => void } = {}): Promise<string> {
+  fetching ??= fetchJars(options.log ?? (() => {})).finally(() => {
+    fetching = undefined;
+  });
+  return fetching;
+}
+
+async function fetchJars(log: (m: string) => void): Promise<string> {
+  const libs = kafkaLibsDir();
+  if (await isCompleteLibs(libs)) return libs;
+  const parent = dirname(libs);
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `libs.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const started = Date.now();
+  log(`kafka: fetching Apache Kafka ${KAFKA_VERSION} jars into ${libs} (once)...`);
+  try {
+    const result = await run("mvn", ["-q", "-B", "-f", POM, "dependency:copy-dependencies", `-DoutputDirectory=${tmp}`], 15 * 60_000);
+    if (result.code !== 0) {
+      throw new Error(
+        `kafka: could not fetch the Kafka jars: mvn exited with ${result.code}\n${tail(result.output, 40)}`,
+      );
+    }
+    if (!(await isCompleteLibs(tmp))) {
+      throw new Error(`kafka: mvn finished but ${tmp} does not hold kafka_2.13-${KAFKA_VERSION}.jar\n${tail(result.output, 40)}`);
+    }
+    try {
+      await rename(tmp, libs);
+    } catch (err) {
+      // Another process finished first: its copy is as good as ours.
+      if (!(await isCompleteLibs(libs))) throw err;
+    }
+    log(`kafka: jars ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return libs;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function isCompleteLibs(dir: string): Promise<boolean> {
+  try {
+    const names = await readdir(dir);
+    return names.includes(`kafka_2.13-${KAFKA_VERSION}.jar`) && names.includes("reload4j-1.2.25.jar");
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@link startKafka}. */
+export interface StartKafkaOptions {
+  /** The client (PLAINTEXT) port; a free one when absent. */
+  port?: number;
+  /** The controller port; a free one when absent. */
+  controllerPort?: number;
+  /** Where the broker keeps its logs and config; a new temporary directory when absent. */
+  dataDir?: string;
+  /** The JVM heap, in MiB (default 384). */
+  heapMb?: number;
+  /** Progress messages (never the broker's own log, which goes to `${dataDir}/kafka.log`). */
+  log?: (m: string) => void;
+  /** Start the JVM in its own process group and let this process exit while it runs (the CLI). */
+  detached?: boolean;
+  /** How long to wait for the broker to be ready (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/** A running broker. */
+export interface KafkaBroker {
+  /** `127.0.0.1:PORT`, for clients. */
+  bootstrap: string;
+  pid: number;
+  dataDir: string;
+  /** The broker's own log. */
+  logFile: string;
+  /** SIGTERM, then SIGKILL after ~10 s; removes dataDir unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts one KRaft broker+controller on loopback and resolves once it is ready (its log says
+ * `Kafka Server started` and the port accepts connections), or rejects with the log's tail.
+ */
+export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBroker> {
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const libs = await ensureKafkaJars({ log });
+  const classpath = `${libs}/*`;
+
+  const dataDir = resolve(options.dataDir ?? (await mkdtemp(join(tmpdir(), "kannon-kafka-"))));
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(join(dataDir, MARKER), `Kafka ${KAFKA_VERSION} data directory created by Kannon's scripts/kafka-broker.ts\n`);
+  const logDirs = join(dataDir, "data");
+  const propsFile = join(dataDir, "server.properties");
+  const log4jFile = join(dataDir, "log4j.properties");
+  const logFile = join(dataDir, "kafka.log");
+
+  const [port, controllerPort] = await freePorts(options.port, options.controllerPort);
+  await writeFile(propsFile, serverProperties(port, controllerPort, logDirs));
+  await writeFile(log4jFile, LOG4J);
+  const log4jArg = `-Dlog4j.configuration=file:${log4jFile}`;
+
+  // Format the storage once per data directory; a kept directory restarts with its data.
+  if (!existsSync(join(logDirs, "meta.properties"))) {
+    const uuid = await run("java", ["-cp", classpath, log4jArg, "kafka.tools.StorageTool", "random-uuid"], 60_000);
+    const clusterId = uuid.stdout.trim().split(/\s+/).pop() ?? "";
+    if (uuid.code !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
+      throw new Error(`kafka: StorageTool random-uuid failed (exit ${uuid.code})\n${tail(uuid.output, 30)}`);
+    }
+    const format = await run("java", ["-cp", classpath, log4jArg, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile], 60_000);
+    if (format.code !== 0) {
+      throw new Error(`kafka: StorageTool format failed (exit ${format.code})\n${tail(format.output, 30)}`);
+    }
+  }
+
+  const out = openSync(logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      "java",
+      [
+        `-Xmx${options.heapMb ?? 384}m`,
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        log4jArg,
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        propsFile,
+      ],
+      { cwd: dataDir, stdio: ["ignore", out, out], detached: options.detached ?? false },
+    );
+  } finally {
+    closeSync(out);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("kafka: could not spawn java (is it on the PATH?)");
+
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<void>((res) => {
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      res();
+    });
+    child.once("error", () => res());
+  });
+  // If this process dies first, do not leave an orphan JVM behind (unless asked to detach).
+  const killOnExit = () => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  if (options.detached) child.unref();
+  else process.once("exit", killOnExit);
+
+  const bootstrap = `127.0.0.1:${port}`;
+  let stopped: Promise<void> | undefined;
+  const broker: KafkaBroker = {
+    bootstrap,
+    pid,
+    dataDir,
+    logFile,
+    stop(opts = {}) {
+      stopped ??= (async () => {
+        process.removeListener("exit", killOnExit);
+        if (!exited) await terminate(pid, () => exited !== undefined, exit);
+        if (!opts.keepData) await removeDataDir(dataDir);
+      })();
+      return stopped;
+    },
+  };
+
+  const deadline = started + (options.readyTimeoutMs ?? 60_000);
+  try {
+    for (;;) {
+      if (exited) {
+        throw new Error(
+          `kafka: the broker exited during startup (code ${exited.code}, signal ${exited.signal}); ${logFile}:\n${tail(readLog(logFile), 40)}`,
+        );
+      }
+      if (readLog(logFile).includes("Kafka Server started") && (await canConnect(port))) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `kafka: the broker was not ready within ${((options.readyTimeoutMs ?? 60_000) / 1000).toFixed(0)} s; ${logFile}:\n${tail(readLog(logFile), 40)}`,
+        );
+      }
+      await sleep(100);
+    }
+  } catch (err) {
+    await broker.stop({ keepData: true });
+    throw err;
+  }
+  log(`kafka: broker ready at ${bootstrap} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${pid}, data ${dataDir})`);
+  return broker;
+}
+
+/**
+ * Stops a broker started by another process (the CLI): SIGTERM, SIGKILL after `graceMs`, then
+ * removes its data directory unless `keepData`. Refuses pids that are not a Kafka JVM.
+ */
+export async function stopKafkaProcess(pid: number, dataDir: string, opts: { keepData?: boolean; graceMs?: number } = {}): Promise<void> {
+  if (isKafkaProcess(pid)) await terminate(pid, () => !isAlive(pid), undefined, opts.graceMs);
+  if (!opts.keepData) await removeDataDir(dataDir);
+}
+
+/** True when `pid` is alive and runs `kafka.Kafka` (guards against a reused pid). */
+export function isKafkaProcess(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("kafka.Kafka");
+  } catch {
+    return true; // no /proc: trust the pid
+  }
+}
+
+/** True when a TCP connection to 127.0.0.1:port succeeds. */
+export function canConnect(port: number, host = "127.0.0.1", timeoutMs = 1000): Promise<boolean> {
+  return new Promise((res) => {
+    const socket = connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      res(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function terminate(pid: number, isGone: () => boolean, exit?: Promise<void>, graceMs = 10_000): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (!isGone() && Date.now() < deadline) {
+    await (exit ? Promise.race([exit, sleep(100)]) : sleep(100));
+  }
+  if (!isGone()) {
+    signal("SIGKILL");
+    const killDeadline = Date.now() + 5_000;
+    while (!isGone() && Date.now() < killDeadline) await sleep(50);
+  }
+}
+
+async function removeDataDir(dataDir: string): Promise<void> {
+  // Only directories this module created (they carry the marker) are ever removed.
+  if (!existsSync(join(dataDir, MARKER))) return;
+  await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+function serverProperties(port: number, controllerPort: number, logDirs: string): string {
+  return `# Written by Kannon's scripts/kafka-broker.ts: one KRaft node, broker and controller, loopback only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${controllerPort}
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=${logDirs}
+num.partitions=1
+default.replication.factor=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=24
+log.segment.bytes=67108864
+`;
+}
+
+/** The broker logs to stdout, which startKafka sends to `${dataDir}/kafka.log`. */
+const LOG4J = `log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel$=WARN
+log4j.logger.kafka.controller=INFO
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.kafka.storage.internals.log=WARN
+log4j.logger.kafka.log=WARN
+`;
+
+/** Free ports for the broker and the controller (the given ones are kept). */
+async function freePorts(...wanted: (number | undefined)[]): Promise<number[]> {
+  // Hold every probe socket open until all are chosen so the ports differ.
+  const servers = await Promise.all(
+    wanted.map(
+      (w) =>
+        new Promise<{ port: number; close: () => void }>((res, rej) => {
+          if (w !== undefined) return res({ port: w, close: () => {} });
+          const server = createServer();
+          server.once("error", rej);
+          server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            if (address === null || typeof address === "string") return rej(new Error("no port"));
+            res({ port: address.port, close: () => server.close() });
+          });
+        }),
+    ),
+  );
+  for (const s of servers) s.close();
+  return servers.map((s) => s.port);
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  /** stdout and stderr interleaved. */
+  output: string;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      stdout += d;
+      output += d;
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      output += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      rej(new Error(`kafka: could not run ${cmd}: ${err.message}`));
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, output });
+    });
+  });
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Exposed for the CLI's `status`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
