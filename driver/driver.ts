@@ -1,0 +1,218 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Bus, Subscription } from "../bus/bus.js";
+import {
+  HeartbeatMessageSchema,
+  MetricsMessageSchema,
+  RegisterMessageSchema,
+  TriggerAction,
+  type TestConfigMessage,
+  type TriggerMessage,
+} from "../gen/kannon/v1/bus_pb.js";
+import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { msOf } from "../metrics/stats.js";
+import { nowMs } from "./clock.js";
+import type { SampleTap } from "./recorder.js";
+import { TestRun } from "./run.js";
+
+/** How often a driver heartbeats; the orchestrator calls it missing after {@link MISSED_HEARTBEATS_LIMIT}. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+/** A config that gets no trigger within this long is dropped and the driver is ready again. */
+export const ARM_TIMEOUT_MS = 30_000;
+/** Version string drivers report. */
+export const DRIVER_VERSION = "kannon-ts/0.1.0";
+
+/** Options of {@link createDriver}. */
+export interface DriverOptions {
+  bus: Bus;
+  /** Stable id; generated when absent. */
+  id?: string | undefined;
+  host?: string | undefined;
+  address?: string | undefined;
+  heartbeatIntervalMs?: number | undefined;
+  armTimeoutMs?: number | undefined;
+  log?: ((message: string) => void) | undefined;
+  /** Test-only tap on every recorded request. */
+  onSample?: SampleTap | undefined;
+}
+
+/** A driver in the fleet. */
+export interface DriverAgent {
+  readonly id: string;
+  /** READY or BUSY. */
+  readonly state: DriverState;
+  /** Subscribes to the fleet topics, registers and starts heartbeating. */
+  start(): Promise<void>;
+  /**
+   * Leaves the fleet gracefully: a running test is stopped and its final metrics published first,
+   * then the driver says it is leaving. Forced after `deadlineMs`.
+   */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
+  /** Resolves when the current test (if any) has published its final metrics. */
+  idle(): Promise<void>;
+}
+
+interface Armed {
+  config: TestConfigMessage;
+  run: TestRun;
+  done?: Promise<void>;
+  armTimer?: NodeJS.Timeout;
+}
+
+/** Creates a driver that joins the fleet over `bus`. */
+export function createDriver(options: DriverOptions): DriverAgent {
+  const bus = options.bus;
+  const id = options.id ?? `driver-${randomUUID().slice(0, 8)}`;
+  const log = options.log ?? ((m: string) => console.log(m));
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+  const armTimeoutMs = options.armTimeoutMs ?? ARM_TIMEOUT_MS;
+  let subscription: Subscription | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let armed: Armed | undefined;
+  let stopping = false;
+  /** Triggers that arrived before their config (topics are not ordered with each other). */
+  const earlyTriggers = new Map<string, TriggerMessage>();
+
+  const state = () => (armed ? DriverState.BUSY : DriverState.READY);
+
+  const beat = () =>
+    bus
+      .publish("heartbeat", id, create(HeartbeatMessageSchema, { driverId: id, sentAt: timestampFromMs(Date.now()), state: state(), testId: armed?.config.testId ?? "" }))
+      .catch((err) => log(`driver ${id}: heartbeat failed: ${String(err)}`));
+
+  const refuse = (testId: string, error: string) =>
+    bus
+      .publish("metrics", id, create(MetricsMessageSchema, { testId, driverId: id, final: true, error }))
+      .catch((err) => log(`driver ${id}: could not report refusal of ${testId}: ${String(err)}`));
+
+  function onConfig(config: TestConfigMessage): void {
+    const index = config.driverIds.indexOf(id);
+    if (index < 0 || !config.spec) return;
+    if (stopping) {
+      void refuse(config.testId, `driver ${id} is shutting down`);
+      return;
+    }
+    if (armed) {
+      if (armed.config.testId !== config.testId) void refuse(config.testId, `driver ${id} is busy with test ${armed.config.testId}`);
+      return;
+    }
+    let run: TestRun;
+    try {
+      run = new TestRun({
+        testId: config.testId,
+        driverId: id,
+        spec: config.spec,
+        driverIndex: index,
+        driverCount: config.driverIds.length,
+        publish: (m) => bus.publish("metrics", id, m),
+        log,
+        onSample: options.onSample,
+      });
+    } catch (err) {
+      void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const entry: Armed = { config, run };
+    entry.armTimer = setTimeout(() => {
+      if (armed === entry && !entry.done) {
+        log(`driver ${id}: no trigger for test ${config.testId} within ${armTimeoutMs} ms; ready again`);
+        armed = undefined;
+        void refuse(config.testId, `driver ${id} got no trigger within ${armTimeoutMs} ms`);
+        void beat();
+      }
+    }, armTimeoutMs);
+    armed = entry;
+    void beat();
+    const early = earlyTriggers.get(config.testId);
+    if (early) {
+      earlyTriggers.delete(config.testId);
+      onTrigger(early);
+    }
+  }
+
+  function onTrigger(trigger: TriggerMessage): void {
+    if (!armed || armed.config.testId !== trigger.testId) {
+      // Maybe its config is still on its way; remember a few.
+      if (trigger.action === TriggerAction.START) {
+        earlyTriggers.set(trigger.testId, trigger);
+        if (earlyTriggers.size > 16) earlyTriggers.delete(earlyTriggers.keys().next().value as string);
+      } else {
+        earlyTriggers.delete(trigger.testId);
+      }
+      return;
+    }
+    const entry = armed;
+    if (trigger.action === TriggerAction.CANCEL) {
+      entry.run.cancel();
+      if (!entry.done) {
+        // Cancelled before it started: report an empty final so the orchestrator is not left waiting.
+        clearTimeout(entry.armTimer);
+        armed = undefined;
+        void refuse(trigger.testId, "").then(beat);
+      }
+      return;
+    }
+    if (trigger.action !== TriggerAction.START || entry.done) return;
+    clearTimeout(entry.armTimer);
+    const startAtMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();
+    entry.done = entry.run.run(startAtMs).finally(() => {
+      if (armed === entry) armed = undefined;
+      void beat();
+    });
+  }
+
+  return {
+    id,
+    get state() {
+      return state();
+    },
+    async start() {
+      subscription = await bus.subscribe(
+        { kind: "broadcast", id },
+        { test_config: (m) => onConfig(m), trigger: (m) => onTrigger(m) },
+      );
+      await bus.publish(
+        "register",
+        id,
+        create(RegisterMessageSchema, {
+          driverId: id,
+          host: options.host ?? hostname(),
+          address: options.address ?? hostname(),
+          version: DRIVER_VERSION,
+          sentAt: timestampFromMs(Date.now()),
+        }),
+      );
+      heartbeat = setInterval(() => void beat(), heartbeatIntervalMs);
+      void beat();
+    },
+    async idle() {
+      await armed?.done;
+    },
+    async stop({ deadlineMs = 15_000 } = {}) {
+      stopping = true;
+      const current = armed;
+      if (current) {
+        current.run.cancel(`driver ${id} shut down during the run`);
+        clearTimeout(current.armTimer);
+        if (!current.done) {
+          armed = undefined;
+          await refuse(current.config.testId, `driver ${id} shut down before the start`);
+        }
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([current.done, new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
+        clearTimeout(timer);
+      }
+      clearInterval(heartbeat);
+      await subscription?.close();
+      await bus
+        .publish(
+          "register",
+          id,
+          create(RegisterMessageSchema, { driverId: id, leaving: true, sentAt: timestampFromMs(Date.now()) }),
+        )
+        .catch((err) => log(`driver ${id}: could not announce leaving: ${String(err)}`));
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../metrics/histogram.js";
+
+/** What one interval of a driver's run measured, ready to publish. */
+export interface IntervalSnapshot {
+  requests: number;
+  statusCounts: Map<number, number>;
+  errorCounts: Map<string, number>;
+  bytesReceived: number;
+  dropped: number;
+  late: number;
+  latencyHistogram: Uint8Array;
+  serviceTimeHistogram: Uint8Array;
+}
+
+/** A test-only tap on every recorded request: latency and service time in microseconds. */
+export type SampleTap = (latencyUs: number, serviceTimeUs: number) => void;
+
+/**
+ * Records the current interval of a run: two HDR histograms and counters, nothing per request.
+ * `scheduled` workloads measure latency from each request's scheduled start and keep the service
+ * time (from the actual send) apart; avalanche measures latency from the send only.
+ */
+export class IntervalRecorder {
+  private latency: Histogram = createLatencyHistogram();
+  private service: Histogram = createLatencyHistogram();
+  private requests = 0;
+  private bytes = 0;
+  private dropped = 0;
+  private late = 0;
+  private statusCounts = new Map<number, number>();
+  private errorCounts = new Map<string, number>();
+  /** Once closed (after a cancel), late completions are ignored. */
+  closed = false;
+
+  constructor(
+    private readonly scheduled: boolean,
+    private readonly tap?: SampleTap,
+  ) {}
+
+  /** A request answered with an HTTP status. Times in epoch milliseconds (fractional). */
+  response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void {
+    if (this.closed) return;
+    this.requests++;
+    this.bytes += bytes;
+    this.statusCounts.set(status, (this.statusCounts.get(status) ?? 0) + 1);
+    this.time(scheduledMs, sentMs, endMs);
+  }
+
+  /** A request that failed without a response (`kind` such as `connect_refused`, `timeout`). */
+  error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
+    if (this.closed) return;
+    this.requests++;
+    this.errorCounts.set(kind, (this.errorCounts.get(kind) ?? 0) + 1);
+    this.time(scheduledMs, sentMs, endMs);
+  }
+
+  /** A scheduled request that could not be started (open model at its in-flight cap). */
+  drop(): void {
+    if (!this.closed) this.dropped++;
+  }
+
+  /** A scheduled request that started behind its schedule. */
+  lateStart(): void {
+    if (!this.closed) this.late++;
+  }
+
+  private time(scheduledMs: number, sentMs: number, endMs: number): void {
+    const serviceUs = (endMs - sentMs) * 1000;
+    const latencyUs = this.scheduled ? (endMs - scheduledMs) * 1000 : serviceUs;
+    recordUs(this.latency, latencyUs);
+    if (this.scheduled) recordUs(this.service, serviceUs);
+    this.tap?.(latencyUs, serviceUs);
+  }
+
+  /** Takes the interval's numbers and starts a new interval. */
+  take(): IntervalSnapshot {
+    const snapshot: IntervalSnapshot = {
+      requests: this.requests,
+      statusCounts: this.statusCounts,
+      errorCounts: this.errorCounts,
+      bytesReceived: this.bytes,
+      dropped: this.dropped,
+      late: this.late,
+      latencyHistogram: encodeHistogram(this.latency),
+      serviceTimeHistogram: this.scheduled ? encodeHistogram(this.service) : new Uint8Array(0),
+    };
+    this.latency.reset();
+    this.service.reset();
+    this.requests = 0;
+    this.bytes = 0;
+    this.dropped = 0;
+    this.late = 0;
+    this.statusCounts = new Map();
+    this.errorCounts = new Map();
+    return snapshot;
+  }
+}

@@ -1,0 +1,177 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { arrivalRate } from "./arrival-rate.js";
+import { avalanche } from "./avalanche.js";
+import { nowMs, waitForInstant } from "./clock.js";
+import type { Executor } from "./executor.js";
+import { HttpFirer } from "./http.js";
+import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
+import { tsunami } from "./tsunami.js";
+
+/** Defaults the orchestrator also applies; repeated here so a driver never runs without them. */
+export const DEFAULT_REPORT_INTERVAL_MS = 1000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** After a cancel, in-flight requests get this long before they are aborted. */
+export const CANCEL_DRAIN_MS = 1000;
+
+/** Picks the executor for a spec's workload. */
+export function executorFor(spec: TestSpec): Executor {
+  switch (spec.workload.case) {
+    case "avalanche":
+      return avalanche(spec.workload.value);
+    case "tsunami":
+      return tsunami(spec.workload.value);
+    case "arrivalRate":
+      return arrivalRate(spec.workload.value);
+    default:
+      throw new Error("test spec has no workload");
+  }
+}
+
+/** Options of a {@link TestRun}. */
+export interface TestRunOptions {
+  testId: string;
+  driverId: string;
+  spec: TestSpec;
+  driverIndex: number;
+  driverCount: number;
+  /** Publishes one metrics message; awaited in order. */
+  publish: (message: MetricsMessage) => Promise<void>;
+  log: (message: string) => void;
+  onSample?: SampleTap | undefined;
+}
+
+/**
+ * One test on one driver: waits for the common start, runs the workload, publishes an interval of
+ * metrics at every boundary from the start and a final message when it ends (or is cancelled).
+ */
+export class TestRun {
+  private readonly abort = new AbortController();
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly recorder: IntervalRecorder;
+  private readonly executor: Executor;
+  private seq = 0;
+  private skewUs = 0n;
+  private publishing: Promise<void> = Promise.resolve();
+  private stopReason = "";
+  private started = false;
+
+  constructor(private readonly o: TestRunOptions) {
+    const spec = o.spec;
+    this.intervalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
+    this.timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
+    this.executor = executorFor(spec);
+    this.recorder = new IntervalRecorder(spec.workload.case !== "avalanche", o.onSample);
+  }
+
+  /** Stops the run as soon as possible; the final message carries `reason` as its error when set. */
+  cancel(reason = ""): void {
+    this.stopReason ||= reason;
+    this.abort.abort();
+  }
+
+  /** True once the start instant was reached and requests began. */
+  get hasStarted(): boolean {
+    return this.started;
+  }
+
+  /** Runs the test from `startAtMs` to its end; never rejects. */
+  async run(startAtMs: number): Promise<void> {
+    const spec = this.o.spec;
+    let firer: HttpFirer | undefined;
+    let boundary: NodeJS.Timeout | undefined;
+    try {
+      const url = new URL(spec.targetUrl);
+      const connections =
+        spec.workload.case === "avalanche" ? spec.workload.value.concurrency : null;
+      firer = new HttpFirer(
+        {
+          url,
+          method: spec.method || "GET",
+          headers: spec.headers,
+          body: spec.body.length > 0 ? spec.body : undefined,
+          timeoutMs: this.timeoutMs,
+        },
+        this.recorder,
+        connections,
+      );
+      await waitForInstant(startAtMs, this.abort.signal);
+      const startedMs = nowMs();
+      this.skewUs = BigInt(Math.round((startedMs - startAtMs) * 1000));
+      if (this.abort.signal.aborted) {
+        this.publishFinal(startAtMs, this.stopReason);
+        return;
+      }
+      this.started = true;
+      const scheduleBoundary = () => {
+        const at = startAtMs + (this.seq + 1) * this.intervalMs;
+        boundary = setTimeout(() => {
+          // If the loop fell behind by whole intervals, skip to the interval we are in.
+          const snapshot = this.recorder.take();
+          this.publishSnapshot(snapshot, startAtMs, false, "");
+          this.seq = Math.max(this.seq + 1, Math.floor((nowMs() - startAtMs) / this.intervalMs));
+          scheduleBoundary();
+        }, Math.max(0, at - nowMs()));
+      };
+      scheduleBoundary();
+      const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
+      await this.executor({
+        firer,
+        recorder: this.recorder,
+        startMs: startAtMs,
+        stopAtMs,
+        signal: this.abort.signal,
+        driverIndex: this.o.driverIndex,
+        driverCount: this.o.driverCount,
+      });
+      const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : this.timeoutMs + 1000;
+      await firer.drain(nowMs() + drainFor);
+      clearTimeout(boundary);
+      this.publishFinal(startAtMs, this.stopReason);
+    } catch (err) {
+      clearTimeout(boundary);
+      this.o.log(`driver ${this.o.driverId}: test ${this.o.testId} failed: ${String(err)}`);
+      this.publishFinal(startAtMs, `driver ${this.o.driverId} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.recorder.closed = true;
+      await firer?.close(true).catch(() => undefined);
+      await this.publishing;
+    }
+  }
+
+  private publishFinal(startAtMs: number, error: string): void {
+    this.publishSnapshot(this.recorder.take(), startAtMs, true, error);
+  }
+
+  private publishSnapshot(s: IntervalSnapshot, startAtMs: number, final: boolean, error: string): void {
+    const seq = this.seq;
+    const startMs = startAtMs + seq * this.intervalMs;
+    const endMs = final ? Math.max(startMs, nowMs()) : startMs + this.intervalMs;
+    const message = create(MetricsMessageSchema, {
+      testId: this.o.testId,
+      driverId: this.o.driverId,
+      seq: BigInt(seq),
+      intervalStart: timestampFromMs(startMs),
+      intervalEnd: timestampFromMs(endMs),
+      requests: BigInt(s.requests),
+      statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
+      errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+      bytesReceived: BigInt(s.bytesReceived),
+      latencyHistogram: s.latencyHistogram,
+      serviceTimeHistogram: s.serviceTimeHistogram,
+      dropped: BigInt(s.dropped),
+      late: BigInt(s.late),
+      final,
+      startSkewUs: this.skewUs,
+      error,
+    });
+    this.publishing = this.publishing.then(() =>
+      this.o.publish(message).catch((err) => {
+        this.o.log(`driver ${this.o.driverId}: could not publish metrics seq ${seq} of test ${this.o.testId}: ${String(err)}`);
+      }),
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import type { Tsunami } from "../gen/kannon/v1/test_pb.js";
+import { nowMs, sleepUntil } from "./clock.js";
+import { LATE_AFTER_MS, type Executor } from "./executor.js";
+
+/**
+ * Fixed schedule: request k is due at start + k·delay_ms, start to start, whatever the responses
+ * do. Latency counts from the due time; a request held back by the in-flight cap or a busy event
+ * loop starts late and is counted late, never silently shifted.
+ */
+export function tsunami(spec: Tsunami): Executor {
+  return async (ctx) => {
+    const limit = spec.limit.case === "requestsPerDriver" ? Number(spec.limit.value) : Number.POSITIVE_INFINITY;
+    const endAt = spec.limit.case === "durationMs" ? Math.min(ctx.startMs + spec.limit.value, ctx.stopAtMs) : ctx.stopAtMs;
+    const cap = spec.maxInFlight > 0 ? spec.maxInFlight : Number.POSITIVE_INFINITY;
+    for (let k = 0; k < limit; k++) {
+      const due = ctx.startMs + k * spec.delayMs;
+      if (due >= endAt) break;
+      await sleepUntil(due, ctx.signal);
+      if (ctx.signal.aborted) break;
+      if (ctx.firer.inFlight >= cap) await ctx.firer.waitForSlot(cap);
+      if (ctx.signal.aborted) break;
+      if (nowMs() - due >= LATE_AFTER_MS) ctx.recorder.lateStart();
+      void ctx.firer.fire(due);
+    }
+  };
+}

@@ -1,0 +1,49 @@
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+} from "hdr-histogram-js";
+
+export type { Histogram };
+
+/** Highest latency a histogram tracks, in microseconds (one hour); larger values are clamped. */
+export const HIGHEST_TRACKABLE_US = 3_600_000_000;
+
+/** Significant decimal digits every Kannon histogram keeps. */
+export const SIGNIFICANT_DIGITS = 3;
+
+/** A new latency histogram: microseconds, 3 significant digits, pure JS (no WebAssembly to free). */
+export function createLatencyHistogram(): Histogram {
+  return build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
+    bitBucketSize: 32,
+    autoResize: false,
+  });
+}
+
+/** Records one latency in microseconds, clamped into the trackable range. */
+export function recordUs(histogram: Histogram, us: number): void {
+  const v = us < 1 ? 1 : us > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(us);
+  histogram.recordValue(v);
+}
+
+/** Encodes a histogram in the standard HdrHistogram compressed format, as bytes. Empty → empty bytes. */
+export function encodeHistogram(histogram: Histogram): Uint8Array {
+  if (histogram.totalCount === 0) return new Uint8Array(0);
+  return new Uint8Array(Buffer.from(encodeIntoCompressedBase64(histogram), "base64"));
+}
+
+/** Decodes bytes written by {@link encodeHistogram} (or any HdrHistogram implementation). */
+export function decodeHistogram(bytes: Uint8Array): Histogram {
+  if (bytes.length === 0) return createLatencyHistogram();
+  return decodeFromCompressedBase64(Buffer.from(bytes).toString("base64"), 32, false);
+}
+
+/** Adds encoded histogram bytes into `into`; empty bytes add nothing. */
+export function addEncoded(into: Histogram, bytes: Uint8Array): void {
+  if (bytes.length === 0) return;
+  into.add(decodeHistogram(bytes));
+}

@@ -1,0 +1,124 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { addEncoded, createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
+
+/** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
+export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
+  const count = h.totalCount;
+  if (count === 0) return create(LatencyStatsSchema, {});
+  const at = (p: number) => BigInt(Math.round(h.getValueAtPercentile(p)));
+  return create(LatencyStatsSchema, {
+    count: BigInt(count),
+    minUs: BigInt(Math.round(h.minNonZeroValue)),
+    meanUs: h.mean,
+    stdevUs: h.stdDeviation,
+    p50Us: at(50),
+    p90Us: at(90),
+    p95Us: at(95),
+    p99Us: at(99),
+    p999Us: at(99.9),
+    maxUs: BigInt(Math.round(h.maxValue)),
+    histogram: withHistogram ? encodeHistogram(h) : new Uint8Array(0),
+  });
+}
+
+function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: (k: string) => K): void {
+  for (const [k, v] of Object.entries(from)) {
+    const kk = key(k);
+    into.set(kk, (into.get(kk) ?? 0) + Number(v));
+  }
+}
+
+/**
+ * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
+ * Applying is not idempotent by itself; callers deduplicate on (driver, seq).
+ */
+export class MetricsAccumulator {
+  requests = 0;
+  bytesReceived = 0;
+  dropped = 0;
+  late = 0;
+  readonly statusCounts = new Map<number, number>();
+  readonly errorCounts = new Map<string, number>();
+  readonly latency: Histogram = createLatencyHistogram();
+  readonly serviceTime: Histogram = createLatencyHistogram();
+  hasServiceTime = false;
+  /** Earliest interval start and latest interval end seen, in epoch ms. */
+  startMs = Number.POSITIVE_INFINITY;
+  endMs = Number.NEGATIVE_INFINITY;
+
+  /** Adds one driver interval. */
+  add(m: MetricsMessage): void {
+    this.requests += Number(m.requests);
+    this.bytesReceived += Number(m.bytesReceived);
+    this.dropped += Number(m.dropped);
+    this.late += Number(m.late);
+    addCounts(this.statusCounts, m.statusCounts as { [k: string]: bigint }, Number);
+    addCounts(this.errorCounts, m.errorCounts, String);
+    addEncoded(this.latency, m.latencyHistogram);
+    if (m.serviceTimeHistogram.length > 0) {
+      this.hasServiceTime = true;
+      addEncoded(this.serviceTime, m.serviceTimeHistogram);
+    }
+    if (m.intervalStart) this.startMs = Math.min(this.startMs, msOf(m.intervalStart));
+    if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));
+  }
+
+  /** Adds another accumulator. */
+  addAll(other: MetricsAccumulator): void {
+    this.requests += other.requests;
+    this.bytesReceived += other.bytesReceived;
+    this.dropped += other.dropped;
+    this.late += other.late;
+    for (const [k, v] of other.statusCounts) this.statusCounts.set(k, (this.statusCounts.get(k) ?? 0) + v);
+    for (const [k, v] of other.errorCounts) this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + v);
+    this.latency.add(other.latency);
+    if (other.hasServiceTime) {
+      this.hasServiceTime = true;
+      this.serviceTime.add(other.serviceTime);
+    }
+    this.startMs = Math.min(this.startMs, other.startMs);
+    this.endMs = Math.max(this.endMs, other.endMs);
+  }
+
+  /** Requests that ended with a transport error or an HTTP status of 400 or more. */
+  get errors(): number {
+    let n = 0;
+    for (const v of this.errorCounts.values()) n += v;
+    for (const [code, v] of this.statusCounts) if (code >= 400) n += v;
+    return n;
+  }
+
+  /**
+   * The merged numbers as a Stats message. `startMs`/`endMs` override the window used for req/s
+   * (for example the fleet's start_at); `withHistogram` embeds encoded histograms.
+   */
+  toStats(options: { withHistogram?: boolean; interval?: number; startMs?: number; endMs?: number } = {}): Stats {
+    const startMs = options.startMs ?? this.startMs;
+    const endMs = options.endMs ?? this.endMs;
+    const seconds = Number.isFinite(startMs) && Number.isFinite(endMs) && endMs > startMs ? (endMs - startMs) / 1000 : 0;
+    const withHistogram = options.withHistogram ?? false;
+    return create(StatsSchema, {
+      ...(Number.isFinite(startMs) ? { start: timestampFromMs(startMs) } : {}),
+      ...(Number.isFinite(endMs) ? { end: timestampFromMs(endMs) } : {}),
+      requests: BigInt(this.requests),
+      requestsPerS: seconds > 0 ? this.requests / seconds : 0,
+      errors: BigInt(this.errors),
+      statusCounts: Object.fromEntries([...this.statusCounts].map(([k, v]) => [k, BigInt(v)])),
+      errorCounts: Object.fromEntries([...this.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+      bytesReceived: BigInt(this.bytesReceived),
+      dropped: BigInt(this.dropped),
+      late: BigInt(this.late),
+      latency: latencyStats(this.latency, withHistogram),
+      ...(this.hasServiceTime ? { serviceTime: latencyStats(this.serviceTime, withHistogram) } : {}),
+      interval: options.interval ?? 0,
+    });
+  }
+}
+
+/** Epoch milliseconds of a protobuf Timestamp. */
+export function msOf(t: { seconds: bigint; nanos: number }): number {
+  return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
+}

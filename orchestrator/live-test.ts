@@ -1,0 +1,203 @@
+import { clone, create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { MetricsAccumulator, msOf } from "../metrics/stats.js";
+
+/** A driver that starts this much later than start_at is flagged as a late start. */
+export const LATE_START_US = 50_000n;
+const DEFAULT_REPORT_INTERVAL_MS = 1000;
+
+interface DriverProgressState {
+  id: string;
+  /** Highest seq seen, or -1. */
+  lastSeq: number;
+  finished: boolean;
+  lost: boolean;
+  message: string;
+  skewUs: bigint | undefined;
+  totals: MetricsAccumulator;
+}
+
+/** How a run ended, decided by the orchestrator. */
+export interface Ending {
+  state: TestState.COMPLETED | TestState.CANCELLED | TestState.FAILED;
+  message: string;
+}
+
+/**
+ * The live, exact merge of one running test: per-interval views are emitted once every active
+ * driver has moved past the interval, cumulative and per-driver views are sums of histograms.
+ * Deduplication happens before `apply` (in the store), so `apply` sees each (driver, seq) once.
+ */
+export class LiveTest {
+  readonly drivers = new Map<string, DriverProgressState>();
+  private readonly pending = new Map<number, MetricsAccumulator>();
+  private readonly cumulative = new MetricsAccumulator();
+  private readonly intervals: Stats[] = [];
+  private nextInterval = 0;
+  private maxSeq = -1;
+  private readonly intervalMs: number;
+  private readonly startAtMs: number;
+  private readonly listeners = new Set<(r: WatchTestResponse) => void>();
+  cancelRequested = false;
+
+  constructor(public test: Test) {
+    this.intervalMs = test.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
+    this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
+    for (const id of test.driverIds)
+      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator() });
+  }
+
+  /** Every driver has delivered its final metrics or was lost. */
+  get allDone(): boolean {
+    for (const d of this.drivers.values()) if (!d.finished && !d.lost) return false;
+    return true;
+  }
+
+  /** Applies one (deduplicated) driver interval; emits any interval that became complete. */
+  apply(m: MetricsMessage): void {
+    const d = this.drivers.get(m.driverId);
+    if (!d || d.finished || d.lost) return;
+    const seq = Number(m.seq);
+    const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0;
+    if (hasData || !m.final) {
+      d.totals.add(m);
+      let acc = this.pending.get(seq);
+      if (!acc && seq >= this.nextInterval) this.pending.set(seq, (acc = new MetricsAccumulator()));
+      // A straggler for an interval already emitted still counts in the totals.
+      if (acc) acc.add(m);
+      else this.cumulative.add(m);
+      this.maxSeq = Math.max(this.maxSeq, seq);
+    }
+    d.lastSeq = Math.max(d.lastSeq, seq);
+    if (m.intervalStart && (hasData || m.startSkewUs !== 0n)) d.skewUs = m.startSkewUs;
+    if (m.final) {
+      d.finished = true;
+      if (m.error) d.message = m.error;
+    }
+    if (this.test.state === TestState.STARTING && hasData) this.setState(TestState.RUNNING);
+    this.emitReady(false);
+  }
+
+  /** Marks a driver lost (missing, left, or past a deadline); its data so far is kept. */
+  lose(driverId: string, message: string): void {
+    const d = this.drivers.get(driverId);
+    if (!d || d.finished || d.lost) return;
+    d.lost = true;
+    d.message = message;
+    this.emitReady(false);
+  }
+
+  /** Moves the test to a non-terminal state and tells watchers. */
+  setState(state: TestState): void {
+    this.test = clone(TestSchema, this.test);
+    this.test.state = state;
+    this.broadcast(this.progress());
+  }
+
+  /** Subscribes a watcher: it gets the current state first, then every update. */
+  watch(listener: (r: WatchTestResponse) => void): () => void {
+    listener(this.progress(this.cumulativeStats()));
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Ends the run: flushes every interval, builds and returns the final test and report. */
+  finish(ending: Ending, nowMs = Date.now()): { test: Test; report: Report } {
+    this.emitReady(true);
+    const lost = [...this.drivers.values()].filter((d) => d.lost || d.message);
+    const test = clone(TestSchema, this.test);
+    test.state = ending.state;
+    test.endedAt = timestampFromMs(nowMs);
+    test.partial = lost.length > 0 && ending.state === TestState.COMPLETED;
+    test.message = [ending.message, ...lost.map((d) => d.message)].filter(Boolean).join("; ");
+    this.test = test;
+
+    const skews = [...this.drivers.values()].map((d) => d.skewUs).filter((s): s is bigint => s !== undefined);
+    const fleetSkew = skews.length > 0 ? skews.reduce((a, b) => (a > b ? a : b)) - skews.reduce((a, b) => (a < b ? a : b)) : 0n;
+    const endMs = Number.isFinite(this.cumulative.endMs) ? this.cumulative.endMs : nowMs;
+    const report = create(ReportSchema, {
+      testId: test.id,
+      state: test.state,
+      partial: test.partial,
+      message: test.message,
+      ...(test.startAt ? { startAt: test.startAt } : {}),
+      ...(test.endedAt ? { endedAt: test.endedAt } : {}),
+      total: this.cumulative.toStats({ withHistogram: true, startMs: this.startAtMs, endMs }),
+      drivers: [...this.drivers.values()].map((d) =>
+        create(DriverReportSchema, {
+          driverId: d.id,
+          stats: d.totals.toStats({ withHistogram: true, startMs: this.startAtMs }),
+          startSkewUs: d.skewUs ?? 0n,
+          lateStart: (d.skewUs ?? 0n) > LATE_START_US,
+          finished: d.finished,
+          message: d.message,
+        }),
+      ),
+      intervals: this.intervals,
+      fleetStartSkewUs: fleetSkew,
+      ...(test.spec ? { spec: test.spec } : {}),
+    });
+    this.broadcast(create(WatchTestResponseSchema, { test, cumulative: report.total!, drivers: this.driverProgress(), report }));
+    this.listeners.clear();
+    return { test, report };
+  }
+
+  /** Emits complete intervals in order; with `force`, every interval received so far. */
+  private emitReady(force: boolean): void {
+    while (this.nextInterval <= this.maxSeq) {
+      const k = this.nextInterval;
+      if (!force && !this.intervalComplete(k)) return;
+      const acc = this.pending.get(k) ?? new MetricsAccumulator();
+      this.pending.delete(k);
+      this.cumulative.addAll(acc);
+      const windowStart = this.startAtMs + k * this.intervalMs;
+      const stats = acc.toStats({
+        interval: k,
+        startMs: windowStart,
+        endMs: Number.isFinite(acc.endMs) ? Math.min(acc.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
+      });
+      this.intervals.push(stats);
+      this.nextInterval++;
+      this.broadcast(this.progress(this.cumulativeStats(), stats));
+    }
+  }
+
+  private intervalComplete(k: number): boolean {
+    for (const d of this.drivers.values()) if (!d.finished && !d.lost && d.lastSeq < k) return false;
+    return true;
+  }
+
+  private cumulativeStats(): Stats {
+    return this.cumulative.toStats({ startMs: this.startAtMs });
+  }
+
+  private driverProgress() {
+    return [...this.drivers.values()].map((d) =>
+      create(DriverProgressSchema, {
+        driverId: d.id,
+        requests: BigInt(d.totals.requests),
+        lastSeq: BigInt(Math.max(0, d.lastSeq)),
+        finished: d.finished,
+        lost: d.lost,
+        startSkewUs: d.skewUs ?? 0n,
+      }),
+    );
+  }
+
+  private progress(cumulative?: Stats, interval?: Stats): WatchTestResponse {
+    return create(WatchTestResponseSchema, {
+      test: this.test,
+      drivers: this.driverProgress(),
+      ...(cumulative ? { cumulative } : {}),
+      ...(interval ? { interval } : {}),
+    });
+  }
+
+  private broadcast(r: WatchTestResponse): void {
+    for (const l of this.listeners) l(r);
+  }
+}

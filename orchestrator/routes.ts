@@ -1,0 +1,63 @@
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import {
+  CancelTestResponseSchema,
+  CreateTestResponseSchema,
+  GetReportResponseSchema,
+  GetTestResponseSchema,
+  ListDriversResponseSchema,
+  ListTestsResponseSchema,
+  OrchestratorService,
+  StartTestResponseSchema,
+} from "../gen/kannon/v1/orchestrator_pb.js";
+import { toConnectError } from "./errors.js";
+import type { Orchestrator } from "./orchestrator.js";
+
+
+/** Runs a handler body, mapping domain errors to Connect codes in one place. */
+async function handle<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+}
+
+/** Streams from an iterable the domain returns, mapping its errors; ends when the client goes away. */
+async function* stream<T>(open: () => AsyncIterable<T>, ctx: HandlerContext): AsyncGenerator<T> {
+  let source: AsyncIterable<T>;
+  try {
+    source = open();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+  const it = source[Symbol.asyncIterator]();
+  const onAbort = () => void it.return?.();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    await it.return?.();
+  }
+}
+
+/** The OrchestratorService routes: each handler validates through the domain and maps the result. */
+export function orchestratorRoutes(o: Orchestrator): (router: ConnectRouter) => void {
+  return (router) =>
+    router.service(OrchestratorService, {
+      createTest: (req) => handle(() => create(CreateTestResponseSchema, { test: o.createTest(req.spec) })),
+      startTest: (req) => handle(async () => create(StartTestResponseSchema, { test: await o.startTest(req.testId) })),
+      cancelTest: (req) => handle(async () => create(CancelTestResponseSchema, { test: await o.cancelTest(req.testId) })),
+      getTest: (req) => handle(() => create(GetTestResponseSchema, { test: o.getTest(req.testId) })),
+      listTests: () => handle(() => create(ListTestsResponseSchema, { tests: o.listTests() })),
+      listDrivers: () => handle(() => create(ListDriversResponseSchema, { drivers: o.listDrivers() })),
+      getReport: (req) => handle(() => create(GetReportResponseSchema, { report: o.getReport(req.testId) })),
+      watchTest: (req, ctx) => stream(() => o.watchTest(req.testId), ctx),
+      watchDrivers: (_req, ctx) => stream(() => o.watchDrivers(), ctx),
+    });
+}

@@ -1,0 +1,105 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { Orchestrator } from "./orchestrator.js";
+import { orchestratorRoutes } from "./routes.js";
+
+const H2_PREFACE = "PRI * HTTP/2.0";
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  orchestrator: Orchestrator;
+  /** Address to bind; default 127.0.0.1. Anything off loopback requires `token`. */
+  host?: string | undefined;
+  /** Port; 0 picks a free one. */
+  port?: number | undefined;
+  /** Bearer token every call must carry (`authorization: Bearer …`). */
+  token?: string | undefined;
+  /** Browser origins allowed by CORS (exact match); none by default. */
+  corsOrigins?: readonly string[] | undefined;
+}
+
+/** A running control-plane server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function bearer(token: string): Interceptor {
+  return (next) => async (req) => {
+    if (req.header.get("authorization") !== `Bearer ${token}`)
+      throw new ConnectError("a valid bearer token is required (authorization: Bearer …)", Code.Unauthenticated);
+    return next(req);
+  };
+}
+
+/**
+ * Serves OrchestratorService on one port: gRPC over HTTP/2 cleartext, and Connect (JSON or binary)
+ * and gRPC-Web over HTTP/1.1. The first bytes of each connection pick the protocol.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  if (!LOOPBACK.has(host) && !options.token)
+    throw new Error(`refusing to bind ${host} without a token: off loopback the API requires --token (or KANNON_TOKEN)`);
+  const handler = connectNodeAdapter({
+    routes: orchestratorRoutes(options.orchestrator),
+    interceptors: options.token ? [bearer(options.token)] : [],
+  });
+  const origins = new Set(options.corsOrigins ?? []);
+  const h1 = http.createServer((req, res) => {
+    const origin = req.headers.origin;
+    if (origin && origins.has(origin)) {
+      res.setHeader("access-control-allow-origin", origin);
+      res.setHeader("vary", "origin");
+      res.setHeader("access-control-expose-headers", "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding");
+      if (req.method === "OPTIONS") {
+        res.setHeader("access-control-allow-methods", "POST, GET, OPTIONS");
+        res.setHeader(
+          "access-control-allow-headers",
+          "authorization, content-type, connect-protocol-version, connect-timeout-ms, x-grpc-web, x-user-agent, grpc-timeout",
+        );
+        res.setHeader("access-control-max-age", "7200");
+        res.writeHead(204).end();
+        return;
+      }
+    }
+    handler(req, res);
+  });
+  const h2 = http2.createServer(handler);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk.subarray(0, H2_PREFACE.length).toString("latin1") === H2_PREFACE) {
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        h1.closeAllConnections();
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}

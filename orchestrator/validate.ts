@@ -1,0 +1,83 @@
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+
+/** Smallest report interval a test may ask for. */
+export const MIN_REPORT_INTERVAL_MS = 100;
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** One problem with a request field. */
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
+/** Checks a test spec; returns every problem at once, each naming its field (empty when valid). */
+export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
+  if (!spec) return [{ field: "spec", problem: "is required" }];
+  const problems: FieldProblem[] = [];
+  const bad = (field: string, problem: string) => problems.push({ field, problem });
+
+  if (!spec.targetUrl) bad("spec.target_url", "is required");
+  else {
+    try {
+      const url = new URL(spec.targetUrl);
+      if (url.protocol !== "http:" && url.protocol !== "https:")
+        bad("spec.target_url", `must use http or https, not "${url.protocol.replace(/:$/, "")}"`);
+      else if (!url.hostname) bad("spec.target_url", "has no host");
+    } catch {
+      bad("spec.target_url", `is not an absolute URL: "${spec.targetUrl}"`);
+    }
+  }
+  if (spec.method && !METHODS.has(spec.method.toUpperCase()))
+    bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
+  for (const name of Object.keys(spec.headers))
+    if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
+  if (spec.reportIntervalMs !== 0 && spec.reportIntervalMs < MIN_REPORT_INTERVAL_MS)
+    bad("spec.report_interval_ms", `must be at least ${MIN_REPORT_INTERVAL_MS} (or 0 for the default 1000), got ${spec.reportIntervalMs}`);
+
+  const w = spec.workload;
+  switch (w.case) {
+    case undefined:
+      bad("spec.workload", "is required: set avalanche, tsunami or arrival_rate");
+      break;
+    case "avalanche":
+      if (w.value.concurrency < 1) bad("spec.avalanche.concurrency", "must be at least 1");
+      if (w.value.concurrency > 10_000) bad("spec.avalanche.concurrency", "must be at most 10000");
+      checkLimit(w.value.limit, "spec.avalanche", bad);
+      break;
+    case "tsunami":
+      if (w.value.delayMs < 1) bad("spec.tsunami.delay_ms", "must be at least 1");
+      checkLimit(w.value.limit, "spec.tsunami", bad);
+      break;
+    case "arrivalRate": {
+      const a = w.value;
+      if (!(a.ratePerS >= 0) || !Number.isFinite(a.ratePerS)) bad("spec.arrival_rate.rate_per_s", "must be a finite number ≥ 0");
+      if (a.stages.length === 0) {
+        if (a.durationMs < 1) bad("spec.arrival_rate.duration_ms", "must be at least 1 when there are no stages");
+        if (!(a.ratePerS > 0)) bad("spec.arrival_rate.rate_per_s", "must be > 0 when there are no stages");
+      }
+      a.stages.forEach((s, i) => {
+        if (!(s.targetRatePerS >= 0) || !Number.isFinite(s.targetRatePerS))
+          bad(`spec.arrival_rate.stages[${i}].target_rate_per_s`, "must be a finite number ≥ 0");
+        if (s.durationMs < 1) bad(`spec.arrival_rate.stages[${i}].duration_ms`, "must be at least 1");
+      });
+      break;
+    }
+  }
+  return problems;
+}
+
+function checkLimit(
+  limit: { case: "requestsPerDriver"; value: bigint } | { case: "durationMs"; value: number } | { case: undefined; value?: undefined },
+  prefix: string,
+  bad: (field: string, problem: string) => void,
+): void {
+  if (limit.case === undefined) bad(`${prefix}.limit`, "is required: set requests_per_driver or duration_ms");
+  else if (limit.case === "requestsPerDriver" && limit.value < 1n) bad(`${prefix}.requests_per_driver`, "must be at least 1");
+  else if (limit.case === "durationMs" && limit.value < 1) bad(`${prefix}.duration_ms`, "must be at least 1");
+}
+
+/** The problems as one message: "a: problem; b: problem". */
+export function describeProblems(problems: readonly FieldProblem[]): string {
+  return problems.map((p) => `${p.field} ${p.problem}`).join("; ");
+}
