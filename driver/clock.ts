@@ -3,20 +3,26 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** Resolves at epoch time `atMs` (or at once if it has passed), or early when `signal` aborts. */
+/**
+ * Resolves at epoch time `atMs` (or at once if it has passed), or early when `signal` aborts.
+ * Timers may fire up to a millisecond early: never resolves before `atMs` unless aborted.
+ */
 export function sleepUntil(atMs: number, signal?: AbortSignal): Promise<void> {
-  const wait = atMs - nowMs();
-  if (wait <= 0 || signal?.aborted) return Promise.resolve();
+  if (atMs - nowMs() <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const onAbort = () => {
+    let timer: NodeJS.Timeout;
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, wait);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const arm = () => {
+      const wait = atMs - nowMs();
+      if (wait <= 0) done();
+      else timer = setTimeout(arm, Math.ceil(wait));
+    };
+    signal?.addEventListener("abort", done, { once: true });
+    arm();
   });
 }
 

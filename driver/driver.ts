@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus, Subscription } from "../bus/bus.js";
@@ -12,7 +11,7 @@ import {
   type TriggerMessage,
 } from "../gen/kannon/v1/bus_pb.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { msOf } from "../metrics/stats.js";
+import { msOf, timestampAt } from "../metrics/stats.js";
 import { nowMs } from "./clock.js";
 import type { SampleTap } from "./recorder.js";
 import { TestRun } from "./run.js";
@@ -79,7 +78,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   const beat = () =>
     bus
-      .publish("heartbeat", id, create(HeartbeatMessageSchema, { driverId: id, sentAt: timestampFromMs(Date.now()), state: state(), testId: armed?.config.testId ?? "" }))
+      .publish("heartbeat", id, create(HeartbeatMessageSchema, { driverId: id, sentAt: timestampAt(Date.now()), state: state(), testId: armed?.config.testId ?? "" }))
       .catch((err) => log(`driver ${id}: heartbeat failed: ${String(err)}`));
 
   const refuse = (testId: string, error: string) =>
@@ -181,7 +180,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
           host: options.host ?? hostname(),
           address: options.address ?? hostname(),
           version: DRIVER_VERSION,
-          sentAt: timestampFromMs(Date.now()),
+          sentAt: timestampAt(Date.now()),
         }),
       );
       heartbeat = setInterval(() => void beat(), heartbeatIntervalMs);
@@ -210,7 +209,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         .publish(
           "register",
           id,
-          create(RegisterMessageSchema, { driverId: id, leaving: true, sentAt: timestampFromMs(Date.now()) }),
+          create(RegisterMessageSchema, { driverId: id, leaving: true, sentAt: timestampAt(Date.now()) }),
         )
         .catch((err) => log(`driver ${id}: could not announce leaving: ${String(err)}`));
     },

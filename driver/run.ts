@@ -1,5 +1,5 @@
+import { timestampAt } from "../metrics/stats.js";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { arrivalRate } from "./arrival-rate.js";
@@ -154,8 +154,8 @@ export class TestRun {
       testId: this.o.testId,
       driverId: this.o.driverId,
       seq: BigInt(seq),
-      intervalStart: timestampFromMs(startMs),
-      intervalEnd: timestampFromMs(endMs),
+      intervalStart: timestampAt(startMs),
+      intervalEnd: timestampAt(endMs),
       requests: BigInt(s.requests),
       statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
       errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { addEncoded, createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
@@ -101,8 +101,8 @@ export class MetricsAccumulator {
     const seconds = Number.isFinite(startMs) && Number.isFinite(endMs) && endMs > startMs ? (endMs - startMs) / 1000 : 0;
     const withHistogram = options.withHistogram ?? false;
     return create(StatsSchema, {
-      ...(Number.isFinite(startMs) ? { start: timestampFromMs(startMs) } : {}),
-      ...(Number.isFinite(endMs) ? { end: timestampFromMs(endMs) } : {}),
+      ...(Number.isFinite(startMs) ? { start: timestampAt(startMs) } : {}),
+      ...(Number.isFinite(endMs) ? { end: timestampAt(endMs) } : {}),
       requests: BigInt(this.requests),
       requestsPerS: seconds > 0 ? this.requests / seconds : 0,
       errors: BigInt(this.errors),
@@ -118,7 +118,14 @@ export class MetricsAccumulator {
   }
 }
 
-/** Epoch milliseconds of a protobuf Timestamp. */
+/** Epoch milliseconds (fractional, to the microsecond) of a protobuf Timestamp. */
 export function msOf(t: { seconds: bigint; nanos: number }): number {
-  return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
+  return Number(t.seconds) * 1000 + Math.round(t.nanos / 1e3) / 1e3;
+}
+
+/** A protobuf Timestamp from fractional epoch milliseconds, kept to the microsecond. */
+export function timestampAt(ms: number): Timestamp {
+  const us = Math.round(ms * 1000);
+  const seconds = Math.floor(us / 1e6);
+  return create(TimestampSchema, { seconds: BigInt(seconds), nanos: (us - seconds * 1e6) * 1000 });
 }

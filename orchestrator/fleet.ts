@@ -1,8 +1,7 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { msOf } from "../metrics/stats.js";
+import { msOf, timestampAt } from "../metrics/stats.js";
 import type { Store } from "./store.js";
 
 /** Heartbeat interval drivers use, and how many may be missed before a driver is MISSING. */
@@ -78,8 +77,8 @@ export class Fleet {
       driver.version = m.version;
       driver.state = DriverState.READY;
       driver.testId = "";
-      driver.registeredAt = timestampFromMs(now);
-      driver.lastHeartbeatAt = timestampFromMs(now);
+      driver.registeredAt = timestampAt(now);
+      driver.lastHeartbeatAt = timestampAt(now);
     }
     this.change(driver, true);
   }
@@ -89,13 +88,13 @@ export class Fleet {
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
-    const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId, registeredAt: timestampFromMs(now) });
+    const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId, registeredAt: timestampAt(now) });
     const state = m.state === DriverState.BUSY ? DriverState.BUSY : DriverState.READY;
     const changed = !existing || existing.state !== state || existing.testId !== m.testId;
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
     driver.state = state;
     driver.testId = m.testId;
-    driver.lastHeartbeatAt = timestampFromMs(now);
+    driver.lastHeartbeatAt = timestampAt(now);
     const persist = changed || now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS;
     this.drivers.set(driver.id, driver);
     if (persist) this.change(driver, changed);

@@ -1,10 +1,9 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
-import { MetricsAccumulator, msOf } from "../metrics/stats.js";
+import { MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
 
 /** A driver that starts this much later than start_at is flagged as a late start. */
 export const LATE_START_US = 50_000n;
@@ -111,7 +110,7 @@ export class LiveTest {
     const lost = [...this.drivers.values()].filter((d) => d.lost || d.message);
     const test = clone(TestSchema, this.test);
     test.state = ending.state;
-    test.endedAt = timestampFromMs(nowMs);
+    test.endedAt = timestampAt(nowMs);
     test.partial = lost.length > 0 && ending.state === TestState.COMPLETED;
     test.message = [ending.message, ...lost.map((d) => d.message)].filter(Boolean).join("; ");
     this.test = test;

@@ -1,5 +1,5 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { timestampFromMs, timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import type { Bus, Subscription } from "../bus/bus.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
@@ -7,7 +7,7 @@ import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { WatchDriversResponseSchema, WatchTestResponseSchema, type WatchDriversResponse, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { msOf } from "../metrics/stats.js";
+import { msOf, timestampAt } from "../metrics/stats.js";
 import { Channel } from "./channel.js";
 import { DomainError } from "./errors.js";
 import { Fleet, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "./fleet.js";
@@ -142,7 +142,7 @@ export class Orchestrator {
     const started = clone(TestSchema, test);
     started.state = TestState.STARTING;
     started.driverIds = drivers;
-    started.startAt = timestampFromMs(startAtMs);
+    started.startAt = timestampAt(startAtMs);
     this.fleet.reserve(drivers, id);
     this.store.putTest(started);
     try {

@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createBus, type Bus } from "../bus/bus.js";
+import { createMemoryTransport } from "../bus/memory.js";
+import { createDriver, type DriverAgent } from "../driver/driver.js";
+import type { SampleTap } from "../driver/recorder.js";
+import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { startServer, type RunningServer } from "../orchestrator/server.js";
+import { createTarget, type Target } from "../target/target.js";
+
+/** Options of {@link startEmbedded}. */
+export interface EmbeddedOptions {
+  drivers?: number;
+  /** LMDB directory; a temporary one (removed on close) when absent. */
+  dataDir?: string | undefined;
+  /** Control-plane port; 0 picks one. */
+  port?: number;
+  /** Start a target too (default true). */
+  target?: boolean;
+  log?: (message: string) => void;
+  onSample?: SampleTap;
+}
+
+/** Everything of a one-process Kannon: target, orchestrator with its API, drivers, in-process bus. */
+export interface Embedded {
+  bus: Bus;
+  orchestrator: Orchestrator;
+  server: RunningServer;
+  drivers: DriverAgent[];
+  target: Target | undefined;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** Starts a whole fleet in this process over the in-process bus: the zero-setup default. */
+export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embedded> {
+  const log = options.log ?? (() => undefined);
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "kannon-")));
+  const transport = createMemoryTransport();
+  const bus = createBus(transport, { log });
+  const target = options.target === false ? undefined : await createTarget();
+  const orchestrator = await Orchestrator.open({ bus, dataDir, log });
+  const server = await startServer({ orchestrator, port: options.port ?? 0 });
+  const drivers: DriverAgent[] = [];
+  for (let i = 0; i < (options.drivers ?? 3); i++) {
+    const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample });
+    await d.start();
+    drivers.push(d);
+  }
+  // Registration travels over the bus: wait until the orchestrator sees every driver.
+  const deadline = Date.now() + 5000;
+  while (orchestrator.fleet.ready().length < drivers.length) {
+    if (Date.now() > deadline) throw new Error("embedded drivers did not register within 5 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    bus,
+    orchestrator,
+    server,
+    drivers,
+    target,
+    dataDir,
+    async close() {
+      await Promise.all(drivers.map((d) => d.stop({ deadlineMs: 3000 })));
+      await server.close();
+      await orchestrator.close();
+      await bus.close();
+      await target?.close();
+      if (temporary) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

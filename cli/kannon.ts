@@ -1,0 +1,159 @@
+#!/usr/bin/env -S node --import tsx
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { parseArgs } from "node:util";
+import { hostname } from "node:os";
+import { openBus } from "../bus/open.js";
+import { createDriver } from "../driver/driver.js";
+import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { startServer } from "../orchestrator/server.js";
+import { createTarget, parseTargetArgs } from "../target/target.js";
+import { startEmbedded } from "./embedded.js";
+import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
+import { formatReport } from "./summary.js";
+
+/** Exit codes, documented in the README. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4 } as const;
+
+const USAGE = `usage: kannon <command> [flags]
+  run           one-process fleet (target, orchestrator, drivers) over the in-process bus; runs a test and prints the report
+                  --drivers N (3) --workload avalanche|tsunami|arrival-rate --concurrency N --requests N --duration-ms N
+                  --delay-ms N --rate R --max-in-flight N --interval-ms N --url URL --port N --stay
+  orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token T --cors-origin O
+  driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
+  target        the HTTP target     --port N --host H
+Environment: KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_TOKEN, KANNON_DATA.`;
+
+type OrchestratorClient = Client<typeof OrchestratorService>;
+
+/** Watches a test to its end, printing each interval; returns the final report. */
+async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void) {
+  for await (const msg of client.watchTest({ testId })) {
+    const i = msg.interval;
+    if (i) print(`  interval ${i.interval}: ${i.requests} requests, ${i.requestsPerS.toFixed(0)} req/s, p99 ${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms, errors ${i.errors}`);
+    if (msg.report) return msg.report;
+  }
+  throw new Error(`the watch of test ${testId} ended without a report`);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...specFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
+  const drivers = intFlag(values, "drivers", 3);
+  if (drivers < 1) throw new UsageError("--drivers must be at least 1");
+  const fleet = await startEmbedded({ drivers, port: intFlag(values, "port", 0) });
+  try {
+    const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
+    const spec = specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
+    console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
+    const { test } = await client.createTest({ spec });
+    await client.startTest({ testId: test!.id });
+    console.log(`kannon: test ${test!.id} started: ${spec.workload.case} against ${spec.targetUrl}`);
+    const report = await watchToEnd(client, test!.id, (l) => console.log(l));
+    console.log(formatReport(report));
+    if (values.stay) {
+      console.log(`kannon: staying up; the API is at ${fleet.server.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+    }
+    if (report.state !== TestState.COMPLETED) return EXIT.testNotCompleted;
+    return report.total!.errors > 0n ? EXIT.testHadErrors : EXIT.ok;
+  } finally {
+    await fleet.close();
+  }
+}
+
+function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined }) {
+  return { kafka: values.kafka ?? process.env.KANNON_KAFKA, topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX };
+}
+
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+}
+
+async function orchestrator(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kafka: { type: "string" },
+      "topic-prefix": { type: "string" },
+      data: { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      token: { type: "string" },
+      "cors-origin": { type: "string", multiple: true },
+    },
+    strict: true,
+  });
+  const bf = busFlags(values);
+  if (!bf.kafka) console.warn("kannon orchestrator: no --kafka given: using the in-process bus, which no separate driver can reach");
+  const bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
+  const o = await Orchestrator.open({ bus, dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data" });
+  const server = await startServer({
+    orchestrator: o,
+    host: values.host,
+    port: intFlag(values, "port", 8080),
+    token: values.token ?? process.env.KANNON_TOKEN,
+    corsOrigins: values["cors-origin"],
+  });
+  console.log(`kannon orchestrator listening on ${server.url} (gRPC h2c, Connect, gRPC-Web)${bf.kafka ? `, Kafka ${bf.kafka}` : ""}`);
+  const signal = await untilSignal();
+  console.log(`kannon orchestrator: ${signal}, shutting down`);
+  await server.close();
+  await o.close();
+  await bus.close();
+  return EXIT.ok;
+}
+
+async function driver(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { kafka: { type: "string" }, "topic-prefix": { type: "string" }, id: { type: "string" }, address: { type: "string" } },
+    strict: true,
+  });
+  const bf = busFlags(values);
+  if (!bf.kafka) throw new UsageError("kannon driver needs --kafka host:port (or KANNON_KAFKA): a separate driver reaches the orchestrator only through Kafka");
+  const bus = await openBus({ ...bf, clientId: values.id ?? "kannon-driver" });
+  const d = createDriver({ bus, id: values.id, address: values.address ?? hostname() });
+  await d.start();
+  console.log(`kannon driver ${d.id} joined the fleet over Kafka ${bf.kafka}`);
+  const signal = await untilSignal();
+  console.log(`kannon driver ${d.id}: ${signal}, leaving the fleet`);
+  await d.stop();
+  await bus.close();
+  return EXIT.ok;
+}
+
+async function target(argv: string[]): Promise<number> {
+  const t = await createTarget(parseTargetArgs(argv));
+  console.log(`kannon target listening on ${t.url}`);
+  await untilSignal();
+  await t.close();
+  return EXIT.ok;
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = { run, orchestrator, driver, target };
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2);
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    console.error(name && name !== "help" && name !== "--help" ? `kannon: unknown command "${name}"\n${USAGE}` : USAGE);
+    process.exit(name && name !== "help" && name !== "--help" ? EXIT.usage : EXIT.ok);
+  }
+  try {
+    process.exit(await command(rest));
+  } catch (err) {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(`kannon ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(usage ? EXIT.usage : EXIT.failure);
+  }
+}
+
+await main();
