@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -348,7 +348,8 @@ log4j.logger.kafka.log=WARN
 `;
 
 /** Free ports for the broker and the controller (the given ones are kept). */
-async function freePorts(...wanted: (number | undefined)[]): Promise<number[]> {
+async function freePorts(broker: number | undefined, controller: number | undefined): Promise<[number, number]> {
+  const wanted = [broker, controller];
   // Hold every probe socket open until all are chosen so the ports differ.
   const servers = await Promise.all(
     wanted.map(
@@ -366,7 +367,7 @@ async function freePorts(...wanted: (number | undefined)[]): Promise<number[]> {
     ),
   );
   for (const s of servers) s.close();
-  return servers.map((s) => s.port);
+  return [servers[0]!.port, servers[1]!.port];
 }
 
 interface RunResult {
@@ -414,14 +415,4 @@ function tail(text: string, lines: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Exposed for the CLI's `status`. */
-export async function pathExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
