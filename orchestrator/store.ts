@@ -72,7 +72,8 @@ export class Store {
 
   /** The stored report's bytes, or undefined. */
   getReportBytes(testId: string): Uint8Array | undefined {
-    return this.db.get(`report/${testId}`) ?? undefined;
+    const v = this.db.get(`report/${testId}`);
+    return v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : undefined;
   }
 
   /** The stored report, or undefined. */

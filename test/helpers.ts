@@ -1,0 +1,44 @@
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import { OrchestratorService, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+
+/** A generated OrchestratorService client. */
+export type OrchestratorClient = Client<typeof OrchestratorService>;
+
+/** A gRPC (HTTP/2 cleartext) client for a server URL. */
+export function grpcClient(baseUrl: string): OrchestratorClient {
+  return createClient(OrchestratorService, createGrpcTransport({ baseUrl }));
+}
+
+/** A test spec with the given fields. */
+export function spec(init: MessageInitShape<typeof TestSpecSchema>): TestSpec {
+  return create(TestSpecSchema, init);
+}
+
+/** Creates, starts and watches a test to its end; returns every streamed message. */
+export async function runToEnd(client: OrchestratorClient, s: TestSpec): Promise<{ id: string; messages: WatchTestResponse[] }> {
+  const { test } = await client.createTest({ spec: s });
+  const id = test!.id;
+  await client.startTest({ testId: id });
+  const messages: WatchTestResponse[] = [];
+  for await (const m of client.watchTest({ testId: id }, { timeoutMs: 60_000 })) messages.push(m);
+  return { id, messages };
+}
+
+/** The target's own counts (GET /metrics). */
+export async function targetCounts(targetUrl: string): Promise<{ requests: number; responses: number }> {
+  const res = await fetch(`${targetUrl}/metrics`);
+  return (await res.json()) as { requests: number; responses: number };
+}
+
+/** Polls `check` every 20 ms until it returns true or `ms` pass. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
