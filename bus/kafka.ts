@@ -238,8 +238,12 @@ class KafkaSubscription implements Subscription {
     });
 
     const started = Date.now();
-    await consumer.connect();
-    await consumer.subscribe({ topics: this.names, fromBeginning: false });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: this.names, fromBeginning: false });
+    } catch (err) {
+      throw new Error(`kafka: ${this.what} could not connect: ${errorText(err)}`, { cause: err });
+    }
     await consumer.run({
       autoCommit: true,
       eachMessage: async ({ topic, partition, message }) => {

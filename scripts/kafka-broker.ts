@@ -240,7 +240,8 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
  * removes its data directory unless `keepData`. Refuses pids that are not a Kafka JVM.
  */
 export async function stopKafkaProcess(pid: number, dataDir: string, opts: { keepData?: boolean; graceMs?: number } = {}): Promise<void> {
-  if (isKafkaProcess(pid)) await terminate(pid, () => !isAlive(pid), undefined, opts.graceMs);
+  // isKafkaProcess is false for a zombie too (empty cmdline), so an unreaped JVM counts as gone.
+  if (isKafkaProcess(pid)) await terminate(pid, () => !isKafkaProcess(pid), undefined, opts.graceMs);
   if (!opts.keepData) await removeDataDir(dataDir);
 }
 
