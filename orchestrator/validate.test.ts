@@ -1,0 +1,232 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { describeProblems, MIN_REPORT_INTERVAL_MS, validateSpec, type FieldProblem } from "./validate.js";
+
+type SpecInit = MessageInitShape<typeof TestSpecSchema>;
+
+const URL_OK = "http://127.0.0.1:8080/ping";
+
+function spec(init: SpecInit) {
+  return create(TestSpecSchema, init);
+}
+
+/** A valid avalanche spec with `init` laid over it. */
+const avalanche = (init: SpecInit = {}) => {
+  const base: SpecInit = {
+    targetUrl: URL_OK,
+    workload: { case: "avalanche", value: { concurrency: 8, limit: { case: "durationMs", value: 2000 } } },
+  };
+  return spec({ ...base, ...init } as SpecInit);
+};
+
+const fields = (problems: FieldProblem[]) => problems.map((p) => p.field);
+
+describe("validateSpec: valid specs", () => {
+  it("accepts an avalanche spec (duration or request count)", () => {
+    expect(validateSpec(avalanche())).toEqual([]);
+    expect(
+      validateSpec(
+        spec({
+          targetUrl: "https://example.test/a?b=c",
+          method: "post",
+          headers: { "X-Trace-Id": "1", "content-type": "application/json" },
+          body: new TextEncoder().encode("{}"),
+          reportIntervalMs: MIN_REPORT_INTERVAL_MS,
+          workload: { case: "avalanche", value: { concurrency: 10_000, limit: { case: "requestsPerDriver", value: 1n } } },
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it("accepts a tsunami spec", () => {
+    expect(
+      validateSpec(
+        spec({
+          targetUrl: URL_OK,
+          reportIntervalMs: 1000,
+          workload: { case: "tsunami", value: { delayMs: 5, maxInFlight: 0, limit: { case: "requestsPerDriver", value: 100n } } },
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it("accepts arrival-rate specs: constant, stages only, constant then stages", () => {
+    expect(
+      validateSpec(spec({ targetUrl: URL_OK, workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 5000 } } })),
+    ).toEqual([]);
+    expect(
+      validateSpec(
+        spec({
+          targetUrl: URL_OK,
+          workload: { case: "arrivalRate", value: { ratePerS: 0, durationMs: 0, stages: [{ targetRatePerS: 300, durationMs: 5000 }] } },
+        }),
+      ),
+    ).toEqual([]);
+    expect(
+      validateSpec(
+        spec({
+          targetUrl: URL_OK,
+          workload: {
+            case: "arrivalRate",
+            value: {
+              ratePerS: 100,
+              durationMs: 1000,
+              stages: [
+                { targetRatePerS: 300, durationMs: 1000 },
+                { targetRatePerS: 0, durationMs: 1000 },
+              ],
+            },
+          },
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it("report_interval_ms 0 means the default and is valid", () => {
+    expect(validateSpec(avalanche({ reportIntervalMs: 0 }))).toEqual([]);
+  });
+});
+
+describe("validateSpec: problems name their field", () => {
+  it("a missing spec", () => {
+    expect(fields(validateSpec(undefined))).toEqual(["spec"]);
+  });
+
+  it("missing target URL", () => {
+    const p = validateSpec(avalanche({ targetUrl: "" }));
+    expect(fields(p)).toEqual(["spec.target_url"]);
+    expect(p[0]!.problem).toMatch(/required/);
+  });
+
+  it("a non-http scheme (ftp://)", () => {
+    const p = validateSpec(avalanche({ targetUrl: "ftp://example.test/file" }));
+    expect(fields(p)).toEqual(["spec.target_url"]);
+    expect(p[0]!.problem).toMatch(/http or https/);
+    expect(p[0]!.problem).toContain('"ftp"');
+  });
+
+  it("a string that is not a URL", () => {
+    const p = validateSpec(avalanche({ targetUrl: "not a url" }));
+    expect(fields(p)).toEqual(["spec.target_url"]);
+    expect(p[0]!.problem).toContain("not a url");
+  });
+
+  it("a bad method and a bad header name", () => {
+    const p = validateSpec(avalanche({ method: "FETCH", headers: { "bad header": "x" } }));
+    expect(fields(p).sort()).toEqual(['spec.headers["bad header"]', "spec.method"]);
+  });
+
+  it("missing workload", () => {
+    const p = validateSpec(spec({ targetUrl: URL_OK }));
+    expect(fields(p)).toEqual(["spec.workload"]);
+    expect(p[0]!.problem).toMatch(/avalanche, tsunami or arrival_rate/);
+  });
+
+  it("zero and too-large avalanche concurrency", () => {
+    expect(
+      fields(validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 0, limit: { case: "durationMs", value: 1 } } } }))),
+    ).toEqual(["spec.avalanche.concurrency"]);
+    expect(
+      fields(
+        validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 10_001, limit: { case: "durationMs", value: 1 } } } })),
+      ),
+    ).toEqual(["spec.avalanche.concurrency"]);
+  });
+
+  it("zero tsunami delay_ms", () => {
+    const p = validateSpec(
+      spec({ targetUrl: URL_OK, workload: { case: "tsunami", value: { delayMs: 0, limit: { case: "durationMs", value: 1000 } } } }),
+    );
+    expect(fields(p)).toEqual(["spec.tsunami.delay_ms"]);
+  });
+
+  it("zero duration, zero requests and a missing limit", () => {
+    expect(
+      fields(
+        validateSpec(spec({ targetUrl: URL_OK, workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 0 } } } })),
+      ),
+    ).toEqual(["spec.tsunami.duration_ms"]);
+    expect(
+      fields(
+        validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 0n } } } })),
+      ),
+    ).toEqual(["spec.avalanche.requests_per_driver"]);
+    expect(fields(validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 1 } } })))).toEqual([
+      "spec.avalanche.limit",
+    ]);
+    expect(fields(validateSpec(spec({ targetUrl: URL_OK, workload: { case: "tsunami", value: { delayMs: 10 } } })))).toEqual([
+      "spec.tsunami.limit",
+    ]);
+  });
+
+  it("report interval under 100 ms", () => {
+    const p = validateSpec(avalanche({ reportIntervalMs: 50 }));
+    expect(fields(p)).toEqual(["spec.report_interval_ms"]);
+    expect(p[0]!.problem).toContain("100");
+    expect(p[0]!.problem).toContain("50");
+    expect(validateSpec(avalanche({ reportIntervalMs: 99 }))).toHaveLength(1);
+  });
+
+  it("arrival rate without stages needs a duration and a positive rate", () => {
+    const p = validateSpec(spec({ targetUrl: URL_OK, workload: { case: "arrivalRate", value: { ratePerS: 0, durationMs: 0 } } }));
+    expect(fields(p).sort()).toEqual(["spec.arrival_rate.duration_ms", "spec.arrival_rate.rate_per_s"]);
+  });
+
+  it("bad stages: each is named by its index", () => {
+    const p = validateSpec(
+      spec({
+        targetUrl: URL_OK,
+        workload: {
+          case: "arrivalRate",
+          value: {
+            ratePerS: 10,
+            durationMs: 0,
+            stages: [
+              { targetRatePerS: 100, durationMs: 1000 },
+              { targetRatePerS: -1, durationMs: 0 },
+              { targetRatePerS: Number.POSITIVE_INFINITY, durationMs: 10 },
+              { targetRatePerS: Number.NaN, durationMs: 10 },
+            ],
+          },
+        },
+      }),
+    );
+    expect(fields(p)).toEqual([
+      "spec.arrival_rate.stages[1].target_rate_per_s",
+      "spec.arrival_rate.stages[1].duration_ms",
+      "spec.arrival_rate.stages[2].target_rate_per_s",
+      "spec.arrival_rate.stages[3].target_rate_per_s",
+    ]);
+  });
+
+  it("a negative or non-finite first rate", () => {
+    for (const ratePerS of [-5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const p = validateSpec(
+        spec({ targetUrl: URL_OK, workload: { case: "arrivalRate", value: { ratePerS, durationMs: 0, stages: [{ targetRatePerS: 1, durationMs: 1 }] } } }),
+      );
+      expect(fields(p), String(ratePerS)).toEqual(["spec.arrival_rate.rate_per_s"]);
+    }
+  });
+
+  it("returns every problem at once, and describeProblems joins them naming each field", () => {
+    const p = validateSpec(
+      spec({
+        targetUrl: "ftp://x",
+        reportIntervalMs: 50,
+        workload: { case: "avalanche", value: { concurrency: 0, limit: { case: "durationMs", value: 0 } } },
+      }),
+    );
+    expect(fields(p)).toEqual([
+      "spec.target_url",
+      "spec.report_interval_ms",
+      "spec.avalanche.concurrency",
+      "spec.avalanche.duration_ms",
+    ]);
+    const text = describeProblems(p);
+    for (const f of fields(p)) expect(text).toContain(f);
+    expect(text.split("; ")).toHaveLength(4);
+    expect(text.split("; ")[2]).toBe("spec.avalanche.concurrency must be at least 1");
+    expect(describeProblems([])).toBe("");
+  });
+});
