@@ -39,7 +39,8 @@ export function* dueOffsetsMs(phases: readonly RatePhase[], first: number, step:
     const seconds = p.durationMs / 1000;
     const count = ((p.fromPerS + p.toPerS) / 2) * seconds;
     const accel = seconds > 0 ? (p.toPerS - p.fromPerS) / (2 * seconds) : 0;
-    while (j < phaseStartCount + count) {
+    // The running count is a float sum: a hair of tolerance keeps drift from adding a request.
+    while (j < phaseStartCount + count - 1e-9) {
       const n = j - phaseStartCount;
       // Solve accel·t² + from·t = n for t ≥ 0 in a form that is stable when accel is tiny or negative.
       const t = n === 0 ? 0 : (2 * n) / (p.fromPerS + Math.sqrt(p.fromPerS * p.fromPerS + 4 * accel * n));

@@ -1,0 +1,255 @@
+import { create } from "@bufbuild/protobuf";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbedded, type Embedded } from "../cli/embedded.js";
+import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
+import { toBinary } from "@bufbuild/protobuf";
+import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
+
+/** A local server whose n-th response is delayed by `delayOf(n)` ms. */
+async function delayingServer(delayOf: (n: number) => number): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const delay = delayOf(n++);
+    req.resume();
+    const reply = () => res.end("ok");
+    if (delay > 0) setTimeout(reply, delay);
+    else reply();
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    count: () => n,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The same kind of server in a child process of its own; `pattern` lists the delays in turn. */
+async function delayingProcess(pattern: number[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/delay-server.ts", pattern.join(",")], {
+    cwd: new URL("..", import.meta.url).pathname,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(child.stdout!, "data")) as [Buffer];
+  return {
+    url: line.toString().trim(),
+    close: async () => {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await once(child, "exit");
+    },
+  };
+}
+
+const msUs = (ms: number) => ms * 1000;
+/** True value ± (1 ms + 5 %), in µs. */
+function near(actualUs: bigint, trueMs: number) {
+  const tolerance = msUs(1) + msUs(trueMs) * 0.05;
+  expect(Number(actualUs)).toBeGreaterThanOrEqual(msUs(trueMs) - tolerance);
+  expect(Number(actualUs)).toBeLessThanOrEqual(msUs(trueMs) + tolerance);
+}
+
+describe("measurement", () => {
+  let fleet: Embedded;
+  let client: OrchestratorClient;
+  const samples: number[] = [];
+  const serviceSamples: number[] = [];
+
+  beforeAll(async () => {
+    fleet = await startEmbedded({
+      drivers: 3,
+      target: false,
+      onSample: (latencyUs, serviceUs) => {
+        samples.push(latencyUs);
+        serviceSamples.push(serviceUs);
+      },
+    });
+    client = grpcClient(fleet.server.url);
+  });
+  afterAll(() => fleet?.close());
+
+  it("percentiles from a known delay distribution are accurate, and the merge equals the union of raw samples", async () => {
+    // 80 % at 5 ms, 15 % at 20 ms, 5 % at 100 ms: p50 = 5, p90 = 20, p99 = 100, each well inside its band.
+    const target = await delayingProcess([...Array(16).fill(5), 20, 20, 20, 100]);
+    samples.length = 0;
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({
+          targetUrl: `${target.url}/`,
+          reportIntervalMs: 250,
+          workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: 400n } } },
+        }),
+      );
+      const { report } = await client.getReport({ testId: id });
+      const l = report!.total!.latency!;
+      expect(report!.total!.requests).toBe(1200n);
+      near(l.p50Us, 5);
+      near(l.p90Us, 20);
+      near(l.p99Us, 100);
+      // Test-only check: the histogram of every driver's raw samples, merged by hand.
+      const union = createLatencyHistogram();
+      for (const s of samples) recordUs(union, s);
+      expect(samples).toHaveLength(1200);
+      expect(l.count).toBe(BigInt(union.totalCount));
+      // Percentiles agree exactly; compared after the same encode/decode, which keeps every bucket
+      // count but not the exact maximum (a decoded max is the top of its bucket).
+      const unionDecoded = decodeHistogram(encodeHistogram(union));
+      // The whole distribution, percentile by percentile, is the same.
+      expect(decodeHistogram(l.histogram).outputPercentileDistribution()).toBe(unionDecoded.outputPercentileDistribution());
+      for (const [p, v] of [[50, l.p50Us], [90, l.p90Us], [95, l.p95Us], [99, l.p99Us], [99.9, l.p999Us]] as const)
+        expect(v, `p${p}`).toBe(BigInt(unionDecoded.getValueAtPercentile(p)));
+      expect(l.maxUs).toBe(BigInt(unionDecoded.maxValue));
+      expect(l.minUs).toBe(BigInt(union.minNonZeroValue));
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("a 500 ms stall during a 10 ms tsunami shows in the corrected latency, not in the service time", async () => {
+    // One request in flight per driver (as wrk2's connections): requests due during the stall wait to be sent.
+    const stallAt = 60;
+    const target = await delayingServer((n) => (n === stallAt ? 500 : 0));
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({
+          targetUrl: `${target.url}/`,
+          driverCount: 1,
+          reportIntervalMs: 500,
+          workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 1, limit: { case: "durationMs", value: 3000 } } },
+        }),
+      );
+      const { report } = await client.getReport({ testId: id });
+      const t = report!.total!;
+      expect(t.requests).toBeGreaterThanOrEqual(295n);
+      expect(t.latency!.p99Us).toBeGreaterThanOrEqual(250_000n);
+      expect(t.serviceTime!.p99Us).toBeLessThan(250_000n);
+      expect(t.serviceTime!.maxUs).toBeGreaterThanOrEqual(500_000n);
+      // The requests held back by the stall were started late and counted as such.
+      expect(t.late).toBeGreaterThanOrEqual(40n);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("arrival rate: 300 req/s over 3 drivers for 5 s sends 1500 ± 2 %, each driver within 5 % of its share", async () => {
+    const target = await delayingServer(() => 0);
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({
+          targetUrl: `${target.url}/`,
+          reportIntervalMs: 1000,
+          workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 5000, maxInFlight: 100 } },
+        }),
+      );
+      const { report } = await client.getReport({ testId: id });
+      const total = Number(report!.total!.requests);
+      expect(total).toBeGreaterThanOrEqual(1470);
+      expect(total).toBeLessThanOrEqual(1530);
+      expect(report!.total!.dropped).toBe(0n);
+      for (const d of report!.drivers) expect(Math.abs(Number(d.stats!.requests) - 500)).toBeLessThanOrEqual(25);
+      expect(report!.total!.serviceTime).toBeDefined();
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("arrival rate ramp 0 → 300 req/s: per-interval counts rise monotonically", async () => {
+    const target = await delayingServer(() => 0);
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({
+          targetUrl: `${target.url}/`,
+          reportIntervalMs: 1000,
+          workload: { case: "arrivalRate", value: { ratePerS: 0, stages: [{ targetRatePerS: 300, durationMs: 5000 }] } },
+        }),
+      );
+      const { report } = await client.getReport({ testId: id });
+      const counts = report!.intervals.slice(0, 5).map((i) => Number(i.requests));
+      // Ideal: 30, 90, 150, 210, 270 (750 in all).
+      expect(counts).toHaveLength(5);
+      for (let i = 1; i < counts.length; i++) expect(counts[i]!, `interval ${i} after ${counts[i - 1]}`).toBeGreaterThan(counts[i - 1]!);
+      [30, 90, 150, 210, 270].forEach((ideal, i) => expect(Math.abs(counts[i]! - ideal), `interval ${i}`).toBeLessThanOrEqual(12));
+      expect(Number(report!.total!.requests)).toBeGreaterThanOrEqual(735);
+      expect(Number(report!.total!.requests)).toBeLessThanOrEqual(765);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("idempotence: every metrics message delivered twice, and replayed after the end, changes no number", async () => {
+    const target = await delayingServer(() => 1);
+    const seen: MetricsMessage[] = [];
+    const republished = new Set<string>();
+    // A second consumer group that republishes every metrics message: the orchestrator sees each twice.
+    const dup = await fleet.bus.subscribe(
+      { kind: "shared", group: "duplicator" },
+      {
+        metrics: async (m) => {
+          const key = `${m.testId}/${m.driverId}/${m.seq}`;
+          if (republished.has(key)) return; // our own copy coming back
+          republished.add(key);
+          seen.push(create(MetricsMessageSchema, m));
+          await fleet.bus.publish("metrics", m.driverId, m);
+        },
+      },
+    );
+    const before = fleet.orchestrator.stats.metricsDuplicate;
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({
+          targetUrl: `${target.url}/`,
+          reportIntervalMs: 200,
+          workload: { case: "avalanche", value: { concurrency: 4, limit: { case: "requestsPerDriver", value: 300n } } },
+        }),
+      );
+      await dup.close();
+      const report = fleet.orchestrator.getReport(id);
+      expect(report.total!.requests).toBe(900n);
+      expect(target.count()).toBe(900);
+      expect(fleet.orchestrator.stats.metricsDuplicate - before).toBeGreaterThan(0);
+      const bytes = toBinary(ReportSchema, report);
+      for (const m of seen.filter((m) => m.testId === id)) await fleet.bus.publish("metrics", m.driverId, m);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(toBinary(ReportSchema, fleet.orchestrator.getReport(id))).toEqual(bytes);
+      expect(fleet.orchestrator.getTest(id).state).toBe(TestState.COMPLETED);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it("the report shows each driver's start skew and the fleet's skew (max − min)", async () => {
+    const target = await delayingServer(() => 0);
+    try {
+      const { id } = await runToEnd(
+        client,
+        spec({ targetUrl: `${target.url}/`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } } }),
+      );
+      const { report } = await client.getReport({ testId: id });
+      const skews = report!.drivers.map((d) => d.startSkewUs);
+      const max = skews.reduce((a, b) => (a > b ? a : b));
+      const min = skews.reduce((a, b) => (a < b ? a : b));
+      expect(report!.fleetStartSkewUs).toBe(max - min);
+      for (const d of report!.drivers) {
+        expect(d.startSkewUs).toBeGreaterThanOrEqual(0n);
+        expect(d.lateStart).toBe(d.startSkewUs > 50_000n);
+      }
+    } finally {
+      await target.close();
+    }
+  });
+});
