@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+
+/** A Kannon command running as an OS process of its own. */
+export interface KannonProcess {
+  child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Sends a signal and waits for the exit; returns the exit code. SIGKILL after `graceMs`. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * Starts `kannon <args>` (node --import tsx cli/kannon.ts) and resolves with the first match of
+ * `ready` in its output, or rejects with the output when it exits or `timeoutMs` passes first.
+ */
+export async function startKannon(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<{ proc: KannonProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+  });
+  let out = "";
+  const proc: KannonProcess = {
+    child,
+    output: () => out,
+    async stop(signal = "SIGTERM", graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = once(child, "exit");
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+      return child.exitCode;
+    },
+  };
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`kannon ${args[0]} not ready within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = out.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kannon ${args[0]} exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+  return { proc, match };
+}
