@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --import tsx
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
@@ -42,6 +42,7 @@ async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ...specFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
   const drivers = intFlag(values, "drivers", 3);
   if (drivers < 1) throw new UsageError("--drivers must be at least 1");
+  specFromFlags(values as SpecValues, "http://127.0.0.1/"); // flag mistakes surface before anything starts
   const fleet = await startEmbedded({ drivers, port: intFlag(values, "port", 0) });
   try {
     const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
@@ -142,6 +143,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = { run, orc
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    process.exit(EXIT.ok);
+  }
   const command = name ? commands[name] : undefined;
   if (!command) {
     console.error(name && name !== "help" && name !== "--help" ? `kannon: unknown command "${name}"\n${USAGE}` : USAGE);
@@ -150,7 +155,10 @@ async function main(): Promise<void> {
   try {
     process.exit(await command(rest));
   } catch (err) {
-    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const usage =
+      err instanceof UsageError ||
+      (err instanceof ConnectError && err.code === Code.InvalidArgument) ||
+      String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
     console.error(`kannon ${name}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(usage ? EXIT.usage : EXIT.failure);
   }
