@@ -174,6 +174,26 @@ describe("OrchestratorService over a real server on port 0", () => {
     }
   });
 
+  it("WatchTest joined mid-test gets the current state first, then live intervals, then the report", async () => {
+    const { test } = await client.createTest({
+      spec: spec({ targetUrl: ping(), reportIntervalMs: 200, workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 1600 } } } }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 5000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 700));
+    const messages = [];
+    for await (const m of client.watchTest({ testId: test!.id })) messages.push(m);
+    const first = messages[0]!;
+    expect(first.test!.state).toBe(TestState.RUNNING);
+    expect(first.interval).toBeUndefined();
+    expect(first.cumulative!.requests).toBeGreaterThan(0n);
+    expect(first.drivers.map((d) => d.driverId).sort()).toEqual(["driver-1", "driver-2"]);
+    const live = messages.filter((m) => m.interval).map((m) => m.interval!.interval);
+    expect(live.length).toBeGreaterThan(0);
+    expect(live[0]).toBeGreaterThan(0);
+    expect(messages.at(-1)!.report!.state).toBe(TestState.COMPLETED);
+  });
+
   it("WatchTest on a finished test streams its final report and ends", async () => {
     const { id } = await runToEnd(client, small());
     const messages = [];
