@@ -15,9 +15,8 @@ import { msOf, timestampAt } from "../metrics/stats.js";
 import { nowMs } from "./clock.js";
 import type { SampleTap } from "./recorder.js";
 import { TestRun } from "./run.js";
+import { HEARTBEAT_INTERVAL_MS } from "../workload/defaults.js";
 
-/** How often a driver heartbeats; the orchestrator calls it missing after {@link MISSED_HEARTBEATS_LIMIT}. */
-export const HEARTBEAT_INTERVAL_MS = 1000;
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
 export const ARM_TIMEOUT_MS = 30_000;
 /** Version string drivers report. */

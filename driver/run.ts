@@ -9,10 +9,8 @@ import type { Executor } from "./executor.js";
 import { HttpFirer } from "./http.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { tsunami } from "./tsunami.js";
+import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../workload/defaults.js";
 
-/** Defaults the orchestrator also applies; repeated here so a driver never runs without them. */
-export const DEFAULT_REPORT_INTERVAL_MS = 1000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** After a cancel, in-flight requests get this long before they are aborted. */
 export const CANCEL_DRAIN_MS = 1000;
 
@@ -121,7 +119,8 @@ export class TestRun {
       await this.executor({
         firer,
         recorder: this.recorder,
-        startMs: startAtMs,
+        // A late driver runs its whole schedule from its own start rather than bursting to catch up.
+        startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
         stopAtMs,
         signal: this.abort.signal,
         driverIndex: this.o.driverIndex,

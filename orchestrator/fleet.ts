@@ -2,11 +2,9 @@ import { clone, create } from "@bufbuild/protobuf";
 import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
+import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import type { Store } from "./store.js";
 
-/** Heartbeat interval drivers use, and how many may be missed before a driver is MISSING. */
-export const HEARTBEAT_INTERVAL_MS = 1000;
-export const MISSED_HEARTBEATS_LIMIT = 3;
 /** A heartbeat that changes nothing is still written to the store at most this often. */
 const PERSIST_HEARTBEAT_EVERY_MS = 10_000;
 

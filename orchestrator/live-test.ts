@@ -4,10 +4,10 @@ import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse }
 import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
+import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
 
 /** A driver that starts this much later than start_at is flagged as a late start. */
-export const LATE_START_US = 50_000n;
-const DEFAULT_REPORT_INTERVAL_MS = 1000;
+export const LATE_START_US = BigInt(LATE_START_MS * 1000);
 
 interface DriverProgressState {
   id: string;

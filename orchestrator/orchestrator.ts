@@ -10,9 +10,10 @@ import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { Channel } from "./channel.js";
 import { DomainError } from "./errors.js";
-import { Fleet, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "./fleet.js";
+import { Fleet } from "./fleet.js";
 import { LiveTest } from "./live-test.js";
-import { DEFAULT_START_DELAY_MS, runDeadlineMs } from "./plan.js";
+import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { runDeadlineMs } from "./plan.js";
 import { Store } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
 

@@ -1,9 +1,7 @@
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { phasesDurationMs, ratePhases } from "../driver/arrival-rate.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "../workload/defaults.js";
+import { phasesDurationMs, ratePhases } from "../workload/schedule.js";
 
-/** Defaults applied to a spec's zero values. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-export const DEFAULT_START_DELAY_MS = 1000;
 /** Slack on top of a run's expected length before unfinished drivers are declared lost. */
 export const DEADLINE_GRACE_MS = 10_000;
 

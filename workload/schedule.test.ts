@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ArrivalRateSchema } from "../gen/kannon/v1/test_pb.js";
-import { dueOffsetsMs, phasesDurationMs, ratePhases, type RatePhase } from "./arrival-rate.js";
+import { dueOffsetsMs, phasesDurationMs, ratePhases, type RatePhase } from "./schedule.js";
 
 const arrival = (init: MessageInitShape<typeof ArrivalRateSchema>) => create(ArrivalRateSchema, init);
 

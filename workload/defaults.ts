@@ -1,0 +1,18 @@
+/** What a zero field of a test spec means; drivers and the orchestrator share these. */
+
+/** `report_interval_ms` when 0. */
+export const DEFAULT_REPORT_INTERVAL_MS = 1000;
+/** `request_timeout_ms` when 0. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** `start_delay_ms` when 0: enough for every driver to receive the trigger before the start. */
+export const DEFAULT_START_DELAY_MS = 1000;
+/**
+ * A driver that starts this much later than the fleet's start_at is a late start: the orchestrator
+ * flags it in the report, and the driver runs its schedule from its own start instead of bursting
+ * to catch up.
+ */
+export const LATE_START_MS = 50;
+/** How often every driver heartbeats. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+/** Heartbeats a driver may miss before the orchestrator calls it MISSING. */
+export const MISSED_HEARTBEATS_LIMIT = 3;
