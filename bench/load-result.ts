@@ -1,0 +1,35 @@
+/** The one line a load-generator child prints on stdout for the bench to parse. */
+export interface LoadResult {
+  /** Requests completed (answered or failed) within the run. */
+  requests: number;
+  /** Transport errors plus HTTP statuses of 400 or more. */
+  errors: number;
+  /** The window the rate is computed over, in seconds. */
+  durationS: number;
+  reqPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU seconds (user + system) the generator used during the run only (not its startup). */
+  cpuS: number;
+  /** Free-form remarks (e.g. latency resolution). */
+  note?: string;
+}
+
+export const RESULT_PREFIX = "BENCH_RESULT ";
+
+/** Prints the result line. */
+export function printResult(r: LoadResult): void {
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(r)}\n`);
+}
+
+/** Finds the result line in a child's stdout. */
+export function parseResult(stdout: string): LoadResult | undefined {
+  const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+  return line ? (JSON.parse(line.slice(RESULT_PREFIX.length)) as LoadResult) : undefined;
+}
+
+/** CPU seconds used by this process since `since` (a process.cpuUsage() reading). */
+export function cpuSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+}

@@ -1,0 +1,96 @@
+/**
+ * One real Kannon driver (createDriver) on an in-process bus, with a minimal stand-in for the
+ * orchestrator: it sends the driver a test_config and a START trigger, exactly as
+ * Orchestrator.startTest does, and hands every metrics message to a callback. Used by the
+ * throughput child (which merges the metrics) and the heap child (which only counts them).
+ */
+import { create } from "@bufbuild/protobuf";
+import { createBus } from "../bus/bus.js";
+import { createMemoryTransport } from "../bus/memory.js";
+import { createDriver } from "../driver/driver.js";
+import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { timestampAt } from "../metrics/stats.js";
+import { describeProblems, validateSpec } from "../orchestrator/validate.js";
+
+/** Options of {@link runSoloAvalanche}. */
+export interface SoloAvalancheOptions {
+  /** Full URL to load, e.g. `http://127.0.0.1:4000/ping`. Must be on 127.0.0.1. */
+  url: string;
+  concurrency: number;
+  durationMs: number;
+  reportIntervalMs: number;
+  /** Delay from the trigger to the common start (the orchestrator's default is similar). */
+  startDelayMs?: number;
+  /** Called for every metrics message the driver publishes; must not keep it unless it means to. */
+  onMetrics: (message: MetricsMessage) => void;
+  /** Called once with the start instant (epoch ms), as soon as the trigger is sent. */
+  onStartAt?: (startAtMs: number) => void;
+}
+
+/** What the stand-in saw. */
+export interface SoloAvalancheResult {
+  startAtMs: number;
+  metricsMessages: number;
+  /** The final message's error text, if the driver reported one. */
+  error: string;
+}
+
+/** Runs one avalanche test on one driver to its final metrics message (bounded by a deadline). */
+export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAvalancheResult> {
+  const host = new URL(o.url).hostname;
+  if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]") throw new Error(`bench: refusing to load a non-loopback target ${o.url}`);
+  const log = (m: string) => console.error(m);
+  const bus = createBus(createMemoryTransport(), { log });
+  const driverId = "bench-driver-1";
+  const testId = `bench-${process.pid}-${Date.now()}`;
+  let metricsMessages = 0;
+  let resolveFinal!: (m: MetricsMessage) => void;
+  const finalSeen = new Promise<MetricsMessage>((r) => (resolveFinal = r));
+  // The stand-in orchestrator: consumes metrics (register and heartbeat have no other reader here).
+  await bus.subscribe(
+    { kind: "shared", group: "bench-orchestrator" },
+    {
+      metrics: (m) => {
+        if (m.testId !== testId) return;
+        metricsMessages++;
+        o.onMetrics(m);
+        if (m.final) resolveFinal(m);
+      },
+      register: () => undefined,
+      heartbeat: () => undefined,
+    },
+  );
+  const driver = createDriver({ bus, id: driverId, log });
+  await driver.start();
+  try {
+    const spec = create(TestSpecSchema, {
+      name: "bench avalanche",
+      targetUrl: o.url,
+      method: "GET",
+      driverCount: 1,
+      reportIntervalMs: o.reportIntervalMs,
+      workload: { case: "avalanche", value: { concurrency: o.concurrency, limit: { case: "durationMs", value: o.durationMs } } },
+    });
+    const problems = validateSpec(spec);
+    if (problems.length > 0) throw new Error(`bench: invalid spec: ${describeProblems(problems)}`);
+    const startAtMs = Date.now() + (o.startDelayMs ?? 300);
+    await bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec, driverIds: [driverId] }));
+    await bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs) }));
+    o.onStartAt?.(startAtMs);
+    // The driver drains for at most its request timeout (10 s by default) plus 1 s after the duration.
+    const deadlineMs = o.durationMs + (o.startDelayMs ?? 300) + 20_000;
+    let timer: NodeJS.Timeout | undefined;
+    const final = await Promise.race([
+      finalSeen,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`bench: no final metrics from the driver within ${deadlineMs} ms`)), deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return { startAtMs, metricsMessages, error: final.error };
+  } finally {
+    await driver.stop({ deadlineMs: 3000 });
+    await bus.close();
+  }
+}
