@@ -27,6 +27,8 @@ export interface ToolResult {
   roundsReqPerS?: number[];
   /** Kannon (driver) req/s divided by this tool's req/s. */
   kannonRatio?: number;
+  /** Kannon (driver) CPU µs per request divided by this tool's: above 1, Kannon spends more CPU per request. */
+  kannonCostRatio?: number;
 }
 
 /** The whole comparison. */
@@ -285,7 +287,13 @@ export async function runThroughput(options: ThroughputOptions = {}): Promise<Th
   }
   results.sort((a, b) => TOOLS.findIndex((t) => t.name === a.tool) - TOOLS.findIndex((t) => t.name === b.tool));
   const kannon = results.find((r) => r.tool === "kannon" && r.status === "ok")?.result;
-  for (const r of results) if (kannon && r.result && r.result.reqPerS > 0) r.kannonRatio = kannon.reqPerS / r.result.reqPerS;
+  const cost = (x: LoadResult) => (x.requests > 0 && Number.isFinite(x.cpuS) ? x.cpuS / x.requests : Number.NaN);
+  for (const r of results) {
+    if (!kannon || !r.result) continue;
+    if (r.result.reqPerS > 0) r.kannonRatio = kannon.reqPerS / r.result.reqPerS;
+    const c = cost(kannon) / cost(r.result);
+    if (Number.isFinite(c)) r.kannonCostRatio = c;
+  }
   const loadAfter = loadavg()[0]!;
   log("");
   log(formatThroughput(results));
@@ -311,14 +319,17 @@ export function formatThroughput(results: ToolResult[]): string {
       Number.isFinite(cpuPerReqUs) ? cpuPerReqUs.toFixed(1) : "-",
       r.targetCpuShare === undefined ? "-" : `${Math.round(r.targetCpuShare * 100)}%`,
       r.kannonRatio === undefined ? "-" : r.kannonRatio.toFixed(2),
+      r.kannonCostRatio === undefined ? "-" : r.kannonCostRatio.toFixed(2),
     ];
   });
   const lines = [
     table(
-      ["tool", "requests", "req/s", "p50 ms", "p99 ms", "errors", "target saw", "gen CPU s", "CPU µs/req", "target CPU", "kannon ÷ tool"],
+      ["tool", "requests", "req/s", "p50 ms", "p99 ms", "errors", "target saw", "gen CPU s", "CPU µs/req", "target CPU", "kannon ÷ tool", "CPU/req kannon ÷ tool"],
       rows,
     ),
     "  kannon ÷ tool: Kannon's req/s divided by that tool's req/s (above 1: Kannon pushed more; below 1: less).",
+    "  CPU/req kannon ÷ tool: Kannon's CPU per request divided by that tool's (above 1: Kannon costs more per request);",
+    "    steadier than req/s on a busy machine, but rows marked * include their startup and look costlier than they are.",
     "  gen CPU s: the load generator's CPU time during the run (* measured from outside: includes process startup).",
     "  target CPU: the target's CPU time over the run as a share of one core (near 100%: the target was the limit).",
   ];
