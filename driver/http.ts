@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Pool, type Dispatcher } from "undici";
 import type { IntervalRecorder } from "./recorder.js";
 import { nowMs } from "./clock.js";
 
@@ -44,8 +44,7 @@ export function errorKind(err: unknown): string {
  */
 export class HttpFirer {
   private readonly pool: Pool;
-  private readonly path: string;
-  private readonly headers: Record<string, string>;
+  private readonly dispatchOptions: Dispatcher.DispatchOptions;
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private slotWaiters: (() => void)[] = [];
@@ -63,36 +62,62 @@ export class HttpFirer {
       connect: { timeout: template.timeoutMs },
       keepAliveTimeout: 30_000,
     });
-    this.path = template.url.pathname + template.url.search;
-    this.headers = { ...template.headers };
+    this.dispatchOptions = {
+      origin: template.url.origin,
+      path: template.url.pathname + template.url.search,
+      method: template.method as Dispatcher.HttpMethod,
+      headers: { ...template.headers },
+      body: template.body ? Buffer.from(template.body) : null,
+    };
   }
 
-  /** Sends one request; `scheduledMs` is its scheduled start (epoch ms), or its send time. */
-  async fire(scheduledMs?: number): Promise<void> {
+  /**
+   * Sends one request; `scheduledMs` is its scheduled start (epoch ms), or its send time. Resolves
+   * when the response has been read and recorded (or the error recorded); never rejects.
+   * Uses undici's dispatch handler directly: no response object, no body stream per request.
+   */
+  fire(scheduledMs?: number): Promise<void> {
     this.inFlight++;
     const sent = nowMs();
     const scheduled = scheduledMs ?? sent;
-    try {
-      const res = await this.pool.request({
-        path: this.path,
-        method: this.template.method as "GET",
-        headers: this.headers,
-        body: this.template.body ?? null,
-      });
+    return new Promise<void>((resolve) => {
+      let status = 0;
       let bytes = 0;
-      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-      this.recorder.response(res.statusCode, bytes, scheduled, sent, nowMs());
-    } catch (err) {
-      this.recorder.error(errorKind(err), scheduled, sent, nowMs());
-    } finally {
-      this.inFlight--;
-      const slot = this.slotWaiters.shift();
-      if (slot) slot();
-      if (this.inFlight === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
+      const done = (error: unknown) => {
+        if (error === undefined) this.recorder.response(status, bytes, scheduled, sent, nowMs());
+        else this.recorder.error(errorKind(error), scheduled, sent, nowMs());
+        this.settled();
+        resolve();
+      };
+      try {
+        // The classic handler interface: undici 7's Client still asserts onConnect/onHeaders/….
+        this.pool.dispatch(this.dispatchOptions, {
+          onConnect: () => undefined,
+          onHeaders: (statusCode) => {
+            status = statusCode;
+            return true;
+          },
+          onData: (chunk) => {
+            bytes += chunk.length;
+            return true;
+          },
+          onComplete: () => done(undefined),
+          onError: (err) => done(err),
+        });
+      } catch (err) {
+        done(err);
       }
+    });
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    const slot = this.slotWaiters.shift();
+    if (slot) slot();
+    if (this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
     }
   }
 
