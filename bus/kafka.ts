@@ -10,6 +10,10 @@
  * resolved its offsets. The starting position of a partition without a committed offset is
  * committed right away (by seeking to the current end), so a rebalance or a restart before the
  * first record resumes from there instead of jumping to a later end and skipping records.
+ *
+ * Failures: kafkajs retries requests and restarts a consumer after a retriable error; a live
+ * subscription whose consumer kafkajs gives up on (a "non-retriable" crash, which a broker restart
+ * can cause) is run again here with backoff and resumes from its group's committed offsets.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -18,6 +22,7 @@ import {
   logLevel,
   type Admin,
   type Consumer,
+  type ConsumerRunConfig,
   type LogEntry,
   type Message,
   type Producer,
@@ -52,6 +57,9 @@ const SEND_ATTEMPTS = 3;
 const SUBSCRIBE_TIMEOUT_MS = 30_000;
 /** Longest wait for one consumer to leave its group on close. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/** Backoff of re-running a consumer that kafkajs gave up on (doubling, capped). */
+const REVIVE_INITIAL_MS = 500;
+const REVIVE_MAX_MS = 10_000;
 
 const EMPTY = new Uint8Array(0);
 
@@ -178,6 +186,11 @@ class KafkaSubscription implements Subscription {
   private phase: "joining" | "pinning" | "awaitFetchStart" | "awaitFetch" | "positioned" = "joining";
   private fetchNode: number | undefined;
   private settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  /** What `consumer.run` was given, to run it again after a crash kafkajs does not restart. */
+  private runConfig: ConsumerRunConfig | undefined;
+  private reviveTimer: NodeJS.Timeout | undefined;
+  /** Crashes without a kafkajs restart since the last group join (sets the backoff). */
+  private revives = 0;
 
   constructor(
     kafka: Kafka,
@@ -209,6 +222,8 @@ class KafkaSubscription implements Subscription {
 
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const generation = ++this.joins;
+      if (this.revives > 0) this.log(`kafka: ${this.what} rejoined its group after ${this.revives} restart(s)`);
+      this.revives = 0;
       if (this.phase !== "positioned") this.phase = "pinning";
       void this.pinStartingOffsets(payload.memberAssignment).finally(() => {
         if (generation === this.joins && this.phase === "pinning") this.phase = "awaitFetchStart";
@@ -230,11 +245,18 @@ class KafkaSubscription implements Subscription {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (this.closing) return;
-      this.log(
-        `kafka: ${this.what} crashed: ${errorText(payload.error)}; ` +
-          (payload.restart ? "kafkajs restarts it" : "it will NOT restart: this subscription receives nothing more"),
-      );
-      if (!payload.restart) this.settle?.reject(payload.error);
+      if (payload.restart) {
+        this.log(`kafka: ${this.what} crashed: ${errorText(payload.error)}; kafkajs restarts it`);
+      } else if (this.phase !== "positioned") {
+        // Still subscribing: fail the subscribe with the cause rather than wait for its deadline.
+        this.log(`kafka: ${this.what} crashed while subscribing: ${errorText(payload.error)}`);
+        this.settle?.reject(payload.error);
+      } else {
+        // kafkajs stops for good on errors it deems non-retriable, which a broker restart can
+        // produce (e.g. "Failed to find group coordinator" while the broker shuts down). A live
+        // subscription must not go deaf: run the consumer again, with backoff, until it rejoins.
+        this.revive(payload.error);
+      }
     });
 
     const started = Date.now();
@@ -244,7 +266,7 @@ class KafkaSubscription implements Subscription {
     } catch (err) {
       throw new Error(`kafka: ${this.what} could not connect: ${errorText(err)}`, { cause: err });
     }
-    await consumer.run({
+    this.runConfig = {
       autoCommit: true,
       eachMessage: async ({ topic, partition, message }) => {
         const record: RawRecord = {
@@ -261,7 +283,8 @@ class KafkaSubscription implements Subscription {
           );
         }
       },
-    });
+    };
+    await consumer.run(this.runConfig);
     try {
       await withTimeout(positioned, SUBSCRIBE_TIMEOUT_MS, "joining the group");
     } catch (err) {
@@ -299,8 +322,30 @@ class KafkaSubscription implements Subscription {
     }
   }
 
+  /**
+   * Runs the consumer again after a crash kafkajs does not restart (it has already left the group
+   * and disconnected). A crash of that run lands here again, with a longer backoff; the group's
+   * committed offsets make it resume where it stopped.
+   */
+  private revive(error: unknown): void {
+    if (this.closing || this.reviveTimer || !this.runConfig) return;
+    const attempt = ++this.revives;
+    const backoff = Math.min(REVIVE_INITIAL_MS * 2 ** (attempt - 1), REVIVE_MAX_MS);
+    this.log(`kafka: ${this.what} crashed and kafkajs gave up: ${errorText(error)}; running it again in ${backoff} ms (restart ${attempt})`);
+    const config = this.runConfig;
+    this.reviveTimer = setTimeout(() => {
+      this.reviveTimer = undefined;
+      if (this.closing) return;
+      // A failure to join surfaces as another CRASH event; anything thrown here is logged.
+      this.consumer.run(config).catch((err: unknown) => {
+        if (!this.closing) this.log(`kafka: ${this.what}: restart ${attempt} failed: ${errorText(err)}`);
+      });
+    }, backoff);
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.reviveTimer);
       this.settle?.reject(new Error("the subscription was closed"));
       try {
         await withTimeout(this.consumer.disconnect(), CLOSE_TIMEOUT_MS, "leaving the group");
