@@ -14,7 +14,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { cacheRoot, canConnect, ensureKafkaJars, isKafkaProcess, startKafka, stopKafkaProcess } from "./kafka-broker.js";
+import { canConnect, isKafkaProcess, startKafka, stopKafkaProcess } from "./kafka-broker.js";
+import { cacheRoot, ensureKafkaJars } from "./kafka-jars.js";
 
 interface BrokerState {
   pid: number;

@@ -30,6 +30,12 @@ describe("contracts", () => {
     }
   });
 
+  it("the TypeScript type-checks under the strict tsconfig (tsc --noEmit)", async () => {
+    const tsc = join(root, "node_modules", ".bin", "tsc");
+    const result = await run(tsc, ["--noEmit", "-p", root], { cwd: root, env }).catch((err: { stdout?: string }) => err);
+    expect("stdout" in result ? result.stdout : "").toBe("");
+  });
+
   it("buf lint is clean", async () => {
     const { stdout, stderr } = await run(buf, ["lint"], { cwd: root, env });
     expect(stdout + stderr).toBe("");

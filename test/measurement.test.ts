@@ -79,8 +79,9 @@ describe("measurement", () => {
   afterAll(() => fleet?.close());
 
   it("percentiles from a known delay distribution are accurate, and the merge equals the union of raw samples", async () => {
-    // 80 % at 5 ms, 15 % at 20 ms, 5 % at 100 ms: p50 = 5, p90 = 20, p99 = 100, each well inside its band.
-    const target = await delayingProcess([...Array(16).fill(5), 20, 20, 20, 100]);
+    // 80 % at 20 ms, 15 % at 50 ms, 5 % at 200 ms: p50 = 20, p90 = 50, p99 = 200, each well inside its
+    // band. (Delays of a few ms sit within a loaded 2-core machine's scheduling noise of 1 ms + 5 %.)
+    const target = await delayingProcess([...Array(16).fill(20), 50, 50, 50, 200]);
     samples.length = 0;
     try {
       const { id } = await runToEnd(
@@ -88,19 +89,20 @@ describe("measurement", () => {
         spec({
           targetUrl: `${target.url}/`,
           reportIntervalMs: 250,
-          workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: 400n } } },
+          workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: 200n } } },
         }),
       );
       const { report } = await client.getReport({ testId: id });
       const l = report!.total!.latency!;
-      expect(report!.total!.requests).toBe(1200n);
-      near(l.p50Us, 5);
-      near(l.p90Us, 20);
-      near(l.p99Us, 100);
+      expect(report!.total!.requests).toBe(600n);
+      console.log(`accuracy: p50 ${l.p50Us} p90 ${l.p90Us} p99 ${l.p99Us} µs`);
+      near(l.p50Us, 20);
+      near(l.p90Us, 50);
+      near(l.p99Us, 200);
       // Test-only check: the histogram of every driver's raw samples, merged by hand.
       const union = createLatencyHistogram();
       for (const s of samples) recordUs(union, s);
-      expect(samples).toHaveLength(1200);
+      expect(samples).toHaveLength(600);
       expect(l.count).toBe(BigInt(union.totalCount));
       // Percentiles agree exactly; compared after the same encode/decode, which keeps every bucket
       // count but not the exact extremes (a decoded min/max is the bottom/top of its bucket).

@@ -1,0 +1,209 @@
+import { randomBytes } from "node:crypto";
+import type { Admin, Consumer, ConsumerRunConfig, Kafka } from "kafkajs";
+import type { Delivery, RawRecord, Subscription } from "./bus.js";
+import { CLOSE_TIMEOUT_MS, errorText, RETRY, retrying, withTimeout } from "./kafka-util.js";
+import type { Topic } from "./topics.js";
+
+/** Consumer settings: fast failure detection and low delivery latency. */
+const CONSUMER = {
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1_000,
+  rebalanceTimeout: 20_000,
+  maxWaitTimeInMs: 100,
+} as const;
+
+/** Longest wait for a subscriber to join its group and be positioned. */
+const SUBSCRIBE_TIMEOUT_MS = 30_000;
+/** Backoff of re-running a consumer that kafkajs gave up on (doubling, capped). */
+const REVIVE_INITIAL_MS = 500;
+const REVIVE_MAX_MS = 10_000;
+
+const EMPTY = new Uint8Array(0);
+
+/** One consumer (and consumer group membership) per subscription. */
+export class KafkaSubscription implements Subscription {
+  private readonly consumer: Consumer;
+  private readonly groupId: string;
+  private readonly names: string[];
+  private readonly what: string;
+  private closing: Promise<void> | undefined;
+  /** Bumped on every group join; positioning only completes for the latest generation. */
+  private joins = 0;
+  private phase: "joining" | "pinning" | "awaitFetchStart" | "awaitFetch" | "positioned" = "joining";
+  private fetchNode: number | undefined;
+  private settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  /** What `consumer.run` was given, to run it again after a crash kafkajs does not restart. */
+  private runConfig: ConsumerRunConfig | undefined;
+  private reviveTimer: NodeJS.Timeout | undefined;
+  /** Crashes without a kafkajs restart since the last group join (sets the backoff). */
+  private revives = 0;
+
+  constructor(
+    kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly prefix: string,
+    topicNames: readonly Topic[],
+    private readonly delivery: Delivery,
+    private readonly onRecord: (record: RawRecord) => Promise<void> | void,
+    private readonly log: (m: string) => void,
+    private readonly onClosed: () => void,
+  ) {
+    this.groupId =
+      delivery.kind === "shared" ? `${prefix}${delivery.group}` : `${prefix}${delivery.id}-${randomBytes(6).toString("hex")}`;
+    this.names = topicNames.map((t) => prefix + t);
+    this.what = `${delivery.kind} subscriber ${this.groupId} of ${topicNames.join(", ")}`;
+    this.consumer = kafka.consumer({
+      groupId: this.groupId,
+      ...CONSUMER,
+      allowAutoTopicCreation: false,
+      retry: RETRY,
+    });
+  }
+
+  /** Joins the group and resolves once the consumer is positioned on every assigned partition. */
+  async start(): Promise<void> {
+    const { consumer } = this;
+    const positioned = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    positioned.catch(() => {}); // observed below; avoid an unhandled rejection if start() fails earlier
+
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const generation = ++this.joins;
+      if (this.revives > 0) this.log(`kafka: ${this.what} rejoined its group after ${this.revives} restart(s)`);
+      this.revives = 0;
+      if (this.phase !== "positioned") this.phase = "pinning";
+      void this.pinStartingOffsets(payload.memberAssignment).finally(() => {
+        if (generation === this.joins && this.phase === "pinning") this.phase = "awaitFetchStart";
+      });
+    });
+    // A fetch that starts after the join (and after the starting offsets were pinned) resolves
+    // every assigned partition's offset before it asks the broker; when it ends, we are positioned.
+    consumer.on(consumer.events.FETCH_START, ({ payload }) => {
+      if (this.phase === "awaitFetchStart") {
+        this.phase = "awaitFetch";
+        this.fetchNode = payload.nodeId;
+      }
+    });
+    consumer.on(consumer.events.FETCH, ({ payload }) => {
+      if (this.phase === "awaitFetch" && payload.nodeId === this.fetchNode) {
+        this.phase = "positioned";
+        this.settle?.resolve();
+      }
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.closing) return;
+      if (payload.restart) {
+        this.log(`kafka: ${this.what} crashed: ${errorText(payload.error)}; kafkajs restarts it`);
+      } else if (this.phase !== "positioned") {
+        // Still subscribing: fail the subscribe with the cause rather than wait for its deadline.
+        this.log(`kafka: ${this.what} crashed while subscribing: ${errorText(payload.error)}`);
+        this.settle?.reject(payload.error);
+      } else {
+        // kafkajs stops for good on errors it deems non-retriable, which a broker restart can
+        // produce (e.g. "Failed to find group coordinator" while the broker shuts down). A live
+        // subscription must not go deaf: run the consumer again, with backoff, until it rejoins.
+        this.revive(payload.error);
+      }
+    });
+
+    const started = Date.now();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: this.names, fromBeginning: false });
+    } catch (err) {
+      throw new Error(`kafka: ${this.what} could not connect: ${errorText(err)}`, { cause: err });
+    }
+    this.runConfig = {
+      autoCommit: true,
+      eachMessage: async ({ topic, partition, message }) => {
+        const record: RawRecord = {
+          topic: topic.slice(this.prefix.length) as Topic,
+          key: message.key?.toString("utf8") ?? "",
+          value: message.value ?? EMPTY,
+        };
+        try {
+          await this.onRecord(record);
+        } catch (err) {
+          // Never rethrow: kafkajs would redeliver the record forever and stall the partition.
+          this.log(
+            `kafka: ${this.what} failed on ${topic}[${partition}]@${message.offset} (key ${record.key}): ${errorText(err)}`,
+          );
+        }
+      },
+    };
+    await consumer.run(this.runConfig);
+    try {
+      await withTimeout(positioned, SUBSCRIBE_TIMEOUT_MS, "joining the group");
+    } catch (err) {
+      throw new Error(
+        `kafka: ${this.what} could not start within ${SUBSCRIBE_TIMEOUT_MS / 1000} s (${Date.now() - started} ms, ` +
+          `stuck at ${this.phase}): ${errorText(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Commits the current end of every newly assigned partition that has no committed offset (a
+   * new group), by seeking there: from now on the group resumes from a fixed position.
+   */
+  private async pinStartingOffsets(assignment: Record<string, number[]>): Promise<void> {
+    const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
+    if (topics.length === 0 || this.closing) return;
+    try {
+      const committed = await retrying(() => this.admin.fetchOffsets({ groupId: this.groupId, topics }));
+      for (const { topic, partitions } of committed) {
+        const mine = new Set(assignment[topic] ?? []);
+        const fresh = partitions.filter((p) => mine.has(p.partition) && Number(p.offset) < 0);
+        if (fresh.length === 0) continue;
+        const ends = await retrying(() => this.admin.fetchTopicOffsets(topic));
+        for (const { partition } of fresh) {
+          const end = ends.find((e) => e.partition === partition);
+          if (end) this.consumer.seek({ topic, partition, offset: end.high });
+        }
+      }
+    } catch (err) {
+      if (this.closing) return;
+      // Not fatal: the consumer still starts at the end; only the guard against rebalances is lost.
+      this.log(`kafka: ${this.what}: could not pin the starting offsets: ${errorText(err)}`);
+    }
+  }
+
+  /**
+   * Runs the consumer again after a crash kafkajs does not restart (it has already left the group
+   * and disconnected). A crash of that run lands here again, with a longer backoff; the group's
+   * committed offsets make it resume where it stopped.
+   */
+  private revive(error: unknown): void {
+    if (this.closing || this.reviveTimer || !this.runConfig) return;
+    const attempt = ++this.revives;
+    const backoff = Math.min(REVIVE_INITIAL_MS * 2 ** (attempt - 1), REVIVE_MAX_MS);
+    this.log(`kafka: ${this.what} crashed and kafkajs gave up: ${errorText(error)}; running it again in ${backoff} ms (restart ${attempt})`);
+    const config = this.runConfig;
+    this.reviveTimer = setTimeout(() => {
+      this.reviveTimer = undefined;
+      if (this.closing) return;
+      // A failure to join surfaces as another CRASH event; anything thrown here is logged.
+      this.consumer.run(config).catch((err: unknown) => {
+        if (!this.closing) this.log(`kafka: ${this.what}: restart ${attempt} failed: ${errorText(err)}`);
+      });
+    }, backoff);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearTimeout(this.reviveTimer);
+      this.settle?.reject(new Error("the subscription was closed"));
+      try {
+        await withTimeout(this.consumer.disconnect(), CLOSE_TIMEOUT_MS, "leaving the group");
+      } catch (err) {
+        this.log(`kafka: ${this.what}: close: ${errorText(err)}`);
+      }
+      if (this.delivery.kind === "broadcast") {
+        // A broadcast group belongs to this subscriber alone: do not leave its offsets behind.
+        await withTimeout(this.admin.deleteGroups([this.groupId]), 2_000, "deleting the group").catch(() => {});
+      }
+      this.onClosed();
+    })();
+    return this.closing;
+  }
+}
