@@ -50,7 +50,7 @@ export class HttpFirer {
   private slotWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly template: RequestTemplate,
+    template: RequestTemplate,
     private readonly recorder: IntervalRecorder,
     connections: number | null,
   ) {
