@@ -1,7 +1,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { msOf, timestampAt } from "../metrics/stats.js";
+import { timestampAt } from "../metrics/stats.js";
 import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import type { Store } from "./store.js";
 
@@ -19,6 +19,11 @@ export type FleetListener = (driver: Driver, fleet: Driver[]) => void;
 export class Fleet {
   private readonly drivers = new Map<string, Driver>();
   private readonly lastPersistMs = new Map<string, number>();
+  /**
+   * When each driver was last heard from, in this process. The stored last_heartbeat_at is written
+   * at most every 10 s, so after a restart every known driver gets a full heartbeat window first.
+   */
+  private readonly heardAtMs = new Map<string, number>();
   private readonly listeners = new Set<FleetListener>();
   /** Drivers promised to a starting test, before their heartbeats say BUSY. */
   private readonly reserved = new Map<string, string>();
@@ -27,7 +32,11 @@ export class Fleet {
     private readonly store: Store,
     private readonly heartbeatIntervalMs = HEARTBEAT_INTERVAL_MS,
   ) {
-    for (const d of store.listDrivers()) this.drivers.set(d.id, d);
+    const now = Date.now();
+    for (const d of store.listDrivers()) {
+      this.drivers.set(d.id, d);
+      this.heardAtMs.set(d.id, now);
+    }
   }
 
   /** Every driver, sorted by id. */
@@ -77,6 +86,7 @@ export class Fleet {
       driver.testId = "";
       driver.registeredAt = timestampAt(now);
       driver.lastHeartbeatAt = timestampAt(now);
+      this.heardAtMs.set(driver.id, now);
     }
     this.change(driver, true);
   }
@@ -93,6 +103,7 @@ export class Fleet {
     driver.state = state;
     driver.testId = m.testId;
     driver.lastHeartbeatAt = timestampAt(now);
+    this.heardAtMs.set(driver.id, now);
     const persist = changed || now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS;
     this.drivers.set(driver.id, driver);
     if (persist) this.change(driver, changed);
@@ -103,8 +114,7 @@ export class Fleet {
     const limit = this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
     for (const d of this.drivers.values()) {
       if (d.state !== DriverState.READY && d.state !== DriverState.BUSY) continue;
-      const last = d.lastHeartbeatAt ? msOf(d.lastHeartbeatAt) : 0;
-      if (nowMs - last > limit) {
+      if (nowMs - (this.heardAtMs.get(d.id) ?? 0) > limit) {
         const missing = clone(DriverSchema, d);
         missing.state = DriverState.MISSING;
         this.reserved.delete(d.id);

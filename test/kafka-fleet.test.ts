@@ -20,6 +20,17 @@ describe("a distributed fleet over a real Kafka broker: every piece its own OS p
   let apiUrl: string;
   let targetUrl: string;
   let client: OrchestratorClient;
+  let orchestrator: KannonProcess;
+  const startOrchestrator = async () => {
+    const orch = await startKannon(
+      ["orchestrator", "--kafka", kafka, "--topic-prefix", prefix, "--data", dataDir, "--port", "0"],
+      /listening on (http:\/\/\S+)/,
+    );
+    procs.push(orch.proc);
+    orchestrator = orch.proc;
+    apiUrl = orch.match[1]!;
+    client = grpcClient(apiUrl);
+  };
 
   const startDriver = async (id: string) => {
     const { proc } = await startKannon(["driver", "--kafka", kafka, "--topic-prefix", prefix, "--id", id], /joined the fleet/);
@@ -34,13 +45,7 @@ describe("a distributed fleet over a real Kafka broker: every piece its own OS p
     const target = await startKannon(["target", "--port", "0"], /listening on (http:\/\/\S+)/);
     procs.push(target.proc);
     targetUrl = target.match[1]!;
-    const orch = await startKannon(
-      ["orchestrator", "--kafka", kafka, "--topic-prefix", prefix, "--data", dataDir, "--port", "0"],
-      /listening on (http:\/\/\S+)/,
-    );
-    procs.push(orch.proc);
-    apiUrl = orch.match[1]!;
-    client = grpcClient(apiUrl);
+    await startOrchestrator();
     await Promise.all(["d1", "d2", "d3"].map(startDriver));
     await until(async () => (await readyIds()).length === 3, 20_000, "3 drivers READY");
   }, 120_000);
@@ -155,5 +160,34 @@ describe("a distributed fleet over a real Kafka broker: every piece its own OS p
       10_000,
       "d5 LEFT",
     );
+  });
+
+  it("an orchestrator stopped mid-run and started again on its data directory finishes the test with exact totals", async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 250,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 4000 } } },
+      }),
+    });
+    const id = test!.id;
+    await client.startTest({ testId: id });
+    await until(async () => (await client.getTest({ testId: id })).test!.state === TestState.RUNNING, 10_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await orchestrator.stop("SIGTERM")).toBe(0);
+    // The drivers go on and publish into Kafka while no orchestrator listens.
+    await new Promise((r) => setTimeout(r, 1500));
+    await startOrchestrator();
+    let final;
+    for await (const m of client.watchTest({ testId: id }, { timeoutMs: 60_000 })) if (m.report) final = m.report;
+    const after = await targetCounts(targetUrl);
+    expect(final!.state).toBe(TestState.COMPLETED);
+    expect(final!.partial).toBe(false);
+    expect(final!.total!.errors).toBe(0n);
+    expect(final!.total!.requests).toBe(BigInt(after.requests - before.requests));
+    expect(final!.drivers.every((d) => d.finished)).toBe(true);
+    const intervals = final!.intervals.map((i) => i.interval);
+    expect(intervals).toEqual(intervals.map((_, i) => i));
   });
 });

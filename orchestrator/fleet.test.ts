@@ -1,0 +1,75 @@
+import { create } from "@bufbuild/protobuf";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HeartbeatMessageSchema, RegisterMessageSchema } from "../gen/kannon/v1/bus_pb.js";
+import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
+import { timestampAt } from "../metrics/stats.js";
+import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { Fleet } from "./fleet.js";
+import { Store } from "./store.js";
+
+const LIMIT = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
+
+describe("Fleet", () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kannon-fleet-"));
+    store = new Store(dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("READY on register, BUSY/READY from heartbeats, MISSING after 3 missed beats, READY when it beats again, LEFT on leave", () => {
+    const fleet = new Fleet(store);
+    const changes: string[] = [];
+    fleet.subscribe((d) => changes.push(`${d.id}:${DriverState[d.state]}`));
+    const t0 = Date.now();
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", host: "h", address: "10.0.0.1" }));
+    expect(fleet.ready().map((d) => d.id)).toEqual(["a"]);
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", state: DriverState.BUSY, testId: "t" }));
+    expect(fleet.get("a")!.state).toBe(DriverState.BUSY);
+    fleet.sweep(t0 + LIMIT - 100);
+    expect(fleet.get("a")!.state).toBe(DriverState.BUSY);
+    fleet.sweep(Date.now() + LIMIT + 1);
+    expect(fleet.get("a")!.state).toBe(DriverState.MISSING);
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", state: DriverState.READY }));
+    expect(fleet.get("a")!.state).toBe(DriverState.READY);
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", leaving: true }));
+    expect(fleet.get("a")!.state).toBe(DriverState.LEFT);
+    // A late beat from a driver that left does not bring it back.
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", state: DriverState.READY }));
+    expect(fleet.get("a")!.state).toBe(DriverState.LEFT);
+    expect(changes).toEqual(["a:READY", "a:BUSY", "a:MISSING", "a:READY", "a:LEFT"]);
+  });
+
+  it("after a restart, stored drivers get a full heartbeat window before they are MISSING", () => {
+    const stale: Driver = create(DriverSchema, {
+      id: "old",
+      state: DriverState.READY,
+      lastHeartbeatAt: timestampAt(Date.now() - 60_000),
+    });
+    store.putDriver(stale);
+    const opened = Date.now();
+    const fleet = new Fleet(store);
+    fleet.sweep(opened + LIMIT - 50);
+    expect(fleet.get("old")!.state).toBe(DriverState.READY);
+    fleet.sweep(opened + LIMIT + 50);
+    expect(fleet.get("old")!.state).toBe(DriverState.MISSING);
+    // And the state survives in the store.
+    expect(new Fleet(store).get("old")!.state).toBe(DriverState.MISSING);
+  });
+
+  it("reserved drivers are not offered to another test until released or BUSY", () => {
+    const fleet = new Fleet(store);
+    for (const id of ["a", "b"]) fleet.onRegister(create(RegisterMessageSchema, { driverId: id }));
+    fleet.reserve(["a"], "t1");
+    expect(fleet.ready().map((d) => d.id)).toEqual(["b"]);
+    fleet.release("t1");
+    expect(fleet.ready().map((d) => d.id)).toEqual(["a", "b"]);
+  });
+});
