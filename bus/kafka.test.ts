@@ -8,7 +8,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
 import { createBus, type RawRecord, type Transport } from "./bus.js";
-import { createKafkaTransport } from "./kafka.js";
+import { createKafkaTransport, throttleRepeats } from "./kafka.js";
 import { allTopics } from "./topics.js";
 
 const bootstrap = inject("kafkaBootstrap");
@@ -239,5 +239,23 @@ describe("Kafka transport (real broker)", () => {
     expect(ms).toBeLessThan(3_000);
     await expect(transport.send([record("register", "x", "y")])).rejects.toThrow(/closed/);
     await expect(transport.subscribe(["register"], { kind: "broadcast", id: "late" }, () => {})).rejects.toThrow(/closed/);
+  });
+});
+
+describe("throttleRepeats", () => {
+  it("shows a repeated line once per window and then says how many were held back", () => {
+    const lines: string[] = [];
+    let t = 0;
+    const log = throttleRepeats((m) => lines.push(m), 5000, () => t);
+    for (let i = 0; i < 50; i++) {
+      t = i * 100;
+      log(`kafka: Connection error: connect ECONNREFUSED 127.0.0.1:${9000 + (i % 3)} (retryCount=${i})`);
+    }
+    log("kafka: something else");
+    t = 5200;
+    log("kafka: Connection error: connect ECONNREFUSED 127.0.0.1:9000 (retryCount=99)");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toBe("kafka: something else");
+    expect(lines[2]).toContain("[49 similar line(s) held back in the last 5 s]");
   });
 });

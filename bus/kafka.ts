@@ -65,7 +65,10 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.WARN, // KAFKAJS_LOG_LEVEL overrides this inside kafkajs, for debugging
-    logCreator: () => (entry: LogEntry) => forwardLog(entry, log, verbose),
+    logCreator: () => {
+      const throttled = throttleRepeats(log, REPEAT_WINDOW_MS);
+      return (entry: LogEntry) => forwardLog(entry, verbose ? log : throttled, verbose);
+    },
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
     retry: RETRY,
@@ -172,6 +175,30 @@ async function ensureTopics(admin: Admin, names: string[], log: (m: string) => v
     },
     { attempts: 10, log, what: "creating the topics" },
   );
+}
+
+/** The same kafkajs line (an unreachable broker logs one per retry) is shown once per window. */
+const REPEAT_WINDOW_MS = 5_000;
+
+/**
+ * Wraps a log so that a line repeated within `windowMs` of its last showing is counted instead of
+ * printed; the next time it shows, it says how many were held back.
+ */
+export function throttleRepeats(log: (m: string) => void, windowMs: number, now = () => Date.now()): (m: string) => void {
+  const seen = new Map<string, { shownAt: number; held: number }>();
+  return (line) => {
+    // Lines differ only in counters and addresses: compare them without digits.
+    const key = line.replace(/\d+/g, "#");
+    const t = now();
+    const entry = seen.get(key);
+    if (entry && t - entry.shownAt < windowMs) {
+      entry.held++;
+      return;
+    }
+    log(entry?.held ? `${line} [${entry.held} similar line(s) held back in the last ${Math.round((t - entry.shownAt) / 1000)} s]` : line);
+    seen.set(key, { shownAt: t, held: 0 });
+    if (seen.size > 200) seen.delete(seen.keys().next().value as string);
+  };
 }
 
 /** Forwards kafkajs's WARN and ERROR lines (all lines when KAFKAJS_LOG_LEVEL is set), minus known noise. */
