@@ -152,6 +152,11 @@ export function createDriver(options: DriverOptions): DriverAgent {
       }
       return;
     }
+    if (trigger.action === TriggerAction.RESHARE) {
+      const sinceMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();
+      if (!entry.run.reshare(trigger.driverIds, sinceMs)) log(`driver ${id}: test ${trigger.testId} was re-split without this driver`);
+      return;
+    }
     if (trigger.action !== TriggerAction.START || entry.done) return;
     clearTimeout(entry.armTimer);
     const startAtMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();

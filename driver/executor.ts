@@ -14,9 +14,18 @@ export interface RunContext {
   stopAtMs: number;
   /** Aborted on cancel or shutdown: stop issuing at once. */
   signal: AbortSignal;
-  /** This driver's share index and the number of drivers in the test. */
-  driverIndex: number;
-  driverCount: number;
+  /** This driver's share of a fleet-wide schedule; replaced when the orchestrator re-splits it. */
+  share: Share;
+}
+
+/** Which part of a fleet-wide schedule a driver takes: request indexes ≡ index (mod count). */
+export interface Share {
+  index: number;
+  count: number;
+  /** From when (epoch ms) this share applies; the start for the first one. */
+  sinceMs: number;
+  /** Bumped on every re-split. */
+  version: number;
 }
 
 /** A workload: issues requests until its limit, the bound or the signal; resolves when it issues no more. */

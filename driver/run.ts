@@ -5,7 +5,7 @@ import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
 import { nowMs, waitForInstant } from "./clock.js";
-import type { Executor } from "./executor.js";
+import type { Executor, Share } from "./executor.js";
 import { HttpFirer } from "./http.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { tsunami } from "./tsunami.js";
@@ -56,6 +56,8 @@ export class TestRun {
   private publishing: Promise<void> = Promise.resolve();
   private stopReason = "";
   private started = false;
+  /** This driver's share of the fleet's schedule, changed in place by {@link reshare}. */
+  private readonly share: Share;
 
   constructor(private readonly o: TestRunOptions) {
     const spec = o.spec;
@@ -63,6 +65,18 @@ export class TestRun {
     this.timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
     this.executor = executorFor(spec);
     this.recorder = new IntervalRecorder(spec.workload.case !== "avalanche", o.onSample);
+    this.share = { index: o.driverIndex, count: o.driverCount, sinceMs: 0, version: 0 };
+  }
+
+  /**
+   * Takes a new share of the fleet's schedule from `sinceMs` on (after the orchestrator re-split it
+   * over `driverIds`); returns false when this driver is not among them.
+   */
+  reshare(driverIds: readonly string[], sinceMs: number): boolean {
+    const index = driverIds.indexOf(this.o.driverId);
+    if (index < 0) return false;
+    Object.assign(this.share, { index, count: driverIds.length, sinceMs, version: this.share.version + 1 });
+    return true;
   }
 
   /** Stops the run as soon as possible; the final message carries `reason` as its error when set. */
@@ -123,11 +137,15 @@ export class TestRun {
         startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
         stopAtMs,
         signal: this.abort.signal,
-        driverIndex: this.o.driverIndex,
-        driverCount: this.o.driverCount,
+        share: this.share,
       });
       const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : this.timeoutMs + 1000;
-      await firer.drain(nowMs() + drainFor);
+      if (!(await firer.drain(nowMs() + drainFor))) {
+        // Still in flight after the drain: abort them now, so that they are counted (as `aborted`
+        // errors) in the final message instead of vanishing from the metrics after reaching the target.
+        await firer.close(true).catch(() => undefined);
+        await firer.drain(nowMs() + 100);
+      }
       clearTimeout(boundary);
       this.publishFinal(startAtMs, this.stopReason);
     } catch (err) {

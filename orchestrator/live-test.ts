@@ -42,10 +42,13 @@ export class LiveTest {
   private readonly startAtMs: number;
   private readonly listeners = new Set<(r: WatchTestResponse) => void>();
   cancelRequested = false;
+  /** The drivers the schedule is currently split over (arrival rate re-splits when one drops out). */
+  sharedIds: string[];
 
   constructor(public test: Test) {
     this.intervalMs = test.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
+    this.sharedIds = [...test.driverIds];
     for (const id of test.driverIds)
       this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator() });
   }

@@ -14,6 +14,7 @@ import { Fleet } from "./fleet.js";
 import { LiveTest } from "./live-test.js";
 import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import { runDeadlineMs } from "./plan.js";
+import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { Store } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
 
@@ -265,6 +266,7 @@ export class Orchestrator {
     this.stats.metricsApplied++;
     live.apply(m);
     if (live.allDone) this.finish(live);
+    else if (m.final) this.reshare(live);
   }
 
   private finish(live: LiveTest): void {
@@ -312,6 +314,19 @@ export class Orchestrator {
       if ((deadline !== undefined && now > deadline) || (cancelBy !== undefined && now > cancelBy))
         for (const d of live.drivers.values()) live.lose(d.id, `driver ${d.id} sent no final metrics by the deadline`);
       if (live.allDone) this.finish(live);
+      else this.reshare(live, now);
     }
+  }
+
+  /** Re-splits an arrival-rate schedule over the drivers that remain, when one dropped out. */
+  private reshare(live: LiveTest, now = Date.now()): void {
+    const ids = reshareDue(live, now);
+    if (!ids) return;
+    live.sharedIds = ids;
+    const id = live.test.id;
+    this.log(`orchestrator: test ${id}: re-splitting the arrival rate over ${ids.length} driver(s): ${ids.join(", ")}`);
+    void this.bus
+      .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids }))
+      .catch((err) => this.log(`orchestrator: could not re-split test ${id}: ${String(err)}`));
   }
 }

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ArrivalRateSchema } from "../gen/kannon/v1/test_pb.js";
-import { dueOffsetsMs, phasesDurationMs, ratePhases, type RatePhase } from "./schedule.js";
+import { countBefore, dueOffsetsMs, firstIndexFrom, phasesDurationMs, ratePhases, type RatePhase } from "./schedule.js";
 
 const arrival = (init: MessageInitShape<typeof ArrivalRateSchema>) => create(ArrivalRateSchema, init);
 
@@ -177,5 +177,41 @@ describe("dueOffsetsMs", () => {
   it("no phases or zero rate yields nothing", () => {
     expect([...dueOffsetsMs([], 0, 1)]).toEqual([]);
     expect([...dueOffsetsMs([{ fromPerS: 0, toPerS: 0, durationMs: 1000 }], 0, 1)]).toEqual([]);
+  });
+});
+
+describe("re-splitting a schedule (countBefore / firstIndexFrom)", () => {
+  const ramp: RatePhase[] = [
+    { fromPerS: 100, toPerS: 100, durationMs: 1000 },
+    { fromPerS: 100, toPerS: 400, durationMs: 2000 },
+  ];
+
+  it("countBefore integrates the rate: constant, then a linear ramp", () => {
+    expect(countBefore(ramp, 0)).toBe(0);
+    expect(countBefore(ramp, 500)).toBeCloseTo(50, 9);
+    expect(countBefore(ramp, 1000)).toBeCloseTo(100, 9);
+    // 1 s into the ramp: 100·1 + (300/4)·1² = 175 more.
+    expect(countBefore(ramp, 2000)).toBeCloseTo(275, 9);
+    expect(countBefore(ramp, 3000)).toBeCloseTo(600, 9);
+    expect(countBefore(ramp, 9000)).toBeCloseTo(600, 9);
+  });
+
+  it("3 drivers re-split to 2 at an instant cover every request exactly once", () => {
+    const atMs = 1700;
+    const fleet = [...dueOffsetsMs(ramp, 0, 1)];
+    const got: number[] = [];
+    for (let i = 0; i < 3; i++) for (const o of dueOffsetsMs(ramp, i, 3)) if (o < atMs) got.push(o);
+    for (let i = 0; i < 2; i++) for (const o of dueOffsetsMs(ramp, firstIndexFrom(ramp, atMs, i, 2), 2)) got.push(o);
+    got.sort((a, b) => a - b);
+    expect(got).toHaveLength(fleet.length);
+    got.forEach((o, k) => expect(o).toBeCloseTo(fleet[k]!, 9));
+  });
+
+  it("firstIndexFrom picks the share's first index at or after the instant", () => {
+    const constant: RatePhase[] = [{ fromPerS: 100, toPerS: 100, durationMs: 10_000 }];
+    // 105 requests are due before 1050 ms: indexes from 105 on; share 1 of 2 starts at 105, share 0 at 106.
+    expect(firstIndexFrom(constant, 1050, 1, 2)).toBe(105);
+    expect(firstIndexFrom(constant, 1050, 0, 2)).toBe(106);
+    expect(firstIndexFrom(constant, 1000, 0, 4)).toBe(100);
   });
 });

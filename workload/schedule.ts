@@ -49,3 +49,27 @@ export function* dueOffsetsMs(phases: readonly RatePhase[], first: number, step:
     phaseStartCount += count;
   }
 }
+
+/** How many requests of the fleet's schedule are due before `offsetMs` (a real number). */
+export function countBefore(phases: readonly RatePhase[], offsetMs: number): number {
+  let count = 0;
+  let startMs = 0;
+  for (const p of phases) {
+    const seconds = p.durationMs / 1000;
+    const t = Math.min(Math.max(offsetMs - startMs, 0), p.durationMs) / 1000;
+    const accel = seconds > 0 ? (p.toPerS - p.fromPerS) / (2 * seconds) : 0;
+    count += p.fromPerS * t + accel * t * t;
+    startMs += p.durationMs;
+    if (offsetMs <= startMs) break;
+  }
+  return count;
+}
+
+/**
+ * The first fleet-wide request index at or after `offsetMs` that belongs to share `index` of
+ * `count`: where a driver's new share starts when the schedule is re-split at that instant.
+ */
+export function firstIndexFrom(phases: readonly RatePhase[], offsetMs: number, index: number, count: number): number {
+  const j0 = Math.ceil(countBefore(phases, offsetMs) - 1e-9);
+  return j0 + ((((index - j0) % count) + count) % count);
+}

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/bus.proto.
  */
 export const file_kannon_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEikgEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCCKKAQoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCSJbChFUZXN0Q29uZmlnTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEiEKBHNwZWMYAiABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSEgoKZHJpdmVyX2lkcxgDIAMoCSJ5Cg5UcmlnZ2VyTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEigKBmFjdGlvbhgCIAEoDjIYLmthbm5vbi52MS5UcmlnZ2VyQWN0aW9uEiwKCHN0YXJ0X2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLPBAoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASpkCg1UcmlnZ2VyQWN0aW9uEh4KGlRSSUdHRVJfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVFJJR0dFUl9BQ1RJT05fU1RBUlQQARIZChVUUklHR0VSX0FDVElPTl9DQU5DRUwQAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEikgEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCCKKAQoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCSJbChFUZXN0Q29uZmlnTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEiEKBHNwZWMYAiABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSEgoKZHJpdmVyX2lkcxgDIAMoCSKNAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCSLPBAoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASqAAQoNVHJpZ2dlckFjdGlvbhIeChpUUklHR0VSX0FDVElPTl9VTlNQRUNJRklFRBAAEhgKFFRSSUdHRVJfQUNUSU9OX1NUQVJUEAESGQoVVFJJR0dFUl9BQ1RJT05fQ0FOQ0VMEAISGgoWVFJJR0dFUl9BQ1RJT05fUkVTSEFSRRADYgZwcm90bzM", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
 
 /**
  * Topic `register`, key driver id: a driver joins (or leaves) the fleet.
@@ -148,11 +148,18 @@ export type TriggerMessage = Message<"kannon.v1.TriggerMessage"> & {
   action: TriggerAction;
 
   /**
-   * The fleet's common start instant.
+   * START: the fleet's common start instant. RESHARE: when the new split takes effect.
    *
    * @generated from field: google.protobuf.Timestamp start_at = 3;
    */
   startAt?: Timestamp | undefined;
+
+  /**
+   * RESHARE: the drivers that share the schedule from start_at on; a driver's position is its index.
+   *
+   * @generated from field: repeated string driver_ids = 4;
+   */
+  driverIds: string[];
 };
 
 /**
@@ -292,6 +299,14 @@ export enum TriggerAction {
    * @generated from enum value: TRIGGER_ACTION_CANCEL = 2;
    */
   CANCEL = 2,
+
+  /**
+   * Re-split an arrival-rate test's schedule over `driver_ids` from `start_at` on (a driver was
+   * lost or stopped early, and the others take over its share so the fleet's rate holds).
+   *
+   * @generated from enum value: TRIGGER_ACTION_RESHARE = 3;
+   */
+  RESHARE = 3,
 }
 
 /**
