@@ -6,7 +6,8 @@ import { hostname } from "node:os";
 import { openBus } from "../bus/open.js";
 import { createDriver } from "../driver/driver.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import type { Report } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
@@ -21,6 +22,8 @@ const USAGE = `usage: kannon <command> [flags]
   run           one-process fleet (target, orchestrator, drivers) over the in-process bus; runs a test and prints the report
                   --drivers N (3) --workload avalanche|tsunami|arrival-rate --concurrency N --requests N --duration-ms N
                   --delay-ms N --rate R --max-in-flight N --interval-ms N --url URL --port N --stay
+  test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token T --url TARGET
+                  and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
   orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token T --cors-origin O
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
   target        the HTTP target     --port N --host H
@@ -38,6 +41,33 @@ async function watchToEnd(client: OrchestratorClient, testId: string, print: (li
   throw new Error(`the watch of test ${testId} ended without a report`);
 }
 
+/** Creates and starts a test, prints its intervals as they stream, then the report; returns the report. */
+async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void): Promise<Report> {
+  const { test } = await client.createTest({ spec });
+  const id = test!.id;
+  await client.startTest({ testId: id });
+  print(`kannon: test ${id} started: ${spec.workload.case} against ${spec.targetUrl}`);
+  // Ctrl-C cancels the test; the drivers flush and the report still comes.
+  const cancel = () => {
+    print(`kannon: cancelling test ${id}...`);
+    client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
+  };
+  process.once("SIGINT", cancel);
+  try {
+    const report = await watchToEnd(client, id, print);
+    print(formatReport(report));
+    return report;
+  } finally {
+    process.removeListener("SIGINT", cancel);
+  }
+}
+
+/** The exit code a finished test earns. */
+function exitCodeOf(report: Report): number {
+  if (report.state !== TestState.COMPLETED) return EXIT.testNotCompleted;
+  return report.total!.errors > 0n ? EXIT.testHadErrors : EXIT.ok;
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ...specFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
   const drivers = intFlag(values, "drivers", 3);
@@ -48,23 +78,40 @@ async function run(argv: string[]): Promise<number> {
     const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
     const spec = specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
     console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
-    const { test } = await client.createTest({ spec });
-    await client.startTest({ testId: test!.id });
-    console.log(`kannon: test ${test!.id} started: ${spec.workload.case} against ${spec.targetUrl}`);
-    const report = await watchToEnd(client, test!.id, (l) => console.log(l));
-    console.log(formatReport(report));
+    const report = await runTest(client, spec, (l) => console.log(l));
     if (values.stay) {
       console.log(`kannon: staying up; the API is at ${fleet.server.url} (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await untilSignal();
     }
-    if (report.state !== TestState.COMPLETED) return EXIT.testNotCompleted;
-    return report.total!.errors > 0n ? EXIT.testHadErrors : EXIT.ok;
+    return exitCodeOf(report);
   } finally {
     await fleet.close();
   }
+}
+
+/** `kannon test`: runs one test on a running orchestrator (any fleet, any bus) and prints the report. */
+async function test(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...specFlags, api: { type: "string" }, token: { type: "string" } }, strict: true });
+  if (!values.url) throw new UsageError("kannon test needs --url: the target every request goes to");
+  const spec = specFromFlags(values as SpecValues, values.url);
+  const api = values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080";
+  const token = values.token ?? process.env.KANNON_TOKEN;
+  const client = createClient(
+    OrchestratorService,
+    createConnectTransport({
+      baseUrl: api,
+      httpVersion: "1.1",
+      interceptors: token
+        ? [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${token}`);
+              return next(req);
+            },
+          ]
+        : [],
+    }),
+  );
+  return exitCodeOf(await runTest(client, spec, (l) => console.log(l)));
 }
 
 function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined }) {
@@ -139,7 +186,7 @@ async function target(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { run, orchestrator, driver, target };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { run, test, orchestrator, driver, target };
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);

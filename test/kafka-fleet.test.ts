@@ -162,6 +162,20 @@ describe("a distributed fleet over a real Kafka broker: every piece its own OS p
     );
   });
 
+  it("`kannon test` runs a test on the running orchestrator from another process and exits 0 with the report", async () => {
+    const ready = (await readyIds()).length;
+    const before = await targetCounts(targetUrl);
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "cli/kannon.ts", "test", "--api", apiUrl, "--url", `${targetUrl}/ping`, "--requests", "100", "--concurrency", "2"],
+      { cwd: root, timeout: 60_000 },
+    );
+    const after = await targetCounts(targetUrl);
+    expect(stdout).toMatch(/: COMPLETED/);
+    expect(stdout).toContain(`requests: ${ready * 100} `);
+    expect(after.requests - before.requests).toBe(ready * 100);
+  });
+
   it("an orchestrator stopped mid-run and started again on its data directory finishes the test with exact totals", async () => {
     const before = await targetCounts(targetUrl);
     const { test } = await client.createTest({

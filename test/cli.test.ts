@@ -1,0 +1,54 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+
+/** Runs `kannon <args>` to its end; returns its exit code and output. */
+async function kannon(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], { cwd: root, timeout: 60_000 });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: (e.stdout ?? "") + (e.stderr ?? "") };
+  }
+}
+
+describe("the kannon command", () => {
+  it("`kannon run` (the quick start's demo) runs a real test over the embedded fleet, prints the summary, exits 0", async () => {
+    const { code, out } = await kannon(["run", "--requests", "200", "--concurrency", "4"]);
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/test [0-9a-f-]{36}: COMPLETED/);
+    expect(out).toContain("requests: 600 ");
+    expect(out).toContain("errors: 0");
+    expect(out).toMatch(/latency: p50 [\d.]+ ms {2}p90 [\d.]+ ms {2}p99 [\d.]+ ms/);
+    for (const d of ["driver-1", "driver-2", "driver-3"]) expect(out).toContain(`${d}: 200 requests`);
+  });
+
+  it("exits 2 naming the problem on a bad flag or a spec the orchestrator rejects", async () => {
+    const unknown = await kannon(["run", "--bogus"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain("--bogus");
+    const workload = await kannon(["run", "--workload", "nope"]);
+    expect(workload.code).toBe(2);
+    expect(workload.out).toContain("--workload must be avalanche, tsunami or arrival-rate");
+    const rejected = await kannon(["run", "--concurrency", "0"]);
+    expect(rejected.code).toBe(2);
+    expect(rejected.out).toContain("spec.avalanche.concurrency must be at least 1");
+    const noUrl = await kannon(["test"]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.out).toContain("--url");
+    const driver = await kannon(["driver"]);
+    expect(driver.code).toBe(2);
+    expect(driver.out).toContain("--kafka");
+  });
+
+  it("exits 4 when the test completed but requests failed (nothing listens on the target)", async () => {
+    const { code, out } = await kannon(["run", "--drivers", "1", "--requests", "5", "--concurrency", "1", "--url", "http://127.0.0.1:9/"]);
+    expect(code, out).toBe(4);
+    expect(out).toContain("connect_refused×5");
+  });
+});
