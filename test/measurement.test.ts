@@ -6,8 +6,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { toBinary } from "@bufbuild/protobuf";
 import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
@@ -78,23 +78,27 @@ describe("measurement", () => {
   });
   afterAll(() => fleet?.close());
 
+  /** Runs a test to its end and returns its final report. */
+  async function reportOf(s: TestSpec): Promise<Report> {
+    const { id } = await runToEnd(client, s);
+    return (await client.getReport({ testId: id })).report!;
+  }
+
   it("percentiles from a known delay distribution are accurate, and the merge equals the union of raw samples", async () => {
     // 80 % at 20 ms, 15 % at 50 ms, 5 % at 200 ms: p50 = 20, p90 = 50, p99 = 200, each well inside its
     // band. (Delays of a few ms sit within a loaded 2-core machine's scheduling noise of 1 ms + 5 %.)
     const target = await delayingProcess([...Array(16).fill(20), 50, 50, 50, 200]);
     samples.length = 0;
     try {
-      const { id } = await runToEnd(
-        client,
+      const report = await reportOf(
         spec({
           targetUrl: `${target.url}/`,
           reportIntervalMs: 250,
           workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: 200n } } },
         }),
       );
-      const { report } = await client.getReport({ testId: id });
-      const l = report!.total!.latency!;
-      expect(report!.total!.requests).toBe(600n);
+      const l = report.total!.latency!;
+      expect(report.total!.requests).toBe(600n);
       console.log(`accuracy: p50 ${l.p50Us} p90 ${l.p90Us} p99 ${l.p99Us} µs`);
       near(l.p50Us, 20);
       near(l.p90Us, 50);
@@ -123,8 +127,7 @@ describe("measurement", () => {
     const stallAt = 60;
     const target = await delayingServer((n) => (n === stallAt ? 500 : 0));
     try {
-      const { id } = await runToEnd(
-        client,
+      const report = await reportOf(
         spec({
           targetUrl: `${target.url}/`,
           driverCount: 1,
@@ -132,8 +135,7 @@ describe("measurement", () => {
           workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 1, limit: { case: "durationMs", value: 3000 } } },
         }),
       );
-      const { report } = await client.getReport({ testId: id });
-      const t = report!.total!;
+      const t = report.total!;
       expect(t.requests).toBeGreaterThanOrEqual(295n);
       expect(t.latency!.p99Us).toBeGreaterThanOrEqual(250_000n);
       expect(t.serviceTime!.p99Us).toBeLessThan(250_000n);
@@ -148,21 +150,19 @@ describe("measurement", () => {
   it("arrival rate: 300 req/s over 3 drivers for 5 s sends 1500 ± 2 %, each driver within 5 % of its share", async () => {
     const target = await delayingServer(() => 0);
     try {
-      const { id } = await runToEnd(
-        client,
+      const report = await reportOf(
         spec({
           targetUrl: `${target.url}/`,
           reportIntervalMs: 1000,
           workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 5000, maxInFlight: 100 } },
         }),
       );
-      const { report } = await client.getReport({ testId: id });
-      const total = Number(report!.total!.requests);
+      const total = Number(report.total!.requests);
       expect(total).toBeGreaterThanOrEqual(1470);
       expect(total).toBeLessThanOrEqual(1530);
-      expect(report!.total!.dropped).toBe(0n);
-      for (const d of report!.drivers) expect(Math.abs(Number(d.stats!.requests) - 500)).toBeLessThanOrEqual(25);
-      expect(report!.total!.serviceTime).toBeDefined();
+      expect(report.total!.dropped).toBe(0n);
+      for (const d of report.drivers) expect(Math.abs(Number(d.stats!.requests) - 500)).toBeLessThanOrEqual(25);
+      expect(report.total!.serviceTime).toBeDefined();
     } finally {
       await target.close();
     }
@@ -171,22 +171,20 @@ describe("measurement", () => {
   it("arrival rate ramp 0 → 300 req/s: per-interval counts rise monotonically", async () => {
     const target = await delayingServer(() => 0);
     try {
-      const { id } = await runToEnd(
-        client,
+      const report = await reportOf(
         spec({
           targetUrl: `${target.url}/`,
           reportIntervalMs: 1000,
           workload: { case: "arrivalRate", value: { ratePerS: 0, stages: [{ targetRatePerS: 300, durationMs: 5000 }] } },
         }),
       );
-      const { report } = await client.getReport({ testId: id });
-      const counts = report!.intervals.slice(0, 5).map((i) => Number(i.requests));
+      const counts = report.intervals.slice(0, 5).map((i) => Number(i.requests));
       // Ideal: 30, 90, 150, 210, 270 (750 in all).
       expect(counts).toHaveLength(5);
       for (let i = 1; i < counts.length; i++) expect(counts[i]!, `interval ${i} after ${counts[i - 1]}`).toBeGreaterThan(counts[i - 1]!);
       [30, 90, 150, 210, 270].forEach((ideal, i) => expect(Math.abs(counts[i]! - ideal), `interval ${i}`).toBeLessThanOrEqual(12));
-      expect(Number(report!.total!.requests)).toBeGreaterThanOrEqual(735);
-      expect(Number(report!.total!.requests)).toBeLessThanOrEqual(765);
+      expect(Number(report.total!.requests)).toBeGreaterThanOrEqual(735);
+      expect(Number(report.total!.requests)).toBeLessThanOrEqual(765);
     } finally {
       await target.close();
     }
@@ -237,16 +235,14 @@ describe("measurement", () => {
   it("the report shows each driver's start skew and the fleet's skew (max − min)", async () => {
     const target = await delayingServer(() => 0);
     try {
-      const { id } = await runToEnd(
-        client,
+      const report = await reportOf(
         spec({ targetUrl: `${target.url}/`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } } }),
       );
-      const { report } = await client.getReport({ testId: id });
-      const skews = report!.drivers.map((d) => d.startSkewUs);
+      const skews = report.drivers.map((d) => d.startSkewUs);
       const max = skews.reduce((a, b) => (a > b ? a : b));
       const min = skews.reduce((a, b) => (a < b ? a : b));
-      expect(report!.fleetStartSkewUs).toBe(max - min);
-      for (const d of report!.drivers) {
+      expect(report.fleetStartSkewUs).toBe(max - min);
+      for (const d of report.drivers) {
         expect(d.startSkewUs).toBeGreaterThanOrEqual(0n);
         expect(d.lateStart).toBe(d.startSkewUs > 50_000n);
       }
