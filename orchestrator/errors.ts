@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** The kinds of failure the domain reports; one place maps them to Connect codes. */
-export type FailureKind = "invalid_argument" | "not_found" | "failed_precondition" | "unavailable";
+export type FailureKind = "invalid_argument" | "not_found" | "failed_precondition" | "unavailable" | "resource_exhausted";
 
 /** A failure of a domain operation that the caller caused or can retry. */
 export class DomainError extends Error {
@@ -19,6 +19,7 @@ const codes: Record<FailureKind, Code> = {
   not_found: Code.NotFound,
   failed_precondition: Code.FailedPrecondition,
   unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
 };
 
 /** Maps a domain error to its Connect error; anything else passes through (becomes `internal`). */

@@ -36,7 +36,12 @@ async function* stream<T>(open: () => AsyncIterable<T>, ctx: HandlerContext): As
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
-      const r = await it.next();
+      let r: IteratorResult<T>;
+      try {
+        r = await it.next();
+      } catch (err) {
+        throw toConnectError(err);
+      }
       if (r.done) return;
       yield r.value;
     }

@@ -230,3 +230,21 @@ describe("validateSpec: problems name their field", () => {
     expect(describeProblems([])).toBe("");
   });
 });
+
+describe("validateSpec: values a driver could not send", () => {
+  it("rejects header values with CR, LF or NUL, and absurd arrival rates", () => {
+    const problems = validateSpec(
+      create(TestSpecSchema, {
+        targetUrl: "http://127.0.0.1:8080/",
+        headers: { "x-ok": "fine", "x-bad": "a\r\nInjected: yes" },
+        workload: { case: "arrivalRate", value: { ratePerS: 5e6, durationMs: 1000, stages: [{ targetRatePerS: 2e6, durationMs: 10 }] } },
+      }),
+    );
+    expect(problems.map((p) => p.field)).toEqual([
+      'spec.headers["x-bad"]',
+      "spec.arrival_rate.rate_per_s",
+      "spec.arrival_rate.stages[0].target_rate_per_s",
+    ]);
+    expect(problems[0]!.problem).toContain("CR, LF or NUL");
+  });
+});

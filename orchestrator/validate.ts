@@ -2,6 +2,10 @@ import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 
 /** Smallest report interval a test may ask for. */
 export const MIN_REPORT_INTERVAL_MS = 100;
+/** Fleet-wide arrival rate ceiling: far beyond what a fleet sends, low enough to catch a typo. */
+export const MAX_RATE_PER_S = 1_000_000;
+/** Most stages an arrival-rate workload may have. */
+export const MAX_STAGES = 1000;
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -30,8 +34,10 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
   }
   if (spec.method && !METHODS.has(spec.method.toUpperCase()))
     bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
-  for (const name of Object.keys(spec.headers))
+  for (const [name, value] of Object.entries(spec.headers)) {
     if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
+    else if (/[\r\n\0]/.test(value)) bad(`spec.headers["${name}"]`, "value must not contain CR, LF or NUL");
+  }
   if (spec.reportIntervalMs !== 0 && spec.reportIntervalMs < MIN_REPORT_INTERVAL_MS)
     bad("spec.report_interval_ms", `must be at least ${MIN_REPORT_INTERVAL_MS} (or 0 for the default 1000), got ${spec.reportIntervalMs}`);
 
@@ -52,6 +58,8 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
     case "arrivalRate": {
       const a = w.value;
       if (!(a.ratePerS >= 0) || !Number.isFinite(a.ratePerS)) bad("spec.arrival_rate.rate_per_s", "must be a finite number ≥ 0");
+      else if (a.ratePerS > MAX_RATE_PER_S) bad("spec.arrival_rate.rate_per_s", `must be at most ${MAX_RATE_PER_S}`);
+      if (a.stages.length > MAX_STAGES) bad("spec.arrival_rate.stages", `must have at most ${MAX_STAGES} stages`);
       if (a.stages.length === 0) {
         if (a.durationMs < 1) bad("spec.arrival_rate.duration_ms", "must be at least 1 when there are no stages");
         if (!(a.ratePerS > 0)) bad("spec.arrival_rate.rate_per_s", "must be > 0 when there are no stages");
@@ -59,6 +67,8 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
       a.stages.forEach((s, i) => {
         if (!(s.targetRatePerS >= 0) || !Number.isFinite(s.targetRatePerS))
           bad(`spec.arrival_rate.stages[${i}].target_rate_per_s`, "must be a finite number ≥ 0");
+        else if (s.targetRatePerS > MAX_RATE_PER_S)
+          bad(`spec.arrival_rate.stages[${i}].target_rate_per_s`, `must be at most ${MAX_RATE_PER_S}`);
         if (s.durationMs < 1) bad(`spec.arrival_rate.stages[${i}].duration_ms`, "must be at least 1");
       });
       break;
