@@ -1,5 +1,5 @@
 import type { Avalanche } from "../gen/kannon/v1/test_pb.js";
-import { nowMs } from "./clock.js";
+import { nowMs, sleepUntil } from "./clock.js";
 import type { Executor } from "./executor.js";
 
 /** Closed model: `concurrency` loops, each sending its next request as soon as the last one ends. */
@@ -14,6 +14,8 @@ export function avalanche(spec: Avalanche): Executor {
         await ctx.firer.fire();
       }
     };
-    await Promise.all(Array.from({ length: spec.concurrency }, loop));
+    // Return at the stop instant or on abort even while requests are still out: the run drains them
+    // (and aborts what a slow target still holds), so a stuck request never holds the test open.
+    await Promise.race([Promise.all(Array.from({ length: spec.concurrency }, loop)), sleepUntil(stopAt, ctx.signal)]);
   };
 }

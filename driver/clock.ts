@@ -19,7 +19,8 @@ export function sleepUntil(atMs: number, signal?: AbortSignal): Promise<void> {
     const arm = () => {
       const wait = atMs - nowMs();
       if (wait <= 0) done();
-      else timer = setTimeout(arm, Math.ceil(wait));
+      // Timers longer than 2^31 − 1 ms fire at once in Node: wait in steps of at most an hour.
+      else timer = setTimeout(arm, Math.min(Math.ceil(wait), 3_600_000));
     };
     signal?.addEventListener("abort", done, { once: true });
     arm();

@@ -20,6 +20,7 @@ export function errorKind(err: unknown): string {
     case "UND_ERR_CONNECT_TIMEOUT":
     case "UND_ERR_HEADERS_TIMEOUT":
     case "UND_ERR_BODY_TIMEOUT":
+    case "KANNON_REQUEST_TIMEOUT":
     case "ETIMEDOUT":
       return "timeout";
     case "ECONNRESET":
@@ -48,6 +49,9 @@ export class HttpFirer {
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private slotWaiters: (() => void)[] = [];
+  private readonly exchanges = new Set<Exchange>();
+  private readonly timeoutMs: number;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     template: RequestTemplate,
@@ -69,6 +73,9 @@ export class HttpFirer {
       headers: { ...template.headers },
       body: template.body ? Buffer.from(template.body) : null,
     };
+    this.timeoutMs = template.timeoutMs;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, template.timeoutMs / 4)));
+    this.sweeper.unref();
   }
 
   /**
@@ -78,36 +85,32 @@ export class HttpFirer {
    */
   fire(scheduledMs?: number): Promise<void> {
     this.inFlight++;
-    const sent = nowMs();
-    const scheduled = scheduledMs ?? sent;
-    return new Promise<void>((resolve) => {
-      let status = 0;
-      let bytes = 0;
-      const done = (error: unknown) => {
-        if (error === undefined) this.recorder.response(status, bytes, scheduled, sent, nowMs());
-        else this.recorder.error(errorKind(error), scheduled, sent, nowMs());
-        this.settled();
-        resolve();
-      };
-      try {
-        // The classic handler interface: undici 7's Client still asserts onConnect/onHeaders/….
-        this.pool.dispatch(this.dispatchOptions, {
-          onConnect: () => undefined,
-          onHeaders: (statusCode) => {
-            status = statusCode;
-            return true;
-          },
-          onData: (chunk) => {
-            bytes += chunk.length;
-            return true;
-          },
-          onComplete: () => done(undefined),
-          onError: (err) => done(err),
-        });
-      } catch (err) {
-        done(err);
-      }
-    });
+    const exchange = new Exchange(this, scheduledMs);
+    this.exchanges.add(exchange);
+    try {
+      this.pool.dispatch(this.dispatchOptions, exchange);
+    } catch (err) {
+      exchange.onError(err as Error);
+    }
+    return exchange.done;
+  }
+
+  /** Called once per exchange when it ends: records it and frees its slot. */
+  finish(exchange: Exchange, error: Error | undefined): void {
+    this.exchanges.delete(exchange);
+    if (error === undefined) this.recorder.response(exchange.status, exchange.bytes, exchange.scheduled, exchange.sent, nowMs());
+    else this.recorder.error(errorKind(error), exchange.scheduled, exchange.sent, nowMs());
+    this.settled();
+  }
+
+  /**
+   * undici's timeouts bound the wait for headers and the gap between body chunks, not the whole
+   * exchange: a target that trickles its body could hold a request (and an avalanche loop)
+   * forever. This aborts every exchange older than the request timeout.
+   */
+  private sweep(): void {
+    const oldest = nowMs() - this.timeoutMs;
+    for (const e of this.exchanges) if (e.sent < oldest) e.abortForTimeout();
   }
 
   private settled(): void {
@@ -142,7 +145,64 @@ export class HttpFirer {
 
   /** Closes the pool; with `force`, aborts whatever is still in flight. */
   async close(force: boolean): Promise<void> {
+    clearInterval(this.sweeper);
     if (force) await this.pool.destroy();
     else await this.pool.close();
+  }
+}
+
+/** One request and its response, as undici's dispatch handler: counts, times, and can be aborted. */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly sent = nowMs();
+  readonly scheduled: number;
+  status = 0;
+  bytes = 0;
+  readonly done: Promise<void>;
+  private resolve!: () => void;
+  private abort: ((err: Error) => void) | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly firer: HttpFirer,
+    scheduledMs: number | undefined,
+  ) {
+    this.scheduled = scheduledMs ?? this.sent;
+    this.done = new Promise<void>((resolve) => (this.resolve = resolve));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.end(undefined);
+  }
+
+  onError(err: Error): void {
+    this.end(err);
+  }
+
+  /** Ends the exchange as a timeout (the whole request took longer than the request timeout). */
+  abortForTimeout(): void {
+    const err = Object.assign(new Error("request timed out"), { code: "KANNON_REQUEST_TIMEOUT" });
+    if (this.abort) this.abort(err);
+    else this.end(err);
+  }
+
+  private end(err: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.firer.finish(this, err);
+    this.resolve();
   }
 }
