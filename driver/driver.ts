@@ -72,6 +72,12 @@ export function createDriver(options: DriverOptions): DriverAgent {
   let stopping = false;
   /** Triggers that arrived before their config (topics are not ordered with each other). */
   const earlyTriggers = new Map<string, TriggerMessage>();
+  /** Tests cancelled (or given up on) while this driver did not hold them: their configs are ignored. */
+  const cancelled = new Set<string>();
+  const remember = <T>(set: Set<T> | Map<T, unknown>, key: T) => {
+    if (set instanceof Set) set.add(key);
+    if (set.size > 64) set.delete(set.keys().next().value as T);
+  };
 
   const state = () => (armed ? DriverState.BUSY : DriverState.READY);
 
@@ -87,7 +93,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   function onConfig(config: TestConfigMessage): void {
     const index = config.driverIds.indexOf(id);
-    if (index < 0 || !config.spec) return;
+    if (index < 0 || !config.spec || cancelled.has(config.testId)) return;
     if (stopping) {
       void refuse(config.testId, `driver ${id} is shutting down`);
       return;
@@ -135,9 +141,10 @@ export function createDriver(options: DriverOptions): DriverAgent {
       // Maybe its config is still on its way; remember a few.
       if (trigger.action === TriggerAction.START) {
         earlyTriggers.set(trigger.testId, trigger);
-        if (earlyTriggers.size > 16) earlyTriggers.delete(earlyTriggers.keys().next().value as string);
-      } else {
+        remember(earlyTriggers, trigger.testId);
+      } else if (trigger.action === TriggerAction.CANCEL) {
         earlyTriggers.delete(trigger.testId);
+        remember(cancelled, trigger.testId);
       }
       return;
     }

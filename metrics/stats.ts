@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
-import { addEncoded, createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
+import { createLatencyHistogram, decodeHistogram, encodeHistogram, type Histogram } from "./histogram.js";
 
 /** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
 export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
@@ -31,6 +31,20 @@ function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: 
   }
 }
 
+/** A metrics message's histograms, decoded; absent when the message carries none. */
+export interface DecodedHistograms {
+  latency: Histogram | undefined;
+  serviceTime: Histogram | undefined;
+}
+
+/** Decodes a metrics message's histograms; throws on bytes that are not an HdrHistogram encoding. */
+export function decodeMetrics(m: MetricsMessage): DecodedHistograms {
+  return {
+    latency: m.latencyHistogram.length > 0 ? decodeHistogram(m.latencyHistogram) : undefined,
+    serviceTime: m.serviceTimeHistogram.length > 0 ? decodeHistogram(m.serviceTimeHistogram) : undefined,
+  };
+}
+
 /**
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
  * Applying is not idempotent by itself; callers deduplicate on (driver, seq).
@@ -49,18 +63,23 @@ export class MetricsAccumulator {
   startMs = Number.POSITIVE_INFINITY;
   endMs = Number.NEGATIVE_INFINITY;
 
-  /** Adds one driver interval. */
+  /** Adds one driver interval. Throws (changing nothing) when its histograms do not decode. */
   add(m: MetricsMessage): void {
+    this.addDecoded(m, decodeMetrics(m));
+  }
+
+  /** Adds one driver interval whose histograms were decoded already (decode once, add many times). */
+  addDecoded(m: MetricsMessage, h: DecodedHistograms): void {
     this.requests += Number(m.requests);
     this.bytesReceived += Number(m.bytesReceived);
     this.dropped += Number(m.dropped);
     this.late += Number(m.late);
     addCounts(this.statusCounts, m.statusCounts as { [k: string]: bigint }, Number);
     addCounts(this.errorCounts, m.errorCounts, String);
-    addEncoded(this.latency, m.latencyHistogram);
-    if (m.serviceTimeHistogram.length > 0) {
+    if (h.latency) this.latency.add(h.latency);
+    if (h.serviceTime) {
       this.hasServiceTime = true;
-      addEncoded(this.serviceTime, m.serviceTimeHistogram);
+      this.serviceTime.add(h.serviceTime);
     }
     if (m.intervalStart) this.startMs = Math.min(this.startMs, msOf(m.intervalStart));
     if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));

@@ -218,7 +218,8 @@ describe("LiveTest", () => {
     live.lose("b", "driver b went missing (no heartbeat for 3000 ms)");
     expect(w.intervals()).toEqual([0, 1, 2]);
     expect(live.allDone).toBe(true);
-    // Data from a lost driver is no longer applied.
+    // What a lost driver still delivers before the test ends counts (Kafka may bring its metrics
+    // after the news that it left); losing it twice changes nothing.
     live.apply(msg("b", 1, { latencies: lat(100, 100) }));
     live.lose("b", "again");
 
@@ -229,11 +230,11 @@ describe("LiveTest", () => {
     expect(test.message).not.toContain("again");
     expect(report.partial).toBe(true);
     expect(report.message).toBe(test.message);
-    expect(report.total!.requests).toBe(14n);
+    expect(report.total!.requests).toBe(114n);
     const rb = report.drivers.find((d) => d.driverId === "b")!;
     expect(rb.finished).toBe(false);
     expect(rb.message).toContain("driver b");
-    expect(rb.stats!.requests).toBe(3n);
+    expect(rb.stats!.requests).toBe(103n);
     const last = w.updates.at(-1)!;
     expect(last.report?.partial).toBe(true);
     expect(last.drivers.find((d) => d.driverId === "b")!.lost).toBe(true);

@@ -3,11 +3,16 @@ import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
-import { MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
+import { decodeMetrics, MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
 
 /** A driver that starts this much later than start_at is flagged as a late start. */
 export const LATE_START_US = BigInt(LATE_START_MS * 1000);
+
+/** How many intervals past "now" a driver's seq may run (its clock may be a little ahead). */
+const MAX_SEQ_AHEAD = 5;
+/** The accumulator of an interval nobody reported in: never written to. */
+const NOTHING = new MetricsAccumulator();
 
 interface DriverProgressState {
   id: string;
@@ -59,26 +64,46 @@ export class LiveTest {
     return true;
   }
 
-  /** Applies one (deduplicated) driver interval; emits any interval that became complete. */
+  /**
+   * Why this message cannot be applied, or undefined when it can: it must come from one of the
+   * test's drivers that has not delivered its final message yet, and its seq must be plausible
+   * (an interval that has begun by now, give or take a few intervals of clock skew).
+   */
+  rejects(m: MetricsMessage, nowMs = Date.now()): string | undefined {
+    const d = this.drivers.get(m.driverId);
+    if (!d) return `driver ${m.driverId} is not part of test ${this.test.id}`;
+    if (d.finished) return `driver ${m.driverId} already delivered its final metrics`;
+    const latest = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs)) + MAX_SEQ_AHEAD;
+    if (m.seq > BigInt(latest)) return `seq ${m.seq} is beyond interval ${latest}`;
+    return undefined;
+  }
+
+  /**
+   * Applies one deduplicated driver interval (check {@link rejects} first); emits any interval that
+   * became complete. Throws, changing nothing, when the message's histograms do not decode.
+   * A driver declared lost still counts what it delivers until the test ends; its final message
+   * shows it was not lost after all.
+   */
   apply(m: MetricsMessage): void {
     const d = this.drivers.get(m.driverId);
-    if (!d || d.finished || d.lost) return;
+    if (!d || d.finished) return;
+    const decoded = decodeMetrics(m);
     const seq = Number(m.seq);
     const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0;
     if (hasData || !m.final) {
-      d.totals.add(m);
+      d.totals.addDecoded(m, decoded);
       let acc = this.pending.get(seq);
       if (!acc && seq >= this.nextInterval) this.pending.set(seq, (acc = new MetricsAccumulator()));
       // A straggler for an interval already emitted still counts in the totals.
-      if (acc) acc.add(m);
-      else this.cumulative.add(m);
+      (acc ?? this.cumulative).addDecoded(m, decoded);
       this.maxSeq = Math.max(this.maxSeq, seq);
     }
     d.lastSeq = Math.max(d.lastSeq, seq);
     if (m.intervalStart && (hasData || m.startSkewUs !== 0n)) d.skewUs = m.startSkewUs;
     if (m.final) {
       d.finished = true;
-      if (m.error) d.message = m.error;
+      d.lost = false;
+      d.message = m.error;
     }
     if (this.test.state === TestState.STARTING && hasData) this.setState(TestState.RUNNING);
     this.emitReady(false);
@@ -153,9 +178,9 @@ export class LiveTest {
     while (this.nextInterval <= this.maxSeq) {
       const k = this.nextInterval;
       if (!force && !this.intervalComplete(k)) return;
-      const acc = this.pending.get(k) ?? new MetricsAccumulator();
+      const acc = this.pending.get(k) ?? NOTHING;
       this.pending.delete(k);
-      this.cumulative.addAll(acc);
+      if (acc !== NOTHING) this.cumulative.addAll(acc);
       const windowStart = this.startAtMs + k * this.intervalMs;
       const stats = acc.toStats({
         interval: k,

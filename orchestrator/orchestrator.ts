@@ -39,6 +39,8 @@ export interface OrchestratorStats {
   metricsApplied: number;
   metricsDuplicate: number;
   metricsIgnored: number;
+  /** Messages whose histograms did not decode: logged and skipped. */
+  metricsInvalid: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface OrchestratorStats {
  * deadlines, and durable state. Transport-free: the Connect routes call it.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { metricsApplied: 0, metricsDuplicate: 0, metricsIgnored: 0 };
+  readonly stats: OrchestratorStats = { metricsApplied: 0, metricsDuplicate: 0, metricsIgnored: 0, metricsInvalid: 0 };
   private readonly live = new Map<string, LiveTest>();
   /** Watchers of tests that have not started yet. */
   private readonly early = new Map<string, Set<Channel<WatchTestResponse>>>();
@@ -74,7 +76,13 @@ export class Orchestrator {
     for (const test of store.listTests()) {
       if (test.state !== TestState.STARTING && test.state !== TestState.RUNNING) continue;
       const live = new LiveTest(test);
-      for (const m of store.listMetrics(test.id)) live.apply(m);
+      for (const m of store.listMetrics(test.id)) {
+        try {
+          live.apply(m);
+        } catch (err) {
+          (options.log ?? console.log)(`orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`);
+        }
+      }
       o.live.set(test.id, live);
       o.fleet.reserve(test.driverIds, test.id);
     }
@@ -147,19 +155,24 @@ export class Orchestrator {
     started.startAt = timestampAt(startAtMs);
     this.fleet.reserve(drivers, id);
     this.store.putTest(started);
+    // Live before anything is sent: a driver's first answer (or a cancel) may come back before
+    // the publishes are acknowledged.
+    const live = new LiveTest(started);
+    this.live.set(id, live);
     try {
       await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec, driverIds: drivers }));
       await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: started.startAt! }));
     } catch (err) {
+      this.live.delete(id);
       this.fleet.release(id);
       this.store.putTest(test);
+      // Whatever did reach a driver must not run.
+      void this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL })).catch(() => undefined);
       throw new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
     }
-    const live = new LiveTest(started);
-    this.live.set(id, live);
     for (const ch of this.early.get(id) ?? []) this.attach(live, ch);
     this.early.delete(id);
-    return started;
+    return live.test;
   }
 
   /**
@@ -255,16 +268,29 @@ export class Orchestrator {
 
   private onMetrics(m: MetricsMessage): void {
     const live = this.live.get(m.testId);
-    if (!live || !live.drivers.has(m.driverId)) {
+    if (!live) {
       this.stats.metricsIgnored++;
       return;
     }
-    if (!this.store.putMetricsOnce(m)) {
+    if (this.store.hasMetrics(m)) {
       this.stats.metricsDuplicate++;
       return;
     }
+    const why = live.rejects(m);
+    if (why) {
+      this.stats.metricsIgnored++;
+      if (!why.includes("already delivered")) this.log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
+      return;
+    }
+    try {
+      live.apply(m);
+    } catch (err) {
+      this.stats.metricsInvalid++;
+      this.log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
+      return;
+    }
+    this.store.putMetrics(m);
     this.stats.metricsApplied++;
-    live.apply(m);
     if (live.allDone) this.finish(live);
     else if (m.final) this.reshare(live);
   }
@@ -287,6 +313,11 @@ export class Orchestrator {
     for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
     this.fleet.release(id);
     this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
+    // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
+    if (drivers.some((d) => !d.finished))
+      void this.bus
+        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL }))
+        .catch((err) => this.log(`orchestrator: could not tell the drivers test ${id} is over: ${String(err)}`));
   }
 
   /** Deadlines: start instant, missing or idle drivers, run and cancel deadlines. */
@@ -302,11 +333,13 @@ export class Orchestrator {
         const driver = this.fleet.get(d.id);
         const key = `${test.id}/${d.id}`;
         if (!driver || driver.state === DriverState.MISSING) live.lose(d.id, `driver ${d.id} went missing (no heartbeat for ${missingAfter} ms)`);
-        else if (driver.state === DriverState.LEFT) live.lose(d.id, `driver ${d.id} left the fleet`);
-        else if (now > startAtMs + missingAfter && driver.testId !== test.id) {
+        else if (driver.state === DriverState.LEFT || (now > startAtMs + missingAfter && driver.testId !== test.id)) {
+          // A leaving driver sends its final metrics first, but Kafka does not order topics: give
+          // the final a heartbeat window to arrive before calling the driver lost.
           const since = this.notRunningSince.get(key) ?? now;
           this.notRunningSince.set(key, since);
-          if (now - since > missingAfter) live.lose(d.id, `driver ${d.id} is not running the test`);
+          if (now - since > missingAfter)
+            live.lose(d.id, driver.state === DriverState.LEFT ? `driver ${d.id} left the fleet` : `driver ${d.id} is not running the test`);
         } else this.notRunningSince.delete(key);
       }
       const deadline = runDeadlineMs(test.spec!, startAtMs);
@@ -322,11 +355,15 @@ export class Orchestrator {
   private reshare(live: LiveTest, now = Date.now()): void {
     const ids = reshareDue(live, now);
     if (!ids) return;
+    const previous = live.sharedIds;
     live.sharedIds = ids;
     const id = live.test.id;
     this.log(`orchestrator: test ${id}: re-splitting the arrival rate over ${ids.length} driver(s): ${ids.join(", ")}`);
     void this.bus
       .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids }))
-      .catch((err) => this.log(`orchestrator: could not re-split test ${id}: ${String(err)}`));
+      .catch((err) => {
+        this.log(`orchestrator: could not re-split test ${id}: ${String(err)}; trying again`);
+        if (live.sharedIds === ids) live.sharedIds = previous;
+      });
   }
 }

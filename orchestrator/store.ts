@@ -6,6 +6,7 @@ import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, type Test } from "../gen/kannon/v1/test_pb.js";
 
 const pad = (n: bigint | number) => n.toString().padStart(12, "0");
+const metricsKey = (m: MetricsMessage) => `metrics/${m.testId}/${m.driverId}/${pad(m.seq)}`;
 
 /**
  * The orchestrator's durable state in LMDB, every value a binary protobuf:
@@ -45,17 +46,14 @@ export class Store {
     return [...this.db.getRange({ start: "driver/", end: "driver/\uffff" })].map(({ value }) => fromBinary(DriverSchema, value));
   }
 
-  /**
-   * Stores one interval of a driver's metrics once: returns false (and stores nothing) when this
-   * (test, driver, seq) was stored before, which is what makes apply idempotent.
-   */
-  putMetricsOnce(m: MetricsMessage): boolean {
-    const key = `metrics/${m.testId}/${m.driverId}/${pad(m.seq)}`;
-    return this.db.transactionSync(() => {
-      if (this.db.doesExist(key)) return false;
-      this.db.putSync(key, toBinary(MetricsMessageSchema, m));
-      return true;
-    });
+  /** True when this (test, driver, seq) was stored before: applying is idempotent on it. */
+  hasMetrics(m: MetricsMessage): boolean {
+    return this.db.doesExist(metricsKey(m));
+  }
+
+  /** Stores one interval of a driver's metrics (after it was applied). */
+  putMetrics(m: MetricsMessage): void {
+    this.db.putSync(metricsKey(m), toBinary(MetricsMessageSchema, m));
   }
 
   /** Every stored interval of a test, ordered by driver then seq. */
