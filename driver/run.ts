@@ -102,7 +102,7 @@ export class TestRun {
       firer = new HttpFirer(
         {
           url,
-          method: spec.method || "GET",
+          method: spec.method.toUpperCase() || "GET",
           headers: spec.headers,
           body: spec.body.length > 0 ? spec.body : undefined,
           timeoutMs: this.timeoutMs,

@@ -245,6 +245,28 @@ describe("validateSpec: values a driver could not send", () => {
       "spec.arrival_rate.rate_per_s",
       "spec.arrival_rate.stages[0].target_rate_per_s",
     ]);
-    expect(problems[0]!.problem).toContain("CR, LF or NUL");
+    expect(problems[0]!.problem).toContain("no CR, LF or other control characters");
+  });
+
+  it("rejects values undici refuses, headers the client owns, a huge body and timer-overflowing durations", () => {
+    const problems = validateSpec(
+      create(TestSpecSchema, {
+        targetUrl: "http://127.0.0.1:8080/",
+        headers: { "x-euro": "5 €", "x-ctl": "a\u0001b", "transfer-encoding": "chunked", host: "vhost.test", "x-latin": "café" },
+        body: new Uint8Array(512 * 1024 + 1),
+        reportIntervalMs: 3_000_000_000,
+        startDelayMs: 4_000_000,
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: 2 ** 31 } } },
+      }),
+    );
+    expect(problems.map((p) => p.field)).toEqual([
+      'spec.headers["x-euro"]',
+      'spec.headers["x-ctl"]',
+      'spec.headers["transfer-encoding"]',
+      "spec.body",
+      "spec.report_interval_ms",
+      "spec.start_delay_ms",
+      "spec.avalanche.duration_ms",
+    ]);
   });
 });

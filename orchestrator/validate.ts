@@ -8,6 +8,15 @@ export const MAX_RATE_PER_S = 1_000_000;
 export const MAX_STAGES = 1000;
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What undici (and RFC 9110 field-value) accepts. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers the HTTP client owns: overriding them breaks the connection or its framing. */
+const CONNECTION_HEADERS = new Set(["connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "expect"]);
+/** Largest request body: it travels in every test_config message (Kafka's default limit is 1 MB). */
+export const MAX_BODY_BYTES = 512 * 1024;
+const HOUR_MS = 3_600_000;
+/** Longest run a duration may ask for: what one Node timer can wait (about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** One problem with a request field. */
 export interface FieldProblem {
@@ -36,10 +45,21 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
     bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
   for (const [name, value] of Object.entries(spec.headers)) {
     if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
-    else if (/[\r\n\0]/.test(value)) bad(`spec.headers["${name}"]`, "value must not contain CR, LF or NUL");
+    else if (!HEADER_VALUE.test(value))
+      bad(`spec.headers["${name}"]`, "value may hold only tab, visible ASCII and bytes 0x80–0xFF (no CR, LF or other control characters)");
+    else if (CONNECTION_HEADERS.has(name.toLowerCase()))
+      bad(`spec.headers["${name}"]`, "is set by the HTTP client itself (connection management and framing cannot be overridden)");
   }
+  if (spec.body.length > MAX_BODY_BYTES) bad("spec.body", `must be at most ${MAX_BODY_BYTES} bytes, got ${spec.body.length}`);
   if (spec.reportIntervalMs !== 0 && spec.reportIntervalMs < MIN_REPORT_INTERVAL_MS)
     bad("spec.report_interval_ms", `must be at least ${MIN_REPORT_INTERVAL_MS} (or 0 for the default 1000), got ${spec.reportIntervalMs}`);
+  for (const [field, value, max] of [
+    ["spec.report_interval_ms", spec.reportIntervalMs, HOUR_MS],
+    ["spec.request_timeout_ms", spec.requestTimeoutMs, HOUR_MS],
+    ["spec.start_delay_ms", spec.startDelayMs, HOUR_MS],
+    ["spec.max_duration_ms", spec.maxDurationMs, MAX_DURATION_MS],
+  ] as const)
+    if (value > max) bad(field, `must be at most ${max}, got ${value}`);
 
   const w = spec.workload;
   switch (w.case) {
@@ -85,6 +105,7 @@ function checkLimit(
   if (limit.case === undefined) bad(`${prefix}.limit`, "is required: set requests_per_driver or duration_ms");
   else if (limit.case === "requestsPerDriver" && limit.value < 1n) bad(`${prefix}.requests_per_driver`, "must be at least 1");
   else if (limit.case === "durationMs" && limit.value < 1) bad(`${prefix}.duration_ms`, "must be at least 1");
+  else if (limit.case === "durationMs" && limit.value > MAX_DURATION_MS) bad(`${prefix}.duration_ms`, `must be at most ${MAX_DURATION_MS}`);
 }
 
 /** The problems as one message: "a: problem; b: problem". */
