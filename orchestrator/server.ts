@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -30,9 +31,24 @@ export interface RunningServer {
 }
 
 function bearer(token: string): Interceptor {
+  const expected = Buffer.from(`Bearer ${token}`);
   return (next) => async (req) => {
-    if (req.header.get("authorization") !== `Bearer ${token}`)
+    const given = Buffer.from(req.header.get("authorization") ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
       throw new ConnectError("a valid bearer token is required (authorization: Bearer …)", Code.Unauthenticated);
+    return next(req);
+  };
+}
+
+/**
+ * Without a token the API is for this machine only: a request must also name a loopback host, or
+ * a web page could reach it through a DNS name that resolves to 127.0.0.1 (DNS rebinding).
+ */
+function loopbackHostOnly(): Interceptor {
+  return (next) => async (req) => {
+    const host = new URL(req.url).hostname.replace(/^\[|\]$/g, "");
+    if (!LOOPBACK.has(host))
+      throw new ConnectError(`host "${host}" is not a loopback name; without a token the API answers only 127.0.0.1, ::1 and localhost`, Code.PermissionDenied);
     return next(req);
   };
 }
@@ -47,7 +63,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new Error(`refusing to bind ${host} without a token: off loopback the API requires --token (or KANNON_TOKEN)`);
   const handler = connectNodeAdapter({
     routes: orchestratorRoutes(options.orchestrator),
-    interceptors: options.token ? [bearer(options.token)] : [],
+    interceptors: options.token ? [bearer(options.token)] : [loopbackHostOnly()],
   });
   const origins = new Set(options.corsOrigins ?? []);
   const h1 = http.createServer((req, res) => {

@@ -1,3 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createBus } from "../bus/bus.js";
+import { createMemoryTransport } from "../bus/memory.js";
+import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { startServer } from "../orchestrator/server.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -201,5 +209,42 @@ describe("OrchestratorService over a real server on port 0", () => {
     expect(messages).toHaveLength(1);
     expect(messages[0]!.test!.state).toBe(TestState.COMPLETED);
     expect(messages[0]!.report!.total!.requests).toBe(10n);
+  });
+});
+
+describe("who may call the API", () => {
+  it("without a token: only loopback host names (no DNS rebinding); with a token: only its bearer", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kannon-auth-"));
+    const bus = createBus(createMemoryTransport());
+    const o = await Orchestrator.open({ bus, dataDir: dir, log: () => undefined });
+    const post = (port: number, host: string, auth?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: "127.0.0.1", port, method: "POST", path: "/kannon.v1.OrchestratorService/ListDrivers", headers: { host, "content-type": "application/json", ...(auth ? { authorization: auth } : {}) } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end("{}");
+      });
+    const open = await startServer({ orchestrator: o });
+    const locked = await startServer({ orchestrator: o, token: "s3cret" });
+    try {
+      expect(await post(open.port, `127.0.0.1:${open.port}`)).toBe(200);
+      expect(await post(open.port, `localhost:${open.port}`)).toBe(200);
+      expect(await post(open.port, `rebind.attacker.example:${open.port}`)).toBe(403);
+      expect(await post(locked.port, `127.0.0.1:${locked.port}`)).toBe(401);
+      expect(await post(locked.port, `127.0.0.1:${locked.port}`, "Bearer wrong!")).toBe(401);
+      expect(await post(locked.port, `any.host.example:${locked.port}`, "Bearer s3cret")).toBe(200);
+      await expect(startServer({ orchestrator: o, host: "0.0.0.0" })).rejects.toThrow(/without a token/);
+    } finally {
+      await open.close();
+      await locked.close();
+      await o.close();
+      await bus.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
