@@ -40,35 +40,37 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "kannon-")));
   const transport = createMemoryTransport();
   const bus = createBus(transport, { log });
-  const target = options.target === false ? undefined : await createTarget();
-  const orchestrator = await Orchestrator.open({ bus, dataDir, log });
-  const server = await startServer({ orchestrator, port: options.port ?? 0 });
   const drivers: DriverAgent[] = [];
-  for (let i = 0; i < (options.drivers ?? 3); i++) {
-    const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample });
-    await d.start();
-    drivers.push(d);
-  }
-  // Registration travels over the bus: wait until the orchestrator sees every driver.
-  const deadline = Date.now() + 5000;
-  while (orchestrator.fleet.ready().length < drivers.length) {
-    if (Date.now() > deadline) throw new Error("embedded drivers did not register within 5 s");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return {
-    bus,
-    orchestrator,
-    server,
-    drivers,
-    target,
-    dataDir,
-    async close() {
-      await Promise.all(drivers.map((d) => d.stop({ deadlineMs: 3000 })));
-      await server.close();
-      await orchestrator.close();
-      await bus.close();
-      await target?.close();
-      if (temporary) await rm(dataDir, { recursive: true, force: true });
-    },
+  let target: Target | undefined;
+  let orchestrator: Orchestrator | undefined;
+  let server: RunningServer | undefined;
+  const close = async () => {
+    await Promise.all(drivers.map((d) => d.stop({ deadlineMs: 3000 })));
+    await server?.close();
+    await orchestrator?.close();
+    await bus.close();
+    await target?.close();
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
   };
+  try {
+    target = options.target === false ? undefined : await createTarget();
+    orchestrator = await Orchestrator.open({ bus, dataDir, log });
+    server = await startServer({ orchestrator, port: options.port ?? 0 });
+    for (let i = 0; i < (options.drivers ?? 3); i++) {
+      const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample });
+      await d.start();
+      drivers.push(d);
+    }
+    // Registration travels over the bus: wait until the orchestrator sees every driver.
+    const deadline = Date.now() + 5000;
+    while (orchestrator.fleet.ready().length < drivers.length) {
+      if (Date.now() > deadline) throw new Error("embedded drivers did not register within 5 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } catch (err) {
+    // Nothing half-started is left behind (processes' handles, the temporary data directory).
+    await close().catch(() => undefined);
+    throw err;
+  }
+  return { bus, orchestrator, server, drivers, target, dataDir, close };
 }

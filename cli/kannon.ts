@@ -8,6 +8,7 @@ import { createDriver } from "../driver/driver.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { msOf } from "../metrics/stats.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
@@ -16,18 +17,21 @@ import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "
 import { formatReport } from "./summary.js";
 
 /** Exit codes, documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4, testPartial: 5 } as const;
 
 const USAGE = `usage: kannon <command> [flags]
   run           one-process fleet (target, orchestrator, drivers) over the in-process bus; runs a test and prints the report
-                  --drivers N (3) --workload avalanche|tsunami|arrival-rate --concurrency N --requests N --duration-ms N
-                  --delay-ms N --rate R --max-in-flight N --interval-ms N --url URL --port N --stay
+                  --drivers N (3) --workload avalanche|tsunami|arrival-rate (avalanche) --url URL (the built-in target's /ping)
+                  --method M --concurrency N (10) --requests N per driver (1000) | --duration-ms N --delay-ms N (10)
+                  --rate R fleet-wide req/s (100) --max-in-flight N --interval-ms N (500) --timeout-ms N (10000)
+                  --port N (API port; a free one by default) --stay (keep the fleet up after the test)
   test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token T --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
   orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token T --cors-origin O
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
   target        the HTTP target     --port N --host H
-Environment: KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_TOKEN, KANNON_DATA.`;
+Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_TOKEN, KANNON_DATA.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost.`;
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
 
@@ -35,7 +39,13 @@ type OrchestratorClient = Client<typeof OrchestratorService>;
 async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void) {
   for await (const msg of client.watchTest({ testId })) {
     const i = msg.interval;
-    if (i) print(`  interval ${i.interval}: ${i.requests} requests, ${i.requestsPerS.toFixed(0)} req/s, p99 ${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms, errors ${i.errors}`);
+    if (i) {
+      const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
+      print(
+        `  interval ${i.interval} (${ms} ms): ${i.requests} requests, ${i.requestsPerS.toFixed(0)} req/s, ` +
+          `p99 ${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms, errors ${i.errors}`,
+      );
+    }
     if (msg.report) return msg.report;
   }
   throw new Error(`the watch of test ${testId} ended without a report`);
@@ -45,27 +55,39 @@ async function watchToEnd(client: OrchestratorClient, testId: string, print: (li
 async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void): Promise<Report> {
   const { test } = await client.createTest({ spec });
   const id = test!.id;
-  await client.startTest({ testId: id });
-  print(`kannon: test ${id} started: ${spec.workload.case} against ${spec.targetUrl}`);
-  // Ctrl-C cancels the test; the drivers flush and the report still comes.
+  try {
+    await client.startTest({ testId: id });
+  } catch (err) {
+    // Not started (no ready drivers, say): leave no test behind waiting in CREATED.
+    await client.cancelTest({ testId: id }).catch(() => undefined);
+    throw err;
+  }
+  const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival-rate" }[spec.workload.case!];
+  print(`kannon: test ${id} started: ${workload} against ${spec.targetUrl}`);
+  // Ctrl-C (or SIGTERM) cancels the test; the drivers flush and the report still comes.
+  let cancelling: Promise<unknown> | undefined;
   const cancel = () => {
     print(`kannon: cancelling test ${id}...`);
-    client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
+    cancelling ??= client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
   };
-  process.once("SIGINT", cancel);
+  process.on("SIGINT", cancel);
+  process.on("SIGTERM", cancel);
   try {
     const report = await watchToEnd(client, id, print);
+    await cancelling;
     print(formatReport(report));
     return report;
   } finally {
     process.removeListener("SIGINT", cancel);
+    process.removeListener("SIGTERM", cancel);
   }
 }
 
 /** The exit code a finished test earns. */
 function exitCodeOf(report: Report): number {
   if (report.state !== TestState.COMPLETED) return EXIT.testNotCompleted;
-  return report.total!.errors > 0n ? EXIT.testHadErrors : EXIT.ok;
+  if (report.total!.errors > 0n) return EXIT.testHadErrors;
+  return report.partial ? EXIT.testPartial : EXIT.ok;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -92,7 +114,7 @@ async function run(argv: string[]): Promise<number> {
 /** `kannon test`: runs one test on a running orchestrator (any fleet, any bus) and prints the report. */
 async function test(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ...specFlags, api: { type: "string" }, token: { type: "string" } }, strict: true });
-  if (!values.url) throw new UsageError("kannon test needs --url: the target every request goes to");
+  if (!values.url) throw new UsageError("--url is required: the target every request goes to");
   const spec = specFromFlags(values as SpecValues, values.url);
   const api = values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080";
   const token = values.token ?? process.env.KANNON_TOKEN;
@@ -139,6 +161,9 @@ async function orchestrator(argv: string[]): Promise<number> {
     },
     strict: true,
   });
+  const token = values.token ?? process.env.KANNON_TOKEN;
+  if (values.host && !["127.0.0.1", "::1", "localhost"].includes(values.host) && !token)
+    throw new UsageError(`--host ${values.host} is off loopback: give --token (or KANNON_TOKEN) so that only bearers of it can start load`);
   const bf = busFlags(values);
   if (!bf.kafka) console.warn("kannon orchestrator: no --kafka given: using the in-process bus, which no separate driver can reach");
   const bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
@@ -147,7 +172,7 @@ async function orchestrator(argv: string[]): Promise<number> {
     orchestrator: o,
     host: values.host,
     port: intFlag(values, "port", 8080),
-    token: values.token ?? process.env.KANNON_TOKEN,
+    token,
     corsOrigins: values["cors-origin"],
   });
   console.log(`kannon orchestrator listening on ${server.url} (gRPC h2c, Connect, gRPC-Web)${bf.kafka ? `, Kafka ${bf.kafka}` : ""}`);
@@ -166,7 +191,7 @@ async function driver(argv: string[]): Promise<number> {
     strict: true,
   });
   const bf = busFlags(values);
-  if (!bf.kafka) throw new UsageError("kannon driver needs --kafka host:port (or KANNON_KAFKA): a separate driver reaches the orchestrator only through Kafka");
+  if (!bf.kafka) throw new UsageError("--kafka host:port (or KANNON_KAFKA) is required: a separate driver reaches the orchestrator only through Kafka");
   const bus = await openBus({ ...bf, clientId: values.id ?? "kannon-driver" });
   const d = createDriver({ bus, id: values.id, address: values.address ?? hostname() });
   await d.start();
@@ -194,10 +219,14 @@ async function main(): Promise<void> {
     console.log(USAGE);
     process.exit(EXIT.ok);
   }
+  if (name === "help" || name === "--help" || name === "-h") {
+    console.log(USAGE);
+    process.exit(EXIT.ok);
+  }
   const command = name ? commands[name] : undefined;
   if (!command) {
-    console.error(name && name !== "help" && name !== "--help" ? `kannon: unknown command "${name}"\n${USAGE}` : USAGE);
-    process.exit(name && name !== "help" && name !== "--help" ? EXIT.usage : EXIT.ok);
+    console.error(name ? `kannon: unknown command "${name}"\n${USAGE}` : USAGE);
+    process.exit(EXIT.usage);
   }
   try {
     process.exit(await command(rest));
@@ -206,8 +235,9 @@ async function main(): Promise<void> {
       err instanceof UsageError ||
       (err instanceof ConnectError && err.code === Code.InvalidArgument) ||
       String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
+    const notRun = err instanceof ConnectError && err.code === Code.FailedPrecondition;
     console.error(`kannon ${name}: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(usage ? EXIT.usage : EXIT.failure);
+    process.exit(usage ? EXIT.usage : notRun ? EXIT.testNotCompleted : EXIT.failure);
   }
 }
 

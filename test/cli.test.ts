@@ -1,7 +1,11 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { once } from "node:events";
 import { describe, expect, it } from "vitest";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { grpcClient } from "./helpers.js";
+import { startKannon } from "./processes.js";
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -50,5 +54,39 @@ describe("the kannon command", () => {
     const { code, out } = await kannon(["run", "--drivers", "1", "--requests", "5", "--concurrency", "1", "--url", "http://127.0.0.1:9/"]);
     expect(code, out).toBe(4);
     expect(out).toContain("connect_refused×5");
+  });
+
+  it("Ctrl-C during `kannon run` cancels the test, still prints the report and exits 3", async () => {
+    const { proc } = await startKannon(["run", "--workload", "tsunami", "--duration-ms", "20000", "--drivers", "1"], /started: tsunami/);
+    await new Promise((r) => setTimeout(r, 1200));
+    const exited = once(proc.child, "exit");
+    proc.child.kill("SIGINT");
+    const [code] = (await exited) as [number];
+    expect(code, proc.output()).toBe(3);
+    expect(proc.output()).toMatch(/: CANCELLED .*cancelled by request/);
+    expect(proc.output()).not.toContain("cancel failed");
+  });
+
+  it("`kannon test` with no ready driver exits 3 and leaves no test waiting in CREATED", async () => {
+    const { proc, match } = await startKannon(["orchestrator", "--port", "0", "--data", `${root}/.kannon/cli-test-${process.pid}`], /listening on (http:\/\/\S+)/);
+    try {
+      const api = match[1]!;
+      const { code, out } = await kannon(["test", "--api", api, "--url", "http://127.0.0.1:9/"]);
+      expect(code, out).toBe(3);
+      expect(out).toContain("needs 1 ready driver(s); 0 ready");
+      const { tests } = await grpcClient(api).listTests({});
+      expect(tests.length).toBeGreaterThan(0);
+      expect(tests.every((t) => t.state !== TestState.CREATED)).toBe(true);
+    } finally {
+      await proc.stop();
+      await exec("rm", ["-rf", `${root}/.kannon/cli-test-${process.pid}`]);
+    }
+  });
+
+  it("bare `kannon` and an orchestrator off loopback without a token are usage errors (exit 2)", async () => {
+    expect((await kannon([])).code).toBe(2);
+    const offLoopback = await kannon(["orchestrator", "--host", "0.0.0.0"]);
+    expect(offLoopback.code).toBe(2);
+    expect(offLoopback.out).toContain("--token");
   });
 });
