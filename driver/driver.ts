@@ -213,6 +213,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([current.done, new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
         clearTimeout(timer);
+        current.run.abandon();
       }
       clearInterval(heartbeat);
       await subscription?.close();

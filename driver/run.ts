@@ -11,6 +11,8 @@ import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recor
 import { tsunami } from "./tsunami.js";
 import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../workload/defaults.js";
 
+/** How long a driver keeps trying to deliver one metrics message before it gives it up. */
+export const METRICS_RETRY_MS = 120_000;
 /** After a cancel, in-flight requests get this long before they are aborted. */
 export const CANCEL_DRAIN_MS = 1000;
 
@@ -56,6 +58,8 @@ export class TestRun {
   private publishing: Promise<void> = Promise.resolve();
   private stopReason = "";
   private started = false;
+  /** Set when the driver shuts down for good: undelivered metrics are not retried any more. */
+  private abandoned = false;
   /** This driver's share of the fleet's schedule, changed in place by {@link reshare}. */
   private readonly share: Share;
 
@@ -83,6 +87,11 @@ export class TestRun {
   cancel(reason = ""): void {
     this.stopReason ||= reason;
     this.abort.abort();
+  }
+
+  /** Stops retrying undelivered metrics (the driver is going away). */
+  abandon(): void {
+    this.abandoned = true;
   }
 
   /** True once the start instant was reached and requests began. */
@@ -185,10 +194,29 @@ export class TestRun {
       startSkewUs: this.skewUs,
       error,
     });
-    this.publishing = this.publishing.then(() =>
-      this.o.publish(message).catch((err) => {
-        this.o.log(`driver ${this.o.driverId}: could not publish metrics seq ${seq} of test ${this.o.testId}: ${String(err)}`);
-      }),
-    );
+    this.publishing = this.publishing.then(() => this.deliver(message, seq));
+  }
+
+  /**
+   * Publishes one metrics message, trying again with backoff for up to {@link METRICS_RETRY_MS}
+   * (the data plane may be down for a while: a broker restart). Messages stay in order; the
+   * orchestrator ignores a copy it has already applied, so retrying is safe.
+   */
+  private async deliver(message: MetricsMessage, seq: number): Promise<void> {
+    const giveUpAt = nowMs() + METRICS_RETRY_MS;
+    for (let backoff = 500; ; backoff = Math.min(backoff * 2, 10_000)) {
+      try {
+        await this.o.publish(message);
+        return;
+      } catch (err) {
+        const last = nowMs() + backoff > giveUpAt;
+        this.o.log(
+          `driver ${this.o.driverId}: could not publish metrics seq ${seq} of test ${this.o.testId}: ${String(err)}` +
+            (last ? "; giving up: this interval is lost" : `; trying again in ${backoff} ms`),
+        );
+        if (last || this.abandoned) return;
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
   }
 }
