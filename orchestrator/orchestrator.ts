@@ -85,6 +85,10 @@ export class Orchestrator {
       }
       o.live.set(test.id, live);
       o.fleet.reserve(test.driverIds, test.id);
+      if (test.cancelRequested) {
+        live.cancelRequested = true;
+        o.cancelDeadline.set(test.id, Date.now() + CANCEL_DEADLINE_MS);
+      }
     }
     o.subscription = await options.bus.subscribe(
       { kind: "shared", group: "orchestrator" },
@@ -199,6 +203,10 @@ export class Orchestrator {
     }
     if (!live.cancelRequested) {
       live.cancelRequested = true;
+      // Stored, so that an orchestrator restarted before the drivers flush still ends it CANCELLED.
+      live.test = clone(TestSchema, live.test);
+      live.test.cancelRequested = true;
+      this.store.putTest(live.test);
       this.cancelDeadline.set(id, Date.now() + CANCEL_DEADLINE_MS);
       await this.bus
         .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL }))

@@ -7,7 +7,9 @@ import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { TestSchema, TestState } from "../gen/kannon/v1/test_pb.js";
+import { timestampAt } from "../metrics/stats.js";
+import { Store } from "../orchestrator/store.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
 
@@ -73,5 +75,31 @@ describe("the orchestrator against bad or hostile metrics", () => {
     expect(cancelled.test!.state).toBe(TestState.CANCELLED);
     expect((await client.getTest({ testId: id })).test!.state).toBe(TestState.CANCELLED);
     await until(() => fleet.orchestrator.fleet.ready().length === 1, 5000, "driver READY again");
+  });
+
+  it("a cancel requested before an orchestrator restart still ends the test CANCELLED", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kannon-cancel-restart-"));
+    const store = new Store(dir);
+    store.putTest(
+      create(TestSchema, {
+        id: "t-cancel",
+        spec: spec({ targetUrl: "http://127.0.0.1:9/", workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } } }),
+        state: TestState.RUNNING,
+        driverIds: ["ghost"],
+        startAt: timestampAt(Date.now() - 1000),
+        cancelRequested: true,
+      }),
+    );
+    await store.close();
+    const bus = createBus(createMemoryTransport());
+    const o = await Orchestrator.open({ bus, dataDir: dir, log: () => undefined });
+    try {
+      await until(() => o.getTest("t-cancel").state !== TestState.RUNNING, 5000, "the test to end");
+      expect(o.getTest("t-cancel").state).toBe(TestState.CANCELLED);
+    } finally {
+      await o.close();
+      await bus.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
