@@ -4,176 +4,27 @@
  * (register, heartbeat, metrics) in one shared-group subscriber, so their relative order is kept.
  * Requests go to a real target on 127.0.0.1 whose own count is compared with the driver's metrics.
  */
-import { create } from "@bufbuild/protobuf";
-import { afterEach, describe, expect, it } from "vitest";
-import { createBus, type Bus } from "../bus/bus.js";
-import { createMemoryTransport } from "../bus/memory.js";
+import { describe, expect, it } from "vitest";
 import {
-  TestConfigMessageSchema,
-  TriggerAction,
-  TriggerMessageSchema,
-  type HeartbeatMessage,
-  type MetricsMessage,
-  type RegisterMessage,
-} from "../gen/kannon/v1/bus_pb.js";
+  checkIntervals,
+  finalOf,
+  harness,
+  heartbeatsOf,
+  installCleanup,
+  metricsOf,
+  readyAgain,
+  sendConfig,
+  sendStart,
+  sleep,
+  sumLate,
+  sumRequests,
+  tsunamiSpec,
+  until,
+} from "./test-harness.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { msOf, timestampAt } from "../metrics/stats.js";
-import { createTarget, type Target } from "../target/target.js";
 import { nowMs } from "./clock.js";
-import { createDriver, type DriverAgent } from "./driver.js";
 
-type Event =
-  | { topic: "metrics"; message: MetricsMessage; at: number }
-  | { topic: "register"; message: RegisterMessage; at: number }
-  | { topic: "heartbeat"; message: HeartbeatMessage; at: number };
-
-interface Harness {
-  bus: Bus;
-  target: Target;
-  /** Everything drivers published, in delivery order. */
-  events: Event[];
-  logs: string[];
-  driver(options?: { id?: string; armTimeoutMs?: number }): Promise<DriverAgent>;
-}
-
-let cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  const list = cleanups.reverse();
-  cleanups = [];
-  for (const c of list) await c().catch(() => undefined);
-});
-
-async function harness(): Promise<Harness> {
-  const bus = createBus(createMemoryTransport());
-  const target = await createTarget({ host: "127.0.0.1" });
-  cleanups.push(() => target.close());
-  cleanups.push(() => bus.close());
-  const events: Event[] = [];
-  const logs: string[] = [];
-  await bus.subscribe(
-    { kind: "shared", group: "test-orchestrator" },
-    {
-      metrics: (message) => void events.push({ topic: "metrics", message, at: nowMs() }),
-      register: (message) => void events.push({ topic: "register", message, at: nowMs() }),
-      heartbeat: (message) => void events.push({ topic: "heartbeat", message, at: nowMs() }),
-    },
-  );
-  let n = 0;
-  return {
-    bus,
-    target,
-    events,
-    logs,
-    async driver(options = {}) {
-      const driver = createDriver({
-        bus,
-        id: options.id ?? `driver-${++n}`,
-        host: "test",
-        address: "test",
-        heartbeatIntervalMs: 100,
-        armTimeoutMs: options.armTimeoutMs ?? 10_000,
-        log: (m) => logs.push(m),
-      });
-      let stopped = false;
-      const stop = driver.stop.bind(driver);
-      (driver as { stop: DriverAgent["stop"] }).stop = async (o) => {
-        stopped = true;
-        await stop(o);
-      };
-      cleanups.push(async () => {
-        if (!stopped) await driver.stop({ deadlineMs: 2000 });
-      });
-      await driver.start();
-      return driver;
-    },
-  };
-}
-
-/** Polls `check` every 10 ms until it holds; fails after `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function tsunamiSpec(h: Harness, init: { delayMs: number; durationMs?: number; requests?: number; reportIntervalMs?: number }): TestSpec {
-  return create(TestSpecSchema, {
-    name: "driver test",
-    targetUrl: `${h.target.url}/ping`,
-    method: "GET",
-    reportIntervalMs: init.reportIntervalMs ?? 1000,
-    requestTimeoutMs: 2000,
-    workload: {
-      case: "tsunami",
-      value: {
-        delayMs: init.delayMs,
-        limit:
-          init.requests !== undefined
-            ? { case: "requestsPerDriver", value: BigInt(init.requests) }
-            : { case: "durationMs", value: init.durationMs ?? 500 },
-      },
-    },
-  });
-}
-
-const sendConfig = (h: Harness, testId: string, spec: TestSpec, driverIds: string[]) =>
-  h.bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec, driverIds }));
-
-const sendStart = (h: Harness, testId: string, startAtMs: number) =>
-  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs) }));
-
-const sendCancel = (h: Harness, testId: string) =>
-  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.CANCEL }));
-
-function metricsOf(h: Harness, testId: string, driverId?: string): MetricsMessage[] {
-  return h.events.flatMap((e) =>
-    e.topic === "metrics" && e.message.testId === testId && (driverId === undefined || e.message.driverId === driverId) ? [e.message] : [],
-  );
-}
-
-const finalOf = (h: Harness, testId: string, driverId: string) => metricsOf(h, testId, driverId).find((m) => m.final);
-
-const heartbeatsOf = (h: Harness, driverId: string) =>
-  h.events.flatMap((e) => (e.topic === "heartbeat" && e.message.driverId === driverId ? [{ ...e.message, at: e.at }] : []));
-
-const sumRequests = (ms: MetricsMessage[]) => ms.reduce((n, m) => n + Number(m.requests), 0);
-const sumLate = (ms: MetricsMessage[]) => ms.reduce((n, m) => n + Number(m.late), 0);
-
-/** Waits for a READY heartbeat sent after `afterMs`. */
-async function readyAgain(h: Harness, driverId: string, afterMs: number): Promise<void> {
-  await until(
-    () => heartbeatsOf(h, driverId).some((b) => b.at > afterMs && b.state === DriverState.READY && b.testId === ""),
-    1500,
-    `a READY heartbeat from ${driverId}`,
-  );
-}
-
-/**
- * Checks the metrics of one driver for one test: seq 0..N contiguous, interval_start on the grid
- * from start_at, exactly one final message and it is the last. Returns the messages.
- */
-function checkIntervals(h: Harness, testId: string, driverId: string, startAtMs: number, intervalMs: number): MetricsMessage[] {
-  const ms = metricsOf(h, testId, driverId);
-  expect(ms.length).toBeGreaterThan(0);
-  expect(ms.map((m) => Number(m.seq))).toEqual(ms.map((_, i) => i));
-  expect(ms.filter((m) => m.final)).toHaveLength(1);
-  expect(ms[ms.length - 1]!.final).toBe(true);
-  const startUs = Math.round(msOf(timestampAt(startAtMs)) * 1000);
-  for (const m of ms) {
-    const seq = Number(m.seq);
-    expect(Math.round(msOf(m.intervalStart!) * 1000), `interval_start of seq ${seq}`).toBe(startUs + seq * intervalMs * 1000);
-    if (!m.final) expect(Math.round(msOf(m.intervalEnd!) * 1000), `interval_end of seq ${seq}`).toBe(startUs + (seq + 1) * intervalMs * 1000);
-    else expect(msOf(m.intervalEnd!)).toBeGreaterThanOrEqual(msOf(m.intervalStart!));
-    expect(m.error).toBe("");
-  }
-  return ms;
-}
+installCleanup();
 
 describe("driver (createDriver) over the in-process bus", () => {
   it("registers and heartbeats READY", async () => {
@@ -285,84 +136,6 @@ describe("driver (createDriver) over the in-process bus", () => {
     await readyAgain(h, d.id, nowMs());
   });
 
-  it("CANCEL before the start instant publishes an empty final message and the driver is READY again", async () => {
-    const h = await harness();
-    const d = await h.driver();
-    await sendConfig(h, "cancel-early", tsunamiSpec(h, { delayMs: 10, durationMs: 500 }), [d.id]);
-    await sendStart(h, "cancel-early", nowMs() + 1500);
-    await until(() => heartbeatsOf(h, d.id).some((b) => b.state === DriverState.BUSY), 1000, "a BUSY heartbeat");
-    const cancelAt = nowMs();
-    await sendCancel(h, "cancel-early");
-    await until(() => finalOf(h, "cancel-early", d.id) !== undefined, 500, "the final metrics");
-    const ms = metricsOf(h, "cancel-early", d.id);
-    expect(ms).toHaveLength(1);
-    expect(ms[0]).toMatchObject({ final: true, requests: 0n });
-    await readyAgain(h, d.id, cancelAt);
-    // Past the original start instant: nothing was sent.
-    await sleep(1500 - (nowMs() - cancelAt) + 200);
-    expect(h.target.counts().requests).toBe(0);
-    expect(metricsOf(h, "cancel-early")).toHaveLength(1);
-  });
-
-  it("CANCEL after the config but before any START trigger publishes an empty final message", async () => {
-    const h = await harness();
-    const d = await h.driver();
-    await sendConfig(h, "cancel-armed", tsunamiSpec(h, { delayMs: 10, durationMs: 500 }), [d.id]);
-    await until(() => heartbeatsOf(h, d.id).some((b) => b.state === DriverState.BUSY), 1000, "a BUSY heartbeat");
-    const cancelAt = nowMs();
-    await sendCancel(h, "cancel-armed");
-    await until(() => finalOf(h, "cancel-armed", d.id) !== undefined, 500, "the final metrics");
-    expect(metricsOf(h, "cancel-armed", d.id)).toHaveLength(1);
-    expect(finalOf(h, "cancel-armed", d.id)).toMatchObject({ final: true, requests: 0n });
-    await readyAgain(h, d.id, cancelAt);
-    // A late START for the cancelled test does not resurrect it.
-    await sendStart(h, "cancel-armed", nowMs());
-    await sleep(300);
-    expect(h.target.counts().requests).toBe(0);
-    expect(metricsOf(h, "cancel-armed")).toHaveLength(1);
-  });
-
-  it("CANCEL mid-run stops at once; the final message carries the requests so far and all counts match the target", async () => {
-    const h = await harness();
-    const d = await h.driver();
-    const startAtMs = nowMs() + 100;
-    await sendConfig(h, "cancel-mid", tsunamiSpec(h, { delayMs: 10, durationMs: 3000, reportIntervalMs: 200 }), [d.id]);
-    await sendStart(h, "cancel-mid", startAtMs);
-    await until(() => metricsOf(h, "cancel-mid", d.id).length >= 2, 2000, "two intervals");
-    const cancelAt = nowMs();
-    await sendCancel(h, "cancel-mid");
-    await until(() => finalOf(h, "cancel-mid", d.id) !== undefined, 1500, "the final metrics within 1.5 s of the cancel");
-    const ms = checkIntervals(h, "cancel-mid", d.id, startAtMs, 200);
-    const total = sumRequests(ms);
-    // About (cancelAt - start) / 10 requests, far from the 300 of the full run.
-    expect(total).toBeGreaterThan(30);
-    expect(total).toBeLessThan(Math.ceil((nowMs() - startAtMs) / 10) + 2);
-    await readyAgain(h, d.id, cancelAt);
-    await sleep(200);
-    expect(h.target.counts().requests).toBe(total);
-    expect(sumRequests(metricsOf(h, "cancel-mid"))).toBe(total);
-  });
-
-  it("CANCEL mid-run with slow requests still in flight: they are counted (aborted) in the final message, not lost", async () => {
-    const h = await harness();
-    const d = await h.driver();
-    const spec = tsunamiSpec(h, { delayMs: 50, durationMs: 3000, reportIntervalMs: 200 });
-    spec.targetUrl = `${h.target.url}/delay?ms=3000`;
-    await sendConfig(h, "cancel-slow", spec, [d.id]);
-    await sendStart(h, "cancel-slow", nowMs() + 50);
-    await until(() => h.target.counts().requests >= 8, 2000, "requests in flight at the target");
-    const cancelAt = nowMs();
-    await sendCancel(h, "cancel-slow");
-    await until(() => finalOf(h, "cancel-slow", d.id) !== undefined, 1500, "the final metrics within 1.5 s of the cancel");
-    const ms = metricsOf(h, "cancel-slow", d.id);
-    const final = finalOf(h, "cancel-slow", d.id)!;
-    expect(final.error).toBe("");
-    const count = h.target.counts().requests;
-    expect(sumRequests(ms)).toBe(count);
-    expect(final.errorCounts["aborted"]).toBe(BigInt(count));
-    await readyAgain(h, d.id, cancelAt);
-  });
-
   it("interval metrics from two drivers: contiguous seq on the start_at grid, one final and last, sums equal the target's count", async () => {
     const h = await harness();
     const a = await h.driver({ id: "a" });
@@ -385,53 +158,5 @@ describe("driver (createDriver) over the in-process bus", () => {
       total += sumRequests(ms);
     }
     expect(h.target.counts().requests).toBe(total);
-  });
-
-  it("stop() during a run publishes the final metrics (shut down) before the register message with leaving", async () => {
-    const h = await harness();
-    const d = await h.driver({ id: "leaver" });
-    const startAtMs = nowMs() + 100;
-    await sendConfig(h, "stopped", tsunamiSpec(h, { delayMs: 10, durationMs: 3000, reportIntervalMs: 200 }), [d.id]);
-    await sendStart(h, "stopped", startAtMs);
-    await until(() => metricsOf(h, "stopped", d.id).length >= 1, 2000, "a first interval");
-    const stopAt = nowMs();
-    await d.stop({ deadlineMs: 2000 });
-    expect(nowMs() - stopAt).toBeLessThan(1500);
-    await until(() => h.events.some((e) => e.topic === "register" && e.message.leaving), 500, "the leaving register message");
-    const finalIndex = h.events.findIndex((e) => e.topic === "metrics" && e.message.testId === "stopped" && e.message.final);
-    const leavingIndex = h.events.findIndex((e) => e.topic === "register" && e.message.leaving);
-    expect(finalIndex).toBeGreaterThanOrEqual(0);
-    expect(finalIndex).toBeLessThan(leavingIndex);
-    const final = (h.events[finalIndex]!.message as MetricsMessage);
-    expect(final.error).toMatch(/shut down/);
-    const ms = metricsOf(h, "stopped", d.id);
-    expect(ms.filter((m) => m.final)).toHaveLength(1);
-    expect(ms[ms.length - 1]!.final).toBe(true);
-    expect(ms.map((m) => Number(m.seq))).toEqual(ms.map((_, i) => i));
-    // Nothing from the driver after it said it was leaving.
-    expect(h.events.slice(leavingIndex + 1).filter((e) => e.message.driverId === d.id)).toHaveLength(0);
-    await sleep(200);
-    expect(h.target.counts().requests).toBe(sumRequests(ms));
-  });
-
-  it("stop() before the start instant publishes an empty final message (shut down) before leaving, and sends nothing", async () => {
-    const h = await harness();
-    const d = await h.driver({ id: "early-leaver" });
-    const startAtMs = nowMs() + 800;
-    await sendConfig(h, "never", tsunamiSpec(h, { delayMs: 10, durationMs: 500 }), [d.id]);
-    await sendStart(h, "never", startAtMs);
-    await until(() => heartbeatsOf(h, d.id).some((b) => b.state === DriverState.BUSY), 1000, "a BUSY heartbeat");
-    await d.stop({ deadlineMs: 2000 });
-    expect(nowMs()).toBeLessThan(startAtMs);
-    await until(() => h.events.some((e) => e.topic === "register" && e.message.leaving), 500, "the leaving register message");
-    const finalIndex = h.events.findIndex((e) => e.topic === "metrics" && e.message.testId === "never" && e.message.final);
-    const leavingIndex = h.events.findIndex((e) => e.topic === "register" && e.message.leaving);
-    expect(finalIndex).toBeGreaterThanOrEqual(0);
-    expect(finalIndex).toBeLessThan(leavingIndex);
-    expect(h.events[finalIndex]!.message).toMatchObject({ final: true, requests: 0n });
-    expect((h.events[finalIndex]!.message as MetricsMessage).error).toMatch(/shut down/);
-    await sleep(Math.max(0, startAtMs - nowMs()) + 200);
-    expect(h.target.counts().requests).toBe(0);
-    expect(metricsOf(h, "never")).toHaveLength(1);
   });
 });
