@@ -74,9 +74,9 @@ export function createDriver(options: DriverOptions): DriverAgent {
   const earlyTriggers = new Map<string, TriggerMessage>();
   /** Tests cancelled (or given up on) while this driver did not hold them: their configs are ignored. */
   const cancelled = new Set<string>();
-  const remember = <T>(set: Set<T> | Map<T, unknown>, key: T) => {
-    if (set instanceof Set) set.add(key);
-    if (set.size > 64) set.delete(set.keys().next().value as T);
+  /** Keeps a remembered set or map to its newest 64 entries. */
+  const trim = (kept: { size: number; keys(): IterableIterator<string>; delete(key: string): boolean }) => {
+    if (kept.size > 64) kept.delete(kept.keys().next().value as string);
   };
 
   const state = () => (armed ? DriverState.BUSY : DriverState.READY);
@@ -141,10 +141,11 @@ export function createDriver(options: DriverOptions): DriverAgent {
       // Maybe its config is still on its way; remember a few.
       if (trigger.action === TriggerAction.START) {
         earlyTriggers.set(trigger.testId, trigger);
-        remember(earlyTriggers, trigger.testId);
+        trim(earlyTriggers);
       } else if (trigger.action === TriggerAction.CANCEL) {
         earlyTriggers.delete(trigger.testId);
-        remember(cancelled, trigger.testId);
+        cancelled.add(trigger.testId);
+        trim(cancelled);
       }
       return;
     }
