@@ -47,6 +47,18 @@ describe("driver cancel and stop over the in-process bus", () => {
     expect(metricsOf(h, "cancel-early")).toHaveLength(1);
   });
 
+  it("a CANCEL that overtakes its config (topics are not ordered) keeps the test from ever arming", async () => {
+    const h = await harness();
+    const d = await h.driver();
+    await sendCancel(h, "overtaken");
+    await sendConfig(h, "overtaken", tsunamiSpec(h, { delayMs: 10, durationMs: 300 }), [d.id]);
+    await sendStart(h, "overtaken", nowMs());
+    await sleep(400);
+    expect(h.target.counts().requests).toBe(0);
+    expect(metricsOf(h, "overtaken")).toHaveLength(0);
+    expect(heartbeatsOf(h, d.id).every((b) => b.state === DriverState.READY)).toBe(true);
+  });
+
   it("CANCEL after the config but before any START trigger publishes an empty final message", async () => {
     const h = await harness();
     const d = await h.driver();
