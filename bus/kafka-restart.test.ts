@@ -9,7 +9,6 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
@@ -20,7 +19,7 @@ import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { createDriver, type DriverAgent } from "../driver/driver.js";
 import { msOf } from "../metrics/stats.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
-import { startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
+import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
 import { createTarget, type Target } from "../target/target.js";
 import { spec, until } from "../test/helpers.js";
 import type { Bus } from "./bus.js";
@@ -29,26 +28,6 @@ import { openBus } from "./open.js";
 const DRIVERS = ["r1", "r2"];
 /** The longest the fleet may take to be READY again once the broker is back. */
 const RECOVERY_DEADLINE_MS = 30_000;
-
-/** Two free loopback ports (client and controller), kept for the restart. */
-async function freePorts(): Promise<[number, number]> {
-  const servers = await Promise.all(
-    [0, 1].map(
-      () =>
-        new Promise<{ port: number; close: () => void }>((resolve, reject) => {
-          const s = createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => {
-            const a = s.address();
-            if (a === null || typeof a === "string") return reject(new Error("no port"));
-            resolve({ port: a.port, close: () => s.close() });
-          });
-        }),
-    ),
-  );
-  for (const s of servers) s.close();
-  return [servers[0]!.port, servers[1]!.port];
-}
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -122,7 +101,8 @@ describe("Kafka: the fleet survives a broker restart", () => {
     process.on("unhandledRejection", onUnhandled);
     base = await mkdtemp(join(tmpdir(), "kannon-kafka-restart-"));
     brokerDir = join(base, "broker");
-    ports = await freePorts();
+    // Two free loopback ports (client and controller), kept for the restart.
+    ports = await freePorts(undefined, undefined);
     broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir, log: logTo("broker") });
     bootstrap = broker.bootstrap;
     target = await createTarget();

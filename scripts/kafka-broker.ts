@@ -279,7 +279,7 @@ log4j.logger.kafka.log=WARN
 `;
 
 /** Free ports for the broker and the controller (the given ones are kept). */
-async function freePorts(broker: number | undefined, controller: number | undefined): Promise<[number, number]> {
+export async function freePorts(broker: number | undefined, controller: number | undefined): Promise<[number, number]> {
   const wanted = [broker, controller];
   // Hold every probe socket open until all are chosen so the ports differ.
   const servers = await Promise.all(
