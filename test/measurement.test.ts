@@ -76,7 +76,15 @@ describe("measurement", () => {
     });
     client = grpcClient(fleet.server.url);
   });
-  afterAll(() => fleet?.close());
+  /** A target that answers at once, shared by the tests that need nothing more. */
+  let instant: Awaited<ReturnType<typeof delayingServer>>;
+  beforeAll(async () => {
+    instant = await delayingServer(() => 0);
+  });
+  afterAll(async () => {
+    await fleet?.close();
+    await instant?.close();
+  });
 
   /** Runs a test to its end and returns its final report. */
   async function reportOf(s: TestSpec): Promise<Report> {
@@ -148,46 +156,36 @@ describe("measurement", () => {
   });
 
   it("arrival rate: 300 req/s over 3 drivers for 5 s sends 1500 ± 2 %, each driver within 5 % of its share", async () => {
-    const target = await delayingServer(() => 0);
-    try {
-      const report = await reportOf(
-        spec({
-          targetUrl: `${target.url}/`,
-          reportIntervalMs: 1000,
-          workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 5000, maxInFlight: 100 } },
-        }),
-      );
-      const total = Number(report.total!.requests);
-      expect(total).toBeGreaterThanOrEqual(1470);
-      expect(total).toBeLessThanOrEqual(1530);
-      expect(report.total!.dropped).toBe(0n);
-      for (const d of report.drivers) expect(Math.abs(Number(d.stats!.requests) - 500)).toBeLessThanOrEqual(25);
-      expect(report.total!.serviceTime).toBeDefined();
-    } finally {
-      await target.close();
-    }
+    const report = await reportOf(
+      spec({
+        targetUrl: `${instant.url}/`,
+        reportIntervalMs: 1000,
+        workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 5000, maxInFlight: 100 } },
+      }),
+    );
+    const total = Number(report.total!.requests);
+    expect(total).toBeGreaterThanOrEqual(1470);
+    expect(total).toBeLessThanOrEqual(1530);
+    expect(report.total!.dropped).toBe(0n);
+    for (const d of report.drivers) expect(Math.abs(Number(d.stats!.requests) - 500)).toBeLessThanOrEqual(25);
+    expect(report.total!.serviceTime).toBeDefined();
   });
 
   it("arrival rate ramp 0 → 300 req/s: per-interval counts rise monotonically", async () => {
-    const target = await delayingServer(() => 0);
-    try {
-      const report = await reportOf(
-        spec({
-          targetUrl: `${target.url}/`,
-          reportIntervalMs: 1000,
-          workload: { case: "arrivalRate", value: { ratePerS: 0, stages: [{ targetRatePerS: 300, durationMs: 5000 }] } },
-        }),
-      );
-      const counts = report.intervals.slice(0, 5).map((i) => Number(i.requests));
-      // Ideal: 30, 90, 150, 210, 270 (750 in all).
-      expect(counts).toHaveLength(5);
-      for (let i = 1; i < counts.length; i++) expect(counts[i]!, `interval ${i} after ${counts[i - 1]}`).toBeGreaterThan(counts[i - 1]!);
-      [30, 90, 150, 210, 270].forEach((ideal, i) => expect(Math.abs(counts[i]! - ideal), `interval ${i}`).toBeLessThanOrEqual(12));
-      expect(Number(report.total!.requests)).toBeGreaterThanOrEqual(735);
-      expect(Number(report.total!.requests)).toBeLessThanOrEqual(765);
-    } finally {
-      await target.close();
-    }
+    const report = await reportOf(
+      spec({
+        targetUrl: `${instant.url}/`,
+        reportIntervalMs: 1000,
+        workload: { case: "arrivalRate", value: { ratePerS: 0, stages: [{ targetRatePerS: 300, durationMs: 5000 }] } },
+      }),
+    );
+    const counts = report.intervals.slice(0, 5).map((i) => Number(i.requests));
+    // Ideal: 30, 90, 150, 210, 270 (750 in all).
+    expect(counts).toHaveLength(5);
+    for (let i = 1; i < counts.length; i++) expect(counts[i]!, `interval ${i} after ${counts[i - 1]}`).toBeGreaterThan(counts[i - 1]!);
+    [30, 90, 150, 210, 270].forEach((ideal, i) => expect(Math.abs(counts[i]! - ideal), `interval ${i}`).toBeLessThanOrEqual(12));
+    expect(Number(report.total!.requests)).toBeGreaterThanOrEqual(735);
+    expect(Number(report.total!.requests)).toBeLessThanOrEqual(765);
   });
 
   it("idempotence: every metrics message delivered twice, and replayed after the end, changes no number", async () => {
@@ -233,21 +231,16 @@ describe("measurement", () => {
   });
 
   it("the report shows each driver's start skew and the fleet's skew (max − min)", async () => {
-    const target = await delayingServer(() => 0);
-    try {
-      const report = await reportOf(
-        spec({ targetUrl: `${target.url}/`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } } }),
-      );
-      const skews = report.drivers.map((d) => d.startSkewUs);
-      const max = skews.reduce((a, b) => (a > b ? a : b));
-      const min = skews.reduce((a, b) => (a < b ? a : b));
-      expect(report.fleetStartSkewUs).toBe(max - min);
-      for (const d of report.drivers) {
-        expect(d.startSkewUs).toBeGreaterThanOrEqual(0n);
-        expect(d.lateStart).toBe(d.startSkewUs > 50_000n);
-      }
-    } finally {
-      await target.close();
+    const report = await reportOf(
+      spec({ targetUrl: `${instant.url}/`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } } }),
+    );
+    const skews = report.drivers.map((d) => d.startSkewUs);
+    const max = skews.reduce((a, b) => (a > b ? a : b));
+    const min = skews.reduce((a, b) => (a < b ? a : b));
+    expect(report.fleetStartSkewUs).toBe(max - min);
+    for (const d of report.drivers) {
+      expect(d.startSkewUs).toBeGreaterThanOrEqual(0n);
+      expect(d.lateStart).toBe(d.startSkewUs > 50_000n);
     }
   });
 });
