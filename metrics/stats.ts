@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
-import { createLatencyHistogram, decodeHistogram, encodeHistogram, type Histogram } from "./histogram.js";
+import { Counts, createScratchHistogram, decodeCounts, type SparseCounts } from "./counts.js";
+import { encodeHistogram, type Histogram } from "./histogram.js";
 
 /** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
 export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
@@ -31,19 +32,22 @@ function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: 
   }
 }
 
-/** A metrics message's histograms, decoded; absent when the message carries none. */
+/** A metrics message's histograms, decoded to counts by bucket; absent when the message carries none. */
 export interface DecodedHistograms {
-  latency: Histogram | undefined;
-  serviceTime: Histogram | undefined;
+  latency: SparseCounts | undefined;
+  serviceTime: SparseCounts | undefined;
 }
 
 /** Decodes a metrics message's histograms; throws on bytes that are not an HdrHistogram encoding. */
 export function decodeMetrics(m: MetricsMessage): DecodedHistograms {
   return {
-    latency: m.latencyHistogram.length > 0 ? decodeHistogram(m.latencyHistogram) : undefined,
-    serviceTime: m.serviceTimeHistogram.length > 0 ? decodeHistogram(m.serviceTimeHistogram) : undefined,
+    latency: m.latencyHistogram.length > 0 ? decodeCounts(m.latencyHistogram) : undefined,
+    serviceTime: m.serviceTimeHistogram.length > 0 ? decodeCounts(m.serviceTimeHistogram) : undefined,
   };
 }
+
+/** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
+const scratch = createScratchHistogram();
 
 /**
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
@@ -56,9 +60,9 @@ export class MetricsAccumulator {
   late = 0;
   readonly statusCounts = new Map<number, number>();
   readonly errorCounts = new Map<string, number>();
-  readonly latency: Histogram = createLatencyHistogram();
-  readonly serviceTime: Histogram = createLatencyHistogram();
-  hasServiceTime = false;
+  readonly latency = new Counts();
+  /** Allocated on the first service time seen (avalanche has none). */
+  private serviceCounts: Counts | undefined;
   /** Earliest interval start and latest interval end seen, in epoch ms. */
   startMs = Number.POSITIVE_INFINITY;
   endMs = Number.NEGATIVE_INFINITY;
@@ -76,11 +80,8 @@ export class MetricsAccumulator {
     this.late += Number(m.late);
     addCounts(this.statusCounts, m.statusCounts as { [k: string]: bigint }, Number);
     addCounts(this.errorCounts, m.errorCounts, String);
-    if (h.latency) this.latency.add(h.latency);
-    if (h.serviceTime) {
-      this.hasServiceTime = true;
-      this.serviceTime.add(h.serviceTime);
-    }
+    if (h.latency) this.latency.addSparse(h.latency);
+    if (h.serviceTime) (this.serviceCounts ??= new Counts()).addSparse(h.serviceTime);
     if (m.intervalStart) this.startMs = Math.min(this.startMs, msOf(m.intervalStart));
     if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));
   }
@@ -93,13 +94,20 @@ export class MetricsAccumulator {
     this.late += other.late;
     for (const [k, v] of other.statusCounts) this.statusCounts.set(k, (this.statusCounts.get(k) ?? 0) + v);
     for (const [k, v] of other.errorCounts) this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + v);
-    this.latency.add(other.latency);
-    if (other.hasServiceTime) {
-      this.hasServiceTime = true;
-      this.serviceTime.add(other.serviceTime);
-    }
+    this.latency.addCounts(other.latency);
+    if (other.serviceCounts) (this.serviceCounts ??= new Counts()).addCounts(other.serviceCounts);
     this.startMs = Math.min(this.startMs, other.startMs);
     this.endMs = Math.max(this.endMs, other.endMs);
+  }
+
+  /** Service-time counts, when any interval carried them. */
+  get serviceTime(): Counts | undefined {
+    return this.serviceCounts;
+  }
+
+  /** Bytes held by the histogram counts (for memory checks). */
+  get histogramBytes(): number {
+    return this.latency.byteLength + (this.serviceCounts?.byteLength ?? 0);
   }
 
   /** Requests that ended with a transport error or an HTTP status of 400 or more. */
@@ -130,8 +138,8 @@ export class MetricsAccumulator {
       bytesReceived: BigInt(this.bytesReceived),
       dropped: BigInt(this.dropped),
       late: BigInt(this.late),
-      latency: latencyStats(this.latency, withHistogram),
-      ...(this.hasServiceTime ? { serviceTime: latencyStats(this.serviceTime, withHistogram) } : {}),
+      latency: latencyStats(this.latency.toHistogram(scratch), withHistogram),
+      ...(this.serviceCounts ? { serviceTime: latencyStats(this.serviceCounts.toHistogram(scratch), withHistogram) } : {}),
       interval: options.interval ?? 0,
     });
   }
