@@ -14,7 +14,14 @@ export interface RawRecord {
  * - `shared`: one member of the named group receives each message (the orchestrator's consumers);
  * - `broadcast`: this subscriber receives every message (each driver).
  */
-export type Delivery = { kind: "shared"; group: string } | { kind: "broadcast"; id: string };
+export type Delivery = { kind: "shared"; group: string; exclusive?: boolean } | { kind: "broadcast"; id: string };
+
+/**
+ * The subscription of an `exclusive` shared group found another live member: a second process is
+ * consuming the same topics under the same prefix (e.g. two orchestrators), which would silently
+ * split the fleet's messages between them.
+ */
+export class GroupInUseError extends Error {}
 
 /** A byte-level data plane. The in-process and Kafka transports implement it; nothing else sees them. */
 export interface Transport {
@@ -29,6 +36,16 @@ export interface Transport {
     delivery: Delivery,
     onRecord: (record: RawRecord) => Promise<void> | void,
   ): Promise<Subscription>;
+  /**
+   * Like `subscribe`, but hands over what arrived together (a Kafka fetch batch, or what queued up
+   * in process) in one call; the next batch waits for it. A batch that throws is logged and
+   * skipped, never redelivered forever.
+   */
+  subscribeBatch(
+    topicNames: readonly Topic[],
+    delivery: Delivery,
+    onRecords: (records: RawRecord[]) => Promise<void> | void,
+  ): Promise<Subscription>;
   /** Closes every producer and subscriber. */
   close(): Promise<void>;
 }
@@ -36,6 +53,19 @@ export interface Transport {
 /** A live subscription. */
 export interface Subscription {
   close(): Promise<void>;
+  /**
+   * Epoch ms of this subscriber's last successful poll of the broker, for transports that can
+   * lose it (Kafka); undefined for the in-process bus, which is always reachable. Silence from
+   * publishers proves nothing while this is stale.
+   */
+  lastPollAt?(): number;
+}
+
+/** One decoded message of a batch, with its raw bytes (to store as received). */
+export interface Delivered<M> {
+  message: M;
+  key: string;
+  value: Uint8Array;
 }
 
 /** A typed message handler per topic. */
@@ -57,6 +87,11 @@ export interface Bus {
   publish<T extends Topic>(topic: T, key: string, message: TopicMessage<T>): Promise<void>;
   /** Subscribes the handlers to their topics. */
   subscribe(delivery: Delivery, handlers: Handlers): Promise<Subscription>;
+  /**
+   * Subscribes one handler to one topic's batches (see {@link Transport.subscribeBatch}); records
+   * that do not decode are counted and left out of the batch.
+   */
+  subscribeBatch<T extends Topic>(delivery: Delivery, topic: T, handler: (batch: Delivered<TopicMessage<T>>[]) => Promise<void> | void): Promise<Subscription>;
   readonly stats: BusStats;
   close(): Promise<void>;
 }
@@ -81,15 +116,8 @@ export function createBus(transport: Transport, options: BusOptions = {}): Bus {
     async subscribe(delivery, handlers) {
       const names = (Object.keys(handlers) as Topic[]).filter((t) => handlers[t] !== undefined);
       return transport.subscribe(names, delivery, async (record) => {
-        let message: unknown;
-        try {
-          message = fromBinary(topics[record.topic], record.value);
-        } catch (err) {
-          stats.undecodable++;
-          log(`bus: skipped an undecodable ${record.topic} record (key ${record.key}, ${record.value.length} bytes): ${String(err)}`);
-          return;
-        }
-        stats.delivered++;
+        const message = decode(record);
+        if (message === undefined) return;
         const handler = handlers[record.topic] as ((m: unknown, k: string) => Promise<void> | void) | undefined;
         try {
           await handler?.(message, record.key);
@@ -99,6 +127,34 @@ export function createBus(transport: Transport, options: BusOptions = {}): Bus {
         }
       });
     },
+    subscribeBatch(delivery, topic, handler) {
+      return transport.subscribeBatch([topic], delivery, async (records) => {
+        const batch: Delivered<never>[] = [];
+        for (const r of records) {
+          const message = decode(r);
+          if (message !== undefined) batch.push({ message: message as never, key: r.key, value: r.value });
+        }
+        if (batch.length === 0) return;
+        try {
+          await handler(batch);
+        } catch (err) {
+          stats.handlerErrors++;
+          log(`bus: batch handler for ${topic} (${batch.length} records) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        }
+      });
+    },
     close: () => transport.close(),
   };
+
+  function decode(record: RawRecord): unknown {
+    try {
+      const message = fromBinary(topics[record.topic], record.value);
+      stats.delivered++;
+      return message;
+    } catch (err) {
+      stats.undecodable++;
+      log(`bus: skipped an undecodable ${record.topic} record (key ${record.key}, ${record.value.length} bytes): ${String(err)}`);
+      return undefined;
+    }
+  }
 }

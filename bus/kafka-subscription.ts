@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Admin, Consumer, ConsumerRunConfig, Kafka } from "kafkajs";
-import type { Delivery, RawRecord, Subscription } from "./bus.js";
+import { GroupInUseError, type Delivery, type RawRecord, type Subscription } from "./bus.js";
 import { CLOSE_TIMEOUT_MS, errorText, RETRY, retrying, withTimeout } from "./kafka-util.js";
 import type { Topic } from "./topics.js";
 
@@ -14,6 +14,8 @@ const CONSUMER = {
 
 /** Longest wait for a subscriber to join its group and be positioned. */
 const SUBSCRIBE_TIMEOUT_MS = 30_000;
+/** How long an exclusive group's previous member (a killed process) may take to expire. */
+const EXCLUSIVE_WAIT_MS = CONSUMER.sessionTimeout + 3_000;
 /** Backoff of re-running a consumer that kafkajs gave up on (doubling, capped). */
 const REVIVE_INITIAL_MS = 500;
 const REVIVE_MAX_MS = 10_000;
@@ -37,6 +39,8 @@ export class KafkaSubscription implements Subscription {
   private reviveTimer: NodeJS.Timeout | undefined;
   /** Crashes without a kafkajs restart since the last group join (sets the backoff). */
   private revives = 0;
+  /** When the consumer last completed a fetch (an idle fetch completes every maxWaitTimeInMs). */
+  private polledAt = Date.now();
 
   constructor(
     kafka: Kafka,
@@ -44,7 +48,7 @@ export class KafkaSubscription implements Subscription {
     private readonly prefix: string,
     topicNames: readonly Topic[],
     private readonly delivery: Delivery,
-    private readonly onRecord: (record: RawRecord) => Promise<void> | void,
+    private readonly onRecords: (records: RawRecord[]) => Promise<void> | void,
     private readonly log: (m: string) => void,
     private readonly onClosed: () => void,
   ) {
@@ -60,9 +64,36 @@ export class KafkaSubscription implements Subscription {
     });
   }
 
+  /** Epoch ms of the last completed fetch. */
+  lastPollAt(): number {
+    return this.polledAt;
+  }
+
+  /**
+   * Refuses to join an exclusive group that has live members: a member of a killed process
+   * expires after the session timeout, so that long is waited for first.
+   */
+  private async ensureGroupFree(): Promise<void> {
+    const deadline = Date.now() + EXCLUSIVE_WAIT_MS;
+    for (;;) {
+      const { groups } = await retrying(() => this.admin.describeGroups([this.groupId]));
+      const members = groups[0]?.members ?? [];
+      if (members.length === 0) return;
+      if (Date.now() >= deadline || this.closing) {
+        const who = members.map((m) => `${m.clientId}@${m.clientHost}`).join(", ");
+        throw new GroupInUseError(
+          `another process is consuming ${this.names.join(", ")} in group ${this.groupId} (${who}); ` +
+            `stop it, or give this one another topic prefix`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** Joins the group and resolves once the consumer is positioned on every assigned partition. */
   async start(): Promise<void> {
     const { consumer } = this;
+    if (this.delivery.kind === "shared" && this.delivery.exclusive) await this.ensureGroupFree();
     const positioned = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     positioned.catch(() => {}); // observed below; avoid an unhandled rejection if start() fails earlier
 
@@ -84,6 +115,7 @@ export class KafkaSubscription implements Subscription {
       }
     });
     consumer.on(consumer.events.FETCH, ({ payload }) => {
+      this.polledAt = Date.now();
       if (this.phase === "awaitFetch" && payload.nodeId === this.fetchNode) {
         this.phase = "positioned";
         this.settle?.resolve();
@@ -114,18 +146,23 @@ export class KafkaSubscription implements Subscription {
     }
     this.runConfig = {
       autoCommit: true,
-      eachMessage: async ({ topic, partition, message }) => {
-        const record: RawRecord = {
-          topic: topic.slice(this.prefix.length) as Topic,
+      // Offsets of a batch are resolved (and then committed) only after the handler returns: a
+      // process that dies mid-batch gets the whole batch again, and applies it idempotently.
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        if (batch.messages.length === 0) return;
+        const topic = batch.topic.slice(this.prefix.length) as Topic;
+        const records: RawRecord[] = batch.messages.map((message) => ({
+          topic,
           key: message.key?.toString("utf8") ?? "",
           value: message.value ?? EMPTY,
-        };
+        }));
         try {
-          await this.onRecord(record);
+          await this.onRecords(records);
         } catch (err) {
-          // Never rethrow: kafkajs would redeliver the record forever and stall the partition.
+          // Never rethrow: kafkajs would redeliver the batch forever and stall the partition.
           this.log(
-            `kafka: ${this.what} failed on ${topic}[${partition}]@${message.offset} (key ${record.key}): ${errorText(err)}`,
+            `kafka: ${this.what} failed on ${batch.topic}[${batch.partition}]@${batch.firstOffset()}..${batch.lastOffset()}: ${errorText(err)}`,
           );
         }
       },

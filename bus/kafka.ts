@@ -36,6 +36,12 @@ export interface KafkaTransportOptions {
   clientId: string;
   /** Where warnings and errors go (kafkajs's own WARN+ lines included, its known noise excluded). */
   log: (message: string) => void;
+  /**
+   * Partitions of each topic created here (default 1). Driver topics are keyed by driver id, so
+   * more partitions spread a large fleet's metrics over more consumers; a topic that exists with
+   * fewer partitions is grown to this many.
+   */
+  partitions?: number | undefined;
 }
 
 /** Attempts of one `send`, each with kafkajs's own retries inside. */
@@ -83,7 +89,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   });
   try {
     await admin.connect();
-    await ensureTopics(admin, allTopics.map((t) => prefix + t), log);
+    await ensureTopics(admin, allTopics.map((t) => prefix + t), options.partitions ?? 1, log);
     await producer.connect();
   } catch (err) {
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
@@ -126,9 +132,21 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
       }
     },
 
-    async subscribe(topicNames, delivery, onRecord) {
+    subscribe(topicNames, delivery, onRecord) {
+      return transport.subscribeBatch(topicNames, delivery, async (records) => {
+        for (const record of records) {
+          try {
+            await onRecord(record);
+          } catch (err) {
+            log(`kafka: subscriber of ${record.topic} failed on a record (key ${record.key}): ${errorText(err)}`);
+          }
+        }
+      });
+    },
+
+    async subscribeBatch(topicNames, delivery, onRecords) {
       if (closed) throw new Error("kafka: the transport is closed");
-      const subscription = new KafkaSubscription(kafka, admin, prefix, topicNames, delivery, onRecord, log, () =>
+      const subscription = new KafkaSubscription(kafka, admin, prefix, topicNames, delivery, onRecords, log, () =>
         subscriptions.delete(subscription),
       );
       subscriptions.add(subscription);
@@ -154,8 +172,8 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   return transport;
 }
 
-/** Creates the topics that are missing and waits until each partition has a leader. */
-async function ensureTopics(admin: Admin, names: string[], log: (m: string) => void): Promise<void> {
+/** Creates the topics that are missing (or grows them to `partitions`) and waits until each partition has a leader. */
+async function ensureTopics(admin: Admin, names: string[], partitions: number, log: (m: string) => void): Promise<void> {
   await retrying(
     async () => {
       const existing = new Set(await admin.listTopics());
@@ -163,11 +181,17 @@ async function ensureTopics(admin: Admin, names: string[], log: (m: string) => v
       if (missing.length > 0) {
         // Resolves false when another process created them first (TOPIC_ALREADY_EXISTS).
         await admin.createTopics({
-          topics: missing.map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
           waitForLeaders: true,
         });
       }
-      const { topics } = await admin.fetchTopicMetadata({ topics: names });
+      let { topics } = await admin.fetchTopicMetadata({ topics: names });
+      const small = topics.filter((t) => t.partitions.length > 0 && t.partitions.length < partitions);
+      if (small.length > 0) {
+        log(`kafka: growing ${small.map((t) => `${t.name} (${t.partitions.length})`).join(", ")} to ${partitions} partitions`);
+        await admin.createPartitions({ topicPartitions: small.map((t) => ({ topic: t.name, count: partitions })) });
+        ({ topics } = await admin.fetchTopicMetadata({ topics: names }));
+      }
       const leaderless = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
       if (leaderless.length > 0) {
         throw Object.assign(new Error(`no leader yet for ${leaderless.map((t) => t.name).join(", ")}`), { retriable: true });

@@ -1,11 +1,13 @@
-import type { Delivery, RawRecord, Subscription, Transport } from "./bus.js";
+import { GroupInUseError, type Delivery, type RawRecord, type Subscription, type Transport } from "./bus.js";
 import type { Topic } from "./topics.js";
 
 interface Member {
   topics: ReadonlySet<Topic>;
   delivery: Delivery;
-  onRecord: (record: RawRecord) => Promise<void> | void;
-  /** Records are delivered in order per subscriber: each waits for the one before it. */
+  onRecords: (records: RawRecord[]) => Promise<void> | void;
+  /** Records waiting for the member's previous batch to finish. */
+  queued: RawRecord[];
+  /** Batches are delivered in order per subscriber: each waits for the one before it. */
   tail: Promise<void>;
   closed: boolean;
 }
@@ -13,7 +15,8 @@ interface Member {
 /**
  * The in-process transport: the zero-setup default. Same messages, same bytes as Kafka; each
  * shared group gets each record once (round-robin over its members), each broadcast subscriber
- * gets every record. Delivery is asynchronous, in order per subscriber.
+ * gets every record. Delivery is asynchronous, in order per subscriber; what queues up while a
+ * subscriber is busy reaches it as one batch.
  */
 export function createMemoryTransport(): Transport {
   const members: Member[] = [];
@@ -21,14 +24,34 @@ export function createMemoryTransport(): Transport {
   let closed = false;
 
   function deliver(member: Member, record: RawRecord): void {
+    member.queued.push(record);
+    if (member.queued.length > 1) return; // a drain is already scheduled
     member.tail = member.tail.then(async () => {
+      const batch = member.queued;
+      member.queued = [];
       if (member.closed) return;
       try {
-        await member.onRecord(record);
+        await member.onRecords(batch);
       } catch (err) {
-        console.warn(`memory bus: subscriber failed on ${record.topic}: ${String(err)}`);
+        console.warn(`memory bus: subscriber failed on ${batch.length} record(s): ${String(err)}`);
       }
     });
+  }
+
+  function join(topicNames: readonly Topic[], delivery: Delivery, onRecords: Member["onRecords"]): Subscription {
+    if (closed) throw new Error("memory bus is closed");
+    if (delivery.kind === "shared" && delivery.exclusive && members.some((m) => m.delivery.kind === "shared" && m.delivery.group === delivery.group))
+      throw new GroupInUseError(`another subscriber already consumes group "${delivery.group}" of this bus`);
+    const member: Member = { topics: new Set(topicNames), delivery, onRecords, queued: [], tail: Promise.resolve(), closed: false };
+    members.push(member);
+    return {
+      async close() {
+        member.closed = true;
+        const i = members.indexOf(member);
+        if (i >= 0) members.splice(i, 1);
+        await member.tail;
+      },
+    };
   }
 
   return {
@@ -49,24 +72,27 @@ export function createMemoryTransport(): Transport {
       }
     },
     async subscribe(topicNames, delivery, onRecord) {
-      const member: Member = { topics: new Set(topicNames), delivery, onRecord, tail: Promise.resolve(), closed: false };
-      members.push(member);
-      const subscription: Subscription = {
-        async close() {
-          member.closed = true;
-          const i = members.indexOf(member);
-          if (i >= 0) members.splice(i, 1);
-          await member.tail;
-        },
-      };
-      return subscription;
+      return join(topicNames, delivery, async (records) => {
+        for (const r of records) {
+          try {
+            await onRecord(r);
+          } catch (err) {
+            console.warn(`memory bus: subscriber failed on ${r.topic}: ${String(err)}`);
+          }
+        }
+      });
+    },
+    async subscribeBatch(topicNames, delivery, onRecords) {
+      return join(topicNames, delivery, onRecords);
     },
     async close() {
       closed = true;
-      await Promise.all([...members].map(async (m) => {
-        m.closed = true;
-        await m.tail;
-      }));
+      await Promise.all(
+        [...members].map(async (m) => {
+          m.closed = true;
+          await m.tail;
+        }),
+      );
       members.length = 0;
     },
   };

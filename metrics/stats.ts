@@ -86,6 +86,23 @@ export class MetricsAccumulator {
     if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));
   }
 
+  /**
+   * Adds merged numbers (e.g. a stored interval); exact when they embed their histograms, which
+   * is how intervals are stored. Throws when an embedded histogram does not decode.
+   */
+  addStats(s: Stats): void {
+    this.requests += Number(s.requests);
+    this.bytesReceived += Number(s.bytesReceived);
+    this.dropped += Number(s.dropped);
+    this.late += Number(s.late);
+    addCounts(this.statusCounts, s.statusCounts as { [k: string]: bigint }, Number);
+    addCounts(this.errorCounts, s.errorCounts, String);
+    if (s.latency && s.latency.histogram.length > 0) this.latency.addSparse(decodeCounts(s.latency.histogram));
+    if (s.serviceTime && s.serviceTime.histogram.length > 0) (this.serviceCounts ??= new Counts()).addSparse(decodeCounts(s.serviceTime.histogram));
+    if (s.start) this.startMs = Math.min(this.startMs, msOf(s.start));
+    if (s.end) this.endMs = Math.max(this.endMs, msOf(s.end));
+  }
+
   /** Adds another accumulator. */
   addAll(other: MetricsAccumulator): void {
     this.requests += other.requests;

@@ -47,13 +47,14 @@ describe("Fleet", () => {
     expect(changes).toEqual(["a:READY", "a:BUSY", "a:MISSING", "a:READY", "a:LEFT"]);
   });
 
-  it("after a restart, stored drivers get a full heartbeat window before they are MISSING", () => {
+  it("after a restart, stored drivers get a full heartbeat window before they are MISSING", async () => {
     const stale: Driver = create(DriverSchema, {
       id: "old",
       state: DriverState.READY,
       lastHeartbeatAt: timestampAt(Date.now() - 60_000),
     });
     store.putDriver(stale);
+    await store.committed();
     const opened = Date.now();
     const fleet = new Fleet(store);
     fleet.sweep(opened + LIMIT - 50);
@@ -61,6 +62,7 @@ describe("Fleet", () => {
     fleet.sweep(opened + LIMIT + 50);
     expect(fleet.get("old")!.state).toBe(DriverState.MISSING);
     // And the state survives in the store.
+    await store.committed();
     expect(new Fleet(store).get("old")!.state).toBe(DriverState.MISSING);
   });
 

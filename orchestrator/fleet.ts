@@ -1,20 +1,23 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { timestampAt } from "../metrics/stats.js";
+import { msOf, timestampAt } from "../metrics/stats.js";
 import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import type { Store } from "./store.js";
 
 /** A heartbeat that changes nothing is still written to the store at most this often. */
 const PERSIST_HEARTBEAT_EVERY_MS = 10_000;
 
-/** A change to one driver. */
-export type FleetListener = (driver: Driver, fleet: Driver[]) => void;
+/** A change to one driver (a copy; listeners may keep it). */
+export type FleetListener = (driver: Driver) => void;
 
 /**
  * The orchestrator's view of the fleet: READY → BUSY → READY from heartbeats, MISSING after
  * {@link MISSED_HEARTBEATS_LIMIT} missed beats, READY again when a missing driver beats, LEFT when
- * it says it is leaving. Changes are stored and announced to listeners.
+ * it says it is leaving. Changes are stored and announced to listeners, one driver at a time.
+ *
+ * A heartbeat that changes nothing costs O(1): the driver's record is refreshed in place, and
+ * written to the store at most every 10 s. Only listings sort the fleet.
  */
 export class Fleet {
   private readonly drivers = new Map<string, Driver>();
@@ -39,16 +42,38 @@ export class Fleet {
     }
   }
 
-  /** Every driver, sorted by id. */
+  /** How many drivers are known. */
+  get size(): number {
+    return this.drivers.size;
+  }
+
+  /** Every driver, sorted by id (copies). */
   list(): Driver[] {
-    return [...this.drivers.values()].sort((a, b) => a.id.localeCompare(b.id)).map((d) => clone(DriverSchema, d));
+    return this.sortedIds().map((id) => clone(DriverSchema, this.drivers.get(id)!));
+  }
+
+  /** Up to `size` drivers sorted by id, after `afterId`; `more` when others follow. */
+  page(afterId: string | undefined, size: number): { drivers: Driver[]; more: boolean } {
+    const ids = this.sortedIds();
+    let from = 0;
+    if (afterId !== undefined) {
+      // First id greater than afterId (binary search).
+      let hi = ids.length;
+      while (from < hi) {
+        const mid = (from + hi) >> 1;
+        if (ids[mid]! <= afterId) from = mid + 1;
+        else hi = mid;
+      }
+    }
+    const slice = ids.slice(from, from + size);
+    return { drivers: slice.map((id) => clone(DriverSchema, this.drivers.get(id)!)), more: from + size < ids.length };
   }
 
   get(id: string): Driver | undefined {
     return this.drivers.get(id);
   }
 
-  /** Drivers free for a new test: READY and not reserved. */
+  /** Drivers free for a new test: READY and not reserved, sorted by id. */
   ready(): Driver[] {
     return this.list().filter((d) => d.state === DriverState.READY && !this.reserved.has(d.id));
   }
@@ -88,7 +113,7 @@ export class Fleet {
       driver.lastHeartbeatAt = timestampAt(now);
       this.heardAtMs.set(driver.id, now);
     }
-    this.change(driver, true);
+    this.change(driver, now);
   }
 
   /** A heartbeat: refreshes liveness and the driver's own state. */
@@ -96,20 +121,29 @@ export class Fleet {
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
-    const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId, registeredAt: timestampAt(now) });
     const state = m.state === DriverState.BUSY ? DriverState.BUSY : DriverState.READY;
-    const changed = !existing || existing.state !== state || existing.testId !== m.testId;
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
+    this.heardAtMs.set(m.driverId, now);
+    if (existing && existing.state === state && existing.testId === m.testId) {
+      // Nothing changed: refresh in place, persist now and then.
+      existing.lastHeartbeatAt = timestampAt(now);
+      if (now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS) {
+        this.store.putDriver(existing);
+        this.lastPersistMs.set(m.driverId, now);
+      }
+      return;
+    }
+    const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId, registeredAt: timestampAt(now) });
     driver.state = state;
     driver.testId = m.testId;
     driver.lastHeartbeatAt = timestampAt(now);
-    this.heardAtMs.set(driver.id, now);
-    const persist = changed || now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS;
-    this.drivers.set(driver.id, driver);
-    if (persist) this.change(driver, changed);
+    this.change(driver, now);
   }
 
-  /** Marks drivers whose heartbeats stopped as MISSING; call about once a second. */
+  /**
+   * Marks drivers whose heartbeats stopped as MISSING; call about once a second, and only while
+   * the bus is known to be healthy (silence during an outage proves nothing).
+   */
   sweep(nowMs = Date.now()): void {
     const limit = this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
     for (const d of this.drivers.values()) {
@@ -118,17 +152,40 @@ export class Fleet {
         const missing = clone(DriverSchema, d);
         missing.state = DriverState.MISSING;
         this.reserved.delete(d.id);
-        this.change(missing, true);
+        this.change(missing, nowMs);
       }
     }
   }
 
-  private change(driver: Driver, announce: boolean): void {
+  /** After the bus was unreachable: every driver gets a fresh heartbeat window from `nowMs`. */
+  forgive(nowMs = Date.now()): void {
+    for (const id of this.drivers.keys()) this.heardAtMs.set(id, nowMs);
+  }
+
+  /** Forgets drivers that left or went missing more than `olderThanMs` ago; returns how many. */
+  prune(olderThanMs: number, nowMs = Date.now()): number {
+    let n = 0;
+    for (const d of [...this.drivers.values()]) {
+      if (d.state !== DriverState.LEFT && d.state !== DriverState.MISSING) continue;
+      const last = d.lastHeartbeatAt ? msOf(d.lastHeartbeatAt) : 0;
+      if (nowMs - last <= olderThanMs) continue;
+      this.drivers.delete(d.id);
+      this.heardAtMs.delete(d.id);
+      this.lastPersistMs.delete(d.id);
+      this.store.deleteDriver(d.id);
+      n++;
+    }
+    return n;
+  }
+
+  private sortedIds(): string[] {
+    return [...this.drivers.keys()].sort();
+  }
+
+  private change(driver: Driver, nowMs: number): void {
     this.drivers.set(driver.id, driver);
     this.store.putDriver(driver);
-    this.lastPersistMs.set(driver.id, Date.now());
-    if (!announce) return;
-    const fleet = this.list();
-    for (const l of this.listeners) l(clone(DriverSchema, driver), fleet);
+    this.lastPersistMs.set(driver.id, nowMs);
+    for (const l of this.listeners) l(clone(DriverSchema, driver));
   }
 }

@@ -2,10 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
-import { TestSchema, TestState } from "../gen/kannon/v1/test_pb.js";
+import type { Stats } from "../gen/kannon/v1/report_pb.js";
+import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
-import { LATE_START_US, LiveTest } from "./live-test.js";
+import { LATE_START_US, LiveTest, type Ending } from "./live-test.js";
+import { downsample } from "./series.js";
 
 const START_MS = 1_764_000_000_000;
 const INTERVAL_MS = 1000;
@@ -68,9 +70,25 @@ function watcher(live: LiveTest) {
   };
 }
 
+/** Stored intervals of each LiveTest made by liveOf (what the orchestrator's store would hold). */
+const storedIntervals = new WeakMap<LiveTest, Stats[]>();
+
+function liveOf(test: Test): LiveTest {
+  const kept: Stats[] = [];
+  const live = new LiveTest(test, (s) => kept.push(s));
+  storedIntervals.set(live, kept);
+  return live;
+}
+
+/** Ends a run as the orchestrator does: seal, then the report with the stored series. */
+function end(live: LiveTest, ending: Ending, nowMs?: number) {
+  live.seal();
+  return live.finish(ending, downsample(storedIntervals.get(live) ?? [], live.intervalCount), nowMs);
+}
+
 describe("LiveTest", () => {
   it("the watcher gets the current state first on subscribe", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const w0 = watcher(live);
     expect(w0.updates).toHaveLength(1);
     expect(w0.updates[0]!.test!.state).toBe(TestState.STARTING);
@@ -99,7 +117,7 @@ describe("LiveTest", () => {
   });
 
   it("moves STARTING → RUNNING on the first data and tells watchers", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const w = watcher(live);
     live.apply(msg("a", 0, { skewUs: 10n })); // no data: still starting
     expect(live.test.state).toBe(TestState.STARTING);
@@ -109,7 +127,7 @@ describe("LiveTest", () => {
   });
 
   it("emits interval k only once both drivers reported seq ≥ k, with both drivers' numbers", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const w = watcher(live);
     live.apply(msg("a", 0, { latencies: lat(100, 3) }));
     expect(w.intervals()).toEqual([]);
@@ -131,7 +149,7 @@ describe("LiveTest", () => {
   });
 
   it("emits intervals in order, each exactly once, when one driver runs ahead", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const w = watcher(live);
     for (let k = 0; k < 4; k++) live.apply(msg("b", k, { latencies: lat(500 + k, k + 1) }));
     expect(w.intervals()).toEqual([]);
@@ -141,14 +159,14 @@ describe("LiveTest", () => {
     live.apply(msg("b", 4, { final: true }));
     expect(w.intervals()).toEqual([0, 1, 2, 3]);
     expect(live.allDone).toBe(true);
-    const { report } = live.finish({ state: TestState.COMPLETED, message: "" });
+    const { report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(report.intervals.map((i) => i.interval)).toEqual([0, 1, 2, 3]);
     expect(report.intervals.map((i) => i.requests)).toEqual([1n, 2n, 4n, 5n]);
     expect(report.total!.requests).toBe(12n);
   });
 
   it("the final report's total is the exact sum of both drivers, with per-driver reports", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const a = [msg("a", 0, { latencies: lat(100, 10) }), msg("a", 1, { latencies: lat(150, 20), statusCounts: { 200: 18n, 404: 2n } }), msg("a", 2, { latencies: lat(90_000, 5), final: true })];
     const b = [
       msg("b", 0, { latencies: lat(2000, 7), errorCounts: { timeout: 1n }, statusCounts: { 200: 6n } }),
@@ -160,7 +178,7 @@ describe("LiveTest", () => {
       live.apply(b[k]!);
     }
     expect(live.allDone).toBe(true);
-    const { test, report } = live.finish({ state: TestState.COMPLETED, message: "" }, START_MS + 3500);
+    const { test, report } = end(live, { state: TestState.COMPLETED, message: "" }, START_MS + 3500);
 
     expect(test.state).toBe(TestState.COMPLETED);
     expect(test.partial).toBe(false);
@@ -206,7 +224,7 @@ describe("LiveTest", () => {
   });
 
   it("lose() lets intervals proceed; finish() reports partial with the lost driver named", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     const w = watcher(live);
     live.apply(msg("a", 0, { latencies: lat(100, 2) }));
     live.apply(msg("b", 0, { latencies: lat(100, 3) }));
@@ -223,7 +241,7 @@ describe("LiveTest", () => {
     live.apply(msg("b", 1, { latencies: lat(100, 100) }));
     live.lose("b", "again");
 
-    const { test, report } = live.finish({ state: TestState.COMPLETED, message: "" });
+    const { test, report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(test.state).toBe(TestState.COMPLETED);
     expect(test.partial).toBe(true);
     expect(test.message).toContain("driver b");
@@ -241,11 +259,11 @@ describe("LiveTest", () => {
   });
 
   it("a cancelled run flushes pending intervals and is not partial", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     live.apply(msg("a", 0, { latencies: lat(100, 2) }));
     live.apply(msg("a", 1, { latencies: lat(100, 3) }));
     live.apply(msg("b", 0, { latencies: lat(100, 1) }));
-    const { test, report } = live.finish({ state: TestState.CANCELLED, message: "cancelled by the user" });
+    const { test, report } = end(live, { state: TestState.CANCELLED, message: "cancelled by the user" });
     expect(test.state).toBe(TestState.CANCELLED);
     expect(test.partial).toBe(false);
     expect(test.message).toBe("cancelled by the user");
@@ -254,37 +272,37 @@ describe("LiveTest", () => {
   });
 
   it("a driver's error on its final message is reported", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     live.apply(msg("a", 0, { latencies: [100], final: true }));
     live.apply(msg("b", 0, { final: true, error: "driver b could not resolve the target" }));
     expect(live.allDone).toBe(true);
-    const { test, report } = live.finish({ state: TestState.COMPLETED, message: "" });
+    const { test, report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(test.message).toContain("could not resolve");
     expect(report.drivers.find((d) => d.driverId === "b")!.message).toContain("could not resolve");
     expect(report.total!.requests).toBe(1n);
   });
 
   it("fleet_start_skew_us is the latest start minus the earliest; late starts are flagged", () => {
-    const live = new LiveTest(newTest(["a", "b", "c"]));
+    const live = liveOf(newTest(["a", "b", "c"]));
     live.apply(msg("a", 0, { latencies: [100], skewUs: 1_200n, final: true }));
     live.apply(msg("b", 0, { latencies: [100], skewUs: -300n, final: true }));
     live.apply(msg("c", 0, { latencies: [100], skewUs: LATE_START_US + 1n, final: true }));
-    const { report } = live.finish({ state: TestState.COMPLETED, message: "" });
+    const { report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(report.fleetStartSkewUs).toBe(LATE_START_US + 1n + 300n);
     const skew = Object.fromEntries(report.drivers.map((d) => [d.driverId, [d.startSkewUs, d.lateStart]]));
     expect(skew).toEqual({ a: [1_200n, false], b: [-300n, false], c: [LATE_START_US + 1n, true] });
   });
 
   it("fleet skew of two drivers; no skew known gives 0", () => {
-    const two = new LiveTest(newTest());
+    const two = liveOf(newTest());
     two.apply(msg("a", 0, { latencies: [100], skewUs: 1_200n, final: true }));
     two.apply(msg("b", 0, { latencies: [100], skewUs: -300n, final: true }));
-    expect(two.finish({ state: TestState.COMPLETED, message: "" }).report.fleetStartSkewUs).toBe(1_500n);
+    expect(end(two, { state: TestState.COMPLETED, message: "" }).report.fleetStartSkewUs).toBe(1_500n);
 
-    const none = new LiveTest(newTest());
+    const none = liveOf(newTest());
     none.lose("a", "driver a left the fleet");
     none.lose("b", "driver b left the fleet");
-    const { report } = none.finish({ state: TestState.COMPLETED, message: "" }, START_MS + 10);
+    const { report } = end(none, { state: TestState.COMPLETED, message: "" }, START_MS + 10);
     expect(report.fleetStartSkewUs).toBe(0n);
     expect(report.total!.requests).toBe(0n);
     expect(report.intervals).toEqual([]);
@@ -294,12 +312,12 @@ describe("LiveTest", () => {
   });
 
   it("ignores unknown drivers and anything after a driver's final message", () => {
-    const live = new LiveTest(newTest());
+    const live = liveOf(newTest());
     live.apply(msg("zz", 0, { latencies: lat(100, 50) }));
     live.apply(msg("a", 0, { latencies: [100], final: true }));
     live.apply(msg("a", 1, { latencies: lat(100, 50) }));
     live.apply(msg("b", 0, { latencies: [100], final: true }));
-    const { report } = live.finish({ state: TestState.COMPLETED, message: "" });
+    const { report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(report.total!.requests).toBe(2n);
     expect(report.drivers.map((d) => d.driverId)).toEqual(["a", "b"]);
   });

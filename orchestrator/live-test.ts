@@ -2,6 +2,8 @@ import { clone, create } from "@bufbuild/protobuf";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import type { Series } from "./series.js";
+import { withoutHistograms } from "./series.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { decodeMetrics, MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
@@ -35,13 +37,20 @@ export interface Ending {
  * The live, exact merge of one running test: per-interval views are emitted once every active
  * driver has moved past the interval, cumulative and per-driver views are sums of histograms.
  * Deduplication happens before `apply` (in the store), so `apply` sees each (driver, seq) once.
+ *
+ * Memory does not grow with the run's length: an emitted interval goes to `onInterval` (the
+ * store) with its histograms and is not kept; only intervals some driver has not reached yet are
+ * held. Per driver, what is kept is its totals (counts by histogram bucket, see metrics/counts.ts).
  */
 export class LiveTest {
   readonly drivers = new Map<string, DriverProgressState>();
   private readonly pending = new Map<number, MetricsAccumulator>();
   private readonly cumulative = new MetricsAccumulator();
-  private readonly intervals: Stats[] = [];
   private nextInterval = 0;
+  /** Active drivers whose lastSeq is below nextInterval; -1 when it must be counted again. */
+  private behind = -1;
+  /** Set once the orchestrator has begun to end the run: nothing more is applied. */
+  sealed = false;
   private maxSeq = -1;
   private readonly intervalMs: number;
   private readonly startAtMs: number;
@@ -50,12 +59,24 @@ export class LiveTest {
   /** The drivers the schedule is currently split over (arrival rate re-splits when one drops out). */
   sharedIds: string[];
 
-  constructor(public test: Test) {
+  /**
+   * @param onInterval receives each merged interval once, with its histograms, when it is emitted
+   *   (again, identical, when a restarted orchestrator replays the run).
+   */
+  constructor(
+    public test: Test,
+    private readonly onInterval: (stats: Stats) => void = () => {},
+  ) {
     this.intervalMs = test.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
     this.sharedIds = [...test.driverIds];
     for (const id of test.driverIds)
       this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator() });
+  }
+
+  /** How many intervals have been emitted. */
+  get intervalCount(): number {
+    return this.nextInterval;
   }
 
   /** Every driver has delivered its final metrics or was lost. */
@@ -71,6 +92,7 @@ export class LiveTest {
    */
   rejects(m: MetricsMessage, nowMs = Date.now()): string | undefined {
     const d = this.drivers.get(m.driverId);
+    if (this.sealed) return `test ${this.test.id} is ending`;
     if (!d) return `driver ${m.driverId} is not part of test ${this.test.id}`;
     if (d.finished) return `driver ${m.driverId} already delivered its final metrics`;
     const latest = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs)) + MAX_SEQ_AHEAD;
@@ -86,8 +108,9 @@ export class LiveTest {
    */
   apply(m: MetricsMessage): void {
     const d = this.drivers.get(m.driverId);
-    if (!d || d.finished) return;
+    if (!d || d.finished || this.sealed) return;
     const decoded = decodeMetrics(m);
+    const wasBehind = this.isBehind(d);
     const seq = Number(m.seq);
     const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0;
     if (hasData || !m.final) {
@@ -105,6 +128,7 @@ export class LiveTest {
       d.lost = false;
       d.message = m.error;
     }
+    if (wasBehind && !this.isBehind(d) && this.behind > 0) this.behind--;
     if (this.test.state === TestState.STARTING && hasData) this.setState(TestState.RUNNING);
     this.emitReady(false);
   }
@@ -113,8 +137,10 @@ export class LiveTest {
   lose(driverId: string, message: string): void {
     const d = this.drivers.get(driverId);
     if (!d || d.finished || d.lost) return;
+    const wasBehind = this.isBehind(d);
     d.lost = true;
     d.message = message;
+    if (wasBehind && this.behind > 0) this.behind--;
     this.emitReady(false);
   }
 
@@ -132,9 +158,18 @@ export class LiveTest {
     return () => this.listeners.delete(listener);
   }
 
-  /** Ends the run: flushes every interval, builds and returns the final test and report. */
-  finish(ending: Ending, nowMs = Date.now()): { test: Test; report: Report } {
+  /** Begins the end of the run: emits every interval received so far; nothing more is applied. */
+  seal(): void {
     this.emitReady(true);
+    this.sealed = true;
+  }
+
+  /**
+   * Ends the run ({@link seal} first): builds and returns the final test and report, whose interval
+   * series comes from the store (`series`, downsampled on long runs).
+   */
+  finish(ending: Ending, series: Series, nowMs = Date.now()): { test: Test; report: Report } {
+    this.seal();
     const lost = [...this.drivers.values()].filter((d) => d.lost || d.message);
     const test = clone(TestSchema, this.test);
     test.state = ending.state;
@@ -164,7 +199,9 @@ export class LiveTest {
           message: d.message,
         }),
       ),
-      intervals: this.intervals,
+      intervals: series.intervals,
+      intervalStep: series.step,
+      intervalCount: this.nextInterval,
       fleetStartSkewUs: fleetSkew,
       ...(test.spec ? { spec: test.spec } : {}),
     });
@@ -183,19 +220,30 @@ export class LiveTest {
       if (acc !== NOTHING) this.cumulative.addAll(acc);
       const windowStart = this.startAtMs + k * this.intervalMs;
       const stats = acc.toStats({
+        withHistogram: true,
         interval: k,
         startMs: windowStart,
         endMs: Number.isFinite(acc.endMs) ? Math.min(acc.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
       });
-      this.intervals.push(stats);
+      this.onInterval(stats);
       this.nextInterval++;
-      this.broadcast(this.progress(this.cumulativeStats(), stats));
+      this.behind = -1;
+      if (this.listeners.size > 0) this.broadcast(this.progress(this.cumulativeStats(), withoutHistograms(stats)));
     }
   }
 
-  private intervalComplete(k: number): boolean {
-    for (const d of this.drivers.values()) if (!d.finished && !d.lost && d.lastSeq < k) return false;
-    return true;
+  private isBehind(d: DriverProgressState): boolean {
+    return !d.finished && !d.lost && d.lastSeq < this.nextInterval;
+  }
+
+  /** Every active driver has moved past interval k (k is always nextInterval here). */
+  private intervalComplete(_k: number): boolean {
+    if (this.behind < 0) {
+      let n = 0;
+      for (const d of this.drivers.values()) if (this.isBehind(d)) n++;
+      this.behind = n;
+    }
+    return this.behind === 0;
   }
 
   private cumulativeStats(): Stats {

@@ -1,27 +1,45 @@
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
-import type { Bus, Subscription } from "../bus/bus.js";
+import type { Bus, Delivered, Subscription } from "../bus/bus.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { WatchDriversResponseSchema, WatchTestResponseSchema, type WatchDriversResponse, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
-import type { Report } from "../gen/kannon/v1/report_pb.js";
+import {
+  WatchDriversResponseSchema,
+  WatchTestResponseSchema,
+  type WatchDriversResponse,
+  type WatchTestResponse,
+} from "../gen/kannon/v1/orchestrator_pb.js";
+import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
+import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import * as catalog from "./catalog.js";
 import { Channel } from "./channel.js";
 import { DomainError } from "./errors.js";
 import { Fleet } from "./fleet.js";
 import { LiveTest } from "./live-test.js";
-import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import type { Page } from "./paging.js";
 import { runDeadlineMs } from "./plan.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
-import { Store } from "./store.js";
+import { downsample } from "./series.js";
+import { metricsKey, Store, type StoredMetrics } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
 export const CANCEL_DEADLINE_MS = 5000;
 /** How often deadlines and heartbeats are checked. */
 const TICK_MS = 250;
+/** The bus counts as unreachable when the liveness consumer has not completed a poll for this long. */
+export const BUS_STALL_MS = 3000;
+/** A pause between two polls longer than this (an idle poll completes every ~100 ms) is a gap in evidence. */
+const POLL_GAP_MS = 1500;
+/** Default of {@link OrchestratorOptions.keepTests}. */
+export const DEFAULT_KEEP_TESTS = 10_000;
+/** Default of {@link OrchestratorOptions.forgetDriversAfterMs}: a day. */
+export const DEFAULT_FORGET_DRIVERS_AFTER_MS = 24 * 3600_000;
+/** How often drivers gone for long are pruned. */
+const PRUNE_EVERY_MS = 60_000;
 
 const TERMINAL = new Set([TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED]);
 
@@ -32,32 +50,63 @@ export interface OrchestratorOptions {
   dataDir: string;
   heartbeatIntervalMs?: number | undefined;
   log?: ((message: string) => void) | undefined;
+  /** Tests kept in the store; beyond it the oldest that are not running are deleted. */
+  keepTests?: number | undefined;
+  /** Drivers that left or went missing this long ago are forgotten. */
+  forgetDriversAfterMs?: number | undefined;
 }
 
-/** Counters for logs and tests. */
+/** Counters for logs, tests and benchmarks. */
 export interface OrchestratorStats {
   metricsApplied: number;
   metricsDuplicate: number;
   metricsIgnored: number;
   /** Messages whose histograms did not decode: logged and skipped. */
   metricsInvalid: number;
+  /** Metrics batches stored (one LMDB transaction each). */
+  batches: number;
+  heartbeats: number;
+  /** Times the bus became unreachable (liveness judgement paused). */
+  busStalls: number;
 }
 
 /**
  * The orchestrator's domain: tests and their lifecycle, the fleet, the exact merge of metrics,
  * deadlines, and durable state. Transport-free: the Connect routes call it.
+ *
+ * Liveness and data are consumed apart: registrations and heartbeats on one subscription (O(1)
+ * each), metrics in batches on another (decoded once, applied, and stored in one transaction per
+ * batch before the batch is acknowledged), so a metrics backlog never makes a driver look dead.
  */
 export class Orchestrator {
-  readonly stats: OrchestratorStats = { metricsApplied: 0, metricsDuplicate: 0, metricsIgnored: 0, metricsInvalid: 0 };
+  readonly stats: OrchestratorStats = {
+    metricsApplied: 0,
+    metricsDuplicate: 0,
+    metricsIgnored: 0,
+    metricsInvalid: 0,
+    batches: 0,
+    heartbeats: 0,
+    busStalls: 0,
+  };
   private readonly live = new Map<string, LiveTest>();
   /** Watchers of tests that have not started yet. */
   private readonly early = new Map<string, Set<Channel<WatchTestResponse>>>();
   private readonly notRunningSince = new Map<string, number>();
   private readonly cancelDeadline = new Map<string, number>();
-  private subscription: Subscription | undefined;
+  /** Per running test: how long the bus was unreachable during it (its deadlines move by that). */
+  private readonly pausedMs = new Map<string, number>();
+  private liveness: Subscription | undefined;
+  private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private stalledSince: number | undefined;
+  /** The liveness consumer's last poll, as of the previous tick. */
+  private lastPoll: number | undefined;
+  private lastPruneMs = Date.now();
+  private retaining: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
   private readonly heartbeatIntervalMs: number;
+  private readonly keepTests: number;
+  private readonly forgetDriversAfterMs: number;
 
   private constructor(
     private readonly bus: Bus,
@@ -67,37 +116,39 @@ export class Orchestrator {
   ) {
     this.log = options.log ?? ((m) => console.log(m));
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
+    this.forgetDriversAfterMs = options.forgetDriversAfterMs ?? DEFAULT_FORGET_DRIVERS_AFTER_MS;
   }
 
-  /** Opens the store, resumes tests that were running, and starts consuming the data plane. */
+  /**
+   * Opens the store, resumes tests that were running (replaying their stored intervals as a
+   * stream), and starts consuming the data plane. Refuses (GroupInUseError) when another
+   * orchestrator consumes the same topics.
+   */
   static async open(options: OrchestratorOptions): Promise<Orchestrator> {
     const store = new Store(options.dataDir);
     const o = new Orchestrator(options.bus, store, new Fleet(store, options.heartbeatIntervalMs), options);
-    for (const test of store.listTests()) {
-      if (test.state !== TestState.STARTING && test.state !== TestState.RUNNING) continue;
-      const live = new LiveTest(test);
-      for (const m of store.listMetrics(test.id)) {
-        try {
-          live.apply(m);
-        } catch (err) {
-          (options.log ?? console.log)(`orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`);
-        }
-      }
-      o.live.set(test.id, live);
-      o.fleet.reserve(test.driverIds, test.id);
-      if (test.cancelRequested) {
-        live.cancelRequested = true;
-        o.cancelDeadline.set(test.id, Date.now() + CANCEL_DEADLINE_MS);
-      }
+    try {
+      for (const { test } of store.testsNewestFirst())
+        if (test.state === TestState.STARTING || test.state === TestState.RUNNING) o.resume(test);
+      o.liveness = await options.bus.subscribe(
+        { kind: "shared", group: "orchestrator-liveness", exclusive: true },
+        {
+          register: (m) => o.fleet.onRegister(m),
+          heartbeat: (m) => {
+            o.stats.heartbeats++;
+            o.fleet.onHeartbeat(m);
+          },
+        },
+      );
+      o.ingestion = await options.bus.subscribeBatch({ kind: "shared", group: "orchestrator", exclusive: true }, "metrics", (batch) =>
+        o.ingest(batch),
+      );
+    } catch (err) {
+      await o.liveness?.close();
+      await store.close();
+      throw err;
     }
-    o.subscription = await options.bus.subscribe(
-      { kind: "shared", group: "orchestrator" },
-      {
-        register: (m) => o.fleet.onRegister(m),
-        heartbeat: (m) => o.fleet.onHeartbeat(m),
-        metrics: (m) => o.onMetrics(m),
-      },
-    );
     o.ticker = setInterval(() => o.tick(), TICK_MS);
     return o;
   }
@@ -113,6 +164,7 @@ export class Orchestrator {
       createdAt: timestampNow(),
     });
     this.store.putTest(test);
+    this.retain();
     return test;
   }
 
@@ -126,17 +178,29 @@ export class Orchestrator {
     return test;
   }
 
-  /** Every test, newest first. */
-  listTests(): Test[] {
-    return this.store
-      .listTests()
-      .map((t) => this.live.get(t.id)?.test ?? t)
-      .sort((a, b) => (b.createdAt && a.createdAt ? msOf(b.createdAt) - msOf(a.createdAt) : 0));
+  /** A page of tests, newest first, optionally in one state. */
+  listTests(query: catalog.TestQuery = { pageSize: 0, pageToken: "", state: TestState.UNSPECIFIED }): Page<Test> {
+    return catalog.listTests(this.store, query, (t) => this.live.get(t.id)?.test ?? t);
   }
 
-  /** The fleet. */
-  listDrivers(): Driver[] {
-    return this.fleet.list();
+  /** A page of the fleet, sorted by id. */
+  listDrivers(query: { pageSize: number; pageToken: string } = { pageSize: 0, pageToken: "" }): Page<Driver> {
+    return catalog.listDrivers(this.fleet, query);
+  }
+
+  /** A page of a test's merged intervals at full resolution. */
+  listIntervals(id: string, query: { pageSize: number; pageToken: string }): Page<Stats> {
+    this.getTest(id);
+    return catalog.listIntervals(this.store, id, query);
+  }
+
+  /** Deletes a test that is not running, with its report and intervals. */
+  async deleteTest(id: string): Promise<void> {
+    const test = this.getTest(id);
+    if (this.live.has(id) || test.state === TestState.STARTING || test.state === TestState.RUNNING)
+      throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; cancel it and let it end before deleting it`);
+    this.endEarlyWatchers(test);
+    await this.store.deleteTest(test);
   }
 
   /** Picks drivers, sends them the config and a trigger with a common start instant. */
@@ -148,8 +212,8 @@ export class Orchestrator {
     const ready = this.fleet.ready();
     const wanted = spec.driverCount === 0 ? Math.max(1, ready.length) : spec.driverCount;
     if (ready.length < wanted) {
-      const names = ready.map((d) => d.id).join(", ") || "none";
-      throw new DomainError("failed_precondition", `test "${id}" needs ${wanted} ready driver(s); ${ready.length} ready (${names})`);
+      const names = ready.slice(0, 20).map((d) => d.id).join(", ") + (ready.length > 20 ? `, +${ready.length - 20} more` : "");
+      throw new DomainError("failed_precondition", `test "${id}" needs ${wanted} ready driver(s); ${ready.length} ready (${names || "none"})`);
     }
     const drivers = ready.slice(0, wanted).map((d) => d.id);
     const startAtMs = Date.now() + (spec.startDelayMs || DEFAULT_START_DELAY_MS);
@@ -161,7 +225,7 @@ export class Orchestrator {
     this.store.putTest(started);
     // Live before anything is sent: a driver's first answer (or a cancel) may come back before
     // the publishes are acknowledged.
-    const live = new LiveTest(started);
+    const live = this.newLive(started);
     this.live.set(id, live);
     try {
       await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec, driverIds: drivers }));
@@ -194,11 +258,7 @@ export class Orchestrator {
       cancelled.endedAt = timestampNow();
       cancelled.message = "cancelled before it started";
       this.store.putTest(cancelled);
-      for (const ch of this.early.get(id) ?? []) {
-        ch.push(create(WatchTestResponseSchema, { test: cancelled }));
-        ch.end();
-      }
-      this.early.delete(id);
+      this.endEarlyWatchers(cancelled);
       return cancelled;
     }
     if (!live.cancelRequested) {
@@ -234,7 +294,7 @@ export class Orchestrator {
   /** Streams a test: current state first, then every interval, then the final report. */
   watchTest(id: string): AsyncIterable<WatchTestResponse> {
     const test = this.getTest(id);
-    const ch = new Channel<WatchTestResponse>();
+    const ch = new Channel<WatchTestResponse>({ sizeOf: (r) => toBinary(WatchTestResponseSchema, r as WatchTestResponse).byteLength });
     const live = this.live.get(id);
     if (live) this.attach(live, ch);
     else if (TERMINAL.has(test.state)) {
@@ -251,20 +311,50 @@ export class Orchestrator {
     return ch;
   }
 
-  /** Streams the fleet: a snapshot, then every change. */
+  /** Streams the fleet: the whole fleet once, then one changed driver per message. */
   watchDrivers(): AsyncIterable<WatchDriversResponse> {
-    const ch = new Channel<WatchDriversResponse>();
+    const ch = new Channel<WatchDriversResponse>({ sizeOf: (r) => toBinary(WatchDriversResponseSchema, r as WatchDriversResponse).byteLength });
     ch.push(create(WatchDriversResponseSchema, { drivers: this.fleet.list() }));
-    ch.onClose = this.fleet.subscribe((changed, drivers) => ch.push(create(WatchDriversResponseSchema, { drivers, changed })));
+    ch.onClose = this.fleet.subscribe((changed) => ch.push(create(WatchDriversResponseSchema, { changed })));
     return ch;
   }
 
   /** Stops consuming, ends every stream, closes the store. Running tests resume on the next open. */
   async close(): Promise<void> {
     clearInterval(this.ticker);
-    await this.subscription?.close();
+    await Promise.allSettled([this.liveness?.close(), this.ingestion?.close()]);
     for (const set of this.early.values()) for (const ch of set) ch.end();
+    await this.retaining;
     await this.store.close();
+  }
+
+  /** Bytes the store takes on disk. */
+  storeSizeBytes(): number {
+    return this.store.sizeBytes();
+  }
+
+  private newLive(test: Test): LiveTest {
+    return new LiveTest(test, (stats) => {
+      this.store.putInterval(test.id, stats).catch((err) => this.log(`orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`));
+    });
+  }
+
+  /** Picks a running test up again after a restart: replays its stored intervals in order. */
+  private resume(test: Test): void {
+    const live = this.newLive(test);
+    for (const m of this.store.metricsOf(test.id)) {
+      try {
+        live.apply(m);
+      } catch (err) {
+        this.log(`orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`);
+      }
+    }
+    this.live.set(test.id, live);
+    this.fleet.reserve(test.driverIds, test.id);
+    if (test.cancelRequested) {
+      live.cancelRequested = true;
+      this.cancelDeadline.set(test.id, Date.now() + CANCEL_DEADLINE_MS);
+    }
   }
 
   private attach(live: LiveTest, ch: Channel<WatchTestResponse>): void {
@@ -274,53 +364,96 @@ export class Orchestrator {
     });
   }
 
-  private onMetrics(m: MetricsMessage): void {
-    const live = this.live.get(m.testId);
-    if (!live) {
-      this.stats.metricsIgnored++;
-      return;
+  private endEarlyWatchers(test: Test): void {
+    for (const ch of this.early.get(test.id) ?? []) {
+      ch.push(create(WatchTestResponseSchema, { test }));
+      ch.end();
     }
-    if (this.store.hasMetrics(m)) {
-      this.stats.metricsDuplicate++;
-      return;
-    }
-    const why = live.rejects(m);
-    if (why) {
-      this.stats.metricsIgnored++;
-      if (!why.includes("already delivered")) this.log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
-      return;
-    }
-    try {
-      live.apply(m);
-    } catch (err) {
-      this.stats.metricsInvalid++;
-      this.log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
-      return;
-    }
-    this.store.putMetrics(m);
-    this.stats.metricsApplied++;
-    if (live.allDone) this.finish(live);
-    else if (m.final) this.reshare(live);
+    this.early.delete(test.id);
   }
 
-  private finish(live: LiveTest): void {
+  /**
+   * One consumed batch of metrics: each message checked, deduplicated on (test, driver, seq)
+   * against the store and the batch, decoded once and applied; then the batch is stored in one
+   * transaction, and only then acknowledged (the promise resolves). A process that dies before
+   * gets the batch again and skips what it had stored.
+   */
+  private async ingest(batch: Delivered<MetricsMessage>[]): Promise<void> {
+    const toStore: StoredMetrics[] = [];
+    const seen = new Set<string>();
+    const touched = new Set<LiveTest>();
+    const finals = new Set<LiveTest>();
+    for (const { message: m, value } of batch) {
+      const live = this.live.get(m.testId);
+      if (!live) {
+        this.stats.metricsIgnored++;
+        continue;
+      }
+      const key = metricsKey(m);
+      if (seen.has(key) || this.store.hasMetrics(key)) {
+        this.stats.metricsDuplicate++;
+        continue;
+      }
+      const why = live.rejects(m);
+      if (why) {
+        this.stats.metricsIgnored++;
+        if (!why.includes("already delivered") && !live.sealed) this.log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
+        continue;
+      }
+      try {
+        live.apply(m);
+      } catch (err) {
+        this.stats.metricsInvalid++;
+        this.log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
+        continue;
+      }
+      seen.add(key);
+      toStore.push({ key, value });
+      touched.add(live);
+      if (m.final) finals.add(live);
+      this.stats.metricsApplied++;
+    }
+    if (toStore.length > 0) {
+      await this.store.putMetricsBatch(toStore);
+      this.stats.batches++;
+    }
+    for (const live of touched) {
+      if (live.allDone) void this.finish(live);
+      else if (finals.has(live)) this.reshare(live);
+    }
+  }
+
+  /** Ends a run: seals it, waits for its intervals to be stored, stores the report, drops raw data. */
+  private async finish(live: LiveTest): Promise<void> {
+    if (live.sealed) return;
+    live.seal();
     const id = live.test.id;
     const drivers = [...live.drivers.values()];
     const failed = drivers.every((d) => d.message !== "" && d.totals.requests === 0);
-    const { test, report } = live.finish(
-      live.cancelRequested
-        ? { state: TestState.CANCELLED, message: "cancelled by request" }
-        : failed
-          ? { state: TestState.FAILED, message: "no driver ran the test" }
-          : { state: TestState.COMPLETED, message: "" },
-    );
-    this.store.putReport(report);
-    this.store.putTest(test);
-    this.live.delete(id);
-    this.cancelDeadline.delete(id);
-    for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
-    this.fleet.release(id);
-    this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
+    const ending = live.cancelRequested
+      ? { state: TestState.CANCELLED as const, message: "cancelled by request" }
+      : failed
+        ? { state: TestState.FAILED as const, message: "no driver ran the test" }
+        : { state: TestState.COMPLETED as const, message: "" };
+    try {
+      await this.store.committed();
+      const { test, report } = live.finish(ending, downsample(this.store.intervalsOf(id), live.intervalCount));
+      this.store.putReport(report);
+      this.store.putTest(test);
+      this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
+    } catch (err) {
+      this.log(`orchestrator: could not store the end of test ${id}: ${String(err)}`);
+      return;
+    } finally {
+      this.live.delete(id);
+      this.cancelDeadline.delete(id);
+      this.pausedMs.delete(id);
+      for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
+      this.fleet.release(id);
+    }
+    // The report holds the merged intervals; the raw driver intervals are no longer needed.
+    this.store.deleteMetrics(id).catch((err) => this.log(`orchestrator: could not compact test ${id}: ${String(err)}`));
+    this.retain();
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))
       void this.bus
@@ -328,14 +461,58 @@ export class Orchestrator {
         .catch((err) => this.log(`orchestrator: could not tell the drivers test ${id} is over: ${String(err)}`));
   }
 
+  /** Deletes the oldest tests beyond keepTests, one pass at a time. */
+  private retain(): void {
+    if (this.store.testCount <= this.keepTests) return;
+    this.retaining = this.retaining
+      .then(() => catalog.retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.endEarlyWatchers(t)))
+      .catch((err) => this.log(`orchestrator: retention failed: ${String(err)}`));
+  }
+
+  /**
+   * Liveness is judged only on evidence: a driver is missing when the liveness consumer has kept
+   * polling the broker for a whole miss window without hearing from it. While the consumer cannot
+   * poll (the broker is down, or this process stalled) silence proves nothing; when polls resume
+   * after a gap, every driver gets a fresh heartbeat window and running tests' deadlines move by
+   * the gap. Returns the instant up to which silence counts, or undefined while the bus is down.
+   */
+  private evidenceUntil(now: number): number | undefined {
+    const polled = Math.min(now, this.liveness?.lastPollAt?.() ?? now);
+    if (this.lastPoll !== undefined && polled - this.lastPoll > POLL_GAP_MS) {
+      const gap = polled - this.lastPoll;
+      for (const id of this.live.keys()) this.pausedMs.set(id, (this.pausedMs.get(id) ?? 0) + gap);
+      this.fleet.forgive(now);
+      this.notRunningSince.clear();
+      if (this.stalledSince !== undefined) this.log(`orchestrator: the bus is back after ${gap} ms; drivers get a fresh heartbeat window`);
+      this.stalledSince = undefined;
+    }
+    this.lastPoll = polled;
+    if (now - polled < BUS_STALL_MS) return polled;
+    if (this.stalledSince === undefined) {
+      this.stalledSince = now;
+      this.stats.busStalls++;
+      this.log(`orchestrator: the bus is unreachable (no poll for ${now - polled} ms); no driver is declared lost until it is back`);
+    }
+    return undefined;
+  }
+
   /** Deadlines: start instant, missing or idle drivers, run and cancel deadlines. */
   private tick(now = Date.now()): void {
-    this.fleet.sweep(now);
+    const evidence = this.evidenceUntil(now);
+    const healthy = evidence !== undefined;
+    if (healthy) this.fleet.sweep(evidence);
+    if (now - this.lastPruneMs > PRUNE_EVERY_MS) {
+      this.lastPruneMs = now;
+      const n = this.fleet.prune(this.forgetDriversAfterMs, now);
+      if (n > 0) this.log(`orchestrator: forgot ${n} driver(s) gone for more than ${Math.round(this.forgetDriversAfterMs / 60_000)} min`);
+    }
     const missingAfter = this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
     for (const live of [...this.live.values()]) {
+      if (live.sealed) continue;
       const test = live.test;
       const startAtMs = test.startAt ? msOf(test.startAt) : now;
       if (test.state === TestState.STARTING && now >= startAtMs) live.setState(TestState.RUNNING);
+      if (!healthy) continue;
       for (const d of live.drivers.values()) {
         if (d.finished || d.lost) continue;
         const driver = this.fleet.get(d.id);
@@ -350,11 +527,13 @@ export class Orchestrator {
             live.lose(d.id, driver.state === DriverState.LEFT ? `driver ${d.id} left the fleet` : `driver ${d.id} is not running the test`);
         } else this.notRunningSince.delete(key);
       }
-      const deadline = runDeadlineMs(test.spec!, startAtMs);
+      const paused = this.pausedMs.get(test.id) ?? 0;
+      const base = runDeadlineMs(test.spec!, startAtMs);
+      const deadline = base === undefined ? undefined : base + paused;
       const cancelBy = this.cancelDeadline.get(test.id);
-      if ((deadline !== undefined && now > deadline) || (cancelBy !== undefined && now > cancelBy))
+      if ((deadline !== undefined && now > deadline) || (cancelBy !== undefined && now > cancelBy + paused))
         for (const d of live.drivers.values()) live.lose(d.id, `driver ${d.id} sent no final metrics by the deadline`);
-      if (live.allDone) this.finish(live);
+      if (live.allDone) void this.finish(live);
       else this.reshare(live, now);
     }
   }

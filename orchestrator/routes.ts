@@ -3,16 +3,17 @@ import { create } from "@bufbuild/protobuf";
 import {
   CancelTestResponseSchema,
   CreateTestResponseSchema,
+  DeleteTestResponseSchema,
   GetReportResponseSchema,
   GetTestResponseSchema,
   ListDriversResponseSchema,
+  ListIntervalsResponseSchema,
   ListTestsResponseSchema,
   OrchestratorService,
   StartTestResponseSchema,
 } from "../gen/kannon/v1/orchestrator_pb.js";
 import { toConnectError } from "./errors.js";
 import type { Orchestrator } from "./orchestrator.js";
-
 
 /** Runs a handler body, mapping domain errors to Connect codes in one place. */
 async function handle<T>(body: () => T | Promise<T>): Promise<T> {
@@ -59,8 +60,22 @@ export function orchestratorRoutes(o: Orchestrator): (router: ConnectRouter) => 
       startTest: (req) => handle(async () => create(StartTestResponseSchema, { test: await o.startTest(req.testId) })),
       cancelTest: (req) => handle(async () => create(CancelTestResponseSchema, { test: await o.cancelTest(req.testId) })),
       getTest: (req) => handle(() => create(GetTestResponseSchema, { test: o.getTest(req.testId) })),
-      listTests: () => handle(() => create(ListTestsResponseSchema, { tests: o.listTests() })),
-      listDrivers: () => handle(() => create(ListDriversResponseSchema, { drivers: o.listDrivers() })),
+      listTests: (req) =>
+        handle(() => {
+          const page = o.listTests({ pageSize: req.pageSize, pageToken: req.pageToken, state: req.state });
+          return create(ListTestsResponseSchema, { tests: page.items, nextPageToken: page.nextPageToken });
+        }),
+      listDrivers: (req) =>
+        handle(() => {
+          const page = o.listDrivers({ pageSize: req.pageSize, pageToken: req.pageToken });
+          return create(ListDriversResponseSchema, { drivers: page.items, nextPageToken: page.nextPageToken });
+        }),
+      listIntervals: (req) =>
+        handle(() => {
+          const page = o.listIntervals(req.testId, { pageSize: req.pageSize, pageToken: req.pageToken });
+          return create(ListIntervalsResponseSchema, { intervals: page.items, nextPageToken: page.nextPageToken });
+        }),
+      deleteTest: (req) => handle(async () => (await o.deleteTest(req.testId), create(DeleteTestResponseSchema, {}))),
       getReport: (req) => handle(() => create(GetReportResponseSchema, { report: o.getReport(req.testId) })),
       watchTest: (req, ctx) => stream(() => o.watchTest(req.testId), ctx),
       watchDrivers: (_req, ctx) => stream(() => o.watchDrivers(), ctx),

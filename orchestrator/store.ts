@@ -2,27 +2,57 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type RootDatabase } from "lmdb";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
+import { ReportSchema, StatsSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, type Test } from "../gen/kannon/v1/test_pb.js";
+import { msOf } from "../metrics/stats.js";
 
-const pad = (n: bigint | number) => n.toString().padStart(12, "0");
-const metricsKey = (m: MetricsMessage) => `metrics/${m.testId}/${m.driverId}/${pad(m.seq)}`;
+const pad = (n: bigint | number, width: number) => n.toString().padStart(width, "0");
+const END = "\uffff";
+
+/** The store key of one driver interval: seq before driver, so a replay runs interval by interval. */
+export const metricsKey = (m: MetricsMessage) => `m/${m.testId}/${pad(m.seq, 12)}/${m.driverId}`;
+const intervalKey = (testId: string, k: number) => `interval/${testId}/${pad(k, 10)}`;
+const indexKey = (t: Test) => `tidx/${pad(t.createdAt ? Math.round(msOf(t.createdAt)) : 0, 15)}/${t.id}`;
+
+/** A stored raw record of one driver interval. */
+export interface StoredMetrics {
+  key: string;
+  value: Uint8Array;
+}
 
 /**
  * The orchestrator's durable state in LMDB, every value a binary protobuf:
- * `test/<id>`, `driver/<id>`, `metrics/<test>/<driver>/<seq>`, `report/<id>`.
- * Writes are synchronous so that an RPC answers only after its change is stored.
+ * `test/<id>` (and `tidx/<created ms>/<id>`, the index listings page through, newest first),
+ * `driver/<id>`, `m/<test>/<seq>/<driver>` (raw driver intervals while a test runs),
+ * `interval/<test>/<k>` (merged intervals with histograms), `report/<id>`.
+ *
+ * Tests and reports are written synchronously, so an RPC answers only after its change is stored.
+ * Metrics arrive in batches and are written in one asynchronous transaction per batch; drivers and
+ * intervals are written asynchronously too (a restart rebuilds them from what is stored).
  */
 export class Store {
   private readonly db: RootDatabase<Uint8Array, string>;
+  private tests: number;
 
   constructor(dataDir: string) {
     this.db = open<Uint8Array, string>({ path: dataDir, encoding: "binary", compression: false });
+    this.tests = this.db.getKeysCount({ start: "tidx/", end: `tidx/${END}` });
   }
 
-  /** Stores a test. */
+  /** How many tests are stored. */
+  get testCount(): number {
+    return this.tests;
+  }
+
+  /** Stores a test (and its index entry). */
   putTest(test: Test): void {
-    this.db.putSync(`test/${test.id}`, toBinary(TestSchema, test));
+    const key = `test/${test.id}`;
+    const isNew = !this.db.doesExist(key);
+    this.db.transactionSync(() => {
+      void this.db.put(key, toBinary(TestSchema, test));
+      if (isNew) void this.db.put(indexKey(test), new Uint8Array(0));
+    });
+    if (isNew) this.tests++;
   }
 
   /** A test, or undefined. */
@@ -31,36 +61,93 @@ export class Store {
     return v ? fromBinary(TestSchema, v) : undefined;
   }
 
-  /** Every test, in key order. */
-  listTests(): Test[] {
-    return [...this.db.getRange({ start: "test/", end: "test/\uffff" })].map(({ value }) => fromBinary(TestSchema, value));
+  /** Tests newest first, from after `afterKey` (an index key a previous page ended on). */
+  *testsNewestFirst(afterKey?: string): Generator<{ indexKey: string; test: Test }> {
+    const range = this.db.getKeys({ start: afterKey ?? `tidx/${END}`, end: "tidx/", reverse: true });
+    for (const key of range) {
+      if (key === afterKey) continue;
+      const test = this.getTest(key.slice(key.lastIndexOf("/") + 1));
+      if (test) yield { indexKey: key, test };
+    }
   }
 
-  /** Stores a driver. */
+  /** Tests oldest first (for retention). */
+  *testsOldestFirst(): Generator<Test> {
+    for (const key of this.db.getKeys({ start: "tidx/", end: `tidx/${END}` })) {
+      const test = this.getTest(key.slice(key.lastIndexOf("/") + 1));
+      if (test) yield test;
+    }
+  }
+
+  /** True when `key` looks like an index key this store writes (for page tokens). */
+  isIndexKey(key: string): boolean {
+    return /^tidx\/\d{15}\/[^/]+$/.test(key);
+  }
+
+  /** Deletes a test and everything stored for it. */
+  async deleteTest(test: Test): Promise<void> {
+    if (!this.db.doesExist(`test/${test.id}`)) return;
+    this.db.transactionSync(() => {
+      void this.db.remove(`test/${test.id}`);
+      void this.db.remove(indexKey(test));
+      void this.db.remove(`report/${test.id}`);
+    });
+    this.tests = Math.max(0, this.tests - 1);
+    await Promise.all([this.removeRange(`interval/${test.id}/`), this.deleteMetrics(test.id)]);
+  }
+
+  /** Stores a driver (asynchronously). */
   putDriver(driver: Driver): void {
-    this.db.putSync(`driver/${driver.id}`, toBinary(DriverSchema, driver));
+    void this.db.put(`driver/${driver.id}`, toBinary(DriverSchema, driver));
+  }
+
+  /** Forgets a driver. */
+  deleteDriver(id: string): void {
+    void this.db.remove(`driver/${id}`);
   }
 
   /** Every known driver. */
   listDrivers(): Driver[] {
-    return [...this.db.getRange({ start: "driver/", end: "driver/\uffff" })].map(({ value }) => fromBinary(DriverSchema, value));
+    return [...this.db.getRange({ start: "driver/", end: `driver/${END}` })].map(({ value }) => fromBinary(DriverSchema, value));
   }
 
-  /** True when this (test, driver, seq) was stored before: applying is idempotent on it. */
-  hasMetrics(m: MetricsMessage): boolean {
-    return this.db.doesExist(metricsKey(m));
+  /** True when this driver interval was stored before: applying is idempotent on it. */
+  hasMetrics(key: string): boolean {
+    return this.db.doesExist(key);
   }
 
-  /** Stores one interval of a driver's metrics (after it was applied). */
-  putMetrics(m: MetricsMessage): void {
-    this.db.putSync(metricsKey(m), toBinary(MetricsMessageSchema, m));
+  /** Stores a batch of driver intervals (as received) in one transaction; resolves once committed. */
+  async putMetricsBatch(records: readonly StoredMetrics[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.transaction(() => {
+      for (const r of records) void this.db.put(r.key, r.value);
+    });
   }
 
-  /** Every stored interval of a test, ordered by driver then seq. */
-  listMetrics(testId: string): MetricsMessage[] {
-    return [...this.db.getRange({ start: `metrics/${testId}/`, end: `metrics/${testId}/\uffff` })].map(({ value }) =>
-      fromBinary(MetricsMessageSchema, value),
-    );
+  /** A test's stored driver intervals, read lazily, interval by interval (seq, then driver). */
+  *metricsOf(testId: string): Generator<MetricsMessage> {
+    for (const { value } of this.db.getRange({ start: `m/${testId}/`, end: `m/${testId}/${END}` })) yield fromBinary(MetricsMessageSchema, value);
+  }
+
+  /** Drops a test's raw driver intervals (once its report is stored, the merged intervals remain). */
+  deleteMetrics(testId: string): Promise<void> {
+    return this.removeRange(`m/${testId}/`);
+  }
+
+  /** Stores one merged interval (asynchronously; with its histograms, for exact downsampling). */
+  putInterval(testId: string, stats: Stats): Promise<boolean> {
+    return this.db.put(intervalKey(testId, stats.interval), toBinary(StatsSchema, stats));
+  }
+
+  /** A test's merged intervals in order, from interval `from` on, read lazily. */
+  *intervalsOf(testId: string, from = 0): Generator<Stats> {
+    for (const { value } of this.db.getRange({ start: intervalKey(testId, from), end: `interval/${testId}/${END}` }))
+      yield fromBinary(StatsSchema, value);
+  }
+
+  /** Resolves once every write issued so far is committed. */
+  async committed(): Promise<void> {
+    await this.db.committed;
   }
 
   /** Stores the final report, as bytes, so that it is served byte for byte after a restart. */
@@ -80,7 +167,19 @@ export class Store {
     return v ? fromBinary(ReportSchema, v) : undefined;
   }
 
+  /** Bytes the database file takes on disk. */
+  sizeBytes(): number {
+    const stats = this.db.getStats() as { treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number; pageSize?: number };
+    return ((stats.treeBranchPageCount ?? 0) + (stats.treeLeafPageCount ?? 0) + (stats.overflowPages ?? 0)) * (stats.pageSize ?? 4096);
+  }
+
   close(): Promise<void> {
     return this.db.close();
+  }
+
+  private async removeRange(prefix: string): Promise<void> {
+    let last: Promise<boolean> | undefined;
+    for (const key of this.db.getKeys({ start: prefix, end: prefix + END })) last = this.db.remove(key);
+    await last;
   }
 }

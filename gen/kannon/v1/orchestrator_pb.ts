@@ -8,7 +8,7 @@ import type { Driver } from "./driver_pb.js";
 import { file_kannon_v1_driver } from "./driver_pb.js";
 import type { Report, Stats } from "./report_pb.js";
 import { file_kannon_v1_report } from "./report_pb.js";
-import type { Test, TestSpec } from "./test_pb.js";
+import type { Test, TestSpec, TestState } from "./test_pb.js";
 import { file_kannon_v1_test } from "./test_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/orchestrator.proto.
  */
 export const file_kannon_v1_orchestrator: GenFile = /*@__PURE__*/
-  fileDesc("ChxrYW5ub24vdjEvb3JjaGVzdHJhdG9yLnByb3RvEglrYW5ub24udjEiNgoRQ3JlYXRlVGVzdFJlcXVlc3QSIQoEc3BlYxgBIAEoCzITLmthbm5vbi52MS5UZXN0U3BlYyIzChJDcmVhdGVUZXN0UmVzcG9uc2USHQoEdGVzdBgBIAEoCzIPLmthbm5vbi52MS5UZXN0IiMKEFN0YXJ0VGVzdFJlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCSIyChFTdGFydFRlc3RSZXNwb25zZRIdCgR0ZXN0GAEgASgLMg8ua2Fubm9uLnYxLlRlc3QiJAoRQ2FuY2VsVGVzdFJlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCSIzChJDYW5jZWxUZXN0UmVzcG9uc2USHQoEdGVzdBgBIAEoCzIPLmthbm5vbi52MS5UZXN0IiEKDkdldFRlc3RSZXF1ZXN0Eg8KB3Rlc3RfaWQYASABKAkiMAoPR2V0VGVzdFJlc3BvbnNlEh0KBHRlc3QYASABKAsyDy5rYW5ub24udjEuVGVzdCISChBMaXN0VGVzdHNSZXF1ZXN0IjMKEUxpc3RUZXN0c1Jlc3BvbnNlEh4KBXRlc3RzGAEgAygLMg8ua2Fubm9uLnYxLlRlc3QiFAoSTGlzdERyaXZlcnNSZXF1ZXN0IjkKE0xpc3REcml2ZXJzUmVzcG9uc2USIgoHZHJpdmVycxgBIAMoCzIRLmthbm5vbi52MS5Ecml2ZXIiIwoQR2V0UmVwb3J0UmVxdWVzdBIPCgd0ZXN0X2lkGAEgASgJIjYKEUdldFJlcG9ydFJlc3BvbnNlEiEKBnJlcG9ydBgBIAEoCzIRLmthbm5vbi52MS5SZXBvcnQiIwoQV2F0Y2hUZXN0UmVxdWVzdBIPCgd0ZXN0X2lkGAEgASgJIn4KDkRyaXZlclByb2dyZXNzEhEKCWRyaXZlcl9pZBgBIAEoCRIQCghyZXF1ZXN0cxgCIAEoBBIQCghsYXN0X3NlcRgDIAEoBBIQCghmaW5pc2hlZBgEIAEoCBIMCgRsb3N0GAUgASgIEhUKDXN0YXJ0X3NrZXdfdXMYBiABKAMiywEKEVdhdGNoVGVzdFJlc3BvbnNlEh0KBHRlc3QYASABKAsyDy5rYW5ub24udjEuVGVzdBIiCghpbnRlcnZhbBgCIAEoCzIQLmthbm5vbi52MS5TdGF0cxIkCgpjdW11bGF0aXZlGAMgASgLMhAua2Fubm9uLnYxLlN0YXRzEioKB2RyaXZlcnMYBCADKAsyGS5rYW5ub24udjEuRHJpdmVyUHJvZ3Jlc3MSIQoGcmVwb3J0GAUgASgLMhEua2Fubm9uLnYxLlJlcG9ydCIVChNXYXRjaERyaXZlcnNSZXF1ZXN0Il4KFFdhdGNoRHJpdmVyc1Jlc3BvbnNlEiIKB2RyaXZlcnMYASADKAsyES5rYW5ub24udjEuRHJpdmVyEiIKB2NoYW5nZWQYAiABKAsyES5rYW5ub24udjEuRHJpdmVyMrAFChNPcmNoZXN0cmF0b3JTZXJ2aWNlEkkKCkNyZWF0ZVRlc3QSHC5rYW5ub24udjEuQ3JlYXRlVGVzdFJlcXVlc3QaHS5rYW5ub24udjEuQ3JlYXRlVGVzdFJlc3BvbnNlEkYKCVN0YXJ0VGVzdBIbLmthbm5vbi52MS5TdGFydFRlc3RSZXF1ZXN0Ghwua2Fubm9uLnYxLlN0YXJ0VGVzdFJlc3BvbnNlEkkKCkNhbmNlbFRlc3QSHC5rYW5ub24udjEuQ2FuY2VsVGVzdFJlcXVlc3QaHS5rYW5ub24udjEuQ2FuY2VsVGVzdFJlc3BvbnNlEkAKB0dldFRlc3QSGS5rYW5ub24udjEuR2V0VGVzdFJlcXVlc3QaGi5rYW5ub24udjEuR2V0VGVzdFJlc3BvbnNlEkYKCUxpc3RUZXN0cxIbLmthbm5vbi52MS5MaXN0VGVzdHNSZXF1ZXN0Ghwua2Fubm9uLnYxLkxpc3RUZXN0c1Jlc3BvbnNlEkwKC0xpc3REcml2ZXJzEh0ua2Fubm9uLnYxLkxpc3REcml2ZXJzUmVxdWVzdBoeLmthbm5vbi52MS5MaXN0RHJpdmVyc1Jlc3BvbnNlEkYKCUdldFJlcG9ydBIbLmthbm5vbi52MS5HZXRSZXBvcnRSZXF1ZXN0Ghwua2Fubm9uLnYxLkdldFJlcG9ydFJlc3BvbnNlEkgKCVdhdGNoVGVzdBIbLmthbm5vbi52MS5XYXRjaFRlc3RSZXF1ZXN0Ghwua2Fubm9uLnYxLldhdGNoVGVzdFJlc3BvbnNlMAESUQoMV2F0Y2hEcml2ZXJzEh4ua2Fubm9uLnYxLldhdGNoRHJpdmVyc1JlcXVlc3QaHy5rYW5ub24udjEuV2F0Y2hEcml2ZXJzUmVzcG9uc2UwAWIGcHJvdG8z", [file_kannon_v1_driver, file_kannon_v1_report, file_kannon_v1_test]);
+  fileDesc("ChxrYW5ub24vdjEvb3JjaGVzdHJhdG9yLnByb3RvEglrYW5ub24udjEiNgoRQ3JlYXRlVGVzdFJlcXVlc3QSIQoEc3BlYxgBIAEoCzITLmthbm5vbi52MS5UZXN0U3BlYyIzChJDcmVhdGVUZXN0UmVzcG9uc2USHQoEdGVzdBgBIAEoCzIPLmthbm5vbi52MS5UZXN0IiMKEFN0YXJ0VGVzdFJlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCSIyChFTdGFydFRlc3RSZXNwb25zZRIdCgR0ZXN0GAEgASgLMg8ua2Fubm9uLnYxLlRlc3QiJAoRQ2FuY2VsVGVzdFJlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCSIzChJDYW5jZWxUZXN0UmVzcG9uc2USHQoEdGVzdBgBIAEoCzIPLmthbm5vbi52MS5UZXN0IiEKDkdldFRlc3RSZXF1ZXN0Eg8KB3Rlc3RfaWQYASABKAkiMAoPR2V0VGVzdFJlc3BvbnNlEh0KBHRlc3QYASABKAsyDy5rYW5ub24udjEuVGVzdCJeChBMaXN0VGVzdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJEiMKBXN0YXRlGAMgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZSJMChFMaXN0VGVzdHNSZXNwb25zZRIeCgV0ZXN0cxgBIAMoCzIPLmthbm5vbi52MS5UZXN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChJMaXN0RHJpdmVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiUgoTTGlzdERyaXZlcnNSZXNwb25zZRIiCgdkcml2ZXJzGAEgAygLMhEua2Fubm9uLnYxLkRyaXZlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJAoRRGVsZXRlVGVzdFJlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCSIUChJEZWxldGVUZXN0UmVzcG9uc2UiTgoUTGlzdEludGVydmFsc1JlcXVlc3QSDwoHdGVzdF9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJVChVMaXN0SW50ZXJ2YWxzUmVzcG9uc2USIwoJaW50ZXJ2YWxzGAEgAygLMhAua2Fubm9uLnYxLlN0YXRzEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChBHZXRSZXBvcnRSZXF1ZXN0Eg8KB3Rlc3RfaWQYASABKAkiNgoRR2V0UmVwb3J0UmVzcG9uc2USIQoGcmVwb3J0GAEgASgLMhEua2Fubm9uLnYxLlJlcG9ydCIjChBXYXRjaFRlc3RSZXF1ZXN0Eg8KB3Rlc3RfaWQYASABKAkifgoORHJpdmVyUHJvZ3Jlc3MSEQoJZHJpdmVyX2lkGAEgASgJEhAKCHJlcXVlc3RzGAIgASgEEhAKCGxhc3Rfc2VxGAMgASgEEhAKCGZpbmlzaGVkGAQgASgIEgwKBGxvc3QYBSABKAgSFQoNc3RhcnRfc2tld191cxgGIAEoAyLLAQoRV2F0Y2hUZXN0UmVzcG9uc2USHQoEdGVzdBgBIAEoCzIPLmthbm5vbi52MS5UZXN0EiIKCGludGVydmFsGAIgASgLMhAua2Fubm9uLnYxLlN0YXRzEiQKCmN1bXVsYXRpdmUYAyABKAsyEC5rYW5ub24udjEuU3RhdHMSKgoHZHJpdmVycxgEIAMoCzIZLmthbm5vbi52MS5Ecml2ZXJQcm9ncmVzcxIhCgZyZXBvcnQYBSABKAsyES5rYW5ub24udjEuUmVwb3J0IhUKE1dhdGNoRHJpdmVyc1JlcXVlc3QiXgoUV2F0Y2hEcml2ZXJzUmVzcG9uc2USIgoHZHJpdmVycxgBIAMoCzIRLmthbm5vbi52MS5Ecml2ZXISIgoHY2hhbmdlZBgCIAEoCzIRLmthbm5vbi52MS5Ecml2ZXIyzwYKE09yY2hlc3RyYXRvclNlcnZpY2USSQoKQ3JlYXRlVGVzdBIcLmthbm5vbi52MS5DcmVhdGVUZXN0UmVxdWVzdBodLmthbm5vbi52MS5DcmVhdGVUZXN0UmVzcG9uc2USRgoJU3RhcnRUZXN0Ehsua2Fubm9uLnYxLlN0YXJ0VGVzdFJlcXVlc3QaHC5rYW5ub24udjEuU3RhcnRUZXN0UmVzcG9uc2USSQoKQ2FuY2VsVGVzdBIcLmthbm5vbi52MS5DYW5jZWxUZXN0UmVxdWVzdBodLmthbm5vbi52MS5DYW5jZWxUZXN0UmVzcG9uc2USQAoHR2V0VGVzdBIZLmthbm5vbi52MS5HZXRUZXN0UmVxdWVzdBoaLmthbm5vbi52MS5HZXRUZXN0UmVzcG9uc2USRgoJTGlzdFRlc3RzEhsua2Fubm9uLnYxLkxpc3RUZXN0c1JlcXVlc3QaHC5rYW5ub24udjEuTGlzdFRlc3RzUmVzcG9uc2USTAoLTGlzdERyaXZlcnMSHS5rYW5ub24udjEuTGlzdERyaXZlcnNSZXF1ZXN0Gh4ua2Fubm9uLnYxLkxpc3REcml2ZXJzUmVzcG9uc2USRgoJR2V0UmVwb3J0Ehsua2Fubm9uLnYxLkdldFJlcG9ydFJlcXVlc3QaHC5rYW5ub24udjEuR2V0UmVwb3J0UmVzcG9uc2USSAoJV2F0Y2hUZXN0Ehsua2Fubm9uLnYxLldhdGNoVGVzdFJlcXVlc3QaHC5rYW5ub24udjEuV2F0Y2hUZXN0UmVzcG9uc2UwARJRCgxXYXRjaERyaXZlcnMSHi5rYW5ub24udjEuV2F0Y2hEcml2ZXJzUmVxdWVzdBofLmthbm5vbi52MS5XYXRjaERyaXZlcnNSZXNwb25zZTABEkkKCkRlbGV0ZVRlc3QSHC5rYW5ub24udjEuRGVsZXRlVGVzdFJlcXVlc3QaHS5rYW5ub24udjEuRGVsZXRlVGVzdFJlc3BvbnNlElIKDUxpc3RJbnRlcnZhbHMSHy5rYW5ub24udjEuTGlzdEludGVydmFsc1JlcXVlc3QaIC5rYW5ub24udjEuTGlzdEludGVydmFsc1Jlc3BvbnNlYgZwcm90bzM", [file_kannon_v1_driver, file_kannon_v1_report, file_kannon_v1_test]);
 
 /**
  * @generated from message kannon.v1.CreateTestRequest
@@ -158,6 +158,26 @@ export const GetTestResponseSchema: GenMessage<GetTestResponse> = /*@__PURE__*/
  * @generated from message kannon.v1.ListTestsRequest
  */
 export type ListTestsRequest = Message<"kannon.v1.ListTestsRequest"> & {
+  /**
+   * Most tests in one answer; 0 means 100, at most 1000.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only tests in this state; unspecified means every state.
+   *
+   * @generated from field: kannon.v1.TestState state = 3;
+   */
+  state: TestState;
 };
 
 /**
@@ -177,6 +197,13 @@ export type ListTestsResponse = Message<"kannon.v1.ListTestsResponse"> & {
    * @generated from field: repeated kannon.v1.Test tests = 1;
    */
   tests: Test[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -190,6 +217,19 @@ export const ListTestsResponseSchema: GenMessage<ListTestsResponse> = /*@__PURE_
  * @generated from message kannon.v1.ListDriversRequest
  */
 export type ListDriversRequest = Message<"kannon.v1.ListDriversRequest"> & {
+  /**
+   * Most drivers in one answer; 0 means 100, at most 1000.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -204,9 +244,18 @@ export const ListDriversRequestSchema: GenMessage<ListDriversRequest> = /*@__PUR
  */
 export type ListDriversResponse = Message<"kannon.v1.ListDriversResponse"> & {
   /**
+   * Sorted by id.
+   *
    * @generated from field: repeated kannon.v1.Driver drivers = 1;
    */
   drivers: Driver[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -215,6 +264,93 @@ export type ListDriversResponse = Message<"kannon.v1.ListDriversResponse"> & {
  */
 export const ListDriversResponseSchema: GenMessage<ListDriversResponse> = /*@__PURE__*/
   messageDesc(file_kannon_v1_orchestrator, 11);
+
+/**
+ * @generated from message kannon.v1.DeleteTestRequest
+ */
+export type DeleteTestRequest = Message<"kannon.v1.DeleteTestRequest"> & {
+  /**
+   * @generated from field: string test_id = 1;
+   */
+  testId: string;
+};
+
+/**
+ * Describes the message kannon.v1.DeleteTestRequest.
+ * Use `create(DeleteTestRequestSchema)` to create a new message.
+ */
+export const DeleteTestRequestSchema: GenMessage<DeleteTestRequest> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_orchestrator, 12);
+
+/**
+ * @generated from message kannon.v1.DeleteTestResponse
+ */
+export type DeleteTestResponse = Message<"kannon.v1.DeleteTestResponse"> & {
+};
+
+/**
+ * Describes the message kannon.v1.DeleteTestResponse.
+ * Use `create(DeleteTestResponseSchema)` to create a new message.
+ */
+export const DeleteTestResponseSchema: GenMessage<DeleteTestResponse> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_orchestrator, 13);
+
+/**
+ * @generated from message kannon.v1.ListIntervalsRequest
+ */
+export type ListIntervalsRequest = Message<"kannon.v1.ListIntervalsRequest"> & {
+  /**
+   * @generated from field: string test_id = 1;
+   */
+  testId: string;
+
+  /**
+   * Most intervals in one answer; 0 means 1000, at most 10000.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message kannon.v1.ListIntervalsRequest.
+ * Use `create(ListIntervalsRequestSchema)` to create a new message.
+ */
+export const ListIntervalsRequestSchema: GenMessage<ListIntervalsRequest> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_orchestrator, 14);
+
+/**
+ * @generated from message kannon.v1.ListIntervalsResponse
+ */
+export type ListIntervalsResponse = Message<"kannon.v1.ListIntervalsResponse"> & {
+  /**
+   * Merged numbers per interval, in interval order, without histograms.
+   *
+   * @generated from field: repeated kannon.v1.Stats intervals = 1;
+   */
+  intervals: Stats[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message kannon.v1.ListIntervalsResponse.
+ * Use `create(ListIntervalsResponseSchema)` to create a new message.
+ */
+export const ListIntervalsResponseSchema: GenMessage<ListIntervalsResponse> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_orchestrator, 15);
 
 /**
  * @generated from message kannon.v1.GetReportRequest
@@ -231,7 +367,7 @@ export type GetReportRequest = Message<"kannon.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 12);
+  messageDesc(file_kannon_v1_orchestrator, 16);
 
 /**
  * @generated from message kannon.v1.GetReportResponse
@@ -248,7 +384,7 @@ export type GetReportResponse = Message<"kannon.v1.GetReportResponse"> & {
  * Use `create(GetReportResponseSchema)` to create a new message.
  */
 export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 13);
+  messageDesc(file_kannon_v1_orchestrator, 17);
 
 /**
  * @generated from message kannon.v1.WatchTestRequest
@@ -265,7 +401,7 @@ export type WatchTestRequest = Message<"kannon.v1.WatchTestRequest"> & {
  * Use `create(WatchTestRequestSchema)` to create a new message.
  */
 export const WatchTestRequestSchema: GenMessage<WatchTestRequest> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 14);
+  messageDesc(file_kannon_v1_orchestrator, 18);
 
 /**
  * One driver's progress within a live test.
@@ -313,7 +449,7 @@ export type DriverProgress = Message<"kannon.v1.DriverProgress"> & {
  * Use `create(DriverProgressSchema)` to create a new message.
  */
 export const DriverProgressSchema: GenMessage<DriverProgress> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 15);
+  messageDesc(file_kannon_v1_orchestrator, 19);
 
 /**
  * @generated from message kannon.v1.WatchTestResponse
@@ -356,7 +492,7 @@ export type WatchTestResponse = Message<"kannon.v1.WatchTestResponse"> & {
  * Use `create(WatchTestResponseSchema)` to create a new message.
  */
 export const WatchTestResponseSchema: GenMessage<WatchTestResponse> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 16);
+  messageDesc(file_kannon_v1_orchestrator, 20);
 
 /**
  * @generated from message kannon.v1.WatchDriversRequest
@@ -369,21 +505,21 @@ export type WatchDriversRequest = Message<"kannon.v1.WatchDriversRequest"> & {
  * Use `create(WatchDriversRequestSchema)` to create a new message.
  */
 export const WatchDriversRequestSchema: GenMessage<WatchDriversRequest> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 17);
+  messageDesc(file_kannon_v1_orchestrator, 21);
 
 /**
  * @generated from message kannon.v1.WatchDriversResponse
  */
 export type WatchDriversResponse = Message<"kannon.v1.WatchDriversResponse"> & {
   /**
-   * The whole fleet as it is now.
+   * The whole fleet as it was when the stream opened: set on the first message only.
    *
    * @generated from field: repeated kannon.v1.Driver drivers = 1;
    */
   drivers: Driver[];
 
   /**
-   * The driver whose change caused this message; unset on the first snapshot.
+   * One driver that changed since the previous message; unset on the first message.
    *
    * @generated from field: kannon.v1.Driver changed = 2;
    */
@@ -395,7 +531,7 @@ export type WatchDriversResponse = Message<"kannon.v1.WatchDriversResponse"> & {
  * Use `create(WatchDriversResponseSchema)` to create a new message.
  */
 export const WatchDriversResponseSchema: GenMessage<WatchDriversResponse> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_orchestrator, 18);
+  messageDesc(file_kannon_v1_orchestrator, 22);
 
 /**
  * The control plane: create, start, cancel and report tests; watch tests and the fleet.
@@ -478,6 +614,26 @@ export const OrchestratorService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchDriversRequestSchema;
     output: typeof WatchDriversResponseSchema;
+  },
+  /**
+   * Deletes an ended (or never started) test with its report and stored intervals.
+   *
+   * @generated from rpc kannon.v1.OrchestratorService.DeleteTest
+   */
+  deleteTest: {
+    methodKind: "unary";
+    input: typeof DeleteTestRequestSchema;
+    output: typeof DeleteTestResponseSchema;
+  },
+  /**
+   * A test's merged per-interval series at full resolution, a page at a time.
+   *
+   * @generated from rpc kannon.v1.OrchestratorService.ListIntervals
+   */
+  listIntervals: {
+    methodKind: "unary";
+    input: typeof ListIntervalsRequestSchema;
+    output: typeof ListIntervalsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kannon_v1_orchestrator, 0);

@@ -1,0 +1,77 @@
+import type { Driver } from "../gen/kannon/v1/driver_pb.js";
+import type { Stats } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { DomainError } from "./errors.js";
+import type { Fleet } from "./fleet.js";
+import { decodeToken, encodeToken, pageSize, type Page } from "./paging.js";
+import { withoutHistograms } from "./series.js";
+import type { Store } from "./store.js";
+
+/** What a listing of tests asks for. */
+export interface TestQuery {
+  pageSize: number;
+  pageToken: string;
+  /** Unspecified: every state. */
+  state: TestState;
+}
+
+/**
+ * One page of tests, newest first; `current` maps a stored test to its live view (a running
+ * test's state is newer in memory than in the store).
+ */
+export function listTests(store: Store, query: TestQuery, current: (t: Test) => Test): Page<Test> {
+  if (TestState[query.state] === undefined) throw new DomainError("invalid_argument", `state ${query.state} is not a TestState`);
+  const after = decodeToken("tests", query.pageToken, (k) => store.isIndexKey(k));
+  const size = pageSize(query.pageSize, "tests");
+  const items: Test[] = [];
+  let lastKey = "";
+  for (const { indexKey, test } of store.testsNewestFirst(after)) {
+    const t = current(test);
+    if (query.state !== TestState.UNSPECIFIED && t.state !== query.state) continue;
+    if (items.length === size) return { items, nextPageToken: encodeToken("tests", lastKey) };
+    items.push(t);
+    lastKey = indexKey;
+  }
+  return { items, nextPageToken: "" };
+}
+
+/** One page of the fleet, sorted by driver id. */
+export function listDrivers(fleet: Fleet, query: { pageSize: number; pageToken: string }): Page<Driver> {
+  const after = decodeToken("drivers", query.pageToken);
+  const { drivers, more } = fleet.page(after, pageSize(query.pageSize, "drivers"));
+  return { items: drivers, nextPageToken: more && drivers.length > 0 ? encodeToken("drivers", drivers[drivers.length - 1]!.id) : "" };
+}
+
+/** One page of a test's merged intervals, in order, without histograms. */
+export function listIntervals(store: Store, testId: string, query: { pageSize: number; pageToken: string }): Page<Stats> {
+  const after = decodeToken("intervals", query.pageToken, (p) => /^[^/]+\/\d+$/.test(p) && p.startsWith(`${testId}/`));
+  const from = after === undefined ? 0 : Number(after.slice(after.lastIndexOf("/") + 1)) + 1;
+  const size = pageSize(query.pageSize, "intervals");
+  const items: Stats[] = [];
+  for (const s of store.intervalsOf(testId, from)) {
+    if (items.length === size) return { items, nextPageToken: encodeToken("intervals", `${testId}/${items[items.length - 1]!.interval}`) };
+    items.push(withoutHistograms(s));
+  }
+  return { items, nextPageToken: "" };
+}
+
+/**
+ * Deletes the oldest tests beyond `keep` (never one that runs); `removed` is told of each, so
+ * that its watchers are ended. Resolves once the deletions are committed.
+ */
+export async function retain(store: Store, keep: number, running: (id: string) => boolean, removed: (t: Test) => void): Promise<number> {
+  let excess = store.testCount - keep;
+  if (excess <= 0) return 0;
+  const victims: Test[] = [];
+  for (const t of store.testsOldestFirst()) {
+    if (excess <= 0) break;
+    if (running(t.id) || t.state === TestState.STARTING || t.state === TestState.RUNNING) continue;
+    victims.push(t);
+    excess--;
+  }
+  for (const t of victims) {
+    removed(t);
+    await store.deleteTest(t);
+  }
+  return victims.length;
+}

@@ -1,0 +1,60 @@
+import { create } from "@bufbuild/protobuf";
+import { LatencyStatsSchema, StatsSchema, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { MetricsAccumulator, msOf } from "../metrics/stats.js";
+
+/**
+ * Most entries a report's interval series holds. A longer run is downsampled: each entry merges
+ * `step` consecutive intervals exactly (histograms added), so a 24 h run at 1 s intervals keeps a
+ * report of ~200 KB instead of ~14 MB; ListIntervals pages through every interval.
+ */
+export const MAX_REPORT_INTERVALS = 1000;
+
+/** A report's interval series. */
+export interface Series {
+  intervals: Stats[];
+  /** Intervals merged per entry (1: every interval as it was). */
+  step: number;
+}
+
+/** The same numbers without the embedded histogram encodings (what streams and reports carry). */
+export function withoutHistograms(stats: Stats): Stats {
+  const strip = (l: Stats["latency"]) => (l && l.histogram.length > 0 ? create(LatencyStatsSchema, { ...l, histogram: new Uint8Array(0) }) : l);
+  const latency = strip(stats.latency);
+  const serviceTime = strip(stats.serviceTime);
+  return create(StatsSchema, { ...stats, ...(latency ? { latency } : {}), ...(serviceTime ? { serviceTime } : {}) });
+}
+
+/**
+ * Builds a report's series from a run's stored intervals (in order, with histograms), reading
+ * them once and holding one group at a time.
+ */
+export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_REPORT_INTERVALS): Series {
+  const step = Math.max(1, Math.ceil(count / max));
+  const out: Stats[] = [];
+  if (step === 1) {
+    for (const s of intervals) out.push(withoutHistograms(s));
+    return { intervals: out, step };
+  }
+  let group = -1;
+  let first = 0;
+  let acc = new MetricsAccumulator();
+  let startMs = 0;
+  let endMs = 0;
+  const flush = () => {
+    if (group >= 0) out.push(acc.toStats({ interval: first, startMs, endMs }));
+  };
+  for (const s of intervals) {
+    const g = Math.floor(s.interval / step);
+    if (g !== group) {
+      flush();
+      group = g;
+      first = s.interval;
+      acc = new MetricsAccumulator();
+      startMs = s.start ? msOf(s.start) : 0;
+    }
+    acc.addStats(s);
+    if (s.end) endMs = msOf(s.end);
+  }
+  flush();
+  return { intervals: out, step };
+}
