@@ -8,6 +8,8 @@ export interface BusConfig {
   kafka?: string | undefined;
   /** Prefix for every Kafka topic name, so that two fleets can share a cluster. */
   topicPrefix?: string | undefined;
+  /** Partitions of the topics this process creates (Kafka only; default 1). */
+  partitions?: number | undefined;
   /** A client id for logs on the broker. */
   clientId?: string | undefined;
   /** The in-process transport to share; created when absent. */
@@ -24,6 +26,7 @@ export async function openBus(config: BusConfig = {}): Promise<Bus> {
       brokers: config.kafka.split(",").map((s) => s.trim()).filter(Boolean),
       topicPrefix: config.topicPrefix ?? "",
       clientId: config.clientId ?? "kannon",
+      partitions: config.partitions,
       log,
     });
     return createBus(transport, { log });

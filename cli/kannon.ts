@@ -9,7 +9,7 @@ import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
-import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { DEFAULT_KEEP_TESTS, Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
 import { startEmbedded } from "./embedded.js";
@@ -28,9 +28,11 @@ const USAGE = `usage: kannon <command> [flags]
   test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token T --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
   orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token T --cors-origin O
-  driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
+                  --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
+                  refuses to start while another orchestrator consumes the same topic prefix
+  driver        one driver          --kafka host:port --topic-prefix P --id ID --address A --kafka-partitions N
   target        the HTTP target     --port N --host H
-Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_TOKEN, KANNON_DATA.
+Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_PARTITIONS, KANNON_TOKEN, KANNON_DATA.
 Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost.`;
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
@@ -136,8 +138,10 @@ async function test(argv: string[]): Promise<number> {
   return exitCodeOf(await runTest(client, spec, (l) => console.log(l)));
 }
 
-function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined }) {
-  return { kafka: values.kafka ?? process.env.KANNON_KAFKA, topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX };
+function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined }) {
+  const partitions = intFlag({ "kafka-partitions": values["kafka-partitions"] ?? process.env.KANNON_KAFKA_PARTITIONS }, "kafka-partitions", 1);
+  if (partitions < 1 || partitions > 1000) throw new UsageError(`--kafka-partitions must be between 1 and 1000, got ${partitions}`);
+  return { kafka: values.kafka ?? process.env.KANNON_KAFKA, topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX, partitions };
 }
 
 function untilSignal(): Promise<string> {
@@ -153,6 +157,8 @@ async function orchestrator(argv: string[]): Promise<number> {
     options: {
       kafka: { type: "string" },
       "topic-prefix": { type: "string" },
+      "kafka-partitions": { type: "string" },
+      "keep-tests": { type: "string" },
       data: { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
@@ -165,9 +171,17 @@ async function orchestrator(argv: string[]): Promise<number> {
   if (values.host && !["127.0.0.1", "::1", "localhost"].includes(values.host) && !token)
     throw new UsageError(`--host ${values.host} is off loopback: give --token (or KANNON_TOKEN) so that only bearers of it can start load`);
   const bf = busFlags(values);
+  const keepTests = intFlag(values, "keep-tests", DEFAULT_KEEP_TESTS);
+  if (keepTests < 1) throw new UsageError("--keep-tests must be at least 1");
   if (!bf.kafka) console.warn("kannon orchestrator: no --kafka given: using the in-process bus, which no separate driver can reach");
   const bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
-  const o = await Orchestrator.open({ bus, dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data" });
+  let o: Orchestrator;
+  try {
+    o = await Orchestrator.open({ bus, dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data", keepTests });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   const server = await startServer({
     orchestrator: o,
     host: values.host,
@@ -187,7 +201,13 @@ async function orchestrator(argv: string[]): Promise<number> {
 async function driver(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { kafka: { type: "string" }, "topic-prefix": { type: "string" }, id: { type: "string" }, address: { type: "string" } },
+    options: {
+      kafka: { type: "string" },
+      "topic-prefix": { type: "string" },
+      "kafka-partitions": { type: "string" },
+      id: { type: "string" },
+      address: { type: "string" },
+    },
     strict: true,
   });
   const bf = busFlags(values);

@@ -34,6 +34,10 @@ const TICK_MS = 250;
 export const BUS_STALL_MS = 3000;
 /** A pause between two polls longer than this (an idle poll completes every ~100 ms) is a gap in evidence. */
 const POLL_GAP_MS = 1500;
+/** Metrics applied between two yields to the event loop while a batch is ingested. */
+const INGEST_SLICE = 200;
+/** Stored intervals replayed between two waits for the merged intervals' writes. */
+const REPLAY_SLICE = 2000;
 /** Default of {@link OrchestratorOptions.keepTests}. */
 export const DEFAULT_KEEP_TESTS = 10_000;
 /** Default of {@link OrchestratorOptions.forgetDriversAfterMs}: a day. */
@@ -130,7 +134,7 @@ export class Orchestrator {
     const o = new Orchestrator(options.bus, store, new Fleet(store, options.heartbeatIntervalMs), options);
     try {
       for (const { test } of store.testsNewestFirst())
-        if (test.state === TestState.STARTING || test.state === TestState.RUNNING) o.resume(test);
+        if (test.state === TestState.STARTING || test.state === TestState.RUNNING) await o.resume(test);
       o.liveness = await options.bus.subscribe(
         { kind: "shared", group: "orchestrator-liveness", exclusive: true },
         {
@@ -339,10 +343,15 @@ export class Orchestrator {
     });
   }
 
-  /** Picks a running test up again after a restart: replays its stored intervals in order. */
-  private resume(test: Test): void {
+  /**
+   * Picks a running test up again after a restart: replays its stored intervals in order, as a
+   * stream, letting the merged intervals it re-emits be written as it goes.
+   */
+  private async resume(test: Test): Promise<void> {
     const live = this.newLive(test);
+    let n = 0;
     for (const m of this.store.metricsOf(test.id)) {
+      if (++n % REPLAY_SLICE === 0) await this.store.committed();
       try {
         live.apply(m);
       } catch (err) {
@@ -383,7 +392,13 @@ export class Orchestrator {
     const seen = new Set<string>();
     const touched = new Set<LiveTest>();
     const finals = new Set<LiveTest>();
+    let sinceYield = 0;
     for (const { message: m, value } of batch) {
+      // A large batch is applied in slices, so heartbeats and RPCs are served in between.
+      if (++sinceYield > INGEST_SLICE) {
+        sinceYield = 0;
+        await new Promise((r) => setImmediate(r));
+      }
       const live = this.live.get(m.testId);
       if (!live) {
         this.stats.metricsIgnored++;

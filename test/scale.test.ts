@@ -1,0 +1,218 @@
+/**
+ * The orchestrator at fleet scale, on the in-process bus with fake drivers (test/fake-fleet.ts):
+ * liveness never waits behind a metrics backlog, a batch is applied once across a restart in the
+ * middle of it, listings are paginated, DeleteTest refuses a running test, and retention keeps
+ * exactly N tests. (The throughput and lag goals are measured by `npm run bench -- fleet`.)
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createBus, type Transport } from "../bus/bus.js";
+import { createMemoryTransport } from "../bus/memory.js";
+import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { msOf } from "../metrics/stats.js";
+import { Orchestrator, type OrchestratorOptions } from "../orchestrator/orchestrator.js";
+import { startServer, type RunningServer } from "../orchestrator/server.js";
+import { heartbeat, metrics, registerAll, REQUESTS_PER_INTERVAL } from "./fake-fleet.js";
+import { grpcClient, spec, until, type OrchestratorClient } from "./helpers.js";
+
+const quiet = () => {};
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
+const avalanche = (driverCount: number, durationMs = 60_000, reportIntervalMs = 1000) =>
+  spec({
+    targetUrl: "http://127.0.0.1:9/",
+    driverCount,
+    reportIntervalMs,
+    startDelayMs: 100,
+    workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: durationMs } } },
+  });
+
+async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("orchestrator at scale (in-process bus, fake drivers)", () => {
+  let dir: string;
+  const open: Orchestrator[] = [];
+  const openOrchestrator = async (transport: Transport, extra: Partial<OrchestratorOptions> = {}) => {
+    const o = await Orchestrator.open({ bus: createBus(transport, { log: quiet }), dataDir: dir, log: quiet, ...extra });
+    open.push(o);
+    return o;
+  };
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kannon-scale-"));
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("heartbeats are processed while a metrics backlog is being applied", async () => {
+    const transport = createMemoryTransport();
+    const o = await openOrchestrator(transport);
+    const fleet = ids("d", 400);
+    await registerAll(transport, [...fleet, "probe"]);
+    await until(() => o.fleet.size === 401, 5000, "401 drivers registered");
+    const test = o.createTest(avalanche(400));
+    const started = await o.startTest(test.id);
+    const startAtMs = msOf(started.startAt!);
+    // 2,000 intervals with real histograms arrive at once, then a heartbeat that changes a driver.
+    const backlog = fleet.flatMap((d) => [0, 1, 2, 3, 4].map((seq) => metrics(test.id, d, seq, startAtMs, 1000)));
+    let appliedWhenBeatSeen = -1;
+    const unsubscribe = o.fleet.subscribe((d) => {
+      if (d.id === "probe" && d.state === DriverState.BUSY) appliedWhenBeatSeen = o.stats.metricsApplied;
+    });
+    await transport.send(backlog);
+    await transport.send([heartbeat("probe", "another-test")]);
+    await until(() => o.stats.metricsApplied === backlog.length, 20_000, "the backlog applied");
+    unsubscribe();
+    process.stderr.write(`scale: the heartbeat was handled after ${appliedWhenBeatSeen} of ${backlog.length} backlog intervals\n`);
+    expect(appliedWhenBeatSeen, "the heartbeat was handled before the backlog was through").toBeGreaterThanOrEqual(0);
+    expect(appliedWhenBeatSeen).toBeLessThan(backlog.length);
+    await until(() => o.stats.batches >= 1, 5000, "the batch stored");
+    expect(o.stats.metricsDuplicate).toBe(0);
+  });
+
+  it("a batch is applied exactly once across a restart in the middle of it", async () => {
+    const fleet = ids("r", 3);
+    const first = createMemoryTransport();
+    const o1 = await openOrchestrator(first);
+    await registerAll(first, fleet);
+    await until(() => o1.fleet.size === 3, 5000, "3 drivers registered");
+    const test = o1.createTest(avalanche(3, 60_000));
+    const startAtMs = msOf((await o1.startTest(test.id)).startAt!);
+    const batch = fleet.flatMap((d) => [0, 1, 2, 3].map((seq) => metrics(test.id, d, seq, startAtMs, 1000)));
+    // The first process stores half of the batch, then dies before acknowledging any of it.
+    await first.send(batch.slice(0, 6));
+    await until(() => o1.stats.batches >= 1 && o1.stats.metricsApplied === 6, 5000, "half the batch stored");
+    await o1.close();
+    open.length = 0;
+
+    // The restarted orchestrator replays what was stored, and gets the whole batch again.
+    const second = createMemoryTransport();
+    const o2 = await openOrchestrator(second);
+    expect(o2.getTest(test.id).state).not.toBe(TestState.CREATED);
+    await second.send(fleet.map((d) => heartbeat(d, test.id)));
+    await second.send([...batch, ...fleet.map((d) => metrics(test.id, d, 4, startAtMs, 1000, true))]);
+    await until(() => o2.getTest(test.id).state === TestState.COMPLETED, 10_000, "the test completed");
+    expect(o2.stats.metricsDuplicate).toBe(6);
+    const report = o2.getReport(test.id);
+    expect(report.partial).toBe(false);
+    expect(report.total!.requests).toBe(BigInt(fleet.length * 4 * REQUESTS_PER_INTERVAL));
+    expect(report.total!.latency!.count).toBe(BigInt(fleet.length * 4 * REQUESTS_PER_INTERVAL));
+    expect(report.drivers.map((d) => d.stats!.requests)).toEqual(fleet.map(() => BigInt(4 * REQUESTS_PER_INTERVAL)));
+    expect(report.intervals.map((i) => i.requests)).toEqual([0, 1, 2, 3].map(() => BigInt(3 * REQUESTS_PER_INTERVAL)));
+  });
+
+  describe("over a real server", () => {
+    let server: RunningServer;
+    let client: OrchestratorClient;
+    let transport: Transport;
+    let o: Orchestrator;
+    beforeEach(async () => {
+      transport = createMemoryTransport();
+      o = await openOrchestrator(transport);
+      server = await startServer({ orchestrator: o, port: 0 });
+      client = grpcClient(server.url);
+    });
+    afterEach(async () => {
+      await server?.close();
+    });
+
+    it("ListTests, ListDrivers and ListIntervals page through first, middle and last pages; a bad token is invalid_argument", async () => {
+      const created: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        created.push((await client.createTest({ spec: avalanche(1) })).test!.id);
+        await new Promise((r) => setTimeout(r, 3)); // distinct creation instants: newest first is well defined
+      }
+      await client.cancelTest({ testId: created[1]! });
+      await client.cancelTest({ testId: created[3]! });
+      const newestFirst = [...created].reverse();
+
+      const p1 = await client.listTests({ pageSize: 2 });
+      expect(p1.tests.map((t) => t.id)).toEqual(newestFirst.slice(0, 2));
+      expect(p1.nextPageToken).not.toBe("");
+      const p2 = await client.listTests({ pageSize: 2, pageToken: p1.nextPageToken });
+      expect(p2.tests.map((t) => t.id)).toEqual(newestFirst.slice(2, 4));
+      const p3 = await client.listTests({ pageSize: 2, pageToken: p2.nextPageToken });
+      expect(p3.tests.map((t) => t.id)).toEqual(newestFirst.slice(4));
+      expect(p3.nextPageToken).toBe("");
+      const cancelled = await client.listTests({ state: TestState.CANCELLED });
+      expect(cancelled.tests.map((t) => t.id)).toEqual([created[3], created[1]]);
+      expect((await client.listTests({ state: TestState.CREATED, pageSize: 1 })).tests.map((t) => t.id)).toEqual([created[4]]);
+      for (const pageToken of ["garbage", "eyJrIjoidGVzdHMiLCJwIjoieCJ9" /* a tests token with a forged position */]) {
+        const err = await rpcError(client.listTests({ pageToken }));
+        expect(err.code).toBe(Code.InvalidArgument);
+        expect(err.rawMessage).toMatch(/page_token/);
+      }
+
+      const fleet = ids("p", 5);
+      await registerAll(transport, fleet);
+      await until(() => o.fleet.size === 5, 5000, "5 drivers registered");
+      const d1 = await client.listDrivers({ pageSize: 2 });
+      const d2 = await client.listDrivers({ pageSize: 2, pageToken: d1.nextPageToken });
+      const d3 = await client.listDrivers({ pageSize: 2, pageToken: d2.nextPageToken });
+      expect([d1, d2, d3].map((p) => p.drivers.map((d) => d.id))).toEqual([fleet.slice(0, 2), fleet.slice(2, 4), fleet.slice(4)]);
+      expect(d3.nextPageToken).toBe("");
+      expect((await rpcError(client.listDrivers({ pageToken: p1.nextPageToken }))).code).toBe(Code.InvalidArgument);
+
+      // A run of 5 intervals from one driver, then its intervals a page at a time.
+      const { test } = await client.createTest({ spec: avalanche(1, 60_000, 100) });
+      const startAtMs = msOf((await client.startTest({ testId: test!.id })).test!.startAt!);
+      const one = (await client.getTest({ testId: test!.id })).test!.driverIds[0]!;
+      await transport.send([0, 1, 2, 3, 4].map((seq) => metrics(test!.id, one, seq, startAtMs, 100)));
+      await transport.send([metrics(test!.id, one, 5, startAtMs, 100, true)]);
+      await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.COMPLETED, 10_000, "the run completed");
+      const report = (await client.getReport({ testId: test!.id })).report!;
+      expect(report.intervalCount).toBe(5);
+      expect(report.intervalStep).toBe(1);
+      const i1 = await client.listIntervals({ testId: test!.id, pageSize: 2 });
+      const i2 = await client.listIntervals({ testId: test!.id, pageSize: 2, pageToken: i1.nextPageToken });
+      const i3 = await client.listIntervals({ testId: test!.id, pageSize: 2, pageToken: i2.nextPageToken });
+      expect([i1, i2, i3].map((p) => p.intervals.map((s) => s.interval))).toEqual([[0, 1], [2, 3], [4]]);
+      expect(i3.nextPageToken).toBe("");
+      expect([...i1.intervals, ...i2.intervals, ...i3.intervals].map((s) => s.requests)).toEqual(report.intervals.map((s) => s.requests));
+      expect(i1.intervals[0]!.latency!.histogram.length).toBe(0);
+      expect((await rpcError(client.listIntervals({ testId: test!.id, pageToken: "x" }))).code).toBe(Code.InvalidArgument);
+      expect((await rpcError(client.listIntervals({ testId: "nope" }))).code).toBe(Code.NotFound);
+    });
+
+    it("DeleteTest refuses a running test (failed_precondition) and deletes an ended one with its intervals", async () => {
+      await registerAll(transport, ["x1"]);
+      await until(() => o.fleet.size === 1, 5000, "a driver registered");
+      const { test } = await client.createTest({ spec: avalanche(1) });
+      await client.startTest({ testId: test!.id });
+      const err = await rpcError(client.deleteTest({ testId: test!.id }));
+      expect(err.code).toBe(Code.FailedPrecondition);
+      expect(err.rawMessage).toMatch(/STARTING|RUNNING/);
+      expect((await client.getTest({ testId: test!.id })).test!.id).toBe(test!.id);
+      await transport.send([metrics(test!.id, "x1", 0, Date.now(), 1000, true)]);
+      await until(async () => (await client.getTest({ testId: test!.id })).test!.state !== TestState.STARTING, 10_000, "the run ended");
+      await client.deleteTest({ testId: test!.id });
+      expect((await rpcError(client.getTest({ testId: test!.id }))).code).toBe(Code.NotFound);
+      expect((await rpcError(client.getReport({ testId: test!.id }))).code).toBe(Code.NotFound);
+      expect((await rpcError(client.deleteTest({ testId: test!.id }))).code).toBe(Code.NotFound);
+      expect((await rpcError(client.deleteTest({ testId: "" }))).code).toBe(Code.InvalidArgument);
+    });
+  });
+
+  it("retention keeps exactly the newest N tests", async () => {
+    const o = await openOrchestrator(createMemoryTransport(), { keepTests: 3 });
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      created.push(o.createTest(avalanche(1)).id);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(() => o.listTests().items.length === 3, 5000, "retention down to 3 tests");
+    expect(o.listTests().items.map((t) => t.id)).toEqual(created.slice(4).reverse());
+    for (const id of created.slice(0, 4)) expect(() => o.getTest(id)).toThrow(/does not exist/);
+  });
+});
