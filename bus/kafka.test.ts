@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Kafka, logLevel } from "kafkajs";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
-import { createBus, type RawRecord, type Transport } from "./bus.js";
+import { createBus, GroupInUseError, type RawRecord, type Transport } from "./bus.js";
 import { createKafkaTransport, throttleRepeats } from "./kafka.js";
 import { allTopics } from "./topics.js";
 
@@ -21,12 +21,13 @@ function uniquePrefix(): string {
   return `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}.`;
 }
 
-async function open(prefix: string, clientId = "kafka-test"): Promise<Transport> {
+async function open(prefix: string, clientId = "kafka-test", partitions?: number): Promise<Transport> {
   const transport = await createKafkaTransport({
     brokers: [bootstrap],
     topicPrefix: prefix,
     clientId,
     log: (m) => logged.push(m),
+    partitions,
   });
   opened.push(transport);
   return transport;
@@ -76,6 +77,51 @@ describe("Kafka transport (real broker)", () => {
     await open(prefix, "c");
     expect(logged).toEqual([]);
   });
+
+  it("creates topics with the partition count asked for, grows existing ones, and delivers a batch per partition", async () => {
+    const prefix = uniquePrefix();
+    await open(prefix, "one");
+    const grown = await open(prefix, "three", 3);
+    const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: allTopics.map((t) => prefix + t) });
+      for (const t of topics) expect(t.partitions, t.name).toHaveLength(3);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(logged.some((l) => /growing .* to 3 partitions/.test(l))).toBe(true);
+    // Keyed by driver id, 60 drivers' records spread over the partitions; a shared subscriber gets them all, in batches.
+    const got: string[] = [];
+    let batches = 0;
+    await grown.subscribeBatch(["metrics"], { kind: "shared", group: "orchestrator" }, (records) => {
+      batches++;
+      for (const r of records) got.push(text(r));
+    });
+    const sent = Array.from({ length: 60 }, (_, i) => record("metrics", `driver-${i}`, `m${i}`));
+    await grown.send(sent);
+    await until(() => got.length === sent.length, 15_000, "60 records");
+    expect(got.sort()).toEqual(sent.map(text).sort());
+    expect(batches).toBeGreaterThanOrEqual(3); // one per partition at least
+    expect(batches).toBeLessThan(sent.length);
+  });
+
+  it("an exclusive shared group refuses a second subscriber while the first is alive", async () => {
+    const prefix = uniquePrefix();
+    const first = await open(prefix, "orchestrator-a");
+    const second = await open(prefix, "orchestrator-b");
+    await first.subscribe(["heartbeat"], { kind: "shared", group: "orchestrator", exclusive: true }, () => {});
+    const started = Date.now();
+    const err = await second.subscribe(["heartbeat"], { kind: "shared", group: "orchestrator", exclusive: true }, () => {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GroupInUseError);
+    expect(String(err)).toMatch(/another process is consuming .*heartbeat in group .*orchestrator \(orchestrator-a@/);
+    expect(String(err)).toMatch(/another topic prefix/);
+    // It waited out a session timeout first (a killed process's member would have expired by then).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+  }, 40_000);
 
   it("delivers every message to each broadcast subscriber, in order", async () => {
     const prefix = uniquePrefix();

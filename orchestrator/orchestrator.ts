@@ -153,6 +153,9 @@ export class Orchestrator {
       await store.close();
       throw err;
     }
+    // Joining the groups may have waited out a killed predecessor's session: every known driver
+    // gets a full heartbeat window from now, as after any gap in evidence.
+    o.fleet.forgive();
     o.ticker = setInterval(() => o.tick(), TICK_MS);
     return o;
   }
