@@ -16,6 +16,7 @@ import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { Orchestrator, type OrchestratorOptions } from "../orchestrator/orchestrator.js";
 import { startServer, type RunningServer } from "../orchestrator/server.js";
+import { Store } from "../orchestrator/store.js";
 import { heartbeat, metrics, registerAll, REQUESTS_PER_INTERVAL } from "./fake-fleet.js";
 import { grpcClient, spec, until, type OrchestratorClient } from "./helpers.js";
 
@@ -110,6 +111,17 @@ describe("orchestrator at scale (in-process bus, fake drivers)", () => {
     expect(report.total!.latency!.count).toBe(BigInt(fleet.length * 4 * REQUESTS_PER_INTERVAL));
     expect(report.drivers.map((d) => d.stats!.requests)).toEqual(fleet.map(() => BigInt(4 * REQUESTS_PER_INTERVAL)));
     expect(report.intervals.map((i) => i.requests)).toEqual([0, 1, 2, 3].map(() => BigInt(3 * REQUESTS_PER_INTERVAL)));
+    // Once the report is stored, the raw driver intervals are compacted away; the merged ones stay.
+    await new Promise((r) => setTimeout(r, 200));
+    await o2.close();
+    open.length = 0;
+    const store = new Store(dir);
+    try {
+      expect([...store.metricsOf(test.id)]).toHaveLength(0);
+      expect([...store.intervalsOf(test.id)].map((i) => i.interval)).toEqual([0, 1, 2, 3]);
+    } finally {
+      await store.close();
+    }
   });
 
   describe("over a real server", () => {
