@@ -10,10 +10,12 @@ import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { DEFAULT_KEEP_TESTS, Orchestrator } from "../orchestrator/orchestrator.js";
+import { TargetAllowlist } from "../orchestrator/allowlist.js";
 import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
 import { startEmbedded } from "./embedded.js";
 import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
+import { allowedTargets, tokenFrom } from "./secrets.js";
 import { formatReport } from "./summary.js";
 
 /** Exit codes, documented in the README. */
@@ -25,14 +27,16 @@ const USAGE = `usage: kannon <command> [flags]
                   --method M --concurrency N (10) --requests N per driver (1000) | --duration-ms N --delay-ms N (10)
                   --rate R fleet-wide req/s (100) --max-in-flight N --interval-ms N (500) --timeout-ms N (10000)
                   --port N (API port; a free one by default) --stay (keep the fleet up after the test)
-  test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token T --url TARGET
+  test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token-file F --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
-  orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token T --cors-origin O
+  orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token-file F --cors-origin O
+                  --allow-target HOST[:PORT] (repeatable; tests aimed elsewhere are refused; default: any target)
                   --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
                   refuses to start while another orchestrator consumes the same topic prefix
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A --kafka-partitions N
   target        the HTTP target     --port N --host H
-Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_PARTITIONS, KANNON_TOKEN, KANNON_DATA.
+Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_PARTITIONS, KANNON_TOKEN, KANNON_DATA, KANNON_ALLOW_TARGETS.
+The token: KANNON_TOKEN or --token-file FILE (--token T still works, but shows in the process list).
 Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost.`;
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
@@ -115,11 +119,15 @@ async function run(argv: string[]): Promise<number> {
 
 /** `kannon test`: runs one test on a running orchestrator (any fleet, any bus) and prints the report. */
 async function test(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...specFlags, api: { type: "string" }, token: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...specFlags, api: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
+    strict: true,
+  });
   if (!values.url) throw new UsageError("--url is required: the target every request goes to");
   const spec = specFromFlags(values as SpecValues, values.url);
   const api = values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080";
-  const token = values.token ?? process.env.KANNON_TOKEN;
+  const token = tokenFrom(values);
   const client = createClient(
     OrchestratorService,
     createConnectTransport({
@@ -163,21 +171,34 @@ async function orchestrator(argv: string[]): Promise<number> {
       host: { type: "string" },
       port: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       "cors-origin": { type: "string", multiple: true },
+      "allow-target": { type: "string", multiple: true },
     },
     strict: true,
   });
-  const token = values.token ?? process.env.KANNON_TOKEN;
+  const token = tokenFrom(values);
   if (values.host && !["127.0.0.1", "::1", "localhost"].includes(values.host) && !token)
-    throw new UsageError(`--host ${values.host} is off loopback: give --token (or KANNON_TOKEN) so that only bearers of it can start load`);
+    throw new UsageError(`--host ${values.host} is off loopback: give KANNON_TOKEN or --token-file FILE so that only bearers of the token can start load`);
   const bf = busFlags(values);
+  const allowTargets = allowedTargets(values["allow-target"]);
+  try {
+    new TargetAllowlist(allowTargets);
+  } catch (err) {
+    throw new UsageError(`--allow-target / KANNON_ALLOW_TARGETS: ${(err as Error).message}`);
+  }
   const keepTests = intFlag(values, "keep-tests", DEFAULT_KEEP_TESTS);
   if (keepTests < 1) throw new UsageError("--keep-tests must be at least 1");
   if (!bf.kafka) console.warn("kannon orchestrator: no --kafka given: using the in-process bus, which no separate driver can reach");
   const bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
   let o: Orchestrator;
   try {
-    o = await Orchestrator.open({ bus, dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data", keepTests });
+    o = await Orchestrator.open({
+      bus,
+      dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data",
+      keepTests,
+      allowTargets,
+    });
   } catch (err) {
     await bus.close();
     throw err;

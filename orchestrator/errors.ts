@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** The kinds of failure the domain reports; one place maps them to Connect codes. */
-export type FailureKind = "invalid_argument" | "not_found" | "failed_precondition" | "unavailable" | "resource_exhausted";
+export type FailureKind = "invalid_argument" | "not_found" | "failed_precondition" | "unavailable" | "resource_exhausted" | "permission_denied";
 
 /** A failure of a domain operation that the caller caused or can retry. */
 export class DomainError extends Error {
@@ -20,6 +20,7 @@ const codes: Record<FailureKind, Code> = {
   failed_precondition: Code.FailedPrecondition,
   unavailable: Code.Unavailable,
   resource_exhausted: Code.ResourceExhausted,
+  permission_denied: Code.PermissionDenied,
 };
 
 /** Maps a domain error to its Connect error; anything else passes through (becomes `internal`). */

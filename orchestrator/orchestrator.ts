@@ -14,6 +14,7 @@ import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { TargetAllowlist } from "./allowlist.js";
 import * as catalog from "./catalog.js";
 import { Channel } from "./channel.js";
 import { DomainError } from "./errors.js";
@@ -58,6 +59,8 @@ export interface OrchestratorOptions {
   keepTests?: number | undefined;
   /** Drivers that left or went missing this long ago are forgotten. */
   forgetDriversAfterMs?: number | undefined;
+  /** `HOST[:PORT]` entries tests may target; empty or absent: any target. */
+  allowTargets?: readonly string[] | undefined;
 }
 
 /** Counters for logs, tests and benchmarks. */
@@ -111,6 +114,7 @@ export class Orchestrator {
   private readonly heartbeatIntervalMs: number;
   private readonly keepTests: number;
   private readonly forgetDriversAfterMs: number;
+  private readonly allowlist: TargetAllowlist;
 
   private constructor(
     private readonly bus: Bus,
@@ -122,6 +126,7 @@ export class Orchestrator {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
     this.forgetDriversAfterMs = options.forgetDriversAfterMs ?? DEFAULT_FORGET_DRIVERS_AFTER_MS;
+    this.allowlist = new TargetAllowlist(options.allowTargets);
   }
 
   /**
@@ -130,6 +135,7 @@ export class Orchestrator {
    * orchestrator consumes the same topics.
    */
   static async open(options: OrchestratorOptions): Promise<Orchestrator> {
+    new TargetAllowlist(options.allowTargets); // a bad entry fails here, before anything is opened
     const store = new Store(options.dataDir);
     const o = new Orchestrator(options.bus, store, new Fleet(store, options.heartbeatIntervalMs), options);
     try {
@@ -164,6 +170,8 @@ export class Orchestrator {
   createTest(spec: TestSpec | undefined): Test {
     const problems = validateSpec(spec);
     if (problems.length > 0) throw new DomainError("invalid_argument", describeProblems(problems));
+    const refused = this.allowlist.refuses(spec!.targetUrl);
+    if (refused) throw new DomainError("permission_denied", refused);
     const test = create(TestSchema, {
       id: randomUUID(),
       spec: spec!,

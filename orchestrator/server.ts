@@ -21,7 +21,12 @@ export interface ServerOptions {
   token?: string | undefined;
   /** Browser origins allowed by CORS (exact match); none by default. */
   corsOrigins?: readonly string[] | undefined;
+  /** Largest request message, checked before it is read or decoded; default {@link MAX_REQUEST_BYTES}. */
+  readMaxBytes?: number | undefined;
 }
+
+/** Default request size limit: a spec is far smaller (its body is at most 512 KiB). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
 
 /** A running control-plane server. */
 export interface RunningServer {
@@ -63,6 +68,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new Error(`refusing to bind ${host} without a token: off loopback the API requires --token (or KANNON_TOKEN)`);
   const handler = connectNodeAdapter({
     routes: orchestratorRoutes(options.orchestrator),
+    // Checked against Content-Length / the envelope's length before reading, and while reading:
+    // a larger request gets resource_exhausted and is never held in memory.
+    readMaxBytes: options.readMaxBytes ?? MAX_REQUEST_BYTES,
     interceptors: options.token ? [bearer(options.token)] : [loopbackHostOnly()],
   });
   const origins = new Set(options.corsOrigins ?? []);

@@ -1,4 +1,4 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import { describeProblems, MIN_REPORT_INTERVAL_MS, validateSpec, type FieldProblem } from "./validate.js";
@@ -85,6 +85,27 @@ describe("validateSpec: valid specs", () => {
 
   it("report_interval_ms 0 means the default and is valid", () => {
     expect(validateSpec(avalanche({ reportIntervalMs: 0 }))).toEqual([]);
+  });
+});
+
+describe("validateSpec: size limits keep a test_config under Kafka's 1 MB", () => {
+  it("name, URL, header count, header size and total header size are bounded, each naming its field", () => {
+    expect(fields(validateSpec(avalanche({ name: "n".repeat(257) })))).toEqual(["spec.name"]);
+    expect(fields(validateSpec(avalanche({ targetUrl: `http://h/${"a".repeat(8200)}` })))).toEqual(["spec.target_url"]);
+    const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`x-h${i}`, "v"]));
+    expect(fields(validateSpec(avalanche({ headers: many })))).toEqual(["spec.headers"]);
+    expect(fields(validateSpec(avalanche({ headers: { "x-big": "v".repeat(9000) } })))).toEqual(['spec.headers["x-big"]']);
+    const heavy = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x-h${i}`, "v".repeat(8000)]));
+    expect(fields(validateSpec(avalanche({ headers: heavy })))).toEqual(["spec.headers"]);
+    // At every limit at once, the largest valid spec still encodes well under 1 MB.
+    const largest = avalanche({
+      name: "n".repeat(256),
+      targetUrl: `http://h/${"a".repeat(8000)}`,
+      headers: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`x-h${i}`, "v".repeat(8000)])),
+      body: new Uint8Array(512 * 1024),
+    });
+    expect(validateSpec(largest)).toEqual([]);
+    expect(toBinary(TestSpecSchema, largest).byteLength).toBeLessThan(700 * 1024);
   });
 });
 

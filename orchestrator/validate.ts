@@ -15,6 +15,15 @@ const CONNECTION_HEADERS = new Set(["connection", "content-length", "transfer-en
 /** Largest request body: it travels in every test_config message (Kafka's default limit is 1 MB). */
 export const MAX_BODY_BYTES = 512 * 1024;
 const HOUR_MS = 3_600_000;
+/**
+ * Size limits that keep a test_config message (spec and driver list) well under Kafka's default
+ * 1 MB message size: body 512 KiB + headers 64 KiB + URL 8 KiB + name + stages ≈ 600 KiB.
+ */
+export const MAX_NAME_CHARS = 256;
+export const MAX_URL_CHARS = 8192;
+export const MAX_HEADERS = 100;
+export const MAX_HEADER_BYTES = 8192;
+export const MAX_HEADERS_TOTAL_BYTES = 64 * 1024;
 /** Longest run a duration may ask for: what one Node timer can wait (about 24.8 days). */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
@@ -30,7 +39,9 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const bad = (field: string, problem: string) => problems.push({ field, problem });
 
+  if (spec.name.length > MAX_NAME_CHARS) bad("spec.name", `must be at most ${MAX_NAME_CHARS} characters, got ${spec.name.length}`);
   if (!spec.targetUrl) bad("spec.target_url", "is required");
+  else if (spec.targetUrl.length > MAX_URL_CHARS) bad("spec.target_url", `must be at most ${MAX_URL_CHARS} characters, got ${spec.targetUrl.length}`);
   else {
     try {
       const url = new URL(spec.targetUrl);
@@ -43,13 +54,20 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
   }
   if (spec.method && !METHODS.has(spec.method.toUpperCase()))
     bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
-  for (const [name, value] of Object.entries(spec.headers)) {
-    if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
+  const headers = Object.entries(spec.headers);
+  if (headers.length > MAX_HEADERS) bad("spec.headers", `must have at most ${MAX_HEADERS} entries, got ${headers.length}`);
+  let headerBytes = 0;
+  for (const [name, value] of headers) {
+    const size = Buffer.byteLength(name) + Buffer.byteLength(value);
+    headerBytes += size;
+    if (size > MAX_HEADER_BYTES) bad(`spec.headers["${name.slice(0, 64)}"]`, `name and value must be at most ${MAX_HEADER_BYTES} bytes, got ${size}`);
+    else if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
     else if (!HEADER_VALUE.test(value))
       bad(`spec.headers["${name}"]`, "value may hold only tab, visible ASCII and bytes 0x80–0xFF (no CR, LF or other control characters)");
     else if (CONNECTION_HEADERS.has(name.toLowerCase()))
       bad(`spec.headers["${name}"]`, "is set by the HTTP client itself (connection management and framing cannot be overridden)");
   }
+  if (headerBytes > MAX_HEADERS_TOTAL_BYTES) bad("spec.headers", `must total at most ${MAX_HEADERS_TOTAL_BYTES} bytes, got ${headerBytes}`);
   if (spec.body.length > MAX_BODY_BYTES) bad("spec.body", `must be at most ${MAX_BODY_BYTES} bytes, got ${spec.body.length}`);
   if (spec.reportIntervalMs !== 0 && spec.reportIntervalMs < MIN_REPORT_INTERVAL_MS)
     bad("spec.report_interval_ms", `must be at least ${MIN_REPORT_INTERVAL_MS} (or 0 for the default 1000), got ${spec.reportIntervalMs}`);
