@@ -152,6 +152,38 @@ function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string 
   return { kafka: values.kafka ?? process.env.KANNON_KAFKA, topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX, partitions };
 }
 
+/** A graceful shutdown that takes longer is cut short: the process exits anyway. */
+export const SHUTDOWN_DEADLINE_MS = 8_000;
+
+/**
+ * Waits for SIGINT or SIGTERM, then shuts down gracefully within {@link SHUTDOWN_DEADLINE_MS}
+ * (even with the broker unreachable); a second signal exits at once.
+ */
+async function serveUntilSignal(name: string, graceful: () => Promise<void>, what = "shutting down"): Promise<number> {
+  const signal = await untilSignal();
+  console.log(`${name}: ${signal}, ${what} (a second signal forces it)`);
+  const force = (again: string) => {
+    console.error(`${name}: ${again} again, exiting now`);
+    process.exit(EXIT.failure);
+  };
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  let timer: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([
+    graceful().then(
+      () => true,
+      (err: unknown) => (console.error(`${name}: shutdown: ${err instanceof Error ? err.message : String(err)}`), true),
+    ),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), SHUTDOWN_DEADLINE_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!finished) {
+    console.error(`${name}: shutdown did not finish within ${SHUTDOWN_DEADLINE_MS / 1000} s (is the broker reachable?); exiting anyway`);
+    return EXIT.failure;
+  }
+  return EXIT.ok;
+}
+
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
@@ -211,12 +243,11 @@ async function orchestrator(argv: string[]): Promise<number> {
     corsOrigins: values["cors-origin"],
   });
   console.log(`kannon orchestrator listening on ${server.url} (gRPC h2c, Connect, gRPC-Web)${bf.kafka ? `, Kafka ${bf.kafka}` : ""}`);
-  const signal = await untilSignal();
-  console.log(`kannon orchestrator: ${signal}, shutting down`);
-  await server.close();
-  await o.close();
-  await bus.close();
-  return EXIT.ok;
+  return serveUntilSignal("kannon orchestrator", async () => {
+    await server.close();
+    await o.close();
+    await bus.close();
+  });
 }
 
 async function driver(argv: string[]): Promise<number> {
@@ -237,19 +268,17 @@ async function driver(argv: string[]): Promise<number> {
   const d = createDriver({ bus, id: values.id, address: values.address ?? hostname() });
   await d.start();
   console.log(`kannon driver ${d.id} joined the fleet over Kafka ${bf.kafka}`);
-  const signal = await untilSignal();
-  console.log(`kannon driver ${d.id}: ${signal}, leaving the fleet`);
-  await d.stop();
-  await bus.close();
-  return EXIT.ok;
+  return serveUntilSignal(`kannon driver ${d.id}`, async () => {
+    // Leaves room within the shutdown deadline to flush the final metrics and say it is leaving.
+    await d.stop({ deadlineMs: SHUTDOWN_DEADLINE_MS / 2 });
+    await bus.close();
+  }, "leaving the fleet");
 }
 
 async function target(argv: string[]): Promise<number> {
   const t = await createTarget(parseTargetArgs(argv));
   console.log(`kannon target listening on ${t.url}`);
-  await untilSignal();
-  await t.close();
-  return EXIT.ok;
+  return serveUntilSignal("kannon target", () => t.close());
 }
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = { run, test, orchestrator, driver, target };
