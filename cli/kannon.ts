@@ -265,7 +265,14 @@ async function driver(argv: string[]): Promise<number> {
   const bf = busFlags(values);
   if (!bf.kafka) throw new UsageError("--kafka host:port (or KANNON_KAFKA) is required: a separate driver reaches the orchestrator only through Kafka");
   const bus = await openBus({ ...bf, clientId: values.id ?? "kannon-driver" });
-  const d = createDriver({ bus, id: values.id, address: values.address ?? hostname() });
+  let refusal: ((reason: string) => void) | undefined;
+  const refused = new Promise<string>((resolve) => (refusal = resolve));
+  const d = createDriver({ bus, id: values.id, address: values.address ?? hostname(), onRefused: (reason) => refusal?.(reason) });
+  void refused.then(async (reason) => {
+    console.error(`kannon driver ${d.id}: refused by the orchestrator: ${reason}`);
+    await Promise.race([bus.close(), new Promise((r) => setTimeout(r, 3000))]);
+    process.exit(EXIT.failure);
+  });
   await d.start();
   console.log(`kannon driver ${d.id} joined the fleet over Kafka ${bf.kafka}`);
   return serveUntilSignal(`kannon driver ${d.id}`, async () => {

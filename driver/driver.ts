@@ -34,11 +34,18 @@ export interface DriverOptions {
   log?: ((message: string) => void) | undefined;
   /** Test-only tap on every recorded request. */
   onSample?: SampleTap | undefined;
+  /**
+   * Called when the orchestrator refuses this process because another live process uses its
+   * driver id; the driver has stopped heartbeating and takes no tests by then.
+   */
+  onRefused?: ((reason: string) => void) | undefined;
 }
 
 /** A driver in the fleet. */
 export interface DriverAgent {
   readonly id: string;
+  /** This process's random instance id (tells two processes with one driver id apart). */
+  readonly instanceId: string;
   /** READY or BUSY. */
   readonly state: DriverState;
   /** Subscribes to the fleet topics, registers and starts heartbeating. */
@@ -63,6 +70,8 @@ interface Armed {
 export function createDriver(options: DriverOptions): DriverAgent {
   const bus = options.bus;
   const id = options.id ?? `driver-${randomUUID().slice(0, 8)}`;
+  const instanceId = randomUUID();
+  let refused = false;
   const log = options.log ?? ((m: string) => console.log(m));
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
   const armTimeoutMs = options.armTimeoutMs ?? ARM_TIMEOUT_MS;
@@ -83,7 +92,11 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   const beat = () =>
     bus
-      .publish("heartbeat", id, create(HeartbeatMessageSchema, { driverId: id, sentAt: timestampAt(Date.now()), state: state(), testId: armed?.config.testId ?? "" }))
+      .publish(
+        "heartbeat",
+        id,
+        create(HeartbeatMessageSchema, { driverId: id, instanceId, sentAt: timestampAt(Date.now()), state: state(), testId: armed?.config.testId ?? "" }),
+      )
       .catch((err) => log(`driver ${id}: heartbeat failed: ${String(err)}`));
 
   const refuse = (testId: string, error: string) =>
@@ -93,7 +106,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   function onConfig(config: TestConfigMessage): void {
     const index = config.driverIds.indexOf(id);
-    if (index < 0 || !config.spec || cancelled.has(config.testId)) return;
+    if (index < 0 || !config.spec || cancelled.has(config.testId) || refused) return;
     if (stopping) {
       void refuse(config.testId, `driver ${id} is shutting down`);
       return;
@@ -137,6 +150,15 @@ export function createDriver(options: DriverOptions): DriverAgent {
   }
 
   function onTrigger(trigger: TriggerMessage): void {
+    if (trigger.action === TriggerAction.REFUSE) {
+      if (trigger.instanceId !== instanceId || refused) return;
+      refused = true;
+      clearInterval(heartbeat);
+      log(`driver ${id}: refused by the orchestrator: ${trigger.reason}`);
+      options.onRefused?.(trigger.reason);
+      return;
+    }
+    if (refused) return;
     if (!armed || armed.config.testId !== trigger.testId) {
       // Maybe its config is still on its way; remember a few.
       if (trigger.action === TriggerAction.START) {
@@ -176,6 +198,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   return {
     id,
+    instanceId,
     get state() {
       return state();
     },
@@ -189,6 +212,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         id,
         create(RegisterMessageSchema, {
           driverId: id,
+          instanceId,
           host: options.host ?? hostname(),
           address: options.address ?? hostname(),
           version: DRIVER_VERSION,
@@ -222,7 +246,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         .publish(
           "register",
           id,
-          create(RegisterMessageSchema, { driverId: id, leaving: true, sentAt: timestampAt(Date.now()) }),
+          create(RegisterMessageSchema, { driverId: id, instanceId, leaving: true, sentAt: timestampAt(Date.now()) }),
         )
         .catch((err) => log(`driver ${id}: could not announce leaving: ${String(err)}`));
     },

@@ -74,4 +74,31 @@ describe("Fleet", () => {
     fleet.release("t1");
     expect(fleet.ready().map((d) => d.id)).toEqual(["a", "b"]);
   });
+
+  it("a second process with a live driver's id is refused (register and heartbeats); after the holder is gone it takes over", () => {
+    const fleet = new Fleet(store);
+    const refusals: string[] = [];
+    fleet.onRefuse = (id, instance, reason) => refusals.push(`${id}/${instance}: ${reason}`);
+    const t0 = Date.now();
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", instanceId: "first", address: "10.0.0.1" }));
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", instanceId: "second", address: "10.0.0.2" }));
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", instanceId: "second", state: DriverState.BUSY, testId: "t" }));
+    expect(fleet.get("a")!.instanceId).toBe("first");
+    expect(fleet.get("a")!.state).toBe(DriverState.READY);
+    expect(refusals).toHaveLength(1); // the heartbeat right after is not told again
+    expect(refusals[0]).toMatch(/^a\/second: driver id "a" is already used by a live process \(instance first at 10\.0\.0\.1\); this one \(instance second at 10\.0\.0\.2\) is refused/);
+    // A leave from the refused process does not remove the live one.
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", instanceId: "second", leaving: true }));
+    expect(fleet.get("a")!.state).toBe(DriverState.READY);
+    // Drivers that send no instance id are never compared.
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", state: DriverState.READY }));
+    expect(refusals).toHaveLength(1);
+    // The holder goes missing (a crash): a restarted process with a new instance takes the id over.
+    fleet.sweep(t0 + LIMIT + 1000);
+    expect(fleet.get("a")!.state).toBe(DriverState.MISSING);
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "a", instanceId: "third" }));
+    expect(fleet.get("a")!.state).toBe(DriverState.READY);
+    expect(fleet.get("a")!.instanceId).toBe("third");
+    expect(refusals).toHaveLength(1);
+  });
 });

@@ -11,6 +11,12 @@ const PERSIST_HEARTBEAT_EVERY_MS = 10_000;
 /** A change to one driver (a copy; listeners may keep it). */
 export type FleetListener = (driver: Driver) => void;
 
+/** Called when a second process claims a live driver's id: the newcomer is to be told. */
+export type RefuseListener = (driverId: string, instanceId: string, reason: string) => void;
+
+/** A refused instance is told again at most this often (its heartbeats keep coming until it stops). */
+const REFUSE_AGAIN_MS = 5_000;
+
 /**
  * The orchestrator's view of the fleet: READY → BUSY → READY from heartbeats, MISSING after
  * {@link MISSED_HEARTBEATS_LIMIT} missed beats, READY again when a missing driver beats, LEFT when
@@ -30,6 +36,10 @@ export class Fleet {
   private readonly listeners = new Set<FleetListener>();
   /** Drivers promised to a starting test, before their heartbeats say BUSY. */
   private readonly reserved = new Map<string, string>();
+  /** Instances refused, and when they were last told. */
+  private readonly refusedAt = new Map<string, number>();
+  /** Told of every refusal (the orchestrator answers the newcomer on the bus). */
+  onRefuse: RefuseListener = () => {};
 
   constructor(
     private readonly store: Store,
@@ -94,10 +104,37 @@ export class Fleet {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * True when another process (instance) than `instanceId` holds `existing` and is alive: it is
+   * READY or BUSY and was heard from within the miss window. Drivers without instance ids (older
+   * or other-language drivers that do not send one) are never compared.
+   */
+  private heldByAnother(existing: Driver | undefined, instanceId: string, nowMs: number): boolean {
+    if (!existing || !existing.instanceId || !instanceId || existing.instanceId === instanceId) return false;
+    if (existing.state !== DriverState.READY && existing.state !== DriverState.BUSY) return false;
+    return nowMs - (this.heardAtMs.get(existing.id) ?? 0) <= this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
+  }
+
+  private refuse(existing: Driver, instanceId: string, address: string, nowMs: number): void {
+    const key = `${existing.id}/${instanceId}`;
+    if (nowMs - (this.refusedAt.get(key) ?? -Infinity) < REFUSE_AGAIN_MS) return;
+    this.refusedAt.set(key, nowMs);
+    if (this.refusedAt.size > 1000) this.refusedAt.delete(this.refusedAt.keys().next().value as string);
+    const reason =
+      `driver id "${existing.id}" is already used by a live process (instance ${existing.instanceId.slice(0, 8)} at ${existing.address || "?"}); ` +
+      `this one (instance ${instanceId.slice(0, 8)}${address ? ` at ${address}` : ""}) is refused: give it another --id`;
+    this.onRefuse(existing.id, instanceId, reason);
+  }
+
   /** A driver joined or left. */
   onRegister(m: RegisterMessage): void {
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
+    if (m.instanceId && existing?.instanceId && existing.instanceId !== m.instanceId) {
+      // Another process with this id: refused while the holder is alive; a leaving one is not the holder.
+      if (m.leaving) return;
+      if (this.heldByAnother(existing, m.instanceId, now)) return this.refuse(existing!, m.instanceId, m.address, now);
+    }
     const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId });
     if (m.leaving) {
       driver.state = DriverState.LEFT;
@@ -111,6 +148,7 @@ export class Fleet {
       driver.testId = "";
       driver.registeredAt = timestampAt(now);
       driver.lastHeartbeatAt = timestampAt(now);
+      driver.instanceId = m.instanceId;
       this.heardAtMs.set(driver.id, now);
     }
     this.change(driver, now);
@@ -121,10 +159,11 @@ export class Fleet {
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
+    if (this.heldByAnother(existing, m.instanceId, now)) return this.refuse(existing!, m.instanceId, "", now);
     const state = m.state === DriverState.BUSY ? DriverState.BUSY : DriverState.READY;
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
     this.heardAtMs.set(m.driverId, now);
-    if (existing && existing.state === state && existing.testId === m.testId) {
+    if (existing && existing.state === state && existing.testId === m.testId && (!m.instanceId || existing.instanceId === m.instanceId)) {
       // Nothing changed: refresh in place, persist now and then.
       existing.lastHeartbeatAt = timestampAt(now);
       if (now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS) {
@@ -137,6 +176,7 @@ export class Fleet {
     driver.state = state;
     driver.testId = m.testId;
     driver.lastHeartbeatAt = timestampAt(now);
+    if (m.instanceId) driver.instanceId = m.instanceId; // a restarted process whose register was lost
     this.change(driver, now);
   }
 

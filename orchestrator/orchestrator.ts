@@ -162,6 +162,12 @@ export class Orchestrator {
     // Joining the groups may have waited out a killed predecessor's session: every known driver
     // gets a full heartbeat window from now, as after any gap in evidence.
     o.fleet.forgive();
+    o.fleet.onRefuse = (driverId, instanceId, reason) => {
+      o.log(`orchestrator: ${reason}`);
+      void o.bus
+        .publish("trigger", "", create(TriggerMessageSchema, { action: TriggerAction.REFUSE, driverIds: [driverId], instanceId, reason }))
+        .catch((err) => o.log(`orchestrator: could not tell the refused driver ${driverId}: ${String(err)}`));
+    };
     o.ticker = setInterval(() => o.tick(), TICK_MS);
     return o;
   }

@@ -55,6 +55,20 @@ describe("a distributed fleet over a real Kafka broker: every piece its own OS p
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  it("a second driver process with a live driver's id is refused, with a clear message on both sides", async () => {
+    const { child, output, stop } = await startKannon(["driver", "--kafka", kafka, "--topic-prefix", prefix, "--id", "d1"], /joined the fleet/).then((r) => r.proc);
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(-1), 20_000);
+      child.once("exit", (c) => (clearTimeout(timer), resolve(c)));
+    });
+    if (code === -1) await stop("SIGKILL");
+    expect(code, output()).toBe(1);
+    expect(output()).toMatch(/refused by the orchestrator: driver id "d1" is already used by a live process .* give it another --id/);
+    expect(orchestrator.output()).toMatch(/driver id "d1" is already used by a live process/);
+    // The first d1 is untouched: still READY, and the fleet has one d1.
+    expect(await readyIds()).toEqual(["d1", "d2", "d3"]);
+  });
+
   it("a test created, started and watched through the API: exact totals, no errors, every interval streamed", async () => {
     const before = await targetCounts(targetUrl);
     const { id, messages } = await runToEnd(

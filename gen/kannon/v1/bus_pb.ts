@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/bus.proto.
  */
 export const file_kannon_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEikgEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCCKKAQoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCSJbChFUZXN0Q29uZmlnTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEiEKBHNwZWMYAiABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSEgoKZHJpdmVyX2lkcxgDIAMoCSKNAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCSLPBAoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASqAAQoNVHJpZ2dlckFjdGlvbhIeChpUUklHR0VSX0FDVElPTl9VTlNQRUNJRklFRBAAEhgKFFRSSUdHRVJfQUNUSU9OX1NUQVJUEAESGQoVVFJJR0dFUl9BQ1RJT05fQ0FOQ0VMEAISGgoWVFJJR0dFUl9BQ1RJT05fUkVTSEFSRRADYgZwcm90bzM", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKfAQoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCSJbChFUZXN0Q29uZmlnTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEiEKBHNwZWMYAiABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSEgoKZHJpdmVyX2lkcxgDIAMoCSKyAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkizwQKDk1ldHJpY3NNZXNzYWdlEg8KB3Rlc3RfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEgsKA3NlcRgDIAEoBBIyCg5pbnRlcnZhbF9zdGFydBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMaW50ZXJ2YWxfZW5kGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgGIAEoBBJCCg1zdGF0dXNfY291bnRzGAcgAygLMisua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLlN0YXR1c0NvdW50c0VudHJ5EkAKDGVycm9yX2NvdW50cxgIIAMoCzIqLmthbm5vbi52MS5NZXRyaWNzTWVzc2FnZS5FcnJvckNvdW50c0VudHJ5EhYKDmJ5dGVzX3JlY2VpdmVkGAkgASgEEhkKEWxhdGVuY3lfaGlzdG9ncmFtGAogASgMEh4KFnNlcnZpY2VfdGltZV9oaXN0b2dyYW0YCyABKAwSDwoHZHJvcHBlZBgMIAEoBBIMCgRsYXRlGA0gASgEEg0KBWZpbmFsGA4gASgIEhUKDXN0YXJ0X3NrZXdfdXMYDyABKAMSDQoFZXJyb3IYECABKAkaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEqmwEKDVRyaWdnZXJBY3Rpb24SHgoaVFJJR0dFUl9BQ1RJT05fVU5TUEVDSUZJRUQQABIYChRUUklHR0VSX0FDVElPTl9TVEFSVBABEhkKFVRSSUdHRVJfQUNUSU9OX0NBTkNFTBACEhoKFlRSSUdHRVJfQUNUSU9OX1JFU0hBUkUQAxIZChVUUklHR0VSX0FDVElPTl9SRUZVU0UQBGIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
 
 /**
  * Topic `register`, key driver id: a driver joins (or leaves) the fleet.
@@ -55,6 +55,14 @@ export type RegisterMessage = Message<"kannon.v1.RegisterMessage"> & {
    * @generated from field: bool leaving = 6;
    */
   leaving: boolean;
+
+  /**
+   * A random id of this driver process: a second process started with the same driver_id has
+   * another one, and is refused while the first is alive.
+   *
+   * @generated from field: string instance_id = 7;
+   */
+  instanceId: string;
 };
 
 /**
@@ -91,6 +99,13 @@ export type HeartbeatMessage = Message<"kannon.v1.HeartbeatMessage"> & {
    * @generated from field: string test_id = 4;
    */
   testId: string;
+
+  /**
+   * The sending process's instance id (see RegisterMessage.instance_id).
+   *
+   * @generated from field: string instance_id = 5;
+   */
+  instanceId: string;
 };
 
 /**
@@ -160,6 +175,20 @@ export type TriggerMessage = Message<"kannon.v1.TriggerMessage"> & {
    * @generated from field: repeated string driver_ids = 4;
    */
   driverIds: string[];
+
+  /**
+   * REFUSE: the refused process's instance id.
+   *
+   * @generated from field: string instance_id = 5;
+   */
+  instanceId: string;
+
+  /**
+   * REFUSE: why, for the refused driver's log.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
 };
 
 /**
@@ -307,6 +336,15 @@ export enum TriggerAction {
    * @generated from enum value: TRIGGER_ACTION_RESHARE = 3;
    */
   RESHARE = 3,
+
+  /**
+   * Refuse one driver process: `driver_ids` holds its driver id, `instance_id` the process, and
+   * `reason` why (its driver id is used by another live process). It leaves the fleet. The key
+   * and test_id are empty.
+   *
+   * @generated from enum value: TRIGGER_ACTION_REFUSE = 4;
+   */
+  REFUSE = 4,
 }
 
 /**

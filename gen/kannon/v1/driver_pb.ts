@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/driver.proto.
  */
 export const file_kannon_v1_driver: GenFile = /*@__PURE__*/
-  fileDesc("ChZrYW5ub24vdjEvZHJpdmVyLnByb3RvEglrYW5ub24udjEi5gEKBkRyaXZlchIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSMQoNcmVnaXN0ZXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9oZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rlc3RfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoCSqLAQoLRHJpdmVyU3RhdGUSHAoYRFJJVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSRFJJVkVSX1NUQVRFX1JFQURZEAESFQoRRFJJVkVSX1NUQVRFX0JVU1kQAhIYChREUklWRVJfU1RBVEVfTUlTU0lORxADEhUKEURSSVZFUl9TVEFURV9MRUZUEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZrYW5ub24vdjEvZHJpdmVyLnByb3RvEglrYW5ub24udjEi+wEKBkRyaXZlchIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSMQoNcmVnaXN0ZXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9oZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rlc3RfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoCRITCgtpbnN0YW5jZV9pZBgJIAEoCSqLAQoLRHJpdmVyU3RhdGUSHAoYRFJJVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSRFJJVkVSX1NUQVRFX1JFQURZEAESFQoRRFJJVkVSX1NUQVRFX0JVU1kQAhIYChREUklWRVJfU1RBVEVfTUlTU0lORxADEhUKEURSSVZFUl9TVEFURV9MRUZUEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A driver as the orchestrator tracks it.
@@ -63,6 +63,13 @@ export type Driver = Message<"kannon.v1.Driver"> & {
    * @generated from field: string version = 8;
    */
   version: string;
+
+  /**
+   * The process currently holding this driver id (RegisterMessage.instance_id).
+   *
+   * @generated from field: string instance_id = 9;
+   */
+  instanceId: string;
 };
 
 /**
