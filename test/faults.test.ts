@@ -1,0 +1,93 @@
+/**
+ * Faults over a real broker, every piece its own process: the broker stopped in the middle of a
+ * run and started again. The test completes with every interval present once and totals equal to
+ * what the target served; no driver is declared lost for the outage. This file starts a broker
+ * of its own, since it stops it.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
+import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
+import { startKannon, type KannonProcess } from "./processes.js";
+
+/** How long the broker stays down, mid-run. */
+const OUTAGE_MS = 6_000;
+
+describe("faults over a real broker", () => {
+  let base: string;
+  let ports: [number, number];
+  let broker: KafkaBroker | undefined;
+  const procs: KannonProcess[] = [];
+  let client: OrchestratorClient;
+  let targetUrl: string;
+  let orchestrator: KannonProcess;
+  const brokerDir = () => join(base, "broker");
+
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), "kannon-faults-"));
+    ports = await freePorts(undefined, undefined);
+    broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir(), log: () => {} });
+    const prefix = `faults-${process.pid}-`;
+    const target = await startKannon(["target", "--port", "0"], /listening on (http:\/\/\S+)/);
+    procs.push(target.proc);
+    targetUrl = target.match[1]!;
+    const orch = await startKannon(
+      ["orchestrator", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--data", join(base, "data"), "--port", "0"],
+      /listening on (http:\/\/\S+)/,
+      60_000,
+    );
+    procs.push(orch.proc);
+    orchestrator = orch.proc;
+    client = grpcClient(orch.match[1]!);
+    for (const id of ["f1", "f2"]) {
+      const { proc } = await startKannon(["driver", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--id", id], /joined the fleet/, 60_000);
+      procs.push(proc);
+    }
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 2, 20_000, "2 drivers READY");
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(procs.map((p) => p.stop("SIGTERM", 10_000)));
+    await broker?.stop();
+    await rm(base, { recursive: true, force: true });
+  }, 60_000);
+
+  it(`a broker outage of ${OUTAGE_MS / 1000} s mid-run: the test completes exactly, every interval once, no driver lost`, async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        driverCount: 2,
+        reportIntervalMs: 500,
+        workload: { case: "tsunami", value: { delayMs: 5, limit: { case: "durationMs", value: 12_000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 3000));
+    await broker!.stop({ keepData: true });
+    broker = undefined;
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir(), log: () => {} });
+
+    await until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: test!.id })).test!.state), 90_000, "the test to end");
+    const { report } = await client.getReport({ testId: test!.id });
+    const after = await targetCounts(targetUrl);
+    const served = after.requests - before.requests;
+    process.stderr.write(`faults: outage ${OUTAGE_MS} ms; target served ${served}, report ${report!.total!.requests}, ${report!.intervalCount} intervals; ${report!.message}\n`);
+    expect(report!.state).toBe(TestState.COMPLETED);
+    expect(report!.partial, report!.message).toBe(false);
+    expect(report!.drivers.every((d) => d.finished)).toBe(true);
+    expect(Number(report!.total!.requests)).toBe(served);
+    // Every interval once: consecutive indices, and their sum is the total.
+    expect(report!.intervals.map((i) => i.interval)).toEqual(Array.from({ length: report!.intervals.length }, (_, i) => i));
+    expect(report!.intervals.reduce((s, i) => s + i.requests, 0n)).toBe(report!.total!.requests);
+    expect(report!.intervalCount).toBeGreaterThanOrEqual(24);
+    expect(orchestrator.output()).toMatch(/the bus is unreachable/);
+    expect(orchestrator.output()).not.toMatch(/went missing/);
+  }, 150_000);
+});
