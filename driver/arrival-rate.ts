@@ -1,6 +1,7 @@
 import type { ArrivalRate } from "../gen/kannon/v1/test_pb.js";
 import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
-import { sleepUntil } from "./clock.js";
+import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { nowMs, sleepUntil } from "./clock.js";
 import type { Executor } from "./executor.js";
 
 /**
@@ -8,8 +9,14 @@ import type { Executor } from "./executor.js";
  * `max_in_flight` are outstanding is dropped and counted: the schedule never waits for the target.
  * When the orchestrator re-splits the schedule (`ctx.share` changes), the driver keeps its old share
  * until the new split's instant and takes its new share from there, so no request index is lost
- * or sent twice by the drivers that remain.
+ * or sent twice by the drivers that remain. A re-split without this driver (it was declared lost)
+ * ends its share at the split's instant; a driver that finds itself a whole miss window behind
+ * its schedule (it was paused, or starved) ends its share at once, since the orchestrator may have
+ * handed it to the others meanwhile: no request is sent twice.
  */
+/** Behind its schedule by more than the miss window, a driver may have been declared lost. */
+const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
+
 export function arrivalRate(spec: ArrivalRate): Executor {
   return async (ctx) => {
     const cap = spec.maxInFlight > 0 ? spec.maxInFlight : 1000;
@@ -21,7 +28,8 @@ export function arrivalRate(spec: ArrivalRate): Executor {
       if (ctx.share.version !== version) {
         const share = ctx.share;
         const fromOffset = share.sinceMs - ctx.startMs;
-        if (next.done || next.value >= fromOffset) {
+        if (share.index < 0 && (next.done || next.value >= fromOffset)) break;
+        if (share.index >= 0 && (next.done || next.value >= fromOffset)) {
           version = share.version;
           offsets = dueOffsetsMs(phases, firstIndexFrom(phases, fromOffset, share.index, share.count), share.count);
           next = offsets.next();
@@ -32,6 +40,11 @@ export function arrivalRate(spec: ArrivalRate): Executor {
       if (due >= ctx.stopAtMs) break;
       await sleepUntil(due, ctx.signal);
       if (ctx.signal.aborted) break;
+      const behind = nowMs() - due;
+      if (behind > STALLED_AFTER_MS) {
+        ctx.halt(`driver fell ${Math.round(behind)} ms behind its schedule (paused or starved), longer than the miss window: it stopped its share, which the fleet may have re-split`);
+        break;
+      }
       if (ctx.firer.inFlight >= cap) {
         ctx.recorder.drop();
         continue;

@@ -16,10 +16,13 @@ export interface RunContext {
   signal: AbortSignal;
   /** This driver's share of a fleet-wide schedule; replaced when the orchestrator re-splits it. */
   share: Share;
+  /** Ends the run's schedule early for a reason the final message carries (in-flight requests complete). */
+  halt(reason: string): void;
 }
 
 /** Which part of a fleet-wide schedule a driver takes: request indexes ≡ index (mod count). */
 export interface Share {
+  /** -1: none from `sinceMs` on (the fleet was re-split without this driver). */
   index: number;
   count: number;
   /** From when (epoch ms) this share applies; the start for the first one. */

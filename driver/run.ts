@@ -78,7 +78,12 @@ export class TestRun {
    */
   reshare(driverIds: readonly string[], sinceMs: number): boolean {
     const index = driverIds.indexOf(this.o.driverId);
-    if (index < 0) return false;
+    if (index < 0) {
+      // Declared lost meanwhile: the others own this share from sinceMs on.
+      Object.assign(this.share, { index: -1, count: 0, sinceMs, version: this.share.version + 1 });
+      this.stopReason ||= `driver ${this.o.driverId} was re-split out of the schedule (declared lost) and stopped its share`;
+      return false;
+    }
     Object.assign(this.share, { index, count: driverIds.length, sinceMs, version: this.share.version + 1 });
     return true;
   }
@@ -147,6 +152,9 @@ export class TestRun {
         stopAtMs,
         signal: this.abort.signal,
         share: this.share,
+        halt: (reason) => {
+          this.stopReason ||= `driver ${this.o.driverId}: ${reason}`;
+        },
       });
       const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : this.timeoutMs + 1000;
       if (!(await firer.drain(nowMs() + drainFor))) {

@@ -6,7 +6,7 @@ import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
-import { LATE_START_US, LiveTest, type Ending } from "./live-test.js";
+import { cover, LATE_START_US, LiveTest, type Ending } from "./live-test.js";
 import { downsample } from "./series.js";
 
 const START_MS = 1_764_000_000_000;
@@ -320,5 +320,26 @@ describe("LiveTest", () => {
     const { report } = end(live, { state: TestState.COMPLETED, message: "" });
     expect(report.total!.requests).toBe(2n);
     expect(report.drivers.map((d) => d.driverId)).toEqual(["a", "b"]);
+  });
+});
+
+describe("cover: the intervals a driver delivered, as ranges", () => {
+  it("extends in order, opens a gap, and merges out-of-order arrivals", () => {
+    const r: [number, number][] = [];
+    for (const k of [0, 1, 2, 2, 6, 7, 4, 3, 5, 10]) cover(r, k);
+    expect(r).toEqual([
+      [0, 7],
+      [10, 10],
+    ]);
+    const s: [number, number][] = [];
+    for (const k of [5, 1, 3]) cover(s, k);
+    expect(s).toEqual([
+      [1, 1],
+      [3, 3],
+      [5, 5],
+    ]);
+    cover(s, 2);
+    cover(s, 4);
+    expect(s).toEqual([[1, 5]]);
   });
 });

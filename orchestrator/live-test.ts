@@ -1,7 +1,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
-import { DriverReportSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { DriverReportSchema, IntervalRangeSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import type { Series } from "./series.js";
 import { withoutHistograms } from "./series.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
@@ -25,6 +25,8 @@ interface DriverProgressState {
   message: string;
   skewUs: bigint | undefined;
   totals: MetricsAccumulator;
+  /** Intervals delivered with measurements, as sorted, disjoint [first, last] ranges. */
+  covered: [number, number][];
 }
 
 /** How a run ended, decided by the orchestrator. */
@@ -71,7 +73,7 @@ export class LiveTest {
     this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
     this.sharedIds = [...test.driverIds];
     for (const id of test.driverIds)
-      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator() });
+      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator(), covered: [] });
   }
 
   /** How many intervals have been emitted. */
@@ -115,6 +117,7 @@ export class LiveTest {
     const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0;
     if (hasData || !m.final) {
       d.totals.addDecoded(m, decoded);
+      cover(d.covered, seq);
       let acc = this.pending.get(seq);
       if (!acc && seq >= this.nextInterval) this.pending.set(seq, (acc = new MetricsAccumulator()));
       // A straggler for an interval already emitted still counts in the totals.
@@ -197,6 +200,7 @@ export class LiveTest {
           lateStart: (d.skewUs ?? 0n) > LATE_START_US,
           finished: d.finished,
           message: d.message,
+          coveredIntervals: d.covered.map(([first, last]) => create(IntervalRangeSchema, { first, last })),
         }),
       ),
       intervals: series.intervals,
@@ -274,5 +278,35 @@ export class LiveTest {
 
   private broadcast(r: WatchTestResponse): void {
     for (const l of this.listeners) l(r);
+  }
+}
+
+/** Adds interval `k` to sorted, disjoint ranges (in order, the common case, it extends the last). */
+export function cover(ranges: [number, number][], k: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last && k >= last[0] && k <= last[1]) return;
+  if (last && k === last[1] + 1) {
+    last[1] = k;
+    return;
+  }
+  if (!last || k > last[1]) {
+    ranges.push([k, k]);
+    return;
+  }
+  // Out of order: insert, then merge neighbours.
+  let i = ranges.findIndex((r) => k <= r[1]);
+  const r = ranges[i]!;
+  if (k >= r[0]) return;
+  ranges.splice(i, 0, [k, k]);
+  if (i > 0 && ranges[i - 1]![1] + 1 === k) {
+    ranges[i - 1]![1] = k;
+    ranges.splice(i, 1);
+    i--;
+  }
+  const cur = ranges[i]!;
+  const nxt = ranges[i + 1];
+  if (nxt && cur[1] + 1 === nxt[0]) {
+    cur[1] = nxt[1];
+    ranges.splice(i + 1, 1);
   }
 }

@@ -22,6 +22,7 @@ describe("faults over a real broker", () => {
   let ports: [number, number];
   let broker: KafkaBroker | undefined;
   const procs: KannonProcess[] = [];
+  const drivers = new Map<string, KannonProcess>();
   let client: OrchestratorClient;
   let targetUrl: string;
   let orchestrator: KannonProcess;
@@ -43,12 +44,16 @@ describe("faults over a real broker", () => {
     procs.push(orch.proc);
     orchestrator = orch.proc;
     client = grpcClient(orch.match[1]!);
-    for (const id of ["f1", "f2"]) {
+    for (const id of ["f1", "f2", "f3"]) {
       const { proc } = await startKannon(["driver", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--id", id], /joined the fleet/, 60_000);
       procs.push(proc);
+      drivers.set(id, proc);
     }
-    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 2, 20_000, "2 drivers READY");
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 3, 20_000, "3 drivers READY");
   }, 120_000);
+
+  const untilEnded = (id: string, ms: number) =>
+    until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: id })).test!.state), ms, "the test to end");
 
   afterAll(async () => {
     await Promise.allSettled(procs.map((p) => p.stop("SIGTERM", 10_000)));
@@ -74,7 +79,7 @@ describe("faults over a real broker", () => {
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir(), log: () => {} });
 
-    await until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: test!.id })).test!.state), 90_000, "the test to end");
+    await untilEnded(test!.id, 90_000);
     const { report } = await client.getReport({ testId: test!.id });
     const after = await targetCounts(targetUrl);
     const served = after.requests - before.requests;
@@ -90,4 +95,50 @@ describe("faults over a real broker", () => {
     expect(orchestrator.output()).toMatch(/the bus is unreachable/);
     expect(orchestrator.output()).not.toMatch(/went missing/);
   }, 150_000);
+
+  it("a driver paused past the miss window (SIGSTOP, then SIGCONT) is lost, re-split, and sends no share twice; its late metrics count once", async () => {
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 3, 30_000, "3 drivers READY");
+    const RATE = 300;
+    const DURATION_MS = 14_000;
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        driverCount: 3,
+        reportIntervalMs: 500,
+        workload: { case: "arrivalRate", value: { ratePerS: RATE, durationMs: DURATION_MS } },
+      }),
+    });
+    const started = (await client.startTest({ testId: test!.id })).test!;
+    const paused = started.driverIds[2]!;
+    const proc = drivers.get(paused)!;
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 3000));
+    proc.child.kill("SIGSTOP");
+    try {
+      await until(async () => (await client.listDrivers({})).drivers.find((d) => d.id === paused)?.state === DriverState.MISSING, 10_000, `${paused} MISSING`);
+      await new Promise((r) => setTimeout(r, 1500)); // the re-split goes out meanwhile
+    } finally {
+      proc.child.kill("SIGCONT");
+    }
+    await untilEnded(test!.id, 60_000);
+    const { report } = await client.getReport({ testId: test!.id });
+    const after = await targetCounts(targetUrl);
+    const served = after.requests - before.requests;
+    const d = report!.drivers.find((x) => x.driverId === paused)!;
+    const ranges = d.coveredIntervals.map((r) => `${r.first}-${r.last}`).join(", ");
+    process.stderr.write(`faults: paused ${paused}: served ${served} of a ${RATE * DURATION_MS / 1000} schedule; its intervals ${ranges}; "${d.message}"\n`);
+    // Its late metrics count exactly once: the report equals what the target served.
+    expect(Number(report!.total!.requests)).toBe(served);
+    // No share sent twice: the fleet never exceeds the schedule (the paused share's gap is lost, not doubled).
+    expect(served).toBeLessThanOrEqual((RATE * DURATION_MS) / 1000);
+    expect(served).toBeGreaterThan((RATE * DURATION_MS) / 1000 * 0.8);
+    expect(report!.partial).toBe(true);
+    expect(d.message).toMatch(/missing|re-split|behind its schedule/);
+    // Which intervals it covered: a gap where it was paused.
+    expect(d.coveredIntervals.length).toBeGreaterThanOrEqual(1);
+    expect(d.coveredIntervals[0]!.first).toBe(0);
+    expect(d.coveredIntervals.at(-1)!.last).toBeLessThan(report!.intervalCount - 4);
+    expect(orchestrator.output()).toMatch(/re-splitting the arrival rate over 2 driver/);
+  }, 120_000);
 });

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/report.proto.
  */
 export const file_kannon_v1_report: GenFile = /*@__PURE__*/
-  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIpQECgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASKQAQoMRHJpdmVyUmVwb3J0EhEKCWRyaXZlcl9pZBgBIAEoCRIfCgVzdGF0cxgCIAEoCzIQLmthbm5vbi52MS5TdGF0cxIVCg1zdGFydF9za2V3X3VzGAMgASgDEhIKCmxhdGVfc3RhcnQYBCABKAgSEAoIZmluaXNoZWQYBSABKAgSDwoHbWVzc2FnZRgGIAEoCSKbAwoGUmVwb3J0Eg8KB3Rlc3RfaWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5rYW5ub24udjEuVGVzdFN0YXRlEg8KB3BhcnRpYWwYAyABKAgSDwoHbWVzc2FnZRgEIAEoCRIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KBXRvdGFsGAcgASgLMhAua2Fubm9uLnYxLlN0YXRzEigKB2RyaXZlcnMYCCADKAsyFy5rYW5ub24udjEuRHJpdmVyUmVwb3J0EiMKCWludGVydmFscxgJIAMoCzIQLmthbm5vbi52MS5TdGF0cxIbChNmbGVldF9zdGFydF9za2V3X3VzGAogASgDEiEKBHNwZWMYCyABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSFQoNaW50ZXJ2YWxfc3RlcBgMIAEoDRIWCg5pbnRlcnZhbF9jb3VudBgNIAEoDWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_test]);
+  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIpQECgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASIsCg1JbnRlcnZhbFJhbmdlEg0KBWZpcnN0GAEgASgNEgwKBGxhc3QYAiABKA0ixQEKDERyaXZlclJlcG9ydBIRCglkcml2ZXJfaWQYASABKAkSHwoFc3RhdHMYAiABKAsyEC5rYW5ub24udjEuU3RhdHMSFQoNc3RhcnRfc2tld191cxgDIAEoAxISCgpsYXRlX3N0YXJ0GAQgASgIEhAKCGZpbmlzaGVkGAUgASgIEg8KB21lc3NhZ2UYBiABKAkSMwoRY292ZXJlZF9pbnRlcnZhbHMYByADKAsyGC5rYW5ub24udjEuSW50ZXJ2YWxSYW5nZSKbAwoGUmVwb3J0Eg8KB3Rlc3RfaWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5rYW5ub24udjEuVGVzdFN0YXRlEg8KB3BhcnRpYWwYAyABKAgSDwoHbWVzc2FnZRgEIAEoCRIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KBXRvdGFsGAcgASgLMhAua2Fubm9uLnYxLlN0YXRzEigKB2RyaXZlcnMYCCADKAsyFy5rYW5ub24udjEuRHJpdmVyUmVwb3J0EiMKCWludGVydmFscxgJIAMoCzIQLmthbm5vbi52MS5TdGF0cxIbChNmbGVldF9zdGFydF9za2V3X3VzGAogASgDEiEKBHNwZWMYCyABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSFQoNaW50ZXJ2YWxfc3RlcBgMIAEoDRIWCg5pbnRlcnZhbF9jb3VudBgNIAEoDWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_test]);
 
 /**
  * Latency distribution summary, in microseconds, computed from an HDR histogram.
@@ -182,6 +182,30 @@ export const StatsSchema: GenMessage<Stats> = /*@__PURE__*/
   messageDesc(file_kannon_v1_report, 1);
 
 /**
+ * A run of consecutive interval indices, first to last inclusive.
+ *
+ * @generated from message kannon.v1.IntervalRange
+ */
+export type IntervalRange = Message<"kannon.v1.IntervalRange"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+};
+
+/**
+ * Describes the message kannon.v1.IntervalRange.
+ * Use `create(IntervalRangeSchema)` to create a new message.
+ */
+export const IntervalRangeSchema: GenMessage<IntervalRange> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_report, 2);
+
+/**
  * One driver's share of a run.
  *
  * @generated from message kannon.v1.DriverReport
@@ -224,6 +248,14 @@ export type DriverReport = Message<"kannon.v1.DriverReport"> & {
    * @generated from field: string message = 6;
    */
   message: string;
+
+  /**
+   * The intervals the driver delivered measurements for: a driver lost for a while and back (or
+   * stopped early) shows the gap.
+   *
+   * @generated from field: repeated kannon.v1.IntervalRange covered_intervals = 7;
+   */
+  coveredIntervals: IntervalRange[];
 };
 
 /**
@@ -231,7 +263,7 @@ export type DriverReport = Message<"kannon.v1.DriverReport"> & {
  * Use `create(DriverReportSchema)` to create a new message.
  */
 export const DriverReportSchema: GenMessage<DriverReport> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_report, 2);
+  messageDesc(file_kannon_v1_report, 3);
 
 /**
  * The final report of a test.
@@ -322,5 +354,5 @@ export type Report = Message<"kannon.v1.Report"> & {
  * Use `create(ReportSchema)` to create a new message.
  */
 export const ReportSchema: GenMessage<Report> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_report, 3);
+  messageDesc(file_kannon_v1_report, 4);
 
