@@ -44,12 +44,12 @@ describe("faults over a real broker", () => {
     procs.push(orch.proc);
     orchestrator = orch.proc;
     client = grpcClient(orch.match[1]!);
-    for (const id of ["f1", "f2", "f3"]) {
+    for (const id of ["f1", "f2", "f3", "f4"]) {
       const { proc } = await startKannon(["driver", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--id", id], /joined the fleet/, 60_000);
       procs.push(proc);
       drivers.set(id, proc);
     }
-    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 3, 20_000, "3 drivers READY");
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 4, 20_000, "4 drivers READY");
   }, 120_000);
 
   const untilEnded = (id: string, ms: number) =>
@@ -97,7 +97,7 @@ describe("faults over a real broker", () => {
   }, 150_000);
 
   it("a driver paused past the miss window (SIGSTOP, then SIGCONT) is lost, re-split, and sends no share twice; its late metrics count once", async () => {
-    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 3, 30_000, "3 drivers READY");
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length >= 3, 30_000, "3 drivers READY");
     const RATE = 300;
     const DURATION_MS = 14_000;
     const before = await targetCounts(targetUrl);
@@ -141,4 +141,38 @@ describe("faults over a real broker", () => {
     expect(d.coveredIntervals.at(-1)!.last).toBeLessThan(report!.intervalCount - 4);
     expect(orchestrator.output()).toMatch(/re-splitting the arrival rate over 2 driver/);
   }, 120_000);
+
+  it("a driver killed with SIGKILL mid-run: the test ends partial, the driver named, its data up to its last interval kept", async () => {
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 4, 30_000, "4 drivers READY");
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        driverCount: 4,
+        reportIntervalMs: 500,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 8000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 3000));
+    drivers.get("f4")!.child.kill("SIGKILL");
+    await untilEnded(test!.id, 60_000);
+    const { report } = await client.getReport({ testId: test!.id });
+    const served = (await targetCounts(targetUrl)).requests - before.requests;
+    const killed = report!.drivers.find((d) => d.driverId === "f4")!;
+    process.stderr.write(`faults: SIGKILL: served ${served}, reported ${report!.total!.requests}; f4 covered ${killed.coveredIntervals.map((r) => `${r.first}-${r.last}`).join(", ")}: "${killed.message}"\n`);
+    expect(report!.state).toBe(TestState.COMPLETED);
+    expect(report!.partial).toBe(true);
+    expect(killed.finished).toBe(false);
+    expect(killed.message).toMatch(/f4 went missing/);
+    expect(report!.message).toMatch(/f4 went missing/);
+    // Kept: what it delivered, ~3 s of 100 req/s; lost: only its undelivered tail (at most an interval and a bit).
+    expect(Number(killed.stats!.requests)).toBeGreaterThan(200);
+    expect(killed.coveredIntervals.at(-1)!.last).toBeLessThan(report!.intervalCount - 4);
+    const tail = served - Number(report!.total!.requests);
+    expect(tail).toBeGreaterThanOrEqual(0);
+    expect(tail).toBeLessThanOrEqual(150);
+    for (const d of report!.drivers.filter((x) => x.driverId !== "f4")) expect(d.finished && d.stats!.requests).toBe(800n);
+  }, 90_000);
 });
