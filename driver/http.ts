@@ -124,10 +124,31 @@ export class HttpFirer {
     }
   }
 
-  /** Resolves when fewer than `max` requests are in flight. */
-  waitForSlot(max: number): Promise<void> {
-    if (this.inFlight < max) return Promise.resolve();
-    return new Promise<void>((resolve) => this.slotWaiters.push(() => resolve())).then(() => this.waitForSlot(max));
+  /**
+   * Resolves true once fewer than `max` requests are in flight; false at `deadlineMs` (epoch) or
+   * as soon as `signal` aborts, whichever comes first (a cancel frees the waiter at once).
+   */
+  async waitForSlot(max: number, deadlineMs = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<boolean> {
+    while (this.inFlight >= max) {
+      if (signal?.aborted || nowMs() >= deadlineMs) return false;
+      const freed = await new Promise<boolean>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter = () => finish(true);
+        const onAbort = () => finish(false);
+        const finish = (ok: boolean) => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          const i = this.slotWaiters.indexOf(waiter);
+          if (i >= 0) this.slotWaiters.splice(i, 1);
+          resolve(ok);
+        };
+        this.slotWaiters.push(waiter);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        if (Number.isFinite(deadlineMs)) timer = setTimeout(() => finish(false), Math.min(Math.max(0, deadlineMs - nowMs()), 2 ** 31 - 1));
+      });
+      if (!freed) return false;
+    }
+    return true;
   }
 
   /** Resolves when no request is in flight, or after `deadlineMs` (epoch). */

@@ -55,8 +55,8 @@ export class IntervalRecorder {
   }
 
   /** A scheduled request that could not be started (open model at its in-flight cap). */
-  drop(): void {
-    if (!this.closed) this.dropped++;
+  drop(count = 1): void {
+    if (!this.closed) this.dropped += count;
   }
 
   /** A scheduled request that started behind its schedule. */

@@ -5,7 +5,9 @@ import { LATE_AFTER_MS, type Executor } from "./executor.js";
 /**
  * Fixed schedule: request k is due at start + k·delay_ms, start to start, whatever the responses
  * do. Latency counts from the due time; a request held back by the in-flight cap or a busy event
- * loop starts late and is counted late, never silently shifted.
+ * loop starts late and is counted late, never silently shifted. The run still ends at its
+ * duration: requests the cap holds back past the end are counted dropped, never sent after it,
+ * and a cancel frees a request waiting for a slot at once.
  */
 export function tsunami(spec: Tsunami): Executor {
   return async (ctx) => {
@@ -17,7 +19,11 @@ export function tsunami(spec: Tsunami): Executor {
       if (due >= endAt) break;
       await sleepUntil(due, ctx.signal);
       if (ctx.signal.aborted) break;
-      if (ctx.firer.inFlight >= cap) await ctx.firer.waitForSlot(cap);
+      if (ctx.firer.inFlight >= cap && !(await ctx.firer.waitForSlot(cap, endAt, ctx.signal))) {
+        // The end came while the cap held this request back: it and every one still due are dropped.
+        if (!ctx.signal.aborted) ctx.recorder.drop(Math.min(limit, Math.ceil((endAt - ctx.startMs) / spec.delayMs)) - k);
+        break;
+      }
       if (ctx.signal.aborted) break;
       if (nowMs() - due >= LATE_AFTER_MS) ctx.recorder.lateStart();
       void ctx.firer.fire(due);

@@ -58,4 +58,46 @@ describe("a target that never finishes its responses", () => {
     expect(report!.total!.errorCounts["aborted"]).toBe(2n);
     await until(() => fleet.orchestrator.fleet.ready().length === 1, 5000, "driver READY again");
   });
+
+  it("tsunami with max_in_flight stops at its duration: what the cap held back is dropped, never sent after the end", async () => {
+    const t0 = Date.now();
+    const { id } = await runToEnd(
+      client,
+      spec({
+        targetUrl: url,
+        requestTimeoutMs: 2000,
+        workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 2, limit: { case: "durationMs", value: 1000 } } },
+      }),
+    );
+    const { report } = await client.getReport({ testId: id });
+    const t = report!.total!;
+    expect(report!.state).toBe(TestState.COMPLETED);
+    // Two requests held the cap until their timeout, after the end; the other 98 of the schedule were dropped.
+    expect(t.requests).toBe(2n);
+    expect(t.errorCounts["timeout"]).toBe(2n);
+    expect(t.dropped).toBe(98n);
+    expect(Date.now() - t0).toBeLessThan(7000);
+    await until(() => fleet.orchestrator.fleet.ready().length === 1, 5000, "driver READY again");
+  });
+
+  it("a cancel frees a tsunami request waiting for a slot at once", async () => {
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: url,
+        requestTimeoutMs: 30_000,
+        workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 1, limit: { case: "durationMs", value: 60_000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 5000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    const { test: cancelled } = await client.cancelTest({ testId: test!.id });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(cancelled!.state).toBe(TestState.CANCELLED);
+    const { report } = await client.getReport({ testId: test!.id });
+    expect(report!.drivers[0]!.finished).toBe(true);
+    expect(report!.total!.errorCounts["aborted"]).toBe(1n);
+    await until(() => fleet.orchestrator.fleet.ready().length === 1, 5000, "driver READY again");
+  });
 });
