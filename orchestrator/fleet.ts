@@ -36,6 +36,11 @@ export class Fleet {
   private readonly listeners = new Set<FleetListener>();
   /** Drivers promised to a starting test, before their heartbeats say BUSY. */
   private readonly reserved = new Map<string, string>();
+  /**
+   * Drivers that delivered their final metrics for a test that has ended, while their heartbeat
+   * still says BUSY with it: free for the next test already (their READY beat is on its way).
+   */
+  private readonly doneWith = new Map<string, string>();
   /** Instances refused, and when they were last told. */
   private readonly refusedAt = new Map<string, number>();
   /** Told of every refusal (the orchestrator answers the newcomer on the bus). */
@@ -83,9 +88,19 @@ export class Fleet {
     return this.drivers.get(id);
   }
 
-  /** Drivers free for a new test: READY and not reserved, sorted by id. */
+  /** Drivers free for a new test: READY (or done with their ended test) and not reserved, sorted by id. */
   ready(): Driver[] {
-    return this.list().filter((d) => d.state === DriverState.READY && !this.reserved.has(d.id));
+    return this.list().filter(
+      (d) => (d.state === DriverState.READY || (d.state === DriverState.BUSY && this.doneWith.get(d.id) === d.testId)) && !this.reserved.has(d.id),
+    );
+  }
+
+  /** A test ended: these drivers delivered their final metrics for it. */
+  finished(testId: string, driverIds: readonly string[]): void {
+    for (const id of driverIds) {
+      this.doneWith.set(id, testId);
+      if (this.doneWith.size > 10_000) this.doneWith.delete(this.doneWith.keys().next().value as string);
+    }
   }
 
   /** Holds drivers for a test until they report BUSY (or the reservation is released). */
@@ -173,6 +188,7 @@ export class Fleet {
       return;
     }
     const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId, registeredAt: timestampAt(now) });
+    this.doneWith.delete(m.driverId);
     driver.state = state;
     driver.testId = m.testId;
     driver.lastHeartbeatAt = timestampAt(now);

@@ -229,6 +229,8 @@ export class Orchestrator {
     const test = this.getTest(id);
     if (test.state !== TestState.CREATED)
       throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; only a CREATED test can be started`);
+    if (this.stalledSince !== undefined)
+      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - this.stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
     const spec = test.spec!;
     const ready = this.fleet.ready();
     const wanted = spec.driverCount === 0 ? Math.max(1, ready.length) : spec.driverCount;
@@ -482,6 +484,8 @@ export class Orchestrator {
       this.pausedMs.delete(id);
       for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
       this.fleet.release(id);
+      // Drivers that delivered their final are free for the next test now, not at their next beat.
+      this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
     }
     // The report holds the merged intervals; the raw driver intervals are no longer needed.
     this.store.deleteMetrics(id).catch((err) => this.log(`orchestrator: could not compact test ${id}: ${String(err)}`));

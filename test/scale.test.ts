@@ -124,6 +124,55 @@ describe("orchestrator at scale (in-process bus, fake drivers)", () => {
     }
   });
 
+  it("a test started the moment the previous one reports gets every driver (their READY beat not yet in)", async () => {
+    const transport = createMemoryTransport();
+    const o = await openOrchestrator(transport);
+    const fleet = ids("q", 3);
+    await registerAll(transport, fleet);
+    await until(() => o.fleet.size === 3, 5000, "3 drivers registered");
+    const first = o.createTest(avalanche(3));
+    const startAtMs = msOf((await o.startTest(first.id)).startAt!);
+    await transport.send(fleet.map((d) => heartbeat(d, first.id)));
+    await until(() => o.fleet.list().every((d) => d.state === DriverState.BUSY), 5000, "drivers BUSY");
+    await transport.send(fleet.map((d) => metrics(first.id, d, 0, startAtMs, 1000, true)));
+    await until(() => o.getTest(first.id).state === TestState.COMPLETED, 5000, "the first test completed");
+    // Their heartbeats still say BUSY with the first test; the next test gets all three anyway.
+    expect(o.fleet.list().every((d) => d.state === DriverState.BUSY)).toBe(true);
+    const second = await o.startTest(o.createTest(avalanche(3)).id);
+    expect(second.driverIds).toEqual(fleet);
+  });
+
+  it("StartTest while the bus is unreachable answers unavailable and leaves the test startable", async () => {
+    const transport = createMemoryTransport();
+    let polled = Date.now();
+    // A transport whose subscriptions report a stalled poll, as the Kafka one does while the broker is down.
+    const stalling: Transport = {
+      ...transport,
+      subscribe: async (...args) => Object.assign(await transport.subscribe(...args), { lastPollAt: () => polled }),
+      subscribeBatch: async (...args) => Object.assign(await transport.subscribeBatch(...args), { lastPollAt: () => polled }),
+    };
+    const o = await openOrchestrator(stalling);
+    await registerAll(transport, ["u1"]);
+    await until(() => o.fleet.size === 1, 5000, "a driver registered");
+    const test = o.createTest(avalanche(1));
+    polled = Date.now() - 10_000;
+    await until(() => o.stats.busStalls === 1, 5000, "the stall noticed");
+    await expect(o.startTest(test.id)).rejects.toMatchObject({ kind: "unavailable", message: expect.stringMatching(/stays CREATED/) });
+    expect(o.getTest(test.id).state).toBe(TestState.CREATED);
+    expect(() => o.getReport(test.id)).toThrow(/report is ready when it ends/);
+    // Once polls resume, the same test starts.
+    polled = Date.now();
+    const keepPolling = setInterval(() => (polled = Date.now()), 50);
+    try {
+      await transport.send([heartbeat("u1")]);
+      await until(() => o.fleet.ready().length === 1, 5000, "u1 READY");
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await o.startTest(test.id)).state).toBe(TestState.STARTING);
+    } finally {
+      clearInterval(keepPolling);
+    }
+  });
+
   describe("over a real server", () => {
     let server: RunningServer;
     let client: OrchestratorClient;
