@@ -42,6 +42,17 @@ export interface KafkaTransportOptions {
    * fewer partitions is grown to this many.
    */
   partitions?: number | undefined;
+  /** TLS to the brokers: true for the system's CAs, or PEM CA certificates to trust. */
+  tls?: boolean | { ca: string[] } | undefined;
+  /** SASL authentication. */
+  sasl?: KafkaSasl | undefined;
+}
+
+/** SASL credentials for the brokers. */
+export interface KafkaSasl {
+  mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+  username: string;
+  password: string;
 }
 
 /** Attempts of one `send`, each with kafkajs's own retries inside. */
@@ -78,8 +89,12 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     connectionTimeout: 3_000,
     requestTimeout: 30_000,
     retry: RETRY,
+    ...(options.tls ? { ssl: options.tls === true ? true : { ca: options.tls.ca } } : {}),
+    ...(options.sasl ? { sasl: { ...options.sasl } as never } : {}),
   });
-  const where = `${options.brokers.join(",")} (prefix ${JSON.stringify(prefix)})`;
+  const where =
+    `${options.brokers.join(",")} (prefix ${JSON.stringify(prefix)}` +
+    `${options.tls ? ", TLS" : ""}${options.sasl ? `, SASL ${options.sasl.mechanism} as ${options.sasl.username}` : ""})`;
 
   const admin = kafka.admin({ retry: RETRY });
   const producer = kafka.producer({

@@ -1,6 +1,7 @@
 import { createBus, type Bus } from "./bus.js";
 import { createMemoryTransport } from "./memory.js";
 import type { Transport } from "./bus.js";
+import type { KafkaSasl } from "./kafka.js";
 
 /** Where a process finds its data plane. */
 export interface BusConfig {
@@ -8,6 +9,10 @@ export interface BusConfig {
   kafka?: string | undefined;
   /** Prefix for every Kafka topic name, so that two fleets can share a cluster. */
   topicPrefix?: string | undefined;
+  /** TLS to the brokers (Kafka only). */
+  tls?: boolean | { ca: string[] } | undefined;
+  /** SASL credentials (Kafka only). */
+  sasl?: KafkaSasl | undefined;
   /** Partitions of the topics this process creates (Kafka only; default 1). */
   partitions?: number | undefined;
   /** A client id for logs on the broker. */
@@ -27,6 +32,8 @@ export async function openBus(config: BusConfig = {}): Promise<Bus> {
       topicPrefix: config.topicPrefix ?? "",
       clientId: config.clientId ?? "kannon",
       partitions: config.partitions,
+      tls: config.tls,
+      sasl: config.sasl,
       log,
     });
     return createBus(transport, { log });

@@ -15,7 +15,7 @@ import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
 import { startEmbedded } from "./embedded.js";
 import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
-import { allowedTargets, tokenFrom } from "./secrets.js";
+import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { formatReport } from "./summary.js";
 
 /** Exit codes, documented in the README. */
@@ -34,6 +34,8 @@ const USAGE = `usage: kannon <command> [flags]
                   --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
                   refuses to start while another orchestrator consumes the same topic prefix
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A --kafka-partitions N
+  Kafka security (orchestrator and driver): --kafka-tls, --kafka-ca-file PEM, --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512,
+                  --kafka-username U (KANNON_KAFKA_USERNAME), the password in KANNON_KAFKA_PASSWORD or --kafka-password-file F
   target        the HTTP target     --port N --host H
 Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_PARTITIONS, KANNON_TOKEN, KANNON_DATA, KANNON_ALLOW_TARGETS.
 The token: KANNON_TOKEN or --token-file FILE (--token T still works, but shows in the process list).
@@ -146,10 +148,15 @@ async function test(argv: string[]): Promise<number> {
   return exitCodeOf(await runTest(client, spec, (l) => console.log(l)));
 }
 
-function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined }) {
+function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined } & Parameters<typeof kafkaSecurity>[0]) {
   const partitions = intFlag({ "kafka-partitions": values["kafka-partitions"] ?? process.env.KANNON_KAFKA_PARTITIONS }, "kafka-partitions", 1);
   if (partitions < 1 || partitions > 1000) throw new UsageError(`--kafka-partitions must be between 1 and 1000, got ${partitions}`);
-  return { kafka: values.kafka ?? process.env.KANNON_KAFKA, topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX, partitions };
+  return {
+    kafka: values.kafka ?? process.env.KANNON_KAFKA,
+    topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX,
+    partitions,
+    ...kafkaSecurity(values),
+  };
 }
 
 /** A graceful shutdown that takes longer is cut short: the process exits anyway. */
@@ -198,6 +205,7 @@ async function orchestrator(argv: string[]): Promise<number> {
       kafka: { type: "string" },
       "topic-prefix": { type: "string" },
       "kafka-partitions": { type: "string" },
+      ...kafkaSecurityFlags,
       "keep-tests": { type: "string" },
       data: { type: "string" },
       host: { type: "string" },
@@ -257,6 +265,7 @@ async function driver(argv: string[]): Promise<number> {
       kafka: { type: "string" },
       "topic-prefix": { type: "string" },
       "kafka-partitions": { type: "string" },
+      ...kafkaSecurityFlags,
       id: { type: "string" },
       address: { type: "string" },
     },

@@ -33,3 +33,59 @@ export function allowedTargets(flags: readonly string[] | undefined): string[] {
   const env = (process.env.KANNON_ALLOW_TARGETS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return [...(flags ?? []), ...env];
 }
+
+/** Command-line options of the Kafka connection's security, shared by every process that joins the bus. */
+export const kafkaSecurityFlags = {
+  "kafka-tls": { type: "boolean" },
+  "kafka-ca-file": { type: "string" },
+  "kafka-sasl-mechanism": { type: "string" },
+  "kafka-username": { type: "string" },
+  "kafka-password-file": { type: "string" },
+} as const;
+
+const MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+
+/**
+ * TLS and SASL settings from the flags and the environment: `--kafka-tls` (or a CA file, which
+ * implies it), `--kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512` (KANNON_KAFKA_SASL_MECHANISM),
+ * the user from `--kafka-username` or KANNON_KAFKA_USERNAME, the password from
+ * KANNON_KAFKA_PASSWORD or `--kafka-password-file` (never from the command line).
+ */
+export function kafkaSecurity(values: {
+  "kafka-tls"?: boolean | undefined;
+  "kafka-ca-file"?: string | undefined;
+  "kafka-sasl-mechanism"?: string | undefined;
+  "kafka-username"?: string | undefined;
+  "kafka-password-file"?: string | undefined;
+}): { tls?: true | { ca: string[] }; sasl?: { mechanism: (typeof MECHANISMS)[number]; username: string; password: string } } {
+  const out: ReturnType<typeof kafkaSecurity> = {};
+  const caFile = values["kafka-ca-file"] ?? process.env.KANNON_KAFKA_CA_FILE;
+  if (caFile) {
+    try {
+      out.tls = { ca: [readFileSync(caFile, "utf8")] };
+    } catch (err) {
+      throw new UsageError(`--kafka-ca-file ${caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  } else if (values["kafka-tls"] || process.env.KANNON_KAFKA_TLS === "1") out.tls = true;
+  const mechanism = (values["kafka-sasl-mechanism"] ?? process.env.KANNON_KAFKA_SASL_MECHANISM)?.toLowerCase();
+  if (mechanism === undefined) {
+    if (values["kafka-username"] || values["kafka-password-file"]) throw new UsageError("--kafka-username and --kafka-password-file need --kafka-sasl-mechanism");
+    return out;
+  }
+  if (!(MECHANISMS as readonly string[]).includes(mechanism))
+    throw new UsageError(`--kafka-sasl-mechanism must be one of ${MECHANISMS.join(", ")}, not "${mechanism}"`);
+  const username = values["kafka-username"] ?? process.env.KANNON_KAFKA_USERNAME;
+  if (!username) throw new UsageError("SASL needs a user: --kafka-username or KANNON_KAFKA_USERNAME");
+  let password = process.env.KANNON_KAFKA_PASSWORD;
+  const file = values["kafka-password-file"];
+  if (file !== undefined) {
+    try {
+      password = readFileSync(file, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new UsageError(`--kafka-password-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  if (!password) throw new UsageError("SASL needs a password: KANNON_KAFKA_PASSWORD or --kafka-password-file FILE");
+  out.sasl = { mechanism: mechanism as (typeof MECHANISMS)[number], username, password };
+  return out;
+}

@@ -32,6 +32,12 @@ export interface StartKafkaOptions {
   detached?: boolean;
   /** How long to wait for the broker to be ready (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * A second, authenticated listener: SASL (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512) for these
+   * users, over TLS with a self-signed certificate for 127.0.0.1 when `tls`. The PLAINTEXT
+   * listener stays (the broker's own traffic uses it).
+   */
+  secure?: { users: Record<string, string>; tls?: boolean; port?: number };
 }
 
 /** A running broker. */
@@ -42,6 +48,10 @@ export interface KafkaBroker {
   dataDir: string;
   /** The broker's own log. */
   logFile: string;
+  /** The authenticated listener's `127.0.0.1:PORT`, when `secure` was asked for. */
+  secureBootstrap?: string;
+  /** The PEM certificate clients trust for the secure listener, when it uses TLS. */
+  caPem?: string;
   /** SIGTERM, then SIGKILL after ~10 s; removes dataDir unless `keepData`. */
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -65,7 +75,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const logFile = join(dataDir, "kafka.log");
 
   const [port, controllerPort] = await freePorts(options.port, options.controllerPort);
-  await writeFile(propsFile, serverProperties(port, controllerPort, logDirs));
+  const secure = options.secure ? await secureListener(options.secure, dataDir) : undefined;
+  await writeFile(
+    propsFile,
+    serverProperties(port, controllerPort, logDirs) +
+      (secure?.properties.replaceAll("{PORT}", String(port)).replaceAll("{CPORT}", String(controllerPort)) ?? ""),
+  );
   await writeFile(log4jFile, LOG4J);
   const log4jArg = `-Dlog4j.configuration=file:${log4jFile}`;
 
@@ -76,7 +91,15 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     if (uuid.code !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
       throw new Error(`kafka: StorageTool random-uuid failed (exit ${uuid.code})\n${tail(uuid.output, 30)}`);
     }
-    const format = await run("java", ["-cp", classpath, log4jArg, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile], 60_000);
+    // SCRAM credentials of a KRaft cluster are written into its metadata at format time.
+    const scram = Object.entries(options.secure?.users ?? {}).flatMap(([name, password]) =>
+      ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((m) => ["--add-scram", `${m}=[name=${name},password=${password}]`]),
+    );
+    const format = await run(
+      "java",
+      ["-cp", classpath, log4jArg, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile, ...scram],
+      60_000,
+    );
     if (format.code !== 0) {
       throw new Error(`kafka: StorageTool format failed (exit ${format.code})\n${tail(format.output, 30)}`);
     }
@@ -128,6 +151,8 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   let stopped: Promise<void> | undefined;
   const broker: KafkaBroker = {
     bootstrap,
+    ...(secure ? { secureBootstrap: `127.0.0.1:${secure.port}` } : {}),
+    ...(secure?.caPem ? { caPem: secure.caPem } : {}),
     pid,
     dataDir,
     logFile,
@@ -149,7 +174,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
           `kafka: the broker exited during startup (code ${exited.code}, signal ${exited.signal}); ${logFile}:\n${tail(readLog(logFile), 40)}`,
         );
       }
-      if (readLog(logFile).includes("Kafka Server started") && (await canConnect(port))) break;
+      if (readLog(logFile).includes("Kafka Server started") && (await canConnect(port)) && (!secure || (await canConnect(secure.port)))) break;
       if (Date.now() > deadline) {
         throw new Error(
           `kafka: the broker was not ready within ${((options.readyTimeoutMs ?? 60_000) / 1000).toFixed(0)} s; ${logFile}:\n${tail(readLog(logFile), 40)}`,
@@ -232,6 +257,58 @@ async function removeDataDir(dataDir: string): Promise<void> {
   // Only directories this module created (they carry the marker) are ever removed.
   if (!existsSync(join(dataDir, MARKER))) return;
   await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * The properties of an authenticated listener named SECURE (appended to the others: later keys
+ * win), and for TLS a self-signed PKCS12 keystore for 127.0.0.1 made with the JDK's keytool.
+ */
+async function secureListener(
+  secure: NonNullable<StartKafkaOptions["secure"]>,
+  dataDir: string,
+): Promise<{ port: number; properties: string; caPem?: string }> {
+  const [port] = await freePorts(secure.port, undefined);
+  const protocol = secure.tls ? "SASL_SSL" : "SASL_PLAINTEXT";
+  const quote = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+  const plainUsers = Object.entries(secure.users)
+    .map(([u, p]) => `user_${u}="${quote(p)}"`)
+    .join(" ");
+  let tls = "";
+  let caPem: string | undefined;
+  if (secure.tls) {
+    const dir = join(dataDir, "tls");
+    await mkdir(dir, { recursive: true });
+    const keystore = join(dir, "broker.p12");
+    const pass = "kannon-dev-keystore";
+    if (!existsSync(keystore)) {
+      const gen = await run(
+        "keytool",
+        ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "30", "-storetype", "PKCS12",
+          "-keystore", keystore, "-storepass", pass, "-keypass", pass, "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1,DNS:localhost"],
+        60_000,
+      );
+      if (gen.code !== 0) throw new Error(`kafka: keytool could not make the TLS keystore (exit ${gen.code})\n${tail(gen.output, 20)}`);
+    }
+    const cert = await run("keytool", ["-exportcert", "-rfc", "-alias", "broker", "-keystore", keystore, "-storepass", pass], 60_000);
+    if (cert.code !== 0) throw new Error(`kafka: keytool could not export the certificate (exit ${cert.code})\n${tail(cert.output, 20)}`);
+    caPem = cert.stdout.slice(cert.stdout.indexOf("-----BEGIN CERTIFICATE-----"));
+    tls = `listener.name.secure.ssl.keystore.type=PKCS12
+listener.name.secure.ssl.keystore.location=${keystore}
+listener.name.secure.ssl.keystore.password=${pass}
+listener.name.secure.ssl.key.password=${pass}
+`;
+  }
+  const properties = `
+# An authenticated listener for security tests (scripts/kafka-broker.ts, option secure).
+listeners=PLAINTEXT://127.0.0.1:{PORT},CONTROLLER://127.0.0.1:{CPORT},SECURE://127.0.0.1:${port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{PORT},SECURE://127.0.0.1:${port}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:${protocol}
+listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+${tls}`;
+  return { port, properties, ...(caPem ? { caPem } : {}) };
 }
 
 function serverProperties(port: number, controllerPort: number, logDirs: string): string {
