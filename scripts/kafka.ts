@@ -27,6 +27,7 @@ interface BrokerState {
 
 const USAGE = `usage: npm run kafka -- <command> [options]
   start  [--port N] [--data DIR] [--heap MB] [--state FILE]   start a broker in the background; prints its bootstrap address last
+         [--sasl-user NAME:PASSWORD ...] [--tls]              add an authenticated listener (SASL PLAIN, SCRAM-SHA-256/512; TLS)
   stop   [--keep-data] [--state FILE]                         stop it and remove its data (unless --keep-data)
   status [--state FILE]                                       show whether it runs (exit 3 when not)
   fetch                                                       only fetch the Kafka jars into the cache`;
@@ -43,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       heap: { type: "string" },
       state: { type: "string" },
       "keep-data": { type: "boolean", default: false },
+      "sasl-user": { type: "string", multiple: true },
+      tls: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -74,7 +77,16 @@ async function main(argv: string[]): Promise<number> {
         ...(port !== undefined ? { port } : {}),
         ...(heapMb !== undefined ? { heapMb } : {}),
         ...(values.data !== undefined ? { dataDir: resolve(values.data) } : {}),
+        ...(values["sasl-user"] ? { secure: { users: saslUsers(values["sasl-user"]), tls: values.tls } } : {}),
       });
+      if (broker.secureBootstrap) {
+        err(`kafka: authenticated listener (SASL PLAIN, SCRAM-SHA-256/512${values.tls ? " over TLS" : ""}) at ${broker.secureBootstrap}`);
+        if (broker.caPem) {
+          const ca = join(broker.dataDir, "tls", "ca.pem");
+          await writeFile(ca, broker.caPem);
+          err(`kafka: its certificate for --kafka-ca-file: ${ca}`);
+        }
+      }
       const state: BrokerState = {
         pid: broker.pid,
         bootstrap: broker.bootstrap,
@@ -133,6 +145,18 @@ function readState(file: string): BrokerState | undefined {
   } catch (e) {
     throw new Error(`kafka: unreadable state file ${file}: ${String(e)}`);
   }
+}
+
+/** `NAME:PASSWORD` pairs of --sasl-user. */
+function saslUsers(pairs: string[]): Record<string, string> {
+  const users: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf(":");
+    if (i <= 0 || i === p.length - 1 || !/^[A-Za-z0-9._-]+$/.test(p.slice(0, i)))
+      throw new Error(`kafka: --sasl-user must be NAME:PASSWORD (name of letters, digits, . _ -), got ${JSON.stringify(p.replace(/:.*/, ":…"))}`);
+    users[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return users;
 }
 
 function intArg(name: string, value: string): number {
