@@ -14,6 +14,11 @@ export type FleetListener = (driver: Driver) => void;
 /** Called when a second process claims a live driver's id: the newcomer is to be told. */
 export type RefuseListener = (driverId: string, instanceId: string, reason: string) => void;
 
+/** A driver id the fleet accepts: 1–256 characters, no control characters. */
+export function validDriverId(id: string): boolean {
+  return id.length > 0 && id.length <= 256 && !/[\u0000-\u001f\u007f]/.test(id);
+}
+
 /** A refused instance is told again at most this often (its heartbeats keep coming until it stops). */
 const REFUSE_AGAIN_MS = 5_000;
 
@@ -141,8 +146,15 @@ export class Fleet {
     this.onRefuse(existing.id, instanceId, reason);
   }
 
+  /** Register and heartbeat messages skipped for a driver id that is empty, too long or has control characters. */
+  invalid = 0;
+
   /** A driver joined or left. */
   onRegister(m: RegisterMessage): void {
+    if (!validDriverId(m.driverId)) {
+      this.invalid++;
+      return;
+    }
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (m.instanceId && existing?.instanceId && existing.instanceId !== m.instanceId) {
@@ -156,9 +168,10 @@ export class Fleet {
       driver.testId = "";
       this.reserved.delete(m.driverId);
     } else {
-      driver.host = m.host;
-      driver.address = m.address;
-      driver.version = m.version;
+      // What a driver says of itself is shown, not trusted: bounded.
+      driver.host = m.host.slice(0, 256);
+      driver.address = m.address.slice(0, 256);
+      driver.version = m.version.slice(0, 64);
       driver.state = DriverState.READY;
       driver.testId = "";
       driver.registeredAt = timestampAt(now);
@@ -171,6 +184,10 @@ export class Fleet {
 
   /** A heartbeat: refreshes liveness and the driver's own state. */
   onHeartbeat(m: HeartbeatMessage): void {
+    if (!validDriverId(m.driverId)) {
+      this.invalid++;
+      return;
+    }
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
