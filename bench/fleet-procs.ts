@@ -110,6 +110,9 @@ export interface ProcUsage {
   rssStartMb: number;
   rssEndMb: number;
   rssMaxMb: number;
+  /** RSS a quarter and three quarters of the way through the span: flat between them means nothing grows with time. */
+  rssQuarterMb: number;
+  rssThreeQuartersMb: number;
   samples: ProcSample[];
 }
 
@@ -136,7 +139,12 @@ export function sampleProcess(pid: number, periodMs = 500, windowS = 5): { finis
 export function usageOf(samples: ProcSample[], windowS: number): ProcUsage {
   const first = samples[0];
   const last = samples.at(-1);
-  if (!first || !last) return { cpuCores: NaN, peakCores: NaN, windowS, rssStartMb: NaN, rssEndMb: NaN, rssMaxMb: NaN, samples };
+  if (!first || !last)
+    return { cpuCores: NaN, peakCores: NaN, windowS, rssStartMb: NaN, rssEndMb: NaN, rssMaxMb: NaN, rssQuarterMb: NaN, rssThreeQuartersMb: NaN, samples };
+  const rssAt = (f: number) => {
+    const at = first.atMs + f * (last.atMs - first.atMs);
+    return samples.reduce((best, x) => (Math.abs(x.atMs - at) < Math.abs(best.atMs - at) ? x : best), first).rssMb;
+  };
   const rate = (a: ProcSample, b: ProcSample) => (b.atMs > a.atMs ? (b.cpuS - a.cpuS) / ((b.atMs - a.atMs) / 1000) : 0);
   let peak = rate(first, last);
   for (let i = 0, j = 0; i < samples.length; i++) {
@@ -150,6 +158,8 @@ export function usageOf(samples: ProcSample[], windowS: number): ProcUsage {
     rssStartMb: first.rssMb,
     rssEndMb: last.rssMb,
     rssMaxMb: Math.max(...samples.map((s) => s.rssMb)),
+    rssQuarterMb: rssAt(0.25),
+    rssThreeQuartersMb: rssAt(0.75),
     samples,
   };
 }

@@ -3,13 +3,13 @@
  * drivers (its own process), one avalanche test over the whole fleet at the scenario's report
  * interval, watched through WatchTest and WatchDrivers; measured until the test ends.
  */
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestSpecSchema, TestState } from "../gen/kannon/v1/test_pb.js";
@@ -135,7 +135,7 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
     let ready = 0;
     let allSince: number | undefined;
     await until(() => `${s.drivers} drivers READY for ${STABLE_READY_MS} ms (last count ${ready})`, 120_000, async () => {
-      const { drivers } = await client.listDrivers({});
+      const drivers = await allDrivers(client);
       ready = drivers.filter((d) => d.state === DriverState.READY && d.id.startsWith("sim-")).length;
       allSince = ready < s.drivers ? undefined : (allSince ?? Date.now());
       return allSince !== undefined && Date.now() - allSince >= STABLE_READY_MS;
@@ -236,4 +236,16 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
     await rm(simOut, { force: true });
   }
   return result;
+}
+
+/** Every driver, page by page (an orchestrator without pagination answers all in one page). */
+async function allDrivers(client: Client<typeof OrchestratorService>): Promise<Driver[]> {
+  const all: Driver[] = [];
+  let pageToken = "";
+  do {
+    const page = await client.listDrivers({ pageSize: 1000, pageToken });
+    all.push(...page.drivers);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return all;
 }

@@ -57,7 +57,7 @@ const lag = (l: LagStats) => `${f1(l.p50)}/${f1(l.p99)}/${f1(l.max)}`;
 /** One row per scenario. */
 export function formatFleet(results: readonly ScenarioResult[]): string {
   const header = [
-    "scenario", "READY s", "state", "partial", "orch CPU", "peak 5s", "RSS start/end/max MB", "lag p50/p99/max ms", "pairs matched",
+    "scenario", "READY s", "state", "partial", "orch CPU", "peak 5s", "RSS start/¼/¾/end MB", "lag p50/p99/max ms", "pairs matched",
     "intervals", "expected req", "report req", "MISSING (after end)", "unfinished", "sim/kafka/bench CPU",
   ];
   const rows = results.map((r) => [
@@ -67,7 +67,9 @@ export function formatFleet(results: readonly ScenarioResult[]): string {
     r.partial ? "yes" : "no",
     f2(r.orchestrator?.cpuCores),
     f2(r.orchestrator?.peakCores),
-    r.orchestrator ? `${f1(r.orchestrator.rssStartMb)}/${f1(r.orchestrator.rssEndMb)}/${f1(r.orchestrator.rssMaxMb)}` : "-",
+    r.orchestrator
+      ? [r.orchestrator.rssStartMb, r.orchestrator.rssQuarterMb, r.orchestrator.rssThreeQuartersMb, r.orchestrator.rssEndMb].map(f1).join("/")
+      : "-",
     lag(r.lagFromAck),
     `${r.pairsMatched}/${r.pairsSent}`,
     `${r.intervalsStreamed}/${r.intervalsSent}`,
