@@ -32,6 +32,10 @@ export interface StartKafkaOptions {
   detached?: boolean;
   /** How long to wait for the broker to be ready (default 60 s). */
   readyTimeoutMs?: number;
+  /** The address to listen on and advertise (default 127.0.0.1), e.g. a network namespace's. */
+  host?: string;
+  /** A command the JVM is started under, e.g. `["ip", "netns", "exec", "kafka-host"]`. */
+  execPrefix?: string[];
   /**
    * A second, authenticated listener: SASL (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512) for these
    * users, over TLS with a self-signed certificate for 127.0.0.1 when `tls`. The PLAINTEXT
@@ -76,10 +80,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
 
   const [port, controllerPort] = await freePorts(options.port, options.controllerPort);
   const secure = options.secure ? await secureListener(options.secure, dataDir) : undefined;
+  const host = options.host ?? "127.0.0.1";
   await writeFile(
     propsFile,
-    serverProperties(port, controllerPort, logDirs) +
-      (secure?.properties.replaceAll("{PORT}", String(port)).replaceAll("{CPORT}", String(controllerPort)) ?? ""),
+    (serverProperties(port, controllerPort, logDirs) +
+      (secure?.properties.replaceAll("{PORT}", String(port)).replaceAll("{CPORT}", String(controllerPort)) ?? "")).replaceAll("127.0.0.1", host),
   );
   await writeFile(log4jFile, LOG4J);
   const log4jArg = `-Dlog4j.configuration=file:${log4jFile}`;
@@ -108,9 +113,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const out = openSync(logFile, "a");
   let child: ChildProcess;
   try {
+    const prefix = options.execPrefix ?? [];
     child = spawn(
-      "java",
+      prefix[0] ?? "java",
       [
+        ...(prefix.length > 0 ? [...prefix.slice(1), "java"] : []),
         `-Xmx${options.heapMb ?? 384}m`,
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
@@ -147,11 +154,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   if (options.detached) child.unref();
   else process.once("exit", killOnExit);
 
-  const bootstrap = `127.0.0.1:${port}`;
+  const bootstrap = `${host}:${port}`;
   let stopped: Promise<void> | undefined;
   const broker: KafkaBroker = {
     bootstrap,
-    ...(secure ? { secureBootstrap: `127.0.0.1:${secure.port}` } : {}),
+    ...(secure ? { secureBootstrap: `${host}:${secure.port}` } : {}),
     ...(secure?.caPem ? { caPem: secure.caPem } : {}),
     pid,
     dataDir,
@@ -174,7 +181,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
           `kafka: the broker exited during startup (code ${exited.code}, signal ${exited.signal}); ${logFile}:\n${tail(readLog(logFile), 40)}`,
         );
       }
-      if (readLog(logFile).includes("Kafka Server started") && (await canConnect(port)) && (!secure || (await canConnect(secure.port)))) break;
+      if (readLog(logFile).includes("Kafka Server started") && (await canConnect(port, host)) && (!secure || (await canConnect(secure.port, host)))) break;
       if (Date.now() > deadline) {
         throw new Error(
           `kafka: the broker was not ready within ${((options.readyTimeoutMs ?? 60_000) / 1000).toFixed(0)} s; ${logFile}:\n${tail(readLog(logFile), 40)}`,

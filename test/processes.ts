@@ -14,14 +14,22 @@ export interface KannonProcess {
 }
 
 /**
- * Starts `kannon <args>` (node --import tsx cli/kannon.ts) and resolves with the first match of
+ * Starts `kannon <args>` (node --import tsx cli/kannon.ts; under `execPrefix`, e.g. in a network
+ * namespace with `ip netns exec NS`) and resolves with the first match of
  * `ready` in its output, or rejects with the output when it exits or `timeoutMs` passes first.
  */
-export async function startKannon(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<{ proc: KannonProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], {
+export async function startKannon(
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 30_000,
+  options: { execPrefix?: string[]; env?: Record<string, string> } = {},
+): Promise<{ proc: KannonProcess; match: RegExpMatchArray }> {
+  const prefix = options.execPrefix ?? [];
+  const command = [...prefix, process.execPath, "--import", "tsx", "cli/kannon.ts", ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1", ...options.env },
   });
   let out = "";
   const proc: KannonProcess = {
