@@ -26,6 +26,7 @@ describe("faults over a real broker", () => {
   let client: OrchestratorClient;
   let targetUrl: string;
   let orchestrator: KannonProcess;
+  let startOrchestrator: () => Promise<void>;
   const brokerDir = () => join(base, "broker");
 
   beforeAll(async () => {
@@ -36,14 +37,18 @@ describe("faults over a real broker", () => {
     const target = await startKannon(["target", "--port", "0"], /listening on (http:\/\/\S+)/);
     procs.push(target.proc);
     targetUrl = target.match[1]!;
-    const orch = await startKannon(
-      ["orchestrator", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--data", join(base, "data"), "--port", "0"],
-      /listening on (http:\/\/\S+)/,
-      60_000,
-    );
-    procs.push(orch.proc);
-    orchestrator = orch.proc;
-    client = grpcClient(orch.match[1]!);
+    const kafka = broker.bootstrap;
+    startOrchestrator = async () => {
+      const orch = await startKannon(
+        ["orchestrator", "--kafka", kafka, "--topic-prefix", prefix, "--data", join(base, "data"), "--port", "0"],
+        /listening on (http:\/\/\S+)/,
+        60_000,
+      );
+      procs.push(orch.proc);
+      orchestrator = orch.proc;
+      client = grpcClient(orch.match[1]!);
+    };
+    await startOrchestrator();
     for (const id of ["f1", "f2", "f3", "f4"]) {
       const { proc } = await startKannon(["driver", "--kafka", broker.bootstrap, "--topic-prefix", prefix, "--id", id], /joined the fleet/, 60_000);
       procs.push(proc);
@@ -175,4 +180,34 @@ describe("faults over a real broker", () => {
     expect(tail).toBeLessThanOrEqual(150);
     for (const d of report!.drivers.filter((x) => x.driverId !== "f4")) expect(d.finished && d.stats!.requests).toBe(800n);
   }, 90_000);
+
+  it("an orchestrator killed with SIGKILL mid-run and started again finishes the test exactly", async () => {
+    await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length >= 3, 30_000, "3 drivers READY");
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        driverCount: 3,
+        reportIntervalMs: 500,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 8000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 2000));
+    const killedAt = Date.now();
+    await orchestrator.stop("SIGKILL");
+    // Its consumer-group membership outlives it by a session timeout: the new one waits it out.
+    await startOrchestrator();
+    const back = Date.now() - killedAt;
+    await untilEnded(test!.id, 60_000);
+    const { report } = await client.getReport({ testId: test!.id });
+    const served = (await targetCounts(targetUrl)).requests - before.requests;
+    process.stderr.write(`faults: orchestrator SIGKILL: serving again after ${back} ms; served ${served}, reported ${report!.total!.requests}\n`);
+    expect(report!.state).toBe(TestState.COMPLETED);
+    expect(report!.partial, report!.message).toBe(false);
+    expect(Number(report!.total!.requests)).toBe(served);
+    expect(served).toBe(3 * 800);
+    expect(report!.intervals.map((i) => i.interval)).toEqual(report!.intervals.map((_, i) => i));
+  }, 120_000);
 });
