@@ -121,6 +121,37 @@ describe("request limits, target allowlist", () => {
     expect((await rpcError(make("ftp://127.0.0.1:8081/"))).code).toBe(Code.InvalidArgument);
   });
 
+  it("CORS: an allowed origin gets the preflight and the headers, any other origin gets none", async () => {
+    const cors = await startServer({ orchestrator: o, token: TOKEN, corsOrigins: ["https://dash.example"] });
+    try {
+      const preflight = (origin: string) =>
+        fetch(`${cors.url}/kannon.v1.OrchestratorService/ListDrivers`, {
+          method: "OPTIONS",
+          headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+        });
+      const ok = await preflight("https://dash.example");
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get("access-control-allow-origin")).toBe("https://dash.example");
+      expect(ok.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+      const no = await preflight("https://evil.example");
+      expect(no.headers.get("access-control-allow-origin")).toBeNull();
+      // An actual call from the allowed origin still needs the token.
+      const call = (auth?: string) =>
+        fetch(`${cors.url}/kannon.v1.OrchestratorService/ListDrivers`, {
+          method: "POST",
+          headers: { origin: "https://dash.example", "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
+          body: "{}",
+        });
+      const denied = await call();
+      expect(denied.status).toBe(401);
+      const allowed = await call(`Bearer ${TOKEN}`);
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("https://dash.example");
+    } finally {
+      await cors.close();
+    }
+  });
+
   it("a bad allowlist entry is refused at start", async () => {
     await expect(Orchestrator.open({ bus: createBus(createMemoryTransport()), dataDir: join(dir, "x"), allowTargets: ["http://a/b"] })).rejects.toThrow(
       /not HOST\[:PORT\]/,
