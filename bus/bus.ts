@@ -59,6 +59,12 @@ export interface Subscription {
    * publishers proves nothing while this is stale.
    */
   lastPollAt?(): number;
+  /**
+   * An instant such that everything published before it has been delivered to this subscriber
+   * and handled (epoch ms; 0 before the first time it catches up), for transports that can lag
+   * (Kafka); undefined for the in-process bus, which is always caught up.
+   */
+  caughtUpAt?(): number;
 }
 
 /** One decoded message of a batch, with its raw bytes (to store as received). */

@@ -10,6 +10,8 @@ const CONSUMER = {
   heartbeatInterval: 1_000,
   rebalanceTimeout: 20_000,
   maxWaitTimeInMs: 100,
+  // Partitions added to a topic are noticed within this long (kafkajs's default is 5 minutes).
+  metadataMaxAge: 30_000,
 } as const;
 
 /** Longest wait for a subscriber to join its group and be positioned. */
@@ -41,6 +43,11 @@ export class KafkaSubscription implements Subscription {
   private revives = 0;
   /** When the consumer last completed a fetch (an idle fetch completes every maxWaitTimeInMs). */
   private polledAt = Date.now();
+  /** When the fetch in progress (whose batches are being handled) was sent. */
+  private fetchStartedAt = Date.now();
+  /** Each assigned partition's lag behind its high watermark, as of its last batch. */
+  private readonly lags = new Map<string, number>();
+  private caughtUp = 0;
 
   constructor(
     kafka: Kafka,
@@ -67,6 +74,14 @@ export class KafkaSubscription implements Subscription {
   /** Epoch ms of the last completed fetch. */
   lastPollAt(): number {
     return this.polledAt;
+  }
+
+  /**
+   * Everything published before this instant has been handled: set from a fetch that found
+   * nothing new, or once every partition's last batch (handled) reached its high watermark.
+   */
+  caughtUpAt(): number {
+    return this.caughtUp;
   }
 
   /**
@@ -99,6 +114,7 @@ export class KafkaSubscription implements Subscription {
 
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const generation = ++this.joins;
+      this.lags.clear();
       if (this.revives > 0) this.log(`kafka: ${this.what} rejoined its group after ${this.revives} restart(s)`);
       this.revives = 0;
       if (this.phase !== "positioned") this.phase = "pinning";
@@ -109,6 +125,7 @@ export class KafkaSubscription implements Subscription {
     // A fetch that starts after the join (and after the starting offsets were pinned) resolves
     // every assigned partition's offset before it asks the broker; when it ends, we are positioned.
     consumer.on(consumer.events.FETCH_START, ({ payload }) => {
+      this.fetchStartedAt = Date.now();
       if (this.phase === "awaitFetchStart") {
         this.phase = "awaitFetch";
         this.fetchNode = payload.nodeId;
@@ -116,6 +133,7 @@ export class KafkaSubscription implements Subscription {
     });
     consumer.on(consumer.events.FETCH, ({ payload }) => {
       this.polledAt = Date.now();
+      if (payload.numberOfBatches === 0 && this.phase === "positioned") this.caughtUp = this.fetchStartedAt;
       if (this.phase === "awaitFetch" && payload.nodeId === this.fetchNode) {
         this.phase = "positioned";
         this.settle?.resolve();
@@ -150,7 +168,12 @@ export class KafkaSubscription implements Subscription {
       // process that dies mid-batch gets the whole batch again, and applies it idempotently.
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
-        if (batch.messages.length === 0) return;
+        const fetchedAt = this.fetchStartedAt;
+        const caughtUp = () => {
+          this.lags.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
+          if ([...this.lags.values()].every((lag) => lag <= 0)) this.caughtUp = Math.max(this.caughtUp, fetchedAt);
+        };
+        if (batch.messages.length === 0) return caughtUp();
         const topic = batch.topic.slice(this.prefix.length) as Topic;
         const records: RawRecord[] = batch.messages.map((message) => ({
           topic,
@@ -160,11 +183,14 @@ export class KafkaSubscription implements Subscription {
         try {
           await this.onRecords(records);
         } catch (err) {
-          // Never rethrow: kafkajs would redeliver the batch forever and stall the partition.
+          // Closing: leave the batch unacknowledged, the next consumer of the group gets it again.
+          if (this.closing) throw err;
+          // Never rethrow otherwise: kafkajs would redeliver the batch forever and stall the partition.
           this.log(
             `kafka: ${this.what} failed on ${batch.topic}[${batch.partition}]@${batch.firstOffset()}..${batch.lastOffset()}: ${errorText(err)}`,
           );
         }
+        caughtUp();
       },
     };
     await consumer.run(this.runConfig);
@@ -188,6 +214,9 @@ export class KafkaSubscription implements Subscription {
     if (topics.length === 0 || this.closing) return;
     try {
       const committed = await retrying(() => this.admin.fetchOffsets({ groupId: this.groupId, topics }));
+      // A partition without an offset in a group that has others was added to a topic (grown):
+      // everything on it is new to the group, so it is read from its start, not skipped.
+      const groupHasOffsets = committed.some(({ partitions }) => partitions.some((p) => Number(p.offset) >= 0));
       for (const { topic, partitions } of committed) {
         const mine = new Set(assignment[topic] ?? []);
         const fresh = partitions.filter((p) => mine.has(p.partition) && Number(p.offset) < 0);
@@ -195,7 +224,7 @@ export class KafkaSubscription implements Subscription {
         const ends = await retrying(() => this.admin.fetchTopicOffsets(topic));
         for (const { partition } of fresh) {
           const end = ends.find((e) => e.partition === partition);
-          if (end) this.consumer.seek({ topic, partition, offset: end.high });
+          if (end) this.consumer.seek({ topic, partition, offset: groupHasOffsets ? end.low : end.high });
         }
       }
     } catch (err) {

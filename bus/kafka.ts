@@ -99,6 +99,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   const admin = kafka.admin({ retry: RETRY });
   const producer = kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
+    metadataMaxAge: 30_000,
     allowAutoTopicCreation: false,
     retry: RETRY,
   });

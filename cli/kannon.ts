@@ -33,7 +33,7 @@ const USAGE = `usage: kannon <command> [flags]
                   --allow-target HOST[:PORT] (repeatable; tests aimed elsewhere are refused; default: any target)
                   --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
                   refuses to start while another orchestrator consumes the same topic prefix
-  driver        one driver          --kafka host:port --topic-prefix P --id ID --address A --kafka-partitions N
+  driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
   Kafka security (orchestrator and driver): --kafka-tls, --kafka-ca-file PEM, --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512,
                   --kafka-username U (KANNON_KAFKA_USERNAME), the password in KANNON_KAFKA_PASSWORD or --kafka-password-file F
   target        the HTTP target     --port N --host H
@@ -264,7 +264,6 @@ async function driver(argv: string[]): Promise<number> {
     options: {
       kafka: { type: "string" },
       "topic-prefix": { type: "string" },
-      "kafka-partitions": { type: "string" },
       ...kafkaSecurityFlags,
       id: { type: "string" },
       address: { type: "string" },
@@ -273,7 +272,8 @@ async function driver(argv: string[]): Promise<number> {
   });
   const bf = busFlags(values);
   if (!bf.kafka) throw new UsageError("--kafka host:port (or KANNON_KAFKA) is required: a separate driver reaches the orchestrator only through Kafka");
-  const bus = await openBus({ ...bf, clientId: values.id ?? "kannon-driver" });
+  // Only the orchestrator sizes the topics: a driver that grew them could make the others skip records.
+  const bus = await openBus({ ...bf, partitions: undefined, clientId: values.id ?? "kannon-driver" });
   let refusal: ((reason: string) => void) | undefined;
   const refused = new Promise<string>((resolve) => (refusal = resolve));
   const d = createDriver({ bus, id: values.id, address: values.address ?? hostname(), onRefused: (reason) => refusal?.(reason) });

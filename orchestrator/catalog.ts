@@ -69,9 +69,14 @@ export async function retain(store: Store, keep: number, running: (id: string) =
     victims.push(t);
     excess--;
   }
-  for (const t of victims) {
+  let n = 0;
+  for (const victim of victims) {
+    // Checked again: it may have been started (or deleted) while earlier ones were being deleted.
+    const t = store.getTest(victim.id);
+    if (!t || running(t.id) || t.state === TestState.STARTING || t.state === TestState.RUNNING) continue;
     removed(t);
     await store.deleteTest(t);
+    n++;
   }
-  return victims.length;
+  return n;
 }

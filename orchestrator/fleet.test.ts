@@ -101,4 +101,21 @@ describe("Fleet", () => {
     expect(fleet.get("a")!.instanceId).toBe("third");
     expect(refusals).toHaveLength(1);
   });
+
+  it("after an orchestrator restart, a driver restarted meanwhile (new instance) takes its id over: the stored holder was never heard", async () => {
+    const first = new Fleet(store);
+    first.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "old" }));
+    await store.committed();
+    const fleet = new Fleet(store);
+    const refusals: string[] = [];
+    fleet.onRefuse = (id) => refusals.push(id);
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "new" }));
+    expect(refusals).toEqual([]);
+    expect(fleet.get("r")!.instanceId).toBe("new");
+    // A gap in evidence (forgive) does not make an unheard holder count as alive either.
+    fleet.forgive();
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "new", state: DriverState.READY }));
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "third" }));
+    expect(refusals).toEqual(["r"]); // "new" was heard: it holds the id
+  });
 });

@@ -38,6 +38,8 @@ export class Fleet {
    * at most every 10 s, so after a restart every known driver gets a full heartbeat window first.
    */
   private readonly heardAtMs = new Map<string, number>();
+  /** When each driver's last message actually arrived in this process (not reset by forgive). */
+  private readonly lastHeardMs = new Map<string, number>();
   private readonly listeners = new Set<FleetListener>();
   /** Drivers promised to a starting test, before their heartbeats say BUSY. */
   private readonly reserved = new Map<string, string>();
@@ -132,7 +134,10 @@ export class Fleet {
   private heldByAnother(existing: Driver | undefined, instanceId: string, nowMs: number): boolean {
     if (!existing || !existing.instanceId || !instanceId || existing.instanceId === instanceId) return false;
     if (existing.state !== DriverState.READY && existing.state !== DriverState.BUSY) return false;
-    return nowMs - (this.heardAtMs.get(existing.id) ?? 0) <= this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
+    // Only what was heard counts: a holder not heard from since this process started (or since a
+    // gap in evidence) may be the crashed predecessor of the newcomer, which then takes over.
+    const heard = this.lastHeardMs.get(existing.id);
+    return heard !== undefined && nowMs - heard <= this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
   }
 
   private refuse(existing: Driver, instanceId: string, address: string, nowMs: number): void {
@@ -178,6 +183,7 @@ export class Fleet {
       driver.lastHeartbeatAt = timestampAt(now);
       driver.instanceId = m.instanceId;
       this.heardAtMs.set(driver.id, now);
+      this.lastHeardMs.set(driver.id, now);
     }
     this.change(driver, now);
   }
@@ -195,6 +201,7 @@ export class Fleet {
     const state = m.state === DriverState.BUSY ? DriverState.BUSY : DriverState.READY;
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
     this.heardAtMs.set(m.driverId, now);
+    this.lastHeardMs.set(m.driverId, now);
     if (existing && existing.state === state && existing.testId === m.testId && (!m.instanceId || existing.instanceId === m.instanceId)) {
       // Nothing changed: refresh in place, persist now and then.
       existing.lastHeartbeatAt = timestampAt(now);
@@ -244,6 +251,7 @@ export class Fleet {
       if (nowMs - last <= olderThanMs) continue;
       this.drivers.delete(d.id);
       this.heardAtMs.delete(d.id);
+      this.lastHeardMs.delete(d.id);
       this.lastPersistMs.delete(d.id);
       this.store.deleteDriver(d.id);
       n++;

@@ -37,6 +37,8 @@ export const BUS_STALL_MS = 3000;
 const POLL_GAP_MS = 1500;
 /** Metrics applied between two yields to the event loop while a batch is ingested. */
 const INGEST_SLICE = 200;
+/** The metrics consumer counts as current when it has caught up within this long. */
+const INGEST_CURRENT_MS = 1500;
 /** Stored intervals replayed between two waits for the merged intervals' writes. */
 const REPLAY_SLICE = 2000;
 /** Default of {@link OrchestratorOptions.keepTests}. */
@@ -102,10 +104,13 @@ export class Orchestrator {
   private readonly cancelDeadline = new Map<string, number>();
   /** Per running test: how long the bus was unreachable during it (its deadlines move by that). */
   private readonly pausedMs = new Map<string, number>();
+  /** Tests whose end is being stored (sealed, report not yet written). */
+  private readonly finishing = new Set<string>();
   private liveness: Subscription | undefined;
   private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
+  private closing = false;
   /** The liveness consumer's last poll, as of the previous tick. */
   private lastPoll: number | undefined;
   private lastPruneMs = Date.now();
@@ -344,6 +349,7 @@ export class Orchestrator {
 
   /** Stops consuming, ends every stream, closes the store. Running tests resume on the next open. */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.ticker);
     await Promise.allSettled([this.liveness?.close(), this.ingestion?.close()]);
     for (const set of this.early.values()) for (const ch of set) ch.end();
@@ -407,7 +413,7 @@ export class Orchestrator {
    * gets the batch again and skips what it had stored.
    */
   private async ingest(batch: Delivered<MetricsMessage>[]): Promise<void> {
-    const toStore: StoredMetrics[] = [];
+    const toStore: (StoredMetrics & { live: LiveTest })[] = [];
     const seen = new Set<string>();
     const touched = new Set<LiveTest>();
     const finals = new Set<LiveTest>();
@@ -442,13 +448,25 @@ export class Orchestrator {
         continue;
       }
       seen.add(key);
-      toStore.push({ key, value });
+      toStore.push({ key, value, live });
       touched.add(live);
       if (m.final) finals.add(live);
       this.stats.metricsApplied++;
     }
-    if (toStore.length > 0) {
-      await this.store.putMetricsBatch(toStore);
+    // A test that ended while this batch was applied has its report: its raw intervals are not kept.
+    const keep = toStore.filter((r) => !r.live.sealed);
+    if (keep.length > 0) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store.putMetricsBatch(keep);
+          break;
+        } catch (err) {
+          // Not acknowledged until stored: a restart would otherwise lose what was counted.
+          if (this.closing) throw err;
+          this.log(`orchestrator: could not store ${keep.length} metrics (attempt ${attempt}): ${String(err)}; trying again`);
+          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+        }
+      }
       this.stats.batches++;
     }
     for (const live of touched) {
@@ -459,34 +477,38 @@ export class Orchestrator {
 
   /** Ends a run: seals it, waits for its intervals to be stored, stores the report, drops raw data. */
   private async finish(live: LiveTest): Promise<void> {
-    if (live.sealed) return;
-    live.seal();
     const id = live.test.id;
+    if (this.finishing.has(id)) return;
+    this.finishing.add(id);
+    live.seal();
     const drivers = [...live.drivers.values()];
-    const failed = drivers.every((d) => d.message !== "" && d.totals.requests === 0);
-    const ending = live.cancelRequested
-      ? { state: TestState.CANCELLED as const, message: "cancelled by request" }
-      : failed
-        ? { state: TestState.FAILED as const, message: "no driver ran the test" }
-        : { state: TestState.COMPLETED as const, message: "" };
     try {
       await this.store.committed();
+      // Decided after the wait: a cancel that came in meanwhile still makes it CANCELLED.
+      const failed = drivers.every((d) => d.message !== "" && d.totals.requests === 0);
+      const ending = live.cancelRequested
+        ? { state: TestState.CANCELLED as const, message: "cancelled by request" }
+        : failed
+          ? { state: TestState.FAILED as const, message: "no driver ran the test" }
+          : { state: TestState.COMPLETED as const, message: "" };
       const { test, report } = live.finish(ending, downsample(this.store.intervalsOf(id), live.intervalCount));
       this.store.putReport(report);
       this.store.putTest(test);
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
     } catch (err) {
-      this.log(`orchestrator: could not store the end of test ${id}: ${String(err)}`);
+      // Still live and sealed: the next tick tries again.
+      this.log(`orchestrator: could not store the end of test ${id}: ${String(err)}; trying again`);
+      this.finishing.delete(id);
       return;
-    } finally {
-      this.live.delete(id);
-      this.cancelDeadline.delete(id);
-      this.pausedMs.delete(id);
-      for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
-      this.fleet.release(id);
-      // Drivers that delivered their final are free for the next test now, not at their next beat.
-      this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
     }
+    this.finishing.delete(id);
+    this.live.delete(id);
+    this.cancelDeadline.delete(id);
+    this.pausedMs.delete(id);
+    for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
+    this.fleet.release(id);
+    // Drivers that delivered their final are free for the next test now, not at their next beat.
+    this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
     // The report holds the merged intervals; the raw driver intervals are no longer needed.
     this.store.deleteMetrics(id).catch((err) => this.log(`orchestrator: could not compact test ${id}: ${String(err)}`));
     this.retain();
@@ -543,12 +565,18 @@ export class Orchestrator {
       if (n > 0) this.log(`orchestrator: forgot ${n} driver(s) gone for more than ${Math.round(this.forgetDriversAfterMs / 60_000)} min`);
     }
     const missingAfter = this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
+    const caught = this.ingestion?.caughtUpAt?.() ?? now;
+    // Losses are judged only once what drivers sent by now has been ingested: a backlog may hold finals.
+    const ingestCurrent = now - caught <= INGEST_CURRENT_MS;
     for (const live of [...this.live.values()]) {
-      if (live.sealed) continue;
+      if (live.sealed) {
+        if (!this.finishing.has(live.test.id)) void this.finish(live);
+        continue;
+      }
       const test = live.test;
       const startAtMs = test.startAt ? msOf(test.startAt) : now;
       if (test.state === TestState.STARTING && now >= startAtMs) live.setState(TestState.RUNNING);
-      if (!healthy) continue;
+      if (!healthy || !ingestCurrent) continue;
       for (const d of live.drivers.values()) {
         if (d.finished || d.lost) continue;
         const driver = this.fleet.get(d.id);
@@ -567,7 +595,9 @@ export class Orchestrator {
       const base = runDeadlineMs(test.spec!, startAtMs);
       const deadline = base === undefined ? undefined : base + paused;
       const cancelBy = this.cancelDeadline.get(test.id);
-      if ((deadline !== undefined && now > deadline) || (cancelBy !== undefined && now > cancelBy + paused))
+      // Past a deadline, and everything sent before it ingested: a final that is not here was not sent.
+      const past = (at: number | undefined) => at !== undefined && now > at && caught > at;
+      if (past(deadline) || past(cancelBy === undefined ? undefined : cancelBy + paused))
         for (const d of live.drivers.values()) live.lose(d.id, `driver ${d.id} sent no final metrics by the deadline`);
       if (live.allDone) void this.finish(live);
       else this.reshare(live, now);

@@ -32,7 +32,7 @@ export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_
   const step = Math.max(1, Math.ceil(count / max));
   const out: Stats[] = [];
   if (step === 1) {
-    for (const s of intervals) out.push(withoutHistograms(s));
+    for (const s of intervals) if (s.interval < count) out.push(withoutHistograms(s));
     return { intervals: out, step };
   }
   let group = -1;
@@ -44,6 +44,8 @@ export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_
     if (group >= 0) out.push(acc.toStats({ interval: first, startMs, endMs }));
   };
   for (const s of intervals) {
+    // Only the run's intervals (a crashed predecessor may have stored one it never completed).
+    if (s.interval >= count) continue;
     const g = Math.floor(s.interval / step);
     if (g !== group) {
       flush();

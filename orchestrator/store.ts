@@ -7,7 +7,8 @@ import { TestSchema, type Test } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 
 const pad = (n: bigint | number, width: number) => n.toString().padStart(width, "0");
-const END = "\uffff";
+/** Every key under `prefix/` (keys compare as UTF-8 bytes: "0" follows "/", whatever comes after it). */
+const under = (prefix: string) => ({ start: `${prefix}/`, end: `${prefix}0` });
 
 /** The store key of one driver interval: seq before driver, so a replay runs interval by interval. */
 export const metricsKey = (m: MetricsMessage) => `m/${m.testId}/${pad(m.seq, 12)}/${m.driverId}`;
@@ -36,7 +37,7 @@ export class Store {
 
   constructor(dataDir: string) {
     this.db = open<Uint8Array, string>({ path: dataDir, encoding: "binary", compression: false });
-    this.tests = this.db.getKeysCount({ start: "tidx/", end: `tidx/${END}` });
+    this.tests = this.db.getKeysCount(under("tidx"));
   }
 
   /** How many tests are stored. */
@@ -63,7 +64,7 @@ export class Store {
 
   /** Tests newest first, from after `afterKey` (an index key a previous page ended on). */
   *testsNewestFirst(afterKey?: string): Generator<{ indexKey: string; test: Test }> {
-    const range = this.db.getKeys({ start: afterKey ?? `tidx/${END}`, end: "tidx/", reverse: true });
+    const range = this.db.getKeys({ start: afterKey ?? under("tidx").end, end: "tidx/", reverse: true });
     for (const key of range) {
       if (key === afterKey) continue;
       const test = this.getTest(key.slice(key.lastIndexOf("/") + 1));
@@ -73,7 +74,7 @@ export class Store {
 
   /** Tests oldest first (for retention). */
   *testsOldestFirst(): Generator<Test> {
-    for (const key of this.db.getKeys({ start: "tidx/", end: `tidx/${END}` })) {
+    for (const key of this.db.getKeys(under("tidx"))) {
       const test = this.getTest(key.slice(key.lastIndexOf("/") + 1));
       if (test) yield test;
     }
@@ -93,7 +94,7 @@ export class Store {
       void this.db.remove(`report/${test.id}`);
     });
     this.tests = Math.max(0, this.tests - 1);
-    await Promise.all([this.removeRange(`interval/${test.id}/`), this.deleteMetrics(test.id)]);
+    await Promise.all([this.removeRange(`interval/${test.id}`), this.deleteMetrics(test.id)]);
   }
 
   /** Stores a driver (asynchronously). */
@@ -108,7 +109,7 @@ export class Store {
 
   /** Every known driver. */
   listDrivers(): Driver[] {
-    return [...this.db.getRange({ start: "driver/", end: `driver/${END}` })].map(({ value }) => fromBinary(DriverSchema, value));
+    return [...this.db.getRange(under("driver"))].map(({ value }) => fromBinary(DriverSchema, value));
   }
 
   /** True when this driver interval was stored before: applying is idempotent on it. */
@@ -126,12 +127,12 @@ export class Store {
 
   /** A test's stored driver intervals, read lazily, interval by interval (seq, then driver). */
   *metricsOf(testId: string): Generator<MetricsMessage> {
-    for (const { value } of this.db.getRange({ start: `m/${testId}/`, end: `m/${testId}/${END}` })) yield fromBinary(MetricsMessageSchema, value);
+    for (const { value } of this.db.getRange(under(`m/${testId}`))) yield fromBinary(MetricsMessageSchema, value);
   }
 
   /** Drops a test's raw driver intervals (once its report is stored, the merged intervals remain). */
   deleteMetrics(testId: string): Promise<void> {
-    return this.removeRange(`m/${testId}/`);
+    return this.removeRange(`m/${testId}`);
   }
 
   /** Stores one merged interval (asynchronously; with its histograms, for exact downsampling). */
@@ -141,7 +142,7 @@ export class Store {
 
   /** A test's merged intervals in order, from interval `from` on, read lazily. */
   *intervalsOf(testId: string, from = 0): Generator<Stats> {
-    for (const { value } of this.db.getRange({ start: intervalKey(testId, from), end: `interval/${testId}/${END}` }))
+    for (const { value } of this.db.getRange({ start: intervalKey(testId, from), end: under(`interval/${testId}`).end }))
       yield fromBinary(StatsSchema, value);
   }
 
@@ -177,9 +178,10 @@ export class Store {
     return this.db.close();
   }
 
+  /** Removes every key under `prefix/`. */
   private async removeRange(prefix: string): Promise<void> {
     let last: Promise<boolean> | undefined;
-    for (const key of this.db.getKeys({ start: prefix, end: prefix + END })) last = this.db.remove(key);
+    for (const key of this.db.getKeys(under(prefix))) last = this.db.remove(key);
     await last;
   }
 }

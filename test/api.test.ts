@@ -6,7 +6,7 @@ import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer } from "../orchestrator/server.js";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
@@ -14,16 +14,7 @@ import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { createDriver } from "../driver/driver.js";
-import { grpcClient, runToEnd, spec, until, type OrchestratorClient } from "./helpers.js";
-
-async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
+import { grpcClient, type OrchestratorClient, rpcError, runToEnd, spec, until } from "./helpers.js";
 
 describe("OrchestratorService over a real server on port 0", () => {
   let fleet: Embedded;

@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { msOf } from "../metrics/stats.js";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
 import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
@@ -60,6 +62,28 @@ describe("faults over a real broker", () => {
     await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 4, 20_000, "4 drivers READY");
   }, 120_000);
 
+  /**
+   * Creates and starts a test, and waits until it runs. After a broker restart the orchestrator's
+   * consumers may take a while to rejoin; until then StartTest answers `unavailable` (the test
+   * stays startable), so it is tried again, as a client would.
+   */
+  const startRunning = async (s: TestSpec) => {
+    const { test } = await client.createTest({ spec: s });
+    let started: Test | undefined;
+    await until(async () => {
+      try {
+        started = (await client.startTest({ testId: test!.id })).test!;
+        return true;
+      } catch (err) {
+        if (ConnectError.from(err).code !== Code.Unavailable) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+        return false;
+      }
+    }, 60_000, "StartTest to be accepted");
+    await until(async () => (await client.getTest({ testId: started!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    return started!;
+  };
+
   const untilEnded = (id: string, ms: number) =>
     until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: id })).test!.state), ms, "the test to end");
 
@@ -71,24 +95,22 @@ describe("faults over a real broker", () => {
 
   it(`a broker outage of ${OUTAGE_MS / 1000} s from mid-run to past the end: the test completes exactly, every interval once, no driver lost`, async () => {
     const before = await targetCounts(targetUrl);
-    const { test } = await client.createTest({
-      spec: spec({
+    const test = await startRunning(
+      spec({
         targetUrl: `${targetUrl}/ping`,
         driverCount: 2,
         reportIntervalMs: 500,
         workload: { case: "tsunami", value: { delayMs: 5, limit: { case: "durationMs", value: 12_000 } } },
       }),
-    });
-    await client.startTest({ testId: test!.id });
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    );
     await new Promise((r) => setTimeout(r, 3000));
     await broker!.stop({ keepData: true });
     broker = undefined;
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir(), log: () => {} });
 
-    await untilEnded(test!.id, 90_000 + OUTAGE_MS);
-    const { report } = await client.getReport({ testId: test!.id });
+    await untilEnded(test.id, 90_000 + OUTAGE_MS);
+    const { report } = await client.getReport({ testId: test.id });
     const after = await targetCounts(targetUrl);
     const served = after.requests - before.requests;
     process.stderr.write(`faults: outage ${OUTAGE_MS} ms; target served ${served}, report ${report!.total!.requests}, ${report!.intervalCount} intervals; ${report!.message}\n`);
@@ -109,18 +131,16 @@ describe("faults over a real broker", () => {
     const RATE = 300;
     const DURATION_MS = 14_000;
     const before = await targetCounts(targetUrl);
-    const { test } = await client.createTest({
-      spec: spec({
+    const test = await startRunning(
+      spec({
         targetUrl: `${targetUrl}/ping`,
         driverCount: 3,
         reportIntervalMs: 500,
         workload: { case: "arrivalRate", value: { ratePerS: RATE, durationMs: DURATION_MS } },
       }),
-    });
-    const started = (await client.startTest({ testId: test!.id })).test!;
-    const paused = started.driverIds[2]!;
+    );
+    const paused = test.driverIds[2]!;
     const proc = drivers.get(paused)!;
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
     await new Promise((r) => setTimeout(r, 3000));
     proc.child.kill("SIGSTOP");
     try {
@@ -129,8 +149,8 @@ describe("faults over a real broker", () => {
     } finally {
       proc.child.kill("SIGCONT");
     }
-    await untilEnded(test!.id, 60_000);
-    const { report } = await client.getReport({ testId: test!.id });
+    await untilEnded(test.id, 60_000);
+    const { report } = await client.getReport({ testId: test.id });
     const after = await targetCounts(targetUrl);
     const served = after.requests - before.requests;
     const d = report!.drivers.find((x) => x.driverId === paused)!;
@@ -153,20 +173,18 @@ describe("faults over a real broker", () => {
   it("a driver killed with SIGKILL mid-run: the test ends partial, the driver named, its data up to its last interval kept", async () => {
     await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 4, 30_000, "4 drivers READY");
     const before = await targetCounts(targetUrl);
-    const { test } = await client.createTest({
-      spec: spec({
+    const test = await startRunning(
+      spec({
         targetUrl: `${targetUrl}/ping`,
         driverCount: 4,
         reportIntervalMs: 500,
         workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 8000 } } },
       }),
-    });
-    await client.startTest({ testId: test!.id });
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    );
     await new Promise((r) => setTimeout(r, 3000));
     drivers.get("f4")!.child.kill("SIGKILL");
-    await untilEnded(test!.id, 60_000);
-    const { report } = await client.getReport({ testId: test!.id });
+    await untilEnded(test.id, 60_000);
+    const { report } = await client.getReport({ testId: test.id });
     const served = (await targetCounts(targetUrl)).requests - before.requests;
     const killed = report!.drivers.find((d) => d.driverId === "f4")!;
     process.stderr.write(`faults: SIGKILL: served ${served}, reported ${report!.total!.requests}; f4 covered ${killed.coveredIntervals.map((r) => `${r.first}-${r.last}`).join(", ")}: "${killed.message}"\n`);
@@ -184,27 +202,30 @@ describe("faults over a real broker", () => {
     for (const d of report!.drivers.filter((x) => x.driverId !== "f4")) expect(d.finished && d.stats!.requests).toBe(800n);
   }, 90_000);
 
-  it("an orchestrator killed with SIGKILL mid-run and started again finishes the test exactly", async () => {
+  it("an orchestrator killed with SIGKILL mid-run and started again after the run's deadline finishes the test exactly", async () => {
     await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length >= 3, 30_000, "3 drivers READY");
     const before = await targetCounts(targetUrl);
-    const { test } = await client.createTest({
-      spec: spec({
+    const test = await startRunning(
+      spec({
         targetUrl: `${targetUrl}/ping`,
         driverCount: 3,
         reportIntervalMs: 500,
+        requestTimeoutMs: 1000,
         workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 8000 } } },
       }),
-    });
-    await client.startTest({ testId: test!.id });
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const killedAt = Date.now();
     await orchestrator.stop("SIGKILL");
-    // Its consumer-group membership outlives it by a session timeout: the new one waits it out.
+    // Back only after the run's deadline (start + 8 s + 1 s request timeout + 10 s grace): the
+    // drivers' finals wait in Kafka, and the new orchestrator must ingest them before it judges
+    // anyone lost by that deadline.
+    const deadline = msOf(test.startAt!) + 8000 + 1000 + 10_000;
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline + 1000 - Date.now())));
     await startOrchestrator();
     const back = Date.now() - killedAt;
-    await untilEnded(test!.id, 60_000);
-    const { report } = await client.getReport({ testId: test!.id });
+    await untilEnded(test.id, 60_000);
+    const { report } = await client.getReport({ testId: test.id });
     const served = (await targetCounts(targetUrl)).requests - before.requests;
     process.stderr.write(`faults: orchestrator SIGKILL: serving again after ${back} ms; served ${served}, reported ${report!.total!.requests}\n`);
     expect(report!.state).toBe(TestState.COMPLETED);

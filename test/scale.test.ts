@@ -4,7 +4,7 @@
  * middle of it, listings are paginated, DeleteTest refuses a running test, and retention keeps
  * exactly N tests. (The throughput and lag goals are measured by `npm run bench -- fleet`.)
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import { Orchestrator, type OrchestratorOptions } from "../orchestrator/orchestr
 import { startServer, type RunningServer } from "../orchestrator/server.js";
 import { Store } from "../orchestrator/store.js";
 import { heartbeat, metrics, registerAll, REQUESTS_PER_INTERVAL } from "./fake-fleet.js";
-import { grpcClient, spec, until, type OrchestratorClient } from "./helpers.js";
+import { grpcClient, type OrchestratorClient, rpcError, spec, until } from "./helpers.js";
 
 const quiet = () => {};
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
@@ -30,15 +30,6 @@ const avalanche = (driverCount: number, durationMs = 60_000, reportIntervalMs = 
     startDelayMs: 100,
     workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: durationMs } } },
   });
-
-async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("orchestrator at scale (in-process bus, fake drivers)", () => {
   let dir: string;

@@ -3,7 +3,7 @@
  * unauthenticated body costs the server almost nothing), the target allowlist, and the token's
  * sources (file and environment; on the command line it warns; it is never printed).
  */
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
@@ -16,19 +16,10 @@ import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer, type RunningServer } from "../orchestrator/server.js";
 import { startKannon } from "./processes.js";
-import { spec } from "./helpers.js";
+import { rpcError, spec } from "./helpers.js";
 
 const TOKEN = "tok-3f9a1c77e2";
 const MB = 1024 * 1024;
-
-async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** POSTs `total` bytes of zeros in 64 KiB chunks (never held at once); resolves with status and body. */
 function postHuge(port: number, total: number, chunked: boolean): Promise<{ status: number; body: string }> {
