@@ -118,4 +118,22 @@ describe("Fleet", () => {
     fleet.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "third" }));
     expect(refusals).toEqual(["r"]); // "new" was heard: it holds the id
   });
+
+  it("prune forgets drivers that left or went missing long ago, and only those", async () => {
+    const fleet = new Fleet(store);
+    for (const id of ["gone", "missing", "fresh-left", "ready"]) fleet.onRegister(create(RegisterMessageSchema, { driverId: id }));
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "gone", leaving: true }));
+    fleet.onRegister(create(RegisterMessageSchema, { driverId: "fresh-left", leaving: true }));
+    fleet.sweep(Date.now() + LIMIT + 1); // every driver unheard for a window: READY ones go MISSING
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "ready", state: DriverState.READY }));
+    const day = 24 * 3600_000;
+    expect(fleet.prune(day)).toBe(0);
+    // A day later, with "fresh-left" having left just now (its last beat is recent) and "ready" beating.
+    fleet.get("fresh-left")!.lastHeartbeatAt = timestampAt(Date.now() + day);
+    fleet.get("ready")!.lastHeartbeatAt = timestampAt(Date.now() + day);
+    expect(fleet.prune(day, Date.now() + day + 1000)).toBe(2);
+    expect(fleet.list().map((d) => d.id)).toEqual(["fresh-left", "ready"]);
+    await store.committed();
+    expect(store.listDrivers().map((d) => d.id).sort()).toEqual(["fresh-left", "ready"]);
+  });
 });

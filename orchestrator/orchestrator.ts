@@ -3,7 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import type { Bus, Delivered, Subscription } from "../bus/bus.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
+import type { Driver } from "../gen/kannon/v1/driver_pb.js";
 import {
   WatchDriversResponseSchema,
   WatchTestResponseSchema,
@@ -18,25 +18,21 @@ import { TargetAllowlist } from "./allowlist.js";
 import * as catalog from "./catalog.js";
 import { Channel } from "./channel.js";
 import { DomainError } from "./errors.js";
+import { LivenessEvidence } from "./evidence.js";
 import { Fleet } from "./fleet.js";
+import { ingestBatch, type IngestStats } from "./ingest.js";
+import { judgeDrivers } from "./judge.js";
 import { LiveTest } from "./live-test.js";
 import type { Page } from "./paging.js";
-import { runDeadlineMs } from "./plan.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
-import { metricsKey, Store, type StoredMetrics } from "./store.js";
+import { Store } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
 export const CANCEL_DEADLINE_MS = 5000;
 /** How often deadlines and heartbeats are checked. */
 const TICK_MS = 250;
-/** The bus counts as unreachable when the liveness consumer has not completed a poll for this long. */
-export const BUS_STALL_MS = 3000;
-/** A pause between two polls longer than this (an idle poll completes every ~100 ms) is a gap in evidence. */
-const POLL_GAP_MS = 1500;
-/** Metrics applied between two yields to the event loop while a batch is ingested. */
-const INGEST_SLICE = 200;
 /** The metrics consumer counts as current when it has caught up within this long. */
 const INGEST_CURRENT_MS = 1500;
 /** Stored intervals replayed between two waits for the merged intervals' writes. */
@@ -66,14 +62,7 @@ export interface OrchestratorOptions {
 }
 
 /** Counters for logs, tests and benchmarks. */
-export interface OrchestratorStats {
-  metricsApplied: number;
-  metricsDuplicate: number;
-  metricsIgnored: number;
-  /** Messages whose histograms did not decode: logged and skipped. */
-  metricsInvalid: number;
-  /** Metrics batches stored (one LMDB transaction each). */
-  batches: number;
+export interface OrchestratorStats extends IngestStats {
   heartbeats: number;
   /** Times the bus became unreachable (liveness judgement paused). */
   busStalls: number;
@@ -109,10 +98,8 @@ export class Orchestrator {
   private liveness: Subscription | undefined;
   private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private stalledSince: number | undefined;
+  private readonly evidence: LivenessEvidence;
   private closing = false;
-  /** The liveness consumer's last poll, as of the previous tick. */
-  private lastPoll: number | undefined;
   private lastPruneMs = Date.now();
   private retaining: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
@@ -132,6 +119,7 @@ export class Orchestrator {
     this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
     this.forgetDriversAfterMs = options.forgetDriversAfterMs ?? DEFAULT_FORGET_DRIVERS_AFTER_MS;
     this.allowlist = new TargetAllowlist(options.allowTargets);
+    this.evidence = new LivenessEvidence(this.log);
   }
 
   /**
@@ -234,8 +222,8 @@ export class Orchestrator {
     const test = this.getTest(id);
     if (test.state !== TestState.CREATED)
       throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; only a CREATED test can be started`);
-    if (this.stalledSince !== undefined)
-      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - this.stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
+    if (this.evidence.stalledSince !== undefined)
+      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - this.evidence.stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
     const spec = test.spec!;
     const ready = this.fleet.ready();
     const wanted = spec.driverCount === 0 ? Math.max(1, ready.length) : spec.driverCount;
@@ -406,69 +394,9 @@ export class Orchestrator {
     this.early.delete(test.id);
   }
 
-  /**
-   * One consumed batch of metrics: each message checked, deduplicated on (test, driver, seq)
-   * against the store and the batch, decoded once and applied; then the batch is stored in one
-   * transaction, and only then acknowledged (the promise resolves). A process that dies before
-   * gets the batch again and skips what it had stored.
-   */
+  /** Ingests one consumed batch of metrics (see ingestBatch), then ends or re-splits what it touched. */
   private async ingest(batch: Delivered<MetricsMessage>[]): Promise<void> {
-    const toStore: (StoredMetrics & { live: LiveTest })[] = [];
-    const seen = new Set<string>();
-    const touched = new Set<LiveTest>();
-    const finals = new Set<LiveTest>();
-    let sinceYield = 0;
-    for (const { message: m, value } of batch) {
-      // A large batch is applied in slices, so heartbeats and RPCs are served in between.
-      if (++sinceYield > INGEST_SLICE) {
-        sinceYield = 0;
-        await new Promise((r) => setImmediate(r));
-      }
-      const live = this.live.get(m.testId);
-      if (!live) {
-        this.stats.metricsIgnored++;
-        continue;
-      }
-      const key = metricsKey(m);
-      if (seen.has(key) || this.store.hasMetrics(key)) {
-        this.stats.metricsDuplicate++;
-        continue;
-      }
-      const why = live.rejects(m);
-      if (why) {
-        this.stats.metricsIgnored++;
-        if (!why.includes("already delivered") && !live.sealed) this.log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
-        continue;
-      }
-      try {
-        live.apply(m);
-      } catch (err) {
-        this.stats.metricsInvalid++;
-        this.log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
-        continue;
-      }
-      seen.add(key);
-      toStore.push({ key, value, live });
-      touched.add(live);
-      if (m.final) finals.add(live);
-      this.stats.metricsApplied++;
-    }
-    // A test that ended while this batch was applied has its report: its raw intervals are not kept.
-    const keep = toStore.filter((r) => !r.live.sealed);
-    if (keep.length > 0) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.store.putMetricsBatch(keep);
-          break;
-        } catch (err) {
-          // Not acknowledged until stored: a restart would otherwise lose what was counted.
-          if (this.closing) throw err;
-          this.log(`orchestrator: could not store ${keep.length} metrics (attempt ${attempt}): ${String(err)}; trying again`);
-          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
-        }
-      }
-      this.stats.batches++;
-    }
+    const { touched, finals } = await ingestBatch(batch, { live: this.live, store: this.store, stats: this.stats, log: this.log, closing: () => this.closing });
     for (const live of touched) {
       if (live.allDone) void this.finish(live);
       else if (finals.has(live)) this.reshare(live);
@@ -527,78 +455,41 @@ export class Orchestrator {
       .catch((err) => this.log(`orchestrator: retention failed: ${String(err)}`));
   }
 
-  /**
-   * Liveness is judged only on evidence: a driver is missing when the liveness consumer has kept
-   * polling the broker for a whole miss window without hearing from it. While the consumer cannot
-   * poll (the broker is down, or this process stalled) silence proves nothing; when polls resume
-   * after a gap, every driver gets a fresh heartbeat window and running tests' deadlines move by
-   * the gap. Returns the instant up to which silence counts, or undefined while the bus is down.
-   */
-  private evidenceUntil(now: number): number | undefined {
-    const polled = Math.min(now, this.liveness?.lastPollAt?.() ?? now);
-    if (this.lastPoll !== undefined && polled - this.lastPoll > POLL_GAP_MS) {
-      const gap = polled - this.lastPoll;
+  /** Deadlines: start instant, liveness on evidence, missing or idle drivers, run and cancel deadlines. */
+  private tick(now = Date.now()): void {
+    const { until, gap } = this.evidence.check(now, this.liveness?.lastPollAt?.());
+    this.stats.busStalls = this.evidence.stalls;
+    if (gap !== undefined) {
       for (const id of this.live.keys()) this.pausedMs.set(id, (this.pausedMs.get(id) ?? 0) + gap);
       this.fleet.forgive(now);
       this.notRunningSince.clear();
-      if (this.stalledSince !== undefined) this.log(`orchestrator: the bus is back after ${gap} ms; drivers get a fresh heartbeat window`);
-      this.stalledSince = undefined;
     }
-    this.lastPoll = polled;
-    if (now - polled < BUS_STALL_MS) return polled;
-    if (this.stalledSince === undefined) {
-      this.stalledSince = now;
-      this.stats.busStalls++;
-      this.log(`orchestrator: the bus is unreachable (no poll for ${now - polled} ms); no driver is declared lost until it is back`);
-    }
-    return undefined;
-  }
-
-  /** Deadlines: start instant, missing or idle drivers, run and cancel deadlines. */
-  private tick(now = Date.now()): void {
-    const evidence = this.evidenceUntil(now);
-    const healthy = evidence !== undefined;
-    if (healthy) this.fleet.sweep(evidence);
+    if (until !== undefined) this.fleet.sweep(until);
     if (now - this.lastPruneMs > PRUNE_EVERY_MS) {
       this.lastPruneMs = now;
       const n = this.fleet.prune(this.forgetDriversAfterMs, now);
       if (n > 0) this.log(`orchestrator: forgot ${n} driver(s) gone for more than ${Math.round(this.forgetDriversAfterMs / 60_000)} min`);
     }
-    const missingAfter = this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
-    const caught = this.ingestion?.caughtUpAt?.() ?? now;
-    // Losses are judged only once what drivers sent by now has been ingested: a backlog may hold finals.
-    const ingestCurrent = now - caught <= INGEST_CURRENT_MS;
+    const caughtUpAt = this.ingestion?.caughtUpAt?.() ?? now;
+    // Losses are judged only on evidence, and once what drivers sent by now has been ingested.
+    const judging = until !== undefined && now - caughtUpAt <= INGEST_CURRENT_MS;
     for (const live of [...this.live.values()]) {
+      const id = live.test.id;
       if (live.sealed) {
-        if (!this.finishing.has(live.test.id)) void this.finish(live);
+        if (!this.finishing.has(id)) void this.finish(live);
         continue;
       }
-      const test = live.test;
-      const startAtMs = test.startAt ? msOf(test.startAt) : now;
-      if (test.state === TestState.STARTING && now >= startAtMs) live.setState(TestState.RUNNING);
-      if (!healthy || !ingestCurrent) continue;
-      for (const d of live.drivers.values()) {
-        if (d.finished || d.lost) continue;
-        const driver = this.fleet.get(d.id);
-        const key = `${test.id}/${d.id}`;
-        if (!driver || driver.state === DriverState.MISSING) live.lose(d.id, `driver ${d.id} went missing (no heartbeat for ${missingAfter} ms)`);
-        else if (driver.state === DriverState.LEFT || (now > startAtMs + missingAfter && driver.testId !== test.id)) {
-          // A leaving driver sends its final metrics first, but Kafka does not order topics: give
-          // the final a heartbeat window to arrive before calling the driver lost.
-          const since = this.notRunningSince.get(key) ?? now;
-          this.notRunningSince.set(key, since);
-          if (now - since > missingAfter)
-            live.lose(d.id, driver.state === DriverState.LEFT ? `driver ${d.id} left the fleet` : `driver ${d.id} is not running the test`);
-        } else this.notRunningSince.delete(key);
-      }
-      const paused = this.pausedMs.get(test.id) ?? 0;
-      const base = runDeadlineMs(test.spec!, startAtMs);
-      const deadline = base === undefined ? undefined : base + paused;
-      const cancelBy = this.cancelDeadline.get(test.id);
-      // Past a deadline, and everything sent before it ingested: a final that is not here was not sent.
-      const past = (at: number | undefined) => at !== undefined && now > at && caught > at;
-      if (past(deadline) || past(cancelBy === undefined ? undefined : cancelBy + paused))
-        for (const d of live.drivers.values()) live.lose(d.id, `driver ${d.id} sent no final metrics by the deadline`);
+      if (live.test.state === TestState.STARTING && now >= (live.test.startAt ? msOf(live.test.startAt) : now)) live.setState(TestState.RUNNING);
+      if (!judging) continue;
+      judgeDrivers(live, {
+        fleet: this.fleet,
+        now,
+        caughtUpAt,
+        missingAfterMs: this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT,
+        notRunningSince: this.notRunningSince,
+        pausedMs: this.pausedMs.get(id) ?? 0,
+        cancelBy: this.cancelDeadline.get(id),
+      });
       if (live.allDone) void this.finish(live);
       else this.reshare(live, now);
     }

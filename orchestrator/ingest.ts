@@ -1,0 +1,95 @@
+import type { Delivered } from "../bus/bus.js";
+import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import type { LiveTest } from "./live-test.js";
+import { metricsKey, type Store, type StoredMetrics } from "./store.js";
+
+/** Metrics applied between two yields to the event loop while a batch is ingested. */
+const INGEST_SLICE = 200;
+
+/** What ingesting counts (part of the orchestrator's stats). */
+export interface IngestStats {
+  metricsApplied: number;
+  metricsDuplicate: number;
+  metricsIgnored: number;
+  /** Messages whose histograms did not decode: logged and skipped. */
+  metricsInvalid: number;
+  /** Metrics batches stored (one LMDB transaction each). */
+  batches: number;
+}
+
+/** What a batch touched: the tests it changed, and those that got a driver's final message. */
+export interface Ingested {
+  touched: Set<LiveTest>;
+  finals: Set<LiveTest>;
+}
+
+/**
+ * One consumed batch of metrics: each message checked, deduplicated on (test, driver, seq)
+ * against the store and the batch, decoded once and applied; then the batch is stored in one
+ * transaction (tried again until it is, unless `closing`), and only then does the promise
+ * resolve, which acknowledges the batch. A process that dies before gets the batch again and
+ * skips what it had stored. A large batch is applied in slices, so heartbeats and RPCs are
+ * served in between.
+ */
+export async function ingestBatch(
+  batch: readonly Delivered<MetricsMessage>[],
+  deps: { live: ReadonlyMap<string, LiveTest>; store: Store; stats: IngestStats; log: (m: string) => void; closing: () => boolean },
+): Promise<Ingested> {
+  const { store, stats, log } = deps;
+  const toStore: (StoredMetrics & { live: LiveTest })[] = [];
+  const seen = new Set<string>();
+  const touched = new Set<LiveTest>();
+  const finals = new Set<LiveTest>();
+  let sinceYield = 0;
+  for (const { message: m, value } of batch) {
+    if (++sinceYield > INGEST_SLICE) {
+      sinceYield = 0;
+      await new Promise((r) => setImmediate(r));
+    }
+    const live = deps.live.get(m.testId);
+    if (!live) {
+      stats.metricsIgnored++;
+      continue;
+    }
+    const key = metricsKey(m);
+    if (seen.has(key) || store.hasMetrics(key)) {
+      stats.metricsDuplicate++;
+      continue;
+    }
+    const why = live.rejects(m);
+    if (why) {
+      stats.metricsIgnored++;
+      if (!why.includes("already delivered") && !live.sealed) log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
+      continue;
+    }
+    try {
+      live.apply(m);
+    } catch (err) {
+      stats.metricsInvalid++;
+      log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
+      continue;
+    }
+    seen.add(key);
+    toStore.push({ key, value, live });
+    touched.add(live);
+    if (m.final) finals.add(live);
+    stats.metricsApplied++;
+  }
+  // A test that ended while this batch was applied has its report: its raw intervals are not kept.
+  const keep = toStore.filter((r) => !r.live.sealed);
+  if (keep.length > 0) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.putMetricsBatch(keep);
+        break;
+      } catch (err) {
+        // Not acknowledged until stored: a restart would otherwise lose what was counted.
+        if (deps.closing()) throw err;
+        log(`orchestrator: could not store ${keep.length} metrics (attempt ${attempt}): ${String(err)}; trying again`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+    stats.batches++;
+  }
+  return { touched, finals };
+}
