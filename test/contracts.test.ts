@@ -36,6 +36,19 @@ describe("contracts", () => {
     expect("stdout" in result ? result.stdout : "").toBe("");
   });
 
+  it("proto/ changes are additions only: buf breaking against the previous commit passes", async (ctx) => {
+    const previous = await run("git", ["rev-parse", "--verify", "--quiet", "HEAD~1"], { cwd: root }).then(
+      (r) => r.stdout.trim(),
+      () => "",
+    );
+    if (!previous) {
+      process.stderr.write("contracts: buf breaking skipped: no previous commit in this clone (shallow?)\n");
+      ctx.skip();
+    }
+    const result = await run(buf, ["breaking", "--against", `.git#ref=${previous}`], { cwd: root, env }).catch((err: { stdout?: string; stderr?: string }) => err);
+    expect(("stdout" in result ? result.stdout ?? "" : "") + ("stderr" in result ? result.stderr ?? "" : "")).toBe("");
+  });
+
   it("buf lint is clean", async () => {
     const { stdout, stderr } = await run(buf, ["lint"], { cwd: root, env });
     expect(stdout + stderr).toBe("");
