@@ -42,4 +42,37 @@ describe("TestRun metrics delivery", () => {
     expect(delivered.at(-1)!.final).toBe(true);
     expect(delivered.reduce((n, m) => n + Number(m.requests), 0)).toBe(target.counts().requests);
   });
+
+  it("holds at most maxBuffered messages while the data plane is stuck, drops the rest and says how many in the final message", async () => {
+    const delivered: MetricsMessage[] = [];
+    const logs: string[] = [];
+    let release: () => void = () => {};
+    const stuck = new Promise<void>((r) => (release = r));
+    const run = new TestRun({
+      testId: "t",
+      driverId: "d",
+      driverIndex: 0,
+      driverCount: 1,
+      maxBuffered: 2,
+      spec: create(TestSpecSchema, {
+        targetUrl: `${target.url}/ping`,
+        reportIntervalMs: 100,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 650 } } },
+      }),
+      publish: async (m) => {
+        await stuck;
+        delivered.push(m);
+      },
+      log: (m) => logs.push(m),
+    });
+    const done = run.run(nowMs() + 20);
+    setTimeout(() => release(), 900);
+    await done;
+    const dropped = logs.filter((l) => /is dropped/.test(l)).length;
+    expect(dropped).toBeGreaterThanOrEqual(3);
+    const final = delivered.at(-1)!;
+    expect(final.final).toBe(true);
+    expect(final.error).toMatch(new RegExp(`could not deliver ${dropped} interval\\(s\\)`));
+    expect(delivered.filter((m) => !m.final)).toHaveLength(2);
+  });
 });

@@ -13,6 +13,12 @@ import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS }
 
 /** How long a driver keeps trying to deliver one metrics message before it gives it up. */
 export const METRICS_RETRY_MS = 120_000;
+/**
+ * Most metrics messages a driver holds while the data plane is unreachable (10,000 intervals: 16
+ * minutes at the shortest interval, hours at the default); beyond it an interval is dropped, and
+ * the count of dropped intervals goes into the final message.
+ */
+export const MAX_BUFFERED_METRICS = 10_000;
 /** After a cancel, in-flight requests get this long before they are aborted. */
 export const CANCEL_DRAIN_MS = 1000;
 
@@ -41,6 +47,8 @@ export interface TestRunOptions {
   publish: (message: MetricsMessage) => Promise<void>;
   log: (message: string) => void;
   onSample?: SampleTap | undefined;
+  /** Most metrics messages held while the data plane is unreachable (default {@link MAX_BUFFERED_METRICS}). */
+  maxBuffered?: number | undefined;
 }
 
 /**
@@ -56,6 +64,10 @@ export class TestRun {
   private seq = 0;
   private skewUs = 0n;
   private publishing: Promise<void> = Promise.resolve();
+  /** Messages queued or being delivered. */
+  private buffered = 0;
+  /** Intervals that could not be delivered (buffer full, or retried for too long). */
+  private undelivered = 0;
   private stopReason = "";
   private started = false;
   /** Set when the driver shuts down for good: undelivered metrics are not retried any more. */
@@ -64,6 +76,7 @@ export class TestRun {
   private readonly share: Share;
 
   constructor(private readonly o: TestRunOptions) {
+    this.o = { ...o, maxBuffered: o.maxBuffered ?? MAX_BUFFERED_METRICS };
     const spec = o.spec;
     this.intervalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     this.timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
@@ -181,6 +194,13 @@ export class TestRun {
   }
 
   private publishSnapshot(s: IntervalSnapshot, startAtMs: number, final: boolean, error: string): void {
+    if (!final && this.buffered >= this.o.maxBuffered!) {
+      this.undelivered++;
+      this.o.log(`driver ${this.o.driverId}: ${this.buffered} metrics messages wait for the data plane; interval ${this.seq} of test ${this.o.testId} is dropped`);
+      return;
+    }
+    if (final && this.undelivered > 0)
+      error = [error, `driver ${this.o.driverId} could not deliver ${this.undelivered} interval(s) of metrics (data plane unreachable)`].filter(Boolean).join("; ");
     const seq = this.seq;
     const startMs = startAtMs + seq * this.intervalMs;
     const endMs = final ? Math.max(startMs, nowMs()) : startMs + this.intervalMs;
@@ -202,7 +222,8 @@ export class TestRun {
       startSkewUs: this.skewUs,
       error,
     });
-    this.publishing = this.publishing.then(() => this.deliver(message, seq));
+    this.buffered++;
+    this.publishing = this.publishing.then(() => this.deliver(message, seq)).finally(() => this.buffered--);
   }
 
   /**
@@ -222,6 +243,7 @@ export class TestRun {
           `driver ${this.o.driverId}: could not publish metrics seq ${seq} of test ${this.o.testId}: ${String(err)}` +
             (last ? "; giving up: this interval is lost" : `; trying again in ${backoff} ms`),
         );
+        if (last) this.undelivered++;
         if (last || this.abandoned) return;
         await new Promise((r) => setTimeout(r, backoff));
       }

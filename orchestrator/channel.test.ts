@@ -34,4 +34,15 @@ describe("Channel", () => {
     await expect(ch[Symbol.asyncIterator]().next()).rejects.toThrow(/fell 3 messages behind/);
     expect(closed).toBe(1);
   });
+
+  it("a client that falls behind by bytes (not only messages) gets resource_exhausted", async () => {
+    const ch = new Channel<string>({ maxBytes: 1000, sizeOf: (v) => (v as string).length });
+    let closed = false;
+    ch.onClose = () => (closed = true);
+    for (let i = 0; i < 4; i++) ch.push("x".repeat(240));
+    expect(ch.bytesQueued).toBe(960);
+    ch.push("x".repeat(100)); // would make 1060 bytes
+    expect(closed).toBe(true);
+    await expect(ch[Symbol.asyncIterator]().next()).rejects.toThrow(/1000 bytes behind/);
+  });
 });
