@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { openBus } from "../bus/open.js";
 import { createDriver } from "../driver/driver.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
-import type { Report } from "../gen/kannon/v1/report_pb.js";
+import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { DEFAULT_KEEP_TESTS, Orchestrator } from "../orchestrator/orchestrator.js";
@@ -17,9 +17,10 @@ import { startEmbedded } from "./embedded.js";
 import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { formatReport } from "./summary.js";
+import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
 /** Exit codes, documented in the README. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4, testPartial: 5 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4, testPartial: 5, thresholdFailed: 99 } as const;
 
 const USAGE = `usage: kannon <command> [flags]
   run           one-process fleet (target, orchestrator, drivers) over the in-process bus; runs a test and prints the report
@@ -39,13 +40,18 @@ const USAGE = `usage: kannon <command> [flags]
   target        the HTTP target     --port N --host H
 Environment: KANNON_API, KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_PARTITIONS, KANNON_TOKEN, KANNON_DATA, KANNON_ALLOW_TARGETS.
 The token: KANNON_TOKEN or --token-file FILE (--token T still works, but shows in the process list).
-Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost.`;
+Thresholds (run and test): --threshold 'p99<200ms' (repeatable; p50 p90 p95 p99 p99.9 max mean in us/ms/s,
+                  error_rate<1%, errors, requests, rps>=500), judged on the fleet's merged numbers live and at the end;
+                  --abort-on-fail cancels the test at the first breach of an upper bound.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost,
+            99 a threshold failed.`;
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
 
 /** Watches a test to its end, printing each interval; returns the final report. */
-async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void) {
+async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void) {
   for await (const msg of client.watchTest({ testId })) {
+    if (msg.cumulative && !msg.report) onCumulative(msg.cumulative);
     const i = msg.interval;
     if (i) {
       const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
@@ -59,8 +65,33 @@ async function watchToEnd(client: OrchestratorClient, testId: string, print: (li
   throw new Error(`the watch of test ${testId} ended without a report`);
 }
 
-/** Creates and starts a test, prints its intervals as they stream, then the report; returns the report. */
-async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void): Promise<Report> {
+/** Flags of thresholds, shared by `run` and `test`. */
+const judgingFlags = { threshold: { type: "string", multiple: true }, "abort-on-fail": { type: "boolean" } } as const;
+
+function judgingFrom(values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }): Judging {
+  const thresholds = (values.threshold ?? []).map(parseThreshold);
+  if (values["abort-on-fail"] && thresholds.length === 0) throw new UsageError("--abort-on-fail needs at least one --threshold");
+  return { thresholds, abortOnFail: values["abort-on-fail"] ?? false };
+}
+
+/** Thresholds to judge a test by, and whether a breach cancels it. */
+interface Judging {
+  thresholds: Threshold[];
+  abortOnFail: boolean;
+}
+
+/** What a run ended with: the report, and the thresholds that failed (live or at the end). */
+interface Outcome {
+  report: Report;
+  failed: Threshold[];
+}
+
+/**
+ * Creates and starts a test, prints its intervals as they stream, judges its thresholds on the
+ * merged numbers as they come (cancelling it at the first breach with --abort-on-fail) and at
+ * the end, then prints the report and each threshold's verdict.
+ */
+async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void, judging: Judging = { thresholds: [], abortOnFail: false }): Promise<Outcome> {
   const { test } = await client.createTest({ spec });
   const id = test!.id;
   try {
@@ -80,11 +111,31 @@ async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line:
   };
   process.on("SIGINT", cancel);
   process.on("SIGTERM", cancel);
+  const breached = new Set<Threshold>();
+  const onCumulative = (s: Stats) => {
+    for (const t of judging.thresholds) {
+      if (!judgedLive(t) || breached.has(t) || passes(t, s)) continue;
+      breached.add(t);
+      print(`kannon: threshold ${t.text} breached: ${formatMeasured(t, s)} so far`);
+      if (judging.abortOnFail && !cancelling) {
+        print(`kannon: --abort-on-fail: cancelling test ${id}`);
+        cancelling = client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
+      }
+    }
+  };
   try {
-    const report = await watchToEnd(client, id, print);
+    const report = await watchToEnd(client, id, print, onCumulative);
     await cancelling;
     print(formatReport(report));
-    return report;
+    const failed: Threshold[] = [];
+    if (judging.thresholds.length > 0) print("  thresholds:");
+    for (const t of judging.thresholds) {
+      // Aborted by a breach: that threshold failed, whatever the cut-short totals say.
+      const ok = passes(t, report.total!) && !(judging.abortOnFail && breached.has(t));
+      if (!ok) failed.push(t);
+      print(`    ${ok ? "✓ pass" : "✗ FAIL"}  ${t.text}: ${formatMeasured(t, report.total!)}${breached.has(t) ? " (breached during the run)" : ""}`);
+    }
+    return { report, failed };
   } finally {
     process.removeListener("SIGINT", cancel);
     process.removeListener("SIGTERM", cancel);
@@ -92,28 +143,30 @@ async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line:
 }
 
 /** The exit code a finished test earns. */
-function exitCodeOf(report: Report): number {
+function exitCodeOf({ report, failed }: Outcome): number {
+  if (failed.length > 0) return EXIT.thresholdFailed;
   if (report.state !== TestState.COMPLETED) return EXIT.testNotCompleted;
   if (report.total!.errors > 0n) return EXIT.testHadErrors;
   return report.partial ? EXIT.testPartial : EXIT.ok;
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...specFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { ...specFlags, ...judgingFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
   const drivers = intFlag(values, "drivers", 3);
   if (drivers < 1) throw new UsageError("--drivers must be at least 1");
   specFromFlags(values as SpecValues, "http://127.0.0.1/"); // flag mistakes surface before anything starts
+  const judging = judgingFrom(values);
   const fleet = await startEmbedded({ drivers, port: intFlag(values, "port", 0) });
   try {
     const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
     const spec = specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
     console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
-    const report = await runTest(client, spec, (l) => console.log(l));
+    const outcome = await runTest(client, spec, (l) => console.log(l), judging);
     if (values.stay) {
       console.log(`kannon: staying up; the API is at ${fleet.server.url} (Ctrl-C to stop)`);
       await untilSignal();
     }
-    return exitCodeOf(report);
+    return exitCodeOf(outcome);
   } finally {
     await fleet.close();
   }
@@ -123,11 +176,12 @@ async function run(argv: string[]): Promise<number> {
 async function test(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...specFlags, api: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
+    options: { ...specFlags, ...judgingFlags, api: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
     strict: true,
   });
   if (!values.url) throw new UsageError("--url is required: the target every request goes to");
   const spec = specFromFlags(values as SpecValues, values.url);
+  const judging = judgingFrom(values);
   const api = values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080";
   const token = tokenFrom(values);
   const client = createClient(
@@ -145,7 +199,7 @@ async function test(argv: string[]): Promise<number> {
         : [],
     }),
   );
-  return exitCodeOf(await runTest(client, spec, (l) => console.log(l)));
+  return exitCodeOf(await runTest(client, spec, (l) => console.log(l), judging));
 }
 
 function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined } & Parameters<typeof kafkaSecurity>[0]) {

@@ -32,6 +32,41 @@ describe("the kannon command", () => {
     for (const d of ["driver-1", "driver-2", "driver-3"]) expect(out).toContain(`${d}: 200 requests`);
   });
 
+  it("thresholds: each printed with its measured value and verdict; exit 0 when all pass, 99 when one fails", async () => {
+    const pass = await kannon(["run", "--requests", "200", "--threshold", "p99<10s", "--threshold", "error_rate<1%", "--threshold", "requests>=600"]);
+    expect(pass.code, pass.out).toBe(0);
+    expect(pass.out).toMatch(/✓ pass {2}p99<10s: [\d.]+ ms/);
+    expect(pass.out).toMatch(/✓ pass {2}error_rate<1%: 0\.00%/);
+    expect(pass.out).toMatch(/✓ pass {2}requests>=600: 600/);
+    const fail = await kannon(["run", "--requests", "200", "--threshold", "p99<10s", "--threshold", "rps>=100000000"]);
+    expect(fail.code, fail.out).toBe(99);
+    expect(fail.out).toMatch(/✓ pass {2}p99<10s/);
+    expect(fail.out).toMatch(/✗ FAIL {2}rps>=100000000: [\d.]+/);
+  });
+
+  it("--abort-on-fail cancels the test at the first breach and exits 99", async () => {
+    const t0 = Date.now();
+    const r = await kannon(["run", "--workload", "tsunami", "--delay-ms", "10", "--duration-ms", "20000", "--threshold", "p50<1us", "--abort-on-fail"]);
+    expect(r.code, r.out).toBe(99);
+    expect(r.out).toMatch(/threshold p50<1us breached: [\d.]+ ms so far/);
+    expect(r.out).toMatch(/: CANCELLED/);
+    expect(r.out).toMatch(/✗ FAIL {2}p50<1us/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it("a threshold that does not parse, or --abort-on-fail without one, is a usage error (exit 2)", async () => {
+    for (const [args, msg] of [
+      [["--threshold", "p99<fast"], /is not METRIC OP VALUE/],
+      [["--threshold", "latency<1ms"], /unknown metric "latency"/],
+      [["--threshold", "p99<5kg"], /a latency takes us, ms or s/],
+      [["--abort-on-fail"], /needs at least one --threshold/],
+    ] as const) {
+      const r = await kannon(["run", ...args]);
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toMatch(msg);
+    }
+  });
+
   it("exits 2 naming the problem on a bad flag or a spec the orchestrator rejects", async () => {
     const unknown = await kannon(["run", "--bogus"]);
     expect(unknown.code).toBe(2);
