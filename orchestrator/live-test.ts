@@ -53,6 +53,8 @@ export class LiveTest {
   private behind = -1;
   /** Set once the orchestrator has begun to end the run: nothing more is applied. */
   sealed = false;
+  /** The last merged interval emitted (without histograms), for live gauges. */
+  lastInterval: Stats | undefined;
   private maxSeq = -1;
   private readonly intervalMs: number;
   private readonly startAtMs: number;
@@ -230,6 +232,7 @@ export class LiveTest {
         endMs: Number.isFinite(acc.endMs) ? Math.min(acc.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
       });
       this.onInterval(stats);
+      this.lastInterval = withoutHistograms(stats);
       this.nextInterval++;
       this.behind = -1;
       if (this.listeners.size > 0) this.broadcast(this.progress(this.cumulativeStats(), withoutHistograms(stats)));
@@ -250,7 +253,8 @@ export class LiveTest {
     return this.behind === 0;
   }
 
-  private cumulativeStats(): Stats {
+  /** Everything merged so far (percentiles, no histogram). */
+  cumulativeStats(): Stats {
     return this.cumulative.toStats({ startMs: this.startAtMs });
   }
 

@@ -345,6 +345,21 @@ export class Orchestrator {
     await this.store.close();
   }
 
+  /** Running tests, for live gauges (Prometheus). */
+  runningTests(): LiveTest[] {
+    return [...this.live.values()].filter((l) => !l.sealed);
+  }
+
+  /** How many stored tests are in each state (running ones as they are live). */
+  testsByState(): Map<TestState, number> {
+    const counts = new Map<TestState, number>();
+    for (const { test } of this.store.testsNewestFirst()) {
+      const state = this.live.get(test.id)?.test.state ?? test.state;
+      counts.set(state, (counts.get(state) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Bytes the store takes on disk. */
   storeSizeBytes(): number {
     return this.store.sizeBytes();

@@ -5,6 +5,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Orchestrator } from "./orchestrator.js";
+import type { Registry } from "prom-client";
+import { createPrometheusRegistry } from "./prometheus.js";
 import { orchestratorRoutes } from "./routes.js";
 
 const H2_PREFACE = "PRI * HTTP/2.0";
@@ -59,8 +61,35 @@ function loopbackHostOnly(): Interceptor {
 }
 
 /**
+ * `GET /metrics` in the Prometheus text format, under the API's rules: the bearer token when the
+ * server has one, else a loopback Host name.
+ */
+async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, token: string | undefined): Promise<void> {
+  if (token) {
+    const expected = Buffer.from(`Bearer ${token}`);
+    const given = Buffer.from(req.headers.authorization ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("a valid bearer token is required\n");
+      return;
+    }
+  } else {
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    if (!LOOPBACK.has(host)) {
+      res.writeHead(403, { "content-type": "text/plain" }).end(`host "${host}" is not a loopback name\n`);
+      return;
+    }
+  }
+  try {
+    const body = await registry.metrics();
+    res.writeHead(200, { "content-type": registry.contentType }).end(body);
+  } catch (err) {
+    res.writeHead(500, { "content-type": "text/plain" }).end(`metrics: ${String(err)}\n`);
+  }
+}
+
+/**
  * Serves OrchestratorService on one port: gRPC over HTTP/2 cleartext, and Connect (JSON or binary)
- * and gRPC-Web over HTTP/1.1. The first bytes of each connection pick the protocol.
+ * and gRPC-Web over HTTP/1.1; and `GET /metrics` (Prometheus) over HTTP/1.1. The first bytes of each connection pick the protocol.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
@@ -74,7 +103,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: options.token ? [bearer(options.token)] : [loopbackHostOnly()],
   });
   const origins = new Set(options.corsOrigins ?? []);
+  const metrics = createPrometheusRegistry(options.orchestrator);
   const h1 = http.createServer((req, res) => {
+    if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) {
+      void serveMetrics(req, res, metrics, options.token);
+      return;
+    }
     const origin = req.headers.origin;
     if (origin && origins.has(origin)) {
       res.setHeader("access-control-allow-origin", origin);

@@ -143,6 +143,14 @@ describe("request limits, target allowlist", () => {
     }
   });
 
+  it("GET /metrics needs the bearer token on a server that has one", async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+    const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/^# HELP kannon_/m);
+  });
+
   it("a bad allowlist entry is refused at start", async () => {
     await expect(Orchestrator.open({ bus: createBus(createMemoryTransport()), dataDir: join(dir, "x"), allowTargets: ["http://a/b"] })).rejects.toThrow(
       /not HOST\[:PORT\]/,
