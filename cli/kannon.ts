@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
 import { openBus } from "../bus/open.js";
@@ -16,6 +17,7 @@ import { createTarget, parseTargetArgs } from "../target/target.js";
 import { startEmbedded } from "./embedded.js";
 import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
+import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
 import { formatReport } from "./summary.js";
 import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
@@ -30,10 +32,13 @@ const USAGE = `usage: kannon <command> [flags]
                   --port N (API port; a free one by default) --stay (keep the fleet up after the test)
   test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token-file F --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
+                  --out FILE (run and test) writes the full report as JSON
   orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token-file F --cors-origin O
                   --allow-target HOST[:PORT] (repeatable; tests aimed elsewhere are refused; default: any target)
                   --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
                   refuses to start while another orchestrator consumes the same topic prefix
+  report ID     a stored test's report: --format json|csv|html (json) --out FILE (stdout) --api URL --token-file F
+                  csv: one row per interval (every interval); html: one self-contained file with charts and tables
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
   Kafka security (orchestrator and driver): --kafka-tls, --kafka-ca-file PEM, --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512,
                   --kafka-username U (KANNON_KAFKA_USERNAME), the password in KANNON_KAFKA_PASSWORD or --kafka-password-file F
@@ -63,6 +68,69 @@ async function watchToEnd(client: OrchestratorClient, testId: string, print: (li
     if (msg.report) return msg.report;
   }
   throw new Error(`the watch of test ${testId} ended without a report`);
+}
+
+/** Flags of a remote orchestrator's API. */
+const apiFlags = { api: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } } as const;
+
+/** A client of the orchestrator at --api (KANNON_API), with the bearer token if one is given. */
+function apiClient(values: { api?: string | undefined; token?: string | undefined; "token-file"?: string | undefined }): OrchestratorClient {
+  const token = tokenFrom(values);
+  return createClient(
+    OrchestratorService,
+    createConnectTransport({
+      baseUrl: values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080",
+      httpVersion: "1.1",
+      interceptors: token
+        ? [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${token}`);
+              return next(req);
+            },
+          ]
+        : [],
+    }),
+  );
+}
+
+/** Writes `text` to `file` when one was asked for (--out). */
+function writeOut(file: string | undefined, text: string): void {
+  if (!file) return;
+  writeFileSync(file, text);
+  console.log(`kannon: wrote ${file}`);
+}
+
+/** `kannon report ID --format json|csv|html [--out FILE]`: exports a stored report. */
+async function report(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...apiFlags, format: { type: "string" }, out: { type: "string" } },
+    strict: true,
+  });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError("kannon report takes one test id: kannon report ID --format json|csv|html [--out FILE]");
+  const format = values.format ?? "json";
+  if (!["json", "csv", "html"].includes(format)) throw new UsageError(`--format must be json, csv or html, not "${format}"`);
+  const client = apiClient(values);
+  const { report } = await client.getReport({ testId: id });
+  let text: string;
+  if (format === "json") text = reportJson(report!);
+  else if (format === "html") text = reportHtml(report!, report!.intervals);
+  else {
+    // Every interval at full resolution, page by page (the report's own series may be downsampled).
+    const all: Stats[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.listIntervals({ testId: id, pageSize: 10_000, pageToken });
+      all.push(...page.intervals);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    text = intervalsCsv(all);
+  }
+  if (values.out) writeOut(values.out, text);
+  else process.stdout.write(text);
+  return EXIT.ok;
 }
 
 /** Flags of thresholds, shared by `run` and `test`. */
@@ -151,7 +219,11 @@ function exitCodeOf({ report, failed }: Outcome): number {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...specFlags, ...judgingFlags, port: { type: "string" }, stay: { type: "boolean" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...specFlags, ...judgingFlags, port: { type: "string" }, stay: { type: "boolean" }, out: { type: "string" } },
+    strict: true,
+  });
   const drivers = intFlag(values, "drivers", 3);
   if (drivers < 1) throw new UsageError("--drivers must be at least 1");
   specFromFlags(values as SpecValues, "http://127.0.0.1/"); // flag mistakes surface before anything starts
@@ -162,6 +234,7 @@ async function run(argv: string[]): Promise<number> {
     const spec = specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
     console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
     const outcome = await runTest(client, spec, (l) => console.log(l), judging);
+    writeOut(values.out, reportJson(outcome.report));
     if (values.stay) {
       console.log(`kannon: staying up; the API is at ${fleet.server.url} (Ctrl-C to stop)`);
       await untilSignal();
@@ -176,30 +249,16 @@ async function run(argv: string[]): Promise<number> {
 async function test(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...specFlags, ...judgingFlags, api: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
+    options: { ...specFlags, ...judgingFlags, ...apiFlags, out: { type: "string" } },
     strict: true,
   });
   if (!values.url) throw new UsageError("--url is required: the target every request goes to");
   const spec = specFromFlags(values as SpecValues, values.url);
   const judging = judgingFrom(values);
-  const api = values.api ?? process.env.KANNON_API ?? "http://127.0.0.1:8080";
-  const token = tokenFrom(values);
-  const client = createClient(
-    OrchestratorService,
-    createConnectTransport({
-      baseUrl: api,
-      httpVersion: "1.1",
-      interceptors: token
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${token}`);
-              return next(req);
-            },
-          ]
-        : [],
-    }),
-  );
-  return exitCodeOf(await runTest(client, spec, (l) => console.log(l), judging));
+  const client = apiClient(values);
+  const outcome = await runTest(client, spec, (l) => console.log(l), judging);
+  writeOut(values.out, reportJson(outcome.report));
+  return exitCodeOf(outcome);
 }
 
 function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined } & Parameters<typeof kafkaSecurity>[0]) {
@@ -351,7 +410,7 @@ async function target(argv: string[]): Promise<number> {
   return serveUntilSignal("kannon target", () => t.close());
 }
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = { run, test, orchestrator, driver, target };
+const commands: Record<string, (argv: string[]) => Promise<number>> = { run, test, report, orchestrator, driver, target };
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
@@ -373,7 +432,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const usage =
       err instanceof UsageError ||
-      (err instanceof ConnectError && err.code === Code.InvalidArgument) ||
+      (err instanceof ConnectError && (err.code === Code.InvalidArgument || err.code === Code.NotFound)) ||
       String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
     const notRun = err instanceof ConnectError && err.code === Code.FailedPrecondition;
     console.error(`kannon ${name}: ${err instanceof Error ? err.message : String(err)}`);
