@@ -18,6 +18,7 @@ import { startEmbedded } from "./embedded.js";
 import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
+import { readSpecFile } from "./spec-file.js";
 import { formatReport } from "./summary.js";
 import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
@@ -33,6 +34,7 @@ const USAGE = `usage: kannon <command> [flags]
   test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token-file F --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
                   --out FILE (run and test) writes the full report as JSON
+                  -f FILE (run and test): the test from a YAML or JSON file of TestSpec fields (proto JSON names) and thresholds
   orchestrator  the control plane   --kafka host:port --topic-prefix P --data DIR --host H --port N --token-file F --cors-origin O
                   --allow-target HOST[:PORT] (repeatable; tests aimed elsewhere are refused; default: any target)
                   --kafka-partitions N (1; topics created or grown to N partitions) --keep-tests N (${DEFAULT_KEEP_TESTS}; older tests deleted)
@@ -133,11 +135,20 @@ async function report(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** A test given in a spec file (YAML or JSON) instead of flags. */
+const fileFlags = { file: { type: "string", short: "f" } } as const;
+
+/** With -f, the test's own flags would be ignored: refuse them instead (except `allowed`). */
+function refuseSpecFlags(values: Record<string, unknown>, allowed: string[]): void {
+  const given = Object.keys(specFlags).filter((k) => values[k] !== undefined && !allowed.includes(k));
+  if (given.length > 0) throw new UsageError(`the test is in -f ${String(values.file)}: drop ${given.map((k) => `--${k}`).join(", ")} (or put them in the file)`);
+}
+
 /** Flags of thresholds, shared by `run` and `test`. */
 const judgingFlags = { threshold: { type: "string", multiple: true }, "abort-on-fail": { type: "boolean" } } as const;
 
-function judgingFrom(values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }): Judging {
-  const thresholds = (values.threshold ?? []).map(parseThreshold);
+function judgingFrom(values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }, fromFile: string[] = []): Judging {
+  const thresholds = [...fromFile, ...(values.threshold ?? [])].map(parseThreshold);
   if (values["abort-on-fail"] && thresholds.length === 0) throw new UsageError("--abort-on-fail needs at least one --threshold");
   return { thresholds, abortOnFail: values["abort-on-fail"] ?? false };
 }
@@ -221,17 +232,22 @@ function exitCodeOf({ report, failed }: Outcome): number {
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...specFlags, ...judgingFlags, port: { type: "string" }, stay: { type: "boolean" }, out: { type: "string" } },
+    options: { ...specFlags, ...judgingFlags, ...fileFlags, port: { type: "string" }, stay: { type: "boolean" }, out: { type: "string" } },
     strict: true,
   });
   const drivers = intFlag(values, "drivers", 3);
   if (drivers < 1) throw new UsageError("--drivers must be at least 1");
-  specFromFlags(values as SpecValues, "http://127.0.0.1/"); // flag mistakes surface before anything starts
-  const judging = judgingFrom(values);
+  // Flag and file mistakes surface before anything starts.
+  const fromFile = values.file ? readSpecFile(values.file, "http://127.0.0.1/") : undefined;
+  if (fromFile) refuseSpecFlags(values, ["drivers"]);
+  else specFromFlags(values as SpecValues, "http://127.0.0.1/");
+  const judging = judgingFrom(values, fromFile?.thresholds);
   const fleet = await startEmbedded({ drivers, port: intFlag(values, "port", 0) });
   try {
     const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
-    const spec = specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
+    const spec = fromFile
+      ? readSpecFile(values.file!, `${fleet.target!.url}/ping`).spec
+      : specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
     console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
     const outcome = await runTest(client, spec, (l) => console.log(l), judging);
     writeOut(values.out, reportJson(outcome.report));
@@ -249,12 +265,14 @@ async function run(argv: string[]): Promise<number> {
 async function test(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...specFlags, ...judgingFlags, ...apiFlags, out: { type: "string" } },
+    options: { ...specFlags, ...judgingFlags, ...apiFlags, ...fileFlags, out: { type: "string" } },
     strict: true,
   });
-  if (!values.url) throw new UsageError("--url is required: the target every request goes to");
-  const spec = specFromFlags(values as SpecValues, values.url);
-  const judging = judgingFrom(values);
+  const fromFile = values.file ? readSpecFile(values.file) : undefined;
+  if (fromFile) refuseSpecFlags(values, []);
+  else if (!values.url) throw new UsageError("--url is required: the target every request goes to (or give the test in -f FILE)");
+  const spec = fromFile ? fromFile.spec : specFromFlags(values as SpecValues, values.url!);
+  const judging = judgingFrom(values, fromFile?.thresholds);
   const client = apiClient(values);
   const outcome = await runTest(client, spec, (l) => console.log(l), judging);
   writeOut(values.out, reportJson(outcome.report));

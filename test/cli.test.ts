@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { once } from "node:events";
@@ -64,6 +66,37 @@ describe("the kannon command", () => {
       const r = await kannon(["run", ...args]);
       expect(r.code, r.out).toBe(2);
       expect(r.out).toMatch(msg);
+    }
+  });
+
+  it("-f runs a test from a YAML or JSON spec file (proto JSON names, thresholds too); a bad file exits 2 listing every problem with its field", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kannon-spec-"));
+    try {
+      const yaml = join(dir, "spec.yaml");
+      await writeFile(yaml, "name: from a file\nreportIntervalMs: 250\ntsunami:\n  delayMs: 10\n  requestsPerDriver: 50\nthresholds:\n  - p99<10s\n  - requests>=150\n");
+      const ok = await kannon(["run", "-f", yaml]);
+      expect(ok.code, ok.out).toBe(0);
+      expect(ok.out).toContain("requests: 150 ");
+      expect(ok.out).toMatch(/✓ pass {2}requests>=150: 150/);
+      const json = join(dir, "spec.json");
+      await writeFile(json, JSON.stringify({ avalanche: { concurrency: 2, requestsPerDriver: "20" }, thresholds: ["requests>1000"] }));
+      const failing = await kannon(["run", "-f", json]);
+      expect(failing.code, failing.out).toBe(99);
+      const bad = join(dir, "bad.yaml");
+      await writeFile(bad, 'targetUrl: ftp://x\nreportIntervalMs: "soon"\navalanche: {concurrency: 0, durationMs: 100}\ncolour: blue\nthresholds: p99\n');
+      const r = await kannon(["run", "-f", bad]);
+      expect(r.code, r.out).toBe(2);
+      for (const field of ["spec.report_interval_ms", "spec.colour", "spec.target_url", "spec.avalanche.concurrency", "thresholds"]) expect(r.out).toContain(field);
+      const both = await kannon(["run", "-f", yaml, "--concurrency", "5"]);
+      expect(both.code).toBe(2);
+      expect(both.out).toMatch(/drop --concurrency/);
+      const broken = join(dir, "broken.yaml");
+      await writeFile(broken, "a: [1, 2\n");
+      const b = await kannon(["run", "-f", broken]);
+      expect(b.code).toBe(2);
+      expect(b.out).toMatch(/not YAML or JSON at line/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,72 @@
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
+import { UsageError } from "./spec-args.js";
+
+/** A test spec file's content: the spec, and the thresholds it lists. */
+export interface SpecFile {
+  spec: TestSpec;
+  thresholds: string[];
+}
+
+/** TestSpec's fields by their proto JSON name and their proto name. */
+const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name] as const, [f.name, f.name] as const]));
+
+/**
+ * Reads a test spec from a YAML or JSON file: the TestSpec fields by their proto JSON names
+ * (`targetUrl`, `avalanche: {concurrency, durationMs}`, …; snake_case works too), plus
+ * `thresholds: ["p99<200ms", …]`. Every problem is listed with its field, in one usage error
+ * (exit 2): unknown fields, wrong types, and what the orchestrator's validation would refuse.
+ * `defaultUrl` fills a missing target URL (the embedded fleet's own target).
+ */
+export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`-f ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
+    throw new UsageError(`-f ${path}: not YAML or JSON${where}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`-f ${path}: expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
+  const { thresholds: rawThresholds, ...fields } = doc as Record<string, unknown>;
+  const problems: FieldProblem[] = [];
+  let thresholds: string[] = [];
+  if (rawThresholds !== undefined) {
+    if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
+    else thresholds = rawThresholds as string[];
+  }
+  const known: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    const name = FIELDS.get(key);
+    if (!name) {
+      problems.push({ field: `spec.${key}`, problem: "is not a TestSpec field" });
+      continue;
+    }
+    try {
+      fromJson(TestSpecSchema, { [key]: value as JsonValue });
+      known[key] = value as JsonValue;
+    } catch (err) {
+      problems.push({ field: `spec.${name}`, problem: `cannot be read: ${String((err as Error).message).replace(/^cannot decode [^:]*: /, "")}` });
+    }
+  }
+  let spec: TestSpec | undefined;
+  try {
+    spec = fromJson(TestSpecSchema, known);
+  } catch (err) {
+    problems.push({ field: "spec", problem: (err as Error).message });
+  }
+  if (spec && !spec.targetUrl && defaultUrl) spec.targetUrl = defaultUrl;
+  // What the orchestrator would refuse too, except for fields already named as unreadable.
+  const named = problems.map((p) => p.field);
+  if (spec) problems.push(...validateSpec(spec).filter((p) => !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload"))));
+  if (problems.length > 0) throw new UsageError(`-f ${path}: ${problems.length} problem(s): ${describeProblems(problems)}`);
+  return { spec: spec!, thresholds };
+}
