@@ -8,6 +8,7 @@ import type { Orchestrator } from "./orchestrator.js";
 import type { Registry } from "prom-client";
 import { createPrometheusRegistry } from "./prometheus.js";
 import { orchestratorRoutes } from "./routes.js";
+import { isDashboardPath, serveDashboard } from "./web.js";
 
 const H2_PREFACE = "PRI * HTTP/2.0";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -89,7 +90,7 @@ async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse,
 
 /**
  * Serves OrchestratorService on one port: gRPC over HTTP/2 cleartext, and Connect (JSON or binary)
- * and gRPC-Web over HTTP/1.1; and `GET /metrics` (Prometheus) over HTTP/1.1. The first bytes of each connection pick the protocol.
+ * and gRPC-Web over HTTP/1.1; and `GET /metrics` (Prometheus) and the web dashboard (`GET /`) over HTTP/1.1. The first bytes of each connection pick the protocol.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
@@ -107,6 +108,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const h1 = http.createServer((req, res) => {
     if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) {
       void serveMetrics(req, res, metrics, options.token);
+      return;
+    }
+    if (req.method === "GET" && isDashboardPath((req.url ?? "/").split("?")[0]!)) {
+      void serveDashboard(req, res);
       return;
     }
     const origin = req.headers.origin;

@@ -30,10 +30,12 @@ describe("contracts", () => {
     }
   });
 
-  it("the TypeScript type-checks under the strict tsconfig (tsc --noEmit)", async () => {
+  it("the TypeScript type-checks under the strict tsconfig (tsc --noEmit), the dashboard's too", async () => {
     const tsc = join(root, "node_modules", ".bin", "tsc");
-    const result = await run(tsc, ["--noEmit", "-p", root], { cwd: root, env }).catch((err: { stdout?: string }) => err);
-    expect("stdout" in result ? result.stdout : "").toBe("");
+    for (const project of [root, join(root, "web")]) {
+      const result = await run(tsc, ["--noEmit", "-p", project], { cwd: root, env }).catch((err: { stdout?: string }) => err);
+      expect("stdout" in result ? result.stdout : "", project).toBe("");
+    }
   });
 
   it("proto/ changes are additions only: buf breaking against the previous commit passes", async (ctx) => {

@@ -1,0 +1,65 @@
+import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
+import type http from "node:http";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+
+/** The dashboard's files: the page, its stylesheets, and the app bundled by esbuild. */
+interface Assets {
+  files: Map<string, { type: string; body: Buffer | string }>;
+}
+
+let assets: Promise<Assets> | undefined;
+
+/**
+ * Bundles web/app.ts (connect-web client, uPlot) with esbuild, once per process, on the first
+ * request: nothing prebuilt is committed, and every asset is served by the orchestrator (no CDN).
+ */
+function loadAssets(): Promise<Assets> {
+  assets ??= (async () => {
+    const result = await build({
+      entryPoints: [join(root, "web", "app.ts")],
+      bundle: true,
+      format: "esm",
+      target: "es2022",
+      minify: true,
+      write: false,
+      logLevel: "silent",
+      tsconfig: join(root, "web", "tsconfig.json"),
+    });
+    const files = new Map<string, { type: string; body: Buffer | string }>();
+    files.set("/", { type: "text/html; charset=utf-8", body: await readFile(join(root, "web", "index.html")) });
+    files.set("/ui/app.js", { type: "text/javascript; charset=utf-8", body: result.outputFiles[0]!.text });
+    files.set("/ui/style.css", { type: "text/css; charset=utf-8", body: await readFile(join(root, "web", "style.css")) });
+    files.set("/ui/uplot.css", { type: "text/css; charset=utf-8", body: await readFile(join(root, "node_modules", "uplot", "dist", "uPlot.min.css")) });
+    return { files };
+  })();
+  assets.catch(() => (assets = undefined)); // a failed build is tried again on the next request
+  return assets;
+}
+
+/** True when `path` is one of the dashboard's (GET /, /index.html, /ui/…). */
+export function isDashboardPath(path: string): boolean {
+  return path === "/" || path === "/index.html" || path === "/favicon.ico" || path.startsWith("/ui/");
+}
+
+/** Serves the dashboard's files; they hold no data (the page calls the API like any client). */
+export async function serveDashboard(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0]!;
+  if (path === "/favicon.ico") {
+    res.writeHead(204).end();
+    return;
+  }
+  try {
+    const file = (await loadAssets()).files.get(path === "/index.html" ? "/" : path);
+    if (!file) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    res.writeHead(200, { "content-type": file.type, "content-security-policy": CSP, "x-content-type-options": "nosniff", "cache-control": "no-cache" }).end(file.body);
+  } catch (err) {
+    res.writeHead(500, { "content-type": "text/plain" }).end(`the dashboard could not be built: ${String(err)}\n`);
+  }
+}

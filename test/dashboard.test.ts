@@ -1,0 +1,87 @@
+/**
+ * The web dashboard in real Chromium (Debian's, driven by playwright-core) against a running
+ * embedded fleet: the fleet page shows the drivers, the new-test form shows the server's field
+ * error for a bad value and then creates and starts a test, the live page's charts gain points,
+ * and the report opens. Screenshots go to docs/screenshots/ (linked from the README). This test
+ * fails, it does not skip, when Chromium is missing: .ci/run installs it.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbedded, type Embedded } from "../cli/embedded.js";
+
+const CHROMIUM = process.env.KANNON_CHROMIUM ?? "/usr/bin/chromium";
+const shots = join(import.meta.dirname, "..", "docs", "screenshots");
+
+describe("web dashboard (real Chromium)", () => {
+  let fleet: Embedded;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  beforeAll(async () => {
+    await mkdir(shots, { recursive: true });
+    fleet = await startEmbedded({ drivers: 2 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await fleet?.close();
+  });
+
+  it("shows the fleet, creates and starts a test through the form (after a field error), streams it live, opens the report", async () => {
+    const base = fleet.server.url;
+    await page.goto(`${base}/#/fleet`);
+    await page.waitForSelector("tr[data-driver='driver-2']", { timeout: 15_000 });
+    expect(await page.locator("tr[data-driver]").count()).toBe(2);
+    expect(await page.locator("#fleet-count").textContent()).toMatch(/2 driver\(s\), 2 ready/);
+    await page.screenshot({ path: join(shots, "fleet.png") });
+
+    await page.goto(`${base}/#/new`);
+    await page.waitForSelector("#new-test");
+    await page.fill("[name='spec.name']", "from the dashboard");
+    await page.fill("[name='spec.target_url']", `${fleet.target!.url}/ping`);
+    await page.fill("[name='spec.report_interval_ms']", "250");
+    await page.selectOption("[name='workload']", "tsunami");
+    await page.fill("[name='spec.tsunami.delay_ms']", "0");
+    await page.fill("[name='spec.tsunami.duration_ms']", "3000");
+    await page.click("button[value='1']");
+    const problem = page.locator("[data-field='spec.tsunami.delay_ms'] .problem");
+    await expect.poll(() => problem.textContent(), { timeout: 10_000 }).toMatch(/must be at least 1/);
+    await page.screenshot({ path: join(shots, "new-test-field-error.png") });
+
+    await page.fill("[name='spec.tsunami.delay_ms']", "5");
+    await page.click("button[value='1']");
+    await page.waitForURL(/#\/test\//, { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.body.dataset.chartPoints ?? 0) >= 3, undefined, { timeout: 15_000 });
+    const points = Number(await page.evaluate(() => document.body.dataset.chartPoints));
+    await page.waitForFunction((n) => Number(document.body.dataset.chartPoints ?? 0) > n, points, { timeout: 15_000 });
+    expect(await page.locator(".uplot").count()).toBe(3);
+    await page.screenshot({ path: join(shots, "live-test.png") });
+
+    await page.waitForSelector("#open-report", { timeout: 20_000 });
+    await page.click("#open-report");
+    await page.waitForSelector("#report-drivers tbody tr", { timeout: 10_000 });
+    expect(await page.locator("#report-drivers tbody tr").count()).toBe(2);
+    expect(await page.locator("#test-state").textContent()).toBe("COMPLETED");
+    const total = await page.locator("#report-total div").first().textContent();
+    expect(total).toMatch(/requests\s*1200/); // 2 drivers × 3000 ms / 5 ms
+    await page.screenshot({ path: join(shots, "report.png"), fullPage: true });
+
+    // A narrow window still shows the fleet (less important columns hidden).
+    await page.setViewportSize({ width: 380, height: 800 });
+    await page.goto(`${base}/#/tests`);
+    await page.waitForSelector("#tests tr");
+    await page.screenshot({ path: join(shots, "tests-narrow.png") });
+    // The one failed request the browser logs is the deliberate bad spec (invalid_argument → HTTP 400).
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    expect(errors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
+  }, 90_000);
+});

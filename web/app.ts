@@ -1,0 +1,110 @@
+/**
+ * The Kannon dashboard: a client of the same OrchestratorService RPCs as everyone else, through
+ * connect-web (WatchTest and WatchDrivers stream over the Connect protocol). Hash routes:
+ * #/fleet, #/tests, #/new, #/test/ID (live), #/report/ID. The bearer token, when the server asks
+ * for one, is asked once and kept in this tab's session storage.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { api, esc, setErrorReporter, showError, TOKEN_KEY, when } from "./client.js";
+import { newTestPage } from "./new-test.js";
+import { liveTestPage, reportPage } from "./test-view.js";
+
+const main = () => document.getElementById("main")!;
+
+/** Aborted when the page changes: streams and timers of the old page stop. */
+let pageAbort = new AbortController();
+
+/** Shows an error; asks for the token when the server wants one. */
+function reportError(err: unknown): void {
+  const e = ConnectError.from(err);
+  if (e.code === Code.Unauthenticated) {
+    main().innerHTML = `<h2>Token</h2><p>This orchestrator needs its bearer token. It is kept in this tab only.</p>
+      <form id="token-form"><label>token <input id="token" type="password" autocomplete="off"></label><button>Use it</button></form>`;
+    document.getElementById("token-form")!.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, (document.getElementById("token") as HTMLInputElement).value.trim());
+      route();
+    });
+    return;
+  }
+  if (e.code === Code.Canceled) return;
+  main().insertAdjacentHTML("afterbegin", `<p class="error">${esc(e.rawMessage)} (${esc(Code[e.code])})</p>`);
+}
+
+async function fleetPage(root: HTMLElement, signal: AbortSignal): Promise<void> {
+  root.innerHTML = `<h2>Fleet</h2><p id="fleet-count"></p><table><thead><tr><th>driver</th><th>state</th><th>last heartbeat</th>
+    <th class="hide-narrow">address</th><th>test</th></tr></thead><tbody id="fleet"></tbody></table>`;
+  const drivers = new Map<string, Driver>();
+  const render = () => {
+    const rows = [...drivers.values()].sort((a, b) => a.id.localeCompare(b.id));
+    document.getElementById("fleet-count")!.textContent = `${rows.length} driver(s), ${rows.filter((d) => d.state === DriverState.READY).length} ready`;
+    document.getElementById("fleet")!.innerHTML = rows
+      .map(
+        (d) =>
+          `<tr data-driver="${esc(d.id)}"><td>${esc(d.id)}</td><td class="state-${DriverState[d.state]}">${DriverState[d.state]}</td><td>${when(d.lastHeartbeatAt)}</td>` +
+          `<td class="hide-narrow">${esc(d.address)}</td><td>${d.testId ? `<a href="#/test/${esc(d.testId)}">${esc(d.testId.slice(0, 8))}</a>` : ""}</td></tr>`,
+      )
+      .join("");
+  };
+  for await (const m of api.watchDrivers({}, { signal })) {
+    for (const d of m.drivers) drivers.set(d.id, d);
+    if (m.changed) drivers.set(m.changed.id, m.changed);
+    render();
+  }
+}
+
+async function testsPage(root: HTMLElement): Promise<void> {
+  root.innerHTML = `<h2>Tests</h2><table><thead><tr><th>test</th><th>state</th><th>created</th><th class="hide-narrow">workload</th>
+    <th class="hide-narrow">target</th><th></th></tr></thead><tbody id="tests"></tbody></table><p><button id="more" hidden>More</button></p>`;
+  let token = "";
+  const load = async () => {
+    const page = await api.listTests({ pageSize: 50, pageToken: token });
+    token = page.nextPageToken;
+    (document.getElementById("more") as HTMLButtonElement).hidden = !token;
+    document.getElementById("tests")!.insertAdjacentHTML(
+      "beforeend",
+      page.tests
+        .map((t) => {
+          const state = TestState[t.state];
+          const ended = [TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(t.state);
+          const actions = [
+            t.state === TestState.CREATED ? `<button data-start="${t.id}">start</button>` : "",
+            !ended ? `<button data-cancel="${t.id}">cancel</button>` : "",
+            `<a href="#/${ended ? "report" : "test"}/${t.id}">open</a>`,
+          ].join("");
+          return `<tr><td>${esc(t.spec?.name || t.id.slice(0, 8))}</td><td class="state-${state}">${state}</td><td>${when(t.createdAt)}</td>
+            <td class="hide-narrow">${esc(t.spec?.workload.case ?? "")}</td><td class="hide-narrow">${esc(t.spec?.targetUrl ?? "")}</td><td>${actions}</td></tr>`;
+        })
+        .join(""),
+    );
+  };
+  root.addEventListener("click", (ev) => {
+    const b = ev.target as HTMLElement;
+    if (b.id === "more") void load().catch(showError);
+    if (b.dataset.start) void api.startTest({ testId: b.dataset.start }).then(() => (location.hash = `#/test/${b.dataset.start}`), showError);
+    if (b.dataset.cancel) void api.cancelTest({ testId: b.dataset.cancel }).then(() => route(), showError);
+  });
+  await load();
+}
+
+/** Renders the page of the current hash. */
+export function route(): void {
+  pageAbort.abort();
+  pageAbort = new AbortController();
+  const signal = pageAbort.signal;
+  const root = main();
+  root.innerHTML = "";
+  const [, page, id] = location.hash.split("/");
+  const run = (p: Promise<void>) => p.catch((err) => !signal.aborted && showError(err));
+  if (page === "tests") run(testsPage(root));
+  else if (page === "new") run(newTestPage(root));
+  else if (page === "test" && id) run(liveTestPage(root, id, signal));
+  else if (page === "report" && id) run(reportPage(root, id));
+  else run(fleetPage(root, signal));
+}
+
+setErrorReporter(reportError);
+window.addEventListener("hashchange", route);
+route();

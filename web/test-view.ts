@@ -1,0 +1,144 @@
+/**
+ * A test live (WatchTest: everything so far first, then every interval) and its report: req/s,
+ * errors/s and latency p50/p90/p99 per interval as uPlot charts, the cumulative numbers, and the
+ * per-driver table; the report page also offers the report as JSON and CSV downloads.
+ */
+import { toJsonString } from "@bufbuild/protobuf";
+import uPlot from "uplot";
+import type { DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
+import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { api, epochMs, esc, ms } from "./client.js";
+
+/** Three charts fed interval by interval. */
+class Charts {
+  private readonly x: number[] = [];
+  private readonly rps: number[] = [];
+  private readonly eps: number[] = [];
+  private readonly p50: number[] = [];
+  private readonly p90: number[] = [];
+  private readonly p99: number[] = [];
+  private readonly plots: uPlot[];
+
+  constructor(root: HTMLElement) {
+    root.insertAdjacentHTML("beforeend", `<div class="charts"><div id="chart-rps"></div><div id="chart-eps"></div><div id="chart-latency"></div></div>`);
+    // Each chart fills its grid cell (three across on a wide window, one on a narrow one).
+    const width = Math.max(260, document.getElementById("chart-rps")!.clientWidth - 8);
+    const opts = (title: string, series: { label: string; stroke: string }[]): uPlot.Options => ({
+      title,
+      width,
+      height: 200,
+      scales: { x: { time: false } },
+      axes: [{ label: "interval" }, {}],
+      series: [{ label: "interval" }, ...series.map((s) => ({ ...s, width: 1.5 }))],
+    });
+    this.plots = [
+      new uPlot(opts("requests / s", [{ label: "req/s", stroke: "#1f77b4" }]), [this.x, this.rps], document.getElementById("chart-rps")!),
+      new uPlot(opts("errors / s", [{ label: "errors/s", stroke: "#d62728" }]), [this.x, this.eps], document.getElementById("chart-eps")!),
+      new uPlot(
+        opts("latency (ms)", [
+          { label: "p50", stroke: "#2ca02c" },
+          { label: "p90", stroke: "#ff7f0e" },
+          { label: "p99", stroke: "#9467bd" },
+        ]),
+        [this.x, this.p50, this.p90, this.p99],
+        document.getElementById("chart-latency")!,
+      ),
+    ];
+  }
+
+  /** Points plotted so far. */
+  get points(): number {
+    return this.x.length;
+  }
+
+  add(s: Stats): void {
+    const seconds = s.start && s.end ? Math.max(1e-3, (epochMs(s.end) - epochMs(s.start)) / 1000) : 1;
+    this.x.push(s.interval);
+    this.rps.push(s.requestsPerS);
+    this.eps.push(Number(s.errors) / seconds);
+    this.p50.push(Number(s.latency?.p50Us ?? 0n) / 1000);
+    this.p90.push(Number(s.latency?.p90Us ?? 0n) / 1000);
+    this.p99.push(Number(s.latency?.p99Us ?? 0n) / 1000);
+    this.plots[0]!.setData([this.x, this.rps]);
+    this.plots[1]!.setData([this.x, this.eps]);
+    this.plots[2]!.setData([this.x, this.p50, this.p90, this.p99]);
+    document.body.dataset.chartPoints = String(this.x.length);
+  }
+}
+
+const numbers = (s: Stats | undefined) =>
+  s
+    ? `<div>requests<b>${s.requests}</b></div><div>req/s<b>${s.requestsPerS.toFixed(1)}</b></div><div>errors<b>${s.errors}</b></div>
+       <div>p50<b>${ms(s.latency?.p50Us)}</b></div><div>p90<b>${ms(s.latency?.p90Us)}</b></div><div>p99<b>${ms(s.latency?.p99Us)}</b></div>
+       <div>p99.9<b>${ms(s.latency?.p999Us)}</b></div><div>max<b>${ms(s.latency?.maxUs)}</b></div><div>dropped / late<b>${s.dropped} / ${s.late}</b></div>`
+    : "";
+
+const header = (t: Test) =>
+  `<h2>${esc(t.spec?.name || "Test")} <small class="state-${TestState[t.state]}" id="test-state">${TestState[t.state]}</small></h2>
+   <p><code>${esc(t.id)}</code> · ${esc(t.spec?.workload.case ?? "")} against ${esc(t.spec?.targetUrl ?? "")} · ${t.driverIds.length} driver(s)${t.message ? ` · ${esc(t.message)}` : ""}</p>`;
+
+function driversTable(rows: DriverProgress[]): string {
+  return `<table><thead><tr><th>driver</th><th>state</th><th>requests</th><th>last interval</th><th>start skew</th></tr></thead><tbody>${rows
+    .map(
+      (d) =>
+        `<tr><td>${esc(d.driverId)}</td><td>${d.finished ? "finished" : d.lost ? "lost" : "running"}</td><td>${d.requests}</td><td>${d.lastSeq}</td><td>${ms(d.startSkewUs)}</td></tr>`,
+    )
+    .join("")}</tbody></table>`;
+}
+
+/** The live view: streams the test until its report. */
+export async function liveTestPage(root: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
+  root.innerHTML = `<div id="live-head"></div><div class="kv" id="cumulative"></div>`;
+  const charts = new Charts(root);
+  root.insertAdjacentHTML("beforeend", `<h3>Drivers</h3><div id="live-drivers"></div><p id="live-actions"></p>`);
+  for await (const m of api.watchTest({ testId: id }, { signal })) {
+    if (m.test) document.getElementById("live-head")!.innerHTML = header(m.test);
+    if (m.cumulative) document.getElementById("cumulative")!.innerHTML = numbers(m.cumulative);
+    if (m.interval) charts.add(m.interval);
+    if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
+    const running = m.test && ![TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(m.test.state);
+    document.getElementById("live-actions")!.innerHTML = m.report
+      ? `<a id="open-report" href="#/report/${esc(id)}">Open the report</a>`
+      : running
+        ? `<button id="cancel-test">Cancel</button>`
+        : "";
+    document.getElementById("cancel-test")?.addEventListener("click", () => void api.cancelTest({ testId: id }));
+  }
+}
+
+function download(name: string, type: string, text: string): string {
+  return `<a download="${esc(name)}" href="${URL.createObjectURL(new Blob([text], { type }))}">${esc(name)}</a>`;
+}
+
+function csv(intervals: Stats[]): string {
+  const rows = ["interval,requests,requests_per_s,errors,p50_us,p90_us,p99_us,max_us"];
+  for (const s of intervals)
+    rows.push([s.interval, s.requests, s.requestsPerS.toFixed(3), s.errors, s.latency?.p50Us ?? "", s.latency?.p90Us ?? "", s.latency?.p99Us ?? "", s.latency?.maxUs ?? ""].join(","));
+  return `${rows.join("\n")}\n`;
+}
+
+/** The final report of an ended test. */
+export async function reportPage(root: HTMLElement, id: string): Promise<void> {
+  const [{ test }, { report }] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id })]);
+  const r = report as Report;
+  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbers(r.total)}</div>`;
+  const charts = new Charts(root);
+  for (const s of r.intervals) charts.add(s);
+  root.insertAdjacentHTML(
+    "beforeend",
+    `<p>${r.intervalStep > 1 ? `Each point merges ${r.intervalStep} intervals (of ${r.intervalCount}). ` : ""}Exports:
+       ${download(`kannon-${id}.json`, "application/json", toJsonString(ReportSchema, r, { prettySpaces: 2 }))} ·
+       ${download(`kannon-${id}.csv`, "text/csv", csv(r.intervals))}
+       (or <code>kannon report ${esc(id)} --format html</code>)</p>
+     <h3>Drivers</h3><table id="report-drivers"><thead><tr><th>driver</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p99</th>
+       <th class="hide-narrow">start skew</th><th>state</th></tr></thead><tbody>${r.drivers
+         .map(
+           (d) =>
+             `<tr><td>${esc(d.driverId)}</td><td>${d.stats?.requests ?? 0n}</td><td>${(d.stats?.requestsPerS ?? 0).toFixed(1)}</td><td>${d.stats?.errors ?? 0n}</td>
+              <td>${ms(d.stats?.latency?.p50Us)}</td><td>${ms(d.stats?.latency?.p99Us)}</td><td class="hide-narrow">${ms(d.startSkewUs)}</td>
+              <td>${d.finished ? "finished" : "lost"}${d.message ? ` — ${esc(d.message)}` : ""}</td></tr>`,
+         )
+         .join("")}</tbody></table>`,
+  );
+}
