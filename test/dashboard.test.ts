@@ -5,11 +5,15 @@
  * and the report opens. Screenshots go to docs/screenshots/ (linked from the README). This test
  * fails, it does not skip, when Chromium is missing: .ci/run installs it.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
+import { reportHtml } from "../cli/exports.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { startServer } from "../orchestrator/server.js";
 
 const CHROMIUM = process.env.KANNON_CHROMIUM ?? "/usr/bin/chromium";
 const shots = join(import.meta.dirname, "..", "docs", "screenshots");
@@ -84,4 +88,51 @@ describe("web dashboard (real Chromium)", () => {
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     expect(errors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
   }, 90_000);
+
+  it("asks for the token once on a server that has one, then works with it", async () => {
+    const locked = await startServer({ orchestrator: fleet.orchestrator, token: "dash-token-42" });
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(`${locked.url}/#/fleet`);
+      await tab.waitForSelector("#token-form", { timeout: 10_000 });
+      await tab.fill("#token", "dash-token-42");
+      await tab.click("#token-form button");
+      await tab.waitForSelector("tr[data-driver='driver-1']", { timeout: 10_000 });
+      expect(await tab.evaluate(() => sessionStorage.getItem("kannon.token"))).toBe("dash-token-42");
+      // Another page of the same tab needs no second prompt.
+      await tab.goto(`${locked.url}/#/tests`);
+      await tab.waitForSelector("#tests tr", { timeout: 10_000 });
+    } finally {
+      await tab.close();
+      await locked.close();
+    }
+  });
+
+  it("the HTML export renders offline: no request leaves the page, the charts and tables show", async () => {
+    // The test the first case ran through the form.
+    const test = fleet.orchestrator.listTests({ pageSize: 1, pageToken: "", state: TestState.COMPLETED }).items[0];
+    expect(test).toBeDefined();
+    const report = fleet.orchestrator.getReport(test!.id);
+    const file = join(shots, "..", "report-export.html");
+    await writeFile(file, reportHtml(report, report.intervals));
+    const tab = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const requests: string[] = [];
+    await tab.route("**/*", (route) => {
+      const url = route.request().url();
+      if (!url.startsWith("file://")) requests.push(url);
+      return url.startsWith("file://") ? route.continue() : route.abort();
+    });
+    try {
+      await tab.goto(pathToFileURL(file).href);
+      expect(await tab.locator("svg polyline").count()).toBe(5); // req/s, errors/s, p50, p90, p99
+      expect(await tab.locator("table tbody tr").count()).toBe(report.drivers.length);
+      const box = await tab.locator("svg").first().boundingBox();
+      expect(box!.width).toBeGreaterThan(300);
+      await tab.screenshot({ path: join(shots, "report-export.png"), fullPage: true });
+      expect(requests).toEqual([]);
+    } finally {
+      await tab.close();
+      await rm(file, { force: true });
+    }
+  });
 });
