@@ -19,6 +19,7 @@ import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
 import { readSpecFile } from "./spec-file.js";
+import { StatusBlock } from "./status.js";
 import { formatReport } from "./summary.js";
 import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
@@ -55,19 +56,26 @@ Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed
 
 type OrchestratorClient = Client<typeof OrchestratorService>;
 
-/** Watches a test to its end, printing each interval; returns the final report. */
-async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void) {
+/**
+ * Watches a test to its end; returns the final report. On a terminal one status block updates in
+ * place; otherwise each interval is one plain line.
+ */
+async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void, status?: StatusBlock) {
   for await (const msg of client.watchTest({ testId })) {
     if (msg.cumulative && !msg.report) onCumulative(msg.cumulative);
     const i = msg.interval;
-    if (i) {
+    if (status && !msg.report) status.update(msg);
+    else if (i) {
       const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
       print(
         `  interval ${i.interval} (${ms} ms): ${i.requests} requests, ${i.requestsPerS.toFixed(0)} req/s, ` +
           `p99 ${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms, errors ${i.errors}`,
       );
     }
-    if (msg.report) return msg.report;
+    if (msg.report) {
+      status?.end();
+      return msg.report;
+    }
   }
   throw new Error(`the watch of test ${testId} ended without a report`);
 }
@@ -190,20 +198,22 @@ async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line:
   };
   process.on("SIGINT", cancel);
   process.on("SIGTERM", cancel);
+  const status = process.stdout.isTTY && !process.env.KANNON_PLAIN ? new StatusBlock(process.stdout) : undefined;
+  const say = (line: string) => (status ? status.print(line) : print(line));
   const breached = new Set<Threshold>();
   const onCumulative = (s: Stats) => {
     for (const t of judging.thresholds) {
       if (!judgedLive(t) || breached.has(t) || passes(t, s)) continue;
       breached.add(t);
-      print(`kannon: threshold ${t.text} breached: ${formatMeasured(t, s)} so far`);
+      say(`kannon: threshold ${t.text} breached: ${formatMeasured(t, s)} so far`);
       if (judging.abortOnFail && !cancelling) {
-        print(`kannon: --abort-on-fail: cancelling test ${id}`);
+        say(`kannon: --abort-on-fail: cancelling test ${id}`);
         cancelling = client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
       }
     }
   };
   try {
-    const report = await watchToEnd(client, id, print, onCumulative);
+    const report = await watchToEnd(client, id, print, onCumulative, status);
     await cancelling;
     print(formatReport(report));
     const failed: Threshold[] = [];

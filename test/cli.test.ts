@@ -34,6 +34,22 @@ describe("the kannon command", () => {
     for (const d of ["driver-1", "driver-2", "driver-3"]) expect(out).toContain(`${d}: 200 requests`);
   });
 
+  it("on a terminal, one status block updates in place (elapsed, remaining, req/s, p50/p99, errors, drivers); piped, one plain line per interval", async () => {
+    // `script` gives the command a pseudo-terminal (util-linux).
+    const { stdout } = await exec("script", ["-qec", `${process.execPath} --import tsx cli/kannon.ts run --workload tsunami --delay-ms 5 --duration-ms 2000`, "/dev/null"], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout).toContain("\x1b[3A\x1b[J"); // the block redrawn in place
+    expect(stdout).toMatch(/elapsed [\d.]+ s \/ remaining [\d.]+ s/);
+    expect(stdout).toMatch(/req\/s \d+ {3}p50 [\d.]+ ms {3}p99 [\d.]+ ms {3}requests \d+ {3}errors 0 \(0\.00%\)/);
+    expect(stdout).toMatch(/drivers: \d running, \d finished, 0 lost/);
+    expect(stdout).not.toMatch(/ interval \d+ \(/);
+    const piped = await kannon(["run", "--workload", "tsunami", "--delay-ms", "5", "--duration-ms", "1000"]);
+    expect(piped.out).toMatch(/ interval 0 \(\d+ ms\): \d+ requests/);
+    expect(piped.out).not.toContain("\x1b[");
+  });
+
   it("thresholds: each printed with its measured value and verdict; exit 0 when all pass, 99 when one fails", async () => {
     const pass = await kannon(["run", "--requests", "200", "--threshold", "p99<10s", "--threshold", "error_rate<1%", "--threshold", "requests>=600"]);
     expect(pass.code, pass.out).toBe(0);
