@@ -69,6 +69,15 @@ describe("web dashboard (real Chromium)", () => {
     await page.waitForFunction((n) => Number(document.body.dataset.chartPoints ?? 0) > n, points, { timeout: 15_000 });
     expect(await page.locator(".uplot").count()).toBe(3);
     await page.screenshot({ path: join(shots, "live-test.png") });
+    // A page opened mid-test first shows everything so far.
+    const late = await browser.newPage();
+    try {
+      const shown = Number(await page.evaluate(() => document.body.dataset.chartPoints));
+      await late.goto(page.url());
+      await late.waitForFunction((n) => Number(document.body.dataset.chartPoints ?? 0) >= n, shown, { timeout: 10_000 });
+    } finally {
+      await late.close();
+    }
 
     await page.waitForSelector("#open-report", { timeout: 20_000 });
     await page.click("#open-report");

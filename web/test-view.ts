@@ -87,15 +87,40 @@ function driversTable(rows: DriverProgress[]): string {
     .join("")}</tbody></table>`;
 }
 
-/** The live view: streams the test until its report. */
+/** Every merged interval stored so far, page by page. */
+async function intervalsSoFar(id: string): Promise<Stats[]> {
+  const all: Stats[] = [];
+  let pageToken = "";
+  do {
+    const page = await api.listIntervals({ testId: id, pageSize: 10_000, pageToken });
+    all.push(...page.intervals);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return all;
+}
+
+/**
+ * The live view: subscribes to the test, then draws the intervals stored before it subscribed
+ * (a page opened mid-test shows everything so far), then every streamed one, until the report.
+ */
 export async function liveTestPage(root: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
   root.innerHTML = `<div id="live-head"></div><div class="kv" id="cumulative"></div>`;
   const charts = new Charts(root);
   root.insertAdjacentHTML("beforeend", `<h3>Drivers</h3><div id="live-drivers"></div><p id="live-actions"></p>`);
-  for await (const m of api.watchTest({ testId: id }, { signal })) {
+  const drawn = new Set<number>();
+  const draw = (s: Stats) => {
+    if (drawn.has(s.interval)) return;
+    drawn.add(s.interval);
+    charts.add(s);
+  };
+  const stream = api.watchTest({ testId: id }, { signal })[Symbol.asyncIterator]();
+  const first = await stream.next(); // subscribed: what is stored now is everything before the stream
+  for (const s of await intervalsSoFar(id)) draw(s);
+  for (let r = first; !r.done; r = await stream.next()) {
+    const m = r.value;
     if (m.test) document.getElementById("live-head")!.innerHTML = header(m.test);
     if (m.cumulative) document.getElementById("cumulative")!.innerHTML = numbers(m.cumulative);
-    if (m.interval) charts.add(m.interval);
+    if (m.interval) draw(m.interval);
     if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
     const running = m.test && ![TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(m.test.state);
     document.getElementById("live-actions")!.innerHTML = m.report
