@@ -7,21 +7,12 @@ import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { grpcClient } from "./helpers.js";
-import { startKannon } from "./processes.js";
+import { runKannon, startKannon } from "./processes.js";
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, "..");
 
-/** Runs `kannon <args>` to its end; returns its exit code and output. */
-async function kannon(args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], { cwd: root, timeout: 60_000 });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: (e.stdout ?? "") + (e.stderr ?? "") };
-  }
-}
+const kannon = runKannon;
 
 describe("the kannon command", () => {
   it("`kannon run` (the quick start's demo) runs a real test over the embedded fleet, prints the summary, exits 0", async () => {

@@ -4,28 +4,17 @@
  * match the report; the HTML is one self-contained file holding the charts' data.
  */
 import { equals, fromJsonString, toJson } from "@bufbuild/protobuf";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
+import { runKannon } from "./processes.js";
 
-const exec = promisify(execFile);
-const root = join(import.meta.dirname, "..");
-const kannon = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], { cwd: root, timeout: 60_000 });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: (e.stdout ?? "") + (e.stderr ?? "") };
-  }
-};
+const kannon = runKannon;
 
 /** Where two reports' JSON differ (for a failure message). */
 function diff(a: Parameters<typeof toJson<typeof ReportSchema>>[1], b: Parameters<typeof toJson<typeof ReportSchema>>[1]): string[] {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { once } from "node:events";
 import { join } from "node:path";
 
@@ -66,4 +67,15 @@ export async function startKannon(
     });
   });
   return { proc, match };
+}
+
+/** Runs `kannon <args>` to its end (60 s at most); returns its exit code and everything it printed. */
+export async function runKannon(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], { cwd: root, timeout: 60_000 });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: (e.stdout ?? "") + (e.stderr ?? "") };
+  }
 }
