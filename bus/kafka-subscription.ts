@@ -203,6 +203,22 @@ export class KafkaSubscription implements Subscription {
         { cause: err },
       );
     }
+    if (this.delivery.kind === "shared" && this.delivery.exclusive) await this.ensureAlone();
+  }
+
+  /**
+   * After joining an exclusive group: two processes that started at the same moment both passed
+   * the check before joining; now each sees the other, and both refuse rather than split the
+   * records between them (the caller closes this subscription).
+   */
+  private async ensureAlone(): Promise<void> {
+    const { groups } = await retrying(() => this.admin.describeGroups([this.groupId]));
+    const members = groups[0]?.members ?? [];
+    if (members.length <= 1) return;
+    throw new GroupInUseError(
+      `another process joined ${this.groupId} at the same time (${members.map((m) => `${m.clientId}@${m.clientHost}`).join(", ")}); ` +
+        `both refuse rather than split ${this.names.join(", ")} between them: start one again`,
+    );
   }
 
   /**

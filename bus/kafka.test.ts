@@ -123,6 +123,22 @@ describe("Kafka transport (real broker)", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
   }, 40_000);
 
+  it("two subscribers joining an exclusive group at the same moment both refuse", async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = await Promise.all([open(prefix, "racer-a"), open(prefix, "racer-b")]);
+    const results = await Promise.all(
+      [a, b].map((t) =>
+        t.subscribe(["register"], { kind: "shared", group: "orchestrator", exclusive: true }, () => {}).then(
+          (sub) => ({ ok: true as const, sub }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+      ),
+    );
+    // Never both: at most one may have won outright (if it joined alone before the other looked).
+    expect(results.filter((r) => r.ok).length).toBeLessThanOrEqual(1);
+    for (const r of results) if (!r.ok) expect(r.err).toBeInstanceOf(GroupInUseError);
+  }, 60_000);
+
   it("delivers every message to each broadcast subscriber, in order", async () => {
     const prefix = uniquePrefix();
     const orchestrator = await open(prefix, "orchestrator");
