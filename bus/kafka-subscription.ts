@@ -84,6 +84,12 @@ export class KafkaSubscription implements Subscription {
     return this.caughtUp;
   }
 
+  /** The group's live members, as `clientId@host`. */
+  private async groupMembers(): Promise<string[]> {
+    const { groups } = await retrying(() => this.admin.describeGroups([this.groupId]));
+    return (groups[0]?.members ?? []).map((m) => `${m.clientId}@${m.clientHost}`);
+  }
+
   /**
    * Refuses to join an exclusive group that has live members: a member of a killed process
    * expires after the session timeout, so that long is waited for first.
@@ -91,11 +97,10 @@ export class KafkaSubscription implements Subscription {
   private async ensureGroupFree(): Promise<void> {
     const deadline = Date.now() + EXCLUSIVE_WAIT_MS;
     for (;;) {
-      const { groups } = await retrying(() => this.admin.describeGroups([this.groupId]));
-      const members = groups[0]?.members ?? [];
+      const members = await this.groupMembers();
       if (members.length === 0) return;
       if (Date.now() >= deadline || this.closing) {
-        const who = members.map((m) => `${m.clientId}@${m.clientHost}`).join(", ");
+        const who = members.join(", ");
         throw new GroupInUseError(
           `another process is consuming ${this.names.join(", ")} in group ${this.groupId} (${who}); ` +
             `stop it, or give this one another topic prefix`,
@@ -212,11 +217,10 @@ export class KafkaSubscription implements Subscription {
    * records between them (the caller closes this subscription).
    */
   private async ensureAlone(): Promise<void> {
-    const { groups } = await retrying(() => this.admin.describeGroups([this.groupId]));
-    const members = groups[0]?.members ?? [];
+    const members = await this.groupMembers();
     if (members.length <= 1) return;
     throw new GroupInUseError(
-      `another process joined ${this.groupId} at the same time (${members.map((m) => `${m.clientId}@${m.clientHost}`).join(", ")}); ` +
+      `another process joined ${this.groupId} at the same time (${members.join(", ")}); ` +
         `both refuse rather than split ${this.names.join(", ")} between them: start one again`,
     );
   }

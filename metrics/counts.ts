@@ -20,11 +20,6 @@ export class Counts {
   /** Sum of all counts. */
   total = 0;
 
-  /** Bytes the counts occupy. */
-  get byteLength(): number {
-    return this.arr.byteLength;
-  }
-
   /** Adds `count` at bucket `index`. */
   addAt(index: number, count: number): void {
     if (count <= 0) return;

@@ -122,11 +122,6 @@ export class MetricsAccumulator {
     return this.serviceCounts;
   }
 
-  /** Bytes held by the histogram counts (for memory checks). */
-  get histogramBytes(): number {
-    return this.latency.byteLength + (this.serviceCounts?.byteLength ?? 0);
-  }
-
   /** Requests that ended with a transport error or an HTTP status of 400 or more. */
   get errors(): number {
     let n = 0;

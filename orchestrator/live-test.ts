@@ -220,7 +220,7 @@ export class LiveTest {
   private emitReady(force: boolean): void {
     while (this.nextInterval <= this.maxSeq) {
       const k = this.nextInterval;
-      if (!force && !this.intervalComplete(k)) return;
+      if (!force && !this.nextIntervalComplete()) return;
       const acc = this.pending.get(k) ?? NOTHING;
       this.pending.delete(k);
       if (acc !== NOTHING) this.cumulative.addAll(acc);
@@ -243,8 +243,8 @@ export class LiveTest {
     return !d.finished && !d.lost && d.lastSeq < this.nextInterval;
   }
 
-  /** Every active driver has moved past interval k (k is always nextInterval here). */
-  private intervalComplete(_k: number): boolean {
+  /** Every active driver has moved past interval nextInterval. */
+  private nextIntervalComplete(): boolean {
     if (this.behind < 0) {
       let n = 0;
       for (const d of this.drivers.values()) if (this.isBehind(d)) n++;

@@ -107,6 +107,8 @@ describe("fuzz: hostile bytes on every topic and every RPC", () => {
     const o = buses[0]!.stats;
     expect(o.undecodable).toBeGreaterThan(0);
     expect(o.handlerErrors).toBe(0);
+    // Junk that decodes (a truncated register or heartbeat) but names no usable driver is counted and skipped.
+    expect(orchestrator.fleet.invalid).toBeGreaterThan(0);
     // Junk "drivers" (random ids) go MISSING; the real ones stay READY.
     await new Promise((r) => setTimeout(r, 4000));
     expect(orchestrator.fleet.ready().map((d) => d.id)).toEqual(["fz1", "fz2"]);
