@@ -17,6 +17,7 @@ import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT 
 import { TargetAllowlist } from "./allowlist.js";
 import * as catalog from "./catalog.js";
 import { Channel } from "./channel.js";
+import { TestWatchers } from "./watchers.js";
 import { DomainError } from "./errors.js";
 import { LivenessEvidence } from "./evidence.js";
 import { Fleet } from "./fleet.js";
@@ -87,8 +88,7 @@ export class Orchestrator {
     busStalls: 0,
   };
   private readonly live = new Map<string, LiveTest>();
-  /** Watchers of tests that have not started yet. */
-  private readonly early = new Map<string, Set<Channel<WatchTestResponse>>>();
+  private readonly watchers = new TestWatchers();
   private readonly notRunningSince = new Map<string, number>();
   private readonly cancelDeadline = new Map<string, number>();
   /** Per running test: how long the bus was unreachable during it (its deadlines move by that). */
@@ -213,7 +213,7 @@ export class Orchestrator {
     const test = this.getTest(id);
     if (this.live.has(id) || test.state === TestState.STARTING || test.state === TestState.RUNNING)
       throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; cancel it and let it end before deleting it`);
-    this.endEarlyWatchers(test);
+    this.watchers.ended(test);
     await this.store.deleteTest(test);
   }
 
@@ -254,8 +254,7 @@ export class Orchestrator {
       void this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL })).catch(() => undefined);
       throw new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
     }
-    for (const ch of this.early.get(id) ?? []) this.attach(live, ch);
-    this.early.delete(id);
+    this.watchers.started(live);
     return live.test;
   }
 
@@ -274,7 +273,7 @@ export class Orchestrator {
       cancelled.endedAt = timestampNow();
       cancelled.message = "cancelled before it started";
       this.store.putTest(cancelled);
-      this.endEarlyWatchers(cancelled);
+      this.watchers.ended(cancelled);
       return cancelled;
     }
     if (!live.cancelRequested) {
@@ -310,20 +309,14 @@ export class Orchestrator {
   /** Streams a test: current state first, then every interval, then the final report. */
   watchTest(id: string): AsyncIterable<WatchTestResponse> {
     const test = this.getTest(id);
-    const ch = new Channel<WatchTestResponse>({ sizeOf: (r) => toBinary(WatchTestResponseSchema, r as WatchTestResponse).byteLength });
+    const ch = this.watchers.open();
     const live = this.live.get(id);
-    if (live) this.attach(live, ch);
+    if (live) this.watchers.attach(live, ch);
     else if (TERMINAL.has(test.state)) {
       const report = this.store.getReport(id);
       ch.push(create(WatchTestResponseSchema, { test, ...(report ? { report, cumulative: report.total! } : {}) }));
       ch.end();
-    } else {
-      ch.push(create(WatchTestResponseSchema, { test }));
-      const set = this.early.get(id) ?? new Set();
-      set.add(ch);
-      this.early.set(id, set);
-      ch.onClose = () => set.delete(ch);
-    }
+    } else this.watchers.waitForStart(test, ch);
     return ch;
   }
 
@@ -340,7 +333,7 @@ export class Orchestrator {
     this.closing = true;
     clearInterval(this.ticker);
     await Promise.allSettled([this.liveness?.close(), this.ingestion?.close()]);
-    for (const set of this.early.values()) for (const ch of set) ch.end();
+    this.watchers.closeAll();
     await this.retaining;
     await this.store.close();
   }
@@ -392,21 +385,6 @@ export class Orchestrator {
       live.cancelRequested = true;
       this.cancelDeadline.set(test.id, Date.now() + CANCEL_DEADLINE_MS);
     }
-  }
-
-  private attach(live: LiveTest, ch: Channel<WatchTestResponse>): void {
-    ch.onClose = live.watch((r) => {
-      ch.push(r);
-      if (r.report) ch.end();
-    });
-  }
-
-  private endEarlyWatchers(test: Test): void {
-    for (const ch of this.early.get(test.id) ?? []) {
-      ch.push(create(WatchTestResponseSchema, { test }));
-      ch.end();
-    }
-    this.early.delete(test.id);
   }
 
   /** Ingests one consumed batch of metrics (see ingestBatch), then ends or re-splits what it touched. */
@@ -466,7 +444,7 @@ export class Orchestrator {
   private retain(): void {
     if (this.store.testCount <= this.keepTests) return;
     this.retaining = this.retaining
-      .then(() => catalog.retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.endEarlyWatchers(t)))
+      .then(() => catalog.retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.watchers.ended(t)))
       .catch((err) => this.log(`orchestrator: retention failed: ${String(err)}`));
   }
 
