@@ -9,11 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
-import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
+import { grpcClient, spec, targetCounts, until, type OrchestratorClient, startRunning as startRunningTest } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 /**
@@ -62,27 +61,8 @@ describe("faults over a real broker", () => {
     await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length === 4, 20_000, "4 drivers READY");
   }, 120_000);
 
-  /**
-   * Creates and starts a test, and waits until it runs. After a broker restart the orchestrator's
-   * consumers may take a while to rejoin; until then StartTest answers `unavailable` (the test
-   * stays startable), so it is tried again, as a client would.
-   */
-  const startRunning = async (s: TestSpec) => {
-    const { test } = await client.createTest({ spec: s });
-    let started: Test | undefined;
-    await until(async () => {
-      try {
-        started = (await client.startTest({ testId: test!.id })).test!;
-        return true;
-      } catch (err) {
-        if (ConnectError.from(err).code !== Code.Unavailable) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-        return false;
-      }
-    }, 60_000, "StartTest to be accepted");
-    await until(async () => (await client.getTest({ testId: started!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
-    return started!;
-  };
+  /** After a broker restart StartTest may answer `unavailable` for a while: it is tried again. */
+  const startRunning = (s: TestSpec) => startRunningTest(client, s, { retryUnavailable: true });
 
   const untilEnded = (id: string, ms: number) =>
     until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: id })).test!.state), ms, "the test to end");

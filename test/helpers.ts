@@ -1,8 +1,8 @@
-import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import { OrchestratorService, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
-import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { TestSpecSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
 /** A generated OrchestratorService client. */
@@ -51,4 +51,34 @@ export async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
     return ConnectError.from(err);
   }
   throw new Error("expected the call to fail");
+}
+
+/**
+ * Creates and starts a test, and waits (up to `runningWithinMs`) until it runs. With
+ * `retryUnavailable`, a StartTest answered `unavailable` (the bus not back yet after a broker
+ * restart; the test stays startable) is tried again for up to 60 s, as a client would.
+ */
+export async function startRunning(
+  client: OrchestratorClient,
+  s: TestSpec,
+  options: { runningWithinMs?: number; retryUnavailable?: boolean } = {},
+): Promise<Test> {
+  const { test } = await client.createTest({ spec: s });
+  let started: Test | undefined;
+  await until(
+    async () => {
+      try {
+        started = (await client.startTest({ testId: test!.id })).test!;
+        return true;
+      } catch (err) {
+        if (!options.retryUnavailable || ConnectError.from(err).code !== Code.Unavailable) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+        return false;
+      }
+    },
+    60_000,
+    "StartTest to be accepted",
+  );
+  await until(async () => (await client.getTest({ testId: started!.id })).test!.state === TestState.RUNNING, options.runningWithinMs ?? 15_000, "RUNNING");
+  return started!;
 }

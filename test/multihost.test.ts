@@ -16,7 +16,7 @@ import { startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
-import { spec, until } from "./helpers.js";
+import { spec, startRunning, until } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const NET = "169.254.77";
@@ -139,16 +139,15 @@ describe.skipIf(reason !== undefined)("multi-host fleet in network namespaces", 
       ["d2", HOSTS.d2.ip],
       ["d3", HOSTS.d3.ip],
     ]);
-    const { test } = await api.createTest({
-      spec: spec({
+    const test = await startRunning(
+      api,
+      spec({
         targetUrl: `${targetUrl}/ping`,
         driverCount: 3,
         reportIntervalMs: 500,
         workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 10_000 } } },
       }),
-    });
-    await api.startTest({ testId: test!.id });
-    await until(async () => (await api.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    );
     await new Promise((r) => setTimeout(r, 2000));
     ip("link", "set", HOSTS.d3.link, "down");
     const cutAt = Date.now();

@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
-import { grpcClient, spec, until } from "./helpers.js";
+import { grpcClient, spec, startRunning, until } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
 
 const EXIT_WITHIN_MS = 10_000;
 
@@ -60,11 +59,10 @@ describe("shutdown with the broker unreachable", () => {
     const client = grpcClient(match[1]!);
     await until(async () => (await client.listDrivers({})).drivers.filter((d) => d.state === 1).length === 3, 20_000, "3 drivers READY");
     // One driver runs a long test when the broker goes away.
-    const { test } = await client.createTest({
-      spec: spec({ targetUrl: `${t[1]}/ping`, driverCount: 3, workload: { case: "tsunami", value: { delayMs: 20, limit: { case: "durationMs", value: 60_000 } } } }),
-    });
-    await client.startTest({ testId: test!.id });
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 15_000, "RUNNING");
+    await startRunning(
+      client,
+      spec({ targetUrl: `${t[1]}/ping`, driverCount: 3, workload: { case: "tsunami", value: { delayMs: 20, limit: { case: "durationMs", value: 60_000 } } } }),
+    );
     await broker!.stop({ keepData: true });
     broker = undefined;
     await new Promise((r) => setTimeout(r, 1000));

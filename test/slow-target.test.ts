@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { grpcClient, runToEnd, spec, until, type OrchestratorClient } from "./helpers.js";
+import { grpcClient, type OrchestratorClient, runToEnd, spec, startRunning, until } from "./helpers.js";
 
 describe("a target that never finishes its responses", () => {
   let fleet: Embedded;
@@ -81,15 +81,15 @@ describe("a target that never finishes its responses", () => {
   });
 
   it("a cancel frees a tsunami request waiting for a slot at once", async () => {
-    const { test } = await client.createTest({
-      spec: spec({
+    const test = await startRunning(
+      client,
+      spec({
         targetUrl: url,
         requestTimeoutMs: 30_000,
         workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 1, limit: { case: "durationMs", value: 60_000 } } },
       }),
-    });
-    await client.startTest({ testId: test!.id });
-    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 5000, "RUNNING");
+      { runningWithinMs: 5000 },
+    );
     await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
     const { test: cancelled } = await client.cancelTest({ testId: test!.id });
