@@ -1,0 +1,1 @@
+# Generated package (drivers/python/generate.sh).

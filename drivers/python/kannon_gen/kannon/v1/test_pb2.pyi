@@ -1,0 +1,131 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEST_STATE_UNSPECIFIED: _ClassVar[TestState]
+    TEST_STATE_CREATED: _ClassVar[TestState]
+    TEST_STATE_STARTING: _ClassVar[TestState]
+    TEST_STATE_RUNNING: _ClassVar[TestState]
+    TEST_STATE_COMPLETED: _ClassVar[TestState]
+    TEST_STATE_CANCELLED: _ClassVar[TestState]
+    TEST_STATE_FAILED: _ClassVar[TestState]
+TEST_STATE_UNSPECIFIED: TestState
+TEST_STATE_CREATED: TestState
+TEST_STATE_STARTING: TestState
+TEST_STATE_RUNNING: TestState
+TEST_STATE_COMPLETED: TestState
+TEST_STATE_CANCELLED: TestState
+TEST_STATE_FAILED: TestState
+
+class TestSpec(_message.Message):
+    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "avalanche", "tsunami", "arrival_rate")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_URL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REPORT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    START_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    AVALANCHE_FIELD_NUMBER: _ClassVar[int]
+    TSUNAMI_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    target_url: str
+    method: str
+    headers: _containers.ScalarMap[str, str]
+    body: bytes
+    driver_count: int
+    report_interval_ms: int
+    request_timeout_ms: int
+    max_duration_ms: int
+    start_delay_ms: int
+    avalanche: Avalanche
+    tsunami: Tsunami
+    arrival_rate: ArrivalRate
+    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
+
+class Avalanche(_message.Message):
+    __slots__ = ("concurrency", "requests_per_driver", "duration_ms")
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    concurrency: int
+    requests_per_driver: int
+    duration_ms: int
+    def __init__(self, concurrency: _Optional[int] = ..., requests_per_driver: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
+class Tsunami(_message.Message):
+    __slots__ = ("delay_ms", "requests_per_driver", "duration_ms", "max_in_flight")
+    DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    delay_ms: int
+    requests_per_driver: int
+    duration_ms: int
+    max_in_flight: int
+    def __init__(self, delay_ms: _Optional[int] = ..., requests_per_driver: _Optional[int] = ..., duration_ms: _Optional[int] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
+
+class ArrivalRate(_message.Message):
+    __slots__ = ("rate_per_s", "duration_ms", "stages", "max_in_flight")
+    RATE_PER_S_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    rate_per_s: float
+    duration_ms: int
+    stages: _containers.RepeatedCompositeFieldContainer[Stage]
+    max_in_flight: int
+    def __init__(self, rate_per_s: _Optional[float] = ..., duration_ms: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
+
+class Stage(_message.Message):
+    __slots__ = ("target_rate_per_s", "duration_ms")
+    TARGET_RATE_PER_S_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    target_rate_per_s: float
+    duration_ms: int
+    def __init__(self, target_rate_per_s: _Optional[float] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
+class Test(_message.Message):
+    __slots__ = ("id", "spec", "state", "created_at", "start_at", "ended_at", "driver_ids", "partial", "message", "cancel_requested")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    START_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_IDS_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    spec: TestSpec
+    state: TestState
+    created_at: _timestamp_pb2.Timestamp
+    start_at: _timestamp_pb2.Timestamp
+    ended_at: _timestamp_pb2.Timestamp
+    driver_ids: _containers.RepeatedScalarFieldContainer[str]
+    partial: bool
+    message: str
+    cancel_requested: bool
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...

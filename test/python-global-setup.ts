@@ -1,0 +1,18 @@
+/**
+ * vitest globalSetup: the project's Python venv (scripts/python-env.ts; built once into
+ * `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, reused while drivers/python/requirements.txt is
+ * unchanged), provided to test files as `inject("python")` = the venv's interpreter.
+ */
+import type { TestProject } from "vitest/node";
+import { ensurePythonEnv } from "../scripts/python-env.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    python: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const { python } = await ensurePythonEnv((m) => process.stderr.write(`${m}\n`));
+  project.provide("python", python);
+}
