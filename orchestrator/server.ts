@@ -7,6 +7,9 @@ import net from "node:net";
 import type { Orchestrator } from "./orchestrator.js";
 import type { Registry } from "prom-client";
 import { createPrometheusRegistry } from "./prometheus.js";
+import { file_kannon_v1_bus } from "../gen/kannon/v1/bus_pb.js";
+import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
+import { reflectionRoutes } from "./reflection.js";
 import { orchestratorRoutes } from "./routes.js";
 import { isDashboardPath, serveDashboard } from "./web.js";
 
@@ -90,14 +93,21 @@ async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse,
 
 /**
  * Serves OrchestratorService on one port: gRPC over HTTP/2 cleartext, and Connect (JSON or binary)
- * and gRPC-Web over HTTP/1.1; and `GET /metrics` (Prometheus) and the web dashboard (`GET /`) over HTTP/1.1. The first bytes of each connection pick the protocol.
+ * and gRPC-Web over HTTP/1.1; gRPC server reflection (HTTP/2 only: it is a bidirectional stream); and `GET /metrics` (Prometheus) and the web dashboard (`GET /`) over HTTP/1.1. The first bytes of each connection pick the protocol.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   if (!LOOPBACK.has(host) && !options.token)
     throw new Error(`refusing to bind ${host} without a token: off loopback the API requires --token (or KANNON_TOKEN)`);
+  const api = orchestratorRoutes(options.orchestrator);
+  // gRPC server reflection (v1, v1alpha) for schema-less tools; the data plane's messages are
+  // discoverable too. Same router, so the same interceptors guard it.
+  const reflection = reflectionRoutes([OrchestratorService], [file_kannon_v1_bus]);
   const handler = connectNodeAdapter({
-    routes: orchestratorRoutes(options.orchestrator),
+    routes: (router) => {
+      api(router);
+      reflection(router);
+    },
     // Checked against Content-Length / the envelope's length before reading, and while reading:
     // a larger request gets resource_exhausted and is never held in memory.
     readMaxBytes: options.readMaxBytes ?? MAX_REQUEST_BYTES,
