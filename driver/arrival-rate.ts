@@ -49,7 +49,7 @@ export function arrivalRate(spec: ArrivalRate): Executor {
         ctx.recorder.drop();
         continue;
       }
-      void ctx.firer.fire(due);
+      ctx.firer.fire(due);
     }
   };
 }

@@ -18,6 +18,31 @@ export interface RunContext {
   share: Share;
   /** Ends the run's schedule early for a reason the final message carries (in-flight requests complete). */
   halt(reason: string): void;
+  /**
+   * Which of the driver's threads this is: a driver running N threads splits its own work N ways
+   * (avalanche: concurrency and request count; tsunami: request k goes to thread k mod N; arrival
+   * rate: the share is split again, see {@link threadShare}). One thread: index 0 of 1.
+   */
+  thread: { index: number; count: number };
+  /** Avalanche: this thread's loops and request count (the driver's, split over its threads). */
+  concurrency?: number;
+  requestLimit?: number;
+}
+
+/** This thread's part of `total` split over `count` threads as evenly as possible (the first ones take the remainder). */
+export function splitEvenly(total: number, index: number, count: number): number {
+  if (!Number.isFinite(total)) return total;
+  return Math.floor(total / count) + (index < total % count ? 1 : 0);
+}
+
+/**
+ * Thread `thread.index` of a driver's `thread.count` takes the driver's share's indexes whose
+ * position in that share is ≡ thread.index (mod thread.count): request indexes
+ * ≡ share.index + thread.index·share.count (mod share.count·thread.count). A share of none stays none.
+ */
+export function threadShare(share: Share, thread: { index: number; count: number }): Share {
+  if (share.index < 0 || thread.count === 1) return { ...share };
+  return { ...share, index: share.index + thread.index * share.count, count: share.count * thread.count };
 }
 
 /** Which part of a fleet-wide schedule a driver takes: request indexes ≡ index (mod count). */

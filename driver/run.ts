@@ -2,14 +2,13 @@ import { timestampAt } from "../metrics/stats.js";
 import { create } from "@bufbuild/protobuf";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { arrivalRate } from "./arrival-rate.js";
-import { avalanche } from "./avalanche.js";
-import { nowMs, waitForInstant } from "./clock.js";
-import type { Executor, Share } from "./executor.js";
-import { HttpFirer } from "./http.js";
-import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
-import { tsunami } from "./tsunami.js";
-import { DEFAULT_REPORT_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../workload/defaults.js";
+import { nowMs } from "./clock.js";
+import type { Share } from "./executor.js";
+import { executorFor, InlineLoadPart, mergeSnapshots, type LoadPart, type LoadPartOptions } from "./load.js";
+import type { IntervalSnapshot, SampleTap } from "./recorder.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
+
+export { CANCEL_DRAIN_MS, executorFor } from "./load.js";
 
 /** How long a driver keeps trying to deliver one metrics message before it gives it up. */
 export const METRICS_RETRY_MS = 120_000;
@@ -19,23 +18,6 @@ export const METRICS_RETRY_MS = 120_000;
  * the count of dropped intervals goes into the final message.
  */
 export const MAX_BUFFERED_METRICS = 10_000;
-/** After a cancel, in-flight requests get this long before they are aborted. */
-export const CANCEL_DRAIN_MS = 1000;
-
-/** Picks the executor for a spec's workload. */
-export function executorFor(spec: TestSpec): Executor {
-  switch (spec.workload.case) {
-    case "avalanche":
-      return avalanche(spec.workload.value);
-    case "tsunami":
-      return tsunami(spec.workload.value);
-    case "arrivalRate":
-      return arrivalRate(spec.workload.value);
-    default:
-      throw new Error("test spec has no workload");
-  }
-}
-
 /** Options of a {@link TestRun}. */
 export interface TestRunOptions {
   testId: string;
@@ -49,6 +31,11 @@ export interface TestRunOptions {
   onSample?: SampleTap | undefined;
   /** Most metrics messages held while the data plane is unreachable (default {@link MAX_BUFFERED_METRICS}). */
   maxBuffered?: number | undefined;
+  /**
+   * Makes the load parts: one per thread, each sending its thread's part of the test. Default:
+   * one part, inline in this thread.
+   */
+  parts?: ((o: Omit<LoadPartOptions, "thread">) => LoadPart[]) | undefined;
 }
 
 /**
@@ -56,11 +43,9 @@ export interface TestRunOptions {
  * metrics at every boundary from the start and a final message when it ends (or is cancelled).
  */
 export class TestRun {
-  private readonly abort = new AbortController();
   private readonly intervalMs: number;
-  private readonly timeoutMs: number;
-  private readonly recorder: IntervalRecorder;
-  private readonly executor: Executor;
+  private readonly parts: LoadPart[];
+  private cancelled = false;
   private seq = 0;
   private skewUs = 0n;
   private publishing: Promise<void> = Promise.resolve();
@@ -72,17 +57,21 @@ export class TestRun {
   private started = false;
   /** Set when the driver shuts down for good: undelivered metrics are not retried any more. */
   private abandoned = false;
-  /** This driver's share of the fleet's schedule, changed in place by {@link reshare}. */
+  /** This driver's share of the fleet's schedule, changed by {@link reshare}. */
   private readonly share: Share;
 
   constructor(private readonly o: TestRunOptions) {
     this.o = { ...o, maxBuffered: o.maxBuffered ?? MAX_BUFFERED_METRICS };
     const spec = o.spec;
     this.intervalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
-    this.timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
-    this.executor = executorFor(spec);
-    this.recorder = new IntervalRecorder(spec.workload.case !== "avalanche", o.onSample);
+    executorFor(spec); // throws for a spec without a workload: the driver refuses the test
     this.share = { index: o.driverIndex, count: o.driverCount, sinceMs: 0, version: 0 };
+    const partOptions = { spec, share: { ...this.share }, onSample: o.onSample };
+    this.parts = o.parts ? o.parts(partOptions) : [new InlineLoadPart({ ...partOptions, thread: { index: 0, count: 1 } })];
+    for (const part of this.parts)
+      part.onHalt = (reason) => {
+        this.stopReason ||= `driver ${this.o.driverId}: ${reason}`;
+      };
   }
 
   /**
@@ -95,16 +84,16 @@ export class TestRun {
       // Declared lost meanwhile: the others own this share from sinceMs on.
       Object.assign(this.share, { index: -1, count: 0, sinceMs, version: this.share.version + 1 });
       this.stopReason ||= `driver ${this.o.driverId} was re-split out of the schedule (declared lost) and stopped its share`;
-      return false;
-    }
-    Object.assign(this.share, { index, count: driverIds.length, sinceMs, version: this.share.version + 1 });
-    return true;
+    } else Object.assign(this.share, { index, count: driverIds.length, sinceMs, version: this.share.version + 1 });
+    for (const part of this.parts) part.reshare({ ...this.share });
+    return index >= 0;
   }
 
   /** Stops the run as soon as possible; the final message carries `reason` as its error when set. */
   cancel(reason = ""): void {
     this.stopReason ||= reason;
-    this.abort.abort();
+    this.cancelled = true;
+    for (const part of this.parts) part.cancel();
   }
 
   /** Stops retrying undelivered metrics (the driver is going away). */
@@ -117,91 +106,64 @@ export class TestRun {
     return this.started;
   }
 
+  /** Every part's interval, merged into the driver's one. */
+  private async take(): Promise<IntervalSnapshot> {
+    return mergeSnapshots(await Promise.all(this.parts.map((p) => p.take())));
+  }
+
   /** Runs the test from `startAtMs` to its end; never rejects. */
   async run(startAtMs: number): Promise<void> {
-    const spec = this.o.spec;
-    let firer: HttpFirer | undefined;
     let boundary: NodeJS.Timeout | undefined;
+    /** Interval snapshots in the order they were taken, published in that order. */
+    let snapshots: Promise<void> = Promise.resolve();
     try {
-      const url = new URL(spec.targetUrl);
-      const connections =
-        spec.workload.case === "avalanche" ? spec.workload.value.concurrency : null;
-      firer = new HttpFirer(
-        {
-          url,
-          method: spec.method.toUpperCase() || "GET",
-          headers: spec.headers,
-          body: spec.body.length > 0 ? spec.body : undefined,
-          timeoutMs: this.timeoutMs,
-        },
-        this.recorder,
-        connections,
-      );
-      await waitForInstant(startAtMs, this.abort.signal);
-      const startedMs = nowMs();
-      this.skewUs = BigInt(Math.round((startedMs - startAtMs) * 1000));
-      if (this.abort.signal.aborted) {
-        this.publishFinal(startAtMs, this.stopReason);
-        return;
-      }
-      this.started = true;
       const scheduleBoundary = () => {
         const at = startAtMs + (this.seq + 1) * this.intervalMs;
         boundary = setTimeout(() => {
+          const taken = this.take();
+          const seq = this.seq;
+          snapshots = snapshots.then(async () => this.publishSnapshot(await taken, seq, startAtMs, false, ""));
           // If the loop fell behind by whole intervals, skip to the interval we are in.
-          const snapshot = this.recorder.take();
-          this.publishSnapshot(snapshot, startAtMs, false, "");
           this.seq = Math.max(this.seq + 1, Math.floor((nowMs() - startAtMs) / this.intervalMs));
           scheduleBoundary();
         }, Math.max(0, at - nowMs()));
       };
-      scheduleBoundary();
-      const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
-      await this.executor({
-        firer,
-        recorder: this.recorder,
-        // A late driver runs its whole schedule from its own start rather than bursting to catch up.
-        startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
-        stopAtMs,
-        signal: this.abort.signal,
-        share: this.share,
-        halt: (reason) => {
-          this.stopReason ||= `driver ${this.o.driverId}: ${reason}`;
-        },
-      });
-      const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : this.timeoutMs + 1000;
-      if (!(await firer.drain(nowMs() + drainFor))) {
-        // Still in flight after the drain: abort them now, so that they are counted (as `aborted`
-        // errors) in the final message instead of vanishing from the metrics after reaching the target.
-        await firer.close(true).catch(() => undefined);
-        await firer.drain(nowMs() + 100);
-      }
+      for (const part of this.parts)
+        part.onStarted = () => {
+          if (this.started || this.cancelled) return;
+          this.started = true;
+          scheduleBoundary();
+        };
+      const settled = await Promise.allSettled(this.parts.map((part) => part.run(startAtMs)));
       clearTimeout(boundary);
-      this.publishFinal(startAtMs, this.stopReason);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      // The skew this driver reports is its latest thread's.
+      const starts = settled.map((r) => (r as PromiseFulfilledResult<number | undefined>).value).filter((v): v is number => v !== undefined);
+      if (starts.length > 0) this.skewUs = BigInt(Math.round((Math.max(...starts) - startAtMs) * 1000));
+      await snapshots;
+      this.publishSnapshot(await this.take(), this.seq, startAtMs, true, this.stopReason);
     } catch (err) {
       clearTimeout(boundary);
+      for (const part of this.parts) part.cancel();
       this.o.log(`driver ${this.o.driverId}: test ${this.o.testId} failed: ${String(err)}`);
-      this.publishFinal(startAtMs, `driver ${this.o.driverId} failed: ${err instanceof Error ? err.message : String(err)}`);
+      await snapshots;
+      const last = await this.take().catch(() => undefined);
+      this.publishSnapshot(last ?? emptySnapshot(), this.seq, startAtMs, true, `driver ${this.o.driverId} failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      this.recorder.closed = true;
-      await firer?.close(true).catch(() => undefined);
+      for (const part of this.parts) part.close();
       await this.publishing;
     }
   }
 
-  private publishFinal(startAtMs: number, error: string): void {
-    this.publishSnapshot(this.recorder.take(), startAtMs, true, error);
-  }
-
-  private publishSnapshot(s: IntervalSnapshot, startAtMs: number, final: boolean, error: string): void {
+  private publishSnapshot(s: IntervalSnapshot, seq: number, startAtMs: number, final: boolean, error: string): void {
     if (!final && this.buffered >= this.o.maxBuffered!) {
       this.undelivered++;
-      this.o.log(`driver ${this.o.driverId}: ${this.buffered} metrics messages wait for the data plane; interval ${this.seq} of test ${this.o.testId} is dropped`);
+      this.o.log(`driver ${this.o.driverId}: ${this.buffered} metrics messages wait for the data plane; interval ${seq} of test ${this.o.testId} is dropped`);
       return;
     }
     if (final && this.undelivered > 0)
       error = [error, `driver ${this.o.driverId} could not deliver ${this.undelivered} interval(s) of metrics (data plane unreachable)`].filter(Boolean).join("; ");
-    const seq = this.seq;
     const startMs = startAtMs + seq * this.intervalMs;
     const endMs = final ? Math.max(startMs, nowMs()) : startMs + this.intervalMs;
     const message = create(MetricsMessageSchema, {
@@ -249,4 +211,8 @@ export class TestRun {
       }
     }
   }
+}
+
+function emptySnapshot(): IntervalSnapshot {
+  return { requests: 0, statusCounts: new Map(), errorCounts: new Map(), bytesReceived: 0, dropped: 0, late: 0, latencyHistogram: new Uint8Array(0), serviceTimeHistogram: new Uint8Array(0) };
 }

@@ -14,19 +14,21 @@ export function tsunami(spec: Tsunami): Executor {
     const limit = spec.limit.case === "requestsPerDriver" ? Number(spec.limit.value) : Number.POSITIVE_INFINITY;
     const endAt = spec.limit.case === "durationMs" ? Math.min(ctx.startMs + spec.limit.value, ctx.stopAtMs) : ctx.stopAtMs;
     const cap = spec.maxInFlight > 0 ? spec.maxInFlight : Number.POSITIVE_INFINITY;
-    for (let k = 0; k < limit; k++) {
+    // A driver's threads take turns: thread t of N sends requests t, t + N, t + 2N, …
+    const { index: first, count: step } = ctx.thread;
+    for (let k = first; k < limit; k += step) {
       const due = ctx.startMs + k * spec.delayMs;
       if (due >= endAt) break;
       await sleepUntil(due, ctx.signal);
       if (ctx.signal.aborted) break;
       if (ctx.firer.inFlight >= cap && !(await ctx.firer.waitForSlot(cap, endAt, ctx.signal))) {
         // The end came while the cap held this request back: it and every one still due are dropped.
-        if (!ctx.signal.aborted) ctx.recorder.drop(Math.min(limit, Math.ceil((endAt - ctx.startMs) / spec.delayMs)) - k);
+        if (!ctx.signal.aborted) ctx.recorder.drop(Math.ceil((Math.min(limit, Math.ceil((endAt - ctx.startMs) / spec.delayMs)) - k) / step));
         break;
       }
       if (ctx.signal.aborted) break;
       if (nowMs() - due >= LATE_AFTER_MS) ctx.recorder.lateStart();
-      void ctx.firer.fire(due);
+      ctx.firer.fire(due);
     }
   };
 }

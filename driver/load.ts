@@ -1,0 +1,179 @@
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { addEncoded, createLatencyHistogram, encodeHistogram } from "../metrics/histogram.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../workload/defaults.js";
+import { arrivalRate } from "./arrival-rate.js";
+import { avalanche } from "./avalanche.js";
+import { nowMs, waitForInstant } from "./clock.js";
+import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
+import { HttpFirer } from "./http.js";
+import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
+import { tsunami } from "./tsunami.js";
+
+/** After a cancel, in-flight requests get this long before they are aborted. */
+export const CANCEL_DRAIN_MS = 1000;
+
+/** Picks the executor for a spec's workload. */
+export function executorFor(spec: TestSpec): Executor {
+  switch (spec.workload.case) {
+    case "avalanche":
+      return avalanche(spec.workload.value);
+    case "tsunami":
+      return tsunami(spec.workload.value);
+    case "arrivalRate":
+      return arrivalRate(spec.workload.value);
+    default:
+      throw new Error("test spec has no workload");
+  }
+}
+
+/** What a load part needs to run its thread's part of one test. */
+export interface LoadPartOptions {
+  spec: TestSpec;
+  /** The driver's share of the fleet's schedule when the test starts. */
+  share: Share;
+  /** This part's thread among the driver's threads. */
+  thread: { index: number; count: number };
+  onSample?: SampleTap | undefined;
+}
+
+/**
+ * The part of one test that one thread of a driver sends and measures: its own undici
+ * connections, its own recorder. A driver runs one part inline (the default) or one per worker
+ * thread ({@link WorkerLoadPart}); the {@link TestRun} merges their intervals into one.
+ */
+export interface LoadPart {
+  /**
+   * Waits for the common start, sends until the workload ends (or a cancel), drains what is in
+   * flight, and resolves with the instant (epoch ms) it started, or undefined when cancelled
+   * first. Rejects when the load cannot run (the reason is the final message's error).
+   */
+  run(startAtMs: number): Promise<number | undefined>;
+  /** Takes the interval's numbers and starts a new interval. */
+  take(): Promise<IntervalSnapshot>;
+  /** The driver's new share of the fleet's schedule (this part takes its thread's part of it). */
+  reshare(share: Share): void;
+  /** Stops sending at once; in-flight requests get {@link CANCEL_DRAIN_MS}. */
+  cancel(): void;
+  /** Called with a reason when the workload ends its schedule early (see RunContext.halt). */
+  onHalt: (reason: string) => void;
+  /** Called once the part passed the start instant and starts sending (epoch ms). */
+  onStarted: (startedMs: number) => void;
+  /** Ignores late completions from now on and frees the part's resources. */
+  close(): void;
+}
+
+/** One thread's load, run in the calling thread. */
+export class InlineLoadPart implements LoadPart {
+  private readonly abort = new AbortController();
+  private readonly recorder: IntervalRecorder;
+  private readonly share: Share;
+  onHalt: (reason: string) => void = () => undefined;
+  onStarted: (startedMs: number) => void = () => undefined;
+
+  constructor(private readonly o: LoadPartOptions) {
+    this.recorder = new IntervalRecorder(o.spec.workload.case !== "avalanche", o.onSample);
+    this.share = threadShare(o.share, o.thread);
+  }
+
+  async run(startAtMs: number): Promise<number | undefined> {
+    const { spec, thread } = this.o;
+    const executor = executorFor(spec);
+    const timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
+    const workload = spec.workload;
+    const avalancheSpec = workload.case === "avalanche" ? workload.value : undefined;
+    const firer = new HttpFirer(
+      {
+        url: new URL(spec.targetUrl),
+        method: spec.method.toUpperCase() || "GET",
+        headers: spec.headers,
+        body: spec.body.length > 0 ? spec.body : undefined,
+        timeoutMs,
+      },
+      this.recorder,
+      Math.max(1, avalancheSpec?.pipelining ?? 1),
+    );
+    try {
+      await waitForInstant(startAtMs, this.abort.signal);
+      const startedMs = nowMs();
+      if (this.abort.signal.aborted) return undefined;
+      this.onStarted(startedMs);
+      const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
+      const limit = avalancheSpec?.limit.case === "requestsPerDriver" ? Number(avalancheSpec.limit.value) : Number.POSITIVE_INFINITY;
+      await executor({
+        firer,
+        recorder: this.recorder,
+        // A late driver runs its whole schedule from its own start rather than bursting to catch up.
+        startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
+        stopAtMs,
+        signal: this.abort.signal,
+        share: this.share,
+        halt: (reason) => this.onHalt(reason),
+        thread,
+        ...(avalancheSpec
+          ? { concurrency: splitEvenly(avalancheSpec.concurrency, thread.index, thread.count), requestLimit: splitEvenly(limit, thread.index, thread.count) }
+          : {}),
+      });
+      const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : timeoutMs + 1000;
+      if (!(await firer.drain(nowMs() + drainFor))) {
+        // Still in flight after the drain: abort them now, so that they are counted (as `aborted`
+        // errors) in the final message instead of vanishing from the metrics after reaching the target.
+        await firer.close(true).catch(() => undefined);
+        await firer.drain(nowMs() + 100);
+      }
+      return startedMs;
+    } finally {
+      await firer.close(true).catch(() => undefined);
+    }
+  }
+
+  take(): Promise<IntervalSnapshot> {
+    return Promise.resolve(this.recorder.take());
+  }
+
+  /** The same as {@link take}, without a promise (the worker answers from it). */
+  takeNow(): IntervalSnapshot {
+    return this.recorder.take();
+  }
+
+  reshare(share: Share): void {
+    Object.assign(this.share, threadShare(share, this.o.thread));
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  close(): void {
+    this.recorder.closed = true;
+  }
+}
+
+/** One interval of a driver: its threads' intervals added up (histograms merged exactly). */
+export function mergeSnapshots(parts: IntervalSnapshot[]): IntervalSnapshot {
+  if (parts.length === 1) return parts[0]!;
+  const merged: IntervalSnapshot = {
+    requests: 0,
+    statusCounts: new Map(),
+    errorCounts: new Map(),
+    bytesReceived: 0,
+    dropped: 0,
+    late: 0,
+    latencyHistogram: new Uint8Array(0),
+    serviceTimeHistogram: new Uint8Array(0),
+  };
+  const latency = createLatencyHistogram();
+  const service = createLatencyHistogram();
+  for (const p of parts) {
+    merged.requests += p.requests;
+    merged.bytesReceived += p.bytesReceived;
+    merged.dropped += p.dropped;
+    merged.late += p.late;
+    for (const [k, v] of p.statusCounts) merged.statusCounts.set(k, (merged.statusCounts.get(k) ?? 0) + v);
+    for (const [k, v] of p.errorCounts) merged.errorCounts.set(k, (merged.errorCounts.get(k) ?? 0) + v);
+    addEncoded(latency, p.latencyHistogram);
+    addEncoded(service, p.serviceTimeHistogram);
+  }
+  merged.latencyHistogram = encodeHistogram(latency);
+  merged.serviceTimeHistogram = encodeHistogram(service);
+  return merged;
+}
