@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
@@ -114,6 +114,56 @@ describe("gRPC server reflection with the real buf curl (no --schema)", () => {
     const r = await bufCurl(["--protocol", "grpc", "-d", "{}", `${fleet.server.url}/kannon.v1.OrchestratorService/NoSuchMethod`]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/NoSuchMethod/);
+  });
+});
+
+/**
+ * A second, independent reflection client: Python's grpcio-reflection descriptor database (v1alpha)
+ * feeds a protobuf DescriptorPool, which checks every file and import as it builds; then a dynamic
+ * ListDrivers call with message classes made from the reflected schema alone.
+ */
+const PYTHON_REFLECTION_CLIENT = `
+import json, sys, grpc
+from google.protobuf import json_format
+from google.protobuf.descriptor_pool import DescriptorPool
+from google.protobuf.message_factory import GetMessageClass
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+with grpc.insecure_channel(sys.argv[1]) as ch:
+    db = ProtoReflectionDescriptorDatabase(ch)
+    pool = DescriptorPool(db)
+    svc = pool.FindServiceByName("kannon.v1.OrchestratorService")
+    method = svc.methods_by_name["ListDrivers"]
+    Req, Res = GetMessageClass(method.input_type), GetMessageClass(method.output_type)
+    call = ch.unary_unary("/kannon.v1.OrchestratorService/ListDrivers", request_serializer=Req.SerializeToString, response_deserializer=Res.FromString)
+    res = call(Req(), timeout=10)
+    spec = pool.FindMessageTypeByName("kannon.v1.TestSpec")
+    print(json.dumps({
+        "services": sorted(db.get_services()),
+        "methods": sorted(m.name for m in svc.methods),
+        "specImports": [d.name for d in spec.file.dependencies],
+        "drivers": json_format.MessageToDict(res)["drivers"],
+    }))
+`;
+
+describe("reflection from another language: Python grpcio-reflection", () => {
+  let fleet: Embedded;
+  beforeAll(async () => {
+    fleet = await startEmbedded({ drivers: 1, target: false });
+  });
+  afterAll(() => fleet?.close());
+
+  it("builds the schema through reflection alone and calls ListDrivers with it", async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(inject("python"), ["-c", PYTHON_REFLECTION_CLIENT, fleet.server.url.replace("http://", "")], { timeout: 30_000, env: { ...process.env, no_grpc_proxy: "127.0.0.1" } }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    const got = JSON.parse(out) as { services: string[]; methods: string[]; specImports: string[]; drivers: { id: string; state: string }[] };
+    expect(got.services).toContain("kannon.v1.OrchestratorService");
+    expect(got.methods).toEqual(OrchestratorService.methods.map((m) => m.name).sort());
+    expect(got.specImports).toEqual(["google/protobuf/timestamp.proto"]);
+    expect(got.drivers.map((d) => [d.id, d.state])).toEqual([["driver-1", "DRIVER_STATE_READY"]]);
   });
 });
 
