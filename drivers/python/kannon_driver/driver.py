@@ -1,0 +1,254 @@
+"""A driver in the fleet (port of driver/driver.ts): registers, heartbeats every second with its
+state and test, arms on a test_config that names it, starts at the trigger's start_at, cancels,
+re-splits, is refused, and leaves the fleet gracefully."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import kannon_gen  # noqa: F401
+from kannon.v1 import bus_pb2, driver_pb2
+
+from . import VERSION
+from .bus import KafkaBus
+from .clock import now_ms
+from .recorder import SampleTap
+from .run import HEARTBEAT_INTERVAL_MS, TestRun, ms_of, timestamp_at
+
+ARM_TIMEOUT_MS = 30_000
+
+
+@dataclass
+class _Armed:
+    config: bus_pb2.TestConfigMessage
+    run: TestRun
+    done: Optional[asyncio.Task] = None
+    arm_timer: Optional[asyncio.TimerHandle] = None
+
+
+class Driver:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        driver_id: Optional[str] = None,
+        address: Optional[str] = None,
+        log: Callable[[str], None] = print,
+        tap: Optional[SampleTap] = None,
+        flush_samples: Optional[Callable[[], None]] = None,
+        on_refused: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        self.bus = bus
+        self.id = driver_id or f"driver-{uuid.uuid4().hex[:8]}"
+        self.instance_id = str(uuid.uuid4())
+        self.address = address or socket.gethostname()
+        self.log = log
+        self.tap = tap
+        self.flush_samples = flush_samples
+        self.on_refused = on_refused
+        self.refused = False
+        self.stopping = False
+        self.armed: Optional[_Armed] = None
+        self._heartbeat: Optional[asyncio.Task] = None
+        self._early: "OrderedDict[str, bus_pb2.TriggerMessage]" = OrderedDict()
+        self._cancelled: "OrderedDict[str, bool]" = OrderedDict()
+        self._background: set = set()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro) -> asyncio.Task:
+        t = asyncio.create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+        return t
+
+    @staticmethod
+    def _remember(d: OrderedDict, key: str, value) -> None:
+        d[key] = value
+        d.move_to_end(key)
+        while len(d) > 64:
+            d.popitem(last=False)
+
+    @property
+    def state(self) -> int:
+        return driver_pb2.DRIVER_STATE_BUSY if self.armed else driver_pb2.DRIVER_STATE_READY
+
+    async def _beat(self) -> None:
+        m = bus_pb2.HeartbeatMessage(
+            driver_id=self.id,
+            instance_id=self.instance_id,
+            sent_at=timestamp_at(now_ms()),
+            state=self.state,
+            test_id=self.armed.config.test_id if self.armed else "",
+        )
+        try:
+            await self.bus.publish("heartbeat", self.id, m.SerializeToString())
+        except Exception as err:  # noqa: BLE001
+            self.log(f"driver {self.id}: heartbeat failed: {err!r}")
+
+    async def _heartbeats(self) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time()
+        while True:
+            at += HEARTBEAT_INTERVAL_MS / 1000
+            await asyncio.sleep(max(0.0, at - loop.time()))
+            self._spawn(self._beat())
+
+    async def _refuse(self, test_id: str, error: str) -> None:
+        """An empty final message: this driver will not (or can no longer) run the test."""
+        m = bus_pb2.MetricsMessage(test_id=test_id, driver_id=self.id, final=True, error=error)
+        try:
+            await self.bus.publish("metrics", self.id, m.SerializeToString())
+        except Exception as err:  # noqa: BLE001
+            self.log(f"driver {self.id}: could not report refusal of {test_id}: {err!r}")
+
+    async def _publish_metrics(self, m: bus_pb2.MetricsMessage) -> None:
+        await self.bus.publish("metrics", self.id, m.SerializeToString())
+
+    # -- fleet messages --------------------------------------------------------------------------
+
+    def on_config(self, value: bytes) -> None:
+        config = bus_pb2.TestConfigMessage.FromString(value)
+        ids = list(config.driver_ids)
+        if self.id not in ids or not config.HasField("spec") or config.test_id in self._cancelled or self.refused:
+            return
+        if self.stopping:
+            self._spawn(self._refuse(config.test_id, f"driver {self.id} is shutting down"))
+            return
+        if self.armed:
+            if self.armed.config.test_id != config.test_id:
+                self._spawn(self._refuse(config.test_id, f"driver {self.id} is busy with test {self.armed.config.test_id}"))
+            return
+        try:
+            run = TestRun(
+                config.test_id,
+                self.id,
+                config.spec,
+                ids.index(self.id),
+                len(ids),
+                self._publish_metrics,
+                self.log,
+                self.tap,
+                self.flush_samples,
+            )
+        except Exception as err:  # noqa: BLE001
+            self._spawn(self._refuse(config.test_id, f"driver {self.id} cannot run the test: {err}"))
+            return
+        entry = _Armed(config, run)
+
+        def arm_timeout() -> None:
+            if self.armed is entry and entry.done is None:
+                self.log(f"driver {self.id}: no trigger for test {config.test_id} within {ARM_TIMEOUT_MS} ms; ready again")
+                self.armed = None
+                self._spawn(self._refuse(config.test_id, f"driver {self.id} got no trigger within {ARM_TIMEOUT_MS} ms"))
+                self._spawn(self._beat())
+
+        entry.arm_timer = asyncio.get_running_loop().call_later(ARM_TIMEOUT_MS / 1000, arm_timeout)
+        self.armed = entry
+        self._spawn(self._beat())
+        early = self._early.pop(config.test_id, None)
+        if early is not None:
+            self._on_trigger(early)
+
+    def on_trigger(self, value: bytes) -> None:
+        self._on_trigger(bus_pb2.TriggerMessage.FromString(value))
+
+    def _on_trigger(self, trigger: bus_pb2.TriggerMessage) -> None:
+        if trigger.action == bus_pb2.TRIGGER_ACTION_REFUSE:
+            if trigger.instance_id != self.instance_id or self.refused:
+                return
+            self.refused = True
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+            self.log(f"driver {self.id}: refused by the orchestrator: {trigger.reason}")
+            if self.on_refused is not None:
+                self.on_refused(trigger.reason)
+            return
+        if self.refused:
+            return
+        entry = self.armed
+        if entry is None or entry.config.test_id != trigger.test_id:
+            # Maybe its config is still on its way (topics are not ordered with each other).
+            if trigger.action == bus_pb2.TRIGGER_ACTION_START:
+                self._remember(self._early, trigger.test_id, trigger)
+            elif trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL:
+                self._early.pop(trigger.test_id, None)
+                self._remember(self._cancelled, trigger.test_id, True)
+            return
+        if trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL:
+            entry.run.cancel()
+            if entry.done is None:
+                # Cancelled before it started: an empty final so the orchestrator is not left waiting.
+                if entry.arm_timer is not None:
+                    entry.arm_timer.cancel()
+                self.armed = None
+
+                async def refuse_then_beat() -> None:
+                    await self._refuse(trigger.test_id, "")
+                    await self._beat()
+
+                self._spawn(refuse_then_beat())
+            return
+        if trigger.action == bus_pb2.TRIGGER_ACTION_RESHARE:
+            since = ms_of(trigger.start_at) if trigger.HasField("start_at") else now_ms()
+            if not entry.run.reshare(list(trigger.driver_ids), since):
+                self.log(f"driver {self.id}: test {trigger.test_id} was re-split without this driver")
+            return
+        if trigger.action != bus_pb2.TRIGGER_ACTION_START or entry.done is not None:
+            return
+        if entry.arm_timer is not None:
+            entry.arm_timer.cancel()
+        start_at = ms_of(trigger.start_at) if trigger.HasField("start_at") else now_ms()
+
+        async def run_then_ready() -> None:
+            try:
+                await entry.run.run(start_at)
+            finally:
+                if self.armed is entry:
+                    self.armed = None
+                await self._beat()
+
+        entry.done = self._spawn(run_then_ready())
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribes to the fleet topics (positioned), registers and starts heartbeating."""
+        await self.bus.subscribe_fleet({"test_config": self.on_config, "trigger": self.on_trigger})
+        reg = bus_pb2.RegisterMessage(
+            driver_id=self.id,
+            instance_id=self.instance_id,
+            host=socket.gethostname(),
+            address=self.address,
+            version=VERSION,
+            sent_at=timestamp_at(now_ms()),
+        )
+        await self.bus.publish("register", self.id, reg.SerializeToString())
+        self._heartbeat = asyncio.create_task(self._heartbeats())
+        self._spawn(self._beat())
+
+    async def stop(self, deadline_ms: float = 4000) -> None:
+        """Leaves the fleet: a running test is stopped and its final published first, then the
+        driver registers with leaving=true. The wait for the final is cut at deadline_ms."""
+        self.stopping = True
+        current = self.armed
+        if current is not None:
+            current.run.cancel(f"driver {self.id} shut down during the run")
+            if current.arm_timer is not None:
+                current.arm_timer.cancel()
+            if current.done is None:
+                self.armed = None
+                await self._refuse(current.config.test_id, f"driver {self.id} shut down before the start")
+            else:
+                await asyncio.wait([current.done], timeout=deadline_ms / 1000)
+            current.run.abandon()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        leave = bus_pb2.RegisterMessage(driver_id=self.id, instance_id=self.instance_id, leaving=True, sent_at=timestamp_at(now_ms()))
+        try:
+            await self.bus.publish("register", self.id, leave.SerializeToString())
+        except Exception as err:  # noqa: BLE001
+            self.log(f"driver {self.id}: could not announce leaving: {err!r}")

@@ -1,0 +1,399 @@
+"""One test on one driver (port of driver/run.ts and the executors driver/avalanche.ts,
+driver/tsunami.ts, driver/arrival-rate.ts): waits for the common start, runs the workload, and
+publishes an interval of metrics at every boundary start_at + k*interval (seq = k) and a final
+message when it ends or is cancelled."""
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Awaitable, Callable, List, Optional
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+import kannon_gen  # noqa: F401  (puts the generated code on sys.path)
+from kannon.v1 import bus_pb2
+
+from .clock import now_ms, sleep_until, wait_for_instant
+from .http import HttpFirer
+from .recorder import IntervalRecorder, SampleTap, Snapshot
+from .schedule import due_offsets_ms, first_index_from, rate_phases
+
+# workload/defaults.ts
+DEFAULT_REPORT_INTERVAL_MS = 1000
+DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+LATE_START_MS = 50
+HEARTBEAT_INTERVAL_MS = 1000
+MISSED_HEARTBEATS_LIMIT = 3
+# driver/executor.ts, driver/run.ts, driver/arrival-rate.ts
+LATE_AFTER_MS = 10
+METRICS_RETRY_MS = 120_000
+MAX_BUFFERED_METRICS = 10_000
+CANCEL_DRAIN_MS = 1000
+STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT
+DEFAULT_ARRIVAL_MAX_IN_FLIGHT = 1000
+
+INF = float("inf")
+
+
+def timestamp_at(ms: float) -> Timestamp:
+    """A Timestamp from fractional epoch ms, kept to the microsecond (metrics/stats.ts timestampAt)."""
+    us = math.floor(ms * 1000 + 0.5)
+    seconds = us // 1_000_000
+    return Timestamp(seconds=seconds, nanos=(us - seconds * 1_000_000) * 1000)
+
+
+def ms_of(t: Timestamp) -> float:
+    return t.seconds * 1000 + math.floor(t.nanos / 1e3 + 0.5) / 1e3
+
+
+@dataclass
+class Share:
+    """This driver's part of a fleet-wide schedule: request indexes = index (mod count) from since_ms."""
+
+    index: int
+    count: int
+    since_ms: float
+    version: int
+
+
+@dataclass
+class RunContext:
+    firer: HttpFirer
+    recorder: IntervalRecorder
+    start_ms: float
+    stop_at_ms: float
+    aborted: asyncio.Event
+    share: Share
+    halt: Callable[[str], None]
+
+
+Executor = Callable[[RunContext], Awaitable[None]]
+
+
+def avalanche(spec) -> Executor:
+    """Closed model: `concurrency` loops, each sending its next request as soon as the last ends."""
+
+    async def run(ctx: RunContext) -> None:
+        limit = spec.requests_per_driver if spec.WhichOneof("limit") == "requests_per_driver" else INF
+        stop_at = min(ctx.start_ms + spec.duration_ms, ctx.stop_at_ms) if spec.WhichOneof("limit") == "duration_ms" else ctx.stop_at_ms
+        issued = 0
+
+        async def loop() -> None:
+            nonlocal issued
+            while issued < limit and not ctx.aborted.is_set() and now_ms() < stop_at and not ctx.firer.closed:
+                issued += 1
+                await ctx.firer.fire()
+
+        loops = [asyncio.create_task(loop()) for _ in range(spec.concurrency)]
+        # Return at the stop instant (or when cancelled) even while requests are still out: the
+        # run drains them and aborts what a slow target still holds.
+        await asyncio.wait(loops, timeout=None if stop_at == INF else max(0.0, stop_at - now_ms()) / 1000)
+
+    return run
+
+
+def tsunami(spec) -> Executor:
+    """Fixed schedule: request k due at start + k*delay_ms; latency from the due time; a request
+    the in-flight cap holds back is late; past the end, what the cap still holds is dropped."""
+
+    async def run(ctx: RunContext) -> None:
+        limit = spec.requests_per_driver if spec.WhichOneof("limit") == "requests_per_driver" else INF
+        end_at = min(ctx.start_ms + spec.duration_ms, ctx.stop_at_ms) if spec.WhichOneof("limit") == "duration_ms" else ctx.stop_at_ms
+        cap = spec.max_in_flight if spec.max_in_flight > 0 else INF
+        k = 0
+        while k < limit:
+            due = ctx.start_ms + k * spec.delay_ms
+            if due >= end_at:
+                break
+            await sleep_until(due)
+            if ctx.aborted.is_set():
+                break
+            if ctx.firer.in_flight >= cap and not await ctx.firer.wait_for_slot(cap, end_at):
+                if not ctx.aborted.is_set():
+                    ctx.recorder.drop(int(min(limit, math.ceil((end_at - ctx.start_ms) / spec.delay_ms)) - k))
+                break
+            if ctx.aborted.is_set():
+                break
+            if now_ms() - due >= LATE_AFTER_MS:
+                ctx.recorder.late_start()
+            ctx.firer.fire(due)
+            k += 1
+
+    return run
+
+
+def arrival_rate(spec) -> Executor:
+    """Open model: this driver's share of the fleet's arrival schedule; a request due while
+    max_in_flight are out is dropped. On a re-split the old share holds until its instant."""
+
+    async def run(ctx: RunContext) -> None:
+        cap = spec.max_in_flight if spec.max_in_flight > 0 else DEFAULT_ARRIVAL_MAX_IN_FLIGHT
+        phases = rate_phases(spec)
+        version = ctx.share.version
+        offsets = due_offsets_ms(phases, ctx.share.index, ctx.share.count)
+        while True:
+            nxt = next(offsets, None)
+            if ctx.share.version != version:
+                share = ctx.share
+                from_offset = share.since_ms - ctx.start_ms
+                if share.index < 0 and (nxt is None or nxt >= from_offset):
+                    break
+                if share.index >= 0 and (nxt is None or nxt >= from_offset):
+                    version = share.version
+                    offsets = due_offsets_ms(phases, first_index_from(phases, from_offset, share.index, share.count), share.count)
+                    nxt = next(offsets, None)
+            if nxt is None:
+                break
+            due = ctx.start_ms + nxt
+            if due >= ctx.stop_at_ms:
+                break
+            await sleep_until(due)
+            if ctx.aborted.is_set():
+                break
+            behind = now_ms() - due
+            if behind > STALLED_AFTER_MS:
+                ctx.halt(
+                    f"driver fell {round(behind)} ms behind its schedule (paused or starved), longer than the miss "
+                    "window: it stopped its share, which the fleet may have re-split"
+                )
+                break
+            if ctx.firer.in_flight >= cap:
+                ctx.recorder.drop()
+                continue
+            ctx.firer.fire(due)
+
+    return run
+
+
+def executor_for(spec) -> Executor:
+    which = spec.WhichOneof("workload")
+    if which == "avalanche":
+        return avalanche(spec.avalanche)
+    if which == "tsunami":
+        return tsunami(spec.tsunami)
+    if which == "arrival_rate":
+        return arrival_rate(spec.arrival_rate)
+    raise ValueError("test spec has no workload")
+
+
+class TestRun:
+    """One test on this driver. `publish` sends one MetricsMessage (awaited, in order)."""
+
+    def __init__(
+        self,
+        test_id: str,
+        driver_id: str,
+        spec,
+        driver_index: int,
+        driver_count: int,
+        publish: Callable[[bus_pb2.MetricsMessage], Awaitable[None]],
+        log: Callable[[str], None],
+        tap: Optional[SampleTap] = None,
+        flush_samples: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self.test_id = test_id
+        self.driver_id = driver_id
+        self.spec = spec
+        self.publish = publish
+        self.log = log
+        self.flush_samples = flush_samples
+        self.interval_ms = spec.report_interval_ms or DEFAULT_REPORT_INTERVAL_MS
+        self.timeout_ms = spec.request_timeout_ms or DEFAULT_REQUEST_TIMEOUT_MS
+        self.executor = executor_for(spec)
+        self.recorder = IntervalRecorder(spec.WhichOneof("workload") != "avalanche", tap)
+        self.share = Share(driver_index, driver_count, 0.0, 0)
+        self.seq = 0
+        self.skew_us = 0
+        self.stop_reason = ""
+        self.started = False
+        self.abandoned = False
+        self.aborted = asyncio.Event()
+        self.undelivered = 0
+        self._queue: "asyncio.Queue[Optional[bus_pb2.MetricsMessage]]" = asyncio.Queue()
+        self._buffered = 0
+        self._waiting: Optional[asyncio.Task] = None
+        self._executor_task: Optional[asyncio.Task] = None
+
+    def reshare(self, driver_ids: List[str], since_ms: float) -> bool:
+        """Takes a new share from since_ms on; False when this driver is not among driver_ids."""
+        if self.driver_id not in driver_ids:
+            self.share = Share(-1, 0, since_ms, self.share.version + 1)
+            self.stop_reason = self.stop_reason or (
+                f"driver {self.driver_id} was re-split out of the schedule (declared lost) and stopped its share"
+            )
+            return False
+        self.share = Share(driver_ids.index(self.driver_id), len(driver_ids), since_ms, self.share.version + 1)
+        return True
+
+    def cancel(self, reason: str = "") -> None:
+        """Stops as soon as possible; the final message carries `reason` as its error when set."""
+        self.stop_reason = self.stop_reason or reason
+        self.aborted.set()
+        for t in (self._waiting, self._executor_task):
+            if t is not None and not t.done():
+                t.cancel()
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+    async def run(self, start_at_ms: float) -> None:
+        """Runs from start_at_ms to the end; never raises."""
+        spec = self.spec
+        firer: Optional[HttpFirer] = None
+        boundary: Optional[asyncio.Task] = None
+        worker = asyncio.create_task(self._deliver_all())
+        try:
+            connections = spec.avalanche.concurrency if spec.WhichOneof("workload") == "avalanche" else None
+            firer = HttpFirer(
+                spec.target_url,
+                (spec.method or "GET").upper(),
+                spec.headers,
+                bytes(spec.body) if spec.body else None,
+                self.timeout_ms,
+                self.recorder,
+                connections,
+            )
+            self._waiting = asyncio.create_task(wait_for_instant(start_at_ms))
+            await asyncio.wait([self._waiting])
+            started_ms = now_ms()
+            self.skew_us = int(math.floor((started_ms - start_at_ms) * 1000 + 0.5))
+            if self.aborted.is_set():
+                self._publish_final(start_at_ms, self.stop_reason)
+                return
+            self.started = True
+            share = self.share
+            share.since_ms = start_at_ms
+            boundary = asyncio.create_task(self._boundaries(start_at_ms))
+            stop_at = start_at_ms + spec.max_duration_ms if spec.max_duration_ms > 0 else INF
+            ctx = RunContext(
+                firer=firer,
+                recorder=self.recorder,
+                # A late driver runs its whole schedule from its own start rather than bursting.
+                start_ms=started_ms if started_ms - start_at_ms > LATE_START_MS else start_at_ms,
+                stop_at_ms=stop_at,
+                aborted=self.aborted,
+                share=share,
+                halt=self._halt,
+            )
+            # ctx.share must follow reshare(): give the executor a view that reads self.share.
+            run_ctx = _LiveShareContext(ctx, self)
+            self._executor_task = asyncio.create_task(self.executor(run_ctx))
+            await asyncio.wait([self._executor_task])
+            t = self._executor_task
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()
+            drain_for = CANCEL_DRAIN_MS if self.aborted.is_set() else self.timeout_ms + 1000
+            if not await firer.drain(now_ms() + drain_for):
+                # Still in flight: abort now so they are counted (as `aborted`) in the final message.
+                await firer.abort_all()
+                await firer.drain(now_ms() + 100)
+            boundary.cancel()
+            self._publish_final(start_at_ms, self.stop_reason)
+        except Exception as err:  # noqa: BLE001
+            if boundary is not None:
+                boundary.cancel()
+            self.log(f"driver {self.driver_id}: test {self.test_id} failed: {err!r}")
+            self._publish_final(start_at_ms, f"driver {self.driver_id} failed: {err}")
+        finally:
+            self.recorder.closed = True
+            if firer is not None:
+                try:
+                    await firer.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._queue.put_nowait(None)
+            await worker
+
+    def _halt(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or f"driver {self.driver_id}: {reason}"
+
+    async def _boundaries(self, start_at_ms: float) -> None:
+        while True:
+            await sleep_until(start_at_ms + (self.seq + 1) * self.interval_ms)
+            self._publish_snapshot(self.recorder.take(), start_at_ms, False, "")
+            # If the loop fell behind by whole intervals, skip to the interval we are in.
+            self.seq = max(self.seq + 1, math.floor((now_ms() - start_at_ms) / self.interval_ms))
+
+    def _publish_final(self, start_at_ms: float, error: str) -> None:
+        self._publish_snapshot(self.recorder.take(), start_at_ms, True, error)
+
+    def _publish_snapshot(self, s: Snapshot, start_at_ms: float, final: bool, error: str) -> None:
+        if self.flush_samples is not None:
+            self.flush_samples()
+        if not final and self._buffered >= MAX_BUFFERED_METRICS:
+            self.undelivered += 1
+            self.log(f"driver {self.driver_id}: {self._buffered} metrics messages wait for the data plane; interval {self.seq} of test {self.test_id} is dropped")
+            return
+        if final and self.undelivered > 0:
+            error = "; ".join(x for x in [error, f"driver {self.driver_id} could not deliver {self.undelivered} interval(s) of metrics (data plane unreachable)"] if x)
+        seq = self.seq
+        start_ms = start_at_ms + seq * self.interval_ms
+        end_ms = max(start_ms, now_ms()) if final else start_ms + self.interval_ms
+        m = bus_pb2.MetricsMessage(
+            test_id=self.test_id,
+            driver_id=self.driver_id,
+            seq=seq,
+            interval_start=timestamp_at(start_ms),
+            interval_end=timestamp_at(end_ms),
+            requests=s.requests,
+            status_counts=s.status_counts,
+            error_counts=s.error_counts,
+            bytes_received=s.bytes_received,
+            latency_histogram=s.latency_histogram,
+            service_time_histogram=s.service_time_histogram,
+            dropped=s.dropped,
+            late=s.late,
+            final=final,
+            start_skew_us=self.skew_us,
+            error=error,
+        )
+        self._buffered += 1
+        self._queue.put_nowait(m)
+
+    async def _deliver_all(self) -> None:
+        while True:
+            m = await self._queue.get()
+            if m is None:
+                return
+            try:
+                await self._deliver(m)
+            finally:
+                self._buffered -= 1
+
+    async def _deliver(self, m: bus_pb2.MetricsMessage) -> None:
+        """Publishes one message, retrying with backoff for up to METRICS_RETRY_MS (the
+        orchestrator applies each (driver_id, seq) at most once, so a retry is safe)."""
+        give_up_at = now_ms() + METRICS_RETRY_MS
+        backoff = 500
+        while True:
+            try:
+                await self.publish(m)
+                return
+            except Exception as err:  # noqa: BLE001
+                last = now_ms() + backoff > give_up_at
+                self.log(
+                    f"driver {self.driver_id}: could not publish metrics seq {m.seq} of test {self.test_id}: {err!r}"
+                    + ("; giving up: this interval is lost" if last else f"; trying again in {backoff} ms")
+                )
+                if last:
+                    self.undelivered += 1
+                if last or self.abandoned:
+                    return
+                await asyncio.sleep(backoff / 1000)
+                backoff = min(backoff * 2, 10_000)
+
+
+class _LiveShareContext:
+    """The RunContext an executor sees, whose `share` is always the run's current one."""
+
+    def __init__(self, ctx: RunContext, run: TestRun) -> None:
+        self._ctx = ctx
+        self._run = run
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+    @property
+    def share(self) -> Share:
+        return self._run.share

@@ -1,0 +1,313 @@
+/**
+ * A mixed fleet over the real Kafka broker: the orchestrator (its own process), two TypeScript
+ * drivers (in this process, so that their raw samples are tapped with onSample) and the Python
+ * driver (drivers/python, a real process from the project's venv, its raw samples captured with
+ * KANNON_SAMPLE_FILE). Every test runs on all three at once against Kannon's target on 127.0.0.1
+ * and checks totals against the target's own count, each driver's share, and the merged
+ * percentiles against the histogram of every raw sample.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Bus } from "../bus/bus.js";
+import { openBus } from "../bus/open.js";
+import { createDriver, type DriverAgent } from "../driver/driver.js";
+import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
+import { dueOffsetsMs, ratePhases } from "../workload/schedule.js";
+import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
+import { startKannon, type KannonProcess } from "./processes.js";
+
+const root = join(import.meta.dirname, "..");
+const TS_IDS = ["ts-1", "ts-2"];
+const PY_ID = "py-1";
+
+/** The Python driver as an OS process. */
+interface PythonDriver {
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function startPythonDriver(python: string, args: string[], env: Record<string, string>): Promise<PythonDriver> {
+  const child = spawn(python, ["-m", "kannon_driver", ...args], {
+    cwd: join(root, "drivers", "python"),
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PYTHONUNBUFFERED: "1", ...env },
+  });
+  let out = "";
+  const driver: PythonDriver = {
+    child,
+    output: () => out,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = once(child, "exit");
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+      return child.exitCode;
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the Python driver did not join within 30 s:\n${out}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/joined the fleet/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the Python driver exited (${code}) before it joined:\n${out}`));
+    });
+  });
+  return driver;
+}
+
+/**
+ * The report's merged latency equals the histogram of all raw samples, percentile by percentile
+ * (compared after the same encode/decode, which keeps every bucket count but not the extremes).
+ */
+function expectMergedEqualsSamples(l: LatencyStats, samples: number[], what: string): void {
+  const union = createLatencyHistogram();
+  for (const s of samples) recordUs(union, s);
+  expect(l.count, `${what}: count`).toBe(BigInt(samples.length));
+  const decoded = decodeHistogram(encodeHistogram(union));
+  expect(decodeHistogram(l.histogram).outputPercentileDistribution(), `${what}: distribution`).toBe(decoded.outputPercentileDistribution());
+  for (const [p, v] of [[50, l.p50Us], [90, l.p90Us], [95, l.p95Us], [99, l.p99Us], [99.9, l.p999Us]] as const)
+    expect(v, `${what}: p${p}`).toBe(BigInt(decoded.getValueAtPercentile(p)));
+  expect(l.maxUs, `${what}: max`).toBe(BigInt(decoded.maxValue));
+  expect(l.minUs, `${what}: min`).toBe(BigInt(decoded.minNonZeroValue));
+}
+
+describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kafka broker", () => {
+  const kafka = inject("kafkaBootstrap");
+  const python = inject("python");
+  const prefix = `mixed-${process.pid}-`;
+  const procs: KannonProcess[] = [];
+  const buses: Bus[] = [];
+  const tsDrivers: DriverAgent[] = [];
+  /** Raw samples of the TypeScript drivers: [latency µs, service µs]. */
+  const tsSamples = new Map<string, [number, number][]>(TS_IDS.map((id) => [id, []]));
+  let py: PythonDriver;
+  let dir: string;
+  let sampleFile: string;
+  let targetUrl: string;
+  let client: OrchestratorClient;
+
+  /** Raw samples of the Python driver (its capture file). */
+  const pySamples = async (): Promise<[number, number][]> =>
+    (await readFile(sampleFile, "utf8"))
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(",").map(Number) as [number, number]);
+
+  const clearSamples = async () => {
+    for (const list of tsSamples.values()) list.length = 0;
+    await writeFile(sampleFile, "");
+  };
+
+  const readyIds = async () =>
+    (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).map((d) => d.id).sort();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "kannon-mixed-"));
+    sampleFile = join(dir, "py-samples.csv");
+    await writeFile(sampleFile, "");
+    const target = await startKannon(["target", "--host", "127.0.0.1", "--port", "0"], /listening on (http:\/\/\S+)/);
+    procs.push(target.proc);
+    targetUrl = target.match[1]!;
+    const orch = await startKannon(
+      ["orchestrator", "--kafka", kafka, "--topic-prefix", prefix, "--data", join(dir, "data"), "--port", "0"],
+      /listening on (http:\/\/\S+)/,
+    );
+    procs.push(orch.proc);
+    client = grpcClient(orch.match[1]!);
+    for (const id of TS_IDS) {
+      const bus = await openBus({ kafka, topicPrefix: prefix, clientId: id, log: (m) => process.stderr.write(`${id}: ${m}\n`) });
+      buses.push(bus);
+      const d = createDriver({ bus, id, log: () => {}, onSample: (l, s) => tsSamples.get(id)!.push([l, s]) });
+      await d.start();
+      tsDrivers.push(d);
+    }
+    py = await startPythonDriver(python, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], { KANNON_SAMPLE_FILE: sampleFile });
+    await until(async () => (await readyIds()).length === 3, 20_000, "3 drivers READY");
+  }, 120_000);
+
+  afterAll(async () => {
+    await py?.stop("SIGTERM");
+    await Promise.all(tsDrivers.map((d) => d.stop({ deadlineMs: 2000 })));
+    await Promise.all(buses.map((b) => b.close()));
+    await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs a test on the three drivers to its end; returns the report, the target's count and every raw sample. */
+  async function runMixed(s: TestSpec) {
+    await clearSamples();
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({ spec: s });
+    const started = (await client.startTest({ testId: test!.id })).test!;
+    let report: Report | undefined;
+    for await (const m of client.watchTest({ testId: test!.id }, { timeoutMs: 60_000 })) if (m.report) report = m.report;
+    const after = await targetCounts(targetUrl);
+    const ts = [...tsSamples.values()].flat();
+    const pys = await pySamples();
+    return { report: report!, order: started.driverIds, targetDelta: after.requests - before.requests, ts, pys, all: [...ts, ...pys] };
+  }
+  const requestsOf = (report: Report, id: string) => report.drivers.find((d) => d.driverId === id)?.stats?.requests;
+
+  it("the Python driver is in the fleet with its own version, READY and heartbeating", async () => {
+    const drivers = (await client.listDrivers({})).drivers;
+    const p = drivers.find((d) => d.id === PY_ID)!;
+    expect(p.version).toBe("kannon-py/0.1.0");
+    expect(p.state).toBe(DriverState.READY);
+    expect(p.instanceId).toMatch(/^[0-9a-f-]{36}$/);
+    const first = p.lastHeartbeatAt!.seconds;
+    await until(
+      async () => (await client.listDrivers({})).drivers.find((d) => d.id === PY_ID)!.lastHeartbeatAt!.seconds > first,
+      5_000,
+      "a newer heartbeat from the Python driver",
+    );
+  });
+
+  it("avalanche: exact totals against the target, 500 per driver, merged percentiles equal those of all raw samples", async () => {
+    const { report, targetDelta, ts, pys, all } = await runMixed(
+      spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 250,
+        workload: { case: "avalanche", value: { concurrency: 4, limit: { case: "requestsPerDriver", value: 500n } } },
+      }),
+    );
+    expect(report.state, py.output()).toBe(TestState.COMPLETED);
+    expect(report.partial).toBe(false);
+    expect(report.total!.requests).toBe(1500n);
+    expect(targetDelta).toBe(1500);
+    expect(report.total!.errors).toBe(0n);
+    expect(report.total!.statusCounts[200]).toBe(1500n);
+    for (const id of [...TS_IDS, PY_ID]) expect(requestsOf(report, id), id).toBe(500n);
+    expect(report.drivers.every((d) => d.finished && d.message === "")).toBe(true);
+    expect(ts).toHaveLength(1000);
+    expect(pys).toHaveLength(500);
+    expectMergedEqualsSamples(report.total!.latency!, all.map(([l]) => l), "latency");
+    // The Python driver's own numbers, alone, match its own samples too.
+    const pyReport = report.drivers.find((d) => d.driverId === PY_ID)!;
+    expectMergedEqualsSamples(pyReport.stats!.latency!, pys.map(([l]) => l), "python latency");
+    expect(Number(pyReport.stats!.bytesReceived)).toBeGreaterThan(0);
+    // Every interval from 0 on, on the common grid.
+    const intervals = report.intervals.map((i) => i.interval);
+    expect(intervals).toEqual(intervals.map((_, i) => i));
+  });
+
+  it("tsunami: latency from the scheduled start and service time, both equal to the raw samples; 300 per driver", async () => {
+    const { report, targetDelta, all, pys } = await runMixed(
+      spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 250,
+        workload: { case: "tsunami", value: { delayMs: 5, limit: { case: "durationMs", value: 1500 } } },
+      }),
+    );
+    expect(report.state, py.output()).toBe(TestState.COMPLETED);
+    expect(report.total!.requests).toBe(900n);
+    expect(targetDelta).toBe(900);
+    for (const id of [...TS_IDS, PY_ID]) expect(requestsOf(report, id), id).toBe(300n);
+    expect(report.total!.errors).toBe(0n);
+    expect(pys).toHaveLength(300);
+    expectMergedEqualsSamples(report.total!.latency!, all.map(([l]) => l), "latency");
+    expectMergedEqualsSamples(report.total!.serviceTime!, all.map(([, s]) => s), "service time");
+    // Latency counts from the scheduled start: never below the service time of the same request.
+    expect(pys.every(([l, s]) => l >= s)).toBe(true);
+    // Everyone started together: the Python driver's measured start is within 50 ms of start_at.
+    const skew = Number(report.drivers.find((d) => d.driverId === PY_ID)!.startSkewUs);
+    expect(Math.abs(skew)).toBeLessThan(50_000);
+  });
+
+  it("arrival rate with a ramp: each driver sends exactly its share of the fleet's schedule (index ≡ share mod 3)", async () => {
+    const arrival = { ratePerS: 300, durationMs: 1000, stages: [{ targetRatePerS: 600, durationMs: 1000 }] };
+    const { report, order, targetDelta, all } = await runMixed(
+      spec({ targetUrl: `${targetUrl}/ping`, reportIntervalMs: 500, workload: { case: "arrivalRate", value: arrival } }),
+    );
+    expect(report.state, py.output()).toBe(TestState.COMPLETED);
+    const phases = ratePhases(arrival as never);
+    const expected = order.map((_, i) => [...dueOffsetsMs(phases, i, order.length)].length);
+    expect(expected.reduce((a, b) => a + b, 0)).toBe(750);
+    order.forEach((id, i) => expect(requestsOf(report, id), id).toBe(BigInt(expected[i]!)));
+    expect(report.total!.requests).toBe(750n);
+    expect(report.total!.dropped).toBe(0n);
+    expect(targetDelta).toBe(750);
+    expectMergedEqualsSamples(report.total!.latency!, all.map(([l]) => l), "latency");
+    expectMergedEqualsSamples(report.total!.serviceTime!, all.map(([, s]) => s), "service time");
+  });
+
+  it("a cancel stops the Python driver with the others; its final metrics still match the target", async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 250,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 20_000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 10_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 1000));
+    const cancelledAt = Date.now();
+    await client.cancelTest({ testId: test!.id });
+    let report: Report | undefined;
+    for await (const m of client.watchTest({ testId: test!.id }, { timeoutMs: 30_000 })) if (m.report) report = m.report;
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    const after = await targetCounts(targetUrl);
+    expect(report!.state).toBe(TestState.CANCELLED);
+    const p = report!.drivers.find((d) => d.driverId === PY_ID)!;
+    expect(p.finished).toBe(true);
+    expect(Number(p.stats!.requests)).toBeGreaterThan(50);
+    expect(Number(p.stats!.requests)).toBeLessThan(1000);
+    expect(report!.total!.requests).toBe(BigInt(after.requests - before.requests));
+    await until(async () => (await readyIds()).includes(PY_ID), 5_000, "the Python driver READY again");
+  });
+
+  it("SIGTERM mid-test: the Python driver publishes its final metrics, then leaves the fleet", async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 250,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 4000 } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 10_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await py.stop("SIGTERM"), py.output()).toBe(0);
+    expect(py.output()).toContain("leaving the fleet");
+    let report: Report | undefined;
+    for await (const m of client.watchTest({ testId: test!.id }, { timeoutMs: 30_000 })) if (m.report) report = m.report;
+    const after = await targetCounts(targetUrl);
+    const p = report!.drivers.find((d) => d.driverId === PY_ID)!;
+    expect(p.finished).toBe(true);
+    expect(p.message).toContain("shut down");
+    expect(Number(p.stats!.requests)).toBeGreaterThan(50);
+    expect(Number(p.stats!.requests)).toBeLessThan(350);
+    for (const id of TS_IDS) expect(requestsOf(report!, id), id).toBe(400n);
+    expect(report!.state).toBe(TestState.COMPLETED);
+    expect(report!.partial).toBe(true);
+    expect(report!.total!.requests).toBe(BigInt(after.requests - before.requests));
+    await until(
+      async () => (await client.listDrivers({})).drivers.find((d) => d.id === PY_ID)?.state === DriverState.LEFT,
+      10_000,
+      "the Python driver LEFT",
+    );
+  });
+});
