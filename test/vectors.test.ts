@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { createRegistry, fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { decodeFromCompressedBase64, type Histogram } from "hdr-histogram-js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { file_kannon_v1_bus } from "../gen/kannon/v1/bus_pb.js";
 import { Counts, decodeCounts } from "../metrics/counts.js";
 import {
@@ -17,6 +19,8 @@ import {
   type Manifest,
 } from "../scripts/test-vectors.js";
 
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
 const manifest = JSON.parse(readFileSync(join(VECTORS_DIR, MANIFEST), "utf8")) as Manifest;
 const registry = createRegistry(file_kannon_v1_bus);
 const read = (file: string) => new Uint8Array(readFileSync(join(VECTORS_DIR, file)));
@@ -120,4 +124,44 @@ describe("shared data-plane vectors (proto/testdata)", () => {
       expect(expectationOf(m.latencyHistogram), v.name).toEqual(v.histograms!.latency_histogram);
     }
   });
+
+  describe("histograms encoded by Python (py-histogram-*.hdr)", () => {
+    const py = JSON.parse(readFileSync(join(VECTORS_DIR, "py-histograms.json"), "utf8")) as {
+      histograms: Array<HistogramExpectation & { file: string; description: string }>;
+    };
+
+    it("are all there", () => {
+      expect(py.histograms.map((h) => h.file).sort()).toEqual(readdirSync(VECTORS_DIR).filter((f) => f.startsWith("py-histogram-") && f.endsWith(".hdr")).sort());
+      expect(py.histograms.length).toBeGreaterThanOrEqual(4);
+    });
+
+    for (const entry of py.histograms) {
+      it(`${entry.file} (${entry.description}) decodes to the count, min, max and percentiles Python read`, () => {
+        const bytes = read(entry.file);
+        const { file: _file, description: _description, ...expected } = entry;
+        expect(summary(decodeFromCompressedBase64(Buffer.from(bytes).toString("base64"), 64, false))).toEqual(expected);
+        const counts = new Counts();
+        counts.addSparse(decodeCounts(bytes));
+        expect(summary(counts.toHistogram())).toEqual(expected);
+      });
+    }
+  });
+
+  // Both protobuf backends of Python: upb (the default) and the pure-Python one (see the test's docstring).
+  for (const backend of ["upb", "python"] as const) {
+    it(`pass in Python too (drivers/python/tests/test_vectors.py, ${backend} backend)`, async () => {
+      const python = inject("python");
+      const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+      if (backend === "python") env.PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION = "python";
+      else delete env.PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION;
+      const result = await run(python, ["-m", "unittest", "discover", "-v", "-s", "drivers/python/tests", "-p", "test_vectors.py"], { cwd: root, env }).catch(
+        (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? "", stderr: `${err.stderr ?? ""}\n(exit ${err.code})` }),
+      );
+      // unittest reports on stderr: every test listed as ok, then "Ran N tests" and "OK".
+      expect(result.stderr).toMatch(/\nOK\s*$/);
+      const ran = /Ran (\d+) tests?/.exec(result.stderr);
+      expect(Number(ran?.[1] ?? 0)).toBeGreaterThanOrEqual(6);
+      expect(result.stderr).toContain("test_reencode_byte_for_byte (test_vectors.VectorTest.test_reencode_byte_for_byte) ... ok");
+    });
+  }
 });
