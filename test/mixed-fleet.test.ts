@@ -19,7 +19,7 @@ import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
-import { dueOffsetsMs, ratePhases } from "../workload/schedule.js";
+import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
 import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
@@ -34,7 +34,7 @@ interface PythonDriver {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-async function startPythonDriver(python: string, args: string[], env: Record<string, string>): Promise<PythonDriver> {
+async function startPythonDriver(python: string, args: string[], env: Record<string, string>, ready = /joined the fleet/): Promise<PythonDriver> {
   const child = spawn(python, ["-m", "kannon_driver", ...args], {
     cwd: join(root, "drivers", "python"),
     stdio: ["ignore", "pipe", "pipe"],
@@ -61,16 +61,18 @@ async function startPythonDriver(python: string, args: string[], env: Record<str
     }, 30_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      if (/joined the fleet/.test(out)) {
+      if (ready.test(out)) {
         clearTimeout(timer);
         resolve();
       }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("exit", (code) => {
+    // "close": after the last output, which may be the line `ready` waits for.
+    child.once("close", (code) => {
       clearTimeout(timer);
-      reject(new Error(`the Python driver exited (${code}) before it joined:\n${out}`));
+      if (ready.test(out)) resolve();
+      else reject(new Error(`the Python driver exited (${code}) before it joined:\n${out}`));
     });
   });
   return driver;
@@ -91,6 +93,46 @@ function expectMergedEqualsSamples(l: LatencyStats, samples: number[], what: str
   expect(l.maxUs, `${what}: max`).toBe(BigInt(decoded.maxValue));
   expect(l.minUs, `${what}: min`).toBe(BigInt(decoded.minNonZeroValue));
 }
+
+describe("the Python driver's arrival-rate schedule is workload/schedule.ts to the last bit", () => {
+  it("dueOffsetsMs and firstIndexFrom agree exactly for constant, ramp-up, ramp-down and zero-length phases", async () => {
+    const specs = [
+      { ratePerS: 73.3, durationMs: 1300, stages: [{ targetRatePerS: 250, durationMs: 900 }, { targetRatePerS: 10, durationMs: 700 }] },
+      { ratePerS: 0, durationMs: 0, stages: [{ targetRatePerS: 1000, durationMs: 1500 }] },
+      { ratePerS: 333.33, durationMs: 2000, stages: [] },
+    ];
+    const shares = [[0, 1], [1, 3], [2, 3], [4, 7]] as const;
+    const offsets = [0, 1, 700.5, 1300, 2100, 2899, 5000];
+    const expected = specs.map((sp) => {
+      const phases = ratePhases(sp as never);
+      return {
+        due: shares.map(([i, n]) => [...dueOffsetsMs(phases, i, n)]),
+        first: offsets.flatMap((o) => shares.map(([i, n]) => firstIndexFrom(phases, o, i, n))),
+      };
+    });
+    const script = `
+import json, sys
+from types import SimpleNamespace as N
+from kannon_driver.schedule import rate_phases, due_offsets_ms, first_index_from
+specs, shares, offsets = json.load(sys.stdin)
+out = []
+for sp in specs:
+    ph = rate_phases(N(rate_per_s=sp["ratePerS"], duration_ms=sp["durationMs"], stages=[N(target_rate_per_s=s["targetRatePerS"], duration_ms=s["durationMs"]) for s in sp["stages"]]))
+    out.append({"due": [list(due_offsets_ms(ph, i, n)) for i, n in shares], "first": [first_index_from(ph, o, i, n) for o in offsets for i, n in shares]})
+print(json.dumps(out))
+`;
+    const child = spawn(inject("python"), ["-c", script], { cwd: join(root, "drivers", "python"), stdio: ["pipe", "pipe", "inherit"] });
+    child.stdin!.end(JSON.stringify([specs, shares, offsets]));
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, "exit")) as [number];
+    expect(code).toBe(0);
+    const got = JSON.parse(out) as typeof expected;
+    expect(got[0]!.due[0]!.length).toBeGreaterThan(300);
+    // JSON carries doubles exactly both ways (shortest round-trip form): equal means bit-equal.
+    expect(got).toEqual(expected);
+  });
+});
 
 describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kafka broker", () => {
   const kafka = inject("kafkaBootstrap");
@@ -148,7 +190,7 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
 
   afterAll(async () => {
     await py?.stop("SIGTERM");
-    await Promise.all(tsDrivers.map((d) => d.stop({ deadlineMs: 2000 })));
+    await Promise.all(tsDrivers.map((d) => d.stop({ deadlineMs: 2000 }).catch(() => undefined)));
     await Promise.all(buses.map((b) => b.close()));
     await Promise.all(procs.map((p) => p.stop("SIGTERM")));
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -278,6 +320,60 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     await until(async () => (await readyIds()).includes(PY_ID), 5_000, "the Python driver READY again");
   });
 
+  it("a second Python process with a live driver's id is refused by the orchestrator and exits 1", async () => {
+    let second: PythonDriver | undefined;
+    try {
+      second = await startPythonDriver(python, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], {}, /joined the fleet|refused/);
+      const { child } = second;
+      const code = await new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        const timer = setTimeout(() => resolve(-1), 20_000);
+        child.once("exit", (c) => (clearTimeout(timer), resolve(c)));
+      });
+      if (child.stdout!.readable) await once(child, "close");
+      expect(code, second.output()).toBe(1);
+      expect(second.output()).toMatch(/refused by the orchestrator: driver id "py-1" is already used by a live process/);
+    } finally {
+      await second?.stop("SIGKILL");
+    }
+    // The first py-1 is untouched.
+    expect(await readyIds()).toEqual([PY_ID, ...TS_IDS].sort());
+  });
+
+  it("arrival rate re-split: a TypeScript driver leaves mid-run and the Python driver takes over its part of the schedule", async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        reportIntervalMs: 500,
+        workload: { case: "arrivalRate", value: { ratePerS: 300, durationMs: 4000 } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    await until(async () => (await client.getTest({ testId: test!.id })).test!.state === TestState.RUNNING, 10_000, "RUNNING");
+    await new Promise((r) => setTimeout(r, 1000));
+    // ts-2 leaves mid-run (as on SIGTERM): its final metrics go first, then the orchestrator re-splits.
+    await tsDrivers[1]!.stop();
+    let report: Report | undefined;
+    for await (const m of client.watchTest({ testId: test!.id }, { timeoutMs: 30_000 })) if (m.report) report = m.report;
+    const after = await targetCounts(targetUrl);
+    expect(report!.state, py.output()).toBe(TestState.COMPLETED);
+    expect(report!.partial).toBe(true);
+    const total = Number(report!.total!.requests);
+    const byDriver = Object.fromEntries(report!.drivers.map((d) => [d.driverId, Number(d.stats!.requests)]));
+    console.log(`mixed re-split: total ${total}, ${JSON.stringify(byDriver)}`);
+    // Without the re-split the fleet would lose ts-2's remaining ~2/3 of 400 requests (~930 in all).
+    expect(total).toBeGreaterThanOrEqual(1140);
+    expect(total).toBeLessThanOrEqual(1212);
+    expect(total).toBe(after.requests - before.requests);
+    expect(byDriver["ts-2"]).toBeLessThan(250);
+    expect(byDriver[PY_ID]).toBeGreaterThan(450);
+    expect(byDriver["ts-1"]).toBeGreaterThan(450);
+    expect(report!.total!.dropped).toBe(0n);
+    // The last full intervals run at the fleet's rate again: ~150 per 500 ms.
+    for (const n of report!.intervals.slice(-3, -1).map((i) => Number(i.requests))) expect(Math.abs(n - 150)).toBeLessThanOrEqual(10);
+  });
+
   it("SIGTERM mid-test: the Python driver publishes its final metrics, then leaves the fleet", async () => {
     const before = await targetCounts(targetUrl);
     const { test } = await client.createTest({
@@ -300,7 +396,8 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     expect(p.message).toContain("shut down");
     expect(Number(p.stats!.requests)).toBeGreaterThan(50);
     expect(Number(p.stats!.requests)).toBeLessThan(350);
-    for (const id of TS_IDS) expect(requestsOf(report!, id), id).toBe(400n);
+    // ts-2 left in the re-split test: ts-1 and py-1 run this one.
+    expect(requestsOf(report!, "ts-1")).toBe(400n);
     expect(report!.state).toBe(TestState.COMPLETED);
     expect(report!.partial).toBe(true);
     expect(report!.total!.requests).toBe(BigInt(after.requests - before.requests));
