@@ -2,7 +2,7 @@ import type { ArrivalRate } from "../gen/kannon/v1/test_pb.js";
 import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
 import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import { nowMs, sleepUntil } from "./clock.js";
-import type { Executor } from "./executor.js";
+import { splitEvenly, type Executor } from "./executor.js";
 
 /**
  * Open model: this driver's share of the fleet's arrival schedule. A request due while
@@ -19,7 +19,8 @@ const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
 
 export function arrivalRate(spec: ArrivalRate): Executor {
   return async (ctx) => {
-    const cap = spec.maxInFlight > 0 ? spec.maxInFlight : 1000;
+    // The driver's cap, split over its threads.
+    const cap = Math.max(1, splitEvenly(spec.maxInFlight > 0 ? spec.maxInFlight : 1000, ctx.thread.index, ctx.thread.count));
     const phases = ratePhases(spec);
     let version = ctx.share.version;
     let offsets = dueOffsetsMs(phases, ctx.share.index, ctx.share.count);

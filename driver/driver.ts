@@ -15,6 +15,7 @@ import { msOf, timestampAt } from "../metrics/stats.js";
 import { nowMs } from "./clock.js";
 import type { SampleTap } from "./recorder.js";
 import { TestRun } from "./run.js";
+import { checkThreads, LoadThreads } from "./threads.js";
 import { HEARTBEAT_INTERVAL_MS } from "../workload/defaults.js";
 
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
@@ -39,6 +40,18 @@ export interface DriverOptions {
    * driver id; the driver has stopped heartbeating and takes no tests by then.
    */
   onRefused?: ((reason: string) => void) | undefined;
+  /**
+   * Load threads (default 1): each runs its own undici connections and recorder and sends its part
+   * of every test; the driver merges their intervals and publishes one. More than 1 implies
+   * `workers`.
+   */
+  threads?: number | undefined;
+  /**
+   * Run the load in worker threads even with one thread, so that the measurement does not share
+   * the main thread's event loop (the embedded fleet of `kannon run` does; default false: one
+   * thread runs inline, the cheapest per request).
+   */
+  workers?: boolean | undefined;
 }
 
 /** A driver in the fleet. */
@@ -57,6 +70,10 @@ export interface DriverAgent {
   stop(options?: { deadlineMs?: number }): Promise<void>;
   /** Resolves when the current test (if any) has published its final metrics. */
   idle(): Promise<void>;
+  /** The ids of the worker threads that send this driver's load; empty when it runs inline. */
+  readonly loadThreadIds: number[];
+  /** The used heap of each load thread, in bytes (after a GC under --expose-gc); empty when inline. */
+  threadHeaps(): Promise<number[]>;
 }
 
 interface Armed {
@@ -75,6 +92,10 @@ export function createDriver(options: DriverOptions): DriverAgent {
   const log = options.log ?? ((m: string) => console.log(m));
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
   const armTimeoutMs = options.armTimeoutMs ?? ARM_TIMEOUT_MS;
+  const threadCount = options.threads ?? 1;
+  // Checked here, so that a bad count fails before the driver joins the fleet.
+  checkThreads(threadCount);
+  const loadThreads = threadCount > 1 || options.workers ? new LoadThreads(threadCount) : undefined;
   let subscription: Subscription | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let armed: Armed | undefined;
@@ -126,6 +147,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         publish: (m) => bus.publish("metrics", id, m),
         log,
         onSample: options.onSample,
+        parts: loadThreads ? (o) => loadThreads.parts(o) : undefined,
       });
     } catch (err) {
       void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`);
@@ -202,7 +224,14 @@ export function createDriver(options: DriverOptions): DriverAgent {
     get state() {
       return state();
     },
+    get loadThreadIds() {
+      return loadThreads?.threadIds ?? [];
+    },
+    async threadHeaps() {
+      return loadThreads ? loadThreads.heapUsed() : [];
+    },
     async start() {
+      await loadThreads?.start();
       subscription = await bus.subscribe(
         { kind: "broadcast", id },
         { test_config: (m) => onConfig(m), trigger: (m) => onTrigger(m) },
@@ -242,6 +271,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
       }
       clearInterval(heartbeat);
       await subscription?.close();
+      await loadThreads?.close();
       await bus
         .publish(
           "register",

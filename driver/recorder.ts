@@ -12,8 +12,11 @@ export interface IntervalSnapshot {
   serviceTimeHistogram: Uint8Array;
 }
 
-/** A test-only tap on every recorded request: latency and service time in microseconds. */
-export type SampleTap = (latencyUs: number, serviceTimeUs: number) => void;
+/**
+ * A test-only tap on every recorded request: latency and service time in microseconds, and when
+ * it was sent (epoch ms). Not for production use: it costs a call per request.
+ */
+export type SampleTap = (latencyUs: number, serviceTimeUs: number, sentMs: number) => void;
 
 /**
  * Records the current interval of a run: two HDR histograms and counters, nothing per request.
@@ -69,7 +72,7 @@ export class IntervalRecorder {
     const latencyUs = this.scheduled ? (endMs - scheduledMs) * 1000 : serviceUs;
     recordUs(this.latency, latencyUs);
     if (this.scheduled) recordUs(this.service, serviceUs);
-    this.tap?.(latencyUs, serviceUs);
+    this.tap?.(latencyUs, serviceUs, sentMs);
   }
 
   /** Takes the interval's numbers and starts a new interval. */

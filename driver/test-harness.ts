@@ -21,6 +21,7 @@ import { msOf, timestampAt } from "../metrics/stats.js";
 import { createTarget, type Target } from "../target/target.js";
 import { nowMs } from "./clock.js";
 import { createDriver, type DriverAgent } from "./driver.js";
+import type { SampleTap } from "./recorder.js";
 
 
 export type Event =
@@ -34,7 +35,7 @@ export interface Harness {
   /** Everything drivers published, in delivery order. */
   events: Event[];
   logs: string[];
-  driver(options?: { id?: string; armTimeoutMs?: number }): Promise<DriverAgent>;
+  driver(options?: { id?: string; armTimeoutMs?: number; threads?: number; workers?: boolean; onSample?: SampleTap }): Promise<DriverAgent>;
 }
 
 let cleanups: (() => Promise<void>)[] = [];
@@ -78,6 +79,9 @@ export async function harness(): Promise<Harness> {
         heartbeatIntervalMs: 100,
         armTimeoutMs: options.armTimeoutMs ?? 10_000,
         log: (m) => logs.push(m),
+        threads: options.threads,
+        workers: options.workers,
+        onSample: options.onSample,
       });
       let stopped = false;
       const stop = driver.stop.bind(driver);

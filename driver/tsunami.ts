@@ -1,6 +1,6 @@
 import type { Tsunami } from "../gen/kannon/v1/test_pb.js";
 import { nowMs, sleepUntil } from "./clock.js";
-import { LATE_AFTER_MS, type Executor } from "./executor.js";
+import { LATE_AFTER_MS, splitEvenly, type Executor } from "./executor.js";
 
 /**
  * Fixed schedule: request k is due at start + k·delay_ms, start to start, whatever the responses
@@ -13,7 +13,8 @@ export function tsunami(spec: Tsunami): Executor {
   return async (ctx) => {
     const limit = spec.limit.case === "requestsPerDriver" ? Number(spec.limit.value) : Number.POSITIVE_INFINITY;
     const endAt = spec.limit.case === "durationMs" ? Math.min(ctx.startMs + spec.limit.value, ctx.stopAtMs) : ctx.stopAtMs;
-    const cap = spec.maxInFlight > 0 ? spec.maxInFlight : Number.POSITIVE_INFINITY;
+    // The driver's cap, split over its threads.
+    const cap = spec.maxInFlight > 0 ? Math.max(1, splitEvenly(spec.maxInFlight, ctx.thread.index, ctx.thread.count)) : Number.POSITIVE_INFINITY;
     // A driver's threads take turns: thread t of N sends requests t, t + N, t + 2N, …
     const { index: first, count: step } = ctx.thread;
     for (let k = first; k < limit; k += step) {
