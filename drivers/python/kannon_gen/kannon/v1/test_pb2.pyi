@@ -65,14 +65,16 @@ class TestSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
 
 class Avalanche(_message.Message):
-    __slots__ = ("concurrency", "requests_per_driver", "duration_ms")
+    __slots__ = ("concurrency", "requests_per_driver", "duration_ms", "pipelining")
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_PER_DRIVER_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    PIPELINING_FIELD_NUMBER: _ClassVar[int]
     concurrency: int
     requests_per_driver: int
     duration_ms: int
-    def __init__(self, concurrency: _Optional[int] = ..., requests_per_driver: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+    pipelining: int
+    def __init__(self, concurrency: _Optional[int] = ..., requests_per_driver: _Optional[int] = ..., duration_ms: _Optional[int] = ..., pipelining: _Optional[int] = ...) -> None: ...
 
 class Tsunami(_message.Message):
     __slots__ = ("delay_ms", "requests_per_driver", "duration_ms", "max_in_flight")
