@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -94,7 +94,27 @@ function expectMergedEqualsSamples(l: LatencyStats, samples: number[], what: str
   expect(l.minUs, `${what}: min`).toBe(BigInt(decoded.minNonZeroValue));
 }
 
-describe("the Python driver's arrival-rate schedule is workload/schedule.ts to the last bit", () => {
+describe("the Python driver's generated code and schedule", () => {
+  it("drivers/python/kannon_gen is what npm run generate:python makes from proto/ now (not stale)", async () => {
+    const out = await mkdtemp(join(tmpdir(), "kannon-pygen-"));
+    try {
+      const protos = (await readdir(join(root, "proto", "kannon", "v1"))).filter((f) => f.endsWith(".proto")).map((f) => `proto/kannon/v1/${f}`);
+      const child = spawn(inject("python"), ["-m", "grpc_tools.protoc", "-I", "proto", `--python_out=${out}`, `--pyi_out=${out}`, `--grpc_python_out=${out}`, ...protos], {
+        cwd: root,
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      const [code] = (await once(child, "exit")) as [number];
+      expect(code).toBe(0);
+      const committedDir = join(root, "drivers", "python", "kannon_gen", "kannon", "v1");
+      const committed = (await readdir(committedDir)).filter((f) => f.endsWith(".py") || f.endsWith(".pyi")).filter((f) => f !== "__init__.py");
+      expect(committed.length).toBe(protos.length * 2 + 1);
+      for (const f of committed)
+        expect(await readFile(join(committedDir, f), "utf8"), `${f} is stale: run npm run generate:python`).toBe(await readFile(join(out, "kannon", "v1", f), "utf8"));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
   it("dueOffsetsMs and firstIndexFrom agree exactly for constant, ramp-up, ramp-down and zero-length phases", async () => {
     const specs = [
       { ratePerS: 73.3, durationMs: 1300, stages: [{ targetRatePerS: 250, durationMs: 900 }, { targetRatePerS: 10, durationMs: 700 }] },

@@ -201,6 +201,9 @@ class TestRun:
         self.interval_ms = spec.report_interval_ms or DEFAULT_REPORT_INTERVAL_MS
         self.timeout_ms = spec.request_timeout_ms or DEFAULT_REQUEST_TIMEOUT_MS
         self.executor = executor_for(spec)
+        if spec.WhichOneof("workload") == "avalanche" and getattr(spec.avalanche, "pipelining", 0) > 1:
+            # aiohttp has no HTTP/1.1 pipelining: the same requests, over `concurrency` connections.
+            log(f"driver {driver_id}: test {test_id}: pipelining {spec.avalanche.pipelining} is not supported by the Python driver; using {spec.avalanche.concurrency} connections")
         self.recorder = IntervalRecorder(spec.WhichOneof("workload") != "avalanche", tap)
         self.share = Share(driver_index, driver_count, 0.0, 0)
         self.seq = 0
