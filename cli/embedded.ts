@@ -5,6 +5,8 @@ import { createBus, type Bus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { createDriver, type DriverAgent } from "../driver/driver.js";
 import type { SampleTap } from "../driver/recorder.js";
+import { LoadThreads } from "../driver/threads.js";
+import { availableParallelism } from "node:os";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer, type RunningServer } from "../orchestrator/server.js";
 import { createTarget, type Target } from "../target/target.js";
@@ -20,6 +22,13 @@ export interface EmbeddedOptions {
   target?: boolean;
   log?: (message: string) => void;
   onSample?: SampleTap;
+  /**
+   * Load threads per driver (default 1). Whatever the count, the drivers' load runs in worker
+   * threads (a pool of at most one per core, shared by the drivers): the orchestrator, the API and
+   * the target share this process's main thread, and a busy main thread must not show up in the
+   * latencies the drivers measure.
+   */
+  threads?: number;
 }
 
 /** Everything of a one-process Kannon: target, orchestrator with its API, drivers, in-process bus. */
@@ -44,8 +53,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   let target: Target | undefined;
   let orchestrator: Orchestrator | undefined;
   let server: RunningServer | undefined;
+  let pool: LoadThreads | undefined;
   const close = async () => {
     await Promise.all(drivers.map((d) => d.stop({ deadlineMs: 3000 })));
+    await pool?.close();
     await server?.close();
     await orchestrator?.close();
     await bus.close();
@@ -56,8 +67,14 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     target = options.target === false ? undefined : await createTarget();
     orchestrator = await Orchestrator.open({ bus, dataDir, log });
     server = await startServer({ orchestrator, port: options.port ?? 0 });
-    for (let i = 0; i < (options.drivers ?? 3); i++) {
-      const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample });
+    // The drivers' load threads: one pool, no more threads than cores (threads that outnumber the
+    // cores wake late at the common start), each driver's parts spread round it.
+    const threads = options.threads ?? 1;
+    const driverCount = options.drivers ?? 3;
+    pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism())));
+    await pool.start();
+    for (let i = 0; i < driverCount; i++) {
+      const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample, threads, pool: { threads: pool, first: i * threads } });
       await d.start();
       drivers.push(d);
     }

@@ -13,7 +13,7 @@ import { TargetAllowlist } from "../orchestrator/allowlist.js";
 import { startServer } from "../orchestrator/server.js";
 import { createTarget, parseTargetArgs } from "../target/target.js";
 import { startEmbedded } from "./embedded.js";
-import { intFlag, specFlags, specFromFlags, UsageError, type SpecValues } from "./spec-args.js";
+import { intFlag, specFlags, specFromFlags, threadsFlag, UsageError, type SpecValues } from "./spec-args.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
 import { readSpecFile } from "./spec-file.js";
@@ -24,7 +24,9 @@ const USAGE = `usage: kannon <command> [flags]
                   --drivers N (3) --workload avalanche|tsunami|arrival-rate (avalanche) --url URL (the built-in target's /ping)
                   --method M --concurrency N (10) --requests N per driver (1000) | --duration-ms N --delay-ms N (10)
                   --rate R fleet-wide req/s (100) --max-in-flight N --interval-ms N (500) --timeout-ms N (10000)
+                  --pipelining N (avalanche: requests in flight per connection, for targets that support HTTP/1.1 pipelining)
                   --port N (API port; a free one by default) --stay (keep the fleet up after the test)
+                  --threads N (1..64, load threads per driver; each driver's load runs off the main thread)
   test          one test on a running orchestrator: --api URL (KANNON_API, default http://127.0.0.1:8080) --token-file F --url TARGET
                   and the same test flags as run (--drivers 0 = every ready driver); Ctrl-C cancels the test
                   --out FILE (run and test) writes the full report as JSON
@@ -36,6 +38,7 @@ const USAGE = `usage: kannon <command> [flags]
   report ID     a stored test's report: --format json|csv|html (json) --out FILE (stdout) --api URL --token-file F
                   csv: one row per interval (every interval); html: one self-contained file with charts and tables
   driver        one driver          --kafka host:port --topic-prefix P --id ID --address A
+                  --threads N (1..64, default 1): load threads, each with its own connections; one driver to the fleet
   Kafka security (orchestrator and driver): --kafka-tls, --kafka-ca-file PEM, --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512,
                   --kafka-username U (KANNON_KAFKA_USERNAME), the password in KANNON_KAFKA_PASSWORD or --kafka-password-file F
   target        the HTTP target     --port N --host H
@@ -122,23 +125,27 @@ function refuseSpecFlags(values: Record<string, unknown>, allowed: string[]): vo
 async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...specFlags, ...judgingFlags, ...fileFlags, port: { type: "string" }, stay: { type: "boolean" }, out: { type: "string" } },
+    options: { ...specFlags, ...judgingFlags, ...fileFlags, port: { type: "string" }, stay: { type: "boolean" }, out: { type: "string" }, threads: { type: "string" } },
     strict: true,
   });
   const drivers = intFlag(values, "drivers", 3);
   if (drivers < 1) throw new UsageError("--drivers must be at least 1");
+  const threads = threadsFlag(values);
   // Flag and file mistakes surface before anything starts.
   const fromFile = values.file ? readSpecFile(values.file, "http://127.0.0.1/") : undefined;
   if (fromFile) refuseSpecFlags(values, ["drivers"]);
   else specFromFlags(values as SpecValues, "http://127.0.0.1/");
   const judging = judgingFrom(values, fromFile?.thresholds);
-  const fleet = await startEmbedded({ drivers, port: intFlag(values, "port", 0) });
+  const fleet = await startEmbedded({ drivers, threads, port: intFlag(values, "port", 0) });
   try {
     const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
     const spec = fromFile
       ? readSpecFile(values.file!, `${fleet.target!.url}/ping`).spec
       : specFromFlags({ ...(values as SpecValues), drivers: String(drivers) }, `${fleet.target!.url}/ping`);
-    console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers (in-process bus)`);
+    console.log(
+      `kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${drivers} drivers ` +
+        `(in-process bus; each driver's load on ${threads === 1 ? "a worker thread" : `${threads} worker threads`})`,
+    );
     const outcome = await runTest(client, spec, (l) => console.log(l), judging);
     writeOut(values.out, reportJson(outcome.report));
     if (values.stay) {
@@ -288,23 +295,25 @@ async function driver(argv: string[]): Promise<number> {
       ...kafkaSecurityFlags,
       id: { type: "string" },
       address: { type: "string" },
+      threads: { type: "string" },
     },
     strict: true,
   });
+  const threads = threadsFlag(values);
   const bf = busFlags(values);
   if (!bf.kafka) throw new UsageError("--kafka host:port (or KANNON_KAFKA) is required: a separate driver reaches the orchestrator only through Kafka");
   // Only the orchestrator sizes the topics: a driver that grew them could make the others skip records.
   const bus = await openBus({ ...bf, partitions: undefined, clientId: values.id ?? "kannon-driver" });
   let refusal: ((reason: string) => void) | undefined;
   const refused = new Promise<string>((resolve) => (refusal = resolve));
-  const d = createDriver({ bus, id: values.id, address: values.address ?? hostname(), onRefused: (reason) => refusal?.(reason) });
+  const d = createDriver({ bus, id: values.id, address: values.address ?? hostname(), threads, onRefused: (reason) => refusal?.(reason) });
   void refused.then(async (reason) => {
     console.error(`kannon driver ${d.id}: refused by the orchestrator: ${reason}`);
     await Promise.race([bus.close(), new Promise((r) => setTimeout(r, 3000))]);
     process.exit(EXIT.failure);
   });
   await d.start();
-  console.log(`kannon driver ${d.id} joined the fleet over Kafka ${bf.kafka}`);
+  console.log(`kannon driver ${d.id} joined the fleet over Kafka ${bf.kafka}${threads > 1 ? ` (${threads} load threads)` : ""}`);
   return serveUntilSignal(`kannon driver ${d.id}`, async () => {
     // Leaves room within the shutdown deadline to flush the final metrics and say it is leaving.
     await d.stop({ deadlineMs: SHUTDOWN_DEADLINE_MS / 2 });

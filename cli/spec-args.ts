@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { MAX_DRIVER_THREADS } from "../workload/defaults.js";
 
 /** Command-line flags that describe a test, shared by `kannon run` and `kannon test`. */
 export const specFlags = {
@@ -15,6 +16,7 @@ export const specFlags = {
   "max-in-flight": { type: "string" },
   "interval-ms": { type: "string" },
   "timeout-ms": { type: "string" },
+  pipelining: { type: "string" },
 } as const;
 
 /** Values parsed from {@link specFlags}. */
@@ -49,9 +51,14 @@ export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
     reportIntervalMs: intFlag(v, "interval-ms", 500),
     requestTimeoutMs: intFlag(v, "timeout-ms", 0),
   };
+  if (v.pipelining !== undefined && workload !== "avalanche")
+    throw new UsageError(`--pipelining applies to the avalanche workload only (open models send each request at its scheduled instant), not to ${workload}`);
   switch (workload) {
     case "avalanche":
-      return create(TestSpecSchema, { ...base, workload: { case: "avalanche", value: { concurrency: intFlag(v, "concurrency", 10), limit } } });
+      return create(TestSpecSchema, {
+        ...base,
+        workload: { case: "avalanche", value: { concurrency: intFlag(v, "concurrency", 10), limit, pipelining: intFlag(v, "pipelining", 0) } },
+      });
     case "tsunami":
       return create(TestSpecSchema, {
         ...base,
@@ -68,4 +75,14 @@ export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
     default:
       throw new UsageError(`--workload must be avalanche, tsunami or arrival-rate, not "${workload}"`);
   }
+}
+
+/** `--threads N`: a whole number from 1 to {@link MAX_DRIVER_THREADS}, or a usage error naming the flag. */
+export function threadsFlag(values: Record<string, unknown>): number {
+  const raw = values.threads;
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_DRIVER_THREADS)
+    throw new UsageError(`--threads must be a whole number from 1 to ${MAX_DRIVER_THREADS} (load threads per driver), got "${String(raw)}"`);
+  return n;
 }

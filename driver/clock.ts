@@ -27,13 +27,39 @@ export function sleepUntil(atMs: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A word nobody ever notifies: `Atomics.wait` on it is a precise sleep of the calling thread. */
+const never = new Int32Array(new SharedArrayBuffer(4));
+
+/** Waits in progress in this thread, by instant: parts that start together wake together. */
+const gates = new Map<number, Promise<void>>();
+
 /**
- * Waits precisely for `atMs`: a timer until ~2 ms before, then a short spin, so the fleet's
- * common start is hit within a fraction of a millisecond when the event loop is free.
+ * Waits precisely for `atMs`: a timer until ~10 ms before, then the thread blocks for the rest in
+ * `Atomics.wait` (a futex with a timeout, well under a millisecond late), so the fleet's common
+ * start is hit within a fraction of a millisecond. Blocking instead of spinning leaves the cores
+ * to the other threads (spinning threads that outnumber the cores were descheduled past the
+ * instant). Everything in this thread waiting for the same instant shares one wait and wakes in
+ * the same turn of the event loop: drivers sharing a thread start within a fraction of a
+ * millisecond of each other, where separate timers had the second one wait for the first one's
+ * traffic. Resolves early when `signal` aborts.
  */
-export async function waitForInstant(atMs: number, signal?: AbortSignal): Promise<void> {
-  await sleepUntil(atMs - 2, signal);
-  while (!signal?.aborted && nowMs() < atMs) {
-    // spin for the last ~2 ms
+export function waitForInstant(atMs: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  let gate = gates.get(atMs);
+  if (gate === undefined) {
+    gate = (async () => {
+      await sleepUntil(atMs - 10);
+      for (let left = atMs - nowMs(); left > 0; left = atMs - nowMs()) Atomics.wait(never, 0, 0, left);
+    })().finally(() => gates.delete(atMs));
+    gates.set(atMs, gate);
   }
+  if (signal === undefined) return gate;
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    void gate.then(done);
+  });
 }

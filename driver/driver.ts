@@ -16,6 +16,7 @@ import { nowMs } from "./clock.js";
 import type { SampleTap } from "./recorder.js";
 import { TestRun } from "./run.js";
 import { checkThreads, LoadThreads } from "./threads.js";
+import type { LoadPart, LoadPartOptions } from "./load.js";
 import { HEARTBEAT_INTERVAL_MS } from "../workload/defaults.js";
 
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
@@ -52,6 +53,12 @@ export interface DriverOptions {
    * thread runs inline, the cheapest per request).
    */
   workers?: boolean | undefined;
+  /**
+   * Run the load on these shared threads instead of threads of the driver's own: the driver's
+   * `threads` parts go to the pool's threads `first`, `first + 1`, … The pool's owner starts and
+   * closes it.
+   */
+  pool?: { threads: LoadThreads; first: number } | undefined;
 }
 
 /** A driver in the fleet. */
@@ -95,7 +102,12 @@ export function createDriver(options: DriverOptions): DriverAgent {
   const threadCount = options.threads ?? 1;
   // Checked here, so that a bad count fails before the driver joins the fleet.
   checkThreads(threadCount);
-  const loadThreads = threadCount > 1 || options.workers ? new LoadThreads(threadCount) : undefined;
+  const ownThreads = !options.pool && (threadCount > 1 || options.workers) ? new LoadThreads(threadCount) : undefined;
+  const makeParts: ((o: Omit<LoadPartOptions, "thread">) => LoadPart[]) | undefined = options.pool
+    ? (o) => options.pool!.threads.parts(o, threadCount, options.pool!.first)
+    : ownThreads
+      ? (o) => ownThreads.parts(o)
+      : undefined;
   let subscription: Subscription | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let armed: Armed | undefined;
@@ -147,7 +159,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         publish: (m) => bus.publish("metrics", id, m),
         log,
         onSample: options.onSample,
-        parts: loadThreads ? (o) => loadThreads.parts(o) : undefined,
+        parts: makeParts,
       });
     } catch (err) {
       void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`);
@@ -225,13 +237,17 @@ export function createDriver(options: DriverOptions): DriverAgent {
       return state();
     },
     get loadThreadIds() {
-      return loadThreads?.threadIds ?? [];
+      if (options.pool) {
+        const ids = options.pool.threads.threadIds;
+        return Array.from({ length: threadCount }, (_, i) => ids[(options.pool!.first + i) % ids.length]!);
+      }
+      return ownThreads?.threadIds ?? [];
     },
     async threadHeaps() {
-      return loadThreads ? loadThreads.heapUsed() : [];
+      return ownThreads ? ownThreads.heapUsed() : [];
     },
     async start() {
-      await loadThreads?.start();
+      await ownThreads?.start();
       subscription = await bus.subscribe(
         { kind: "broadcast", id },
         { test_config: (m) => onConfig(m), trigger: (m) => onTrigger(m) },
@@ -271,7 +287,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
       }
       clearInterval(heartbeat);
       await subscription?.close();
-      await loadThreads?.close();
+      await ownThreads?.close();
       await bus
         .publish(
           "register",

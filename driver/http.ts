@@ -96,19 +96,37 @@ export class HttpFirer {
    * loop has stopped and its last request has ended.
    */
   runClosed(concurrency: number, more: () => boolean): Promise<void> {
-    const connections = Math.ceil(concurrency / this.pipelining);
-    for (let i = 0; i < connections; i++) this.clients.push(new Client(this.template.url.origin, this.dispatcherOptions(this.pipelining)));
+    this.prepare(concurrency);
+    const connections = this.clients.length;
     return new Promise<void>((resolve) => {
       let running = concurrency;
       const stopped = () => {
         if (--running === 0) resolve();
       };
-      for (let i = 0; i < concurrency; i++) {
-        const loop = new Exchange(this, this.clients[i % connections]!, more, stopped);
-        this.exchanges.push(loop);
-        loop.next();
-      }
+      const loops: Exchange[] = [];
+      for (let i = 0; i < concurrency; i++) loops.push(new Exchange(this, this.clients[i % connections]!, more, stopped));
+      this.exchanges.push(...loops);
+      // The first request goes out now, the others in the next turn of the event loop: each new
+      // connection costs a connect, and other drivers' parts on this thread that start at the same
+      // instant send their first request before this part's other connections are opened.
+      loops[0]?.next();
+      if (loops.length > 1) setImmediate(() => {
+        for (let i = 1; i < loops.length; i++) loops[i]!.next();
+      });
     });
+  }
+
+  /**
+   * Makes the connections' dispatchers ahead of the start (for `concurrency` closed loops, or the
+   * open model's pool when 0), so that the start instant costs only the first dispatches.
+   */
+  prepare(concurrency: number): void {
+    if (concurrency === 0) {
+      this.pool ??= new Pool(this.template.url.origin, { ...this.dispatcherOptions(1), connections: null });
+      return;
+    }
+    const connections = Math.ceil(concurrency / this.pipelining);
+    while (this.clients.length < connections) this.clients.push(new Client(this.template.url.origin, this.dispatcherOptions(this.pipelining)));
   }
 
   /**

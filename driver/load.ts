@@ -92,13 +92,15 @@ export class InlineLoadPart implements LoadPart {
       this.recorder,
       Math.max(1, avalancheSpec?.pipelining ?? 1),
     );
+    const limit = avalancheSpec?.limit.case === "requestsPerDriver" ? Number(avalancheSpec.limit.value) : Number.POSITIVE_INFINITY;
+    const concurrency = avalancheSpec ? splitEvenly(avalancheSpec.concurrency, thread.index, thread.count) : 0;
+    firer.prepare(concurrency);
     try {
       await waitForInstant(startAtMs, this.abort.signal);
       const startedMs = nowMs();
       if (this.abort.signal.aborted) return undefined;
       this.onStarted(startedMs);
       const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
-      const limit = avalancheSpec?.limit.case === "requestsPerDriver" ? Number(avalancheSpec.limit.value) : Number.POSITIVE_INFINITY;
       await executor({
         firer,
         recorder: this.recorder,
@@ -110,7 +112,7 @@ export class InlineLoadPart implements LoadPart {
         halt: (reason) => this.onHalt(reason),
         thread,
         ...(avalancheSpec
-          ? { concurrency: splitEvenly(avalancheSpec.concurrency, thread.index, thread.count), requestLimit: splitEvenly(limit, thread.index, thread.count) }
+          ? { concurrency, requestLimit: splitEvenly(limit, thread.index, thread.count) }
           : {}),
       });
       const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : timeoutMs + 1000;

@@ -14,8 +14,9 @@ import type { Share } from "./executor.js";
 import type { LoadPart, LoadPartOptions } from "./load.js";
 import type { IntervalSnapshot, SampleTap } from "./recorder.js";
 
-/** Most load threads one driver runs. */
-export const MAX_THREADS = 64;
+import { MAX_DRIVER_THREADS as MAX_THREADS } from "../workload/defaults.js";
+
+export { MAX_THREADS };
 
 /** Messages to a load thread. */
 export type ToThread =
@@ -189,7 +190,11 @@ class WorkerLoadPart implements LoadPart {
   }
 }
 
-/** A driver's load threads, started once and reused by every test; a thread that died is replaced. */
+/**
+ * Load threads, started once and reused by every test; a thread that died is replaced. A driver
+ * owns its threads, or drivers share a pool (the embedded fleet: no more threads than cores, since
+ * more threads than cores wake late at the common start).
+ */
 export class LoadThreads {
   private threads: LoadThread[] = [];
 
@@ -208,10 +213,13 @@ export class LoadThreads {
     return this.threads.map((t) => t.worker.threadId);
   }
 
-  /** One part per thread for a test; a thread that died since the last test is started again first. */
-  parts(o: Omit<LoadPartOptions, "thread">): LoadPart[] {
+  /**
+   * `count` parts of a test (a driver's threads), on this pool's threads `first`, `first + 1`, …
+   * (round the pool); a thread that died since the last test is started again first.
+   */
+  parts(o: Omit<LoadPartOptions, "thread">, count = this.count, first = 0): LoadPart[] {
     this.threads = this.threads.map((t, i) => (t.dead ? new LoadThread(i) : t));
-    return this.threads.map((t, index) => new WorkerLoadPart(t, { ...o, thread: { index, count: this.count } }));
+    return Array.from({ length: count }, (_, index) => new WorkerLoadPart(this.threads[(first + index) % this.count]!, { ...o, thread: { index, count } }));
   }
 
   /** Each thread's used heap in bytes (after a full GC when the process runs with --expose-gc). */

@@ -87,6 +87,7 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
     case "avalanche":
       if (w.value.concurrency < 1) bad("spec.avalanche.concurrency", "must be at least 1");
       if (w.value.concurrency > 10_000) bad("spec.avalanche.concurrency", "must be at most 10000");
+      if (w.value.pipelining > 256) bad("spec.avalanche.pipelining", "must be at most 256 requests in flight per connection");
       checkLimit(w.value.limit, "spec.avalanche", bad);
       break;
     case "tsunami":

@@ -16,3 +16,6 @@ export const LATE_START_MS = 50;
 export const HEARTBEAT_INTERVAL_MS = 1000;
 /** Heartbeats a driver may miss before the orchestrator calls it MISSING. */
 export const MISSED_HEARTBEATS_LIMIT = 3;
+
+/** Most load threads one driver runs (`--threads`). */
+export const MAX_DRIVER_THREADS = 64;
