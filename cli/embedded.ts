@@ -24,7 +24,7 @@ export interface EmbeddedOptions {
   onSample?: SampleTap;
   /**
    * Load threads per driver (default 1). Whatever the count, the drivers' load runs in worker
-   * threads (a pool of at most one per core, shared by the drivers): the orchestrator, the API and
+   * threads (a pool of one fewer than the cores, at least one, shared by the drivers): the orchestrator, the API and
    * the target share this process's main thread, and a busy main thread must not show up in the
    * latencies the drivers measure.
    */
@@ -67,11 +67,12 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     target = options.target === false ? undefined : await createTarget();
     orchestrator = await Orchestrator.open({ bus, dataDir, log });
     server = await startServer({ orchestrator, port: options.port ?? 0 });
-    // The drivers' load threads: one pool, no more threads than cores (threads that outnumber the
-    // cores wake late at the common start), each driver's parts spread round it.
+    // The drivers' load threads: one pool, one thread fewer than the cores (the main thread runs the
+    // orchestrator and the target: threads that outnumber the cores woke late at the common
+    // start), each driver's parts spread round it.
     const threads = options.threads ?? 1;
     const driverCount = options.drivers ?? 3;
-    pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism())));
+    pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism() - 1)));
     await pool.start();
     for (let i = 0; i < driverCount; i++) {
       const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample, threads, pool: { threads: pool, first: i * threads } });

@@ -30,15 +30,17 @@ export function sleepUntil(atMs: number, signal?: AbortSignal): Promise<void> {
 /** A word nobody ever notifies: `Atomics.wait` on it is a precise sleep of the calling thread. */
 const never = new Int32Array(new SharedArrayBuffer(4));
 
+/** The last part of a wait for an instant is a spin: a thread woken right at the instant may find the cores taken. */
+const SPIN_MS = 0.5;
+
 /** Waits in progress in this thread, by instant: parts that start together wake together. */
 const gates = new Map<number, Promise<void>>();
 
 /**
- * Waits precisely for `atMs`: a timer until ~10 ms before, then the thread blocks for the rest in
- * `Atomics.wait` (a futex with a timeout, well under a millisecond late), so the fleet's common
- * start is hit within a fraction of a millisecond. Blocking instead of spinning leaves the cores
- * to the other threads (spinning threads that outnumber the cores were descheduled past the
- * instant). Everything in this thread waiting for the same instant shares one wait and wakes in
+ * Waits precisely for `atMs`: a timer until ~10 ms before, then the thread blocks in
+ * `Atomics.wait` (a futex with a timeout) until half a millisecond before, and spins the rest, so
+ * that it is already on a core at the instant. Blocking instead of a long spin leaves the cores to
+ * the other threads (spinning threads that outnumber the cores were descheduled past the instant). Everything in this thread waiting for the same instant shares one wait and wakes in
  * the same turn of the event loop: drivers sharing a thread start within a fraction of a
  * millisecond of each other, where separate timers had the second one wait for the first one's
  * traffic. Resolves early when `signal` aborts.
@@ -49,7 +51,10 @@ export function waitForInstant(atMs: number, signal?: AbortSignal): Promise<void
   if (gate === undefined) {
     gate = (async () => {
       await sleepUntil(atMs - 10);
-      for (let left = atMs - nowMs(); left > 0; left = atMs - nowMs()) Atomics.wait(never, 0, 0, left);
+      for (let left = atMs - SPIN_MS - nowMs(); left > 0; left = atMs - SPIN_MS - nowMs()) Atomics.wait(never, 0, 0, left);
+      while (nowMs() < atMs) {
+        // spin for the last fraction of a millisecond: already on a core at the instant
+      }
     })().finally(() => gates.delete(atMs));
     gates.set(atMs, gate);
   }

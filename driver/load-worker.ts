@@ -5,7 +5,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { getHeapStatistics } from "node:v8";
 import { parentPort } from "node:worker_threads";
-import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { nowMs } from "./clock.js";
@@ -24,8 +24,9 @@ port.on("message", (m: ToThread) => {
   switch (m.type) {
     case "run": {
       const entry = { part: undefined as unknown as InlineLoadPart, samples: [] as number[] };
+      const spec = fromBinary(TestSpecSchema, m.spec);
       const part = new InlineLoadPart({
-        spec: fromBinary(TestSpecSchema, m.spec),
+        spec,
         share: m.share,
         thread: m.thread,
         onSample: m.tap ? (latencyUs, serviceUs, sentMs) => void entry.samples.push(latencyUs, serviceUs, sentMs) : undefined,
@@ -34,7 +35,11 @@ port.on("message", (m: ToThread) => {
       parts.set(m.runId, entry);
       part.onHalt = (reason) => post({ type: "halt", runId: m.runId, reason });
       part.onStarted = (startedMs) => post({ type: "started", runId: m.runId, startedMs });
-      part.run(m.startAtMs).then(
+      // Warm up with this test's request shape while there is time (never within 100 ms of the start).
+      const budgetMs = Math.min(200, m.startAtMs - nowMs() - 100);
+      (budgetMs > 20 ? warmUp(spec, budgetMs).catch(() => undefined) : Promise.resolve())
+        .then(() => part.run(m.startAtMs))
+        .then(
         (startedMs) => post({ type: "done", runId: m.runId, startedMs }),
         (err: unknown) => post({ type: "failed", runId: m.runId, message: err instanceof Error ? err.message : String(err) }),
       );
@@ -67,27 +72,39 @@ port.on("message", (m: ToThread) => {
   }
 });
 /**
- * Runs the request path a few hundred times against a throwaway server on 127.0.0.1 (in this
- * thread, never reachable from outside), so that the first test's first requests do not run cold
- * code: the first dispatches of a fresh thread took milliseconds, and a driver sharing the thread
- * started that much later than the others.
+ * Runs the request path against a throwaway server on 127.0.0.1 in this thread (never the target,
+ * never reachable from outside), with the test's own method, headers and body when given, so that
+ * the first requests of a test do not run cold code: the first dispatch of a test took 1-2 ms
+ * (code compiled for other request shapes), and a driver sharing the thread started that much
+ * later than the others. Bounded by `budgetMs`.
  */
-async function warmUp(): Promise<void> {
+async function warmUp(spec: TestSpec | undefined, budgetMs: number): Promise<void> {
   const answer = Buffer.from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
   const server = createServer((socket) => socket.on("data", () => socket.write(answer)).on("error", () => undefined));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port: p } = server.address() as AddressInfo;
   const url = new URL(`http://127.0.0.1:${p}/warm-up`);
-  for (const scheduled of [false, true]) {
-    const firer = new HttpFirer({ url, method: "GET", headers: {}, body: undefined, timeoutMs: 2000 }, new IntervalRecorder(scheduled), 1);
-    let n = 0;
-    if (scheduled) for (let i = 0; i < 100; i++) firer.fire(nowMs());
-    else await firer.runClosed(4, () => n++ < 300);
-    await firer.drain(nowMs() + 2000);
-    await firer.close(true);
+  const template = {
+    url,
+    method: spec?.method.toUpperCase() || "GET",
+    headers: spec?.headers ?? {},
+    body: spec && spec.body.length > 0 ? spec.body : undefined,
+    timeoutMs: 2000,
+  };
+  const deadline = nowMs() + budgetMs;
+  try {
+    for (const scheduled of [false, true]) {
+      const firer = new HttpFirer(template, new IntervalRecorder(scheduled), 1);
+      let n = 0;
+      if (scheduled) for (let i = 0; i < 50; i++) firer.fire(nowMs());
+      else void firer.runClosed(4, () => n++ < 200 && nowMs() < deadline);
+      await firer.drain(deadline);
+      await firer.close(true);
+    }
+  } finally {
+    server.close();
   }
-  await new Promise((resolve) => server.close(resolve));
 }
 
-await warmUp().catch(() => undefined);
+await warmUp(undefined, 500).catch(() => undefined);
 post({ type: "ready" });

@@ -99,7 +99,8 @@ export class InlineLoadPart implements LoadPart {
       await waitForInstant(startAtMs, this.abort.signal);
       const startedMs = nowMs();
       if (this.abort.signal.aborted) return undefined;
-      this.onStarted(startedMs);
+      // Told after the first requests are out: another part on this thread starting at the same instant goes first.
+      setImmediate(() => this.onStarted(startedMs));
       const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
       await executor({
         firer,
