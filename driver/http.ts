@@ -155,13 +155,10 @@ export class HttpFirer {
       handler.onError(Object.assign(new Error("the driver stopped sending"), { code: "UND_ERR_DESTROYED" }));
       return;
     }
-    handler.dispatching = true;
     try {
       dispatcher.dispatch(this.dispatchOptions, handler);
     } catch (err) {
       handler.onError(err as Error);
-    } finally {
-      handler.dispatching = false;
     }
   }
 
@@ -248,8 +245,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   status = 0;
   bytes = 0;
   active = false;
-  /** True while undici's dispatch() runs: a request that fails inside it must not be re-sent from there. */
-  dispatching = false;
   private abort: ((err: Error) => void) | undefined = undefined;
 
   constructor(
@@ -261,12 +256,6 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** Closed model: sends the next request, or stops the loop. */
   next(): void {
-    if (this.dispatching) {
-      // Failed synchronously inside dispatch (e.g. a request undici refuses): going on from here
-      // would recurse, and spin without I/O; go on from the event loop instead.
-      setImmediate(() => this.next());
-      return;
-    }
     if (!this.firer.isClosed && this.more!()) this.send(nowMs());
     else this.stopped!();
   }
@@ -308,7 +297,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.active = false;
     this.firer.recorder.error(errorKind(err), this.scheduled, this.sent, nowMs());
     this.firer.ended(this);
-    if (this.more !== undefined) this.next();
+    // Never from inside undici's error handling: it fails every queued request of the connection
+    // in a loop and asserts the queue is empty afterwards; the next request goes out in the next turn.
+    if (this.more !== undefined) setImmediate(() => this.next());
   }
 
   /** Ends the exchange as a timeout (the whole request took longer than the request timeout). */
