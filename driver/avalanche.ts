@@ -1,5 +1,5 @@
 import type { Avalanche } from "../gen/kannon/v1/test_pb.js";
-import { nowMs, sleepUntil } from "./clock.js";
+import { sleepUntil } from "./clock.js";
 import type { Executor } from "./executor.js";
 
 /**
@@ -14,8 +14,8 @@ export function avalanche(spec: Avalanche): Executor {
     if (concurrency < 1 || limit < 1) return;
     let issued = 0;
     // Asked before every request, once the previous one of its loop is recorded.
-    const more = () => {
-      if (issued >= limit || ctx.signal.aborted || nowMs() >= stopAt) return false;
+    const more = (now: number) => {
+      if (issued >= limit || ctx.signal.aborted || now >= stopAt) return false;
       issued++;
       return true;
     };

@@ -1,6 +1,7 @@
 import { Client, Pool, type Dispatcher } from "undici";
 import type { IntervalRecorder } from "./recorder.js";
 import { nowMs } from "./clock.js";
+import { buildRequest, H1Connection, type H1Owner } from "./h1.js";
 
 /** The request every driver sends, resolved once per test. */
 export interface RequestTemplate {
@@ -67,6 +68,9 @@ export class HttpFirer {
   private readonly timeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
+  /** The closed model's fast path (plain http): the prebuilt request, and its connections. */
+  private readonly h1Request: Buffer | undefined;
+  private readonly h1: H1Connection[] = [];
 
   constructor(
     private readonly template: RequestTemplate,
@@ -81,21 +85,26 @@ export class HttpFirer {
       body: template.body ? Buffer.from(template.body) : null,
     };
     this.timeoutMs = template.timeoutMs;
+    this.h1Request = process.env.KANNON_HTTP_CLIENT === "undici" ? undefined : buildRequest(template.url, template.method, template.headers, template.body);
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, template.timeoutMs / 4)));
     this.sweeper.unref();
   }
 
   private dispatcherOptions(pipelining: number): Pool.Options {
     const t = this.template.timeoutMs;
-    return { pipelining, headersTimeout: t, bodyTimeout: t, connect: { timeout: t }, keepAliveTimeout: 30_000 };
+    // One value for undici's three per-connection timers: between requests it switches a
+    // connection's timer from headers/body to keep-alive and back, and with different values it
+    // cancels and makes a timer on every switch (twice per request) instead of refreshing one.
+    return { pipelining, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: t, connect: { timeout: t } };
   }
 
   /**
-   * Closed model: keeps `concurrency` requests in flight until `more()` says stop (asked before
-   * every request, after the previous one is recorded) or the firer is closed. Resolves when every
+   * Closed model: keeps `concurrency` requests in flight until `more(now)` says stop (asked before
+   * every request, after the previous one is recorded; `now` is epoch ms) or the firer is closed. Resolves when every
    * loop has stopped and its last request has ended.
    */
-  runClosed(concurrency: number, more: () => boolean): Promise<void> {
+  runClosed(concurrency: number, more: (now: number) => boolean): Promise<void> {
+    if (this.h1Request) return this.runClosedH1(concurrency, more);
     this.prepare(concurrency);
     const connections = this.clients.length;
     return new Promise<void>((resolve) => {
@@ -116,11 +125,42 @@ export class HttpFirer {
     });
   }
 
+  /** {@link runClosed} over the fast path's sockets (driver/h1.ts). */
+  private runClosedH1(concurrency: number, more: (now: number) => boolean): Promise<void> {
+    const url = this.template.url;
+    const connections = Math.ceil(concurrency / this.pipelining);
+    const firer = this;
+    return new Promise<void>((resolve) => {
+      let running = concurrency;
+      const owner: H1Owner = {
+        recorder: this.recorder,
+        more,
+        started: () => void this.inFlight++,
+        ended: () => this.settled(),
+        slotStopped: () => {
+          if (--running === 0) resolve();
+        },
+        get closed() {
+          return firer.closed;
+        },
+      };
+      const host = url.hostname.replace(/^\[|\]$/g, "");
+      const port = Number(url.port) || 80;
+      for (let i = 0; i < connections; i++) {
+        // The slots split as evenly as the pipelining depth allows: concurrency in all.
+        const slots = Math.floor(concurrency / connections) + (i < concurrency % connections ? 1 : 0);
+        this.h1.push(new H1Connection(owner, host, port, this.h1Request!, this.template.method === "HEAD", slots));
+      }
+      for (const c of this.h1) c.start();
+    });
+  }
+
   /**
    * Makes the connections' dispatchers ahead of the start (for `concurrency` closed loops, or the
    * open model's pool when 0), so that the start instant costs only the first dispatches.
    */
   prepare(concurrency: number): void {
+    if (concurrency > 0 && this.h1Request) return;
     if (concurrency === 0) {
       this.pool ??= new Pool(this.template.url.origin, { ...this.dispatcherOptions(1), connections: null });
       return;
@@ -164,8 +204,13 @@ export class HttpFirer {
 
   /** Called once per request when it ends, after it was recorded. */
   ended(exchange: Exchange): void {
-    this.inFlight--;
     if (exchange.more === undefined) this.free.push(exchange);
+    this.settled();
+  }
+
+  /** One request fewer in flight: wakes a waiter for a slot, and the drain when none is left. */
+  private settled(): void {
+    this.inFlight--;
     const slot = this.slotWaiters.shift();
     if (slot) slot();
     if (this.inFlight === 0 && this.idleWaiters.length > 0) {
@@ -183,6 +228,10 @@ export class HttpFirer {
   private sweep(): void {
     const oldest = nowMs() - this.timeoutMs;
     for (const e of this.exchanges) if (e.active && e.sent < oldest) e.abortForTimeout();
+    for (const c of this.h1) {
+      const sent = c.oldestSent;
+      if (sent !== undefined && sent < oldest) c.fail(Object.assign(new Error("request timed out"), { code: "KANNON_REQUEST_TIMEOUT" }));
+    }
   }
 
   /**
@@ -229,6 +278,7 @@ export class HttpFirer {
   async close(force: boolean): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    for (const c of this.h1) c.fail(Object.assign(new Error("the driver stopped sending"), { code: "UND_ERR_DESTROYED" }));
     const all: Dispatcher[] = [...this.clients, ...(this.pool ? [this.pool] : [])];
     await Promise.all(all.map((d) => (force ? d.destroy() : d.close())));
   }
@@ -250,18 +300,19 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(
     private readonly firer: HttpFirer,
     private readonly dispatcher: Dispatcher,
-    readonly more: (() => boolean) | undefined,
+    readonly more: ((now: number) => boolean) | undefined,
     private readonly stopped: (() => void) | undefined,
   ) {}
 
-  /** Closed model: sends the next request, or stops the loop. */
-  next(): void {
-    if (!this.firer.isClosed && this.more!()) this.send(nowMs());
+  /** Closed model: sends the next request (as of `now`, epoch ms), or stops the loop. */
+  next(now = nowMs()): void {
+    if (!this.firer.isClosed && this.more!(now)) this.send(now, now);
     else this.stopped!();
   }
 
-  send(scheduledMs: number): void {
-    this.sent = nowMs();
+  /** Sends the request scheduled at `scheduledMs`; `now` is the clock read just before, if there was one. */
+  send(scheduledMs: number, now = nowMs()): void {
+    this.sent = now;
     this.scheduled = scheduledMs;
     this.status = 0;
     this.bytes = 0;
@@ -287,9 +338,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (!this.active) return;
     this.active = false;
-    this.firer.recorder.response(this.status, this.bytes, this.scheduled, this.sent, nowMs());
+    const end = nowMs();
+    this.firer.recorder.response(this.status, this.bytes, this.scheduled, this.sent, end);
     this.firer.ended(this);
-    if (this.more !== undefined) this.next();
+    // The next request of the loop is sent at this same instant: one clock read for both.
+    if (this.more !== undefined) this.next(end);
   }
 
   onError(err: Error): void {

@@ -30,7 +30,9 @@ export class IntervalRecorder {
   private bytes = 0;
   private dropped = 0;
   private late = 0;
-  private statusCounts = new Map<number, number>();
+  /** Counts by HTTP status 0..599 (a plain array: no map lookup per request); others in `otherStatus`. */
+  private statusCounts = new Float64Array(600);
+  private otherStatus = new Map<number, number>();
   private errorCounts = new Map<string, number>();
   /** Once closed (after a cancel), late completions are ignored. */
   closed = false;
@@ -45,7 +47,8 @@ export class IntervalRecorder {
     if (this.closed) return;
     this.requests++;
     this.bytes += bytes;
-    this.statusCounts.set(status, (this.statusCounts.get(status) ?? 0) + 1);
+    if (status >= 0 && status < 600) this.statusCounts[status]!++;
+    else this.otherStatus.set(status, (this.otherStatus.get(status) ?? 0) + 1);
     this.time(scheduledMs, sentMs, endMs);
   }
 
@@ -79,7 +82,7 @@ export class IntervalRecorder {
   take(): IntervalSnapshot {
     const snapshot: IntervalSnapshot = {
       requests: this.requests,
-      statusCounts: this.statusCounts,
+      statusCounts: this.takeStatusCounts(),
       errorCounts: this.errorCounts,
       bytesReceived: this.bytes,
       dropped: this.dropped,
@@ -93,8 +96,15 @@ export class IntervalRecorder {
     this.bytes = 0;
     this.dropped = 0;
     this.late = 0;
-    this.statusCounts = new Map();
     this.errorCounts = new Map();
     return snapshot;
+  }
+
+  private takeStatusCounts(): Map<number, number> {
+    const counts = this.otherStatus;
+    for (let status = 0; status < 600; status++) if (this.statusCounts[status]! > 0) counts.set(status, this.statusCounts[status]!);
+    this.statusCounts.fill(0);
+    this.otherStatus = new Map();
+    return new Map([...counts].sort((a, b) => a[0] - b[0]));
   }
 }
