@@ -91,6 +91,8 @@ export class H1Connection {
   private bytes = 0;
   private closeAfter = false;
   private interim = false;
+  /** Set by start(): before it, a connection made ahead that closes is simply dropped. */
+  private started = false;
 
   constructor(
     private readonly owner: H1Owner,
@@ -98,13 +100,22 @@ export class H1Connection {
     private readonly port: number,
     private readonly request: Buffer,
     private readonly head: boolean,
-    slots: number,
+    readonly slots: number,
   ) {
     this.live = slots;
   }
 
-  /** Opens the connection and sends a first request on every slot that goes on. */
+  /**
+   * Connects ahead of the start, so that the start instant costs only the writes (a connection
+   * that fails now is opened again at the start).
+   */
+  connectAhead(): void {
+    if (!this.socket) this.connectSocket();
+  }
+
+  /** Sends a first request on every slot that goes on (connecting first when needed). */
   start(): void {
+    this.started = true;
     this.open();
   }
 
@@ -120,7 +131,7 @@ export class H1Connection {
 
   private open(): void {
     const now = nowMs();
-    // Each slot that goes on issues its request now; they are written once connected.
+    // Each slot that goes on issues its request now: written at once when connected, else on connect.
     for (let i = this.sent.length; i < this.live; i++) {
       if (this.owner.closed || !this.owner.more(now)) {
         this.stopSlot();
@@ -129,8 +140,17 @@ export class H1Connection {
       }
       this.owner.started();
       this.sent.push(now);
+      if (this.connected && this.socket) this.socket.write(this.request);
     }
-    if (this.sent.length === 0) return;
+    if (this.sent.length === 0) {
+      // Nothing goes on: a connection made ahead is not needed.
+      if (this.live === 0) this.socket?.destroy();
+      return;
+    }
+    if (!this.socket) this.connectSocket();
+  }
+
+  private connectSocket(): void {
     this.connected = false;
     this.state = HEAD;
     this.carry = undefined;
@@ -154,6 +174,8 @@ export class H1Connection {
   private onClose(socket: Socket): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
+    this.connected = false;
+    if (!this.started) return;
     // A body framed by the close ends here.
     if (this.state === UNTIL_CLOSE && this.sent.length > 0) this.complete(false);
     const err =
@@ -333,6 +355,7 @@ export class H1Connection {
     if (this.closeAfter) {
       // The target closes this connection: the slots go on over a new one.
       this.socket = undefined;
+      this.connected = false;
       socket.removeAllListeners("close");
       socket.on("close", () => undefined);
       socket.destroy();
@@ -347,6 +370,7 @@ export class H1Connection {
       this.stopSlot();
       if (this.live === 0 && this.sent.length === 0) {
         this.socket = undefined;
+        this.connected = false;
         socket.destroy();
       }
     }

@@ -71,6 +71,7 @@ export class HttpFirer {
   /** The closed model's fast path (plain http): the prebuilt request, and its connections. */
   private readonly h1Request: Buffer | undefined;
   private readonly h1: H1Connection[] = [];
+  private h1Owner: (H1Owner & { more: (now: number) => boolean; slotStopped: () => void }) | undefined;
 
   constructor(
     private readonly template: RequestTemplate,
@@ -127,32 +128,42 @@ export class HttpFirer {
 
   /** {@link runClosed} over the fast path's sockets (driver/h1.ts). */
   private runClosedH1(concurrency: number, more: (now: number) => boolean): Promise<void> {
-    const url = this.template.url;
-    const connections = Math.ceil(concurrency / this.pipelining);
-    const firer = this;
+    this.prepareH1(concurrency);
+    const owner = this.h1Owner!;
     return new Promise<void>((resolve) => {
-      let running = concurrency;
-      const owner: H1Owner = {
-        recorder: this.recorder,
-        more,
-        started: () => void this.inFlight++,
-        ended: () => this.settled(),
-        slotStopped: () => {
-          if (--running === 0) resolve();
-        },
-        get closed() {
-          return firer.closed;
-        },
+      let running = this.h1.reduce((n, c) => n + c.slots, 0);
+      owner.more = more;
+      owner.slotStopped = () => {
+        if (--running === 0) resolve();
       };
-      const host = url.hostname.replace(/^\[|\]$/g, "");
-      const port = Number(url.port) || 80;
-      for (let i = 0; i < connections; i++) {
-        // The slots split as evenly as the pipelining depth allows: concurrency in all.
-        const slots = Math.floor(concurrency / connections) + (i < concurrency % connections ? 1 : 0);
-        this.h1.push(new H1Connection(owner, host, port, this.h1Request!, this.template.method === "HEAD", slots));
-      }
       for (const c of this.h1) c.start();
     });
+  }
+
+  /** The fast path's connections for `concurrency` loops, made (and connected) ahead of the start. */
+  private prepareH1(concurrency: number): void {
+    if (this.h1.length > 0) return;
+    const firer = this;
+    this.h1Owner = {
+      recorder: this.recorder,
+      more: () => false,
+      started: () => void this.inFlight++,
+      ended: () => this.settled(),
+      slotStopped: () => undefined,
+      get closed() {
+        return firer.closed;
+      },
+    };
+    const url = this.template.url;
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port) || 80;
+    const connections = Math.ceil(concurrency / this.pipelining);
+    for (let i = 0; i < connections; i++) {
+      // The slots split as evenly as the pipelining depth allows: concurrency in all.
+      const slots = Math.floor(concurrency / connections) + (i < concurrency % connections ? 1 : 0);
+      this.h1.push(new H1Connection(this.h1Owner, host, port, this.h1Request!, this.template.method === "HEAD", slots));
+    }
+    for (const c of this.h1) c.connectAhead();
   }
 
   /**
@@ -160,7 +171,7 @@ export class HttpFirer {
    * open model's pool when 0), so that the start instant costs only the first dispatches.
    */
   prepare(concurrency: number): void {
-    if (concurrency > 0 && this.h1Request) return;
+    if (concurrency > 0 && this.h1Request) return this.prepareH1(concurrency);
     if (concurrency === 0) {
       this.pool ??= new Pool(this.template.url.origin, { ...this.dispatcherOptions(1), connections: null });
       return;
