@@ -2,18 +2,21 @@
  * Throughput child: one Kannon driver runs an avalanche against a URL and prints a {@link LoadResult}.
  * The driver is the load generator, alone in this process with only a stand-in orchestrator that
  * merges its interval metrics exactly (MetricsAccumulator, as the real orchestrator does).
- * Usage: node --import tsx bench/kannon-load.ts URL CONCURRENCY DURATION_MS
+ * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING]
+ * (requests in flight: CONNECTIONS × PIPELINING, as autocannon counts them).
  */
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
 import { cpuSince, printResult } from "./load-result.js";
 import { runSoloAvalanche } from "./solo-driver.js";
 
-const [url, concurrencyArg, durationArg] = process.argv.slice(2);
-if (!url || !concurrencyArg || !durationArg) {
-  console.error("usage: kannon-load.ts URL CONCURRENCY DURATION_MS");
+const [url, connectionsArg, durationArg, threadsArg, pipeliningArg] = process.argv.slice(2);
+if (!url || !connectionsArg || !durationArg) {
+  console.error("usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING]");
   process.exit(2);
 }
-const concurrency = Number(concurrencyArg);
+const threads = Number(threadsArg ?? 1);
+const pipelining = Number(pipeliningArg ?? 1);
+const concurrency = Number(connectionsArg) * pipelining;
 const durationMs = Number(durationArg);
 
 const total = new MetricsAccumulator();
@@ -24,6 +27,8 @@ const result = await runSoloAvalanche({
   concurrency,
   durationMs,
   reportIntervalMs: 1000,
+  threads,
+  pipelining,
   onStartAt: (startAtMs) => {
     // CPU from the start instant on, as for the other generators (the spin before it is tiny).
     setTimeout(() => (cpuStart = process.cpuUsage()), Math.max(0, startAtMs - Date.now()));
@@ -45,5 +50,5 @@ printResult({
   p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
   p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
   cpuS,
-  note: `${result.metricsMessages} metrics messages`,
+  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}`,
 });

@@ -13,6 +13,9 @@ export interface LoadResult {
   cpuS: number;
   /** Free-form remarks (e.g. latency resolution). */
   note?: string;
+  /** Kannon fleets: the report's fleet start skew, and each driver's. */
+  startSkewMs?: number;
+  driverSkewsMs?: number[];
 }
 
 export const RESULT_PREFIX = "BENCH_RESULT ";

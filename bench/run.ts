@@ -1,7 +1,10 @@
 /**
- * `npm run bench`: the throughput comparison, then the driver heap check; one report at the end.
+ * `npm run bench`: the throughput comparison (against nginx), pacing, honest timing of the
+ * one-command run, then the driver heap check; one report at the end.
  * Environment: BENCH_SECONDS (per tool, default 10), BENCH_HEAP_SECONDS (heap window end, default 60),
- * BENCH_CONNECTIONS (default 32), BENCH_ROUNDS (default 1), BENCH_TOOLS (e.g. "kannon,wrk").
+ * BENCH_CONNECTIONS (default 64), BENCH_ROUNDS (default 1), BENCH_TOOLS (tools or sections, e.g.
+ * "kannon,wrk" or "free,pinned"), BENCH_PACING_SECONDS (default 10), BENCH_HEAP_THREADS (default 2),
+ * BENCH_PARTS (default "throughput,pacing,timing,heap").
  * Exits 1 when the heap check fails or Kannon could not be measured; speed itself never fails it.
  *
  * `npm run bench -- fleet` runs only the fleet bench (fleet.ts: the orchestrator under simulated
@@ -12,53 +15,69 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatHeap, runDriverHeap, type HeapReport } from "./driver-heap.js";
 import { runFleetBench } from "./fleet.js";
-import { formatThroughput, runThroughput, type ThroughputReport } from "./throughput.js";
+import { formatThroughput, runThroughput, startBenchTarget, type ThroughputReport } from "./throughput.js";
+import { formatPacing, formatTiming, runHonestTiming, runPacing, type PacingReport, type TimingReport } from "./timing.js";
 
 if (process.argv.slice(2).includes("fleet")) process.exitCode = (await runFleetBench()) ? 0 : 1;
 else await runThroughputAndHeap();
 
-/** The default bench: throughput comparison, then the driver heap check. */
+/** The default bench: throughput comparison, pacing, honest timing, then the driver heap check. */
 async function runThroughputAndHeap(): Promise<void> {
   const started = new Date();
+  const parts = (process.env.BENCH_PARTS ?? "throughput,pacing,timing,heap").split(",").map((p) => p.trim());
   const rule = (title: string) => console.log(`\n=== ${title} ${"=".repeat(Math.max(0, 70 - title.length))}`);
+  const attempt = async <T>(part: string, title: string, run: () => Promise<T>): Promise<{ value?: T; error: string }> => {
+    if (!parts.includes(part)) return { error: "not in BENCH_PARTS" };
+    rule(title);
+    try {
+      return { value: await run(), error: "" };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      console.log(`${part} FAILED: ${error}`);
+      return { error };
+    }
+  };
 
-  rule("1. throughput: Kannon vs other load generators");
-  let throughput: ThroughputReport | undefined;
-  let throughputError = "";
-  try {
-    throughput = await runThroughput();
-  } catch (err) {
-    throughputError = err instanceof Error ? err.message : String(err);
-    console.log(`throughput FAILED: ${throughputError}`);
-  }
+  const throughput = await attempt("throughput", "1. throughput: Kannon vs other load generators (per core, every core, pipelining)", () => runThroughput());
+  const pacing = await attempt("pacing", "2. pacing of the open models at 1000 req/s", async (): Promise<PacingReport> => {
+    const { target } = await startBenchTarget((l) => console.log(l));
+    try {
+      return await runPacing(`${target.url}/ping`);
+    } finally {
+      await target.stop();
+    }
+  });
+  const timing = await attempt("timing", "3. honest timing of the one-command run (kannon run vs wrk)", (): Promise<TimingReport> => runHonestTiming());
+  const heap = await attempt("heap", "4. driver heap over an avalanche run (main thread and each load thread)", (): Promise<HeapReport> => runDriverHeap());
 
-  rule("2. driver heap over an avalanche run");
-  let heap: HeapReport | undefined;
-  let heapError = "";
-  try {
-    heap = await runDriverHeap();
-  } catch (err) {
-    heapError = err instanceof Error ? err.message : String(err);
-    console.log(`driver heap FAILED: ${heapError}`);
-  }
-
-  const kannonOk = throughput?.tools.some((t) => t.tool === "kannon" && t.status === "ok") ?? false;
+  const kannonOk = throughput.value?.tools.some((t) => t.tool.startsWith("kannon") && t.status === "ok") ?? false;
   const file = join(tmpdir(), `kannon-bench-${started.toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(
     file,
-    JSON.stringify({ startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput, throughputError, heap, heapError }, null, 2),
+    JSON.stringify(
+      { startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput: throughput.value, pacing: pacing.value, timing: timing.value, heap: heap.value, errors: { throughput: throughput.error, pacing: pacing.error, timing: timing.error, heap: heap.error } },
+      null,
+      2,
+    ),
   );
 
   rule("report");
-  if (throughput) {
-    console.log(`throughput (${throughput.connections} connections, ${throughput.seconds} s per tool, GET ${throughput.url}):`);
-    console.log(formatThroughput(throughput.tools));
-  } else console.log(`throughput: not measured (${throughputError})`);
+  const t: ThroughputReport | undefined = throughput.value;
+  if (t) {
+    console.log(`throughput (${t.connections} connections, ${t.seconds} s per tool, GET ${t.url}; target: ${t.targetNote}):`);
+    console.log(formatThroughput(t.tools));
+  } else console.log(`throughput: not measured (${throughput.error})`);
   console.log("");
-  if (heap) console.log(formatHeap(heap));
-  else console.log(`driver heap: not measured (${heapError})`);
+  console.log(pacing.value ? formatPacing(pacing.value) : `pacing: not measured (${pacing.error})`);
+  console.log("");
+  console.log(timing.value ? formatTiming(timing.value) : `honest timing: not measured (${timing.error})`);
+  console.log("");
+  if (heap.value) console.log(formatHeap(heap.value));
+  else console.log(`driver heap: not measured (${heap.error})`);
   console.log(`\nresults (JSON): ${file}`);
-  const pass = kannonOk && heap?.pass === true;
-  console.log(`bench: ${pass ? "PASS" : "FAIL"}${kannonOk ? "" : " (Kannon's throughput was not measured)"}${heap?.pass === true ? "" : " (driver heap check did not pass)"}`);
+  const heapOk = !parts.includes("heap") || heap.value?.pass === true;
+  const throughputOk = !parts.includes("throughput") || kannonOk;
+  const pass = heapOk && throughputOk;
+  console.log(`bench: ${pass ? "PASS" : "FAIL"}${throughputOk ? "" : " (Kannon's throughput was not measured)"}${heapOk ? "" : " (driver heap check did not pass)"}`);
   process.exitCode = pass ? 0 : 1;
 }

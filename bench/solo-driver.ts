@@ -7,9 +7,10 @@
 import { create } from "@bufbuild/protobuf";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
-import { createDriver } from "../driver/driver.js";
+import { createDriver, type DriverAgent } from "../driver/driver.js";
+import type { SampleTap } from "../driver/recorder.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";
 import { describeProblems, validateSpec } from "../orchestrator/validate.js";
 
@@ -26,6 +27,16 @@ export interface SoloAvalancheOptions {
   onMetrics: (message: MetricsMessage) => void;
   /** Called once with the start instant (epoch ms), as soon as the trigger is sent. */
   onStartAt?: (startAtMs: number) => void;
+  /** The driver's load threads (default 1: inline). */
+  threads?: number;
+  /** Avalanche: requests in flight per connection (default 1). */
+  pipelining?: number;
+  /** Another workload instead of the avalanche (its limit must end the run). */
+  workload?: TestSpec["workload"];
+  /** A tap on every request (bench-only: it costs a call per request). */
+  onSample?: SampleTap;
+  /** Called with the driver once it has started. */
+  onDriver?: (driver: DriverAgent) => void;
 }
 
 /** What the stand-in saw. */
@@ -61,8 +72,9 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       heartbeat: () => undefined,
     },
   );
-  const driver = createDriver({ bus, id: driverId, log });
+  const driver = createDriver({ bus, id: driverId, log, threads: o.threads, onSample: o.onSample });
   await driver.start();
+  o.onDriver?.(driver);
   try {
     const spec = create(TestSpecSchema, {
       name: "bench avalanche",
@@ -70,7 +82,10 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       method: "GET",
       driverCount: 1,
       reportIntervalMs: o.reportIntervalMs,
-      workload: { case: "avalanche", value: { concurrency: o.concurrency, limit: { case: "durationMs", value: o.durationMs } } },
+      workload: o.workload ?? {
+        case: "avalanche",
+        value: create(AvalancheSchema, { concurrency: o.concurrency, pipelining: o.pipelining ?? 0, limit: { case: "durationMs", value: o.durationMs } }),
+      },
     });
     const problems = validateSpec(spec);
     if (problems.length > 0) throw new Error(`bench: invalid spec: ${describeProblems(problems)}`);

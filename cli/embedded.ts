@@ -29,6 +29,11 @@ export interface EmbeddedOptions {
    * latencies the drivers measure.
    */
   threads?: number;
+  /**
+   * Run the drivers' load on the main thread, as before the load threads existed: only for the
+   * bench's before/after comparison of measured latency (bench/embedded-load.ts).
+   */
+  inline?: boolean;
 }
 
 /** Everything of a one-process Kannon: target, orchestrator with its API, drivers, in-process bus. */
@@ -72,10 +77,12 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     // start), each driver's parts spread round it.
     const threads = options.threads ?? 1;
     const driverCount = options.drivers ?? 3;
-    pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism() - 1)));
-    await pool.start();
+    if (!options.inline) {
+      pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism() - 1)));
+      await pool.start();
+    }
     for (let i = 0; i < driverCount; i++) {
-      const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample, threads, pool: { threads: pool, first: i * threads } });
+      const d = createDriver({ bus, id: `driver-${i + 1}`, log, onSample: options.onSample, threads, pool: pool ? { threads: pool, first: i * threads } : undefined });
       await d.start();
       drivers.push(d);
     }
