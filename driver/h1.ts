@@ -91,6 +91,8 @@ export class H1Connection {
   private bytes = 0;
   private closeAfter = false;
   private interim = false;
+  /** When the data being parsed arrived (epoch ms). */
+  private arrived = 0;
   /** Set by start(): before it, a connection made ahead that closes is simply dropped. */
   private started = false;
 
@@ -194,6 +196,8 @@ export class H1Connection {
   }
 
   private onData(socket: Socket, chunk: Buffer): void {
+    // Responses end when their last bytes arrive: the clock is read once, before any parsing.
+    this.arrived = nowMs();
     let buf = chunk;
     if (this.carry) {
       buf = Buffer.concat([this.carry, chunk]);
@@ -344,7 +348,7 @@ export class H1Connection {
 
   /** The response in flight is complete: records it, and sends the slot's next request. */
   private complete(viaData: boolean): void {
-    const end = nowMs();
+    const end = viaData ? this.arrived : nowMs();
     const sent = this.sent.shift()!;
     this.owner.recorder.response(this.status, this.bytes, sent, sent, end);
     this.owner.ended();
@@ -364,7 +368,9 @@ export class H1Connection {
     }
     if (!this.owner.closed && this.owner.more(end)) {
       this.owner.started();
-      this.sent.push(end);
+      // Its latency counts from the write itself, not from when the previous answer arrived: other
+      // connections' answers that arrived together are handled in between.
+      this.sent.push(nowMs());
       socket.write(this.request);
     } else {
       this.stopSlot();

@@ -155,6 +155,13 @@ describe("validateSpec: problems name their field", () => {
     ).toEqual(["spec.avalanche.concurrency"]);
   });
 
+  it("avalanche pipelining above 256", () => {
+    const p = validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 10, pipelining: 257, limit: { case: "durationMs", value: 1 } } } }));
+    expect(fields(p)).toEqual(["spec.avalanche.pipelining"]);
+    expect(p[0]!.problem).toMatch(/at most 256/);
+    expect(validateSpec(avalanche({ workload: { case: "avalanche", value: { concurrency: 10, pipelining: 256, limit: { case: "durationMs", value: 1 } } } }))).toEqual([]);
+  });
+
   it("zero tsunami delay_ms", () => {
     const p = validateSpec(
       spec({ targetUrl: URL_OK, workload: { case: "tsunami", value: { delayMs: 0, limit: { case: "durationMs", value: 1000 } } } }),

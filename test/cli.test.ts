@@ -123,6 +123,33 @@ describe("the kannon command", () => {
     const driver = await kannon(["driver"]);
     expect(driver.code).toBe(2);
     expect(driver.out).toContain("--kafka");
+    for (const bad of ["0", "65", "1.5", "two"]) {
+      const threads = await kannon(["run", "--threads", bad]);
+      expect(threads.code, threads.out).toBe(2);
+      expect(threads.out).toContain(`--threads must be a whole number from 1 to 64 (load threads per driver), got "${bad}"`);
+    }
+    const driverThreads = await kannon(["driver", "--threads", "0", "--kafka", "127.0.0.1:1"]);
+    expect(driverThreads.code).toBe(2);
+    expect(driverThreads.out).toContain("--threads must be a whole number from 1 to 64");
+    const pipeliningOpen = await kannon(["run", "--workload", "tsunami", "--pipelining", "4"]);
+    expect(pipeliningOpen.code).toBe(2);
+    expect(pipeliningOpen.out).toContain("--pipelining applies to the avalanche workload only");
+    const pipeliningBad = await kannon(["run", "--pipelining", "many"]);
+    expect(pipeliningBad.code).toBe(2);
+    expect(pipeliningBad.out).toContain("--pipelining must be a whole number ≥ 0");
+    const pipeliningHigh = await kannon(["run", "--pipelining", "300"]);
+    expect(pipeliningHigh.code).toBe(2);
+    expect(pipeliningHigh.out).toContain("spec.avalanche.pipelining must be at most 256");
+  });
+
+  it("runs with --threads 2 and --pipelining 4: one result per driver, every request answered once", async () => {
+    const { code, out } = await kannon(["run", "--drivers", "2", "--threads", "2", "--pipelining", "4", "--concurrency", "8", "--requests", "1000"]);
+    expect(code, out).toBe(0);
+    expect(out).toContain("2 drivers (in-process bus; each driver's load on 2 worker threads)");
+    expect(out).toMatch(/requests: 2000\s/);
+    expect(out).toContain("status: 200×2000");
+    expect(out).toMatch(/driver-1: 1000 requests/);
+    expect(out).toMatch(/driver-2: 1000 requests/);
   });
 
   it("exits 4 when the test completed but requests failed (nothing listens on the target)", async () => {
