@@ -77,7 +77,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     // start), each driver's parts spread round it.
     const threads = options.threads ?? 1;
     const driverCount = options.drivers ?? 3;
-    if (!options.inline) {
+    if (!options.inline && driverCount > 0) {
       pool = new LoadThreads(Math.min(driverCount * threads, Math.max(1, availableParallelism() - 1)));
       await pool.start();
     }

@@ -17,6 +17,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { nowMs } from "./clock.js";
+import { errorKind } from "./error-kind.js";
 import type { IntervalRecorder } from "./recorder.js";
 
 /** The request every connection sends, prebuilt; undefined when this path cannot build it exactly. */
@@ -185,7 +186,7 @@ export class H1Connection {
       (this.connected ? codeError("the target closed the connection", "UND_ERR_SOCKET") : codeError("connection closed before it was established", "UND_ERR_SOCKET"));
     const end = nowMs();
     for (const sent of this.sent.splice(0)) {
-      this.owner.recorder.error(kindOf(err), sent, sent, end);
+      this.owner.recorder.error(errorKind(err), sent, sent, end);
       this.owner.ended();
     }
     if (this.live > 0) {
@@ -387,7 +388,7 @@ export class H1Connection {
     const end = nowMs();
     const err = codeError("the target closed the connection with requests in flight", "UND_ERR_SOCKET");
     for (const sent of this.sent.splice(0)) {
-      this.owner.recorder.error(kindOf(err), sent, sent, end);
+      this.owner.recorder.error(errorKind(err), sent, sent, end);
       this.owner.ended();
     }
     if (this.live > 0) setImmediate(() => this.open());
@@ -406,29 +407,4 @@ function headerValue(lower: string, name: string): string | undefined {
   const from = at + key.length;
   const end = lower.indexOf("\r\n", from);
   return lower.slice(from, end < 0 ? undefined : end).trim();
-}
-
-/** Error kinds as driver/http.ts names them, plus `protocol`. */
-function kindOf(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connect_refused";
-    case "KANNON_REQUEST_TIMEOUT":
-    case "ETIMEDOUT":
-      return "timeout";
-    case "ECONNRESET":
-    case "EPIPE":
-    case "UND_ERR_SOCKET":
-      return "reset";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "dns";
-    case "UND_ERR_DESTROYED":
-      return "aborted";
-    case "KANNON_PROTOCOL":
-      return "protocol";
-    default:
-      return "other";
-  }
 }

@@ -1,7 +1,10 @@
 import { Client, Pool, type Dispatcher } from "undici";
 import type { IntervalRecorder } from "./recorder.js";
 import { nowMs } from "./clock.js";
+import { errorKind } from "./error-kind.js";
 import { buildRequest, H1Connection, type H1Owner } from "./h1.js";
+
+export { errorKind };
 
 /** The request every driver sends, resolved once per test. */
 export interface RequestTemplate {
@@ -10,34 +13,6 @@ export interface RequestTemplate {
   headers: Record<string, string>;
   body: Uint8Array | undefined;
   timeoutMs: number;
-}
-
-/** Classifies a failed request into a stable error kind for reports. */
-export function errorKind(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connect_refused";
-    case "UND_ERR_CONNECT_TIMEOUT":
-    case "UND_ERR_HEADERS_TIMEOUT":
-    case "UND_ERR_BODY_TIMEOUT":
-    case "KANNON_REQUEST_TIMEOUT":
-    case "ETIMEDOUT":
-      return "timeout";
-    case "ECONNRESET":
-    case "EPIPE":
-    case "UND_ERR_SOCKET":
-      return "reset";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "dns";
-    case "UND_ERR_ABORTED":
-    case "UND_ERR_DESTROYED":
-    case "UND_ERR_CLOSED":
-      return "aborted";
-    default:
-      return "other";
-  }
 }
 
 /** Most requests in flight on one connection (HTTP/1.1 pipelining). */
