@@ -2,7 +2,7 @@ import { Client, Pool, type Dispatcher } from "undici";
 import type { IntervalRecorder } from "./recorder.js";
 import { nowMs } from "./clock.js";
 import { errorKind } from "./error-kind.js";
-import { buildRequest, H1Connection, type H1Owner } from "./h1.js";
+import { buildRequest, H1Connection, kickOff, type H1Owner } from "./h1.js";
 
 export { errorKind };
 
@@ -35,6 +35,8 @@ export class HttpFirer {
   private readonly clients: Client[] = [];
   private readonly dispatchOptions: Dispatcher.DispatchOptions;
   inFlight = 0;
+  /** When the closed model's fast path issued its first request (epoch ms): the part's real start. */
+  firstSentMs: number | undefined;
   private idleWaiters: (() => void)[] = [];
   private slotWaiters: (() => void)[] = [];
   /** Every handler object ever made (they are reused): the sweeper looks for overdue ones here. */
@@ -111,7 +113,7 @@ export class HttpFirer {
       owner.slotStopped = () => {
         if (--running === 0) resolve();
       };
-      for (const c of this.h1) c.start();
+      kickOff(this.h1.map((c) => () => c.start()));
     });
   }
 
@@ -122,7 +124,10 @@ export class HttpFirer {
     this.h1Owner = {
       recorder: this.recorder,
       more: () => false,
-      started: () => void this.inFlight++,
+      started: () => {
+        this.inFlight++;
+        this.firstSentMs ??= nowMs();
+      },
       ended: () => this.settled(),
       slotStopped: () => undefined,
       get closed() {

@@ -123,7 +123,9 @@ export class InlineLoadPart implements LoadPart {
         await firer.close(true).catch(() => undefined);
         await firer.drain(nowMs() + 100);
       }
-      return startedMs;
+      // The part's start is its first request when the fast path sent one (started together with
+      // the other parts of this thread, a moment after the instant), else the instant it woke.
+      return firer.firstSentMs ?? startedMs;
     } finally {
       await firer.close(true).catch(() => undefined);
     }
