@@ -40,9 +40,9 @@ port.on("message", (m: ToThread) => {
       (budgetMs > 20 ? warmUp(spec, budgetMs).catch(() => undefined) : Promise.resolve())
         .then(() => part.run(m.startAtMs))
         .then(
-        (startedMs) => post({ type: "done", runId: m.runId, startedMs }),
-        (err: unknown) => post({ type: "failed", runId: m.runId, message: err instanceof Error ? err.message : String(err) }),
-      );
+          (startedMs) => post({ type: "done", runId: m.runId, startedMs }),
+          (err: unknown) => post({ type: "failed", runId: m.runId, message: err instanceof Error ? err.message : String(err) }),
+        );
       break;
     }
     case "take": {
@@ -72,8 +72,8 @@ port.on("message", (m: ToThread) => {
   }
 });
 /**
- * Runs the request path against a throwaway server on 127.0.0.1 in this thread (never the target,
- * never reachable from outside), with the test's own method, headers and body when given, so that
+ * Runs the request path against a throwaway server that this thread listens with on 127.0.0.1
+ * (never the target), with the test's own method, headers and body when given, so that
  * the first requests of a test do not run cold code: the first dispatch of a test took 1-2 ms
  * (code compiled for other request shapes), and a driver sharing the thread started that much
  * later than the others. Bounded by `budgetMs`.
