@@ -14,8 +14,9 @@
  * - pipelining: 10 requests in flight per connection (kannon, autocannon -p 10), apart from the rest.
  */
 import { cpus, loadavg } from "node:os";
-import { parseResult, type LoadResult } from "./load-result.js";
-import { envNumber, isMain, ms, onPath, runChild, startTargetProcess, table, tsNode, type ChildResult, type TargetProcess } from "./lib.js";
+import type { LoadResult } from "./load-result.js";
+import { envNumber, isMain, ms, onPath, startTargetProcess, table, type TargetProcess } from "./lib.js";
+import { external, nodeChild, parseHey, parseWrk } from "./tool-runs.js";
 import { ensureDebianPackages, startNginx, type NginxTarget } from "./nginx.js";
 
 /** One generator's line in the comparison. */
@@ -70,108 +71,6 @@ interface Tool {
   /** Why it cannot run here, or undefined. */
   unavailable(): string | undefined;
   run(o: RunOptions): Promise<{ result: LoadResult; cpuIncludesStartup: boolean }>;
-}
-
-/** A child's failure as one line. */
-function childFailure(name: string, r: ChildResult): Error {
-  const why = r.timedOut ? "timed out" : `exited ${r.code ?? r.signal}`;
-  const tail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-5).join(" | ");
-  return new Error(`${name} ${why}: ${tail}`);
-}
-
-const slack = (seconds: number) => (seconds + 60) * 1000;
-
-/** Seconds from a number and a unit as wrk prints them (us, ms, s, m). */
-function seconds(value: string, unit: string): number {
-  const v = Number(value);
-  return unit === "us" ? v / 1e6 : unit === "ms" ? v / 1e3 : unit === "m" ? v * 60 : v;
-}
-
-/** Parses wrk's text output (with --latency). */
-export function parseWrk(out: string, cpuS: number): LoadResult {
-  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m)\b/.exec(out);
-  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
-  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
-  if (!total || !p50 || !p99) throw new Error(`cannot parse wrk output: ${out.slice(0, 400)}`);
-  const requests = Number(total[1]);
-  const durationS = seconds(total[2]!, total[3]!);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return {
-    requests,
-    errors: non2xx + socketErrors,
-    durationS,
-    reqPerS: requests / durationS,
-    p50Ms: seconds(p50[1]!, p50[2]!) * 1000,
-    p99Ms: seconds(p99[1]!, p99[2]!) * 1000,
-    cpuS,
-  };
-}
-
-/** Parses hey's text summary. */
-export function parseHey(out: string, cpuS: number): LoadResult {
-  const totalS = /Total:\s+([\d.]+) secs/.exec(out);
-  const p50 = /50%+ in ([\d.]+) secs/.exec(out);
-  const p99 = /99%+ in ([\d.]+) secs/.exec(out);
-  if (!totalS || !p50 || !p99) throw new Error(`cannot parse hey output: ${out.slice(0, 400)}`);
-  let answered = 0;
-  let non2xx = 0;
-  for (const m of out.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)) {
-    answered += Number(m[2]);
-    if (!m[1]!.startsWith("2")) non2xx += Number(m[2]);
-  }
-  let failed = 0;
-  const errorSection = out.split("Error distribution:")[1];
-  if (errorSection) for (const m of errorSection.matchAll(/^\s+\[(\d+)\]\s/gm)) failed += Number(m[1]);
-  const durationS = Number(totalS[1]);
-  const requests = answered + failed;
-  return {
-    requests,
-    errors: non2xx + failed,
-    durationS,
-    reqPerS: requests / durationS,
-    p50Ms: Number(p50[1]) * 1000,
-    p99Ms: Number(p99[1]) * 1000,
-    cpuS,
-    note: "latency in 0.1 ms steps",
-  };
-}
-
-/** Parses the summary `kannon run` prints (cli/summary.ts). */
-export function parseKannonRun(out: string, cpuS: number): LoadResult {
-  const totals = /requests: (\d+)\s+req\/s: ([\d.]+)\s+errors: (\d+)/.exec(out);
-  const lat = /latency: p50 ([\d.]+) ms\s+p90 [\d.]+ ms\s+p99 ([\d.]+) ms/.exec(out);
-  if (!totals || !lat) throw new Error(`cannot parse kannon run output: ${out.slice(-600)}`);
-  const requests = Number(totals[1]);
-  const reqPerS = Number(totals[2]);
-  return {
-    requests,
-    errors: Number(totals[3]),
-    durationS: reqPerS > 0 ? requests / reqPerS : 0,
-    reqPerS,
-    p50Ms: Number(lat[1]),
-    p99Ms: Number(lat[2]),
-    cpuS,
-    note: "whole `kannon run`: orchestrator + API + LMDB + driver in one process",
-  };
-}
-
-async function nodeChild(name: string, script: string, args: string[], secs: number, pin: string[]): Promise<LoadResult> {
-  const [node, argv] = tsNode([], script, args);
-  const [cmd, ...rest] = [...pin, node, ...argv];
-  const r = await runChild(cmd!, rest, { timeoutMs: slack(secs) });
-  const parsed = parseResult(r.stdout);
-  if (r.code !== 0 || !parsed) throw childFailure(name, r);
-  if (r.stderr.trim()) process.stderr.write(r.stderr.trim().split("\n").map((l) => `  [${name}] ${l}\n`).join(""));
-  return parsed;
-}
-
-async function external(name: string, command: string[], secs: number, env: NodeJS.ProcessEnv | undefined, parse: (out: string, cpuS: number) => LoadResult) {
-  const [cmd, ...args] = command;
-  const r = await runChild(cmd!, args, { timeoutMs: slack(secs), measureCpu: true, ...(env ? { env } : {}) });
-  if (r.code !== 0) throw childFailure(name, r);
-  return { result: parse(r.stdout, r.cpuS ?? Number.NaN), cpuIncludesStartup: true };
 }
 
 const kannon = (threads: number, pipelining: number) => async (o: RunOptions) => ({

@@ -13,11 +13,10 @@
  * fallback target); the child taps every send and reports start-to-start jitter (|gap − 1 ms|),
  * how late requests started, and the achieved rate (goals: jitter p99 under 2 ms, rate within 1 %).
  */
-import { parseResult, type LoadResult } from "./load-result.js";
-import { envNumber, ms, runChild, startTargetProcess, table, tsNode, type TargetProcess } from "./lib.js";
+import type { LoadResult } from "./load-result.js";
+import { envNumber, ms, onPath, runChild, startTargetProcess, table, tsNode, type TargetProcess } from "./lib.js";
 import { PACING_PREFIX, type PacingResult } from "./pacing-load.js";
-import { parseWrk } from "./throughput.js";
-import { onPath } from "./lib.js";
+import { external, nodeChild, parseWrk, slack } from "./tool-runs.js";
 
 export const HOLD_MS = 2;
 
@@ -44,16 +43,6 @@ export interface PacingReport {
   rows: (PacingResult | { workload: string; failed: string })[];
 }
 
-const slack = (s: number) => (s + 60) * 1000;
-
-async function nodeLoad(script: string, args: string[], secs: number): Promise<LoadResult> {
-  const [cmd, argv] = tsNode([], script, args);
-  const r = await runChild(cmd, argv, { timeoutMs: slack(secs) });
-  const parsed = parseResult(r.stdout);
-  if (r.code !== 0 || !parsed) throw new Error(`${script} exited ${r.code ?? r.signal}: ${(r.stderr.trim() || r.stdout.trim()).split("\n").slice(-4).join(" | ")}`);
-  return parsed;
-}
-
 /** The honest-timing comparison (its own target process). */
 export async function runHonestTiming(log: (l: string) => void = console.log): Promise<TimingReport> {
   const secs = envNumber("BENCH_SECONDS", 10);
@@ -75,14 +64,10 @@ export async function runHonestTiming(log: (l: string) => void = console.log): P
   };
   try {
     const durationMs = String(Math.round(secs * 1000));
-    await attempt("kannon run (load threads, the default)", () => nodeLoad("bench/embedded-load.ts", [url, String(drivers), String(perDriver), durationMs, "threads"], secs));
-    await attempt("kannon run (load on the main thread, as before)", () => nodeLoad("bench/embedded-load.ts", [url, String(drivers), String(perDriver), durationMs, "inline"], secs));
+    await attempt("kannon run (load threads, the default)", () => nodeChild("kannon run", "bench/embedded-load.ts", [url, String(drivers), String(perDriver), durationMs, "threads"], secs, []));
+    await attempt("kannon run (load on the main thread, as before)", () => nodeChild("kannon run", "bench/embedded-load.ts", [url, String(drivers), String(perDriver), durationMs, "inline"], secs, []));
     if (onPath("wrk")) {
-      await attempt("wrk -t1", async () => {
-        const r = await runChild("wrk", ["-t1", `-c${connections}`, `-d${secs}s`, "--latency", url], { timeoutMs: slack(secs), measureCpu: true });
-        if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr.trim()}`);
-        return parseWrk(r.stdout, r.cpuS ?? Number.NaN);
-      });
+      await attempt("wrk -t1", async () => (await external("wrk", ["wrk", "-t1", `-c${connections}`, `-d${secs}s`, "--latency", url], secs, undefined, parseWrk)).result);
     } else rows.push({ tool: "wrk -t1", status: "skipped", reason: "wrk is not on PATH (Debian: apt-get install wrk)" });
   } finally {
     await target.stop();
