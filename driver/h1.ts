@@ -222,19 +222,16 @@ export class H1Connection {
 
   private onClose(socket: Socket): void {
     if (socket !== this.socket) return;
+    const wasConnected = this.connected;
     this.socket = undefined;
     this.connected = false;
     if (!this.started) return;
     // A body framed by the close ends here.
     if (this.state === UNTIL_CLOSE && this.sent.length > 0) this.complete(false);
-    const err =
+    this.failInFlight(
       (socket as Socket & { errored?: Error | null }).errored ??
-      (this.connected ? codeError("the target closed the connection", "UND_ERR_SOCKET") : codeError("connection closed before it was established", "UND_ERR_SOCKET"));
-    const end = nowMs();
-    for (const sent of this.sent.splice(0)) {
-      this.owner.recorder.error(errorKind(err), sent, sent, end);
-      this.owner.ended();
-    }
+        codeError(wasConnected ? "the target closed the connection" : "connection closed before it was established", "UND_ERR_SOCKET"),
+    );
     if (this.live > 0) {
       if (this.owner.closed) {
         while (this.live > 0) this.stopSlot();
@@ -385,7 +382,6 @@ export class H1Connection {
       }
       this.remaining = Number(cl);
       this.state = this.remaining === 0 ? HEAD : FIXED;
-      if (this.remaining === 0) return true;
       return true;
     }
     this.state = UNTIL_CLOSE;
@@ -431,13 +427,18 @@ export class H1Connection {
 
   /** After a close the target asked for: requests still in flight on it fail, the slots reconnect. */
   private reopenAfterClose(): void {
+    this.failInFlight(codeError("the target closed the connection with requests in flight", "UND_ERR_SOCKET"));
+    if (this.live > 0) setImmediate(() => this.open());
+  }
+
+  /** Every request still in flight on the connection that ended fails with `err`'s kind. */
+  private failInFlight(err: Error): void {
     const end = nowMs();
-    const err = codeError("the target closed the connection with requests in flight", "UND_ERR_SOCKET");
+    const kind = errorKind(err);
     for (const sent of this.sent.splice(0)) {
-      this.owner.recorder.error(errorKind(err), sent, sent, end);
+      this.owner.recorder.error(kind, sent, sent, end);
       this.owner.ended();
     }
-    if (this.live > 0) setImmediate(() => this.open());
   }
 
   private protocolError(message: string): void {

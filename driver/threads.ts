@@ -12,7 +12,7 @@ import { Worker } from "node:worker_threads";
 import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import type { Share } from "./executor.js";
 import type { LoadPart, LoadPartOptions } from "./load.js";
-import type { IntervalSnapshot, SampleTap } from "./recorder.js";
+import type { IntervalSnapshot } from "./recorder.js";
 
 import { MAX_DRIVER_THREADS as MAX_THREADS } from "../workload/defaults.js";
 
@@ -252,4 +252,3 @@ export class LoadThreads {
   }
 }
 
-export type { SampleTap };
