@@ -5,7 +5,7 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["node_modules/**", "bench/**"],
     // One real Kafka broker for the whole run; end-to-end suites read its address with inject("kafkaBootstrap").
-    // The Python venv (drivers/python/requirements.txt), read with inject("python").
+    // The Python venv (python/requirements.txt), read with inject("python").
     globalSetup: ["test/kafka-global-setup.ts", "test/python-global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

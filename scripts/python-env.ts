@@ -1,7 +1,7 @@
 /**
  * The Python environment (Python driver, generated Python code, Python clients): a venv outside the
  * repository at `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, with the exact pins of
- * drivers/python/requirements.txt. Idempotent: a stamp holds the hash of requirements.txt (and the
+ * python/requirements.txt. Idempotent: a stamp holds the hash of requirements.txt (and the
  * interpreter's version); the venv is rebuilt only when that changes. Several processes may ask at
  * once (test runs of different people): a lock directory makes them wait for one builder.
  *
@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, run, tail } from "./kafka-jars.js";
 
-/** drivers/python/requirements.txt. */
-export const REQUIREMENTS = fileURLToPath(new URL("../drivers/python/requirements.txt", import.meta.url));
+/** python/requirements.txt. */
+export const REQUIREMENTS = fileURLToPath(new URL("../python/requirements.txt", import.meta.url));
 
 /** `${KANNON_CACHE:-~/.cache/kannon}/python-venv`. */
 export function pythonVenvDir(): string {
@@ -55,14 +55,14 @@ async function ensure(log: (m: string) => void): Promise<{ python: string }> {
     // Someone else may have built it while we waited for the lock.
     if ((await readStamp(venv)) === want) return { python: venvPython() };
     const started = Date.now();
-    log(`python-env: building ${venv} from drivers/python/requirements.txt (${base.version})...`);
+    log(`python-env: building ${venv} from python/requirements.txt (${base.version})...`);
     await rm(venv, { recursive: true, force: true });
     await must(base.path, ["-m", "venv", venv], 5 * 60_000, "create the venv");
     await must(
       venvPython(),
       ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", REQUIREMENTS],
       15 * 60_000,
-      "install drivers/python/requirements.txt",
+      "install python/requirements.txt",
     );
     // Written last: a half-built venv is never taken as done.
     await writeFile(join(venv, STAMP), want);

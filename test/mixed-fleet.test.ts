@@ -1,7 +1,7 @@
 /**
  * A mixed fleet over the real Kafka broker: the orchestrator (its own process), two TypeScript
  * drivers (in this process, so that their raw samples are tapped with onSample) and the Python
- * driver (drivers/python, a real process from the project's venv, its raw samples captured with
+ * driver (python/, a real process from the project's venv, its raw samples captured with
  * KANNON_SAMPLE_FILE). Every test runs on all three at once against Kannon's target on 127.0.0.1
  * and checks totals against the target's own count, each driver's share, and the merged
  * percentiles against the histogram of every raw sample.
@@ -36,7 +36,7 @@ interface PythonDriver {
 
 async function startPythonDriver(python: string, args: string[], env: Record<string, string>, ready = /joined the fleet/): Promise<PythonDriver> {
   const child = spawn(python, ["-m", "kannon_driver", ...args], {
-    cwd: join(root, "drivers", "python"),
+    cwd: join(root, "python"),
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1", ...env },
   });
@@ -95,7 +95,7 @@ function expectMergedEqualsSamples(l: LatencyStats, samples: number[], what: str
 }
 
 describe("the Python driver's generated code and schedule", () => {
-  it("drivers/python/kannon_gen is what npm run generate:python makes from proto/ now (not stale)", async () => {
+  it("python/kannon_gen is what npm run generate:python makes from proto/ now (not stale)", async () => {
     const out = await mkdtemp(join(tmpdir(), "kannon-pygen-"));
     try {
       const protos = (await readdir(join(root, "proto", "kannon", "v1"))).filter((f) => f.endsWith(".proto")).map((f) => `proto/kannon/v1/${f}`);
@@ -105,7 +105,7 @@ describe("the Python driver's generated code and schedule", () => {
       });
       const [code] = (await once(child, "exit")) as [number];
       expect(code).toBe(0);
-      const committedDir = join(root, "drivers", "python", "kannon_gen", "kannon", "v1");
+      const committedDir = join(root, "python", "kannon_gen", "kannon", "v1");
       const committed = (await readdir(committedDir)).filter((f) => f.endsWith(".py") || f.endsWith(".pyi")).filter((f) => f !== "__init__.py");
       expect(committed.length).toBe(protos.length * 2 + 1);
       for (const f of committed)
@@ -141,7 +141,7 @@ for sp in specs:
     out.append({"due": [list(due_offsets_ms(ph, i, n)) for i, n in shares], "first": [first_index_from(ph, o, i, n) for o in offsets for i, n in shares]})
 print(json.dumps(out))
 `;
-    const child = spawn(inject("python"), ["-c", script], { cwd: join(root, "drivers", "python"), stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn(inject("python"), ["-c", script], { cwd: join(root, "python"), stdio: ["pipe", "pipe", "inherit"] });
     child.stdin!.end(JSON.stringify([specs, shares, offsets]));
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));

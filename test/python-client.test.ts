@@ -1,5 +1,5 @@
 /**
- * The Python client example (drivers/python/examples/client.py, grpcio stubs generated from proto/)
+ * The Python client example (python/examples/client.py, grpcio stubs generated from proto/)
  * against a real Kannon: `kannon run --stay` as its own process (orchestrator, two drivers and the
  * built-in target on 127.0.0.1 over the in-process bus). The example creates, starts and streams
  * WatchTest to the end; its printed totals must equal the target's own count and the stored report.
@@ -11,7 +11,7 @@ import { grpcClient, targetCounts } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
-const example = join(root, "drivers", "python", "examples", "client.py");
+const example = join(root, "python", "examples", "client.py");
 const DRIVERS = 2;
 
 /** Runs the example with the venv's python; never throws. */

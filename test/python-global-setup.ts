@@ -1,6 +1,6 @@
 /**
  * vitest globalSetup: the project's Python venv (scripts/python-env.ts; built once into
- * `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, reused while drivers/python/requirements.txt is
+ * `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, reused while python/requirements.txt is
  * unchanged), provided to test files as `inject("python")` = the venv's interpreter.
  */
 import type { TestProject } from "vitest/node";

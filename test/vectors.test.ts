@@ -149,12 +149,12 @@ describe("shared data-plane vectors (proto/testdata)", () => {
 
   // Both protobuf backends of Python: upb (the default) and the pure-Python one (see the test's docstring).
   for (const backend of ["upb", "python"] as const) {
-    it(`pass in Python too (drivers/python/tests/test_vectors.py, ${backend} backend)`, async () => {
+    it(`pass in Python too (python/tests/test_vectors.py, ${backend} backend)`, async () => {
       const python = inject("python");
       const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
       if (backend === "python") env.PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION = "python";
       else delete env.PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION;
-      const result = await run(python, ["-m", "unittest", "discover", "-v", "-s", "drivers/python/tests", "-p", "test_vectors.py"], { cwd: root, env }).catch(
+      const result = await run(python, ["-m", "unittest", "discover", "-v", "-s", "python/tests", "-p", "test_vectors.py"], { cwd: root, env }).catch(
         (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? "", stderr: `${err.stderr ?? ""}\n(exit ${err.code})` }),
       );
       // unittest reports on stderr: every test listed as ok, then "Ran N tests" and "OK".

@@ -1,4 +1,4 @@
-"""Kannon's generated Python code (drivers/python/generate.sh, from proto/kannon/v1/*.proto).
+"""Kannon's generated Python code (python/generate.sh, from proto/kannon/v1/*.proto).
 
 grpcio-tools emits absolute imports (``from kannon.v1 import test_pb2``), so importing this package
 puts its own directory on ``sys.path``; after ``import kannon_gen``::

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""A Kannon API client in Python with the grpcio stubs generated from proto/ (drivers/python/kannon_gen).
+"""A Kannon API client in Python with the grpcio stubs generated from proto/ (python/kannon_gen).
 
 Creates an avalanche test, starts it, streams WatchTest to the end printing one line per merged
 interval, and prints the final report's totals:
 
-    python drivers/python/examples/client.py --api http://127.0.0.1:8080 \\
+    python python/examples/client.py --api http://127.0.0.1:8080 \\
         --target http://127.0.0.1:8081/ping --concurrency 4 --requests-per-driver 500
 
 The last line is machine-readable (``final: state=COMPLETED requests=1000 errors=0 ...``). A server
@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import grpc
 
-# The generated package lives beside this folder: drivers/python/kannon_gen.
+# The generated package lives beside this folder: python/kannon_gen.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from kannon_gen import orchestrator_pb2, orchestrator_pb2_grpc, test_pb2  # noqa: E402
 

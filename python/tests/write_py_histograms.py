@@ -1,7 +1,7 @@
 """Writes the Python-encoded histogram vectors into proto/testdata/ (the other direction of the
 shared vectors: TypeScript decodes these, Python decodes the TypeScript ones).
 
-    python drivers/python/tests/write_py_histograms.py [--check]
+    python python/tests/write_py_histograms.py [--check]
 
 Each ``py-histogram-NAME.hdr`` is the raw HdrHistogram compressed encoding (V2) that the
 ``hdrhistogram`` package writes for a histogram of Kannon's layout (1 µs .. 3,600,000,000 µs,
@@ -24,7 +24,7 @@ import zlib
 
 from hdrh.histogram import HdrHistogram
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TESTDATA = os.path.join(ROOT, "proto", "testdata")
 MANIFEST = "py-histograms.json"
 PERCENTILES = (50, 90, 99, 99.9)
@@ -131,7 +131,7 @@ def render():
         files[file] = raw
         entries.append({"file": file, "description": description, **summary(HdrHistogram.decode(base64.b64encode(raw)))})
     manifest = {
-        "about": "Histograms encoded by Python's hdrhistogram package (drivers/python/tests/write_py_histograms.py); "
+        "about": "Histograms encoded by Python's hdrhistogram package (python/tests/write_py_histograms.py); "
         "count, min, max and percentiles as HdrHistogram_py reads them back. See README.md.",
         "histograms": entries,
     }

@@ -1,8 +1,8 @@
 """The shared data-plane vectors (proto/testdata/, see its README.md), read by Python.
 
-    python -m unittest discover -s drivers/python/tests -p 'test_vectors.py'
+    python -m unittest discover -s python/tests -p 'test_vectors.py'
 
-Every vector decodes with the generated classes (drivers/python/kannon_gen), re-encodes with
+Every vector decodes with the generated classes (python/kannon_gen), re-encodes with
 SerializeToString(deterministic=True) to the same bytes, matches its proto JSON, and its
 histograms decode with the ``hdrhistogram`` package to the numbers hdr-histogram-js gave. The
 Python-encoded histograms (py-histogram-*.hdr, written by write_py_histograms.py) are checked to be
@@ -22,7 +22,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))  # drivers/python: the kannon_gen package
+sys.path.insert(0, os.path.dirname(HERE))  # python/: the kannon_gen package
 
 import kannon_gen  # noqa: E402,F401  (puts the generated package on sys.path)
 from google.protobuf import descriptor_pool, json_format, message_factory  # noqa: E402

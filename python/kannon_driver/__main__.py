@@ -1,8 +1,8 @@
 """`python -m kannon_driver`: one Kannon driver over Kafka (the TypeScript `kannon driver` command's
-flags). Run from drivers/python with the project's venv:
+flags). Run from python/ with the project's venv:
 
     npm run python-env        # once: prints the venv's python
-    cd drivers/python && ~/.cache/kannon/python-venv/bin/python -m kannon_driver \\
+    cd python && ~/.cache/kannon/python-venv/bin/python -m kannon_driver \\
         --kafka 127.0.0.1:9092 --topic-prefix P --id py-1
 
 Test-only: with KANNON_SAMPLE_FILE set, every recorded request appends a line

@@ -1,1 +1,0 @@
-# Generated package (drivers/python/generate.sh).

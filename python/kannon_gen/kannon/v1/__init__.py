@@ -1,0 +1,1 @@
+# Generated package (python/generate.sh).
