@@ -21,6 +21,13 @@ export function avalanche(spec: Avalanche): Executor {
     };
     // Return at the stop instant or on abort even while requests are still out: the run drains them
     // (and aborts what a slow target still holds), so a stuck request never holds the test open.
-    await Promise.race([ctx.firer.runClosed(concurrency, more), sleepUntil(stopAt, ctx.signal)]);
+    // The wait ends with the run too: a count-only run's stop instant never comes, and its timer
+    // would otherwise outlive the test.
+    const ran = new AbortController();
+    try {
+      await Promise.race([ctx.firer.runClosed(concurrency, more), sleepUntil(stopAt, AbortSignal.any([ctx.signal, ran.signal]))]);
+    } finally {
+      ran.abort();
+    }
   };
 }
