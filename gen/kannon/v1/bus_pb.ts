@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/bus.proto.
  */
 export const file_kannon_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKfAQoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCSJbChFUZXN0Q29uZmlnTWVzc2FnZRIPCgd0ZXN0X2lkGAEgASgJEiEKBHNwZWMYAiABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSEgoKZHJpdmVyX2lkcxgDIAMoCSKyAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkizwQKDk1ldHJpY3NNZXNzYWdlEg8KB3Rlc3RfaWQYASABKAkSEQoJZHJpdmVyX2lkGAIgASgJEgsKA3NlcRgDIAEoBBIyCg5pbnRlcnZhbF9zdGFydBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMaW50ZXJ2YWxfZW5kGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgGIAEoBBJCCg1zdGF0dXNfY291bnRzGAcgAygLMisua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLlN0YXR1c0NvdW50c0VudHJ5EkAKDGVycm9yX2NvdW50cxgIIAMoCzIqLmthbm5vbi52MS5NZXRyaWNzTWVzc2FnZS5FcnJvckNvdW50c0VudHJ5EhYKDmJ5dGVzX3JlY2VpdmVkGAkgASgEEhkKEWxhdGVuY3lfaGlzdG9ncmFtGAogASgMEh4KFnNlcnZpY2VfdGltZV9oaXN0b2dyYW0YCyABKAwSDwoHZHJvcHBlZBgMIAEoBBIMCgRsYXRlGA0gASgEEg0KBWZpbmFsGA4gASgIEhUKDXN0YXJ0X3NrZXdfdXMYDyABKAMSDQoFZXJyb3IYECABKAkaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEqmwEKDVRyaWdnZXJBY3Rpb24SHgoaVFJJR0dFUl9BQ1RJT05fVU5TUEVDSUZJRUQQABIYChRUUklHR0VSX0FDVElPTl9TVEFSVBABEhkKFVRSSUdHRVJfQUNUSU9OX0NBTkNFTBACEhoKFlRSSUdHRVJfQUNUSU9OX1JFU0hBUkUQAxIZChVUUklHR0VSX0FDVElPTl9SRUZVU0UQBGIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKJAgoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIxCg1wcm9iZV9zZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFwcm9iZV9yZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVGVzdENvbmZpZ01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhIKCmRyaXZlcl9pZHMYAyADKAkSDwoHYXR0ZW1wdBgEIAEoDSLwAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSDwoHYXR0ZW1wdBgHIAEoDRIrCgdzZW50X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLgBAoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRIPCgdhdHRlbXB0GBEgASgNGjMKEVN0YXR1c0NvdW50c0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQRXJyb3JDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBKrsBCg1UcmlnZ2VyQWN0aW9uEh4KGlRSSUdHRVJfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVFJJR0dFUl9BQ1RJT05fU1RBUlQQARIZChVUUklHR0VSX0FDVElPTl9DQU5DRUwQAhIaChZUUklHR0VSX0FDVElPTl9SRVNIQVJFEAMSGQoVVFJJR0dFUl9BQ1RJT05fUkVGVVNFEAQSHgoaVFJJR0dFUl9BQ1RJT05fQ0xPQ0tfUFJPQkUQBWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
 
 /**
  * Topic `register`, key driver id: a driver joins (or leaves) the fleet.
@@ -106,6 +106,20 @@ export type HeartbeatMessage = Message<"kannon.v1.HeartbeatMessage"> & {
    * @generated from field: string instance_id = 5;
    */
   instanceId: string;
+
+  /**
+   * The latest clock probe (TRIGGER_ACTION_CLOCK_PROBE) the driver received and has not echoed
+   * yet: the probe's sent_at (orchestrator clock) and when it arrived (driver clock). With sent_at
+   * and the heartbeat's arrival they give the driver's clock offset, NTP-style. Unset: no new probe.
+   *
+   * @generated from field: google.protobuf.Timestamp probe_sent_at = 6;
+   */
+  probeSentAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp probe_received_at = 7;
+   */
+  probeReceivedAt?: Timestamp | undefined;
 };
 
 /**
@@ -137,6 +151,14 @@ export type TestConfigMessage = Message<"kannon.v1.TestConfigMessage"> & {
    * @generated from field: repeated string driver_ids = 3;
    */
   driverIds: string[];
+
+  /**
+   * Which StartTest of the test this is (1, 2, … : a start that failed to reach the drivers is
+   * retried with the next). 0: not numbered (older orchestrators).
+   *
+   * @generated from field: uint32 attempt = 4;
+   */
+  attempt: number;
 };
 
 /**
@@ -189,6 +211,21 @@ export type TriggerMessage = Message<"kannon.v1.TriggerMessage"> & {
    * @generated from field: string reason = 6;
    */
   reason: string;
+
+  /**
+   * START, CANCEL, RESHARE: the start attempt it belongs to (TestConfigMessage.attempt). A CANCEL
+   * stops that attempt and earlier ones, never a later one. 0: not numbered (any attempt).
+   *
+   * @generated from field: uint32 attempt = 7;
+   */
+  attempt: number;
+
+  /**
+   * CLOCK_PROBE: when the orchestrator sent it (its clock).
+   *
+   * @generated from field: google.protobuf.Timestamp sent_at = 8;
+   */
+  sentAt?: Timestamp | undefined;
 };
 
 /**
@@ -295,6 +332,13 @@ export type MetricsMessage = Message<"kannon.v1.MetricsMessage"> & {
    * @generated from field: string error = 16;
    */
   error: string;
+
+  /**
+   * The start attempt these measurements belong to (TestConfigMessage.attempt); 0: not numbered.
+   *
+   * @generated from field: uint32 attempt = 17;
+   */
+  attempt: number;
 };
 
 /**
@@ -345,6 +389,14 @@ export enum TriggerAction {
    * @generated from enum value: TRIGGER_ACTION_REFUSE = 4;
    */
   REFUSE = 4,
+
+  /**
+   * Measure the drivers' clocks: every driver echoes `sent_at` with its own arrival time in its
+   * next heartbeat. The key and test_id are empty.
+   *
+   * @generated from enum value: TRIGGER_ACTION_CLOCK_PROBE = 5;
+   */
+  CLOCK_PROBE = 5,
 }
 
 /**

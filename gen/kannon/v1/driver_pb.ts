@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/driver.proto.
  */
 export const file_kannon_v1_driver: GenFile = /*@__PURE__*/
-  fileDesc("ChZrYW5ub24vdjEvZHJpdmVyLnByb3RvEglrYW5ub24udjEi+wEKBkRyaXZlchIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSMQoNcmVnaXN0ZXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9oZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rlc3RfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoCRITCgtpbnN0YW5jZV9pZBgJIAEoCSqLAQoLRHJpdmVyU3RhdGUSHAoYRFJJVkVSX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSRFJJVkVSX1NUQVRFX1JFQURZEAESFQoRRFJJVkVSX1NUQVRFX0JVU1kQAhIYChREUklWRVJfU1RBVEVfTUlTU0lORxADEhUKEURSSVZFUl9TVEFURV9MRUZUEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZrYW5ub24vdjEvZHJpdmVyLnByb3RvEglrYW5ub24udjEiogIKBkRyaXZlchIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoFc3RhdGUYBCABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSMQoNcmVnaXN0ZXJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbGFzdF9oZWFydGJlYXRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Rlc3RfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoCRITCgtpbnN0YW5jZV9pZBgJIAEoCRIlCgVjbG9jaxgKIAEoCzIWLmthbm5vbi52MS5DbG9ja09mZnNldCJjCgtDbG9ja09mZnNldBIRCglvZmZzZXRfdXMYASABKBISEAoIZXJyb3JfdXMYAiABKAQSLwoLbWVhc3VyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKosBCgtEcml2ZXJTdGF0ZRIcChhEUklWRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJEUklWRVJfU1RBVEVfUkVBRFkQARIVChFEUklWRVJfU1RBVEVfQlVTWRACEhgKFERSSVZFUl9TVEFURV9NSVNTSU5HEAMSFQoRRFJJVkVSX1NUQVRFX0xFRlQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A driver as the orchestrator tracks it.
@@ -70,6 +70,14 @@ export type Driver = Message<"kannon.v1.Driver"> & {
    * @generated from field: string instance_id = 9;
    */
   instanceId: string;
+
+  /**
+   * The driver's clock compared with the orchestrator's; unset until measured (a driver that
+   * does not echo clock probes is never measured).
+   *
+   * @generated from field: kannon.v1.ClockOffset clock = 10;
+   */
+  clock?: ClockOffset | undefined;
 };
 
 /**
@@ -78,6 +86,40 @@ export type Driver = Message<"kannon.v1.Driver"> & {
  */
 export const DriverSchema: GenMessage<Driver> = /*@__PURE__*/
   messageDesc(file_kannon_v1_driver, 0);
+
+/**
+ * A driver's clock offset, measured NTP-style from clock probes echoed in heartbeats: of the
+ * recent samples, the one with the shortest round trip.
+ *
+ * @generated from message kannon.v1.ClockOffset
+ */
+export type ClockOffset = Message<"kannon.v1.ClockOffset"> & {
+  /**
+   * Driver clock minus orchestrator clock, in microseconds (positive: the driver runs ahead).
+   *
+   * @generated from field: sint64 offset_us = 1;
+   */
+  offsetUs: bigint;
+
+  /**
+   * Half the sample's round trip: the true offset is within offset_us ± error_us.
+   *
+   * @generated from field: uint64 error_us = 2;
+   */
+  errorUs: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp measured_at = 3;
+   */
+  measuredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kannon.v1.ClockOffset.
+ * Use `create(ClockOffsetSchema)` to create a new message.
+ */
+export const ClockOffsetSchema: GenMessage<ClockOffset> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_driver, 1);
 
 /**
  * Lifecycle of a driver in the fleet.

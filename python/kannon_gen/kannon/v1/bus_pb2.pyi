@@ -19,11 +19,13 @@ class TriggerAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRIGGER_ACTION_CANCEL: _ClassVar[TriggerAction]
     TRIGGER_ACTION_RESHARE: _ClassVar[TriggerAction]
     TRIGGER_ACTION_REFUSE: _ClassVar[TriggerAction]
+    TRIGGER_ACTION_CLOCK_PROBE: _ClassVar[TriggerAction]
 TRIGGER_ACTION_UNSPECIFIED: TriggerAction
 TRIGGER_ACTION_START: TriggerAction
 TRIGGER_ACTION_CANCEL: TriggerAction
 TRIGGER_ACTION_RESHARE: TriggerAction
 TRIGGER_ACTION_REFUSE: TriggerAction
+TRIGGER_ACTION_CLOCK_PROBE: TriggerAction
 
 class RegisterMessage(_message.Message):
     __slots__ = ("driver_id", "host", "address", "version", "sent_at", "leaving", "instance_id")
@@ -44,47 +46,57 @@ class RegisterMessage(_message.Message):
     def __init__(self, driver_id: _Optional[str] = ..., host: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., leaving: _Optional[bool] = ..., instance_id: _Optional[str] = ...) -> None: ...
 
 class HeartbeatMessage(_message.Message):
-    __slots__ = ("driver_id", "sent_at", "state", "test_id", "instance_id")
+    __slots__ = ("driver_id", "sent_at", "state", "test_id", "instance_id", "probe_sent_at", "probe_received_at")
     DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     TEST_ID_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROBE_SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    PROBE_RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     driver_id: str
     sent_at: _timestamp_pb2.Timestamp
     state: _driver_pb2.DriverState
     test_id: str
     instance_id: str
-    def __init__(self, driver_id: _Optional[str] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_driver_pb2.DriverState, str]] = ..., test_id: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
+    probe_sent_at: _timestamp_pb2.Timestamp
+    probe_received_at: _timestamp_pb2.Timestamp
+    def __init__(self, driver_id: _Optional[str] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_driver_pb2.DriverState, str]] = ..., test_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., probe_sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., probe_received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TestConfigMessage(_message.Message):
-    __slots__ = ("test_id", "spec", "driver_ids")
+    __slots__ = ("test_id", "spec", "driver_ids", "attempt")
     TEST_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     DRIVER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     spec: _test_pb2.TestSpec
     driver_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, test_id: _Optional[str] = ..., spec: _Optional[_Union[_test_pb2.TestSpec, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    attempt: int
+    def __init__(self, test_id: _Optional[str] = ..., spec: _Optional[_Union[_test_pb2.TestSpec, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TriggerMessage(_message.Message):
-    __slots__ = ("test_id", "action", "start_at", "driver_ids", "instance_id", "reason")
+    __slots__ = ("test_id", "action", "start_at", "driver_ids", "instance_id", "reason", "attempt", "sent_at")
     TEST_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     START_AT_FIELD_NUMBER: _ClassVar[int]
     DRIVER_IDS_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     action: TriggerAction
     start_at: _timestamp_pb2.Timestamp
     driver_ids: _containers.RepeatedScalarFieldContainer[str]
     instance_id: str
     reason: str
-    def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    attempt: int
+    sent_at: _timestamp_pb2.Timestamp
+    def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricsMessage(_message.Message):
-    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error")
+    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +127,7 @@ class MetricsMessage(_message.Message):
     FINAL_FIELD_NUMBER: _ClassVar[int]
     START_SKEW_US_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     driver_id: str
     seq: int
@@ -131,4 +144,5 @@ class MetricsMessage(_message.Message):
     final: bool
     start_skew_us: int
     error: str
-    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    attempt: int
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...

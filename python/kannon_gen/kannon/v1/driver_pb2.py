@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kannon/v1/driver.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\x06\x44river\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07test_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\t\x12\x13\n\x0binstance_id\x18\t \x01(\t*\x8b\x01\n\x0b\x44riverState\x12\x1c\n\x18\x44RIVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44RIVER_STATE_READY\x10\x01\x12\x15\n\x11\x44RIVER_STATE_BUSY\x10\x02\x12\x18\n\x14\x44RIVER_STATE_MISSING\x10\x03\x12\x15\n\x11\x44RIVER_STATE_LEFT\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kannon/v1/driver.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x02\n\x06\x44river\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07test_id\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\t\x12\x13\n\x0binstance_id\x18\t \x01(\t\x12%\n\x05\x63lock\x18\n \x01(\x0b\x32\x16.kannon.v1.ClockOffset\"c\n\x0b\x43lockOffset\x12\x11\n\toffset_us\x18\x01 \x01(\x12\x12\x10\n\x08\x65rror_us\x18\x02 \x01(\x04\x12/\n\x0bmeasured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8b\x01\n\x0b\x44riverState\x12\x1c\n\x18\x44RIVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44RIVER_STATE_READY\x10\x01\x12\x15\n\x11\x44RIVER_STATE_BUSY\x10\x02\x12\x18\n\x14\x44RIVER_STATE_MISSING\x10\x03\x12\x15\n\x11\x44RIVER_STATE_LEFT\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kannon.v1.driver_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DRIVERSTATE']._serialized_start=325
-  _globals['_DRIVERSTATE']._serialized_end=464
+  _globals['_DRIVERSTATE']._serialized_start=465
+  _globals['_DRIVERSTATE']._serialized_end=604
   _globals['_DRIVER']._serialized_start=71
-  _globals['_DRIVER']._serialized_end=322
+  _globals['_DRIVER']._serialized_end=361
+  _globals['_CLOCKOFFSET']._serialized_start=363
+  _globals['_CLOCKOFFSET']._serialized_end=462
 # @@protoc_insertion_point(module_scope)

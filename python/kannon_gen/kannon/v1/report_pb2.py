@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from kannon.v1 import driver_pb2 as kannon_dot_v1_dot_driver__pb2
 from kannon.v1 import test_pb2 as kannon_dot_v1_dot_test__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kannon/v1/report.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14kannon/v1/test.proto\"\xc4\x01\n\x0cLatencyStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06min_us\x18\x02 \x01(\x04\x12\x0f\n\x07mean_us\x18\x03 \x01(\x01\x12\x10\n\x08stdev_us\x18\x04 \x01(\x01\x12\x0e\n\x06p50_us\x18\x05 \x01(\x04\x12\x0e\n\x06p90_us\x18\x06 \x01(\x04\x12\x0e\n\x06p95_us\x18\x07 \x01(\x04\x12\x0e\n\x06p99_us\x18\x08 \x01(\x04\x12\x0f\n\x07p999_us\x18\t \x01(\x04\x12\x0e\n\x06max_us\x18\n \x01(\x04\x12\x11\n\thistogram\x18\x0b \x01(\x0c\"\x94\x04\n\x05Stats\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x16\n\x0erequests_per_s\x18\x04 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x04\x12\x39\n\rstatus_counts\x18\x06 \x03(\x0b\x32\".kannon.v1.Stats.StatusCountsEntry\x12\x37\n\x0c\x65rror_counts\x18\x07 \x03(\x0b\x32!.kannon.v1.Stats.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\x08 \x01(\x04\x12\x0f\n\x07\x64ropped\x18\t \x01(\x04\x12\x0c\n\x04late\x18\n \x01(\x04\x12(\n\x07latency\x18\x0b \x01(\x0b\x32\x17.kannon.v1.LatencyStats\x12-\n\x0cservice_time\x18\x0c \x01(\x0b\x32\x17.kannon.v1.LatencyStats\x12\x10\n\x08interval\x18\r \x01(\r\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\",\n\rIntervalRange\x12\r\n\x05\x66irst\x18\x01 \x01(\r\x12\x0c\n\x04last\x18\x02 \x01(\r\"\xc5\x01\n\x0c\x44riverReport\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x1f\n\x05stats\x18\x02 \x01(\x0b\x32\x10.kannon.v1.Stats\x12\x15\n\rstart_skew_us\x18\x03 \x01(\x03\x12\x12\n\nlate_start\x18\x04 \x01(\x08\x12\x10\n\x08\x66inished\x18\x05 \x01(\x08\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x33\n\x11\x63overed_intervals\x18\x07 \x03(\x0b\x32\x18.kannon.v1.IntervalRange\"\x9b\x03\n\x06Report\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.kannon.v1.TestState\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07message\x18\x04 \x01(\t\x12,\n\x08start_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x05total\x18\x07 \x01(\x0b\x32\x10.kannon.v1.Stats\x12(\n\x07\x64rivers\x18\x08 \x03(\x0b\x32\x17.kannon.v1.DriverReport\x12#\n\tintervals\x18\t \x03(\x0b\x32\x10.kannon.v1.Stats\x12\x1b\n\x13\x66leet_start_skew_us\x18\n \x01(\x03\x12!\n\x04spec\x18\x0b \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x15\n\rinterval_step\x18\x0c \x01(\r\x12\x16\n\x0einterval_count\x18\r \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16kannon/v1/report.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kannon/v1/driver.proto\x1a\x14kannon/v1/test.proto\"\xc4\x01\n\x0cLatencyStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06min_us\x18\x02 \x01(\x04\x12\x0f\n\x07mean_us\x18\x03 \x01(\x01\x12\x10\n\x08stdev_us\x18\x04 \x01(\x01\x12\x0e\n\x06p50_us\x18\x05 \x01(\x04\x12\x0e\n\x06p90_us\x18\x06 \x01(\x04\x12\x0e\n\x06p95_us\x18\x07 \x01(\x04\x12\x0e\n\x06p99_us\x18\x08 \x01(\x04\x12\x0f\n\x07p999_us\x18\t \x01(\x04\x12\x0e\n\x06max_us\x18\n \x01(\x04\x12\x11\n\thistogram\x18\x0b \x01(\x0c\"\x94\x04\n\x05Stats\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x03 \x01(\x04\x12\x16\n\x0erequests_per_s\x18\x04 \x01(\x01\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\x04\x12\x39\n\rstatus_counts\x18\x06 \x03(\x0b\x32\".kannon.v1.Stats.StatusCountsEntry\x12\x37\n\x0c\x65rror_counts\x18\x07 \x03(\x0b\x32!.kannon.v1.Stats.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\x08 \x01(\x04\x12\x0f\n\x07\x64ropped\x18\t \x01(\x04\x12\x0c\n\x04late\x18\n \x01(\x04\x12(\n\x07latency\x18\x0b \x01(\x0b\x32\x17.kannon.v1.LatencyStats\x12-\n\x0cservice_time\x18\x0c \x01(\x0b\x32\x17.kannon.v1.LatencyStats\x12\x10\n\x08interval\x18\r \x01(\r\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\",\n\rIntervalRange\x12\r\n\x05\x66irst\x18\x01 \x01(\r\x12\x0c\n\x04last\x18\x02 \x01(\r\"\xec\x01\n\x0c\x44riverReport\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x1f\n\x05stats\x18\x02 \x01(\x0b\x32\x10.kannon.v1.Stats\x12\x15\n\rstart_skew_us\x18\x03 \x01(\x03\x12\x12\n\nlate_start\x18\x04 \x01(\x08\x12\x10\n\x08\x66inished\x18\x05 \x01(\x08\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x33\n\x11\x63overed_intervals\x18\x07 \x03(\x0b\x32\x18.kannon.v1.IntervalRange\x12%\n\x05\x63lock\x18\x08 \x01(\x0b\x32\x16.kannon.v1.ClockOffset\"\x9b\x03\n\x06Report\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.kannon.v1.TestState\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07message\x18\x04 \x01(\t\x12,\n\x08start_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x05total\x18\x07 \x01(\x0b\x32\x10.kannon.v1.Stats\x12(\n\x07\x64rivers\x18\x08 \x03(\x0b\x32\x17.kannon.v1.DriverReport\x12#\n\tintervals\x18\t \x03(\x0b\x32\x10.kannon.v1.Stats\x12\x1b\n\x13\x66leet_start_skew_us\x18\n \x01(\x03\x12!\n\x04spec\x18\x0b \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x15\n\rinterval_step\x18\x0c \x01(\r\x12\x16\n\x0einterval_count\x18\r \x01(\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,18 +38,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATS_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_STATS_ERRORCOUNTSENTRY']._loaded_options = None
   _globals['_STATS_ERRORCOUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_LATENCYSTATS']._serialized_start=93
-  _globals['_LATENCYSTATS']._serialized_end=289
-  _globals['_STATS']._serialized_start=292
-  _globals['_STATS']._serialized_end=824
-  _globals['_STATS_STATUSCOUNTSENTRY']._serialized_start=721
-  _globals['_STATS_STATUSCOUNTSENTRY']._serialized_end=772
-  _globals['_STATS_ERRORCOUNTSENTRY']._serialized_start=774
-  _globals['_STATS_ERRORCOUNTSENTRY']._serialized_end=824
-  _globals['_INTERVALRANGE']._serialized_start=826
-  _globals['_INTERVALRANGE']._serialized_end=870
-  _globals['_DRIVERREPORT']._serialized_start=873
-  _globals['_DRIVERREPORT']._serialized_end=1070
-  _globals['_REPORT']._serialized_start=1073
-  _globals['_REPORT']._serialized_end=1484
+  _globals['_LATENCYSTATS']._serialized_start=117
+  _globals['_LATENCYSTATS']._serialized_end=313
+  _globals['_STATS']._serialized_start=316
+  _globals['_STATS']._serialized_end=848
+  _globals['_STATS_STATUSCOUNTSENTRY']._serialized_start=745
+  _globals['_STATS_STATUSCOUNTSENTRY']._serialized_end=796
+  _globals['_STATS_ERRORCOUNTSENTRY']._serialized_start=798
+  _globals['_STATS_ERRORCOUNTSENTRY']._serialized_end=848
+  _globals['_INTERVALRANGE']._serialized_start=850
+  _globals['_INTERVALRANGE']._serialized_end=894
+  _globals['_DRIVERREPORT']._serialized_start=897
+  _globals['_DRIVERREPORT']._serialized_end=1133
+  _globals['_REPORT']._serialized_start=1136
+  _globals['_REPORT']._serialized_end=1547
 # @@protoc_insertion_point(module_scope)

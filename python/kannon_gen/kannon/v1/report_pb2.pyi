@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from kannon.v1 import driver_pb2 as _driver_pb2
 from kannon.v1 import test_pb2 as _test_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -89,7 +90,7 @@ class IntervalRange(_message.Message):
     def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ...) -> None: ...
 
 class DriverReport(_message.Message):
-    __slots__ = ("driver_id", "stats", "start_skew_us", "late_start", "finished", "message", "covered_intervals")
+    __slots__ = ("driver_id", "stats", "start_skew_us", "late_start", "finished", "message", "covered_intervals", "clock")
     DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     START_SKEW_US_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +98,7 @@ class DriverReport(_message.Message):
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     COVERED_INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_FIELD_NUMBER: _ClassVar[int]
     driver_id: str
     stats: Stats
     start_skew_us: int
@@ -104,7 +106,8 @@ class DriverReport(_message.Message):
     finished: bool
     message: str
     covered_intervals: _containers.RepeatedCompositeFieldContainer[IntervalRange]
-    def __init__(self, driver_id: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., start_skew_us: _Optional[int] = ..., late_start: _Optional[bool] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., covered_intervals: _Optional[_Iterable[_Union[IntervalRange, _Mapping]]] = ...) -> None: ...
+    clock: _driver_pb2.ClockOffset
+    def __init__(self, driver_id: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., start_skew_us: _Optional[int] = ..., late_start: _Optional[bool] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., covered_intervals: _Optional[_Iterable[_Union[IntervalRange, _Mapping]]] = ..., clock: _Optional[_Union[_driver_pb2.ClockOffset, _Mapping]] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("test_id", "state", "partial", "message", "start_at", "ended_at", "total", "drivers", "intervals", "fleet_start_skew_us", "spec", "interval_step", "interval_count")

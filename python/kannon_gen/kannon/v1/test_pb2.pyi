@@ -109,7 +109,7 @@ class Stage(_message.Message):
     def __init__(self, target_rate_per_s: _Optional[float] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class Test(_message.Message):
-    __slots__ = ("id", "spec", "state", "created_at", "start_at", "ended_at", "driver_ids", "partial", "message", "cancel_requested")
+    __slots__ = ("id", "spec", "state", "created_at", "start_at", "ended_at", "driver_ids", "partial", "message", "cancel_requested", "start_attempt")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class Test(_message.Message):
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    START_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: TestSpec
     state: TestState
@@ -130,4 +131,5 @@ class Test(_message.Message):
     partial: bool
     message: str
     cancel_requested: bool
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+    start_attempt: int
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., start_attempt: _Optional[int] = ...) -> None: ...
