@@ -1,6 +1,5 @@
 import { inflateSync } from "node:zlib";
-import { build, type Histogram } from "hdr-histogram-js";
-import { decodeHistogram, HIGHEST_TRACKABLE_US, SIGNIFICANT_DIGITS } from "./histogram.js";
+import { createLatencyHistogram, decodeHistogram, HIGHEST_TRACKABLE_US, SIGNIFICANT_DIGITS, type Histogram } from "./histogram.js";
 
 /**
  * Histogram counts by bucket index, for the orchestrator's merge: what an HDR histogram of
@@ -52,7 +51,7 @@ export class Counts {
   }
 
   /** Fills `scratch` (reset first) with these counts, so hdr-histogram-js can summarise them. */
-  toHistogram(scratch: Histogram = createScratchHistogram()): Histogram {
+  toHistogram(scratch: Histogram = createLatencyHistogram(64)): Histogram {
     scratch.reset();
     if (this.total === 0) return scratch;
     const h = scratch as unknown as HistogramInternals;
@@ -100,19 +99,8 @@ interface HistogramInternals {
   countsArrayLength: number;
 }
 
-/** A histogram of Kannon's layout with 64-bit counts, to summarise or encode {@link Counts}. */
-export function createScratchHistogram(): Histogram {
-  return build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    bitBucketSize: 64,
-    autoResize: false,
-  });
-}
-
 /** Length of a counts array of Kannon's layout: every index a valid histogram can use. */
-const COUNTS_LENGTH = (createScratchHistogram() as unknown as HistogramInternals).countsArrayLength;
+const COUNTS_LENGTH = (createLatencyHistogram(64) as unknown as HistogramInternals).countsArrayLength;
 
 /**
  * Decodes the standard HdrHistogram compressed encoding (V2) into (index, count) pairs of Kannon's
@@ -195,7 +183,7 @@ function readPairs(raw: Uint8Array, start: number, end: number): SparseCounts {
   return { indices: indices.slice(0, n), counts: counts.slice(0, n), length: n, total };
 }
 
-const rebucketScratch = createScratchHistogram() as unknown as HistogramInternals;
+const rebucketScratch = createLatencyHistogram(64) as unknown as HistogramInternals;
 
 /** A histogram of another layout, re-bucketed value by value into Kannon's. */
 function rebucket(bytes: Uint8Array): SparseCounts {

@@ -13,13 +13,17 @@ export const HIGHEST_TRACKABLE_US = 3_600_000_000;
 /** Significant decimal digits every Kannon histogram keeps. */
 export const SIGNIFICANT_DIGITS = 3;
 
-/** A new latency histogram: microseconds, 3 significant digits, pure JS (no WebAssembly to free). */
-export function createLatencyHistogram(): Histogram {
+/**
+ * A new latency histogram of Kannon's layout: microseconds, 3 significant digits, pure JS (no
+ * WebAssembly to free). 32-bit counts for a driver's interval; 64-bit where counts add up (merges,
+ * summaries, test vectors), so large counts stay exact.
+ */
+export function createLatencyHistogram(bitBucketSize: 32 | 64 = 32): Histogram {
   return build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_TRACKABLE_US,
     numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    bitBucketSize: 32,
+    bitBucketSize,
     autoResize: false,
   });
 }

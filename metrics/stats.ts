@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
-import { Counts, createScratchHistogram, decodeCounts, type SparseCounts } from "./counts.js";
-import { encodeHistogram, type Histogram } from "./histogram.js";
+import { Counts, decodeCounts, type SparseCounts } from "./counts.js";
+import { createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
 
 /** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
 export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
@@ -47,7 +47,7 @@ export function decodeMetrics(m: MetricsMessage): DecodedHistograms {
 }
 
 /** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
-const scratch = createScratchHistogram();
+const scratch = createLatencyHistogram(64);
 
 /**
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.

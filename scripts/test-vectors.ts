@@ -15,8 +15,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { toBinary, toJson } from "@bufbuild/protobuf";
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from "hdr-histogram-js";
-import { HIGHEST_TRACKABLE_US, SIGNIFICANT_DIGITS } from "../metrics/histogram.js";
+import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
+import { createLatencyHistogram, type Histogram } from "../metrics/histogram.js";
 import { pairsOf, utf8, VECTORS, type HistogramSpec } from "./test-vector-catalogue.js";
 
 export { pairsOf, samples, VECTORS, type HistogramSpec } from "./test-vector-catalogue.js";
@@ -61,27 +61,21 @@ export interface Manifest {
   vectors: ManifestEntry[];
 }
 
-/** A histogram of Kannon's layout with 64-bit counts (large counts stay exact). */
-export function kannonHistogram(): Histogram {
-  return build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    bitBucketSize: 64,
-    autoResize: false,
-  });
-}
-
 /** Records a spec and encodes it in the HdrHistogram compressed encoding (V2). */
 function encodeSpec(spec: HistogramSpec): Uint8Array {
-  const h = kannonHistogram();
+  // 64-bit counts: large counts stay exact.
+  const h = createLatencyHistogram(64);
   for (const [v, c] of pairsOf(spec)) h.recordValueWithCount(v, c);
   return new Uint8Array(Buffer.from(encodeIntoCompressedBase64(h), "base64"));
 }
 
 /** The percentile value, count, min and max hdr-histogram-js reads from encoded bytes. */
-export function expectationOf(bytes: Uint8Array): HistogramExpectation {
-  const h = decodeFromCompressedBase64(Buffer.from(bytes).toString("base64"), 64, false);
+function expectationOf(bytes: Uint8Array): HistogramExpectation {
+  return summaryOf(decodeFromCompressedBase64(Buffer.from(bytes).toString("base64"), 64, false));
+}
+
+/** A histogram's count, min, max and percentiles, in the manifest's shape. */
+export function summaryOf(h: Histogram): HistogramExpectation {
   const empty = h.totalCount === 0;
   return {
     count: h.totalCount,
