@@ -13,7 +13,7 @@
  */
 import { envNumber, isMain, runChild, startTargetProcess, table, tsNode } from "./lib.js";
 import { runSoloAvalanche } from "./solo-driver.js";
-import type { DriverAgent } from "../driver/driver.js";
+import type { DriverAgent } from "../driver/agent/driver.js";
 
 /** Growth allowed from the first to any later sample of the window. */
 export const HEAP_LIMIT_MB = 20;

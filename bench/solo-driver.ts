@@ -7,8 +7,8 @@
 import { create } from "@bufbuild/protobuf";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
-import { createDriver, type DriverAgent } from "../driver/driver.js";
-import type { SampleTap } from "../driver/recorder.js";
+import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
+import type { SampleTap } from "../driver/load/recorder.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";

@@ -16,7 +16,7 @@ import { TriggerAction, TriggerMessageSchema } from "../gen/kannon/v1/bus_pb.js"
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
-import { createDriver, type DriverAgent } from "../driver/driver.js";
+import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { msOf } from "../metrics/stats.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";

@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { hostname } from "node:os";
 import { openBus } from "../bus/open.js";
-import { createDriver } from "../driver/driver.js";
+import { createDriver } from "../driver/agent/driver.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_KEEP_TESTS, Orchestrator } from "../orchestrator/orchestrator.js";

@@ -13,7 +13,7 @@ import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { createDriver } from "../driver/driver.js";
+import { createDriver } from "../driver/agent/driver.js";
 import { grpcClient, type OrchestratorClient, rpcError, runToEnd, spec, until } from "./helpers.js";
 
 describe("OrchestratorService over a real server on port 0", () => {

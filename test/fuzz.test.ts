@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createBus, type Bus, type RawRecord, type Transport } from "../bus/bus.js";
 import { createKafkaTransport } from "../bus/kafka.js";
 import { allTopics, topics } from "../bus/topics.js";
-import { createDriver, type DriverAgent } from "../driver/driver.js";
+import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Bus } from "../bus/bus.js";
 import { openBus } from "../bus/open.js";
-import { createDriver, type DriverAgent } from "../driver/driver.js";
+import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";

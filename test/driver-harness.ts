@@ -19,9 +19,9 @@ import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { createTarget, type Target } from "../target/target.js";
-import { nowMs } from "./clock.js";
-import { createDriver, type DriverAgent } from "./driver.js";
-import type { SampleTap } from "./recorder.js";
+import { nowMs } from "../driver/clock.js";
+import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
+import type { SampleTap } from "../driver/load/recorder.js";
 
 
 export type Event =

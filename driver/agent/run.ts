@@ -1,14 +1,14 @@
-import { timestampAt } from "../metrics/stats.js";
+import { timestampAt } from "../../metrics/stats.js";
 import { create } from "@bufbuild/protobuf";
-import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { nowMs } from "./clock.js";
-import type { Share } from "./executor.js";
-import { executorFor, InlineLoadPart, mergeSnapshots, type LoadPart, type LoadPartOptions } from "./load.js";
-import type { IntervalSnapshot, SampleTap } from "./recorder.js";
-import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
+import { MetricsMessageSchema, type MetricsMessage } from "../../gen/kannon/v1/bus_pb.js";
+import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
+import { nowMs } from "../clock.js";
+import type { Share } from "../load/executor.js";
+import { executorFor, InlineLoadPart, mergeSnapshots, type LoadPart, type LoadPartOptions } from "../load/load.js";
+import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
 
-export { CANCEL_DRAIN_MS, executorFor } from "./load.js";
+export { CANCEL_DRAIN_MS, executorFor } from "../load/load.js";
 
 /** How long a driver keeps trying to deliver one metrics message before it gives it up. */
 export const METRICS_RETRY_MS = 120_000;

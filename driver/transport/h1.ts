@@ -16,9 +16,9 @@
  * a new one. Body bytes are counted as payload, as undici counts them.
  */
 import { connect, type Socket } from "node:net";
-import { nowMs } from "./clock.js";
+import { nowMs } from "../clock.js";
 import { errorKind } from "./error-kind.js";
-import type { IntervalRecorder } from "./recorder.js";
+import type { IntervalRecorder } from "../load/recorder.js";
 
 /** The request every connection sends, prebuilt; undefined when this path cannot build it exactly. */
 export function buildRequest(url: URL, method: string, headers: Record<string, string>, body: Uint8Array | undefined): Buffer | undefined {

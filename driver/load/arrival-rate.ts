@@ -1,7 +1,7 @@
-import type { ArrivalRate } from "../gen/kannon/v1/test_pb.js";
-import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
-import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
-import { nowMs, sleepUntil } from "./clock.js";
+import type { ArrivalRate } from "../../gen/kannon/v1/test_pb.js";
+import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../../workload/schedule.js";
+import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../../workload/defaults.js";
+import { nowMs, sleepUntil } from "../clock.js";
 import { splitEvenly, type Executor } from "./executor.js";
 
 /**

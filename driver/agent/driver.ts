@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Bus, Subscription } from "../bus/bus.js";
+import type { Bus, Subscription } from "../../bus/bus.js";
 import {
   HeartbeatMessageSchema,
   MetricsMessageSchema,
@@ -9,15 +9,15 @@ import {
   TriggerAction,
   type TestConfigMessage,
   type TriggerMessage,
-} from "../gen/kannon/v1/bus_pb.js";
-import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { msOf, timestampAt } from "../metrics/stats.js";
-import { nowMs } from "./clock.js";
-import type { SampleTap } from "./recorder.js";
+} from "../../gen/kannon/v1/bus_pb.js";
+import { DriverState } from "../../gen/kannon/v1/driver_pb.js";
+import { msOf, timestampAt } from "../../metrics/stats.js";
+import { nowMs } from "../clock.js";
+import type { SampleTap } from "../load/recorder.js";
 import { TestRun } from "./run.js";
-import { checkThreads, LoadThreads } from "./threads.js";
-import type { LoadPart, LoadPartOptions } from "./load.js";
-import { HEARTBEAT_INTERVAL_MS } from "../workload/defaults.js";
+import { checkThreads, LoadThreads } from "../load/threads.js";
+import type { LoadPart, LoadPartOptions } from "../load/load.js";
+import { HEARTBEAT_INTERVAL_MS } from "../../workload/defaults.js";
 
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
 export const ARM_TIMEOUT_MS = 30_000;

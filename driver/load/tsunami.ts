@@ -1,5 +1,5 @@
-import type { Tsunami } from "../gen/kannon/v1/test_pb.js";
-import { nowMs, sleepUntil } from "./clock.js";
+import type { Tsunami } from "../../gen/kannon/v1/test_pb.js";
+import { nowMs, sleepUntil } from "../clock.js";
 import { LATE_AFTER_MS, splitEvenly, type Executor } from "./executor.js";
 
 /**

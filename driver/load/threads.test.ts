@@ -5,15 +5,15 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ArrivalRateSchema, AvalancheSchema, StageSchema, TestSpecSchema, TsunamiSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
-import { MetricsAccumulator } from "../metrics/stats.js";
-import { createBus } from "../bus/bus.js";
-import { createMemoryTransport } from "../bus/memory.js";
-import { createDriver } from "./driver.js";
-import { nowMs } from "./clock.js";
+import { ArrivalRateSchema, AvalancheSchema, StageSchema, TestSpecSchema, TsunamiSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
+import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../../metrics/histogram.js";
+import { MetricsAccumulator } from "../../metrics/stats.js";
+import { createBus } from "../../bus/bus.js";
+import { createMemoryTransport } from "../../bus/memory.js";
+import { createDriver } from "../agent/driver.js";
+import { nowMs } from "../clock.js";
 import { MAX_THREADS } from "./threads.js";
-import { checkIntervals, finalOf, harness, installCleanup, metricsOf, sendConfig, sendStart, sumRequests, until, type Harness } from "./test-harness.js";
+import { checkIntervals, finalOf, harness, installCleanup, metricsOf, sendConfig, sendStart, sumRequests, until, type Harness } from "../../test/driver-harness.js";
 
 installCleanup();
 

@@ -9,12 +9,12 @@
  */
 import { toBinary } from "@bufbuild/protobuf";
 import { Worker } from "node:worker_threads";
-import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
 import type { Share } from "./executor.js";
 import type { LoadPart, LoadPartOptions } from "./load.js";
 import type { IntervalSnapshot } from "./recorder.js";
 
-import { MAX_DRIVER_THREADS as MAX_THREADS } from "../workload/defaults.js";
+import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 
 export { MAX_THREADS };
 

@@ -1,5 +1,5 @@
-import type { Avalanche } from "../gen/kannon/v1/test_pb.js";
-import { sleepUntil } from "./clock.js";
+import type { Avalanche } from "../../gen/kannon/v1/test_pb.js";
+import { sleepUntil } from "../clock.js";
 import type { Executor } from "./executor.js";
 
 /**

@@ -1,6 +1,6 @@
 import { Client, Pool, type Dispatcher } from "undici";
-import type { IntervalRecorder } from "./recorder.js";
-import { nowMs } from "./clock.js";
+import type { IntervalRecorder } from "../load/recorder.js";
+import { nowMs } from "../clock.js";
 import { errorKind } from "./error-kind.js";
 import { buildRequest, H1Connection, kickOff, type H1Owner } from "./h1.js";
 
@@ -103,7 +103,7 @@ export class HttpFirer {
     });
   }
 
-  /** {@link runClosed} over the fast path's sockets (driver/h1.ts). */
+  /** {@link runClosed} over the fast path's sockets (h1.ts). */
   private runClosedH1(concurrency: number, more: (now: number) => boolean): Promise<void> {
     this.prepareH1(concurrency);
     const owner = this.h1Owner!;

@@ -20,10 +20,10 @@ import {
   sumRequests,
   tsunamiSpec,
   until,
-} from "./test-harness.js";
-import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { nowMs } from "./clock.js";
+} from "../../test/driver-harness.js";
+import type { MetricsMessage } from "../../gen/kannon/v1/bus_pb.js";
+import { DriverState } from "../../gen/kannon/v1/driver_pb.js";
+import { nowMs } from "../clock.js";
 
 installCleanup();
 

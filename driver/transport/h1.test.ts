@@ -1,5 +1,5 @@
 /**
- * The closed model's fast HTTP/1.1 path (driver/h1.ts) against raw TCP servers on 127.0.0.1 that
+ * The closed model's fast HTTP/1.1 path (h1.ts) against raw TCP servers on 127.0.0.1 that
  * answer in every framing the parser accepts, split at every byte, and in ways it must refuse.
  * Each case runs a fixed number of requests and checks the recorder's counts, the bytes, and the
  * server's own count of requests; the same cases through undici agree.
@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpFirer } from "./http.js";
 import { buildRequest } from "./h1.js";
-import { IntervalRecorder } from "./recorder.js";
+import { IntervalRecorder } from "../load/recorder.js";
 
 /** A server that answers every request it reads (by its blank line) with `answer(n)`, written in pieces of `split` bytes. */
 interface RawServer {

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
-import { createTarget, type Target } from "../target/target.js";
-import { nowMs } from "./clock.js";
+import type { MetricsMessage } from "../../gen/kannon/v1/bus_pb.js";
+import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
+import { createTarget, type Target } from "../../target/target.js";
+import { nowMs } from "../clock.js";
 import { TestRun } from "./run.js";
 
 describe("TestRun metrics delivery", () => {

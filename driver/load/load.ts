@@ -1,11 +1,11 @@
-import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { addEncoded, createLatencyHistogram, encodeHistogram } from "../metrics/histogram.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../workload/defaults.js";
+import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
+import { addEncoded, createLatencyHistogram, encodeHistogram } from "../../metrics/histogram.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../../workload/defaults.js";
 import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
-import { nowMs, waitForInstant } from "./clock.js";
+import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
-import { HttpFirer } from "./http.js";
+import { HttpFirer } from "../transport/http.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { tsunami } from "./tsunami.js";
 

@@ -1,4 +1,4 @@
-import { createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../metrics/histogram.js";
+import { createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../../metrics/histogram.js";
 
 /** What one interval of a driver's run measured, ready to publish. */
 export interface IntervalSnapshot {

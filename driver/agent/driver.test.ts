@@ -20,9 +20,9 @@ import {
   sumRequests,
   tsunamiSpec,
   until,
-} from "./test-harness.js";
-import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { nowMs } from "./clock.js";
+} from "../../test/driver-harness.js";
+import { DriverState } from "../../gen/kannon/v1/driver_pb.js";
+import { nowMs } from "../clock.js";
 
 installCleanup();
 

@@ -1,4 +1,4 @@
-import type { HttpFirer } from "./http.js";
+import type { HttpFirer } from "../transport/http.js";
 import type { IntervalRecorder } from "./recorder.js";
 
 /** A requests scheduled this long behind time or more count as late. */
