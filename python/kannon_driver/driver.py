@@ -1,4 +1,4 @@
-"""A driver in the fleet (port of driver/driver.ts): registers, heartbeats every second with its
+"""A driver in the fleet (port of driver/agent/driver.ts): registers, heartbeats every second with its
 state and test, arms on a test_config that names it, starts at the trigger's start_at, cancels,
 re-splits, is refused, and leaves the fleet gracefully."""
 from __future__ import annotations

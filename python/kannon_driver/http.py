@@ -1,4 +1,4 @@
-"""Sends requests to the target and records each outcome (port of driver/http.ts, over aiohttp).
+"""Sends requests to the target and records each outcome (port of driver/transport/http.ts, over aiohttp).
 
 Every request is a task of its own (so that a cancel can abort what is still in flight after the
 drain, counted as `aborted`); the whole exchange is bounded by the request timeout."""
@@ -16,7 +16,7 @@ from .recorder import IntervalRecorder
 
 
 def error_kind(err: BaseException) -> str:
-    """The same error kinds as driver/http.ts errorKind."""
+    """The same error kinds as driver/transport/error-kind.ts."""
     if isinstance(err, asyncio.CancelledError):
         return "aborted"
     if isinstance(err, (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)):

@@ -1,4 +1,4 @@
-"""One interval of a run's measurements (port of driver/recorder.ts + metrics/histogram.ts):
+"""One interval of a run's measurements (port of driver/load/recorder.ts + metrics/histogram.ts):
 two HDR histograms in microseconds (1 .. 3_600_000_000, 3 significant digits) and counters."""
 from __future__ import annotations
 

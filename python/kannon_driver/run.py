@@ -1,5 +1,5 @@
-"""One test on one driver (port of driver/run.ts and the executors driver/avalanche.ts,
-driver/tsunami.ts, driver/arrival-rate.ts): waits for the common start, runs the workload, and
+"""One test on one driver (port of driver/agent/run.ts and the executors driver/load/avalanche.ts,
+driver/load/tsunami.ts, driver/load/arrival-rate.ts): waits for the common start, runs the workload, and
 publishes an interval of metrics at every boundary start_at + k*interval (seq = k) and a final
 message when it ends or is cancelled."""
 from __future__ import annotations
@@ -25,7 +25,7 @@ DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 LATE_START_MS = 50
 HEARTBEAT_INTERVAL_MS = 1000
 MISSED_HEARTBEATS_LIMIT = 3
-# driver/executor.ts, driver/run.ts, driver/arrival-rate.ts
+# driver/load/executor.ts, driver/agent/run.ts, driver/load/arrival-rate.ts
 LATE_AFTER_MS = 10
 METRICS_RETRY_MS = 120_000
 MAX_BUFFERED_METRICS = 10_000

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AvalancheSchema } from "../gen/kannon/v1/test_pb.js";
+import { AvalancheSchema } from "../../gen/kannon/v1/test_pb.js";
 import { avalanche } from "./avalanche.js";
 import type { RunContext } from "./executor.js";
 
