@@ -129,14 +129,14 @@ export function tsunamiSpec(h: Harness, init: { delayMs: number; durationMs?: nu
   });
 }
 
-export const sendConfig = (h: Harness, testId: string, spec: TestSpec, driverIds: string[]) =>
-  h.bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec, driverIds }));
+export const sendConfig = (h: Harness, testId: string, spec: TestSpec, driverIds: string[], attempt = 0) =>
+  h.bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec, driverIds, attempt }));
 
-export const sendStart = (h: Harness, testId: string, startAtMs: number) =>
-  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs) }));
+export const sendStart = (h: Harness, testId: string, startAtMs: number, attempt = 0) =>
+  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs), attempt }));
 
-export const sendCancel = (h: Harness, testId: string) =>
-  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.CANCEL }));
+export const sendCancel = (h: Harness, testId: string, attempt = 0) =>
+  h.bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.CANCEL, attempt }));
 
 export function metricsOf(h: Harness, testId: string, driverId?: string): MetricsMessage[] {
   return h.events.flatMap((e) =>

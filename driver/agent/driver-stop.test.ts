@@ -165,4 +165,25 @@ describe("driver cancel and stop over the in-process bus", () => {
     expect(h.target.counts().requests).toBe(0);
     expect(metricsOf(h, "never")).toHaveLength(1);
   });
+
+  it("a cancelled start attempt does not poison the next: attempt 2 runs, and a late CANCEL of attempt 1 does not stop it", async () => {
+    const h = await harness();
+    const d = await h.driver();
+    const spec = tsunamiSpec(h, { delayMs: 10, requests: 30, reportIntervalMs: 200 });
+    // Attempt 1 reached the driver, then the orchestrator gave it up (its START could not be sent).
+    await sendConfig(h, "retried", spec, [d.id], 1);
+    await sendCancel(h, "retried", 1);
+    await until(() => finalOf(h, "retried", d.id) !== undefined, 1000, "the empty final of attempt 1");
+    expect(finalOf(h, "retried", d.id)).toMatchObject({ attempt: 1, requests: 0n });
+    const startAtMs = nowMs() + 100;
+    await sendConfig(h, "retried", spec, [d.id], 2);
+    await sendStart(h, "retried", startAtMs, 2);
+    await sleep(200);
+    await sendCancel(h, "retried", 1); // late, redelivered
+    await until(() => metricsOf(h, "retried", d.id).some((m) => m.final && m.attempt === 2), 3000, "the final of attempt 2");
+    const ms = metricsOf(h, "retried", d.id).filter((m) => m.attempt === 2);
+    expect(ms.find((m) => m.final)!.error).toBe("");
+    expect(sumRequests(ms)).toBe(30);
+    expect(h.target.counts().requests).toBe(30);
+  });
 });

@@ -136,6 +136,24 @@ describe("driver (createDriver) over the in-process bus", () => {
     await readyAgain(h, d.id, nowMs());
   });
 
+  it("a test it finished is not run again when its config and START are delivered again", async () => {
+    const h = await harness();
+    const d = await h.driver();
+    const spec = tsunamiSpec(h, { delayMs: 10, requests: 10, reportIntervalMs: 200 });
+    await sendConfig(h, "once", spec, [d.id]);
+    await sendStart(h, "once", nowMs() + 50);
+    await until(() => finalOf(h, "once", d.id) !== undefined, 3000, "the final metrics");
+    await readyAgain(h, d.id, nowMs());
+    const sent = metricsOf(h, "once", d.id).length;
+    // A redelivery (a consumer that restarted before committing, a replayed topic) of both.
+    await sendConfig(h, "once", spec, [d.id]);
+    await sendStart(h, "once", nowMs() + 50);
+    await sleep(600);
+    expect(h.target.counts().requests).toBe(10);
+    expect(metricsOf(h, "once", d.id)).toHaveLength(sent);
+    expect(d.state).toBe(DriverState.READY);
+  });
+
   it("interval metrics from two drivers: contiguous seq on the start_at grid, one final and last, sums equal the target's count", async () => {
     const h = await harness();
     const a = await h.driver({ id: "a" });

@@ -11,6 +11,7 @@ import {
   type TriggerMessage,
 } from "../../gen/kannon/v1/bus_pb.js";
 import { DriverState } from "../../gen/kannon/v1/driver_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { msOf, timestampAt } from "../../metrics/stats.js";
 import { nowMs } from "../clock.js";
 import type { SampleTap } from "../load/recorder.js";
@@ -114,8 +115,24 @@ export function createDriver(options: DriverOptions): DriverAgent {
   let stopping = false;
   /** Triggers that arrived before their config (topics are not ordered with each other). */
   const earlyTriggers = new Map<string, TriggerMessage>();
-  /** Tests cancelled (or given up on) while this driver did not hold them: their configs are ignored. */
-  const cancelled = new Set<string>();
+  /**
+   * Tests this driver will not run (again): per test id, the highest start attempt it finished,
+   * was cancelled in, or gave up on. A redelivered config or START of such an attempt is ignored;
+   * a later attempt (a retried StartTest) runs.
+   */
+  const over = new Map<string, number>();
+  const isOver = (testId: string, attempt: number) => {
+    const last = over.get(testId);
+    return last !== undefined && attempt <= last;
+  };
+  const markOver = (testId: string, attempt: number) => {
+    const last = Math.max(attempt, over.get(testId) ?? 0);
+    over.delete(testId); // re-inserted as the newest
+    over.set(testId, last);
+    trim(over);
+  };
+  /** The latest clock probe received and not yet echoed in a heartbeat. */
+  let probe: { sentAt: Timestamp; receivedAt: Timestamp } | undefined;
   /** Keeps a remembered set or map to its newest 64 entries. */
   const trim = (kept: { size: number; keys(): IterableIterator<string>; delete(key: string): boolean }) => {
     if (kept.size > 64) kept.delete(kept.keys().next().value as string);
@@ -123,30 +140,46 @@ export function createDriver(options: DriverOptions): DriverAgent {
 
   const state = () => (armed ? DriverState.BUSY : DriverState.READY);
 
-  const beat = () =>
-    bus
+  const beat = () => {
+    // sent_at and the probe's arrival are on the clock the driver runs tests by (nowMs).
+    const echo = probe ? { probeSentAt: probe.sentAt, probeReceivedAt: probe.receivedAt } : {};
+    probe = undefined;
+    return bus
       .publish(
         "heartbeat",
         id,
-        create(HeartbeatMessageSchema, { driverId: id, instanceId, sentAt: timestampAt(Date.now()), state: state(), testId: armed?.config.testId ?? "" }),
+        create(HeartbeatMessageSchema, { driverId: id, instanceId, sentAt: timestampAt(nowMs()), state: state(), testId: armed?.config.testId ?? "", ...echo }),
       )
       .catch((err) => log(`driver ${id}: heartbeat failed: ${String(err)}`));
+  };
 
-  const refuse = (testId: string, error: string) =>
+  const refuse = (testId: string, error: string, attempt: number) =>
     bus
-      .publish("metrics", id, create(MetricsMessageSchema, { testId, driverId: id, final: true, error }))
+      .publish("metrics", id, create(MetricsMessageSchema, { testId, driverId: id, final: true, error, attempt }))
       .catch((err) => log(`driver ${id}: could not report refusal of ${testId}: ${String(err)}`));
 
   function onConfig(config: TestConfigMessage): void {
     const index = config.driverIds.indexOf(id);
-    if (index < 0 || !config.spec || cancelled.has(config.testId) || refused) return;
+    const attempt = config.attempt;
+    if (index < 0 || !config.spec || isOver(config.testId, attempt) || refused) return;
     if (stopping) {
-      void refuse(config.testId, `driver ${id} is shutting down`);
+      void refuse(config.testId, `driver ${id} is shutting down`, attempt);
       return;
     }
     if (armed) {
-      if (armed.config.testId !== config.testId) void refuse(config.testId, `driver ${id} is busy with test ${armed.config.testId}`);
-      return;
+      const same = armed.config.testId === config.testId;
+      if (same && attempt > armed.config.attempt && !armed.done) {
+        // A retried start of the test it was armed for (the earlier attempt failed to start): the
+        // earlier one is given up, the orchestrator no longer waits for it.
+        clearTimeout(armed.armTimer);
+        markOver(config.testId, armed.config.attempt);
+        armed = undefined;
+      } else {
+        if (!same) void refuse(config.testId, `driver ${id} is busy with test ${armed.config.testId}`, attempt);
+        else if (attempt > armed.config.attempt)
+          void refuse(config.testId, `driver ${id} is still running start attempt ${armed.config.attempt} of test ${config.testId}`, attempt);
+        return;
+      }
     }
     let run: TestRun;
     try {
@@ -156,13 +189,16 @@ export function createDriver(options: DriverOptions): DriverAgent {
         spec: config.spec,
         driverIndex: index,
         driverCount: config.driverIds.length,
-        publish: (m) => bus.publish("metrics", id, m),
+        publish: (m) => {
+          m.attempt = attempt;
+          return bus.publish("metrics", id, m);
+        },
         log,
         onSample: options.onSample,
         parts: makeParts,
       });
     } catch (err) {
-      void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`);
+      void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`, attempt);
       return;
     }
     const entry: Armed = { config, run };
@@ -170,14 +206,15 @@ export function createDriver(options: DriverOptions): DriverAgent {
       if (armed === entry && !entry.done) {
         log(`driver ${id}: no trigger for test ${config.testId} within ${armTimeoutMs} ms; ready again`);
         armed = undefined;
-        void refuse(config.testId, `driver ${id} got no trigger within ${armTimeoutMs} ms`);
+        markOver(config.testId, attempt);
+        void refuse(config.testId, `driver ${id} got no trigger within ${armTimeoutMs} ms`, attempt);
         void beat();
       }
     }, armTimeoutMs);
     armed = entry;
     void beat();
     const early = earlyTriggers.get(config.testId);
-    if (early) {
+    if (early && early.attempt === attempt) {
       earlyTriggers.delete(config.testId);
       onTrigger(early);
     }
@@ -192,27 +229,38 @@ export function createDriver(options: DriverOptions): DriverAgent {
       options.onRefused?.(trigger.reason);
       return;
     }
+    if (trigger.action === TriggerAction.CLOCK_PROBE) {
+      if (trigger.sentAt) probe = { sentAt: trigger.sentAt, receivedAt: timestampAt(nowMs()) };
+      return;
+    }
     if (refused) return;
-    if (!armed || armed.config.testId !== trigger.testId) {
+    const attempt = trigger.attempt;
+    // A CANCEL stops its attempt and earlier ones; START and RESHARE belong to one attempt.
+    const applies =
+      armed !== undefined &&
+      armed.config.testId === trigger.testId &&
+      (trigger.action === TriggerAction.CANCEL ? attempt === 0 || attempt >= armed.config.attempt : attempt === armed.config.attempt);
+    if (!applies) {
       // Maybe its config is still on its way; remember a few.
-      if (trigger.action === TriggerAction.START) {
+      if (trigger.action === TriggerAction.START && !isOver(trigger.testId, attempt)) {
         earlyTriggers.set(trigger.testId, trigger);
         trim(earlyTriggers);
       } else if (trigger.action === TriggerAction.CANCEL) {
-        earlyTriggers.delete(trigger.testId);
-        cancelled.add(trigger.testId);
-        trim(cancelled);
+        const early = earlyTriggers.get(trigger.testId);
+        if (early && (attempt === 0 || early.attempt <= attempt)) earlyTriggers.delete(trigger.testId);
+        markOver(trigger.testId, attempt);
       }
       return;
     }
-    const entry = armed;
+    const entry = armed!;
     if (trigger.action === TriggerAction.CANCEL) {
       entry.run.cancel();
       if (!entry.done) {
         // Cancelled before it started: report an empty final so the orchestrator is not left waiting.
         clearTimeout(entry.armTimer);
         armed = undefined;
-        void refuse(trigger.testId, "").then(beat);
+        markOver(trigger.testId, entry.config.attempt);
+        void refuse(trigger.testId, "", entry.config.attempt).then(beat);
       }
       return;
     }
@@ -225,6 +273,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
     clearTimeout(entry.armTimer);
     const startAtMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();
     entry.done = entry.run.run(startAtMs).finally(() => {
+      markOver(entry.config.testId, entry.config.attempt);
       if (armed === entry) armed = undefined;
       void beat();
     });
@@ -278,7 +327,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         clearTimeout(current.armTimer);
         if (!current.done) {
           armed = undefined;
-          await refuse(current.config.testId, `driver ${id} shut down before the start`);
+          await refuse(current.config.testId, `driver ${id} shut down before the start`, current.config.attempt);
         }
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([current.done, new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);

@@ -54,7 +54,12 @@ class Driver:
         self.armed: Optional[_Armed] = None
         self._heartbeat: Optional[asyncio.Task] = None
         self._early: "OrderedDict[str, bus_pb2.TriggerMessage]" = OrderedDict()
-        self._cancelled: "OrderedDict[str, bool]" = OrderedDict()
+        # Tests this driver will not run (again): per test id, the highest start attempt it finished,
+        # was cancelled in or gave up on. A redelivered config or START of it is ignored; a later
+        # attempt (a retried StartTest) runs.
+        self._over: "OrderedDict[str, int]" = OrderedDict()
+        # The latest clock probe (its sent_at, and our arrival time) not yet echoed in a heartbeat.
+        self._probe: Optional[tuple] = None
         self._background: set = set()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -72,6 +77,13 @@ class Driver:
         while len(d) > 64:
             d.popitem(last=False)
 
+    def _is_over(self, test_id: str, attempt: int) -> bool:
+        last = self._over.get(test_id)
+        return last is not None and attempt <= last
+
+    def _mark_over(self, test_id: str, attempt: int) -> None:
+        self._remember(self._over, test_id, max(attempt, self._over.get(test_id, 0)))
+
     @property
     def state(self) -> int:
         return driver_pb2.DRIVER_STATE_BUSY if self.armed else driver_pb2.DRIVER_STATE_READY
@@ -84,6 +96,10 @@ class Driver:
             state=self.state,
             test_id=self.armed.config.test_id if self.armed else "",
         )
+        if self._probe is not None:
+            m.probe_sent_at.CopyFrom(self._probe[0])
+            m.probe_received_at.CopyFrom(self._probe[1])
+            self._probe = None
         try:
             await self.bus.publish("heartbeat", self.id, m.SerializeToString())
         except Exception as err:  # noqa: BLE001
@@ -97,31 +113,49 @@ class Driver:
             await asyncio.sleep(max(0.0, at - loop.time()))
             self._spawn(self._beat())
 
-    async def _refuse(self, test_id: str, error: str) -> None:
+    async def _refuse(self, test_id: str, error: str, attempt: int) -> None:
         """An empty final message: this driver will not (or can no longer) run the test."""
-        m = bus_pb2.MetricsMessage(test_id=test_id, driver_id=self.id, final=True, error=error)
+        m = bus_pb2.MetricsMessage(test_id=test_id, driver_id=self.id, final=True, error=error, attempt=attempt)
         try:
             await self.bus.publish("metrics", self.id, m.SerializeToString())
         except Exception as err:  # noqa: BLE001
             self.log(f"driver {self.id}: could not report refusal of {test_id}: {err!r}")
 
-    async def _publish_metrics(self, m: bus_pb2.MetricsMessage) -> None:
-        await self.bus.publish("metrics", self.id, m.SerializeToString())
+    def _publisher(self, attempt: int):
+        """Publishes a run's metrics, marked with its start attempt."""
+
+        async def publish(m: bus_pb2.MetricsMessage) -> None:
+            m.attempt = attempt
+            await self.bus.publish("metrics", self.id, m.SerializeToString())
+
+        return publish
 
     # -- fleet messages --------------------------------------------------------------------------
 
     def on_config(self, value: bytes) -> None:
         config = bus_pb2.TestConfigMessage.FromString(value)
         ids = list(config.driver_ids)
-        if self.id not in ids or not config.HasField("spec") or config.test_id in self._cancelled or self.refused:
+        attempt = config.attempt
+        if self.id not in ids or not config.HasField("spec") or self._is_over(config.test_id, attempt) or self.refused:
             return
         if self.stopping:
-            self._spawn(self._refuse(config.test_id, f"driver {self.id} is shutting down"))
+            self._spawn(self._refuse(config.test_id, f"driver {self.id} is shutting down", attempt))
             return
         if self.armed:
-            if self.armed.config.test_id != config.test_id:
-                self._spawn(self._refuse(config.test_id, f"driver {self.id} is busy with test {self.armed.config.test_id}"))
-            return
+            held = self.armed
+            same = held.config.test_id == config.test_id
+            if same and attempt > held.config.attempt and held.done is None:
+                # A retried start of the test it was armed for: the earlier attempt is given up.
+                if held.arm_timer is not None:
+                    held.arm_timer.cancel()
+                self._mark_over(config.test_id, held.config.attempt)
+                self.armed = None
+            else:
+                if not same:
+                    self._spawn(self._refuse(config.test_id, f"driver {self.id} is busy with test {held.config.test_id}", attempt))
+                elif attempt > held.config.attempt:
+                    self._spawn(self._refuse(config.test_id, f"driver {self.id} is still running start attempt {held.config.attempt} of test {config.test_id}", attempt))
+                return
         try:
             run = TestRun(
                 config.test_id,
@@ -129,13 +163,13 @@ class Driver:
                 config.spec,
                 ids.index(self.id),
                 len(ids),
-                self._publish_metrics,
+                self._publisher(attempt),
                 self.log,
                 self.tap,
                 self.flush_samples,
             )
         except Exception as err:  # noqa: BLE001
-            self._spawn(self._refuse(config.test_id, f"driver {self.id} cannot run the test: {err}"))
+            self._spawn(self._refuse(config.test_id, f"driver {self.id} cannot run the test: {err}", attempt))
             return
         entry = _Armed(config, run)
 
@@ -143,14 +177,15 @@ class Driver:
             if self.armed is entry and entry.done is None:
                 self.log(f"driver {self.id}: no trigger for test {config.test_id} within {ARM_TIMEOUT_MS} ms; ready again")
                 self.armed = None
-                self._spawn(self._refuse(config.test_id, f"driver {self.id} got no trigger within {ARM_TIMEOUT_MS} ms"))
+                self._mark_over(config.test_id, attempt)
+                self._spawn(self._refuse(config.test_id, f"driver {self.id} got no trigger within {ARM_TIMEOUT_MS} ms", attempt))
                 self._spawn(self._beat())
 
         entry.arm_timer = asyncio.get_running_loop().call_later(ARM_TIMEOUT_MS / 1000, arm_timeout)
         self.armed = entry
         self._spawn(self._beat())
         early = self._early.pop(config.test_id, None)
-        if early is not None:
+        if early is not None and early.attempt == attempt:
             self._on_trigger(early)
 
     def on_trigger(self, value: bytes) -> None:
@@ -167,17 +202,31 @@ class Driver:
             if self.on_refused is not None:
                 self.on_refused(trigger.reason)
             return
+        if trigger.action == bus_pb2.TRIGGER_ACTION_CLOCK_PROBE:
+            if trigger.HasField("sent_at"):
+                self._probe = (trigger.sent_at, timestamp_at(now_ms()))
+            return
         if self.refused:
             return
         entry = self.armed
-        if entry is None or entry.config.test_id != trigger.test_id:
+        attempt = trigger.attempt
+        # A CANCEL stops its attempt and earlier ones; START and RESHARE belong to one attempt.
+        applies = entry is not None and entry.config.test_id == trigger.test_id and (
+            (attempt == 0 or attempt >= entry.config.attempt)
+            if trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL
+            else attempt == entry.config.attempt
+        )
+        if not applies:
             # Maybe its config is still on its way (topics are not ordered with each other).
-            if trigger.action == bus_pb2.TRIGGER_ACTION_START:
+            if trigger.action == bus_pb2.TRIGGER_ACTION_START and not self._is_over(trigger.test_id, attempt):
                 self._remember(self._early, trigger.test_id, trigger)
             elif trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL:
-                self._early.pop(trigger.test_id, None)
-                self._remember(self._cancelled, trigger.test_id, True)
+                early = self._early.get(trigger.test_id)
+                if early is not None and (attempt == 0 or early.attempt <= attempt):
+                    del self._early[trigger.test_id]
+                self._mark_over(trigger.test_id, attempt)
             return
+        assert entry is not None
         if trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL:
             entry.run.cancel()
             if entry.done is None:
@@ -185,9 +234,10 @@ class Driver:
                 if entry.arm_timer is not None:
                     entry.arm_timer.cancel()
                 self.armed = None
+                self._mark_over(trigger.test_id, entry.config.attempt)
 
                 async def refuse_then_beat() -> None:
-                    await self._refuse(trigger.test_id, "")
+                    await self._refuse(trigger.test_id, "", entry.config.attempt)
                     await self._beat()
 
                 self._spawn(refuse_then_beat())
@@ -207,6 +257,7 @@ class Driver:
             try:
                 await entry.run.run(start_at)
             finally:
+                self._mark_over(entry.config.test_id, entry.config.attempt)
                 if self.armed is entry:
                     self.armed = None
                 await self._beat()
@@ -241,7 +292,7 @@ class Driver:
                 current.arm_timer.cancel()
             if current.done is None:
                 self.armed = None
-                await self._refuse(current.config.test_id, f"driver {self.id} shut down before the start")
+                await self._refuse(current.config.test_id, f"driver {self.id} shut down before the start", current.config.attempt)
             else:
                 await asyncio.wait([current.done], timeout=deadline_ms / 1000)
             current.run.abandon()
