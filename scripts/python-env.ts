@@ -1,9 +1,15 @@
 /**
  * The Python environment (Python driver, generated Python code, Python clients): a venv outside the
  * repository at `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, with the exact pins of
- * python/requirements.txt. Idempotent: a stamp holds the hash of requirements.txt (and the
- * interpreter's version); the venv is rebuilt only when that changes. Several processes may ask at
- * once (test runs of different people): a lock directory makes them wait for one builder.
+ * python/requirements.txt and the package python/ (pyproject.toml) installed into it with pip, a
+ * real install (not editable): its `kannon-driver` command is what a user of `pip install ./python`
+ * gets. pip builds a copy of the package's files in the cache, so no build/ or *.egg-info appears in
+ * the repository.
+ *
+ * Idempotent: one stamp holds the hash of requirements.txt and the interpreter's version (the venv is
+ * rebuilt when it changes), another the hash of the package's files (the package is reinstalled when
+ * they change). Several processes may ask at once (test runs of different people): a lock directory
+ * makes them wait for one builder.
  *
  *   npm run python-env            create/update it; prints the venv's python path as the last line
  *
@@ -12,13 +18,19 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, run, tail } from "./kafka-jars.js";
 
 /** python/requirements.txt. */
 export const REQUIREMENTS = fileURLToPath(new URL("../python/requirements.txt", import.meta.url));
+
+/** python/: the package the venv installs. */
+export const PACKAGE_DIR = fileURLToPath(new URL("../python/", import.meta.url));
+
+/** What of python/ makes the package (tests/ and examples/ stay in the repository). */
+const PACKAGE_PARTS = ["pyproject.toml", "kannon_driver", "kannon_gen"];
 
 /** `${KANNON_CACHE:-~/.cache/kannon}/python-venv`. */
 export function pythonVenvDir(): string {
@@ -30,47 +42,105 @@ export function venvPython(): string {
   return join(pythonVenvDir(), "bin", "python");
 }
 
+/** The installed package's console script. */
+export function venvDriver(): string {
+  return join(pythonVenvDir(), "bin", "kannon-driver");
+}
+
+/** The venv's interpreter and the installed `kannon-driver` command. */
+export interface PythonEnv {
+  python: string;
+  driver: string;
+}
+
 const STAMP = ".kannon-stamp";
+const PACKAGE_STAMP = ".kannon-package-stamp";
 const LOCK_WAIT_MS = 15 * 60_000;
 
-let ensuring: Promise<{ python: string }> | undefined;
+let ensuring: Promise<PythonEnv> | undefined;
 
-/** Creates or updates the venv when needed and returns its interpreter's path. */
-export function ensurePythonEnv(log: (m: string) => void = () => {}): Promise<{ python: string }> {
+/** Creates or updates the venv and its installed package when needed. */
+export function ensurePythonEnv(log: (m: string) => void = () => {}): Promise<PythonEnv> {
   ensuring ??= ensure(log).finally(() => {
     ensuring = undefined;
   });
   return ensuring;
 }
 
-async function ensure(log: (m: string) => void): Promise<{ python: string }> {
+async function ensure(log: (m: string) => void): Promise<PythonEnv> {
   const base = await findBasePython();
   const want = await wantedStamp(base);
+  const wantPackage = await packageStamp();
   const venv = pythonVenvDir();
-  if ((await readStamp(venv)) === want) return { python: venvPython() };
+  const done: PythonEnv = { python: venvPython(), driver: venvDriver() };
+  const upToDate = async () => (await readStamp(venv, STAMP)) === want && (await readStamp(venv, PACKAGE_STAMP)) === wantPackage;
+  if (await upToDate()) return done;
 
   await mkdir(cacheRoot(), { recursive: true });
   const release = await lock(`${venv}.lock`, log);
   try {
     // Someone else may have built it while we waited for the lock.
-    if ((await readStamp(venv)) === want) return { python: venvPython() };
+    if (await upToDate()) return done;
     const started = Date.now();
-    log(`python-env: building ${venv} from python/requirements.txt (${base.version})...`);
-    await rm(venv, { recursive: true, force: true });
-    await must(base.path, ["-m", "venv", venv], 5 * 60_000, "create the venv");
-    await must(
-      venvPython(),
-      ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", REQUIREMENTS],
-      15 * 60_000,
-      "install python/requirements.txt",
-    );
-    // Written last: a half-built venv is never taken as done.
-    await writeFile(join(venv, STAMP), want);
+    if ((await readStamp(venv, STAMP)) !== want) {
+      log(`python-env: building ${venv} from python/requirements.txt (${base.version})...`);
+      await rm(venv, { recursive: true, force: true });
+      await must(base.path, ["-m", "venv", venv], 5 * 60_000, "create the venv");
+      await must(
+        venvPython(),
+        ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", REQUIREMENTS],
+        15 * 60_000,
+        "install python/requirements.txt",
+      );
+      // Written after the install: a half-built venv is never taken as done.
+      await writeFile(join(venv, STAMP), want);
+    }
+    log("python-env: installing the package python/ (kannon-driver) into the venv...");
+    await installPackage();
+    await writeFile(join(venv, PACKAGE_STAMP), wantPackage);
     log(`python-env: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { python: venvPython() };
+    return done;
   } finally {
     await release();
   }
+}
+
+/**
+ * pip-installs a copy of the package's files (pip builds in the source folder, writing build/ and
+ * *.egg-info there). Offline: setuptools comes from the venv (--no-build-isolation) and the
+ * dependencies must already be met by requirements.txt (--no-index), which checks the floors.
+ */
+async function installPackage(): Promise<void> {
+  const copy = await mkdtemp(join(cacheRoot(), "python-package-"));
+  try {
+    for (const part of PACKAGE_PARTS) await cp(join(PACKAGE_DIR, part), join(copy, part), { recursive: true, filter: (src) => !isBytecode(src) });
+    await must(
+      venvPython(),
+      ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--no-index", "--no-build-isolation", "--force-reinstall", "--no-deps", copy],
+      5 * 60_000,
+      "install the package python/",
+    );
+    await must(venvPython(), ["-m", "pip", "check"], 60_000, "meet the package's dependencies with python/requirements.txt");
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+}
+
+/** The hash of the package's files (their paths and bytes), bytecode aside. */
+async function packageStamp(): Promise<string> {
+  const hash = createHash("sha256");
+  const files: string[] = [];
+  for (const part of PACKAGE_PARTS) {
+    const path = join(PACKAGE_DIR, part);
+    const entries = (await stat(path)).isFile() ? [path] : (await readdir(path, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    files.push(...entries.filter((f) => !isBytecode(f)));
+  }
+  for (const f of files.sort()) hash.update(`${relative(PACKAGE_DIR, f)}\0`).update(await readFile(f)).update("\0");
+  return `${hash.digest("hex")}\n`;
+}
+
+function isBytecode(path: string): boolean {
+  return path.includes("__pycache__") || path.endsWith(".pyc");
 }
 
 async function must(cmd: string, args: string[], timeoutMs: number, what: string): Promise<void> {
@@ -83,9 +153,9 @@ async function wantedStamp(base: { version: string }): Promise<string> {
   return `${createHash("sha256").update(req).digest("hex")} ${base.version}\n`;
 }
 
-async function readStamp(venv: string): Promise<string | undefined> {
+async function readStamp(venv: string, name: string): Promise<string | undefined> {
   try {
-    const s = await readFile(join(venv, STAMP), "utf8");
+    const s = await readFile(join(venv, name), "utf8");
     return existsSync(venvPython()) ? s : undefined;
   } catch {
     return undefined;

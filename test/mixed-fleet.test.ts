@@ -1,16 +1,17 @@
 /**
  * A mixed fleet over the real Kafka broker: the orchestrator (its own process), two TypeScript
  * drivers (in this process, so that their raw samples are tapped with onSample) and the Python
- * driver (python/, a real process from the project's venv, its raw samples captured with
- * KANNON_SAMPLE_FILE). Every test runs on all three at once against Kannon's target on 127.0.0.1
+ * driver (the package python/ as pip installed it in the project's venv: its `kannon-driver`
+ * command, a real process; its raw samples captured with KANNON_SAMPLE_FILE). Every test runs on all three at once against Kannon's target on 127.0.0.1
  * and checks totals against the target's own count, each driver's share, and the merged
  * percentiles against the histogram of every raw sample.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Bus } from "../bus/bus.js";
 import { openBus } from "../bus/open.js";
@@ -24,6 +25,20 @@ import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
+const execFileP = promisify(execFile);
+
+/** Runs a command to its end: exit code, stdout and stderr (a non-zero exit is a result, not a throw). */
+async function runToEnd(cmd: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.KANNON_KAFKA;
+  try {
+    const { stdout, stderr } = await execFileP(cmd, args, { cwd, env, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
 const TS_IDS = ["ts-1", "ts-2"];
 const PY_ID = "py-1";
 
@@ -34,9 +49,14 @@ interface PythonDriver {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-async function startPythonDriver(python: string, args: string[], env: Record<string, string>, ready = /joined the fleet/): Promise<PythonDriver> {
-  const child = spawn(python, ["-m", "kannon_driver", ...args], {
-    cwd: join(root, "python"),
+/**
+ * Starts the installed Python driver: `command` is the `kannon-driver` console script, or the
+ * venv's python with `-m kannon_driver`. It runs in `cwd`, outside the repository, so that it
+ * imports the installed package and not python/.
+ */
+async function startPythonDriver(command: string[], cwd: string, args: string[], env: Record<string, string>, ready = /joined the fleet/): Promise<PythonDriver> {
+  const child = spawn(command[0]!, [...command.slice(1), ...args], {
+    cwd,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1", ...env },
   });
@@ -112,6 +132,37 @@ describe("the Python driver's generated code and schedule", () => {
         expect(await readFile(join(committedDir, f), "utf8"), `${f} is stale: run npm run generate:python`).toBe(await readFile(join(out, "kannon", "v1", f), "utf8"));
     } finally {
       await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it("the venv holds python/ pip-installed: kannon-driver and python -m kannon_driver run its files from site-packages", async () => {
+    const python = inject("python");
+    const venv = dirname(dirname(python));
+    const outside = await mkdtemp(join(tmpdir(), "kannon-pypkg-"));
+    try {
+      // From outside the repository, the modules are the installed ones...
+      const where = await runToEnd(python, ["-c", "import json, kannon_driver, kannon_gen; print(json.dumps([kannon_driver.__file__, kannon_gen.__file__]))"], outside);
+      expect(where.code, where.stderr).toBe(0);
+      const [driverInit, genInit] = JSON.parse(where.stdout) as [string, string];
+      for (const f of [driverInit, genInit]) expect(relative(venv, f)).toMatch(/^lib\/python3\.\d+\/site-packages\/kannon_(driver|gen)\/__init__\.py$/);
+      // ...and byte for byte python/'s current files (the venv reinstalls the package when they change).
+      for (const [pkg, installed] of [["kannon_driver", dirname(driverInit)], ["kannon_gen", dirname(genInit)]] as const) {
+        const files = (await readdir(join(root, "python", pkg), { recursive: true })).filter((f) => f.endsWith(".py") || f.endsWith(".pyi"));
+        expect(files.length, pkg).toBeGreaterThanOrEqual(pkg === "kannon_driver" ? 9 : 14);
+        for (const f of files) expect(await readFile(join(installed, f), "utf8"), `${pkg}/${f}`).toBe(await readFile(join(root, "python", pkg, f), "utf8"));
+      }
+      // The console script, and python -m, with a clear error for a missing flag.
+      const bare = await runToEnd(inject("kannonDriver"), [], outside);
+      expect(bare.code, bare.stderr).toBe(2);
+      expect(bare.stderr).toContain("kannon-driver: --kafka host:port (or KANNON_KAFKA) is required");
+      const help = await runToEnd(python, ["-m", "kannon_driver", "--help"], outside);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage: kannon-driver /);
+      expect(help.stdout).toContain("--topic-prefix");
+      // pip built a copy: no build/ or *.egg-info in the repository.
+      expect((await readdir(join(root, "python"))).filter((f) => f === "build" || f.endsWith(".egg-info"))).toEqual([]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
     }
   });
 
@@ -204,7 +255,7 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
       await d.start();
       tsDrivers.push(d);
     }
-    py = await startPythonDriver(python, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], { KANNON_SAMPLE_FILE: sampleFile });
+    py = await startPythonDriver([inject("kannonDriver")], dir, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], { KANNON_SAMPLE_FILE: sampleFile });
     await until(async () => (await readyIds()).length === 3, 20_000, "3 drivers READY");
   }, 120_000);
 
@@ -343,7 +394,7 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
   it("a second Python process with a live driver's id is refused by the orchestrator and exits 1", async () => {
     let second: PythonDriver | undefined;
     try {
-      second = await startPythonDriver(python, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], {}, /joined the fleet|refused/);
+      second = await startPythonDriver([python, "-m", "kannon_driver"], dir, ["--kafka", kafka, "--topic-prefix", prefix, "--id", PY_ID], {}, /joined the fleet|refused/);
       const { child } = second;
       const code = await new Promise<number | null>((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

@@ -1,7 +1,9 @@
 /**
  * vitest globalSetup: the project's Python venv (scripts/python-env.ts; built once into
  * `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, reused while python/requirements.txt is
- * unchanged), provided to test files as `inject("python")` = the venv's interpreter.
+ * unchanged, with the package python/ pip-installed, reinstalled when its files change), provided
+ * to test files as `inject("python")` = the venv's interpreter and `inject("kannonDriver")` = the
+ * installed `kannon-driver` command.
  */
 import type { TestProject } from "vitest/node";
 import { ensurePythonEnv } from "../scripts/python-env.js";
@@ -9,10 +11,12 @@ import { ensurePythonEnv } from "../scripts/python-env.js";
 declare module "vitest" {
   export interface ProvidedContext {
     python: string;
+    kannonDriver: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const { python } = await ensurePythonEnv((m) => process.stderr.write(`${m}\n`));
+  const { python, driver } = await ensurePythonEnv((m) => process.stderr.write(`${m}\n`));
   project.provide("python", python);
+  project.provide("kannonDriver", driver);
 }

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import grpc
 
-# The generated package lives beside this folder: python/kannon_gen.
+# The generated package lives beside this folder, python/kannon_gen (also installed by pip install ./python).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from kannon_gen import orchestrator_pb2, orchestrator_pb2_grpc, test_pb2  # noqa: E402
 

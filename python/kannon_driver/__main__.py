@@ -1,9 +1,8 @@
-"""`python -m kannon_driver`: one Kannon driver over Kafka (the TypeScript `kannon driver` command's
-flags). Run from python/ with the project's venv:
+"""`kannon-driver` (or `python -m kannon_driver`): one Kannon driver over Kafka (the TypeScript
+`kannon driver` command's flags). The project's venv has it installed:
 
-    npm run python-env        # once: prints the venv's python
-    cd python && ~/.cache/kannon/python-venv/bin/python -m kannon_driver \\
-        --kafka 127.0.0.1:9092 --topic-prefix P --id py-1
+    npm run python-env        # once: builds the venv and installs python/ into it
+    ~/.cache/kannon/python-venv/bin/kannon-driver --kafka 127.0.0.1:9092 --topic-prefix P --id py-1
 
 Test-only: with KANNON_SAMPLE_FILE set, every recorded request appends a line
 `latency_us,service_us` (the integer microseconds put into the histograms) to that file, written
@@ -25,11 +24,12 @@ from .driver import Driver
 
 SHUTDOWN_DEADLINE_MS = 8_000
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+PROG = "kannon-driver"
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m kannon_driver",
+        prog=PROG,
         description=f"A Kannon driver in Python ({VERSION}): joins the fleet over Kafka.",
         epilog="Environment: KANNON_KAFKA, KANNON_TOPIC_PREFIX, KANNON_KAFKA_USERNAME, KANNON_KAFKA_PASSWORD; "
         "KANNON_SAMPLE_FILE (tests only: raw samples).",
@@ -49,7 +49,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 async def main(argv: List[str]) -> int:
     args = parse_args(argv)
     if not args.kafka:
-        print("python -m kannon_driver: --kafka host:port (or KANNON_KAFKA) is required", file=sys.stderr)
+        print(f"{PROG}: --kafka host:port (or KANNON_KAFKA) is required", file=sys.stderr)
         return EXIT_USAGE
     security = KafkaSecurity(tls=args.kafka_tls or bool(args.kafka_ca_file), ca_file=args.kafka_ca_file)
     if args.kafka_sasl_mechanism:
@@ -58,7 +58,7 @@ async def main(argv: List[str]) -> int:
             with open(args.kafka_password_file, encoding="utf-8") as f:
                 password = f.read().strip()
         if not args.kafka_username or password is None:
-            print("python -m kannon_driver: SASL needs --kafka-username and KANNON_KAFKA_PASSWORD or --kafka-password-file", file=sys.stderr)
+            print(f"{PROG}: SASL needs --kafka-username and KANNON_KAFKA_PASSWORD or --kafka-password-file", file=sys.stderr)
             return EXIT_USAGE
         security.sasl_mechanism, security.username, security.password = args.kafka_sasl_mechanism, args.kafka_username, password
 
@@ -129,5 +129,10 @@ async def main(argv: List[str]) -> int:
     return EXIT_OK
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `kannon-driver` console script."""
     sys.exit(asyncio.run(main(sys.argv[1:])))
+
+
+if __name__ == "__main__":
+    cli()
