@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- store`: LMDB's size after 1,000 short tests, run through the orchestrator's
+ * `node --import tsx bench/store-size.ts`: LMDB's size after 1,000 short tests, run through the orchestrator's
  * real ingest path (in-process bus, fake drivers sending real encoded histograms): each test has
  * 3 drivers × 5 intervals and their finals. Prints the store's size with the raw driver intervals
  * compacted away (as the orchestrator leaves it) and after retention deletes half the tests.
