@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HeartbeatMessageSchema, RegisterMessageSchema } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { timestampAt } from "../metrics/stats.js";
@@ -85,6 +85,10 @@ describe("Fleet", () => {
     fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", instanceId: "second", state: DriverState.BUSY, testId: "t" }));
     expect(fleet.get("a")!.instanceId).toBe("first");
     expect(fleet.get("a")!.state).toBe(DriverState.READY);
+    // Refused once the holder is heard after the newcomer appeared: both are alive.
+    expect(refusals).toHaveLength(0);
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", instanceId: "first", state: DriverState.READY }));
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "a", instanceId: "second", state: DriverState.BUSY, testId: "t" }));
     expect(refusals).toHaveLength(1); // the heartbeat right after is not told again
     expect(refusals[0]).toMatch(/^a\/second: driver id "a" is already used by a live process \(instance first at 10\.0\.0\.1\); this one \(instance second at 10\.0\.0\.2\) is refused/);
     // A leave from the refused process does not remove the live one.
@@ -116,7 +120,35 @@ describe("Fleet", () => {
     fleet.forgive();
     fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "new", state: DriverState.READY }));
     fleet.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "third" }));
-    expect(refusals).toEqual(["r"]); // "new" was heard: it holds the id
+    fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "new", state: DriverState.READY }));
+    expect(refusals).toEqual(["r"]); // "new" was heard, also after "third" appeared: it holds the id
+  });
+
+  it("after an orchestrator restart, replayed heartbeats of a crashed process do not get its restarted successor refused", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const first = new Fleet(store);
+      first.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "crashed" }));
+      await store.committed();
+      const fleet = new Fleet(store);
+      const refusals: string[] = [];
+      fleet.onRefuse = (id, instance) => refusals.push(`${id}/${instance}`);
+      // The liveness backlog, consumed in one burst: the crashed process's last beats, then its successor.
+      for (let i = 0; i < 3; i++) fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "crashed", state: DriverState.READY }));
+      fleet.onRegister(create(RegisterMessageSchema, { driverId: "r", instanceId: "restarted" }));
+      for (let i = 0; i < 3; i++) fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "restarted", state: DriverState.READY }));
+      expect(refusals).toEqual([]);
+      // Live from here: only the successor beats; after a miss window of the old one's silence it holds the id.
+      for (let t = 1000; t <= LIMIT + 1000; t += 1000) {
+        vi.setSystemTime(Date.now() + 1000);
+        fleet.onHeartbeat(create(HeartbeatMessageSchema, { driverId: "r", instanceId: "restarted", state: DriverState.READY }));
+      }
+      expect(refusals).toEqual([]);
+      expect(fleet.get("r")!.instanceId).toBe("restarted");
+      expect(fleet.get("r")!.state).toBe(DriverState.READY);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("prune forgets drivers that left or went missing long ago, and only those", async () => {

@@ -50,6 +50,12 @@ export class Fleet {
   private readonly doneWith = new Map<string, string>();
   /** Instances refused, and when they were last told. */
   private readonly refusedAt = new Map<string, number>();
+  /**
+   * Per driver id: a process that claimed it while its holder looked alive. It is refused only
+   * once the holder is heard after it appeared; replayed beats of a crashed holder (a restarted
+   * orchestrator's backlog) are all heard before, and the newcomer takes over when they stop.
+   */
+  private readonly contenders = new Map<string, { instanceId: string; address: string; refused: boolean }>();
   /** Told of every refusal (the orchestrator answers the newcomer on the bus). */
   onRefuse: RefuseListener = () => {};
 
@@ -140,6 +146,26 @@ export class Fleet {
     return heard !== undefined && nowMs - heard <= this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT;
   }
 
+  /** A process claims `existing`'s id while the holder looks alive: remembered, refused once the holder is heard again. */
+  private contend(existing: Driver, instanceId: string, address: string, nowMs: number): void {
+    const c = this.contenders.get(existing.id);
+    if (c?.instanceId === instanceId) {
+      c.address ||= address;
+      if (c.refused) this.refuse(existing, instanceId, c.address, nowMs);
+      return;
+    }
+    this.contenders.set(existing.id, { instanceId, address, refused: false });
+    if (this.contenders.size > 10_000) this.contenders.delete(this.contenders.keys().next().value as string);
+  }
+
+  /** The holder of `driverId` was heard: a process that claimed the id meanwhile is a live duplicate. */
+  private holderHeard(existing: Driver, nowMs: number): void {
+    const c = this.contenders.get(existing.id);
+    if (!c || c.instanceId === existing.instanceId) return;
+    c.refused = true;
+    this.refuse(existing, c.instanceId, c.address, nowMs);
+  }
+
   private refuse(existing: Driver, instanceId: string, address: string, nowMs: number): void {
     const key = `${existing.id}/${instanceId}`;
     if (nowMs - (this.refusedAt.get(key) ?? -Infinity) < REFUSE_AGAIN_MS) return;
@@ -165,8 +191,10 @@ export class Fleet {
     if (m.instanceId && existing?.instanceId && existing.instanceId !== m.instanceId) {
       // Another process with this id: refused while the holder is alive; a leaving one is not the holder.
       if (m.leaving) return;
-      if (this.heldByAnother(existing, m.instanceId, now)) return this.refuse(existing!, m.instanceId, m.address, now);
+      if (this.heldByAnother(existing, m.instanceId, now)) return this.contend(existing!, m.instanceId, m.address, now);
     }
+    if (existing && m.instanceId && existing.instanceId === m.instanceId && !m.leaving) this.holderHeard(existing, now);
+    else if (!m.leaving) this.contenders.delete(m.driverId);
     const driver = existing ? clone(DriverSchema, existing) : create(DriverSchema, { id: m.driverId });
     if (m.leaving) {
       driver.state = DriverState.LEFT;
@@ -197,7 +225,9 @@ export class Fleet {
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
-    if (this.heldByAnother(existing, m.instanceId, now)) return this.refuse(existing!, m.instanceId, "", now);
+    if (this.heldByAnother(existing, m.instanceId, now)) return this.contend(existing!, m.instanceId, "", now);
+    if (existing && m.instanceId && existing.instanceId === m.instanceId) this.holderHeard(existing, now);
+    else if (m.instanceId) this.contenders.delete(m.driverId);
     const state = m.state === DriverState.BUSY ? DriverState.BUSY : DriverState.READY;
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
     this.heardAtMs.set(m.driverId, now);
