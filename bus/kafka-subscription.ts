@@ -18,6 +18,8 @@ const CONSUMER = {
 const SUBSCRIBE_TIMEOUT_MS = 30_000;
 /** How long an exclusive group's previous member (a killed process) may take to expire. */
 const EXCLUSIVE_WAIT_MS = CONSUMER.sessionTimeout + 3_000;
+/** How often the partitions' high watermarks are read to prove the subscriber caught up. */
+const PROBE_EVERY_MS = 200;
 /** Backoff of re-running a consumer that kafkajs gave up on (doubling, capped). */
 const REVIVE_INITIAL_MS = 500;
 const REVIVE_MAX_MS = 10_000;
@@ -43,10 +45,17 @@ export class KafkaSubscription implements Subscription {
   private revives = 0;
   /** When the consumer last completed a fetch (an idle fetch completes every maxWaitTimeInMs). */
   private polledAt = Date.now();
-  /** When the fetch in progress (whose batches are being handled) was sent. */
-  private fetchStartedAt = Date.now();
-  /** Each assigned partition's lag behind its high watermark, as of its last batch. */
-  private readonly lags = new Map<string, number>();
+  /** This member's partitions per topic (prefixed), from its last group join. */
+  private assignment: Record<string, number[]> = {};
+  /**
+   * Per `topic/partition`: the offset after the last record handled, by this process or (as the
+   * group's committed offset, which is committed only after a batch was handled) a predecessor.
+   */
+  private readonly applied = new Map<string, number>();
+  /** A read of the high watermarks at `at`, waiting for the applied offsets to reach them. */
+  private probe: { at: number; ends: Map<string, number> } | undefined;
+  private probing = false;
+  private probeTimer: NodeJS.Timeout | undefined;
   private caughtUp = 0;
 
   constructor(
@@ -77,11 +86,59 @@ export class KafkaSubscription implements Subscription {
   }
 
   /**
-   * Everything published before this instant has been handled: set from a fetch that found
-   * nothing new, or once every partition's last batch (handled) reached its high watermark.
+   * Everything published before this instant has been handled. Only evidence moves it: the high
+   * watermarks of every assigned partition, read after the instant, were reached by the offsets
+   * actually handled. (kafkajs's FETCH event is no evidence: it is emitted before the fetched
+   * batches are handled and always says 0 batches.) It stands still while the broker is down.
+   * The watermarks are read every {@link PROBE_EVERY_MS} from the first call on (only a
+   * subscriber that asks pays for the reads).
    */
   caughtUpAt(): number {
+    if (!this.probeTimer && !this.closing) this.probeTimer = setInterval(() => this.readEnds(), PROBE_EVERY_MS);
     return this.caughtUp;
+  }
+
+  /** Reads the high watermarks (and committed offsets) of the assigned partitions, one read at a time. */
+  private readEnds(): void {
+    if (this.probing || this.closing || this.phase !== "positioned") return;
+    const at = Date.now();
+    const topics = Object.keys(this.assignment).filter((t) => (this.assignment[t] ?? []).length > 0);
+    if (topics.length === 0) {
+      this.caughtUp = Math.max(this.caughtUp, at);
+      return;
+    }
+    const joins = this.joins;
+    this.probing = true;
+    void Promise.all([Promise.all(topics.map((t) => this.admin.fetchTopicOffsets(t).then((ends) => ({ t, ends })))), this.admin.fetchOffsets({ groupId: this.groupId, topics })])
+      .then(([ends, committed]) => {
+        if (joins !== this.joins) return; // reassigned meanwhile: the next read counts
+        for (const { topic, partitions } of committed)
+          for (const p of partitions) if (Number(p.offset) >= 0) this.markApplied(`${topic}/${p.partition}`, Number(p.offset));
+        if (!this.probe) {
+          const wanted = new Map<string, number>();
+          for (const { t, ends: list } of ends) {
+            const mine = new Set(this.assignment[t] ?? []);
+            for (const e of list) if (mine.has(e.partition)) wanted.set(`${t}/${e.partition}`, Number(e.high));
+          }
+          this.probe = { at, ends: wanted };
+        }
+        this.checkCaughtUp();
+      })
+      .catch(() => undefined) // the broker is unreachable: no evidence, caughtUpAt stands still
+      .finally(() => (this.probing = false));
+  }
+
+  private markApplied(key: string, next: number): void {
+    if (next > (this.applied.get(key) ?? -1)) this.applied.set(key, next);
+  }
+
+  /** Moves caughtUpAt to the pending read's instant once every partition reached its watermark. */
+  private checkCaughtUp(): void {
+    const probe = this.probe;
+    if (!probe) return;
+    for (const [key, end] of probe.ends) if ((this.applied.get(key) ?? -1) < end) return;
+    this.caughtUp = Math.max(this.caughtUp, probe.at);
+    this.probe = undefined;
   }
 
   /** The group's live members, as `clientId@host`. */
@@ -119,7 +176,10 @@ export class KafkaSubscription implements Subscription {
 
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const generation = ++this.joins;
-      this.lags.clear();
+      // Positions restart from the committed offsets: the evidence of being caught up starts over.
+      this.assignment = payload.memberAssignment;
+      this.applied.clear();
+      this.probe = undefined;
       if (this.revives > 0) this.log(`kafka: ${this.what} rejoined its group after ${this.revives} restart(s)`);
       this.revives = 0;
       if (this.phase !== "positioned") this.phase = "pinning";
@@ -130,7 +190,6 @@ export class KafkaSubscription implements Subscription {
     // A fetch that starts after the join (and after the starting offsets were pinned) resolves
     // every assigned partition's offset before it asks the broker; when it ends, we are positioned.
     consumer.on(consumer.events.FETCH_START, ({ payload }) => {
-      this.fetchStartedAt = Date.now();
       if (this.phase === "awaitFetchStart") {
         this.phase = "awaitFetch";
         this.fetchNode = payload.nodeId;
@@ -138,7 +197,6 @@ export class KafkaSubscription implements Subscription {
     });
     consumer.on(consumer.events.FETCH, ({ payload }) => {
       this.polledAt = Date.now();
-      if (payload.numberOfBatches === 0 && this.phase === "positioned") this.caughtUp = this.fetchStartedAt;
       if (this.phase === "awaitFetch" && payload.nodeId === this.fetchNode) {
         this.phase = "positioned";
         this.settle?.resolve();
@@ -173,12 +231,11 @@ export class KafkaSubscription implements Subscription {
       // process that dies mid-batch gets the whole batch again, and applies it idempotently.
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
-        const fetchedAt = this.fetchStartedAt;
-        const caughtUp = () => {
-          this.lags.set(`${batch.topic}/${batch.partition}`, Number(batch.offsetLag()));
-          if ([...this.lags.values()].every((lag) => lag <= 0)) this.caughtUp = Math.max(this.caughtUp, fetchedAt);
+        const handled = () => {
+          this.markApplied(`${batch.topic}/${batch.partition}`, Number(batch.lastOffset()) + 1);
+          this.checkCaughtUp();
         };
-        if (batch.messages.length === 0) return caughtUp();
+        if (batch.messages.length === 0) return handled();
         const topic = batch.topic.slice(this.prefix.length) as Topic;
         const records: RawRecord[] = batch.messages.map((message) => ({
           topic,
@@ -195,7 +252,7 @@ export class KafkaSubscription implements Subscription {
             `kafka: ${this.what} failed on ${batch.topic}[${batch.partition}]@${batch.firstOffset()}..${batch.lastOffset()}: ${errorText(err)}`,
           );
         }
-        caughtUp();
+        handled();
       },
     };
     await consumer.run(this.runConfig);
@@ -278,6 +335,7 @@ export class KafkaSubscription implements Subscription {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearTimeout(this.reviveTimer);
+      clearInterval(this.probeTimer);
       this.settle?.reject(new Error("the subscription was closed"));
       try {
         await withTimeout(this.consumer.disconnect(), CLOSE_TIMEOUT_MS, "leaving the group");

@@ -219,6 +219,34 @@ describe("Kafka transport (real broker)", () => {
     }
   });
 
+  it("caughtUpAt passes an instant only once everything sent before it was handled (a backlog, slow handlers)", async () => {
+    const prefix = uniquePrefix();
+    const sender = await open(prefix, "sender");
+    const receiver = await open(prefix, "receiver", 3);
+    const delivery = { kind: "shared", group: "orchestrator" } as const;
+    // The group's starting position is pinned; then a backlog piles up while nobody listens.
+    await (await receiver.subscribeBatch(["metrics"], delivery, () => {})).close();
+    // More than one fetch holds (kafkajs fetches at most 1 MB per partition).
+    const total = 3000;
+    const pad = "x".repeat(2000);
+    for (let i = 0; i < total; i += 500)
+      await sender.send(Array.from({ length: 500 }, (_, j) => record("metrics", `driver-${(i + j) % 7}`, `r${i + j}${pad}`)));
+    const sentAt = Date.now();
+    let handled = 0;
+    const sub = await receiver.subscribeBatch(["metrics"], delivery, async (records) => {
+      await sleep(300);
+      handled += records.length;
+    });
+    const early: string[] = [];
+    await until(() => {
+      const at = sub.caughtUpAt!();
+      if (at > sentAt && handled < total) early.push(`caught up at ${at - sentAt} ms past the backlog with ${handled} of ${total} handled`);
+      return at > sentAt;
+    }, 30_000, "caughtUpAt past the backlog");
+    expect(early).toEqual([]);
+    expect(handled).toBe(total);
+  });
+
   it("resumes a shared group from its committed position, including one that never received anything", async () => {
     const prefix = uniquePrefix();
     const sender = await open(prefix, "sender");
