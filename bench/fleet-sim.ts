@@ -42,6 +42,11 @@ export interface FleetSimOptions {
   idPrefix?: string;
   /** Most records per send (default 100). */
   batchSize?: number;
+  /**
+   * How long a failed metrics send is tried again, with backoff, as a real driver does while the
+   * data plane is down (default 0: a failed send is counted and dropped).
+   */
+  retryMs?: number;
   log?: (message: string) => void;
 }
 
@@ -87,7 +92,19 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
   const transport: Transport = await createKafkaTransport({ brokers: [o.kafka], topicPrefix: o.topicPrefix, clientId: "kannon-fleet-sim", log });
 
   const encode = <D extends DescMessage>(schema: D, init: MessageShape<D>) => toBinary(schema, init);
-  /** Sends records in chunks of batchSize; resolves true when every chunk was acked. */
+  /** One send of metrics, tried again for up to retryMs while it fails. */
+  const sendMetrics = async (records: RawRecord[]): Promise<void> => {
+    const giveUpAt = Date.now() + (o.retryMs ?? 0);
+    for (let backoff = 500; ; backoff = Math.min(backoff * 2, 5000)) {
+      try {
+        return await transport.send(records);
+      } catch (err) {
+        if (Date.now() + backoff > giveUpAt) throw err;
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  };
+  /** Sends records in chunks of batchSize (metrics with retries); resolves true when every chunk was acked. */
   const send = async (records: RawRecord[]): Promise<boolean> => {
     let ok = true;
     for (let i = 0; i < records.length; i += batchSize) {
@@ -95,7 +112,7 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
       stats.sends++;
       stats.records += chunk.length;
       try {
-        await transport.send(chunk);
+        await (chunk[0]?.topic === "metrics" ? sendMetrics(chunk) : transport.send(chunk));
       } catch (err) {
         ok = false;
         stats.failedSends++;
@@ -147,7 +164,7 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
         r.batches.push(batch);
         stats.sends++;
         stats.records += count;
-        return transport.send(records).then(
+        return sendMetrics(records).then(
           () => {
             batch.ackedMs = Date.now();
             r.expectedRequests += requests;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
+import { startFleetSim, type FleetSim } from "../bench/fleet-sim.js";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
 import { grpcClient, spec, targetCounts, until, type OrchestratorClient, startRunning as startRunningTest } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
@@ -32,6 +33,7 @@ describe("faults over a real broker", () => {
   let orchestrator: KannonProcess;
   let startOrchestrator: () => Promise<void>;
   const brokerDir = () => join(base, "broker");
+  const sims: FleetSim[] = [];
 
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), "kannon-faults-"));
@@ -68,6 +70,7 @@ describe("faults over a real broker", () => {
     until(async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await client.getTest({ testId: id })).test!.state), ms, "the test to end");
 
   afterAll(async () => {
+    await Promise.allSettled(sims.map((s) => s.stop()));
     await Promise.allSettled(procs.map((p) => p.stop("SIGTERM", 10_000)));
     await broker?.stop();
     await rm(base, { recursive: true, force: true });
@@ -214,4 +217,61 @@ describe("faults over a real broker", () => {
     expect(served).toBe(3 * 800);
     expect(report!.intervals.map((i) => i.interval)).toEqual(report!.intervals.map((_, i) => i));
   }, 120_000);
+  it("500 simulated drivers at 100 ms: a broker outage from mid-run to past the run's end, finals queued behind a backlog, reports exactly", async () => {
+    await until(async () => broker !== undefined, 1000, "the broker up");
+    // A fleet and an orchestrator of their own (another topic prefix): the fleet simulator, whose
+    // drivers retry their metrics while the data plane is down, as real drivers do.
+    const prefix = `faults-sim-${process.pid}-`;
+    const orch = await startKannon(
+      ["orchestrator", "--kafka", broker!.bootstrap, "--topic-prefix", prefix, "--data", join(base, "sim-data"), "--port", "0"],
+      /listening on (http:\/\/\S+)/,
+      60_000,
+    );
+    procs.push(orch.proc);
+    const simClient = grpcClient(orch.match[1]!);
+    const sim = await startFleetSim({ kafka: broker!.bootstrap, topicPrefix: prefix, drivers: 500, retryMs: 60_000, log: () => {} });
+    sims.push(sim);
+    const readyCount = async () => {
+      let n = 0;
+      for (let pageToken = ""; ; ) {
+        const page = await simClient.listDrivers({ pageSize: 1000, pageToken });
+        n += page.drivers.filter((d) => d.state === DriverState.READY).length;
+        if (!(pageToken = page.nextPageToken)) return n;
+      }
+    };
+    await until(async () => (await readyCount()) === 500, 60_000, "500 drivers READY");
+    const test = await startRunningTest(
+      simClient,
+      spec({
+        targetUrl: "http://127.0.0.1:9/",
+        driverCount: 500,
+        reportIntervalMs: 100,
+        requestTimeoutMs: 1000,
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: 10_000 } } },
+      }),
+    );
+    const startAtMs = msOf(test.startAt!);
+    await new Promise((r) => setTimeout(r, startAtMs + 3000 - Date.now()));
+    await broker!.stop({ keepData: true });
+    broker = undefined;
+    await new Promise((r) => setTimeout(r, startAtMs + 14_000 - Date.now()));
+    broker = await startKafka({ port: ports[0], controllerPort: ports[1], dataDir: brokerDir(), log: () => {} });
+    await until(
+      async () => [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED].includes((await simClient.getTest({ testId: test.id })).test!.state),
+      120_000,
+      "the test to end",
+    );
+    const { report } = await simClient.getReport({ testId: test.id });
+    const result = sim.results().find((r) => r.testId === test.id)!;
+    process.stderr.write(`faults: 500 simulated drivers, outage: ${report!.total!.requests} of ${result.expectedRequests} requests, ${report!.intervalCount} intervals; ${report!.message.slice(0, 300)}\n`);
+    expect(result.failedSends).toBe(0);
+    expect(result.finalsSent).toBe(500);
+    expect(report!.state).toBe(TestState.COMPLETED);
+    expect(report!.partial, report!.message.slice(0, 500)).toBe(false);
+    expect(report!.drivers.every((d) => d.finished)).toBe(true);
+    expect(Number(report!.total!.requests)).toBe(result.expectedRequests);
+    expect(report!.intervals.map((i) => i.interval)).toEqual(Array.from({ length: result.intervals }, (_, i) => i));
+    await sim.stop();
+    await orch.proc.stop("SIGTERM");
+  }, 240_000);
 });
