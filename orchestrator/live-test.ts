@@ -99,6 +99,9 @@ export class LiveTest {
     if (this.sealed) return `test ${this.test.id} is ending`;
     if (!d) return `driver ${m.driverId} is not part of test ${this.test.id}`;
     if (d.finished) return `driver ${m.driverId} already delivered its final metrics`;
+    // 0 on either side: not numbered (drivers and stored tests from before start attempts).
+    if (m.attempt !== 0 && this.test.startAttempt !== 0 && m.attempt !== this.test.startAttempt)
+      return `metrics of start attempt ${m.attempt}, the test runs attempt ${this.test.startAttempt}`;
     const latest = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs)) + MAX_SEQ_AHEAD;
     if (m.seq > BigInt(latest)) return `seq ${m.seq} is beyond interval ${latest}`;
     return undefined;

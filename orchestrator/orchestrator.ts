@@ -233,7 +233,10 @@ export class Orchestrator {
     }
     const drivers = ready.slice(0, wanted).map((d) => d.id);
     const startAtMs = Date.now() + (spec.startDelayMs || DEFAULT_START_DELAY_MS);
+    // Numbered, so that the CANCEL of a start that fails below stops only this attempt on the drivers.
+    const attempt = test.startAttempt + 1;
     const started = clone(TestSchema, test);
+    started.startAttempt = attempt;
     started.state = TestState.STARTING;
     started.driverIds = drivers;
     started.startAt = timestampAt(startAtMs);
@@ -244,14 +247,17 @@ export class Orchestrator {
     const live = this.newLive(started);
     this.live.set(id, live);
     try {
-      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec, driverIds: drivers }));
-      await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: started.startAt! }));
+      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec, driverIds: drivers, attempt }));
+      await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: started.startAt!, attempt }));
     } catch (err) {
       this.live.delete(id);
       this.fleet.release(id);
-      this.store.putTest(test);
-      // Whatever did reach a driver must not run.
-      void this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL })).catch(() => undefined);
+      // CREATED again; the next StartTest is attempt + 1.
+      const again = clone(TestSchema, test);
+      again.startAttempt = attempt;
+      this.store.putTest(again);
+      // Whatever did reach a driver must not run (this attempt only: a retry is not affected).
+      void this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt })).catch(() => undefined);
       throw new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
     }
     this.watchers.started(live);
@@ -284,7 +290,7 @@ export class Orchestrator {
       this.store.putTest(live.test);
       this.cancelDeadline.set(id, Date.now() + CANCEL_DEADLINE_MS);
       await this.bus
-        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL }))
+        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }))
         .catch((err) => this.log(`orchestrator: could not send cancel for test ${id}: ${String(err)}; drivers will be declared lost`));
     }
     const deadline = Date.now() + CANCEL_DEADLINE_MS + TICK_MS * 2;
@@ -436,7 +442,7 @@ export class Orchestrator {
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))
       void this.bus
-        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL }))
+        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }))
         .catch((err) => this.log(`orchestrator: could not tell the drivers test ${id} is over: ${String(err)}`));
   }
 
@@ -497,7 +503,7 @@ export class Orchestrator {
     const id = live.test.id;
     this.log(`orchestrator: test ${id}: re-splitting the arrival rate over ${ids.length} driver(s): ${ids.join(", ")}`);
     void this.bus
-      .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids }))
+      .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids, attempt: live.test.startAttempt }))
       .catch((err) => {
         this.log(`orchestrator: could not re-split test ${id}: ${String(err)}; trying again`);
         if (live.sharedIds === ids) live.sharedIds = previous;
