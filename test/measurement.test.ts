@@ -1,6 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +9,7 @@ import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { toBinary } from "@bufbuild/protobuf";
 import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
+import { startDelayServer } from "./processes.js";
 
 /** A local server whose n-th response is delayed by `delayOf(n)` ms. */
 async function delayingServer(delayOf: (n: number) => number): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
@@ -35,28 +34,15 @@ async function delayingServer(delayOf: (n: number) => number): Promise<{ url: st
   };
 }
 
-/** The same kind of server in a child process of its own; `pattern` lists the delays in turn. */
-async function delayingProcess(pattern: number[]): Promise<{ url: string; close: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/delay-server.ts", pattern.join(",")], {
-    cwd: new URL("..", import.meta.url).pathname,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const [line] = (await once(child.stdout!, "data")) as [Buffer];
-  return {
-    url: line.toString().trim(),
-    close: async () => {
-      child.kill("SIGTERM");
-      if (child.exitCode === null) await once(child, "exit");
-    },
-  };
-}
-
 const msUs = (ms: number) => ms * 1000;
-/** True value ± (1 ms + 5 %), in µs. */
+/**
+ * The true value, in µs: no less (1 ms for timer granularity), and no more than what a busy 2-core
+ * machine adds (10 ms + 10 %; a loaded run measured p50 27 ms for a 20 ms delay). The modes of 20,
+ * 50 and 200 ms stay apart; tight numbers belong in npm run bench.
+ */
 function near(actualUs: bigint, trueMs: number) {
-  const tolerance = msUs(1) + msUs(trueMs) * 0.05;
-  expect(Number(actualUs)).toBeGreaterThanOrEqual(msUs(trueMs) - tolerance);
-  expect(Number(actualUs)).toBeLessThanOrEqual(msUs(trueMs) + tolerance);
+  expect(Number(actualUs)).toBeGreaterThanOrEqual(msUs(trueMs - 1));
+  expect(Number(actualUs)).toBeLessThanOrEqual(msUs(trueMs + 10 + trueMs * 0.1));
 }
 
 describe("measurement", () => {
@@ -94,8 +80,8 @@ describe("measurement", () => {
 
   it("percentiles from a known delay distribution are accurate, and the merge equals the union of raw samples", async () => {
     // 80 % at 20 ms, 15 % at 50 ms, 5 % at 200 ms: p50 = 20, p90 = 50, p99 = 200, each well inside its
-    // band. (Delays of a few ms sit within a loaded 2-core machine's scheduling noise of 1 ms + 5 %.)
-    const target = await delayingProcess([...Array(16).fill(20), 50, 50, 50, 200]);
+    // band. (Delays of a few ms would sit within a loaded 2-core machine's scheduling noise.)
+    const target = await startDelayServer([...Array(16).fill(20), 50, 50, 50, 200]);
     samples.length = 0;
     try {
       const report = await reportOf(
@@ -230,17 +216,50 @@ describe("measurement", () => {
     }
   });
 
-  it("the report shows each driver's start skew and the fleet's skew (max − min)", async () => {
-    const report = await reportOf(
-      spec({ targetUrl: `${instant.url}/`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } } }),
-    );
-    const skews = report.drivers.map((d) => d.startSkewUs);
-    const max = skews.reduce((a, b) => (a > b ? a : b));
-    const min = skews.reduce((a, b) => (a < b ? a : b));
-    expect(report.fleetStartSkewUs).toBe(max - min);
-    for (const d of report.drivers) {
-      expect(d.startSkewUs).toBeGreaterThanOrEqual(0n);
-      expect(d.lateStart).toBe(d.startSkewUs > 50_000n);
+  it("every driver starts at the common start_at: its measured skew is small, and the target sees each driver's first request after that driver's reported start", async () => {
+    // The first request on each connection, by the target's clock (the same machine's). Avalanche at
+    // concurrency 1: one connection per driver.
+    const firstArrivalMs = new Map<unknown, number>();
+    const target = http.createServer((req, res) => {
+      if (!firstArrivalMs.has(req.socket)) firstArrivalMs.set(req.socket, performance.timeOrigin + performance.now());
+      req.resume();
+      res.end("ok");
+    });
+    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+    try {
+      const report = await reportOf(
+        spec({
+          targetUrl: `http://127.0.0.1:${(target.address() as AddressInfo).port}/`,
+          workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 5n } } },
+        }),
+      );
+      expect(report.drivers).toHaveLength(3);
+      const startAtMs = Number(report.startAt!.seconds) * 1000 + report.startAt!.nanos / 1e6;
+      // A late start shows as hundreds of ms to seconds (the pipelining stall of issue 25: 1.6 s);
+      // scheduling noise on a busy 2-core machine stays far below this bound. Tight numbers: npm run bench.
+      const boundUs = 200_000n;
+      for (const d of report.drivers) {
+        expect(d.startSkewUs, d.driverId).toBeGreaterThanOrEqual(0n);
+        expect(d.startSkewUs, d.driverId).toBeLessThan(boundUs);
+        expect(d.lateStart, d.driverId).toBe(false);
+      }
+      expect(report.fleetStartSkewUs).toBeGreaterThanOrEqual(0n);
+      expect(report.fleetStartSkewUs).toBeLessThan(boundUs);
+      // The target's view agrees: matched in order, each driver's first request arrives after its
+      // reported start (1 ms for the clocks' granularity) and within the bound of start_at.
+      const starts = report.drivers.map((d) => startAtMs + Number(d.startSkewUs) / 1000).sort((a, b) => a - b);
+      const arrivals = [...firstArrivalMs.values()].sort((a, b) => a - b);
+      console.log(`start skew: drivers ${report.drivers.map((d) => d.startSkewUs).join(", ")} µs, fleet ${report.fleetStartSkewUs} µs; first arrivals ${arrivals.map((a) => (a - startAtMs).toFixed(2)).join(", ")} ms after start_at`);
+      expect(arrivals).toHaveLength(3);
+      arrivals.forEach((arrivedMs, i) => {
+        expect(arrivedMs, `connection ${i}`).toBeGreaterThanOrEqual(starts[i]! - 1);
+        expect(arrivedMs - startAtMs, `connection ${i}`).toBeLessThan(Number(boundUs) / 1000);
+      });
+    } finally {
+      await new Promise<void>((r) => {
+        target.close(() => r());
+        target.closeAllConnections();
+      });
     }
   });
 });

@@ -79,3 +79,29 @@ export async function runKannon(args: string[]): Promise<{ code: number; out: st
     return { code: e.code ?? -1, out: (e.stdout ?? "") + (e.stderr ?? "") };
   }
 }
+
+/** test/fixtures/delay-server.ts in a process of its own. */
+export interface DelayServer {
+  url: string;
+  /** The wall-clock time (ms) at which each request arrived, by the server's clock. */
+  arrivals(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** Starts test/fixtures/delay-server.ts; `pattern` lists the responses' delays (ms) in turn. */
+export async function startDelayServer(pattern: number[]): Promise<DelayServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/delay-server.ts", pattern.join(",")], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(child.stdout!, "data")) as [Buffer];
+  const url = line.toString().trim();
+  return {
+    url,
+    arrivals: async () => (await (await fetch(`${url}/arrivals`)).json()) as number[],
+    close: async () => {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await once(child, "exit");
+    },
+  };
+}
