@@ -3,9 +3,9 @@ import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_p
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 
-/** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON). */
+/** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
 export function reportJson(report: Report): string {
-  return `${toJsonString(ReportSchema, report, { prettySpaces: 2 })}\n`;
+  return `${toJsonString(ReportSchema, report, { prettySpaces: 2, alwaysEmitImplicit: true })}\n`;
 }
 
 const CSV_COLUMNS = [

@@ -7,9 +7,10 @@ import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
-import { UsageError } from "./spec-args.js";
-import { StatusBlock } from "./status.js";
-import { formatReport } from "./summary.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
+import { UsageError } from "./args.js";
+import { isPartialInterval, StatusBlock } from "./status.js";
+import { formatReport, plural } from "./summary.js";
 import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
 /** Exit codes, documented in the README. */
@@ -17,22 +18,31 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadE
 
 export type OrchestratorClient = Client<typeof OrchestratorService>;
 
+/** A latency or a rate, or "–" when the interval had no request to measure. */
+const orDash = (requests: bigint, text: string) => (requests === 0n ? "–" : text);
+
+/** One interval as a plain line; a partial one (the last, cut short by the end) gets no rate. */
+export function intervalLine(i: Stats, nominalMs: number): string {
+  const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
+  const partial = isPartialInterval(i, nominalMs);
+  const rate = partial ? "" : `, ${orDash(i.requests, `${i.requestsPerS.toFixed(0)} req/s`)}`;
+  return (
+    `  interval ${i.interval} (${partial ? `${ms} of ${nominalMs} ms, partial` : `${ms} ms`}): ${plural(i.requests, "request")}${rate}, ` +
+    `p99 ${orDash(i.requests, `${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms`)}, ${plural(i.errors, "error")}`
+  );
+}
+
 /**
  * Watches a test to its end; returns the final report. On a terminal one status block updates in
  * place; otherwise each interval is one plain line.
  */
-async function watchToEnd(client: OrchestratorClient, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void, status?: StatusBlock) {
+async function watchToEnd(client: OrchestratorClient, spec: TestSpec, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void, status?: StatusBlock) {
+  const nominalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
   for await (const msg of client.watchTest({ testId })) {
     if (msg.cumulative && !msg.report) onCumulative(msg.cumulative);
     const i = msg.interval;
     if (status && !msg.report) status.update(msg);
-    else if (i) {
-      const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
-      print(
-        `  interval ${i.interval} (${ms} ms): ${i.requests} requests, ${i.requestsPerS.toFixed(0)} req/s, ` +
-          `p99 ${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms, errors ${i.errors}`,
-      );
-    }
+    else if (i) print(intervalLine(i, nominalMs));
     if (msg.report) {
       status?.end();
       return msg.report;
@@ -42,7 +52,15 @@ async function watchToEnd(client: OrchestratorClient, testId: string, print: (li
 }
 
 /** Flags of thresholds, shared by `run` and `test`. */
-export const judgingFlags = { threshold: { type: "string", multiple: true }, "abort-on-fail": { type: "boolean" } } as const;
+export const judgingFlags = {
+  threshold: {
+    type: "string",
+    multiple: true,
+    value: "RULE",
+    help: "pass/fail on the merged numbers, e.g. 'p99<200ms', 'error_rate<1%', 'rps>=500' (repeatable; p50 p90 p95 p99 p99.9 max mean, errors, requests); exit 99 when one fails",
+  },
+  "abort-on-fail": { type: "boolean", help: "cancel the test at the first breach of an upper bound" },
+} as const;
 
 export function judgingFrom(values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }, fromFile: string[] = []): Judging {
   const thresholds = [...fromFile, ...(values.threshold ?? [])].map(parseThreshold);
@@ -56,9 +74,18 @@ export interface Judging {
   abortOnFail: boolean;
 }
 
-/** What a run ended with: the report, and the thresholds that failed (live or at the end). */
+/** One threshold's verdict on a finished test. */
+export interface Verdict {
+  threshold: Threshold;
+  pass: boolean;
+  /** Breached on the numbers so far, during the run. */
+  breachedLive: boolean;
+}
+
+/** What a run ended with: the report, every threshold's verdict, and those that failed (live or at the end). */
 export interface Outcome {
   report: Report;
+  verdicts: Verdict[];
   failed: Threshold[];
 }
 
@@ -78,7 +105,7 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
     throw err;
   }
   const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival-rate" }[spec.workload.case!];
-  print(`kannon: test ${id} started: ${workload} against ${spec.targetUrl}`);
+  print(`kannon: test ${id} "${spec.name}" started: ${workload} against ${spec.targetUrl}`);
   // Ctrl-C (or SIGTERM) cancels the test; the drivers flush and the report still comes.
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => {
@@ -102,18 +129,17 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
     }
   };
   try {
-    const report = await watchToEnd(client, id, print, onCumulative, status);
+    const report = await watchToEnd(client, spec, id, print, onCumulative, status);
     await cancelling;
     print(formatReport(report));
-    const failed: Threshold[] = [];
     if (judging.thresholds.length > 0) print("  thresholds:");
-    for (const t of judging.thresholds) {
+    const verdicts = judging.thresholds.map((t) => {
       // Aborted by a breach: that threshold failed, whatever the cut-short totals say.
-      const ok = passes(t, report.total!) && !(judging.abortOnFail && breached.has(t));
-      if (!ok) failed.push(t);
-      print(`    ${ok ? "✓ pass" : "✗ FAIL"}  ${t.text}: ${formatMeasured(t, report.total!)}${breached.has(t) ? " (breached during the run)" : ""}`);
-    }
-    return { report, failed };
+      const pass = passes(t, report.total!) && !(judging.abortOnFail && breached.has(t));
+      print(`    ${pass ? "✓ pass" : "✗ FAIL"}  ${t.text}: ${formatMeasured(t, report.total!)}${breached.has(t) ? " (breached during the run)" : ""}`);
+      return { threshold: t, pass, breachedLive: breached.has(t) };
+    });
+    return { report, verdicts, failed: verdicts.filter((v) => !v.pass).map((v) => v.threshold) };
   } finally {
     process.removeListener("SIGINT", cancel);
     process.removeListener("SIGTERM", cancel);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { UsageError } from "./spec-args.js";
+import { UsageError } from "./args.js";
 
 /**
  * The bearer token, from (in order) `--token-file FILE`, `KANNON_TOKEN`, or `--token T`. A token
@@ -36,11 +36,11 @@ export function allowedTargets(flags: readonly string[] | undefined): string[] {
 
 /** Command-line options of the Kafka connection's security, shared by every process that joins the bus. */
 export const kafkaSecurityFlags = {
-  "kafka-tls": { type: "boolean" },
-  "kafka-ca-file": { type: "string" },
-  "kafka-sasl-mechanism": { type: "string" },
-  "kafka-username": { type: "string" },
-  "kafka-password-file": { type: "string" },
+  "kafka-tls": { type: "boolean", help: "TLS to the brokers (KANNON_KAFKA_TLS=1)" },
+  "kafka-ca-file": { type: "string", value: "PEM", help: "the brokers' CA; implies --kafka-tls (KANNON_KAFKA_CA_FILE)" },
+  "kafka-sasl-mechanism": { type: "string", value: "M", help: "plain, scram-sha-256 or scram-sha-512 (KANNON_KAFKA_SASL_MECHANISM)" },
+  "kafka-username": { type: "string", value: "U", help: "the SASL user (KANNON_KAFKA_USERNAME)" },
+  "kafka-password-file": { type: "string", value: "FILE", help: "the SASL password's file (or KANNON_KAFKA_PASSWORD; never on the command line)" },
 } as const;
 
 const MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;

@@ -1,55 +1,156 @@
 import { create } from "@bufbuild/protobuf";
+import { readFileSync } from "node:fs";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { MAX_DRIVER_THREADS } from "../workload/defaults.js";
+import { validateSpec, type FieldProblem } from "../orchestrator/validate.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_DRIVER_THREADS } from "../workload/defaults.js";
+import { durationFlag, intFlag, UsageError, type FlagTable, type FlagValues } from "./args.js";
+
+/** Requests per driver when neither --requests nor --duration is given (avalanche and tsunami). */
+export const DEFAULT_REQUESTS_PER_DRIVER = 5000;
+/** An arrival-rate test's duration when --duration is not given. */
+const DEFAULT_ARRIVAL_DURATION_MS = 3000;
 
 /** Command-line flags that describe a test, shared by `kannon run` and `kannon test`. */
 export const specFlags = {
-  url: { type: "string" },
-  method: { type: "string" },
-  workload: { type: "string" },
-  drivers: { type: "string" },
-  concurrency: { type: "string" },
-  requests: { type: "string" },
-  "duration-ms": { type: "string" },
-  "delay-ms": { type: "string" },
-  rate: { type: "string" },
-  "max-in-flight": { type: "string" },
-  "interval-ms": { type: "string" },
-  "timeout-ms": { type: "string" },
-  pipelining: { type: "string" },
+  url: { type: "string", value: "URL", help: "the target every request goes to" },
+  method: { type: "string", short: "m", value: "METHOD", help: "the request method", default: "GET; POST with a body" },
+  header: { type: "string", short: "H", multiple: true, value: "'NAME: VALUE'", help: "a request header (repeatable)" },
+  body: { type: "string", value: "TEXT", help: "the request body, as text" },
+  "body-file": { type: "string", value: "FILE", help: "the request body, the file's bytes" },
+  name: { type: "string", value: "NAME", help: "the test's name", default: "kannon WORKLOAD" },
+  workload: { type: "string", short: "w", value: "W", help: "avalanche (closed: each connection sends when answered), tsunami (a request every --delay per driver) or arrival-rate (--rate fleet-wide)", default: "avalanche" },
+  drivers: { type: "string", value: "N", help: "drivers that share the load" },
+  concurrency: { type: "string", short: "c", value: "N", help: "avalanche: connections per driver", default: "10" },
+  requests: { type: "string", short: "n", value: "N", help: "requests per driver (avalanche, tsunami)", default: String(DEFAULT_REQUESTS_PER_DRIVER) },
+  duration: { type: "string", short: "d", value: "DURATION", help: "how long instead of --requests (10s, 500ms, 2m; a plain number is ms)", default: `arrival-rate: ${DEFAULT_ARRIVAL_DURATION_MS / 1000}s` },
+  delay: { type: "string", value: "DURATION", help: "tsunami: time between one driver's requests", default: "10ms" },
+  rate: { type: "string", short: "r", value: "R", help: "arrival-rate: requests per second, fleet-wide", default: "100" },
+  "max-in-flight": { type: "string", value: "N", help: "tsunami, arrival-rate: requests in flight per driver before starts are dropped", default: "unlimited" },
+  interval: { type: "string", value: "DURATION", help: "report interval", default: "500ms" },
+  timeout: { type: "string", value: "DURATION", help: "request timeout", default: `${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s` },
+  pipelining: { type: "string", value: "N", help: "avalanche: requests in flight per connection (targets that support HTTP/1.1 pipelining)", default: "1" },
+  "duration-ms": { type: "string", aliasOf: "duration", help: "" },
+  "delay-ms": { type: "string", aliasOf: "delay", help: "" },
+  "interval-ms": { type: "string", aliasOf: "interval", help: "" },
+  "timeout-ms": { type: "string", aliasOf: "timeout", help: "" },
 } as const;
 
 /** Values parsed from {@link specFlags}. */
-export type SpecValues = { [K in keyof typeof specFlags]?: string | undefined };
+export type SpecValues = FlagValues<typeof specFlags>;
 
-/** A flag's non-negative integer value, or a usage error naming the flag. */
-export function intFlag(values: Record<string, unknown>, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number ≥ 0, got "${String(raw)}"`);
-  return n;
+/** The test's own flags (those -f replaces), by the name the values carry. */
+export const SPEC_FLAG_NAMES = Object.entries(specFlags as FlagTable).filter(([, d]) => !d.aliasOf).map(([k]) => k);
+
+/** A spec field as the user wrote it on the command line. */
+const FLAG_OF_FIELD: [RegExp, string][] = [
+  [/^spec\.target_url/, "--url"],
+  [/^spec\.method/, "--method"],
+  [/^spec\.headers\["(.*)"\]/, "-H $1"],
+  [/^spec\.headers/, "-H"],
+  [/^spec\.body/, "--body"],
+  [/^spec\.name/, "--name"],
+  [/^spec\.report_interval_ms/, "--interval"],
+  [/^spec\.request_timeout_ms/, "--timeout"],
+  [/^spec\.avalanche\.concurrency/, "--concurrency"],
+  [/^spec\.avalanche\.pipelining/, "--pipelining"],
+  [/^spec\.\w+\.requests_per_driver/, "--requests"],
+  [/^spec\.\w+\.duration_ms/, "--duration"],
+  [/^spec\.tsunami\.delay_ms/, "--delay"],
+  [/^spec\.arrival_rate\.rate_per_s/, "--rate"],
+];
+
+/** The problems of a spec built from flags, in the flags' words: "--concurrency must be at least 1". */
+export function flagProblems(problems: readonly FieldProblem[]): string {
+  return problems
+    .map((p) => {
+      const rule = FLAG_OF_FIELD.find(([re]) => re.test(p.field));
+      return `${rule ? p.field.replace(new RegExp(`${rule[0].source}.*`), rule[1]) : p.field} ${p.problem}`;
+    })
+    .join("; ");
 }
 
-/** A mistake in the command line: exit code 2. */
-export class UsageError extends Error {}
+/**
+ * A target URL as typed, checked in the user's words: a missing scheme (`127.0.0.1:8080/ping`,
+ * `localhost:8080`) gets the fix suggested.
+ */
+export function checkUrl(raw: string, flag = "--url"): void {
+  const suggest = (why: string) => {
+    let fixed: string | undefined;
+    try {
+      fixed = new URL(`http://${raw.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")}`).href;
+    } catch {
+      fixed = undefined;
+    }
+    return new UsageError(`${flag} "${raw}" ${why}${fixed ? `: did you mean ${fixed}?` : ""}`);
+  };
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw suggest("has no http:// or https:// in front");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${flag} "${raw}" is not a URL (expected http://HOST[:PORT]/PATH)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw suggest(`uses ${url.protocol.replace(/:$/, "")}; Kannon sends HTTP`);
+}
 
-/** Builds a test spec from flags; the orchestrator validates the result. */
+/** `-H 'Name: value'` (repeatable) as a header map; a repeated name joins its values with ", ". */
+export function headersFrom(raw: readonly string[] = []): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const h of raw) {
+    const colon = h.indexOf(":");
+    if (colon < 1) throw new UsageError(`-H "${h}" is not NAME: VALUE (e.g. -H 'content-type: application/json')`);
+    const name = h.slice(0, colon).trim();
+    const value = h.slice(colon + 1).trim();
+    const same = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (same) headers[same] = `${headers[same]}, ${value}`;
+    else headers[name] = value;
+  }
+  return headers;
+}
+
+/** The body of --body TEXT or --body-file FILE (one of them), or undefined. */
+function bodyFrom(v: SpecValues): Uint8Array | undefined {
+  if (v.body !== undefined && v["body-file"] !== undefined) throw new UsageError("give --body or --body-file, not both");
+  if (v.body !== undefined) return new TextEncoder().encode(v.body);
+  if (v["body-file"] === undefined) return undefined;
+  try {
+    return new Uint8Array(readFileSync(v["body-file"]));
+  } catch (err) {
+    throw new UsageError(`--body-file ${v["body-file"]}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/**
+ * Builds a test spec from flags and checks it as the orchestrator would, every problem in the
+ * flags' words (a usage error); `defaultUrl` when --url is absent.
+ */
 export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
+  const spec = buildSpec(v, defaultUrl);
+  const problems = validateSpec(spec);
+  if (problems.length > 0) throw new UsageError(flagProblems(problems));
+  return spec;
+}
+
+function buildSpec(v: SpecValues, defaultUrl: string): TestSpec {
   const workload = v.workload ?? "avalanche";
+  if (v.url !== undefined) checkUrl(v.url);
+  if (v.requests !== undefined && v.duration !== undefined) throw new UsageError("give --requests or --duration, not both");
   const requests = v.requests !== undefined ? BigInt(intFlag(v, "requests", 0)) : undefined;
-  const durationMs = v["duration-ms"] !== undefined ? intFlag(v, "duration-ms", 0) : undefined;
+  const durationMs = v.duration !== undefined ? durationFlag(v, "duration", 0) : undefined;
   const limit =
     durationMs !== undefined
       ? { case: "durationMs" as const, value: durationMs }
-      : { case: "requestsPerDriver" as const, value: requests ?? 1000n };
+      : { case: "requestsPerDriver" as const, value: requests ?? BigInt(DEFAULT_REQUESTS_PER_DRIVER) };
+  const body = bodyFrom(v);
   const base = {
-    name: `kannon ${workload}`,
+    name: v.name ?? `kannon ${workload}`,
     targetUrl: v.url ?? defaultUrl,
-    method: v.method ?? "GET",
+    method: (v.method ?? (body ? "POST" : "GET")).toUpperCase(),
+    headers: headersFrom(v.header),
+    ...(body ? { body } : {}),
     driverCount: intFlag(v, "drivers", 0),
-    reportIntervalMs: intFlag(v, "interval-ms", 500),
-    requestTimeoutMs: intFlag(v, "timeout-ms", 0),
+    reportIntervalMs: durationFlag(v, "interval", 500),
+    requestTimeoutMs: durationFlag(v, "timeout", 0),
   };
   if (v.pipelining !== undefined && workload !== "avalanche")
     throw new UsageError(`--pipelining applies to the avalanche workload only (open models send each request at its scheduled instant), not to ${workload}`);
@@ -62,14 +163,15 @@ export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
     case "tsunami":
       return create(TestSpecSchema, {
         ...base,
-        workload: { case: "tsunami", value: { delayMs: intFlag(v, "delay-ms", 10), limit, maxInFlight: intFlag(v, "max-in-flight", 0) } },
+        workload: { case: "tsunami", value: { delayMs: durationFlag(v, "delay", 10), limit, maxInFlight: intFlag(v, "max-in-flight", 0) } },
       });
     case "arrival-rate": {
+      if (v.requests !== undefined) throw new UsageError("--requests does not apply to arrival-rate: give --rate and --duration");
       const rate = Number(v.rate ?? "100");
       if (!Number.isFinite(rate) || rate <= 0) throw new UsageError(`--rate must be a number > 0, got "${v.rate}"`);
       return create(TestSpecSchema, {
         ...base,
-        workload: { case: "arrivalRate", value: { ratePerS: rate, durationMs: durationMs ?? 3000, maxInFlight: intFlag(v, "max-in-flight", 0) } },
+        workload: { case: "arrivalRate", value: { ratePerS: rate, durationMs: durationMs ?? DEFAULT_ARRIVAL_DURATION_MS, maxInFlight: intFlag(v, "max-in-flight", 0) } },
       });
     }
     default:

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
-import { UsageError } from "./spec-args.js";
+import { UsageError } from "./args.js";
 
 /** A test spec file's content: the spec, and the thresholds it lists. */
 export interface SpecFile {
@@ -19,6 +19,9 @@ const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name
  * (`targetUrl`, `avalanche: {concurrency, durationMs}`, …; snake_case works too), plus
  * `thresholds: ["p99<200ms", …]`. Every problem is listed with its field, in one usage error
  * (exit 2): unknown fields, wrong types, and what the orchestrator's validation would refuse.
+ * The body is written as the user thinks of it: `body: 'text'` is sent as its UTF-8 bytes, a
+ * mapping or list (`body: {a: 1}`) as its JSON (with `content-type: application/json` unless a
+ * header sets it), and bytes that are not text as `bodyBase64: …`.
  * `defaultUrl` fills a missing target URL (the embedded fleet's own target).
  */
 export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
@@ -36,8 +39,9 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     throw new UsageError(`-f ${path}: not YAML or JSON${where}: ${(err as Error).message.split("\n")[0]}`);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`-f ${path}: expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
-  const { thresholds: rawThresholds, ...fields } = doc as Record<string, unknown>;
+  const { thresholds: rawThresholds, body: rawBody, bodyBase64, body_base64, ...fields } = doc as Record<string, unknown>;
   const problems: FieldProblem[] = [];
+  const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
   let thresholds: string[] = [];
   if (rawThresholds !== undefined) {
     if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
@@ -64,9 +68,34 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     problems.push({ field: "spec", problem: (err as Error).message });
   }
   if (spec && !spec.targetUrl && defaultUrl) spec.targetUrl = defaultUrl;
+  if (spec && body) {
+    spec.body = body.bytes;
+    if (body.json && !Object.keys(spec.headers).some((h) => h.toLowerCase() === "content-type")) spec.headers["content-type"] = "application/json";
+  }
   // What the orchestrator would refuse too, except for fields already named as unreadable.
   const named = problems.map((p) => p.field);
   if (spec) problems.push(...validateSpec(spec).filter((p) => !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload"))));
   if (problems.length > 0) throw new UsageError(`-f ${path}: ${problems.length} problem(s): ${describeProblems(problems)}`);
   return { spec: spec!, thresholds };
+}
+
+/**
+ * The request body of a spec file (see {@link readSpecFile}); problems are added to `problems`.
+ * The proto's `body` is bytes, which proto JSON writes in base64; a file says `bodyBase64` for that.
+ */
+function bodyOf(body: unknown, base64: unknown, problems: FieldProblem[]): { bytes: Uint8Array; json: boolean } | undefined {
+  if (body !== undefined && body !== null && base64 !== undefined) {
+    problems.push({ field: "spec.body", problem: "and bodyBase64 are both given: keep one" });
+    return undefined;
+  }
+  if (base64 !== undefined && base64 !== null) {
+    if (typeof base64 !== "string" || !/^[A-Za-z0-9+/\s]*={0,2}$/.test(base64)) {
+      problems.push({ field: "spec.bodyBase64", problem: "must be base64 text (for a text body, write body: '...')" });
+      return undefined;
+    }
+    return { bytes: new Uint8Array(Buffer.from(base64, "base64")), json: false };
+  }
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string") return { bytes: new TextEncoder().encode(body), json: false };
+  return { bytes: new TextEncoder().encode(JSON.stringify(body)), json: true };
 }

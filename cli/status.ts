@@ -1,7 +1,18 @@
 import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import type { Stats } from "../gen/kannon/v1/report_pb.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { expectedDurationMs } from "../orchestrator/plan.js";
+
+/**
+ * True for an interval cut short by the end of the test (shorter than the report interval): its
+ * few requests over a short span would read as a rate the test never held.
+ */
+export function isPartialInterval(i: Stats, nominalMs: number): boolean {
+  const spanMs = i.start && i.end ? msOf(i.end) - msOf(i.start) : nominalMs;
+  return spanMs < nominalMs * 0.95;
+}
 
 const ms = (us: bigint | undefined) => `${(Number(us ?? 0n) / 1000).toFixed(2)} ms`;
 
@@ -12,6 +23,8 @@ const ms = (us: bigint | undefined) => `${(Number(us ?? 0n) / 1000).toFixed(2)} 
  */
 export class StatusBlock {
   private shown = 0;
+  /** The last whole interval: a partial one (cut short by the end) would show a rate never held. */
+  private last: Stats | undefined;
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
@@ -25,12 +38,15 @@ export class StatusBlock {
     const elapsed = Math.max(0, (now - startMs) / 1000);
     const remaining = duration === undefined ? "" : ` / remaining ${Math.max(0, (startMs + duration - now) / 1000).toFixed(1)} s`;
     const c = m.cumulative;
-    const i = m.interval;
+    const nominalMs = t.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
+    if (m.interval && !isPartialInterval(m.interval, nominalMs)) this.last = m.interval;
+    const i = this.last;
     const errorRate = c && c.requests > 0n ? (Number(c.errors) / Number(c.requests)) * 100 : 0;
     const running = m.drivers.filter((d) => !d.finished && !d.lost).length;
     const lines = [
-      `kannon: test ${t.id.slice(0, 8)} ${TestState[t.state]}  elapsed ${elapsed.toFixed(1)} s${remaining}`,
-      `  req/s ${(i?.requestsPerS ?? 0).toFixed(0)}   p50 ${ms(i?.latency?.p50Us)}   p99 ${ms(i?.latency?.p99Us)}   ` +
+      `kannon: test ${t.id.slice(0, 8)}${t.spec?.name ? ` "${t.spec.name}"` : ""} ${TestState[t.state]}  elapsed ${elapsed.toFixed(1)} s${remaining}`,
+      // Before the first interval, or after one without a request, there is nothing to show.
+      `  req/s ${i?.requests ? i.requestsPerS.toFixed(0) : "–"}   p50 ${i?.requests ? ms(i.latency?.p50Us) : "–"}   p99 ${i?.requests ? ms(i.latency?.p99Us) : "–"}   ` +
         `requests ${c?.requests ?? 0n}   errors ${c?.errors ?? 0n} (${errorRate.toFixed(2)}%)`,
       `  drivers: ${running} running, ${m.drivers.filter((d) => d.finished).length} finished, ${m.drivers.filter((d) => d.lost).length} lost`,
     ];

@@ -1,5 +1,6 @@
 import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { msOf } from "../metrics/stats.js";
 
 const ms = (us: bigint | number) => `${(Number(us) / 1000).toFixed(2)} ms`;
 
@@ -14,11 +15,48 @@ function countsLine(s: Stats): string {
   return `  status: ${status || "none"}${errors ? `   errors: ${errors}` : ""}`;
 }
 
+/** `n` and the noun, singular for one: "1 driver", "3 drivers". */
+export function plural(n: number | bigint, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 || n === 1n ? noun : nouns}`;
+}
+
+/** A count the way one reads it at a glance: 950, 15k, 1.2M. */
+export function compact(n: number | bigint): string {
+  return new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(n).replace("K", "k");
+}
+
+/** What the fleet was asked to do, per driver: "10 connections", "a request every 10 ms", "100 req/s fleet-wide". */
+export function settingsOf(spec: TestSpec | undefined): string {
+  const w = spec?.workload;
+  switch (w?.case) {
+    case "avalanche":
+      return plural(w.value.concurrency, "connection") + (w.value.pipelining > 1 ? ` × ${w.value.pipelining} pipelined` : "");
+    case "tsunami":
+      return `a request every ${w.value.delayMs} ms`;
+    case "arrivalRate":
+      return `${w.value.ratePerS} req/s fleet-wide${w.value.stages.length ? ` in ${plural(w.value.stages.length, "stage")}` : ""}`;
+    default:
+      return "";
+  }
+}
+
+/** "15k requests in 0.82 s, 3 drivers × 10 connections": what ran, how long, with what. */
+function settingsLine(report: Report): string {
+  const t = report.total!;
+  const from = t.start ?? report.startAt;
+  const to = t.end ?? report.endedAt;
+  const seconds = from && to ? ` in ${((msOf(to) - msOf(from)) / 1000).toFixed(2)} s` : "";
+  const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival rate" }[report.spec?.workload.case ?? "avalanche"];
+  return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${plural(report.drivers.length, "driver")} × ${settingsOf(report.spec)} (${workload} against ${report.spec?.targetUrl ?? "?"})`;
+}
+
 /** A plain-text summary of a final report, as the CLI prints it. */
 export function formatReport(report: Report): string {
   const t = report.total!;
+  const failedShare = t.requests > 0n && t.errors > 0n ? ` — ${((Number(t.errors) / Number(t.requests)) * 100).toFixed(t.errors === t.requests ? 0 : 2)}% of requests failed` : "";
   const lines = [
-    `test ${report.testId}: ${TestState[report.state]}${report.partial ? " (partial)" : ""}${report.message ? ` — ${report.message}` : ""}`,
+    `test ${report.testId}${report.spec?.name ? ` "${report.spec.name}"` : ""}: ${TestState[report.state]}${report.partial ? " (partial)" : ""}${failedShare}${report.message ? ` — ${report.message}` : ""}`,
+    settingsLine(report),
     `  requests: ${t.requests}   req/s: ${t.requestsPerS.toFixed(1)}   errors: ${t.errors}   bytes: ${t.bytesReceived}` +
       (t.dropped > 0n ? `   dropped: ${t.dropped}` : "") +
       (t.late > 0n ? `   late: ${t.late}` : ""),
@@ -26,12 +64,16 @@ export function formatReport(report: Report): string {
     latencyLine(t.serviceTime ? "latency (from scheduled start)" : "latency", t.latency),
   ];
   if (t.serviceTime) lines.push(latencyLine("service time (from send)", t.serviceTime));
-  lines.push(`  fleet start skew: ${ms(report.fleetStartSkewUs)}`, "  per driver:");
+  // One driver has no fleet to be skewed against: only its own late start is worth a word.
+  const many = report.drivers.length > 1;
+  if (many) lines.push(`  fleet start skew: ${ms(report.fleetStartSkewUs)}`);
+  lines.push("  per driver:");
   for (const d of report.drivers) {
     const s = d.stats!;
     lines.push(
-      `    ${d.driverId}: ${s.requests} requests, ${s.requestsPerS.toFixed(1)} req/s, ${s.errors} errors, ` +
-        `p50 ${ms(s.latency?.p50Us ?? 0n)}, p99 ${ms(s.latency?.p99Us ?? 0n)}, start skew ${ms(d.startSkewUs)}` +
+      `    ${d.driverId}: ${plural(s.requests, "request")}, ${s.requestsPerS.toFixed(1)} req/s, ${plural(s.errors, "error")}, ` +
+        `p50 ${ms(s.latency?.p50Us ?? 0n)}, p99 ${ms(s.latency?.p99Us ?? 0n)}` +
+        (many || d.lateStart ? `, start skew ${ms(d.startSkewUs)}` : "") +
         (d.lateStart ? " (LATE START)" : "") +
         (d.message ? ` — ${d.message}` : ""),
     );

@@ -1,5 +1,5 @@
 import type { Stats } from "../gen/kannon/v1/report_pb.js";
-import { UsageError } from "./spec-args.js";
+import { UsageError } from "./args.js";
 
 /** What a threshold can measure on the fleet's merged numbers. */
 const METRICS = {
@@ -90,4 +90,10 @@ export function formatMeasured(t: Threshold, s: Stats): string {
     default:
       return t.metric === "rps" ? v.toFixed(1) : String(v);
   }
+}
+
+/** The unit of a threshold's limit and measured value: µs, a fraction, a count, or req/s. */
+export function unitOf(t: Threshold): "us" | "fraction" | "count" | "req/s" {
+  const kind = METRICS[t.metric].kind;
+  return kind === "latency" ? "us" : kind === "ratio" ? "fraction" : t.metric === "rps" ? "req/s" : "count";
 }

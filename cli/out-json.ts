@@ -1,0 +1,29 @@
+/** `--out FILE` of `kannon run` and `kannon test`: the run's full report and its thresholds' verdicts, as JSON. */
+import { toJson, type JsonObject } from "@bufbuild/protobuf";
+import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
+import type { Outcome } from "./run-test.js";
+import { measure, unitOf } from "./thresholds.js";
+
+/**
+ * The report as proto JSON (the API's field names) with every field, zeros and empty lists
+ * included, plus `thresholds`: one verdict per threshold (`threshold` as written, `metric`, `op`,
+ * `limit` and `measured` in `unit`, `pass`, `breachedDuringRun`) and `thresholdsPassed`.
+ * 64-bit counts (`requests`, `errors`, …) are strings, as in every proto JSON and in
+ * `kannon report --format json`: a JSON number is exact only up to 2^53, and one parser reads all
+ * three; the verdicts' values are plain numbers.
+ */
+export function outcomeJson(outcome: Outcome): string {
+  const json = toJson(ReportSchema, outcome.report, { alwaysEmitImplicit: true }) as JsonObject;
+  json.thresholds = outcome.verdicts.map((v) => ({
+    threshold: v.threshold.text,
+    metric: v.threshold.metric,
+    op: v.threshold.op,
+    limit: v.threshold.limit,
+    measured: measure(v.threshold, outcome.report.total!),
+    unit: unitOf(v.threshold),
+    pass: v.pass,
+    breachedDuringRun: v.breachedLive,
+  }));
+  json.thresholdsPassed = outcome.failed.length === 0;
+  return `${JSON.stringify(json, null, 2)}\n`;
+}

@@ -1,0 +1,108 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UsageError } from "./args.js";
+import { checkUrl, specFromFlags, type SpecValues } from "./spec-args.js";
+import { readSpecFile } from "./spec-file.js";
+
+const DEFAULT = "http://127.0.0.1/";
+const usageMessage = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error("no usage error");
+};
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kannon-spec-args-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe("a test from flags", () => {
+  it("-H (repeatable) and --body make the request; a body without --method is a POST, as with curl -d", () => {
+    const spec = specFromFlags({ header: ["content-type: application/json", "X-Trace:  a ", "x-trace: b"], body: '{"a":1}' }, DEFAULT);
+    expect(spec.method).toBe("POST");
+    expect(spec.headers).toEqual({ "content-type": "application/json", "X-Trace": "a, b" });
+    expect(text(spec.body)).toBe('{"a":1}');
+    expect(specFromFlags({ body: "x", method: "put" }, DEFAULT).method).toBe("PUT");
+    expect(specFromFlags({}, DEFAULT).method).toBe("GET");
+  });
+
+  it("--body-file sends the file's bytes as they are; a missing file, both body flags, or -H without a colon are named", async () => {
+    const file = join(dir, "body.bin");
+    await writeFile(file, Buffer.from([0, 255, 10, 65]));
+    expect([...specFromFlags({ "body-file": file }, DEFAULT).body]).toEqual([0, 255, 10, 65]);
+    expect(usageMessage(() => specFromFlags({ "body-file": join(dir, "nope") }, DEFAULT))).toBe(`--body-file ${join(dir, "nope")}: cannot read it (ENOENT)`);
+    expect(usageMessage(() => specFromFlags({ body: "a", "body-file": file }, DEFAULT))).toBe("give --body or --body-file, not both");
+    expect(usageMessage(() => specFromFlags({ header: ["authorization Bearer x"] }, DEFAULT))).toBe(`-H "authorization Bearer x" is not NAME: VALUE (e.g. -H 'content-type: application/json')`);
+  });
+
+  it("durations with units become the spec's milliseconds: --duration, --delay, --interval, --timeout", () => {
+    const spec = specFromFlags({ workload: "tsunami", duration: "2m", delay: "20ms", interval: "1s", timeout: "2.5s" }, DEFAULT);
+    expect(spec.reportIntervalMs).toBe(1000);
+    expect(spec.requestTimeoutMs).toBe(2500);
+    expect(spec.workload.case === "tsunami" && spec.workload.value).toMatchObject({ delayMs: 20, limit: { case: "durationMs", value: 120_000 } });
+    const plain = specFromFlags({ duration: "1500" }, DEFAULT);
+    expect(plain.workload.case === "avalanche" && plain.workload.value.limit).toEqual({ case: "durationMs", value: 1500 });
+    expect(usageMessage(() => specFromFlags({ requests: "10", duration: "1s" }, DEFAULT))).toBe("give --requests or --duration, not both");
+    const dflt = specFromFlags({}, DEFAULT);
+    expect(dflt.workload.case === "avalanche" && dflt.workload.value.limit).toEqual({ case: "requestsPerDriver", value: 5000n });
+  });
+
+  it("checks the spec before anything starts and says each problem in the flags' words, not the spec's fields", () => {
+    const msg = usageMessage(() => specFromFlags({ concurrency: "0", interval: "50ms", pipelining: "300", header: ["connection: close"], method: "BREW" } as SpecValues, DEFAULT));
+    expect(msg).toContain("--concurrency must be at least 1");
+    expect(msg).toContain("--interval must be at least 100");
+    expect(msg).toContain("--pipelining must be at most 256");
+    expect(msg).toContain('-H connection is set by the HTTP client itself');
+    expect(msg).toContain('--method must be one of GET');
+    expect(msg).not.toContain("spec.");
+    expect(usageMessage(() => specFromFlags({ workload: "tsunami", delay: "0" }, DEFAULT))).toBe("--delay must be at least 1");
+    expect(usageMessage(() => specFromFlags({ workload: "arrival-rate", requests: "5" }, DEFAULT))).toContain("--requests does not apply to arrival-rate");
+  });
+
+  it("a --url without its scheme is refused with the fix suggested", () => {
+    expect(usageMessage(() => checkUrl("127.0.0.1:35843/ping"))).toBe('--url "127.0.0.1:35843/ping" has no http:// or https:// in front: did you mean http://127.0.0.1:35843/ping?');
+    expect(usageMessage(() => checkUrl("localhost:35843"))).toBe('--url "localhost:35843" has no http:// or https:// in front: did you mean http://localhost:35843/?');
+    expect(usageMessage(() => checkUrl("ftp://example.test/x"))).toBe('--url "ftp://example.test/x" uses ftp; Kannon sends HTTP: did you mean http://example.test/x?');
+    expect(usageMessage(() => checkUrl("http://[::1"))).toBe('--url "http://[::1" is not a URL (expected http://HOST[:PORT]/PATH)');
+    expect(() => checkUrl("https://127.0.0.1:8443/a?b=c")).not.toThrow();
+    expect(usageMessage(() => specFromFlags({ url: "localhost:35843" }, DEFAULT))).toContain("did you mean http://localhost:35843/?");
+  });
+});
+
+describe("a request body in a spec file", () => {
+  const file = async (name: string, body: string) => {
+    const path = join(dir, name);
+    await writeFile(path, `avalanche: {concurrency: 1, requestsPerDriver: 1}\nmethod: POST\n${body}`);
+    return path;
+  };
+
+  it("is text as written: body: '{\"a\":1}' is sent as those bytes (it was read as base64 and refused)", async () => {
+    const spec = readSpecFile(await file("text.yaml", `body: '{"a":1}'\n`), DEFAULT).spec;
+    expect(text(spec.body)).toBe('{"a":1}');
+    expect(spec.headers).toEqual({});
+  });
+
+  it("a mapping is sent as its JSON with content-type application/json, unless a header sets the type", async () => {
+    const spec = readSpecFile(await file("map.yaml", "body:\n  a: 1\n  b: [x, y]\n"), DEFAULT).spec;
+    expect(JSON.parse(text(spec.body))).toEqual({ a: 1, b: ["x", "y"] });
+    expect(spec.headers).toEqual({ "content-type": "application/json" });
+    const typed = readSpecFile(await file("typed.yaml", "headers: {Content-Type: application/vnd.x+json}\nbody: {a: 1}\n"), DEFAULT).spec;
+    expect(typed.headers).toEqual({ "Content-Type": "application/vnd.x+json" });
+  });
+
+  it("bytes that are not text go in bodyBase64; both, or bad base64, are problems named by field", async () => {
+    expect([...readSpecFile(await file("b64.yaml", "bodyBase64: AP8KQQ==\n"), DEFAULT).spec.body]).toEqual([0, 255, 10, 65]);
+    const both = await file("both.yaml", "body: x\nbodyBase64: eA==\n");
+    expect(usageMessage(() => readSpecFile(both, DEFAULT))).toContain("spec.body and bodyBase64 are both given: keep one");
+    const bad = await file("bad.yaml", "bodyBase64: '{not base64}'\n");
+    expect(usageMessage(() => readSpecFile(bad, DEFAULT))).toContain("spec.bodyBase64 must be base64 text (for a text body, write body: '...')");
+  });
+});
