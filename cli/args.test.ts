@@ -1,19 +1,11 @@
+import { usageMessage } from "../test/usage-message.js";
 import { describe, expect, it } from "vitest";
-import { closest, durationFlag, intFlag, parseFlags, UsageError } from "./args.js";
+import { closest, durationFlag, intFlag, parseFlags } from "./args.js";
 import { commandHelp } from "./help.js";
 import { runCommand, testCommand } from "./run-commands.js";
 import { specFlags } from "./spec-args.js";
 
 const parse = (argv: string[]) => parseFlags(argv, specFlags, "run").values;
-const usageMessage = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error("no usage error");
-};
 
 describe("the flag parser", () => {
   it("reads long flags, --flag=value, short letters (-c 10, -c10, -c=10), repeated -H, and the older -ms spellings under the new names", () => {

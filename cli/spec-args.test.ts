@@ -1,21 +1,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { usageMessage } from "../test/usage-message.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UsageError } from "./args.js";
 import { checkUrl, specFromFlags, type SpecValues } from "./spec-args.js";
 import { readSpecFile } from "./spec-file.js";
 
 const DEFAULT = "http://127.0.0.1/";
-const usageMessage = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error("no usage error");
-};
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 let dir: string;
