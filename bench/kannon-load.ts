@@ -2,16 +2,17 @@
  * Throughput child: one Kannon driver runs an avalanche against a URL and prints a {@link LoadResult}.
  * The driver is the load generator, alone in this process with only a stand-in orchestrator that
  * merges its interval metrics exactly (MetricsAccumulator, as the real orchestrator does).
- * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING]
+ * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici]
  * (requests in flight: CONNECTIONS × PIPELINING, as autocannon counts them).
  */
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
 import { cpuSince, printResult } from "./load-result.js";
 import { runSoloAvalanche } from "./solo-driver.js";
+import { TRANSPORT_KINDS, type TransportKind } from "../driver/transport/transport.js";
 
-const [url, connectionsArg, durationArg, threadsArg, pipeliningArg] = process.argv.slice(2);
-if (!url || !connectionsArg || !durationArg) {
-  console.error("usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING]");
+const [url, connectionsArg, durationArg, threadsArg, pipeliningArg, transportArg = "fast"] = process.argv.slice(2);
+if (!url || !connectionsArg || !durationArg || !TRANSPORT_KINDS.includes(transportArg as TransportKind)) {
+  console.error("usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici]");
   process.exit(2);
 }
 const threads = Number(threadsArg ?? 1);
@@ -29,6 +30,7 @@ const result = await runSoloAvalanche({
   reportIntervalMs: 1000,
   threads,
   pipelining,
+  transport: transportArg as TransportKind,
   onStartAt: (startAtMs) => {
     // CPU from the start instant on, as for the other generators (the spin before it is tiny).
     setTimeout(() => (cpuStart = process.cpuUsage()), Math.max(0, startAtMs - Date.now()));
@@ -50,5 +52,5 @@ printResult({
   p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
   p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
   cpuS,
-  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}`,
+  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}`,
 });

@@ -9,6 +9,7 @@ import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import type { SampleTap } from "../driver/load/recorder.js";
+import type { TransportKind } from "../driver/transport/transport.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";
@@ -31,6 +32,8 @@ export interface SoloAvalancheOptions {
   threads?: number;
   /** Avalanche: requests in flight per connection (default 1). */
   pipelining?: number;
+  /** Which transport the driver sends with (default `fast`). */
+  transport?: TransportKind;
   /** Another workload instead of the avalanche (its limit must end the run). */
   workload?: TestSpec["workload"];
   /** A tap on every request (bench-only: it costs a call per request). */
@@ -72,7 +75,7 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       heartbeat: () => undefined,
     },
   );
-  const driver = createDriver({ bus, id: driverId, log, threads: o.threads, onSample: o.onSample });
+  const driver = createDriver({ bus, id: driverId, log, threads: o.threads, onSample: o.onSample, transport: o.transport });
   await driver.start();
   o.onDriver?.(driver);
   try {

@@ -73,8 +73,16 @@ interface Tool {
   run(o: RunOptions): Promise<{ result: LoadResult; cpuIncludesStartup: boolean }>;
 }
 
+/** Kannon's transport in this run: `BENCH_TRANSPORT=undici` compares undici with the fast path. */
+const kannonTransport = process.env.BENCH_TRANSPORT ?? "fast";
 const kannon = (threads: number, pipelining: number) => async (o: RunOptions) => ({
-  result: await nodeChild("kannon", "bench/kannon-load.ts", [o.url, String(o.connections), String(Math.round(o.seconds * 1000)), String(threads), String(pipelining)], o.seconds, o.pin),
+  result: await nodeChild(
+    "kannon",
+    "bench/kannon-load.ts",
+    [o.url, String(o.connections), String(Math.round(o.seconds * 1000)), String(threads), String(pipelining), kannonTransport],
+    o.seconds,
+    o.pin,
+  ),
   cpuIncludesStartup: false,
 });
 const autocannon = (workers: number, pipelining: number) => async (o: RunOptions) => ({

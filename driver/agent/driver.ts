@@ -15,6 +15,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { msOf, timestampAt } from "../../metrics/stats.js";
 import { nowMs } from "../clock.js";
 import type { SampleTap } from "../load/recorder.js";
+import type { TransportKind } from "../transport/transport.js";
 import { TestRun } from "./run.js";
 import { checkThreads, LoadThreads } from "../load/threads.js";
 import type { LoadPart, LoadPartOptions } from "../load/load.js";
@@ -37,13 +38,15 @@ export interface DriverOptions {
   log?: ((message: string) => void) | undefined;
   /** Test-only tap on every recorded request. */
   onSample?: SampleTap | undefined;
+  /** Which transport sends every test's requests (default `fast`; `undici` for comparisons). */
+  transport?: TransportKind | undefined;
   /**
    * Called when the orchestrator refuses this process because another live process uses its
    * driver id; the driver has stopped heartbeating and takes no tests by then.
    */
   onRefused?: ((reason: string) => void) | undefined;
   /**
-   * Load threads (default 1): each runs its own undici connections and recorder and sends its part
+   * Load threads (default 1): each runs its own connections and recorder and sends its part
    * of every test; the driver merges their intervals and publishes one. More than 1 implies
    * `workers`.
    */
@@ -195,6 +198,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         },
         log,
         onSample: options.onSample,
+        transport: options.transport,
         parts: makeParts,
       });
     } catch (err) {

@@ -6,6 +6,7 @@ import { nowMs } from "../clock.js";
 import type { Share } from "../load/executor.js";
 import { executorFor, InlineLoadPart, mergeSnapshots, type LoadPart, type LoadPartOptions } from "../load/load.js";
 import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
+import type { TransportKind } from "../transport/transport.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
 
 export { CANCEL_DRAIN_MS, executorFor } from "../load/load.js";
@@ -29,6 +30,8 @@ export interface TestRunOptions {
   publish: (message: MetricsMessage) => Promise<void>;
   log: (message: string) => void;
   onSample?: SampleTap | undefined;
+  /** Which transport sends the requests (LoadPartOptions.transport). */
+  transport?: TransportKind | undefined;
   /** Most metrics messages held while the data plane is unreachable (default {@link MAX_BUFFERED_METRICS}). */
   maxBuffered?: number | undefined;
   /**
@@ -66,7 +69,7 @@ export class TestRun {
     this.intervalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     executorFor(spec); // throws for a spec without a workload: the driver refuses the test
     this.share = { index: o.driverIndex, count: o.driverCount, sinceMs: 0, version: 0 };
-    const partOptions = { spec, share: { ...this.share }, onSample: o.onSample };
+    const partOptions = { spec, share: { ...this.share }, onSample: o.onSample, transport: o.transport };
     this.parts = o.parts ? o.parts(partOptions) : [new InlineLoadPart({ ...partOptions, thread: { index: 0, count: 1 } })];
     for (const part of this.parts)
       part.onHalt = (reason) => {

@@ -46,11 +46,11 @@ export function arrivalRate(spec: ArrivalRate): Executor {
         ctx.halt(`driver fell ${Math.round(behind)} ms behind its schedule (paused or starved), longer than the miss window: it stopped its share, which the fleet may have re-split`);
         break;
       }
-      if (ctx.firer.inFlight >= cap) {
+      if (ctx.transport.inFlight >= cap) {
         ctx.recorder.drop();
         continue;
       }
-      ctx.firer.fire(due);
+      ctx.transport.fire(due);
     }
   };
 }

@@ -10,13 +10,13 @@ describe("avalanche", () => {
   it("a count-only run leaves no timer behind once its requests are done", async () => {
     vi.useFakeTimers();
     let sent = 0;
-    const firer = {
+    const transport = {
       async runClosed(_concurrency: number, more: (now: number) => boolean) {
         while (more(Date.now())) sent++;
       },
     };
     const ctx = {
-      firer,
+      transport,
       startMs: Date.now(),
       stopAtMs: Number.POSITIVE_INFINITY,
       signal: new AbortController().signal,

@@ -25,7 +25,7 @@ export function avalanche(spec: Avalanche): Executor {
     // would otherwise outlive the test.
     const ran = new AbortController();
     try {
-      await Promise.race([ctx.firer.runClosed(concurrency, more), sleepUntil(stopAt, AbortSignal.any([ctx.signal, ran.signal]))]);
+      await Promise.race([ctx.transport.runClosed(concurrency, more), sleepUntil(stopAt, AbortSignal.any([ctx.signal, ran.signal]))]);
     } finally {
       ran.abort();
     }

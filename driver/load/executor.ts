@@ -1,4 +1,4 @@
-import type { HttpFirer } from "../transport/http.js";
+import type { Transport } from "../transport/transport.js";
 import type { IntervalRecorder } from "./recorder.js";
 
 /** A requests scheduled this long behind time or more count as late. */
@@ -6,7 +6,7 @@ export const LATE_AFTER_MS = 10;
 
 /** Everything a workload needs to run on one driver. */
 export interface RunContext {
-  firer: HttpFirer;
+  transport: Transport;
   recorder: IntervalRecorder;
   /** The fleet's common start, epoch ms. */
   startMs: number;

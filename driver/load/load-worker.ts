@@ -26,6 +26,7 @@ port.on("message", (m: ToThread) => {
         spec,
         share: m.share,
         thread: m.thread,
+        transport: m.transport,
         onSample: m.tap ? (latencyUs, serviceUs, sentMs) => void entry.samples.push(latencyUs, serviceUs, sentMs) : undefined,
       });
       entry.part = part;
@@ -34,7 +35,7 @@ port.on("message", (m: ToThread) => {
       part.onStarted = (startedMs) => post({ type: "started", runId: m.runId, startedMs });
       // Warm up with this test's request shape while there is time (never within 100 ms of the start).
       const budgetMs = Math.min(200, m.startAtMs - nowMs() - 100);
-      (budgetMs > 20 ? warmUp(spec, budgetMs).catch(() => undefined) : Promise.resolve())
+      (budgetMs > 20 ? warmUp(spec, m.transport, budgetMs).catch(() => undefined) : Promise.resolve())
         .then(() => part.run(m.startAtMs))
         .then(
           (startedMs) => post({ type: "done", runId: m.runId, startedMs }),
@@ -68,5 +69,5 @@ port.on("message", (m: ToThread) => {
     }
   }
 });
-await warmUp(undefined, 500).catch(() => undefined);
+await warmUp(undefined, undefined, 500).catch(() => undefined);
 post({ type: "ready" });

@@ -5,7 +5,7 @@ import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
 import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
-import { HttpFirer } from "../transport/http.js";
+import { createTransport, type TransportKind } from "../transport/transport.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { tsunami } from "./tsunami.js";
 
@@ -34,11 +34,13 @@ export interface LoadPartOptions {
   /** This part's thread among the driver's threads. */
   thread: { index: number; count: number };
   onSample?: SampleTap | undefined;
+  /** Which transport sends the requests (default `fast`: the HTTP/1.1 fast path where it can, undici for the rest). */
+  transport?: TransportKind | undefined;
 }
 
 /**
- * The part of one test that one thread of a driver sends and measures: its own undici
- * connections, its own recorder. A driver runs one part inline (the default) or one per worker
+ * The part of one test that one thread of a driver sends and measures: its own transport
+ * (connections), its own recorder. A driver runs one part inline (the default) or one per worker
  * thread ({@link WorkerLoadPart}); the {@link TestRun} merges their intervals into one.
  */
 export interface LoadPart {
@@ -81,7 +83,7 @@ export class InlineLoadPart implements LoadPart {
     const timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
     const workload = spec.workload;
     const avalancheSpec = workload.case === "avalanche" ? workload.value : undefined;
-    const firer = new HttpFirer(
+    const transport = createTransport(
       {
         url: new URL(spec.targetUrl),
         method: spec.method.toUpperCase() || "GET",
@@ -90,11 +92,11 @@ export class InlineLoadPart implements LoadPart {
         timeoutMs,
       },
       this.recorder,
-      Math.max(1, avalancheSpec?.pipelining ?? 1),
+      { kind: this.o.transport, pipelining: Math.max(1, avalancheSpec?.pipelining ?? 1) },
     );
     const limit = avalancheSpec?.limit.case === "requestsPerDriver" ? Number(avalancheSpec.limit.value) : Number.POSITIVE_INFINITY;
     const concurrency = avalancheSpec ? splitEvenly(avalancheSpec.concurrency, thread.index, thread.count) : 0;
-    firer.prepare(concurrency);
+    transport.prepare(concurrency);
     try {
       await waitForInstant(startAtMs, this.abort.signal);
       const startedMs = nowMs();
@@ -103,7 +105,7 @@ export class InlineLoadPart implements LoadPart {
       setImmediate(() => this.onStarted(startedMs));
       const stopAtMs = spec.maxDurationMs > 0 ? startAtMs + spec.maxDurationMs : Number.POSITIVE_INFINITY;
       await executor({
-        firer,
+        transport,
         recorder: this.recorder,
         // A late driver runs its whole schedule from its own start rather than bursting to catch up.
         startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
@@ -117,17 +119,17 @@ export class InlineLoadPart implements LoadPart {
           : {}),
       });
       const drainFor = this.abort.signal.aborted ? CANCEL_DRAIN_MS : timeoutMs + 1000;
-      if (!(await firer.drain(nowMs() + drainFor))) {
+      if (!(await transport.drain(nowMs() + drainFor))) {
         // Still in flight after the drain: abort them now, so that they are counted (as `aborted`
         // errors) in the final message instead of vanishing from the metrics after reaching the target.
-        await firer.close(true).catch(() => undefined);
-        await firer.drain(nowMs() + 100);
+        await transport.close(true).catch(() => undefined);
+        await transport.drain(nowMs() + 100);
       }
       // The part's start is its first request when the fast path sent one (started together with
       // the other parts of this thread, a moment after the instant), else the instant it woke.
-      return firer.firstSentMs ?? startedMs;
+      return transport.firstSentMs ?? startedMs;
     } finally {
-      await firer.close(true).catch(() => undefined);
+      await transport.close(true).catch(() => undefined);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * A driver's load threads: N worker threads, each with its own undici connections and recorder,
+ * A driver's load threads: N worker threads, each with its own connections and recorder,
  * running its part of every test the driver takes. The driver's main thread keeps the data plane
  * (register, heartbeats, configs, triggers) and merges the threads' intervals into the one
  * interval it publishes, so the orchestrator sees one driver.
@@ -13,6 +13,7 @@ import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
 import type { Share } from "./executor.js";
 import type { LoadPart, LoadPartOptions } from "./load.js";
 import type { IntervalSnapshot } from "./recorder.js";
+import type { TransportKind } from "../transport/transport.js";
 
 import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 
@@ -20,7 +21,16 @@ export { MAX_THREADS };
 
 /** Messages to a load thread. */
 export type ToThread =
-  | { type: "run"; runId: number; spec: Uint8Array; share: Share; thread: { index: number; count: number }; startAtMs: number; tap: boolean }
+  | {
+      type: "run";
+      runId: number;
+      spec: Uint8Array;
+      share: Share;
+      thread: { index: number; count: number };
+      startAtMs: number;
+      tap: boolean;
+      transport: TransportKind | undefined;
+    }
   | { type: "take"; runId: number; takeId: number }
   | { type: "reshare"; runId: number; share: Share }
   | { type: "cancel"; runId: number }
@@ -161,6 +171,7 @@ class WorkerLoadPart implements LoadPart {
         thread: this.o.thread,
         startAtMs,
         tap: this.o.onSample !== undefined,
+        transport: this.o.transport,
       });
     });
   }

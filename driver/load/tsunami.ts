@@ -22,14 +22,14 @@ export function tsunami(spec: Tsunami): Executor {
       if (due >= endAt) break;
       await sleepUntil(due, ctx.signal);
       if (ctx.signal.aborted) break;
-      if (ctx.firer.inFlight >= cap && !(await ctx.firer.waitForSlot(cap, endAt, ctx.signal))) {
+      if (ctx.transport.inFlight >= cap && !(await ctx.transport.waitForSlot(cap, endAt, ctx.signal))) {
         // The end came while the cap held this request back: it and every one still due are dropped.
         if (!ctx.signal.aborted) ctx.recorder.drop(Math.ceil((Math.min(limit, Math.ceil((endAt - ctx.startMs) / spec.delayMs)) - k) / step));
         break;
       }
       if (ctx.signal.aborted) break;
       if (nowMs() - due >= LATE_AFTER_MS) ctx.recorder.lateStart();
-      ctx.firer.fire(due);
+      ctx.transport.fire(due);
     }
   };
 }

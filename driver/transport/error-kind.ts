@@ -27,3 +27,8 @@ export function errorKind(err: unknown): string {
       return "other";
   }
 }
+
+/** An error with the `code` that {@link errorKind} classifies. */
+export function codeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}

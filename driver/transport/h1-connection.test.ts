@@ -1,13 +1,13 @@
 /**
- * The closed model's fast HTTP/1.1 path (h1.ts) against raw TCP servers on 127.0.0.1 that
+ * The closed model's fast HTTP/1.1 path (h1-connection.ts) against raw TCP servers on 127.0.0.1 that
  * answer in every framing the parser accepts, split at every byte, and in ways it must refuse.
  * Each case runs a fixed number of requests and checks the recorder's counts, the bytes, and the
  * server's own count of requests; the same cases through undici agree.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpFirer } from "./http.js";
-import { buildRequest } from "./h1.js";
+import { buildRequest } from "./h1-request.js";
+import { createTransport } from "./transport.js";
 import { IntervalRecorder } from "../load/recorder.js";
 
 /** A server that answers every request it reads (by its blank line) with `answer(n)`, written in pieces of `split` bytes. */
@@ -64,8 +64,7 @@ async function rawServer(answer: (n: number, head: string) => { bytes: string; c
 /** Runs `count` requests through the closed model; returns the interval's snapshot. */
 async function run(url: string, count: number, o: { concurrency?: number; pipelining?: number; method?: string; body?: string; timeoutMs?: number; undici?: boolean } = {}) {
   const recorder = new IntervalRecorder(false);
-  if (o.undici) process.env.KANNON_HTTP_CLIENT = "undici";
-  const firer = new HttpFirer(
+  const transport = createTransport(
     {
       url: new URL(url),
       method: o.method ?? "GET",
@@ -74,14 +73,13 @@ async function run(url: string, count: number, o: { concurrency?: number; pipeli
       timeoutMs: o.timeoutMs ?? 2000,
     },
     recorder,
-    o.pipelining ?? 1,
+    { kind: o.undici ? "undici" : "fast", pipelining: o.pipelining ?? 1 },
   );
-  delete process.env.KANNON_HTTP_CLIENT;
   let issued = 0;
   const deadline = Date.now() + 10_000;
-  await firer.runClosed(o.concurrency ?? 2, () => issued < count && Date.now() < deadline && (issued++, true));
-  await firer.drain(Date.now() + 3000);
-  await firer.close(true);
+  await transport.runClosed(o.concurrency ?? 2, () => issued < count && Date.now() < deadline && (issued++, true));
+  await transport.drain(Date.now() + 3000);
+  await transport.close(true);
   return recorder.take();
 }
 

@@ -1,0 +1,81 @@
+/**
+ * What the load's executors send requests through. A transport is built once per request shape
+ * (today a test's one request; later each compiled step of a scenario) with the sink its outcomes
+ * go to, and is chosen by an explicit {@link TransportKind} where the load part is built.
+ *
+ * Kinds: `fast` (the default) sends the closed model over the HTTP/1.1 fast path (plain `http:`
+ * targets and requests it can prebuild exactly: h1-connection.ts) and everything else over undici;
+ * `undici` sends everything over undici (https, the open models, and comparisons in the bench).
+ * Another protocol (HTTP/2, Connect) is another implementation of {@link Transport}: the executors
+ * do not change.
+ */
+import { FastTransport } from "./fast.js";
+import { buildRequest } from "./h1-request.js";
+import { UndiciTransport } from "./undici.js";
+
+/** The request a transport sends, resolved once per test. */
+export interface RequestTemplate {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * Where a transport reports each request's outcome (the load's recorder implements it; a
+ * per-step recorder can be one sink per step). Times are epoch milliseconds.
+ */
+export interface Outcomes {
+  /** A request answered with an HTTP status and `bytes` of body. */
+  response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void;
+  /** A request that failed without a response, by error kind (error-kind.ts). */
+  error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void;
+}
+
+/** Which transport sends a part's requests. */
+export type TransportKind = "fast" | "undici";
+
+/** Every {@link TransportKind}, for checking an option. */
+export const TRANSPORT_KINDS: readonly TransportKind[] = ["fast", "undici"];
+
+/** Sends one request shape and reports each outcome. Never throws for a failed request: it is an outcome. */
+export interface Transport {
+  /** Requests sent and not yet ended. */
+  readonly inFlight: number;
+  /** When the closed model's first request went out (epoch ms), when a transport knows it precisely. */
+  readonly firstSentMs: number | undefined;
+  /** Opens what `concurrency` closed loops need (0: the open model) ahead of the start. */
+  prepare(concurrency: number): void;
+  /**
+   * Closed model: keeps `concurrency` requests in flight until `more(now)` says stop (asked before
+   * every request, after the previous one of its loop is recorded; `now` is epoch ms) or the
+   * transport is closed. Resolves when every loop has stopped and its last request has ended.
+   */
+  runClosed(concurrency: number, more: (now: number) => boolean): Promise<void>;
+  /** Open model: sends one request now; its latency counts from `scheduledMs` (epoch ms). */
+  fire(scheduledMs: number): void;
+  /** Resolves true once fewer than `max` requests are in flight; false at `deadlineMs` (epoch) or when `signal` aborts. */
+  waitForSlot(max: number, deadlineMs?: number, signal?: AbortSignal): Promise<boolean>;
+  /** Resolves true when no request is in flight, false at `deadlineMs` (epoch). */
+  drain(deadlineMs: number): Promise<boolean>;
+  /** Stops every loop and closes the connections; with `force`, aborts whatever is still in flight. */
+  close(force: boolean): Promise<void>;
+}
+
+/** Options of {@link createTransport}. */
+export interface TransportOptions {
+  /** Default `fast`. */
+  kind?: TransportKind | undefined;
+  /** Closed model: requests in flight per connection (HTTP/1.1 pipelining; default 1). */
+  pipelining?: number | undefined;
+}
+
+/** The transport for `request`, reporting to `outcomes`. */
+export function createTransport(request: RequestTemplate, outcomes: Outcomes, o: TransportOptions = {}): Transport {
+  const pipelining = o.pipelining ?? 1;
+  const kind = o.kind ?? "fast";
+  if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
+  const prebuilt = kind === "fast" ? buildRequest(request.url, request.method, request.headers, request.body) : undefined;
+  return prebuilt ? new FastTransport(request, prebuilt, outcomes, pipelining) : new UndiciTransport(request, outcomes, pipelining);
+}
