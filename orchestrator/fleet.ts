@@ -3,6 +3,7 @@ import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { clockChanged, ClockOffsets } from "./clock-offset.js";
 import type { Store } from "./store.js";
 
 /** A heartbeat that changes nothing is still written to the store at most this often. */
@@ -56,6 +57,8 @@ export class Fleet {
    * orchestrator's backlog) are all heard before, and the newcomer takes over when they stop.
    */
   private readonly contenders = new Map<string, { instanceId: string; address: string; refused: boolean }>();
+  /** Clock offsets measured from the probes echoed in heartbeats. */
+  private readonly clocks = new ClockOffsets();
   /** Told of every refusal (the orchestrator answers the newcomer on the bus). */
   onRefuse: RefuseListener = () => {};
 
@@ -209,6 +212,11 @@ export class Fleet {
       driver.testId = "";
       driver.registeredAt = timestampAt(now);
       driver.lastHeartbeatAt = timestampAt(now);
+      if (driver.instanceId !== m.instanceId) {
+        // Another process: its clock is measured afresh.
+        this.clocks.forget(driver.id);
+        delete driver.clock;
+      }
       driver.instanceId = m.instanceId;
       this.heardAtMs.set(driver.id, now);
       this.lastHeardMs.set(driver.id, now);
@@ -232,9 +240,17 @@ export class Fleet {
     if (state === DriverState.BUSY) this.reserved.delete(m.driverId);
     this.heardAtMs.set(m.driverId, now);
     this.lastHeardMs.set(m.driverId, now);
-    if (existing && existing.state === state && existing.testId === m.testId && (!m.instanceId || existing.instanceId === m.instanceId)) {
+    const clock = this.clocks.sample(m, now);
+    if (
+      existing &&
+      existing.state === state &&
+      existing.testId === m.testId &&
+      (!m.instanceId || existing.instanceId === m.instanceId) &&
+      (!clock || !clockChanged(existing.clock, clock))
+    ) {
       // Nothing changed: refresh in place, persist now and then.
       existing.lastHeartbeatAt = timestampAt(now);
+      if (clock) existing.clock = clock;
       if (now - (this.lastPersistMs.get(m.driverId) ?? 0) >= PERSIST_HEARTBEAT_EVERY_MS) {
         this.store.putDriver(existing);
         this.lastPersistMs.set(m.driverId, now);
@@ -246,6 +262,7 @@ export class Fleet {
     driver.state = state;
     driver.testId = m.testId;
     driver.lastHeartbeatAt = timestampAt(now);
+    if (clock) driver.clock = clock;
     if (m.instanceId) driver.instanceId = m.instanceId; // a restarted process whose register was lost
     this.change(driver, now);
   }
@@ -283,6 +300,7 @@ export class Fleet {
       this.heardAtMs.delete(d.id);
       this.lastHeardMs.delete(d.id);
       this.lastPersistMs.delete(d.id);
+      this.clocks.forget(d.id);
       this.store.deleteDriver(d.id);
       n++;
     }

@@ -7,11 +7,19 @@ import { withoutHistograms } from "./series.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { decodeMetrics, MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
+import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
+import { MAX_CLOCK_OFFSET_MS } from "./clock-offset.js";
+
+/** The `clock` field of a driver's report, when measured. */
+const withClock = (clock: ClockOffset | undefined) => (clock ? { clock } : {});
 
 /** A driver that starts this much later than start_at is flagged as a late start. */
 export const LATE_START_US = BigInt(LATE_START_MS * 1000);
 
-/** How many intervals past "now" a driver's seq may run (its clock may be a little ahead). */
+/**
+ * How many intervals past "now" a driver's seq may run, on top of the clock contract's bound
+ * (MAX_CLOCK_OFFSET_MS): the interval a driver is in is ahead of the orchestrator's by up to one.
+ */
 const MAX_SEQ_AHEAD = 5;
 /** The accumulator of an interval nobody reported in: never written to. */
 const NOTHING = new MetricsAccumulator();
@@ -102,8 +110,17 @@ export class LiveTest {
     // 0 on either side: not numbered (drivers and stored tests from before start attempts).
     if (m.attempt !== 0 && this.test.startAttempt !== 0 && m.attempt !== this.test.startAttempt)
       return `metrics of start attempt ${m.attempt}, the test runs attempt ${this.test.startAttempt}`;
-    const latest = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs)) + MAX_SEQ_AHEAD;
-    if (m.seq > BigInt(latest)) return `seq ${m.seq} is beyond interval ${latest}`;
+    const latest = Math.max(0, Math.floor((nowMs - this.startAtMs + MAX_CLOCK_OFFSET_MS) / this.intervalMs)) + MAX_SEQ_AHEAD;
+    if (m.seq > BigInt(latest)) {
+      // Its clock runs ahead beyond the contract: everything it sends would be refused like this, so
+      // it is lost now, and the report says why (not "sent no final metrics by the deadline").
+      const current = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs));
+      const why =
+        `driver ${m.driverId}'s clock runs at least ${(Number(m.seq) - current - 1) * this.intervalMs} ms ahead of the orchestrator's (it sent interval ${m.seq} during interval ${current}), ` +
+        `beyond the ±${MAX_CLOCK_OFFSET_MS} ms a fleet must keep: its measurements from then on are refused; synchronise its clock (NTP)`;
+      this.lose(m.driverId, why);
+      return `seq ${m.seq} is beyond interval ${latest}`;
+    }
     return undefined;
   }
 
@@ -176,7 +193,7 @@ export class LiveTest {
    * Ends the run ({@link seal} first): builds and returns the final test and report, whose interval
    * series comes from the store (`series`, downsampled on long runs).
    */
-  finish(ending: Ending, series: Series, nowMs = Date.now()): { test: Test; report: Report } {
+  finish(ending: Ending, series: Series, nowMs = Date.now(), clockOf: (driverId: string) => ClockOffset | undefined = () => undefined): { test: Test; report: Report } {
     this.seal();
     const lost = [...this.drivers.values()].filter((d) => d.lost || d.message);
     const test = clone(TestSchema, this.test);
@@ -206,6 +223,7 @@ export class LiveTest {
           finished: d.finished,
           message: d.message,
           coveredIntervals: d.covered.map(([first, last]) => create(IntervalRangeSchema, { first, last })),
+          ...withClock(clockOf(d.id)),
         }),
       ),
       intervals: series.intervals,

@@ -20,6 +20,7 @@ import { Channel } from "./channel.js";
 import { TestWatchers } from "./watchers.js";
 import { DomainError } from "./errors.js";
 import { LivenessEvidence } from "./evidence.js";
+import { CLOCK_PROBE_EVERY_MS, pickDrivers } from "./clock-offset.js";
 import { Fleet } from "./fleet.js";
 import { ingestBatch, type IngestStats } from "./ingest.js";
 import { judgeDrivers } from "./judge.js";
@@ -67,6 +68,8 @@ export interface OrchestratorStats extends IngestStats {
   heartbeats: number;
   /** Times the bus became unreachable (liveness judgement paused). */
   busStalls: number;
+  /** Clock probes that could not be sent (the bus was unreachable). */
+  clockProbesFailed: number;
 }
 
 /**
@@ -86,6 +89,7 @@ export class Orchestrator {
     batches: 0,
     heartbeats: 0,
     busStalls: 0,
+    clockProbesFailed: 0,
   };
   private readonly live = new Map<string, LiveTest>();
   private readonly watchers = new TestWatchers();
@@ -101,6 +105,8 @@ export class Orchestrator {
   private readonly evidence: LivenessEvidence;
   private closing = false;
   private lastPruneMs = Date.now();
+  private lastProbeMs = 0;
+  private probing = false;
   private retaining: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
   private readonly heartbeatIntervalMs: number;
@@ -225,13 +231,9 @@ export class Orchestrator {
     if (this.evidence.stalledSince !== undefined)
       throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - this.evidence.stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
     const spec = test.spec!;
-    const ready = this.fleet.ready();
-    const wanted = spec.driverCount === 0 ? Math.max(1, ready.length) : spec.driverCount;
-    if (ready.length < wanted) {
-      const names = ready.slice(0, 20).map((d) => d.id).join(", ") + (ready.length > 20 ? `, +${ready.length - 20} more` : "");
-      throw new DomainError("failed_precondition", `test "${id}" needs ${wanted} ready driver(s); ${ready.length} ready (${names || "none"})`);
-    }
-    const drivers = ready.slice(0, wanted).map((d) => d.id);
+    const picked = pickDrivers(this.fleet.ready(), spec.driverCount);
+    if ("problem" in picked) throw new DomainError("failed_precondition", `test "${id}" ${picked.problem}`);
+    const drivers = picked.ids;
     const startAtMs = Date.now() + (spec.startDelayMs || DEFAULT_START_DELAY_MS);
     // Numbered, so that the CANCEL of a start that fails below stops only this attempt on the drivers.
     const attempt = test.startAttempt + 1;
@@ -418,7 +420,7 @@ export class Orchestrator {
         : failed
           ? { state: TestState.FAILED as const, message: "no driver ran the test" }
           : { state: TestState.COMPLETED as const, message: "" };
-      const { test, report } = live.finish(ending, downsample(this.store.intervalsOf(id), live.intervalCount));
+      const { test, report } = live.finish(ending, downsample(this.store.intervalsOf(id), live.intervalCount), Date.now(), (d) => this.fleet.get(d)?.clock);
       this.store.putReport(report);
       this.store.putTest(test);
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
@@ -464,6 +466,7 @@ export class Orchestrator {
       this.notRunningSince.clear();
     }
     if (until !== undefined) this.fleet.sweep(until);
+    if (now - this.lastProbeMs >= CLOCK_PROBE_EVERY_MS) this.probeClocks(now);
     if (now - this.lastPruneMs > PRUNE_EVERY_MS) {
       this.lastPruneMs = now;
       const n = this.fleet.prune(this.forgetDriversAfterMs, now);
@@ -492,6 +495,17 @@ export class Orchestrator {
       if (live.allDone) void this.finish(live);
       else this.reshare(live, now);
     }
+  }
+
+  /** Sends the fleet a clock probe (one at a time; a probe that cannot be sent is counted). */
+  private probeClocks(now: number): void {
+    this.lastProbeMs = now;
+    if (this.probing) return;
+    this.probing = true;
+    this.bus
+      .publish("trigger", "", create(TriggerMessageSchema, { action: TriggerAction.CLOCK_PROBE, sentAt: timestampAt(Date.now()) }))
+      .catch(() => this.stats.clockProbesFailed++)
+      .finally(() => (this.probing = false));
   }
 
   /** Re-splits an arrival-rate schedule over the drivers that remain, when one dropped out. */
