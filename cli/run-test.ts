@@ -25,7 +25,7 @@ const orDash = (requests: bigint, text: string) => (requests === 0n ? "–" : te
 export function intervalLine(i: Stats, nominalMs: number): string {
   const ms = i.start && i.end ? Math.round(msOf(i.end) - msOf(i.start)) : 0;
   const partial = isPartialInterval(i, nominalMs);
-  const rate = partial ? "" : `, ${orDash(i.requests, `${i.requestsPerS.toFixed(0)} req/s`)}`;
+  const rate = partial ? "" : `, ${orDash(i.requests, i.requestsPerS.toFixed(0))} req/s`;
   return (
     `  interval ${i.interval} (${partial ? `${ms} of ${nominalMs} ms, partial` : `${ms} ms`}): ${plural(i.requests, "request")}${rate}, ` +
     `p99 ${orDash(i.requests, `${(Number(i.latency?.p99Us ?? 0n) / 1000).toFixed(2)} ms`)}, ${plural(i.errors, "error")}`

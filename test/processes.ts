@@ -69,10 +69,17 @@ export async function startKannon(
   return { proc, match };
 }
 
-/** Runs `kannon <args>` to its end (60 s at most); returns its exit code and everything it printed. */
-export async function runKannon(args: string[]): Promise<{ code: number; out: string }> {
+/**
+ * Runs `kannon <args>` to its end (60 s at most), with `env` over this process's environment (a
+ * variable set to undefined is removed); returns its exit code and everything it printed.
+ */
+export async function runKannon(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], { cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--import", "tsx", "cli/kannon.ts", ...args], {
+      cwd: root,
+      timeout: 60_000,
+      env: Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)),
+    });
     return { code: 0, out: stdout + stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
