@@ -3,6 +3,7 @@ import type { HeartbeatMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.
 import { DriverSchema, DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { heartbeatProblem, registerProblem } from "./bus-limits.js";
 import { clockChanged, ClockOffsets } from "./clock-offset.js";
 import type { Store } from "./store.js";
 
@@ -15,10 +16,12 @@ export type FleetListener = (driver: Driver) => void;
 /** Called when a second process claims a live driver's id: the newcomer is to be told. */
 export type RefuseListener = (driverId: string, instanceId: string, reason: string) => void;
 
-/** A driver id the fleet accepts: 1–256 characters, no control characters. */
-export function validDriverId(id: string): boolean {
-  return id.length > 0 && id.length <= 256 && !/[\u0000-\u001f\u007f]/.test(id);
-}
+/**
+ * Most drivers one orchestrator keeps (its first WatchDrivers message carries them all, at most
+ * ~2 KB each with every field at its bound: well under the 32 MiB a stream may queue). A new id
+ * beyond it takes the place of the driver LEFT or MISSING longest ago, or is refused.
+ */
+export const MAX_DRIVERS = 10_000;
 
 /** A refused instance is told again at most this often (its heartbeats keep coming until it stops). */
 const REFUSE_AGAIN_MS = 5_000;
@@ -65,6 +68,7 @@ export class Fleet {
   constructor(
     private readonly store: Store,
     private readonly heartbeatIntervalMs = HEARTBEAT_INTERVAL_MS,
+    private readonly maxDrivers = MAX_DRIVERS,
   ) {
     const now = Date.now();
     for (const d of store.listDrivers()) {
@@ -180,17 +184,36 @@ export class Fleet {
     this.onRefuse(existing.id, instanceId, reason);
   }
 
-  /** Register and heartbeat messages skipped for a driver id that is empty, too long or has control characters. */
+  /** Register and heartbeat messages skipped for a field out of bounds (see bus-limits.ts). */
   invalid = 0;
+  /** Register and heartbeat messages of new drivers refused because the fleet is full ({@link MAX_DRIVERS}). */
+  overflow = 0;
+
+  /**
+   * Room for one more driver: true while below the bound, or once the driver LEFT or MISSING
+   * longest ago (and not promised to a test) is forgotten; false (counted) when none can go.
+   */
+  private makeRoom(): boolean {
+    if (this.drivers.size < this.maxDrivers) return true;
+    let oldest: Driver | undefined;
+    for (const d of this.drivers.values()) {
+      if ((d.state !== DriverState.LEFT && d.state !== DriverState.MISSING) || this.reserved.has(d.id)) continue;
+      if (!oldest || msOf(d.lastHeartbeatAt ?? timestampAt(0)) < msOf(oldest.lastHeartbeatAt ?? timestampAt(0))) oldest = d;
+    }
+    if (oldest) this.forget(oldest.id);
+    else this.overflow++;
+    return oldest !== undefined;
+  }
 
   /** A driver joined or left. */
   onRegister(m: RegisterMessage): void {
-    if (!validDriverId(m.driverId)) {
+    if (registerProblem(m)) {
       this.invalid++;
       return;
     }
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
+    if (!existing && !this.makeRoom()) return;
     if (m.instanceId && existing?.instanceId && existing.instanceId !== m.instanceId) {
       // Another process with this id: refused while the holder is alive; a leaving one is not the holder.
       if (m.leaving) return;
@@ -226,12 +249,13 @@ export class Fleet {
 
   /** A heartbeat: refreshes liveness and the driver's own state. */
   onHeartbeat(m: HeartbeatMessage): void {
-    if (!validDriverId(m.driverId)) {
+    if (heartbeatProblem(m)) {
       this.invalid++;
       return;
     }
     const now = Date.now();
     const existing = this.drivers.get(m.driverId);
+    if (!existing && !this.makeRoom()) return;
     if (existing?.state === DriverState.LEFT) return; // a late beat from a driver that has left
     if (this.heldByAnother(existing, m.instanceId, now)) return this.contend(existing!, m.instanceId, "", now);
     if (existing && m.instanceId && existing.instanceId === m.instanceId) this.holderHeard(existing, now);
@@ -296,15 +320,19 @@ export class Fleet {
       if (d.state !== DriverState.LEFT && d.state !== DriverState.MISSING) continue;
       const last = d.lastHeartbeatAt ? msOf(d.lastHeartbeatAt) : 0;
       if (nowMs - last <= olderThanMs) continue;
-      this.drivers.delete(d.id);
-      this.heardAtMs.delete(d.id);
-      this.lastHeardMs.delete(d.id);
-      this.lastPersistMs.delete(d.id);
-      this.clocks.forget(d.id);
-      this.store.deleteDriver(d.id);
+      this.forget(d.id);
       n++;
     }
     return n;
+  }
+
+  private forget(id: string): void {
+    this.drivers.delete(id);
+    this.heardAtMs.delete(id);
+    this.lastHeardMs.delete(id);
+    this.lastPersistMs.delete(id);
+    this.clocks.forget(id);
+    this.store.deleteDriver(id);
   }
 
   private sortedIds(): string[] {

@@ -1,5 +1,6 @@
 import type { Delivered } from "../bus/bus.js";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { metricsProblem } from "./bus-limits.js";
 import type { LiveTest } from "./live-test.js";
 import { metricsKey, type Store, type StoredMetrics } from "./store.js";
 
@@ -11,7 +12,7 @@ export interface IngestStats {
   metricsApplied: number;
   metricsDuplicate: number;
   metricsIgnored: number;
-  /** Messages whose histograms did not decode: logged and skipped. */
+  /** Messages out of bounds (a huge or empty id, see bus-limits.ts) or whose histograms did not decode: logged and skipped. */
   metricsInvalid: number;
   /** Metrics batches stored (one LMDB transaction each). */
   batches: number;
@@ -24,12 +25,13 @@ export interface Ingested {
 }
 
 /**
- * One consumed batch of metrics: each message checked, deduplicated on (test, driver, seq)
- * against the store and the batch, decoded once and applied; then the batch is stored in one
- * transaction (tried again until it is, unless `closing`), and only then does the promise
- * resolve, which acknowledges the batch. A process that dies before gets the batch again and
- * skips what it had stored. A large batch is applied in slices, so heartbeats and RPCs are
- * served in between.
+ * One consumed batch of metrics: each message checked (every field within bounds before any key
+ * is built from it, then its test, driver and seq), deduplicated on (test, driver, seq) against
+ * the store and the batch, decoded once and applied; then the batch is stored in one transaction
+ * (tried again until it is, unless `closing`), and only then does the promise resolve, which
+ * acknowledges the batch. A bad record is counted and skipped: it never costs the rest of the
+ * batch. A process that dies before gets the batch again and skips what it had stored. A large
+ * batch is applied in slices, so heartbeats and RPCs are served in between.
  */
 export async function ingestBatch(
   batch: readonly Delivered<MetricsMessage>[],
@@ -46,31 +48,37 @@ export async function ingestBatch(
       sinceYield = 0;
       await new Promise((r) => setImmediate(r));
     }
+    const bad = metricsProblem(m);
+    if (bad) {
+      stats.metricsInvalid++;
+      log(`orchestrator: skipped ${bad}`);
+      continue;
+    }
     const live = deps.live.get(m.testId);
     if (!live) {
       stats.metricsIgnored++;
       continue;
     }
-    const key = metricsKey(m);
-    if (seen.has(key) || store.hasMetrics(key)) {
-      stats.metricsDuplicate++;
-      continue;
-    }
-    const why = live.rejects(m);
-    if (why) {
-      stats.metricsIgnored++;
-      if (!why.includes("already delivered") && !live.sealed) log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
-      continue;
-    }
     try {
-      live.apply(m);
+      const key = metricsKey(m);
+      if (seen.has(key) || store.hasMetrics(key)) {
+        stats.metricsDuplicate++;
+        continue;
+      }
+      const why = live.rejects(m);
+      if (why) {
+        stats.metricsIgnored++;
+        if (!why.includes("already delivered") && !live.sealed) log(`orchestrator: skipped metrics for test ${m.testId}: ${why}`);
+        continue;
+      }
+      live.apply(m); // throws, changing nothing, when a histogram does not decode
+      seen.add(key);
+      toStore.push({ key, value, live });
     } catch (err) {
       stats.metricsInvalid++;
       log(`orchestrator: skipped metrics seq ${m.seq} of driver ${m.driverId} (test ${m.testId}): ${String(err)}`);
       continue;
     }
-    seen.add(key);
-    toStore.push({ key, value, live });
     touched.add(live);
     if (m.final) finals.add(live);
     stats.metricsApplied++;

@@ -109,7 +109,8 @@ export function createPrometheusRegistry(o: Orchestrator): Registry {
   counter("kannon_metrics_invalid_total", "Driver intervals whose histograms did not decode.", () => o.stats.metricsInvalid);
   counter("kannon_metrics_batches_total", "Metrics batches stored (one LMDB transaction each).", () => o.stats.batches);
   counter("kannon_heartbeats_total", "Driver heartbeats received.", () => o.stats.heartbeats);
-  counter("kannon_driver_messages_invalid_total", "Registrations and heartbeats skipped for a bad driver id.", () => o.fleet.invalid);
+  counter("kannon_driver_messages_invalid_total", "Registrations and heartbeats skipped for a field out of bounds (driver, test or instance id).", () => o.fleet.invalid);
+  counter("kannon_drivers_refused_full_total", "Registrations and heartbeats of new drivers refused because the fleet is at its bound.", () => o.fleet.overflow);
   counter("kannon_bus_stalls_total", "Times the data plane became unreachable.", () => o.stats.busStalls);
   return registry;
 }
