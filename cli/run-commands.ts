@@ -108,6 +108,7 @@ export const testCommand: Command = {
     try {
       const outcome = await runTest(client, spec, (l) => console.log(l), judging);
       writeOut(values.out, outcomeJson(outcome));
+      console.log(`kannon: export it with: kannon report ${outcome.report.testId}${values.api ? ` --api ${values.api}` : ""} (--format csv|html, --out FILE)`);
       return exitCodeOf(outcome);
     } catch (err) {
       throw explainUnreachable(err, values, "start one (kannon orchestrator) or give --api URL; kannon run runs a test with no orchestrator");

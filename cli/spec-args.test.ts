@@ -68,6 +68,16 @@ describe("a test from flags", () => {
   });
 });
 
+describe("a spec file's target URL", () => {
+  it("without its scheme is a problem of spec.target_url with the fix; other problems are still listed", async () => {
+    const path = join(dir, "url.yaml");
+    await writeFile(path, "targetUrl: localhost:35843\n");
+    expect(usageMessage(() => readSpecFile(path, DEFAULT))).toBe(
+      `-f ${path}: 2 problems: spec.target_url "localhost:35843" has no http:// or https:// in front: did you mean http://localhost:35843/?; spec.workload is required: set avalanche, tsunami or arrival_rate`,
+    );
+  });
+});
+
 describe("a request body in a spec file", () => {
   const file = async (name: string, body: string) => {
     const path = join(dir, name);

@@ -4,6 +4,8 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { UsageError } from "./args.js";
+import { checkUrl } from "./spec-args.js";
+import { plural } from "./summary.js";
 
 /** A test spec file's content: the spec, and the thresholds it lists. */
 export interface SpecFile {
@@ -74,8 +76,15 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
   }
   // What the orchestrator would refuse too, except for fields already named as unreadable.
   const named = problems.map((p) => p.field);
-  if (spec) problems.push(...validateSpec(spec).filter((p) => !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload"))));
-  if (problems.length > 0) throw new UsageError(`-f ${path}: ${problems.length} problem(s): ${describeProblems(problems)}`);
+  const url = spec?.targetUrl ? urlProblem(spec.targetUrl) : undefined;
+  if (url) problems.push(url);
+  if (spec)
+    problems.push(
+      ...validateSpec(spec).filter(
+        (p) => !(url && p.field === url.field) && !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload")),
+      ),
+    );
+  if (problems.length > 0) throw new UsageError(`-f ${path}: ${plural(problems.length, "problem")}: ${describeProblems(problems)}`);
   return { spec: spec!, thresholds };
 }
 
@@ -98,4 +107,14 @@ function bodyOf(body: unknown, base64: unknown, problems: FieldProblem[]): { byt
   if (body === undefined || body === null) return undefined;
   if (typeof body === "string") return { bytes: new TextEncoder().encode(body), json: false };
   return { bytes: new TextEncoder().encode(JSON.stringify(body)), json: true };
+}
+
+/** A target URL without its scheme (`localhost:8080`), with the fix, as a problem of `spec.target_url`. */
+function urlProblem(url: string): FieldProblem | undefined {
+  try {
+    checkUrl(url, "");
+    return undefined;
+  } catch (err) {
+    return { field: "spec.target_url", problem: (err as Error).message.trim() };
+  }
 }

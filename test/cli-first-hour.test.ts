@@ -209,12 +209,24 @@ describe("kannon in the first hour", () => {
     expect(out.thresholds[1]!.measured).toBeGreaterThan(1);
   });
 
-  it("--stay prints the dashboard's URL, and the dashboard is there", { timeout: 120_000 }, async () => {
+  it("--stay prints the dashboard's URL, which serves the dashboard; kannon test, kannon tests and the hint kannon test prints use its API", { timeout: 180_000 }, async () => {
     const { proc, match } = await startKannon(["run", "--drivers", "1", "-n", "5", "-c", "1", "--stay"], /staying up: the dashboard at (http:\/\/\S+\/),/);
     try {
       const res = await fetch(match[1]!);
       expect(res.status).toBe(200);
       expect(await res.text()).toMatch(/<html/i);
+      const api = match[1]!.replace(/\/$/, "");
+      const test = await kannon(["test", "--api", api, "--url", `${target}/remote`, "-n", "4", "-c", "1", "--name", "remote one"]);
+      expect(test.code, test.out).toBe(0);
+      const id = /test ([0-9a-f-]{36}) "remote one": COMPLETED/.exec(test.out)![1]!;
+      const hint = /export it with: (kannon report \S+ --api \S+) \(/.exec(test.out)![1]!;
+      expect(hint).toBe(`kannon report ${id} --api ${api}`);
+      const report = await kannon(hint.split(" ").slice(1));
+      expect(report.code, report.out).toBe(0);
+      expect((JSON.parse(report.out) as { total: { requests: string } }).total.requests).toBe("4");
+      const tests = await kannon(["tests", "--api", api]);
+      expect(tests.out).toMatch(new RegExp(`^${id} +COMPLETED .* 4 +0 \\(0\\.0%\\) +remote one$`, "m"));
+      expect(tests.out).toMatch(/ 5 +0 \(0\.0%\) +kannon avalanche$/m);
     } finally {
       expect(await proc.stop("SIGINT")).toBe(0);
     }
