@@ -2,21 +2,22 @@
  * The web dashboard in real Chromium (Debian's, driven by playwright-core) against a running
  * embedded fleet: the fleet page shows the drivers, the new-test form shows the server's field
  * error for a bad value and then creates and starts a test, the live page's charts gain points,
- * and the report opens. Screenshots go to docs/screenshots/ (linked from the README). This test
- * fails, it does not skip, when Chromium is missing: .ci/run installs it.
+ * and the report opens. Screenshots go to test-results/screenshots/ (ignored by git);
+ * `npm run screenshots` runs this test and copies them to docs/screenshots/ (linked from the README).
+ * The browser comes from test/chromium-global-setup.ts, which installs Debian's Chromium when it is
+ * missing: this test fails, it does not skip, when there is no browser.
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { reportHtml } from "../cli/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { startServer } from "../orchestrator/server.js";
 
-const CHROMIUM = process.env.KANNON_CHROMIUM ?? "/usr/bin/chromium";
-const shots = join(import.meta.dirname, "..", "docs", "screenshots");
+const shots = join(import.meta.dirname, "..", "test-results", "screenshots");
 
 describe("web dashboard (real Chromium)", () => {
   let fleet: Embedded;
@@ -27,7 +28,7 @@ describe("web dashboard (real Chromium)", () => {
     await mkdir(shots, { recursive: true });
     fleet = await startEmbedded({ drivers: 2 });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: inject("chromium"),
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
     });

@@ -55,8 +55,10 @@ describe("driver (createDriver) over the in-process bus", () => {
     expect(count).toBeGreaterThanOrEqual(48);
     expect(count).toBeLessThanOrEqual(52);
     expect(sumRequests(ms)).toBe(count);
-    // No burst to catch up: the requests were not behind their (own) schedule.
-    expect(sumLate(ms)).toBeLessThanOrEqual(3);
+    // No burst to catch up: a schedule run from start_at would start the 30 requests due in the
+    // first 300 ms late at once; from its own start, only the scheduling noise of a busy 2-core
+    // machine makes any late (7 in a run at load average 14).
+    expect(sumLate(ms)).toBeLessThan(15);
   });
 
   it("a trigger that arrives before its config starts the test once the config arrives", async () => {
