@@ -1,4 +1,5 @@
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { MAX_PIPELINING } from "../workload/defaults.js";
 
 /** Smallest report interval a test may ask for. */
 export const MIN_REPORT_INTERVAL_MS = 100;
@@ -87,7 +88,7 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
     case "avalanche":
       if (w.value.concurrency < 1) bad("spec.avalanche.concurrency", "must be at least 1");
       if (w.value.concurrency > 10_000) bad("spec.avalanche.concurrency", "must be at most 10000");
-      if (w.value.pipelining > 256) bad("spec.avalanche.pipelining", "must be at most 256 requests in flight per connection");
+      if (w.value.pipelining > MAX_PIPELINING) bad("spec.avalanche.pipelining", `must be at most ${MAX_PIPELINING} requests in flight per connection`);
       checkLimit(w.value.limit, "spec.avalanche", bad);
       break;
     case "tsunami":

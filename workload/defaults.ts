@@ -19,3 +19,6 @@ export const MISSED_HEARTBEATS_LIMIT = 3;
 
 /** Most load threads one driver runs (`--threads`). */
 export const MAX_DRIVER_THREADS = 64;
+
+/** Most requests in flight on one connection (avalanche's HTTP/1.1 pipelining). */
+export const MAX_PIPELINING = 256;

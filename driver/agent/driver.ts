@@ -156,10 +156,13 @@ export function createDriver(options: DriverOptions): DriverAgent {
       .catch((err) => log(`driver ${id}: heartbeat failed: ${String(err)}`));
   };
 
-  const refuse = (testId: string, error: string, attempt: number) =>
+  /** A final message with no metrics, for a test (attempt) this driver will not run. */
+  const finalWithoutRun = (testId: string, error: string, attempt: number, what: string) =>
     bus
       .publish("metrics", id, create(MetricsMessageSchema, { testId, driverId: id, final: true, error, attempt }))
-      .catch((err) => log(`driver ${id}: could not report refusal of ${testId}: ${String(err)}`));
+      .catch((err) => log(`driver ${id}: could not report ${what} of ${testId}: ${String(err)}`));
+  /** Refuses a test: its final message says why (`reason`). */
+  const refuse = (testId: string, reason: string, attempt: number) => finalWithoutRun(testId, reason, attempt, "refusal");
 
   function onConfig(config: TestConfigMessage): void {
     const index = config.driverIds.indexOf(id);
@@ -260,11 +263,11 @@ export function createDriver(options: DriverOptions): DriverAgent {
     if (trigger.action === TriggerAction.CANCEL) {
       entry.run.cancel();
       if (!entry.done) {
-        // Cancelled before it started: report an empty final so the orchestrator is not left waiting.
+        // Cancelled before it started: an empty final (no error: nothing failed), so the orchestrator is not left waiting.
         clearTimeout(entry.armTimer);
         armed = undefined;
         markOver(trigger.testId, entry.config.attempt);
-        void refuse(trigger.testId, "", entry.config.attempt).then(beat);
+        void finalWithoutRun(trigger.testId, "", entry.config.attempt, "the cancel").then(beat);
       }
       return;
     }

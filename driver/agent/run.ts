@@ -9,8 +9,6 @@ import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
 
-export { CANCEL_DRAIN_MS, executorFor } from "../load/load.js";
-
 /** How long a driver keeps trying to deliver one metrics message before it gives it up. */
 export const METRICS_RETRY_MS = 120_000;
 /**
@@ -102,11 +100,6 @@ export class TestRun {
   /** Stops retrying undelivered metrics (the driver is going away). */
   abandon(): void {
     this.abandoned = true;
-  }
-
-  /** True once the start instant was reached and requests began. */
-  get hasStarted(): boolean {
-    return this.started;
   }
 
   /** Every part's interval, merged into the driver's one. */

@@ -4,6 +4,9 @@ import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../../workload/d
 import { nowMs, sleepUntil } from "../clock.js";
 import { splitEvenly, type Executor } from "./executor.js";
 
+/** Behind its schedule by more than the miss window, a driver may have been declared lost. */
+const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
+
 /**
  * Open model: this driver's share of the fleet's arrival schedule. A request due while
  * `max_in_flight` are outstanding is dropped and counted: the schedule never waits for the target.
@@ -14,9 +17,6 @@ import { splitEvenly, type Executor } from "./executor.js";
  * its schedule (it was paused, or starved) ends its share at once, since the orchestrator may have
  * handed it to the others meanwhile: no request is sent twice.
  */
-/** Behind its schedule by more than the miss window, a driver may have been declared lost. */
-const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
-
 export function arrivalRate(spec: ArrivalRate): Executor {
   return async (ctx) => {
     // The driver's cap, split over its threads.

@@ -12,7 +12,7 @@ import { createBus } from "../../bus/bus.js";
 import { createMemoryTransport } from "../../bus/memory.js";
 import { createDriver } from "../agent/driver.js";
 import { nowMs } from "../clock.js";
-import { MAX_THREADS } from "./threads.js";
+import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 import { checkIntervals, finalOf, harness, installCleanup, metricsOf, sendConfig, sendStart, sumRequests, until, type Harness } from "../../test/driver-harness.js";
 
 installCleanup();

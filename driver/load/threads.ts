@@ -17,8 +17,6 @@ import type { TransportKind } from "../transport/transport.js";
 
 import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 
-export { MAX_THREADS };
-
 /** Messages to a load thread. */
 export type ToThread =
   | {
