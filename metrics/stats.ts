@@ -25,6 +25,26 @@ export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats
   });
 }
 
+/** The counters of an interval (or of merged ones) besides its histograms. */
+export interface Counters {
+  requests: number;
+  bytesReceived: number;
+  dropped: number;
+  late: number;
+  readonly statusCounts: Map<number, number>;
+  readonly errorCounts: Map<string, number>;
+}
+
+/** Adds `from`'s counters into `into`: the one exact merge of counters (sums, never averages). */
+export function addCounters(into: Counters, from: Counters): void {
+  into.requests += from.requests;
+  into.bytesReceived += from.bytesReceived;
+  into.dropped += from.dropped;
+  into.late += from.late;
+  for (const [k, v] of from.statusCounts) into.statusCounts.set(k, (into.statusCounts.get(k) ?? 0) + v);
+  for (const [k, v] of from.errorCounts) into.errorCounts.set(k, (into.errorCounts.get(k) ?? 0) + v);
+}
+
 function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: (k: string) => K): void {
   for (const [k, v] of Object.entries(from)) {
     const kk = key(k);
@@ -53,7 +73,7 @@ const scratch = createLatencyHistogram(64);
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
  * Applying is not idempotent by itself; callers deduplicate on (driver, seq).
  */
-export class MetricsAccumulator {
+export class MetricsAccumulator implements Counters {
   requests = 0;
   bytesReceived = 0;
   dropped = 0;
@@ -105,12 +125,7 @@ export class MetricsAccumulator {
 
   /** Adds another accumulator. */
   addAll(other: MetricsAccumulator): void {
-    this.requests += other.requests;
-    this.bytesReceived += other.bytesReceived;
-    this.dropped += other.dropped;
-    this.late += other.late;
-    for (const [k, v] of other.statusCounts) this.statusCounts.set(k, (this.statusCounts.get(k) ?? 0) + v);
-    for (const [k, v] of other.errorCounts) this.errorCounts.set(k, (this.errorCounts.get(k) ?? 0) + v);
+    addCounters(this, other);
     this.latency.addCounts(other.latency);
     if (other.serviceCounts) (this.serviceCounts ??= new Counts()).addCounts(other.serviceCounts);
     this.startMs = Math.min(this.startMs, other.startMs);

@@ -1,5 +1,6 @@
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { addEncoded, createLatencyHistogram, encodeHistogram } from "../../metrics/histogram.js";
+import { addCounters } from "../../metrics/stats.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../../workload/defaults.js";
 import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
@@ -171,12 +172,7 @@ export function mergeSnapshots(parts: IntervalSnapshot[]): IntervalSnapshot {
   const latency = createLatencyHistogram();
   const service = createLatencyHistogram();
   for (const p of parts) {
-    merged.requests += p.requests;
-    merged.bytesReceived += p.bytesReceived;
-    merged.dropped += p.dropped;
-    merged.late += p.late;
-    for (const [k, v] of p.statusCounts) merged.statusCounts.set(k, (merged.statusCounts.get(k) ?? 0) + v);
-    for (const [k, v] of p.errorCounts) merged.errorCounts.set(k, (merged.errorCounts.get(k) ?? 0) + v);
+    addCounters(merged, p);
     addEncoded(latency, p.latencyHistogram);
     addEncoded(service, p.serviceTimeHistogram);
   }
