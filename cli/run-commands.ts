@@ -76,7 +76,7 @@ export const runCommand: Command = {
       const id = outcome.report.testId;
       if (values.data) console.log(`kannon: kept in ${values.data}; export it with: kannon report ${id} --data ${values.data} (--format csv|html, --out FILE; kannon tests --data ${values.data} lists the tests)`);
       if (values.stay) {
-        console.log(`kannon: staying up: the dashboard at ${fleet.server.url}/, the API at ${fleet.server.url} (kannon report ${id} --api ${fleet.server.url}); Ctrl-C to stop`);
+        console.log(`kannon: staying up; the API is at ${fleet.server.url} and the dashboard at ${fleet.server.url}/ (kannon report ${id} --api ${fleet.server.url}); Ctrl-C to stop`);
         await untilSignal();
       } else if (!values.data) console.log("kannon: the store of this run is temporary and goes at exit: --data DIR keeps it for kannon report (--out FILE writes the JSON now)");
       return exitCodeOf(outcome);

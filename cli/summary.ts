@@ -25,18 +25,19 @@ export function compact(n: number | bigint): string {
   return new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(n).replace("K", "k");
 }
 
-/** What the fleet was asked to do, per driver: "10 connections", "a request every 10 ms", "100 req/s fleet-wide". */
-export function settingsOf(spec: TestSpec | undefined): string {
+/** The fleet and what it was asked to do: "3 drivers × 10 connections", "1 driver sharing 100 req/s". */
+export function settingsOf(spec: TestSpec | undefined, drivers: number): string {
+  const fleet = plural(drivers, "driver");
   const w = spec?.workload;
   switch (w?.case) {
     case "avalanche":
-      return plural(w.value.concurrency, "connection") + (w.value.pipelining > 1 ? ` × ${w.value.pipelining} pipelined` : "");
+      return `${fleet} × ${plural(w.value.concurrency, "connection")}${w.value.pipelining > 1 ? ` × ${w.value.pipelining} pipelined` : ""}`;
     case "tsunami":
-      return `a request every ${w.value.delayMs} ms`;
+      return `${fleet} × a request every ${w.value.delayMs} ms`;
     case "arrivalRate":
-      return `${w.value.ratePerS} req/s fleet-wide${w.value.stages.length ? ` in ${plural(w.value.stages.length, "stage")}` : ""}`;
+      return w.value.stages.length ? `${fleet} sharing ${plural(w.value.stages.length, "stage")} of arrival rate` : `${fleet} sharing ${w.value.ratePerS} req/s`;
     default:
-      return "";
+      return fleet;
   }
 }
 
@@ -47,7 +48,7 @@ function settingsLine(report: Report): string {
   const to = t.end ?? report.endedAt;
   const seconds = from && to ? ` in ${((msOf(to) - msOf(from)) / 1000).toFixed(2)} s` : "";
   const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival rate" }[report.spec?.workload.case ?? "avalanche"];
-  return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${plural(report.drivers.length, "driver")} × ${settingsOf(report.spec)} (${workload} against ${report.spec?.targetUrl ?? "?"})`;
+  return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${settingsOf(report.spec, report.drivers.length)} (${workload} against ${report.spec?.targetUrl ?? "?"})`;
 }
 
 /** A plain-text summary of a final report, as the CLI prints it. */

@@ -135,7 +135,7 @@ describe("kannon in the first hour", () => {
     expect(open.out).toMatch(/kannon: test [0-9a-f-]{36} "slow trickle" started: arrival-rate against http:/);
     expect(open.out).toMatch(/ interval \d+ \(\d+ ms\): 0 requests, – req\/s, p99 –, 0 errors/);
     expect(open.out).toMatch(/ interval \d+ \(\d+ ms\): 1 request, \d+ req\/s, p99 [\d.]+ ms, 0 errors/);
-    expect(open.out).toMatch(/test [0-9a-f-]{36} "slow trickle": COMPLETED\n {2}3 requests in [\d.]+ s, 1 driver × 2 req\/s fleet-wide \(arrival rate against http:/);
+    expect(open.out).toMatch(/test [0-9a-f-]{36} "slow trickle": COMPLETED\n {2}3 requests in [\d.]+ s, 1 driver sharing 2 req\/s \(arrival rate against http:/);
     expect(open.out).not.toContain("fleet start skew");
     expect(open.out).toMatch(/driver-1: 3 requests, [\d.]+ req\/s, 0 errors, p50 [\d.]+ ms, p99 [\d.]+ ms(\n|$)/);
     // 40 requests on one connection end well inside a 1 s interval: one partial interval, no rate.
@@ -210,7 +210,7 @@ describe("kannon in the first hour", () => {
   });
 
   it("--stay prints the dashboard's URL, which serves the dashboard; kannon test, kannon tests and the hint kannon test prints use its API", { timeout: 180_000 }, async () => {
-    const { proc, match } = await startKannon(["run", "--drivers", "1", "-n", "5", "-c", "1", "--stay"], /staying up: the dashboard at (http:\/\/\S+\/),/);
+    const { proc, match } = await startKannon(["run", "--drivers", "1", "-n", "5", "-c", "1", "--stay"], /staying up; the API is at \S+ and the dashboard at (http:\/\/\S+\/) /);
     try {
       const res = await fetch(match[1]!);
       expect(res.status).toBe(200);
