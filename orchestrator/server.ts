@@ -29,7 +29,36 @@ export interface ServerOptions {
   corsOrigins?: readonly string[] | undefined;
   /** Largest request message, checked before it is read or decoded; default {@link MAX_REQUEST_BYTES}. */
   readMaxBytes?: number | undefined;
+  /** Connection limits; defaults in {@link CONNECTION_LIMITS}. */
+  limits?: Partial<ConnectionLimits> | undefined;
 }
+
+/** How the server bounds connections, before and after their first request. */
+export interface ConnectionLimits {
+  /** A connection that sends nothing for this long after it opens is closed. */
+  firstByteTimeoutMs: number;
+  /** Connections that have not sent a byte yet; beyond it, the oldest of them is closed. */
+  maxSilent: number;
+  /** Open connections; beyond it new ones are refused (closed at once). */
+  maxConnections: number;
+  /** HTTP/1.1: a request's headers must have arrived within this long. */
+  headersTimeoutMs: number;
+  /** HTTP/2: a session with no open stream for this long is closed. */
+  idleSessionTimeoutMs: number;
+}
+
+/**
+ * Default connection limits: silent connections cost at most 256 descriptors and 10 s, the
+ * whole API at most 1,000 (leaving the process's other descriptors, e.g. the broker
+ * connections kafkajs re-opens, to the rest of the orchestrator).
+ */
+export const CONNECTION_LIMITS: ConnectionLimits = {
+  firstByteTimeoutMs: 10_000,
+  maxSilent: 256,
+  maxConnections: 1000,
+  headersTimeoutMs: 10_000,
+  idleSessionTimeoutMs: 60_000,
+};
 
 /** Default request size limit: a spec is far smaller (its body is at most 512 KiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -91,6 +120,19 @@ async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse,
   }
 }
 
+/** Closes an HTTP/2 session (GOAWAY) once it has had no open stream for `idleMs`. */
+function closeWhenIdle(session: http2.ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    stream.once("close", () => open--);
+  });
+  // Fires after idleMs without activity; a watch stream that is quiet for long stays open.
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close();
+  });
+}
+
 /**
  * Serves OrchestratorService on one port: gRPC over HTTP/2 cleartext, and Connect (JSON or binary)
  * and gRPC-Web over HTTP/1.1; gRPC server reflection (HTTP/2 only: it is a bidirectional stream); and `GET /metrics` (Prometheus) and the web dashboard (`GET /`) over HTTP/1.1. The first bytes of each connection pick the protocol.
@@ -115,7 +157,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const origins = new Set(options.corsOrigins ?? []);
   const metrics = createPrometheusRegistry(options.orchestrator);
-  const h1 = http.createServer((req, res) => {
+  // Header and request timeouts are checked every second (Node's default: every 30 s).
+  const h1 = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) {
       void serveMetrics(req, res, metrics, options.token);
       return;
@@ -142,12 +185,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     handler(req, res);
   });
+  const limits = { ...CONNECTION_LIMITS, ...options.limits };
+  h1.headersTimeout = limits.headersTimeoutMs;
+  // h1 never listens (connections are handed to it), and Node enforces its header and request
+  // timeouts only on connections tracked from its 'listening' event on: without this, a request
+  // whose headers never ended held its connection forever.
+  h1.emit("listening");
   const h2 = http2.createServer(handler);
+  h2.on("session", (session) => closeWhenIdle(session, limits.idleSessionTimeoutMs));
   const sockets = new Set<net.Socket>();
+  /** Connections that have not sent a byte yet, oldest first. */
+  const silent = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    silent.add(socket);
+    if (silent.size > limits.maxSilent) {
+      const oldest = silent.values().next().value!;
+      silent.delete(oldest);
+      oldest.destroy();
+    }
+    socket.setTimeout(limits.firstByteTimeoutMs, () => socket.destroy());
+    socket.on("close", () => {
+      sockets.delete(socket);
+      silent.delete(socket);
+    });
     socket.once("data", (chunk: Buffer) => {
+      silent.delete(socket);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(chunk);
       if (chunk.subarray(0, H2_PREFACE.length).toString("latin1") === H2_PREFACE) {
@@ -158,6 +222,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     });
   });
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
@@ -171,6 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         h1.closeAllConnections();
+        h1.close(() => undefined); // stops its connection checks (it was never listening: the callback gets that error)
         for (const s of sockets) s.destroy();
       });
     },
