@@ -75,4 +75,38 @@ describe("TestRun metrics delivery", () => {
     expect(final.error).toMatch(new RegExp(`could not deliver ${dropped} interval\\(s\\)`));
     expect(delivered.filter((m) => !m.final)).toHaveLength(2);
   });
+  it("counts in the final message an interval given up while the final waited behind it (the data plane dropped out mid-run)", async () => {
+    const delivered: MetricsMessage[] = [];
+    const attempted = new Set<number>();
+    const logs: string[] = [];
+    const startAtMs = nowMs() + 20;
+    // The data plane is down from the start until 1 s in: seq 0 is retried until its 600 ms window
+    // runs out (about 0.6 s in), long after the run ended (0.25 s) and its final was queued.
+    const upAgainMs = startAtMs + 1000;
+    const run = new TestRun({
+      testId: "t",
+      driverId: "d",
+      driverIndex: 0,
+      driverCount: 1,
+      retryMs: 600,
+      spec: create(TestSpecSchema, {
+        targetUrl: `${target.url}/ping`,
+        reportIntervalMs: 100,
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 250 } } },
+      }),
+      publish: async (m) => {
+        attempted.add(Number(m.seq));
+        if (nowMs() < upAgainMs) throw new Error("broker unreachable");
+        delivered.push(m);
+      },
+      log: (m) => logs.push(m),
+    });
+    await run.run(startAtMs);
+    const lost = [...attempted].filter((seq) => !delivered.some((m) => Number(m.seq) === seq));
+    expect(logs.some((l) => l.includes("giving up: this interval is lost"))).toBe(true);
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    const final = delivered.at(-1)!;
+    expect(final.final).toBe(true);
+    expect(final.error).toMatch(new RegExp(`could not deliver ${lost.length} interval\\(s\\)`));
+  });
 });

@@ -30,6 +30,8 @@ export interface TestRunOptions {
   onSample?: SampleTap | undefined;
   /** Which transport sends the requests (LoadPartOptions.transport). */
   transport?: TransportKind | undefined;
+  /** How long one metrics message is retried before it is given up (default {@link METRICS_RETRY_MS}). */
+  retryMs?: number | undefined;
   /** Most metrics messages held while the data plane is unreachable (default {@link MAX_BUFFERED_METRICS}). */
   maxBuffered?: number | undefined;
   /**
@@ -158,30 +160,38 @@ export class TestRun {
       this.o.log(`driver ${this.o.driverId}: ${this.buffered} metrics messages wait for the data plane; interval ${seq} of test ${this.o.testId} is dropped`);
       return;
     }
-    if (final && this.undelivered > 0)
-      error = [error, `driver ${this.o.driverId} could not deliver ${this.undelivered} interval(s) of metrics (data plane unreachable)`].filter(Boolean).join("; ");
     const startMs = startAtMs + seq * this.intervalMs;
     const endMs = final ? Math.max(startMs, nowMs()) : startMs + this.intervalMs;
-    const message = create(MetricsMessageSchema, {
-      testId: this.o.testId,
-      driverId: this.o.driverId,
-      seq: BigInt(seq),
-      intervalStart: timestampAt(startMs),
-      intervalEnd: timestampAt(endMs),
-      requests: BigInt(s.requests),
-      statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
-      errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
-      bytesReceived: BigInt(s.bytesReceived),
-      latencyHistogram: s.latencyHistogram,
-      serviceTimeHistogram: s.serviceTimeHistogram,
-      dropped: BigInt(s.dropped),
-      late: BigInt(s.late),
-      final,
-      startSkewUs: this.skewUs,
-      error,
-    });
+    const skewUs = this.skewUs;
+    const message = () =>
+      create(MetricsMessageSchema, {
+        testId: this.o.testId,
+        driverId: this.o.driverId,
+        seq: BigInt(seq),
+        intervalStart: timestampAt(startMs),
+        intervalEnd: timestampAt(endMs),
+        requests: BigInt(s.requests),
+        statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
+        errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+        bytesReceived: BigInt(s.bytesReceived),
+        latencyHistogram: s.latencyHistogram,
+        serviceTimeHistogram: s.serviceTimeHistogram,
+        dropped: BigInt(s.dropped),
+        late: BigInt(s.late),
+        final,
+        startSkewUs: skewUs,
+        error: final ? this.finalError(error) : error,
+      });
     this.buffered++;
-    this.publishing = this.publishing.then(() => this.deliver(message, seq)).finally(() => this.buffered--);
+    // Built in its turn: the final message counts the intervals lost before it only once every
+    // earlier delivery has settled (one still being retried may yet be given up).
+    this.publishing = this.publishing.then(() => this.deliver(message(), seq)).finally(() => this.buffered--);
+  }
+
+  /** The final message's error: `error`, and how many intervals could not be delivered. */
+  private finalError(error: string): string {
+    if (this.undelivered === 0) return error;
+    return [error, `driver ${this.o.driverId} could not deliver ${this.undelivered} interval(s) of metrics (data plane unreachable)`].filter(Boolean).join("; ");
   }
 
   /**
@@ -190,7 +200,7 @@ export class TestRun {
    * orchestrator ignores a copy it has already applied, so retrying is safe.
    */
   private async deliver(message: MetricsMessage, seq: number): Promise<void> {
-    const giveUpAt = nowMs() + METRICS_RETRY_MS;
+    const giveUpAt = nowMs() + (this.o.retryMs ?? METRICS_RETRY_MS);
     for (let backoff = 500; ; backoff = Math.min(backoff * 2, 10_000)) {
       try {
         await this.o.publish(message);
