@@ -1,6 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Topic, TopicMessage } from "./topics.js";
 import { topics } from "./topics.js";
+import { swallowed } from "../metrics/swallowed.js";
 
 /** A raw record as it travels on a transport: topic, key, protobuf bytes. */
 export interface RawRecord {
@@ -48,6 +49,27 @@ export interface Transport {
   ): Promise<Subscription>;
   /** Closes every producer and subscriber. */
   close(): Promise<void>;
+}
+
+/**
+ * A batch handler that hands each record to `onRecord` in turn: how a transport implements
+ * `subscribe` over its batches. A record `onRecord` fails on is logged, counted under `where` and
+ * skipped.
+ */
+export function eachRecord(
+  onRecord: (record: RawRecord) => Promise<void> | void,
+  where: string,
+  log?: (message: string) => void,
+): (records: RawRecord[]) => Promise<void> {
+  return async (records) => {
+    for (const record of records) {
+      try {
+        await onRecord(record);
+      } catch (err) {
+        swallowed(where, `${where}: the subscriber of ${record.topic} failed on a record (key ${record.key}): ${String(err)}; it is skipped`, log);
+      }
+    }
+  };
 }
 
 /** A live subscription. */
@@ -129,7 +151,7 @@ export function createBus(transport: Transport, options: BusOptions = {}): Bus {
           await handler?.(message, record.key);
         } catch (err) {
           stats.handlerErrors++;
-          log(`bus: handler for ${record.topic} (key ${record.key}) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+          swallowed("bus.handler", `bus: handler for ${record.topic} (key ${record.key}) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, log);
         }
       });
     },
@@ -145,7 +167,7 @@ export function createBus(transport: Transport, options: BusOptions = {}): Bus {
           await handler(batch);
         } catch (err) {
           stats.handlerErrors++;
-          log(`bus: batch handler for ${topic} (${batch.length} records) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+          swallowed("bus.batch_handler", `bus: batch handler for ${topic} (${batch.length} records) failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, log);
         }
       });
     },
@@ -159,7 +181,11 @@ export function createBus(transport: Transport, options: BusOptions = {}): Bus {
       return message;
     } catch (err) {
       stats.undecodable++;
-      log(`bus: skipped an undecodable ${record.topic} record (key ${record.key}, ${record.value.length} bytes): ${String(err)}`);
+      swallowed(
+        "bus.undecodable",
+        `bus: skipped an undecodable ${record.topic} record (key ${record.key}, ${record.value.length} bytes): ${String(err)}`,
+        log,
+      );
       return undefined;
     }
   }

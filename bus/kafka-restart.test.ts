@@ -73,9 +73,7 @@ describe("Kafka: the fleet survives a broker restart", () => {
     await orchestrator.startTest(test.id);
     const states: TestState[] = [];
     await withDeadline(
-      (async () => {
-        for await (const m of orchestrator.watchTest(test.id)) if (m.test) states.push(m.test.state);
-      })(),
+      new Promise<void>((end) => orchestrator.watchTest(test.id, { update: (u) => states.push(u.test.state), end })),
       30_000,
       `watching test ${test.id}`,
     );

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Admin, Consumer, ConsumerRunConfig, Kafka } from "kafkajs";
 import { GroupInUseError, type Delivery, type RawRecord, type Subscription } from "./bus.js";
 import { CLOSE_TIMEOUT_MS, errorText, RETRY, retrying, withTimeout } from "./kafka-util.js";
+import { swallowed } from "../metrics/swallowed.js";
 import type { Topic } from "./topics.js";
 
 /** Consumer settings: fast failure detection and low delivery latency. */
@@ -248,8 +249,10 @@ export class KafkaSubscription implements Subscription {
           // Closing: leave the batch unacknowledged, the next consumer of the group gets it again.
           if (this.closing) throw err;
           // Never rethrow otherwise: kafkajs would redeliver the batch forever and stall the partition.
-          this.log(
-            `kafka: ${this.what} failed on ${batch.topic}[${batch.partition}]@${batch.firstOffset()}..${batch.lastOffset()}: ${errorText(err)}`,
+          swallowed(
+            "kafka.batch_handler",
+            `kafka: ${this.what} failed on ${batch.topic}[${batch.partition}]@${batch.firstOffset()}..${batch.lastOffset()}: ${errorText(err)}; the batch is skipped`,
+            this.log,
           );
         }
         handled();
@@ -307,7 +310,7 @@ export class KafkaSubscription implements Subscription {
     } catch (err) {
       if (this.closing) return;
       // Not fatal: the consumer still starts at the end; only the guard against rebalances is lost.
-      this.log(`kafka: ${this.what}: could not pin the starting offsets: ${errorText(err)}`);
+      swallowed("kafka.pin_offsets", `kafka: ${this.what}: could not pin the starting offsets: ${errorText(err)}`, this.log);
     }
   }
 
@@ -327,7 +330,7 @@ export class KafkaSubscription implements Subscription {
       if (this.closing) return;
       // A failure to join surfaces as another CRASH event; anything thrown here is logged.
       this.consumer.run(config).catch((err: unknown) => {
-        if (!this.closing) this.log(`kafka: ${this.what}: restart ${attempt} failed: ${errorText(err)}`);
+        if (!this.closing) swallowed("kafka.revive", `kafka: ${this.what}: restart ${attempt} failed: ${errorText(err)}`, this.log);
       });
     }, backoff);
   }
@@ -340,11 +343,13 @@ export class KafkaSubscription implements Subscription {
       try {
         await withTimeout(this.consumer.disconnect(), CLOSE_TIMEOUT_MS, "leaving the group");
       } catch (err) {
-        this.log(`kafka: ${this.what}: close: ${errorText(err)}`);
+        swallowed("kafka.leave_group", `kafka: ${this.what}: close: could not leave the group: ${errorText(err)}`, this.log);
       }
       if (this.delivery.kind === "broadcast") {
         // A broadcast group belongs to this subscriber alone: do not leave its offsets behind.
-        await withTimeout(this.admin.deleteGroups([this.groupId]), 2_000, "deleting the group").catch(() => {});
+        await withTimeout(this.admin.deleteGroups([this.groupId]), 2_000, "deleting the group").catch((err: unknown) =>
+          swallowed("kafka.delete_group", `kafka: ${this.what}: close: could not delete broadcast group ${this.groupId}: ${errorText(err)}`, this.log),
+        );
       }
       this.onClosed();
     })();

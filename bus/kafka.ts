@@ -22,7 +22,7 @@
   type LogEntry,
   type Message,
 } from "kafkajs";
-import type { RawRecord, Transport } from "./bus.js";
+import { eachRecord, type RawRecord, type Transport } from "./bus.js";
 import { KafkaSubscription } from "./kafka-subscription.js";
 import { CLOSE_TIMEOUT_MS, errorText, isRetriable, RETRY, retrying, sleep, withTimeout } from "./kafka-util.js";
 import { allTopics } from "./topics.js";
@@ -149,15 +149,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     },
 
     subscribe(topicNames, delivery, onRecord) {
-      return transport.subscribeBatch(topicNames, delivery, async (records) => {
-        for (const record of records) {
-          try {
-            await onRecord(record);
-          } catch (err) {
-            log(`kafka: subscriber of ${record.topic} failed on a record (key ${record.key}): ${errorText(err)}`);
-          }
-        }
-      });
+      return transport.subscribeBatch(topicNames, delivery, eachRecord(onRecord, "kafka.record_handler", log));
     },
 
     async subscribeBatch(topicNames, delivery, onRecords) {

@@ -1,9 +1,10 @@
 import { create, equals, toBinary } from "@bufbuild/protobuf";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { HeartbeatMessageSchema, MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { createLatencyHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { timestampAt } from "../metrics/stats.js";
+import { swallowedCounts } from "../metrics/swallowed.js";
 import { createBus, type Bus, type Transport } from "./bus.js";
 import { createMemoryTransport } from "./memory.js";
 
@@ -157,6 +158,27 @@ describe("memory transport + typed bus", () => {
     expect(seen).toEqual(["d0", "d1", "d2", "d3"]);
     expect(bus.stats.delivered).toBe(4);
     expect(logged.some((l) => l.includes("boom"))).toBe(true);
+  });
+
+  it("a raw subscriber that throws is logged and counted by place; the next record still arrives", async () => {
+    setup();
+    const where = "memory_bus.record_handler";
+    const before = swallowedCounts().get(where) ?? 0;
+    const keys: string[] = [];
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      await transport.subscribe(["heartbeat"], { kind: "broadcast", id: "raw" }, (r) => {
+        keys.push(r.key);
+        if (r.key === "bad") throw new Error("raw boom");
+      });
+      await transport.send([{ topic: "heartbeat", key: "bad", value: new Uint8Array() }, { topic: "heartbeat", key: "good", value: new Uint8Array() }]);
+      await until(() => keys.length === 2, "both records");
+      expect(keys).toEqual(["bad", "good"]);
+      expect(swallowedCounts().get(where)).toBe(before + 1);
+      expect(warned.mock.calls.some(([m]) => String(m).includes(where) && String(m).includes("raw boom") && String(m).includes("key bad"))).toBe(true);
+    } finally {
+      warned.mockRestore();
+    }
   });
 
   it("preserves order per subscriber, even when a handler is slow", async () => {

@@ -1,4 +1,5 @@
-import { GroupInUseError, type Delivery, type RawRecord, type Subscription, type Transport } from "./bus.js";
+import { eachRecord, GroupInUseError, type Delivery, type RawRecord, type Subscription, type Transport } from "./bus.js";
+import { swallowed } from "../metrics/swallowed.js";
 import type { Topic } from "./topics.js";
 
 interface Member {
@@ -33,7 +34,7 @@ export function createMemoryTransport(): Transport {
       try {
         await member.onRecords(batch);
       } catch (err) {
-        console.warn(`memory bus: subscriber failed on ${batch.length} record(s): ${String(err)}`);
+        swallowed("memory_bus.batch_handler", `memory bus: subscriber failed on ${batch.length} record(s): ${String(err)}; they are skipped`);
       }
     });
   }
@@ -72,15 +73,7 @@ export function createMemoryTransport(): Transport {
       }
     },
     async subscribe(topicNames, delivery, onRecord) {
-      return join(topicNames, delivery, async (records) => {
-        for (const r of records) {
-          try {
-            await onRecord(r);
-          } catch (err) {
-            console.warn(`memory bus: subscriber failed on ${r.topic}: ${String(err)}`);
-          }
-        }
-      });
+      return join(topicNames, delivery, eachRecord(onRecord, "memory_bus.record_handler"));
     },
     async subscribeBatch(topicNames, delivery, onRecords) {
       return join(topicNames, delivery, onRecords);

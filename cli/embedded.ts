@@ -7,6 +7,7 @@ import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import type { SampleTap } from "../driver/load/recorder.js";
 import { LoadThreads } from "../driver/load/threads.js";
 import { availableParallelism } from "node:os";
+import { swallowed } from "../metrics/swallowed.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer, type RunningServer } from "../orchestrator/server.js";
 import { createTarget, type Target } from "../target/target.js";
@@ -94,7 +95,9 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     }
   } catch (err) {
     // Nothing half-started is left behind (processes' handles, the temporary data directory).
-    await close().catch(() => undefined);
+    await close().catch((closeErr: unknown) =>
+      swallowed("embedded.close_after_failed_start", `kannon: closing the half-started embedded fleet failed too: ${String(closeErr)}`, console.warn),
+    );
     throw err;
   }
   return { bus, orchestrator, server, drivers, target, dataDir, close };

@@ -7,6 +7,7 @@ import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
+import { swallowed } from "../metrics/swallowed.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { UsageError } from "./args.js";
 import { isPartialInterval, StatusBlock } from "./status.js";
@@ -101,7 +102,7 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
     await client.startTest({ testId: id });
   } catch (err) {
     // Not started (no ready drivers, say): leave no test behind waiting in CREATED.
-    await client.cancelTest({ testId: id }).catch(() => undefined);
+    await client.cancelTest({ testId: id }).catch((cancelErr: unknown) => swallowed("run.cancel_unstarted", `kannon: could not cancel the unstarted test ${id}: ${String(cancelErr)}`, print));
     throw err;
   }
   const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival-rate" }[spec.workload.case!];
@@ -110,7 +111,7 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => {
     print(`kannon: cancelling test ${id}...`);
-    cancelling ??= client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
+    cancelling ??= client.cancelTest({ testId: id }).catch((err: unknown) => swallowed("run.cancel", `kannon: cancel of test ${id} failed: ${String(err)}`, print));
   };
   process.on("SIGINT", cancel);
   process.on("SIGTERM", cancel);
@@ -124,7 +125,7 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
       say(`kannon: threshold ${t.text} breached: ${formatMeasured(t, s)} so far`);
       if (judging.abortOnFail && !cancelling) {
         say(`kannon: --abort-on-fail: cancelling test ${id}`);
-        cancelling = client.cancelTest({ testId: id }).catch((err) => print(`kannon: cancel failed: ${String(err)}`));
+        cancelling = client.cancelTest({ testId: id }).catch((err: unknown) => swallowed("run.cancel", `kannon: cancel of test ${id} failed: ${String(err)}`, print));
       }
     }
   };

@@ -1,5 +1,6 @@
 import type { Delivered } from "../bus/bus.js";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { swallowed } from "../metrics/swallowed.js";
 import { metricsProblem } from "./bus-limits.js";
 import type { LiveTest } from "./live-test.js";
 import { metricsKey, type Store, type StoredMetrics } from "./store.js";
@@ -93,7 +94,7 @@ export async function ingestBatch(
       } catch (err) {
         // Not acknowledged until stored: a restart would otherwise lose what was counted.
         if (deps.closing()) throw err;
-        log(`orchestrator: could not store ${keep.length} metrics (attempt ${attempt}): ${String(err)}; trying again`);
+        swallowed("orchestrator.store_metrics", `orchestrator: could not store ${keep.length} metrics (attempt ${attempt}): ${String(err)}; trying again`, log);
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
       }
     }

@@ -1,12 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
-import { cover, LATE_START_US, LiveTest, type Ending } from "./live-test.js";
+import { cover, LATE_START_US, LiveTest, type Ending, type TestUpdate } from "./live-test.js";
 import { downsample } from "./series.js";
 
 const START_MS = 1_764_000_000_000;
@@ -61,7 +60,7 @@ function msg(driverId: string, seq: number, o: MsgOptions = {}): MetricsMessage 
 const lat = (base: number, n: number) => Array.from({ length: n }, (_, i) => base + i * 37);
 
 function watcher(live: LiveTest) {
-  const updates: WatchTestResponse[] = [];
+  const updates: TestUpdate[] = [];
   const stop = live.watch((r) => updates.push(r));
   return {
     updates,

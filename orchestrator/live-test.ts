@@ -1,6 +1,6 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import { DriverProgressSchema, WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import { DriverProgressSchema, type DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
 import { DriverReportSchema, IntervalRangeSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import type { Series } from "./series.js";
 import { withoutHistograms } from "./series.js";
@@ -37,6 +37,19 @@ interface DriverProgressState {
   covered: [number, number][];
 }
 
+/**
+ * What a watcher of a test is told: the test as it is now, each driver's progress, and what
+ * changed (the merged totals, a new interval, the final report). The routes send it as a
+ * WatchTestResponse.
+ */
+export interface TestUpdate {
+  test: Test;
+  drivers: DriverProgress[];
+  cumulative?: Stats;
+  interval?: Stats;
+  report?: Report;
+}
+
 /** How a run ended, decided by the orchestrator. */
 export interface Ending {
   state: TestState.COMPLETED | TestState.CANCELLED | TestState.FAILED;
@@ -66,7 +79,10 @@ export class LiveTest {
   private maxSeq = -1;
   private readonly intervalMs: number;
   private readonly startAtMs: number;
-  private readonly listeners = new Set<(r: WatchTestResponse) => void>();
+  private readonly listeners = new Set<(u: TestUpdate) => void>();
+  private markEnded: () => void = () => {};
+  /** Settles once the orchestrator has stored the run's end (see {@link ended}). */
+  readonly whenEnded = new Promise<void>((resolve) => (this.markEnded = resolve));
   cancelRequested = false;
   /** The drivers the schedule is currently split over (arrival rate re-splits when one drops out). */
   sharedIds: string[];
@@ -177,7 +193,7 @@ export class LiveTest {
   }
 
   /** Subscribes a watcher: it gets the current state first, then every update. */
-  watch(listener: (r: WatchTestResponse) => void): () => void {
+  watch(listener: (u: TestUpdate) => void): () => void {
     listener(this.progress(this.cumulativeStats()));
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -232,9 +248,14 @@ export class LiveTest {
       fleetStartSkewUs: fleetSkew,
       ...(test.spec ? { spec: test.spec } : {}),
     });
-    this.broadcast(create(WatchTestResponseSchema, { test, cumulative: report.total!, drivers: this.driverProgress(), report }));
+    this.broadcast({ test, cumulative: report.total!, drivers: this.driverProgress(), report });
     this.listeners.clear();
     return { test, report };
+  }
+
+  /** The orchestrator has stored the end and let go of the run: {@link whenEnded} settles. */
+  ended(): void {
+    this.markEnded();
   }
 
   /** Emits complete intervals in order; with `force`, every interval received so far. */
@@ -279,7 +300,7 @@ export class LiveTest {
     return this.cumulative.toStats({ startMs: this.startAtMs });
   }
 
-  private driverProgress() {
+  private driverProgress(): DriverProgress[] {
     return [...this.drivers.values()].map((d) =>
       create(DriverProgressSchema, {
         driverId: d.id,
@@ -292,17 +313,12 @@ export class LiveTest {
     );
   }
 
-  private progress(cumulative?: Stats, interval?: Stats): WatchTestResponse {
-    return create(WatchTestResponseSchema, {
-      test: this.test,
-      drivers: this.driverProgress(),
-      ...(cumulative ? { cumulative } : {}),
-      ...(interval ? { interval } : {}),
-    });
+  private progress(cumulative?: Stats, interval?: Stats): TestUpdate {
+    return { test: this.test, drivers: this.driverProgress(), ...(cumulative ? { cumulative } : {}), ...(interval ? { interval } : {}) };
   }
 
-  private broadcast(r: WatchTestResponse): void {
-    for (const l of this.listeners) l(r);
+  private broadcast(u: TestUpdate): void {
+    for (const l of this.listeners) l(u);
   }
 }
 

@@ -1,23 +1,14 @@
-import { clone, create, toBinary } from "@bufbuild/protobuf";
+import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { randomUUID } from "node:crypto";
 import type { Bus, Delivered, Subscription } from "../bus/bus.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import type { Driver } from "../gen/kannon/v1/driver_pb.js";
-import {
-  WatchDriversResponseSchema,
-  WatchTestResponseSchema,
-  type WatchDriversResponse,
-  type WatchTestResponse,
-} from "../gen/kannon/v1/orchestrator_pb.js";
-import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
+import { swallowed } from "../metrics/swallowed.js";
 import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import { TargetAllowlist } from "./allowlist.js";
-import * as catalog from "./catalog.js";
-import { Channel } from "./channel.js";
-import { TestWatchers } from "./watchers.js";
+import { retain, TestCatalog } from "./catalog.js";
 import { DomainError } from "./errors.js";
 import { LivenessEvidence } from "./evidence.js";
 import { CLOCK_PROBE_EVERY_MS, pickDrivers } from "./clock-offset.js";
@@ -25,11 +16,11 @@ import { Fleet } from "./fleet.js";
 import { ingestBatch, type IngestStats } from "./ingest.js";
 import { judgeDrivers } from "./judge.js";
 import { LiveTest } from "./live-test.js";
-import type { Page } from "./paging.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
+import { TERMINAL } from "./watchers.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
 export const CANCEL_DEADLINE_MS = 5000;
@@ -45,8 +36,6 @@ export const DEFAULT_KEEP_TESTS = 10_000;
 export const DEFAULT_FORGET_DRIVERS_AFTER_MS = 24 * 3600_000;
 /** How often drivers gone for long are pruned. */
 const PRUNE_EVERY_MS = 60_000;
-
-const TERMINAL = new Set([TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED]);
 
 /** Options of {@link Orchestrator.open}. */
 export interface OrchestratorOptions {
@@ -73,14 +62,15 @@ export interface OrchestratorStats extends IngestStats {
 }
 
 /**
- * The orchestrator's domain: tests and their lifecycle, the fleet, the exact merge of metrics,
- * deadlines, and durable state. Transport-free: the Connect routes call it.
+ * The orchestrator's domain: the lifecycle of tests (create, start, cancel, end, delete), the
+ * fleet's liveness, the exact merge of metrics, deadlines, and durable state; the read side is
+ * {@link TestCatalog}. Transport-free: the Connect routes call it and build the API's messages.
  *
  * Liveness and data are consumed apart: registrations and heartbeats on one subscription (O(1)
  * each), metrics in batches on another (decoded once, applied, and stored in one transaction per
  * batch before the batch is acknowledged), so a metrics backlog never makes a driver look dead.
  */
-export class Orchestrator {
+export class Orchestrator extends TestCatalog {
   readonly stats: OrchestratorStats = {
     metricsApplied: 0,
     metricsDuplicate: 0,
@@ -91,8 +81,6 @@ export class Orchestrator {
     busStalls: 0,
     clockProbesFailed: 0,
   };
-  private readonly live = new Map<string, LiveTest>();
-  private readonly watchers = new TestWatchers();
   private readonly notRunningSince = new Map<string, number>();
   private readonly cancelDeadline = new Map<string, number>();
   /** Per running test: how long the bus was unreachable during it (its deadlines move by that). */
@@ -104,6 +92,8 @@ export class Orchestrator {
   private ticker: NodeJS.Timeout | undefined;
   private readonly evidence: LivenessEvidence;
   private closing = false;
+  private markClosed: () => void = () => {};
+  private readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
   private lastPruneMs = Date.now();
   private lastProbeMs = 0;
   private probing = false;
@@ -116,10 +106,11 @@ export class Orchestrator {
 
   private constructor(
     private readonly bus: Bus,
-    private readonly store: Store,
-    readonly fleet: Fleet,
+    store: Store,
+    fleet: Fleet,
     options: OrchestratorOptions,
   ) {
+    super(store, fleet);
     this.log = options.log ?? ((m) => console.log(m));
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
@@ -163,9 +154,7 @@ export class Orchestrator {
     o.fleet.forgive();
     o.fleet.onRefuse = (driverId, instanceId, reason) => {
       o.log(`orchestrator: ${reason}`);
-      void o.bus
-        .publish("trigger", "", create(TriggerMessageSchema, { action: TriggerAction.REFUSE, driverIds: [driverId], instanceId, reason }))
-        .catch((err) => o.log(`orchestrator: could not tell the refused driver ${driverId}: ${String(err)}`));
+      void o.tell("", { action: TriggerAction.REFUSE, driverIds: [driverId], instanceId, reason }, "refuse", `could not tell the refused driver ${driverId}`);
     };
     o.ticker = setInterval(() => o.tick(), TICK_MS);
     return o;
@@ -186,32 +175,6 @@ export class Orchestrator {
     this.store.putTest(test);
     this.retain();
     return test;
-  }
-
-  /** A test by id. */
-  getTest(id: string): Test {
-    if (!id) throw new DomainError("invalid_argument", "test_id is required");
-    const live = this.live.get(id);
-    if (live) return live.test;
-    const test = this.store.getTest(id);
-    if (!test) throw new DomainError("not_found", `test "${id}" does not exist`);
-    return test;
-  }
-
-  /** A page of tests, newest first, optionally in one state. */
-  listTests(query: catalog.TestQuery = { pageSize: 0, pageToken: "", state: TestState.UNSPECIFIED }): Page<Test> {
-    return catalog.listTests(this.store, query, (t) => this.live.get(t.id)?.test ?? t);
-  }
-
-  /** A page of the fleet, sorted by id. */
-  listDrivers(query: { pageSize: number; pageToken: string } = { pageSize: 0, pageToken: "" }): Page<Driver> {
-    return catalog.listDrivers(this.fleet, query);
-  }
-
-  /** A page of a test's merged intervals at full resolution. */
-  listIntervals(id: string, query: { pageSize: number; pageToken: string }): Page<Stats> {
-    this.getTest(id);
-    return catalog.listIntervals(this.store, id, query);
   }
 
   /** Deletes a test that is not running, with its report and intervals. */
@@ -259,7 +222,7 @@ export class Orchestrator {
       again.startAttempt = attempt;
       this.store.putTest(again);
       // Whatever did reach a driver must not run (this attempt only: a retry is not affected).
-      void this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt })).catch(() => undefined);
+      void this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt }, "cancel_unstarted", `could not cancel attempt ${attempt} of test ${id}, whose start failed`);
       throw new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
     }
     this.watchers.started(live);
@@ -268,7 +231,8 @@ export class Orchestrator {
 
   /**
    * Cancels a test: a CREATED test ends at once; a running one is told to stop and ends when its
-   * drivers have flushed (or by {@link CANCEL_DEADLINE_MS}). Waits up to that long for the end.
+   * drivers have flushed (or by {@link CANCEL_DEADLINE_MS}). Waits for that end (a little past the
+   * deadline at the most, or until the orchestrator closes) and returns the test as it is then.
    */
   async cancelTest(id: string): Promise<Test> {
     const test = this.getTest(id);
@@ -291,54 +255,19 @@ export class Orchestrator {
       live.test.cancelRequested = true;
       this.store.putTest(live.test);
       this.cancelDeadline.set(id, Date.now() + CANCEL_DEADLINE_MS);
-      await this.bus
-        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }))
-        .catch((err) => this.log(`orchestrator: could not send cancel for test ${id}: ${String(err)}; drivers will be declared lost`));
+      await this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }, "cancel", `could not send cancel for test ${id}; its drivers will be declared lost`);
     }
-    const deadline = Date.now() + CANCEL_DEADLINE_MS + TICK_MS * 2;
-    while (this.live.has(id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_DEADLINE_MS + TICK_MS * 2)));
+    await Promise.race([live.whenEnded, this.closed, deadline]);
+    clearTimeout(timer);
     return this.getTest(id);
-  }
-
-  /** The final report of an ended test. */
-  getReport(id: string): Report {
-    const test = this.getTest(id);
-    const report = this.store.getReport(id);
-    if (!report)
-      throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; its report is ready when it ends`);
-    return report;
-  }
-
-  /** The stored report's exact bytes (for byte-for-byte checks). */
-  getReportBytes(id: string): Uint8Array | undefined {
-    return this.store.getReportBytes(id);
-  }
-
-  /** Streams a test: current state first, then every interval, then the final report. */
-  watchTest(id: string): AsyncIterable<WatchTestResponse> {
-    const test = this.getTest(id);
-    const ch = this.watchers.open();
-    const live = this.live.get(id);
-    if (live) this.watchers.attach(live, ch);
-    else if (TERMINAL.has(test.state)) {
-      const report = this.store.getReport(id);
-      ch.push(create(WatchTestResponseSchema, { test, ...(report ? { report, cumulative: report.total! } : {}) }));
-      ch.end();
-    } else this.watchers.waitForStart(test, ch);
-    return ch;
-  }
-
-  /** Streams the fleet: the whole fleet once, then one changed driver per message. */
-  watchDrivers(): AsyncIterable<WatchDriversResponse> {
-    const ch = new Channel<WatchDriversResponse>({ sizeOf: (r) => toBinary(WatchDriversResponseSchema, r as WatchDriversResponse).byteLength });
-    ch.push(create(WatchDriversResponseSchema, { drivers: this.fleet.list() }));
-    ch.onClose = this.fleet.subscribe((changed) => ch.push(create(WatchDriversResponseSchema, { changed })));
-    return ch;
   }
 
   /** Stops consuming, ends every stream, closes the store. Running tests resume on the next open. */
   async close(): Promise<void> {
     this.closing = true;
+    this.markClosed();
     clearInterval(this.ticker);
     await Promise.allSettled([this.liveness?.close(), this.ingestion?.close()]);
     this.watchers.closeAll();
@@ -346,29 +275,11 @@ export class Orchestrator {
     await this.store.close();
   }
 
-  /** Running tests, for live gauges (Prometheus). */
-  runningTests(): LiveTest[] {
-    return [...this.live.values()].filter((l) => !l.sealed);
-  }
-
-  /** How many stored tests are in each state (running ones as they are live). */
-  testsByState(): Map<TestState, number> {
-    const counts = new Map<TestState, number>();
-    for (const { test } of this.store.testsNewestFirst()) {
-      const state = this.live.get(test.id)?.test.state ?? test.state;
-      counts.set(state, (counts.get(state) ?? 0) + 1);
-    }
-    return counts;
-  }
-
-  /** Bytes the store takes on disk. */
-  storeSizeBytes(): number {
-    return this.store.sizeBytes();
-  }
-
   private newLive(test: Test): LiveTest {
     return new LiveTest(test, (stats) => {
-      this.store.putInterval(test.id, stats).catch((err) => this.log(`orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`));
+      this.store
+        .putInterval(test.id, stats)
+        .catch((err) => swallowed("orchestrator.store_interval", `orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`, this.log));
     });
   }
 
@@ -384,7 +295,7 @@ export class Orchestrator {
       try {
         live.apply(m);
       } catch (err) {
-        this.log(`orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`);
+        swallowed("orchestrator.replay", `orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`, this.log);
       }
     }
     this.live.set(test.id, live);
@@ -426,7 +337,7 @@ export class Orchestrator {
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
     } catch (err) {
       // Still live and sealed: the next tick tries again.
-      this.log(`orchestrator: could not store the end of test ${id}: ${String(err)}; trying again`);
+      swallowed("orchestrator.store_end", `orchestrator: could not store the end of test ${id}: ${String(err)}; trying again`, this.log);
       this.finishing.delete(id);
       return;
     }
@@ -438,22 +349,21 @@ export class Orchestrator {
     this.fleet.release(id);
     // Drivers that delivered their final are free for the next test now, not at their next beat.
     this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
+    live.ended();
     // The report holds the merged intervals; the raw driver intervals are no longer needed.
-    this.store.deleteMetrics(id).catch((err) => this.log(`orchestrator: could not compact test ${id}: ${String(err)}`));
+    this.store.deleteMetrics(id).catch((err) => swallowed("orchestrator.compact", `orchestrator: could not compact test ${id}: ${String(err)}`, this.log));
     this.retain();
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))
-      void this.bus
-        .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }))
-        .catch((err) => this.log(`orchestrator: could not tell the drivers test ${id} is over: ${String(err)}`));
+      void this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }, "tell_over", `could not tell the drivers test ${id} is over`);
   }
 
   /** Deletes the oldest tests beyond keepTests, one pass at a time. */
   private retain(): void {
     if (this.store.testCount <= this.keepTests) return;
     this.retaining = this.retaining
-      .then(() => catalog.retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.watchers.ended(t)))
-      .catch((err) => this.log(`orchestrator: retention failed: ${String(err)}`));
+      .then(() => retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.watchers.ended(t)))
+      .catch((err) => swallowed("orchestrator.retain", `orchestrator: retention failed: ${String(err)}`, this.log));
   }
 
   /** Deadlines: start instant, liveness on evidence, missing or idle drivers, run and cancel deadlines. */
@@ -516,11 +426,23 @@ export class Orchestrator {
     live.sharedIds = ids;
     const id = live.test.id;
     this.log(`orchestrator: test ${id}: re-splitting the arrival rate over ${ids.length} driver(s): ${ids.join(", ")}`);
-    void this.bus
-      .publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids, attempt: live.test.startAttempt }))
-      .catch((err) => {
-        this.log(`orchestrator: could not re-split test ${id}: ${String(err)}; trying again`);
-        if (live.sharedIds === ids) live.sharedIds = previous;
-      });
+    const trigger = { testId: id, action: TriggerAction.RESHARE, startAt: timestampAt(now + RESHARE_LEAD_MS), driverIds: ids, attempt: live.test.startAttempt };
+    void this.tell(id, trigger, "reshare", `could not re-split test ${id}; trying again`).then((sent) => {
+      if (!sent && live.sharedIds === ids) live.sharedIds = previous;
+    });
+  }
+
+  /**
+   * Publishes a trigger on which nothing waits: a failure is logged (`failed` says what could not
+   * be done) and counted as `orchestrator.<where>`. Resolves to whether it was sent.
+   */
+  private async tell(key: string, trigger: MessageInitShape<typeof TriggerMessageSchema>, where: string, failed: string): Promise<boolean> {
+    try {
+      await this.bus.publish("trigger", key, create(TriggerMessageSchema, trigger));
+      return true;
+    } catch (err) {
+      swallowed(`orchestrator.${where}`, `orchestrator: ${failed}: ${String(err)}`, this.log);
+      return false;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { swallowedCounts } from "../metrics/swallowed.js";
 import type { Orchestrator } from "./orchestrator.js";
 
 /** The label value of an enum state: `DRIVER_STATE_READY` → `ready`. */
@@ -9,7 +10,8 @@ const label = (name: string | undefined) => (name ?? "unspecified").toLowerCase(
 /**
  * The orchestrator's Prometheus metrics, read at each scrape: drivers and tests by state; for
  * each running test (label `test_id`) its requests and errors by kind so far, and its last
- * interval's req/s and latency quantiles; and the orchestrator's own ingest counters.
+ * interval's req/s and latency quantiles; the orchestrator's own ingest counters; and the errors
+ * this process handled and went on, by place (`kannon_errors_swallowed_total{where}`).
  */
 export function createPrometheusRegistry(o: Orchestrator): Registry {
   const registry = new Registry();
@@ -112,5 +114,15 @@ export function createPrometheusRegistry(o: Orchestrator): Registry {
   counter("kannon_driver_messages_invalid_total", "Registrations and heartbeats skipped for a field out of bounds (driver, test or instance id).", () => o.fleet.invalid);
   counter("kannon_drivers_refused_full_total", "Registrations and heartbeats of new drivers refused because the fleet is at its bound.", () => o.fleet.overflow);
   counter("kannon_bus_stalls_total", "Times the data plane became unreachable.", () => o.stats.busStalls);
+  new Counter({
+    name: "kannon_errors_swallowed_total",
+    help: "Errors this process logged and went on from (a failed best-effort publish, a retried write, a skipped record), by place.",
+    labelNames: ["where"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [where, n] of swallowedCounts()) this.inc({ where }, n);
+    },
+  });
   return registry;
 }

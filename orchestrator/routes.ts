@@ -1,5 +1,5 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import {
   CancelTestResponseSchema,
   CreateTestResponseSchema,
@@ -11,7 +11,10 @@ import {
   ListTestsResponseSchema,
   OrchestratorService,
   StartTestResponseSchema,
+  WatchDriversResponseSchema,
+  WatchTestResponseSchema,
 } from "../gen/kannon/v1/orchestrator_pb.js";
+import { Channel } from "./channel.js";
 import { toConnectError } from "./errors.js";
 import type { Orchestrator } from "./orchestrator.js";
 
@@ -22,6 +25,26 @@ async function handle<T>(body: () => T | Promise<T>): Promise<T> {
   } catch (err) {
     throw toConnectError(err);
   }
+}
+
+/** A stream's queue of `schema` messages, bounded in messages and in encoded bytes. */
+function channelOf<Desc extends DescMessage>(schema: Desc): Channel<MessageShape<Desc>> {
+  return new Channel<MessageShape<Desc>>({ sizeOf: (m) => toBinary(schema, m as MessageShape<Desc>).byteLength });
+}
+
+/** WatchTest: the domain's updates of a test, as responses, until its report (or the client leaves). */
+function watchTest(o: Orchestrator, testId: string): Channel<MessageShape<typeof WatchTestResponseSchema>> {
+  const ch = channelOf(WatchTestResponseSchema);
+  ch.onClose = o.watchTest(testId, { update: (u) => ch.push(create(WatchTestResponseSchema, u)), end: () => ch.end() });
+  return ch;
+}
+
+/** WatchDrivers: the whole fleet once, then one changed driver per response. */
+function watchDrivers(o: Orchestrator): Channel<MessageShape<typeof WatchDriversResponseSchema>> {
+  const ch = channelOf(WatchDriversResponseSchema);
+  ch.push(create(WatchDriversResponseSchema, { drivers: o.fleet.list() }));
+  ch.onClose = o.fleet.subscribe((changed) => ch.push(create(WatchDriversResponseSchema, { changed })));
+  return ch;
 }
 
 /** Streams from an iterable the domain returns, mapping its errors; ends when the client goes away. */
@@ -77,7 +100,7 @@ export function orchestratorRoutes(o: Orchestrator): (router: ConnectRouter) => 
         }),
       deleteTest: (req) => handle(async () => (await o.deleteTest(req.testId), create(DeleteTestResponseSchema, {}))),
       getReport: (req) => handle(() => create(GetReportResponseSchema, { report: o.getReport(req.testId) })),
-      watchTest: (req, ctx) => stream(() => o.watchTest(req.testId), ctx),
-      watchDrivers: (_req, ctx) => stream(() => o.watchDrivers(), ctx),
+      watchTest: (req, ctx) => stream(() => watchTest(o, req.testId), ctx),
+      watchDrivers: (_req, ctx) => stream(() => watchDrivers(o), ctx),
     });
 }

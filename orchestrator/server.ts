@@ -6,6 +6,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { Orchestrator } from "./orchestrator.js";
 import type { Registry } from "prom-client";
+import { swallowed } from "../metrics/swallowed.js";
 import { createPrometheusRegistry } from "./prometheus.js";
 import { file_kannon_v1_bus } from "../gen/kannon/v1/bus_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
@@ -116,6 +117,7 @@ async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse,
     const body = await registry.metrics();
     res.writeHead(200, { "content-type": registry.contentType }).end(body);
   } catch (err) {
+    swallowed("server.metrics", `orchestrator: GET /metrics failed: ${String(err)}`);
     res.writeHead(500, { "content-type": "text/plain" }).end(`metrics: ${String(err)}\n`);
   }
 }

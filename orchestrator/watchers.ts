@@ -1,57 +1,78 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { WatchTestResponseSchema, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
-import type { Test } from "../gen/kannon/v1/test_pb.js";
-import { Channel } from "./channel.js";
-import type { LiveTest } from "./live-test.js";
+import type { Report } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import type { LiveTest, TestUpdate } from "./live-test.js";
+
+/** Where a watcher of a test gets its updates (the routes turn them into a WatchTest stream). */
+export interface TestSink {
+  update(u: TestUpdate): void;
+  /** No more updates: the test ended (or was deleted), or the orchestrator closes. */
+  end(): void;
+}
+
+/** States after which a test changes no more. */
+export const TERMINAL: ReadonlySet<TestState> = new Set([TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED]);
+
+interface Waiting {
+  sink: TestSink;
+  /** Stops the updates: first leaves the waiting set, once the test started it leaves the run. */
+  stop: () => void;
+}
 
 /**
- * The WatchTest streams: attached to a running test's merge, or waiting for a test that has not
+ * The watchers of tests: attached to a running test's merge, or waiting for a test that has not
  * started yet (they get its state now, and its intervals once it starts, or its end).
  */
 export class TestWatchers {
   /** Watchers of tests that have not started yet. */
-  private readonly early = new Map<string, Set<Channel<WatchTestResponse>>>();
+  private readonly early = new Map<string, Set<Waiting>>();
 
-  /** A new stream, bounded in messages and in encoded bytes. */
-  open(): Channel<WatchTestResponse> {
-    return new Channel<WatchTestResponse>({ sizeOf: (r) => toBinary(WatchTestResponseSchema, r as WatchTestResponse).byteLength });
-  }
-
-  /** Streams a running test: its current state first, then every update, until its report. */
-  attach(live: LiveTest, ch: Channel<WatchTestResponse>): void {
-    ch.onClose = live.watch((r) => {
-      ch.push(r);
-      if (r.report) ch.end();
-    });
-  }
-
-  /** Sends a test's state and keeps the stream until the test starts or ends. */
-  waitForStart(test: Test, ch: Channel<WatchTestResponse>): void {
-    ch.push(create(WatchTestResponseSchema, { test }));
+  /**
+   * Sends `sink` a test's updates: a running test's from its current state on, an ended test's
+   * final state and report, or a test that has not started yet its state now and the rest once
+   * it starts. Returns what stops them.
+   */
+  watch(test: Test, live: LiveTest | undefined, report: () => Report | undefined, sink: TestSink): () => void {
+    if (live) return attach(live, sink);
+    if (TERMINAL.has(test.state)) {
+      const r = report();
+      sink.update({ test, drivers: [], ...(r ? { report: r, cumulative: r.total! } : {}) });
+      sink.end();
+      return () => {};
+    }
+    sink.update({ test, drivers: [] });
     const set = this.early.get(test.id) ?? new Set();
-    set.add(ch);
+    const waiting: Waiting = { sink, stop: () => set.delete(waiting) };
+    set.add(waiting);
     this.early.set(test.id, set);
-    ch.onClose = () => set.delete(ch);
+    return () => waiting.stop();
   }
 
-  /** The test started: its waiting streams follow it live. */
+  /** The test started: its waiting watchers follow it live. */
   started(live: LiveTest): void {
-    for (const ch of this.early.get(live.test.id) ?? []) this.attach(live, ch);
+    for (const w of this.early.get(live.test.id) ?? []) w.stop = attach(live, w.sink);
     this.early.delete(live.test.id);
   }
 
-  /** The test ended (or was deleted) before it started: its waiting streams get its state and end. */
+  /** The test ended (or was deleted) before it started: its waiting watchers get its state and end. */
   ended(test: Test): void {
-    for (const ch of this.early.get(test.id) ?? []) {
-      ch.push(create(WatchTestResponseSchema, { test }));
-      ch.end();
+    for (const { sink } of this.early.get(test.id) ?? []) {
+      sink.update({ test, drivers: [] });
+      sink.end();
     }
     this.early.delete(test.id);
   }
 
-  /** Ends every waiting stream (the orchestrator closes). */
+  /** Ends every waiting watcher (the orchestrator closes). */
   closeAll(): void {
-    for (const set of this.early.values()) for (const ch of set) ch.end();
+    for (const set of this.early.values()) for (const { sink } of set) sink.end();
     this.early.clear();
   }
+}
+
+/** Follows a running test: its current state first, then every update, until its report. */
+function attach(live: LiveTest, sink: TestSink): () => void {
+  return live.watch((u) => {
+    sink.update(u);
+    if (u.report) sink.end();
+  });
 }

@@ -2,6 +2,7 @@ import { build } from "esbuild";
 import { readFile } from "node:fs/promises";
 import type http from "node:http";
 import { join } from "node:path";
+import { swallowed } from "../metrics/swallowed.js";
 
 const root = join(import.meta.dirname, "..");
 const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'";
@@ -60,6 +61,7 @@ export async function serveDashboard(req: http.IncomingMessage, res: http.Server
     }
     res.writeHead(200, { "content-type": file.type, "content-security-policy": CSP, "x-content-type-options": "nosniff", "cache-control": "no-cache" }).end(file.body);
   } catch (err) {
+    swallowed("server.dashboard", `orchestrator: the dashboard could not be built: ${String(err)}`);
     res.writeHead(500, { "content-type": "text/plain" }).end(`the dashboard could not be built: ${String(err)}\n`);
   }
 }

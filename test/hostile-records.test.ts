@@ -13,11 +13,13 @@ import { createBus, type RawRecord, type Transport } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { HeartbeatMessageSchema, RegisterMessageSchema } from "../gen/kannon/v1/bus_pb.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { WatchDriversResponseSchema } from "../gen/kannon/v1/orchestrator_pb.js";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { OrchestratorService, WatchDriversResponseSchema } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { Fleet } from "../orchestrator/fleet.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { orchestratorRoutes } from "../orchestrator/routes.js";
 import { Store } from "../orchestrator/store.js";
 import { heartbeat, metrics, registerAll, REQUESTS_PER_INTERVAL } from "./fake-fleet.js";
 import { spec, until } from "./helpers.js";
@@ -111,7 +113,9 @@ describe("hostile records on the bus cost only themselves", () => {
     await until(() => o.fleet.invalid === 61, 5000, "61 forged messages refused");
     expect(o.fleet.list().map((d) => d.id)).toEqual(["g1", "g2"]);
     expect(o.fleet.get("g1")!.state).toBe(DriverState.READY);
-    const stream = o.watchDrivers()[Symbol.asyncIterator]();
+    // WatchDrivers through the routes, over an in-memory transport.
+    const client = createClient(OrchestratorService, createRouterTransport(orchestratorRoutes(o)));
+    const stream = client.watchDrivers({})[Symbol.asyncIterator]();
     const first = await stream.next();
     await stream.return?.();
     expect(first.done).toBe(false);
