@@ -7,6 +7,8 @@ import { metricsKey, type Store, type StoredMetrics } from "./store.js";
 
 /** Metrics applied between two yields to the event loop while a batch is ingested. */
 const INGEST_SLICE = 200;
+/** Stored intervals replayed between two waits for the merged intervals' writes. */
+const REPLAY_SLICE = 2000;
 
 /** What ingesting counts (part of the orchestrator's stats). */
 export interface IngestStats {
@@ -101,4 +103,21 @@ export async function ingestBatch(
     stats.batches++;
   }
   return { touched, finals };
+}
+
+/**
+ * Replays a running test's stored driver intervals into `live` after a restart, in order, as a
+ * stream: every {@link REPLAY_SLICE} messages it waits for the merged intervals it re-emitted to
+ * be written. A message that does not apply is logged, counted and skipped.
+ */
+export async function replayStored(live: LiveTest, store: Store, log: (m: string) => void): Promise<void> {
+  let n = 0;
+  for (const m of store.metricsOf(live.test.id)) {
+    if (++n % REPLAY_SLICE === 0) await store.committed();
+    try {
+      live.apply(m);
+    } catch (err) {
+      swallowed("orchestrator.replay", `orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${live.test.id}): ${String(err)}`, log);
+    }
+  }
 }

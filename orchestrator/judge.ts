@@ -1,8 +1,44 @@
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { msOf } from "../metrics/stats.js";
 import type { Fleet } from "./fleet.js";
-import type { LiveTest } from "./live-test.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import type { Ending, LiveTest } from "./live-test.js";
 import { runDeadlineMs } from "./plan.js";
+
+/**
+ * The bookkeeping of running tests' deadlines: when a cancel expects the finals by, how long the
+ * bus was unreachable during each (its deadlines move by that), and since when a driver has not
+ * been running the test it was given.
+ */
+export class RunDeadlines {
+  private readonly notRunningSince = new Map<string, number>();
+  private readonly cancelBy = new Map<string, number>();
+  private readonly pausedMs = new Map<string, number>();
+
+  /** A test was cancelled: its drivers' finals are expected by `byMs`. */
+  cancelled(testId: string, byMs: number): void {
+    this.cancelBy.set(testId, byMs);
+  }
+
+  /** The bus was unreachable for `gap` ms: the tests' deadlines move by it, drivers get a fresh window. */
+  paused(testIds: Iterable<string>, gap: number): void {
+    for (const id of testIds) this.pausedMs.set(id, (this.pausedMs.get(id) ?? 0) + gap);
+    this.notRunningSince.clear();
+  }
+
+  /** Judges a running test's drivers (see {@link judgeDrivers}). */
+  judge(live: LiveTest, c: Pick<JudgeContext, "fleet" | "now" | "caughtUpAt" | "missingAfterMs">): void {
+    const id = live.test.id;
+    judgeDrivers(live, { ...c, notRunningSince: this.notRunningSince, pausedMs: this.pausedMs.get(id) ?? 0, cancelBy: this.cancelBy.get(id) });
+  }
+
+  /** A test ended: forgets its entries. */
+  forget(testId: string, driverIds: Iterable<string>): void {
+    this.cancelBy.delete(testId);
+    this.pausedMs.delete(testId);
+    for (const d of driverIds) this.notRunningSince.delete(`${testId}/${d}`);
+  }
+}
 
 /** What judging a running test's drivers needs. */
 export interface JudgeContext {
@@ -46,4 +82,15 @@ export function judgeDrivers(live: LiveTest, c: JudgeContext): void {
   const past = (at: number | undefined) => at !== undefined && c.now > at && c.caughtUpAt > at;
   if (past(base === undefined ? undefined : base + c.pausedMs) || past(c.cancelBy === undefined ? undefined : c.cancelBy + c.pausedMs))
     for (const d of live.drivers.values()) live.lose(d.id, `driver ${d.id} sent no final metrics by the deadline`);
+}
+
+/**
+ * How a sealed run ended: CANCELLED when a cancel was asked for (even one that came in while its
+ * end was being stored), FAILED when no driver ran it (each gave a reason and counted nothing),
+ * else COMPLETED.
+ */
+export function endingOf(live: LiveTest): Ending {
+  if (live.cancelRequested) return { state: TestState.CANCELLED, message: "cancelled by request" };
+  if ([...live.drivers.values()].every((d) => d.message !== "" && d.totals.requests === 0)) return { state: TestState.FAILED, message: "no driver ran the test" };
+  return { state: TestState.COMPLETED, message: "" };
 }

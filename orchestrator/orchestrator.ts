@@ -10,12 +10,12 @@ import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT 
 import { TargetAllowlist } from "./allowlist.js";
 import { retain, TestCatalog } from "./catalog.js";
 import { DomainError } from "./errors.js";
-import { LivenessEvidence } from "./evidence.js";
-import { CLOCK_PROBE_EVERY_MS, pickDrivers } from "./clock-offset.js";
+import { pickDrivers } from "./clock-offset.js";
 import { Fleet } from "./fleet.js";
-import { ingestBatch, type IngestStats } from "./ingest.js";
-import { judgeDrivers } from "./judge.js";
+import { ingestBatch, replayStored, type IngestStats } from "./ingest.js";
+import { endingOf, RunDeadlines } from "./judge.js";
 import { LiveTest } from "./live-test.js";
+import { FleetLiveness, type LivenessStats } from "./liveness.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
@@ -28,14 +28,8 @@ export const CANCEL_DEADLINE_MS = 5000;
 const TICK_MS = 250;
 /** The metrics consumer counts as current when it has caught up within this long. */
 const INGEST_CURRENT_MS = 1500;
-/** Stored intervals replayed between two waits for the merged intervals' writes. */
-const REPLAY_SLICE = 2000;
 /** Default of {@link OrchestratorOptions.keepTests}. */
 export const DEFAULT_KEEP_TESTS = 10_000;
-/** Default of {@link OrchestratorOptions.forgetDriversAfterMs}: a day. */
-export const DEFAULT_FORGET_DRIVERS_AFTER_MS = 24 * 3600_000;
-/** How often drivers gone for long are pruned. */
-const PRUNE_EVERY_MS = 60_000;
 
 /** Options of {@link Orchestrator.open}. */
 export interface OrchestratorOptions {
@@ -46,62 +40,39 @@ export interface OrchestratorOptions {
   log?: ((message: string) => void) | undefined;
   /** Tests kept in the store; beyond it the oldest that are not running are deleted. */
   keepTests?: number | undefined;
-  /** Drivers that left or went missing this long ago are forgotten. */
+  /** Drivers that left or went missing this long ago are forgotten (default: a day). */
   forgetDriversAfterMs?: number | undefined;
   /** `HOST[:PORT]` entries tests may target; empty or absent: any target. */
   allowTargets?: readonly string[] | undefined;
 }
 
 /** Counters for logs, tests and benchmarks. */
-export interface OrchestratorStats extends IngestStats {
-  heartbeats: number;
-  /** Times the bus became unreachable (liveness judgement paused). */
-  busStalls: number;
-  /** Clock probes that could not be sent (the bus was unreachable). */
-  clockProbesFailed: number;
-}
+export interface OrchestratorStats extends IngestStats, LivenessStats {}
 
 /**
  * The orchestrator's domain: the lifecycle of tests (create, start, cancel, end, delete), the
  * fleet's liveness, the exact merge of metrics, deadlines, and durable state; the read side is
  * {@link TestCatalog}. Transport-free: the Connect routes call it and build the API's messages.
  *
- * Liveness and data are consumed apart: registrations and heartbeats on one subscription (O(1)
- * each), metrics in batches on another (decoded once, applied, and stored in one transaction per
- * batch before the batch is acknowledged), so a metrics backlog never makes a driver look dead.
+ * Liveness and data are consumed apart: registrations and heartbeats by {@link FleetLiveness},
+ * metrics in batches on a subscription of their own (decoded once, applied, and stored in one
+ * transaction per batch before the batch is acknowledged).
  */
 export class Orchestrator extends TestCatalog {
-  readonly stats: OrchestratorStats = {
-    metricsApplied: 0,
-    metricsDuplicate: 0,
-    metricsIgnored: 0,
-    metricsInvalid: 0,
-    batches: 0,
-    heartbeats: 0,
-    busStalls: 0,
-    clockProbesFailed: 0,
-  };
-  private readonly notRunningSince = new Map<string, number>();
-  private readonly cancelDeadline = new Map<string, number>();
-  /** Per running test: how long the bus was unreachable during it (its deadlines move by that). */
-  private readonly pausedMs = new Map<string, number>();
+  readonly stats: OrchestratorStats = { metricsApplied: 0, metricsDuplicate: 0, metricsIgnored: 0, metricsInvalid: 0, batches: 0, heartbeats: 0, busStalls: 0, clockProbesFailed: 0 };
+  private readonly deadlines = new RunDeadlines();
   /** Tests whose end is being stored (sealed, report not yet written). */
   private readonly finishing = new Set<string>();
-  private liveness: Subscription | undefined;
+  private readonly liveness: FleetLiveness;
   private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private readonly evidence: LivenessEvidence;
   private closing = false;
   private markClosed: () => void = () => {};
   private readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
-  private lastPruneMs = Date.now();
-  private lastProbeMs = 0;
-  private probing = false;
   private retaining: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
   private readonly heartbeatIntervalMs: number;
   private readonly keepTests: number;
-  private readonly forgetDriversAfterMs: number;
   private readonly allowlist: TargetAllowlist;
 
   private constructor(
@@ -114,9 +85,8 @@ export class Orchestrator extends TestCatalog {
     this.log = options.log ?? ((m) => console.log(m));
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
-    this.forgetDriversAfterMs = options.forgetDriversAfterMs ?? DEFAULT_FORGET_DRIVERS_AFTER_MS;
     this.allowlist = new TargetAllowlist(options.allowTargets);
-    this.evidence = new LivenessEvidence(this.log);
+    this.liveness = new FleetLiveness(fleet, this.stats, this.log, options.forgetDriversAfterMs);
   }
 
   /**
@@ -131,21 +101,12 @@ export class Orchestrator extends TestCatalog {
     try {
       for (const { test } of store.testsNewestFirst())
         if (test.state === TestState.STARTING || test.state === TestState.RUNNING) await o.resume(test);
-      o.liveness = await options.bus.subscribe(
-        { kind: "shared", group: "orchestrator-liveness", exclusive: true },
-        {
-          register: (m) => o.fleet.onRegister(m),
-          heartbeat: (m) => {
-            o.stats.heartbeats++;
-            o.fleet.onHeartbeat(m);
-          },
-        },
-      );
+      await o.liveness.start(options.bus);
       o.ingestion = await options.bus.subscribeBatch({ kind: "shared", group: "orchestrator", exclusive: true }, "metrics", (batch) =>
         o.ingest(batch),
       );
     } catch (err) {
-      await o.liveness?.close();
+      await o.liveness.close();
       await store.close();
       throw err;
     }
@@ -191,8 +152,9 @@ export class Orchestrator extends TestCatalog {
     const test = this.getTest(id);
     if (test.state !== TestState.CREATED)
       throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; only a CREATED test can be started`);
-    if (this.evidence.stalledSince !== undefined)
-      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - this.evidence.stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
+    const stalledSince = this.liveness.stalledSince;
+    if (stalledSince !== undefined)
+      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
     const spec = test.spec!;
     const picked = pickDrivers(this.fleet.ready(), spec.driverCount);
     if ("problem" in picked) throw new DomainError("failed_precondition", `test "${id}" ${picked.problem}`);
@@ -254,7 +216,7 @@ export class Orchestrator extends TestCatalog {
       live.test = clone(TestSchema, live.test);
       live.test.cancelRequested = true;
       this.store.putTest(live.test);
-      this.cancelDeadline.set(id, Date.now() + CANCEL_DEADLINE_MS);
+      this.deadlines.cancelled(id, Date.now() + CANCEL_DEADLINE_MS);
       await this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }, "cancel", `could not send cancel for test ${id}; its drivers will be declared lost`);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -269,7 +231,7 @@ export class Orchestrator extends TestCatalog {
     this.closing = true;
     this.markClosed();
     clearInterval(this.ticker);
-    await Promise.allSettled([this.liveness?.close(), this.ingestion?.close()]);
+    await Promise.allSettled([this.liveness.close(), this.ingestion?.close()]);
     this.watchers.closeAll();
     await this.retaining;
     await this.store.close();
@@ -283,26 +245,15 @@ export class Orchestrator extends TestCatalog {
     });
   }
 
-  /**
-   * Picks a running test up again after a restart: replays its stored intervals in order, as a
-   * stream, letting the merged intervals it re-emits be written as it goes.
-   */
+  /** Picks a running test up again after a restart, from its stored driver intervals. */
   private async resume(test: Test): Promise<void> {
     const live = this.newLive(test);
-    let n = 0;
-    for (const m of this.store.metricsOf(test.id)) {
-      if (++n % REPLAY_SLICE === 0) await this.store.committed();
-      try {
-        live.apply(m);
-      } catch (err) {
-        swallowed("orchestrator.replay", `orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${test.id}): ${String(err)}`, this.log);
-      }
-    }
+    await replayStored(live, this.store, this.log);
     this.live.set(test.id, live);
     this.fleet.reserve(test.driverIds, test.id);
     if (test.cancelRequested) {
       live.cancelRequested = true;
-      this.cancelDeadline.set(test.id, Date.now() + CANCEL_DEADLINE_MS);
+      this.deadlines.cancelled(test.id, Date.now() + CANCEL_DEADLINE_MS);
     }
   }
 
@@ -325,13 +276,7 @@ export class Orchestrator extends TestCatalog {
     try {
       await this.store.committed();
       // Decided after the wait: a cancel that came in meanwhile still makes it CANCELLED.
-      const failed = drivers.every((d) => d.message !== "" && d.totals.requests === 0);
-      const ending = live.cancelRequested
-        ? { state: TestState.CANCELLED as const, message: "cancelled by request" }
-        : failed
-          ? { state: TestState.FAILED as const, message: "no driver ran the test" }
-          : { state: TestState.COMPLETED as const, message: "" };
-      const { test, report } = live.finish(ending, downsample(this.store.intervalsOf(id), live.intervalCount), Date.now(), (d) => this.fleet.get(d)?.clock);
+      const { test, report } = live.finish(endingOf(live), downsample(this.store.intervalsOf(id), live.intervalCount), Date.now(), (d) => this.fleet.get(d)?.clock);
       this.store.putReport(report);
       this.store.putTest(test);
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
@@ -343,9 +288,7 @@ export class Orchestrator extends TestCatalog {
     }
     this.finishing.delete(id);
     this.live.delete(id);
-    this.cancelDeadline.delete(id);
-    this.pausedMs.delete(id);
-    for (const d of drivers) this.notRunningSince.delete(`${id}/${d.id}`);
+    this.deadlines.forget(id, live.drivers.keys());
     this.fleet.release(id);
     // Drivers that delivered their final are free for the next test now, not at their next beat.
     this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
@@ -368,20 +311,8 @@ export class Orchestrator extends TestCatalog {
 
   /** Deadlines: start instant, liveness on evidence, missing or idle drivers, run and cancel deadlines. */
   private tick(now = Date.now()): void {
-    const { until, gap } = this.evidence.check(now, this.liveness?.lastPollAt?.());
-    this.stats.busStalls = this.evidence.stalls;
-    if (gap !== undefined) {
-      for (const id of this.live.keys()) this.pausedMs.set(id, (this.pausedMs.get(id) ?? 0) + gap);
-      this.fleet.forgive(now);
-      this.notRunningSince.clear();
-    }
-    if (until !== undefined) this.fleet.sweep(until);
-    if (now - this.lastProbeMs >= CLOCK_PROBE_EVERY_MS) this.probeClocks(now);
-    if (now - this.lastPruneMs > PRUNE_EVERY_MS) {
-      this.lastPruneMs = now;
-      const n = this.fleet.prune(this.forgetDriversAfterMs, now);
-      if (n > 0) this.log(`orchestrator: forgot ${n} driver(s) gone for more than ${Math.round(this.forgetDriversAfterMs / 60_000)} min`);
-    }
+    const { until, gap } = this.liveness.check(now);
+    if (gap !== undefined) this.deadlines.paused(this.live.keys(), gap);
     const caughtUpAt = this.ingestion?.caughtUpAt?.() ?? now;
     // Losses are judged only on evidence, and once what drivers sent by now has been ingested.
     const judging = until !== undefined && now - caughtUpAt <= INGEST_CURRENT_MS;
@@ -393,29 +324,10 @@ export class Orchestrator extends TestCatalog {
       }
       if (live.test.state === TestState.STARTING && now >= (live.test.startAt ? msOf(live.test.startAt) : now)) live.setState(TestState.RUNNING);
       if (!judging) continue;
-      judgeDrivers(live, {
-        fleet: this.fleet,
-        now,
-        caughtUpAt,
-        missingAfterMs: this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT,
-        notRunningSince: this.notRunningSince,
-        pausedMs: this.pausedMs.get(id) ?? 0,
-        cancelBy: this.cancelDeadline.get(id),
-      });
+      this.deadlines.judge(live, { fleet: this.fleet, now, caughtUpAt, missingAfterMs: this.heartbeatIntervalMs * MISSED_HEARTBEATS_LIMIT });
       if (live.allDone) void this.finish(live);
       else this.reshare(live, now);
     }
-  }
-
-  /** Sends the fleet a clock probe (one at a time; a probe that cannot be sent is counted). */
-  private probeClocks(now: number): void {
-    this.lastProbeMs = now;
-    if (this.probing) return;
-    this.probing = true;
-    this.bus
-      .publish("trigger", "", create(TriggerMessageSchema, { action: TriggerAction.CLOCK_PROBE, sentAt: timestampAt(Date.now()) }))
-      .catch(() => this.stats.clockProbesFailed++)
-      .finally(() => (this.probing = false));
   }
 
   /** Re-splits an arrival-rate schedule over the drivers that remain, when one dropped out. */
