@@ -7,7 +7,7 @@ import type { LiveTest } from "./live-test.js";
 import { decodeToken, encodeToken, pageSize, type Page } from "./paging.js";
 import { withoutHistograms } from "./series.js";
 import type { Store } from "./store.js";
-import { TestWatchers, type TestSink } from "./watchers.js";
+import { TERMINAL, TestWatchers, type TestSink } from "./watchers.js";
 
 /**
  * The orchestrator's read side: tests, reports, intervals and the fleet, as stored or, for a
@@ -17,6 +17,8 @@ export class TestCatalog {
   /** Tests running (or resumed after a restart) until their end is stored. */
   protected readonly live = new Map<string, LiveTest>();
   protected readonly watchers = new TestWatchers();
+  /** The states of stored tests that have ended, by id (see {@link testsByState}). */
+  private endedStates = new Map<string, TestState>();
 
   constructor(
     protected readonly store: Store,
@@ -76,13 +78,21 @@ export class TestCatalog {
     return [...this.live.values()].filter((l) => !l.sealed);
   }
 
-  /** How many stored tests are in each state (running ones as they are live). */
+  /**
+   * How many stored tests are in each state (running ones as they are live), as every Prometheus
+   * scrape asks. An ended test's state never changes: it is decoded once and remembered while the
+   * test is stored; only tests that have not ended are read at each count.
+   */
   testsByState(): Map<TestState, number> {
     const counts = new Map<TestState, number>();
-    for (const { test } of this.store.testsNewestFirst()) {
-      const state = this.live.get(test.id)?.test.state ?? test.state;
+    const ended = new Map<string, TestState>();
+    for (const id of this.store.testIds()) {
+      const state = this.live.get(id)?.test.state ?? this.endedStates.get(id) ?? this.store.getTest(id)?.state;
+      if (state === undefined) continue;
+      if (TERMINAL.has(state)) ended.set(id, state);
       counts.set(state, (counts.get(state) ?? 0) + 1);
     }
+    this.endedStates = ended;
     return counts;
   }
 

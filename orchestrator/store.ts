@@ -72,6 +72,11 @@ export class Store {
     }
   }
 
+  /** Ids of the stored tests, newest first, without reading the tests. */
+  *testIds(): Generator<string> {
+    for (const key of this.db.getKeys({ start: under("tidx").end, end: "tidx/", reverse: true })) yield key.slice(key.lastIndexOf("/") + 1);
+  }
+
   /** Tests oldest first (for retention). */
   *testsOldestFirst(): Generator<Test> {
     for (const key of this.db.getKeys(under("tidx"))) {
