@@ -115,6 +115,46 @@ describe("orchestrator at scale (in-process bus, fake drivers)", () => {
     }
   });
 
+  it("a driver lost before a restart is lost in the replay at the same point: the replay streams every interval, none waits for a judging tick", async () => {
+    const fleet = ["s1", "s2", "s3"];
+    const first = createMemoryTransport();
+    const o1 = await openOrchestrator(first, { heartbeatIntervalMs: 200 });
+    await registerAll(first, fleet);
+    await until(() => o1.fleet.size === 3, 5000, "3 drivers registered");
+    const test = o1.createTest(avalanche(3, 60_000, 100));
+    const startAtMs = msOf((await o1.startTest(test.id)).startAt!);
+    // s3 reports interval 0 and falls silent; s1 and s2 beat on and report intervals 0-9.
+    const beats = setInterval(() => void first.send(["s1", "s2"].map((d) => heartbeat(d, test.id))), 100);
+    try {
+      await first.send([metrics(test.id, "s3", 0, startAtMs, 100)]);
+      await until(() => o1.runningTests()[0]?.drivers.get("s3")?.lost === true, 5000, "s3 lost");
+      await new Promise((r) => setTimeout(r, Math.max(0, startAtMs + 600 - Date.now())));
+      await first.send(["s1", "s2"].flatMap((d) => Array.from({ length: 10 }, (_, seq) => metrics(test.id, d, seq, startAtMs, 100))));
+      await until(() => o1.stats.metricsApplied === 21 && o1.runningTests()[0]!.intervalCount === 10, 5000, "10 intervals emitted");
+    } finally {
+      clearInterval(beats);
+    }
+    const lostBefore = o1.runningTests()[0]!.drivers.get("s3")!.message;
+    await o1.close();
+    open.length = 0;
+
+    // Reopened: the replay itself emits the 10 intervals (nothing waits for s3 until the first tick).
+    const second = createMemoryTransport();
+    const o2 = await openOrchestrator(second, { heartbeatIntervalMs: 200 });
+    const live = o2.runningTests()[0]!;
+    expect(live.intervalCount).toBe(10);
+    expect(live.drivers.get("s3")!.lost).toBe(true);
+    expect(live.drivers.get("s3")!.message).toBe(lostBefore);
+    await second.send(["s1", "s2"].map((d) => heartbeat(d, test.id)));
+    await second.send(["s1", "s2"].map((d) => metrics(test.id, d, 10, startAtMs, 100, true)));
+    await until(() => o2.getTest(test.id).state === TestState.COMPLETED, 10_000, "the test completed");
+    const report = o2.getReport(test.id);
+    expect(report.partial).toBe(true);
+    expect(report.message).toBe(lostBefore);
+    expect(report.total!.requests).toBe(BigInt(21 * REQUESTS_PER_INTERVAL));
+    expect(report.intervals.map((i) => i.requests)).toEqual([3, 2, 2, 2, 2, 2, 2, 2, 2, 2].map((n) => BigInt(n * REQUESTS_PER_INTERVAL)));
+  });
+
   it("a test started the moment the previous one reports gets every driver (their READY beat not yet in)", async () => {
     const transport = createMemoryTransport();
     const o = await openOrchestrator(transport);
