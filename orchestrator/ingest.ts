@@ -108,16 +108,25 @@ export async function ingestBatch(
 /**
  * Replays a running test's stored driver intervals into `live` after a restart, in order, as a
  * stream: every {@link REPLAY_SLICE} messages it waits for the merged intervals it re-emitted to
- * be written. A message that does not apply is logged, counted and skipped.
+ * be written. A message that does not apply is logged, counted and skipped. Drivers lost before
+ * the restart are lost again at the same point (before the first interval they had not reached),
+ * so no interval waits, pending, for them until the first judging tick.
  */
 export async function replayStored(live: LiveTest, store: Store, log: (m: string) => void): Promise<void> {
+  const losses = [...store.lossesOf(live.test.id)];
+  let next = 0;
+  const loseUpTo = (seq: number) => {
+    for (; next < losses.length && losses[next]!.at <= seq; next++) live.lose(losses[next]!.driverId, losses[next]!.message);
+  };
   let n = 0;
   for (const m of store.metricsOf(live.test.id)) {
     if (++n % REPLAY_SLICE === 0) await store.committed();
+    loseUpTo(Number(m.seq));
     try {
       live.apply(m);
     } catch (err) {
       swallowed("orchestrator.replay", `orchestrator: skipped stored metrics seq ${m.seq} of ${m.driverId} (test ${live.test.id}): ${String(err)}`, log);
     }
   }
+  loseUpTo(Infinity);
 }

@@ -90,10 +90,13 @@ export class LiveTest {
   /**
    * @param onInterval receives each merged interval once, with its histograms, when it is emitted
    *   (again, identical, when a restarted orchestrator replays the run).
+   * @param onLose receives each loss with the interval before which a replay applies it again
+   *   (the driver's last seq + 1).
    */
   constructor(
     public test: Test,
     private readonly onInterval: (stats: Stats) => void = () => {},
+    private readonly onLose: (driverId: string, message: string, at: number) => void = () => {},
   ) {
     this.intervalMs = test.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
@@ -181,6 +184,7 @@ export class LiveTest {
     const wasBehind = this.isBehind(d);
     d.lost = true;
     d.message = message;
+    this.onLose(driverId, message, d.lastSeq + 1);
     if (wasBehind && this.behind > 0) this.behind--;
     this.emitReady(false);
   }

@@ -238,14 +238,22 @@ export class Orchestrator extends TestCatalog {
   }
 
   private newLive(test: Test): LiveTest {
-    return new LiveTest(test, (stats) => {
-      this.store
-        .putInterval(test.id, stats)
-        .catch((err) => swallowed("orchestrator.store_interval", `orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`, this.log));
-    });
+    return new LiveTest(
+      test,
+      (stats) => {
+        this.store
+          .putInterval(test.id, stats)
+          .catch((err) => swallowed("orchestrator.store_interval", `orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`, this.log));
+      },
+      (driverId, message, at) => {
+        this.store
+          .putLoss(test.id, { driverId, message, at })
+          .catch((err) => swallowed("orchestrator.store_loss", `orchestrator: could not store the loss of ${driverId} (test ${test.id}): ${String(err)}`, this.log));
+      },
+    );
   }
 
-  /** Picks a running test up again after a restart, from its stored driver intervals. */
+  /** Picks a running test up again after a restart, from its stored driver intervals and losses. */
   private async resume(test: Test): Promise<void> {
     const live = this.newLive(test);
     await replayStored(live, this.store, this.log);

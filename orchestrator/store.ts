@@ -1,8 +1,8 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type RootDatabase } from "lmdb";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverSchema, type Driver } from "../gen/kannon/v1/driver_pb.js";
-import { ReportSchema, StatsSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { DriverReportSchema, ReportSchema, StatsSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, type Test } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 
@@ -12,8 +12,20 @@ const under = (prefix: string) => ({ start: `${prefix}/`, end: `${prefix}0` });
 
 /** The store key of one driver interval: seq before driver, so a replay runs interval by interval. */
 export const metricsKey = (m: MetricsMessage) => `m/${m.testId}/${pad(m.seq, 12)}/${m.driverId}`;
+/** A loss sorts by the interval before which the replay applies it. */
+const lossKey = (testId: string, at: number, driverId: string) => `loss/${testId}/${pad(Math.max(0, at), 12)}/${driverId}`;
 const intervalKey = (testId: string, k: number) => `interval/${testId}/${pad(k, 10)}`;
 const indexKey = (t: Test) => `tidx/${pad(t.createdAt ? Math.round(msOf(t.createdAt)) : 0, 15)}/${t.id}`;
+
+/**
+ * A driver declared lost during a run, stored so that a restarted orchestrator's replay loses it
+ * at the same point: before the first interval `at` or later (the driver had reached `at - 1`).
+ */
+export interface StoredLoss {
+  at: number;
+  driverId: string;
+  message: string;
+}
 
 /** A stored raw record of one driver interval. */
 export interface StoredMetrics {
@@ -25,6 +37,7 @@ export interface StoredMetrics {
  * The orchestrator's durable state in LMDB, every value a binary protobuf:
  * `test/<id>` (and `tidx/<created ms>/<id>`, the index listings page through, newest first),
  * `driver/<id>`, `m/<test>/<seq>/<driver>` (raw driver intervals while a test runs),
+ * `loss/<test>/<seq>/<driver>` (drivers declared lost while it runs, a DriverReport with the message),
  * `interval/<test>/<k>` (merged intervals with histograms), `report/<id>`.
  *
  * Tests and reports are written synchronously, so an RPC answers only after its change is stored.
@@ -135,9 +148,23 @@ export class Store {
     for (const { value } of this.db.getRange(under(`m/${testId}`))) yield fromBinary(MetricsMessageSchema, value);
   }
 
-  /** Drops a test's raw driver intervals (once its report is stored, the merged intervals remain). */
-  deleteMetrics(testId: string): Promise<void> {
-    return this.removeRange(`m/${testId}`);
+  /** Drops a test's raw driver intervals and losses (once its report is stored, the merged intervals remain). */
+  async deleteMetrics(testId: string): Promise<void> {
+    await Promise.all([this.removeRange(`m/${testId}`), this.removeRange(`loss/${testId}`)]);
+  }
+
+  /** Stores a driver's loss (asynchronously; the same loss stored again changes nothing). */
+  putLoss(testId: string, loss: StoredLoss): Promise<boolean> {
+    return this.db.put(lossKey(testId, loss.at, loss.driverId), toBinary(DriverReportSchema, create(DriverReportSchema, { driverId: loss.driverId, message: loss.message })));
+  }
+
+  /** A test's stored losses, in the order the replay applies them. */
+  *lossesOf(testId: string): Generator<StoredLoss> {
+    const prefix = `loss/${testId}/`;
+    for (const { key, value } of this.db.getRange(under(`loss/${testId}`))) {
+      const r = fromBinary(DriverReportSchema, value);
+      yield { at: Number(key.slice(prefix.length, prefix.length + 12)), driverId: r.driverId, message: r.message };
+    }
   }
 
   /** Stores one merged interval (asynchronously; with its histograms, for exact downsampling). */
