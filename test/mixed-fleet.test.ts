@@ -294,6 +294,10 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
       5_000,
       "a newer heartbeat from the Python driver",
     );
+    // It echoes the clock probes: its clock offset is measured (same host: within the error bound).
+    await until(async () => (await client.listDrivers({})).drivers.find((d) => d.id === PY_ID)!.clock !== undefined, 10_000, "the Python driver's clock measured");
+    const clock = (await client.listDrivers({})).drivers.find((d) => d.id === PY_ID)!.clock!;
+    expect(Math.abs(Number(clock.offsetUs))).toBeLessThanOrEqual(Number(clock.errorUs) + 20_000);
   });
 
   it("avalanche: exact totals against the target, 500 per driver, merged percentiles equal those of all raw samples", async () => {
