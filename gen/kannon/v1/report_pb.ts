@@ -8,7 +8,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ClockOffset } from "./driver_pb.js";
 import { file_kannon_v1_driver } from "./driver_pb.js";
-import type { TestSpec, TestState } from "./test_pb.js";
+import type { Outcome, TestSpec, TestState } from "./test_pb.js";
 import { file_kannon_v1_test } from "./test_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/report.proto.
  */
 export const file_kannon_v1_report: GenFile = /*@__PURE__*/
-  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIpQECgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASIsCg1JbnRlcnZhbFJhbmdlEg0KBWZpcnN0GAEgASgNEgwKBGxhc3QYAiABKA0i7AEKDERyaXZlclJlcG9ydBIRCglkcml2ZXJfaWQYASABKAkSHwoFc3RhdHMYAiABKAsyEC5rYW5ub24udjEuU3RhdHMSFQoNc3RhcnRfc2tld191cxgDIAEoAxISCgpsYXRlX3N0YXJ0GAQgASgIEhAKCGZpbmlzaGVkGAUgASgIEg8KB21lc3NhZ2UYBiABKAkSMwoRY292ZXJlZF9pbnRlcnZhbHMYByADKAsyGC5rYW5ub24udjEuSW50ZXJ2YWxSYW5nZRIlCgVjbG9jaxgIIAEoCzIWLmthbm5vbi52MS5DbG9ja09mZnNldCKbAwoGUmVwb3J0Eg8KB3Rlc3RfaWQYASABKAkSIwoFc3RhdGUYAiABKA4yFC5rYW5ub24udjEuVGVzdFN0YXRlEg8KB3BhcnRpYWwYAyABKAgSDwoHbWVzc2FnZRgEIAEoCRIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KBXRvdGFsGAcgASgLMhAua2Fubm9uLnYxLlN0YXRzEigKB2RyaXZlcnMYCCADKAsyFy5rYW5ub24udjEuRHJpdmVyUmVwb3J0EiMKCWludGVydmFscxgJIAMoCzIQLmthbm5vbi52MS5TdGF0cxIbChNmbGVldF9zdGFydF9za2V3X3VzGAogASgDEiEKBHNwZWMYCyABKAsyEy5rYW5ub24udjEuVGVzdFNwZWMSFQoNaW50ZXJ2YWxfc3RlcBgMIAEoDRIWCg5pbnRlcnZhbF9jb3VudBgNIAEoDWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIsUECgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRIvCg5mYWlsZWRfbGF0ZW5jeRgOIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiLAoNSW50ZXJ2YWxSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNIuwBCgxEcml2ZXJSZXBvcnQSEQoJZHJpdmVyX2lkGAEgASgJEh8KBXN0YXRzGAIgASgLMhAua2Fubm9uLnYxLlN0YXRzEhUKDXN0YXJ0X3NrZXdfdXMYAyABKAMSEgoKbGF0ZV9zdGFydBgEIAEoCBIQCghmaW5pc2hlZBgFIAEoCBIPCgdtZXNzYWdlGAYgASgJEjMKEWNvdmVyZWRfaW50ZXJ2YWxzGAcgAygLMhgua2Fubm9uLnYxLkludGVydmFsUmFuZ2USJQoFY2xvY2sYCCABKAsyFi5rYW5ub24udjEuQ2xvY2tPZmZzZXQiwAMKBlJlcG9ydBIPCgd0ZXN0X2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIPCgdwYXJ0aWFsGAMgASgIEg8KB21lc3NhZ2UYBCABKAkSLAoIc3RhcnRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgV0b3RhbBgHIAEoCzIQLmthbm5vbi52MS5TdGF0cxIoCgdkcml2ZXJzGAggAygLMhcua2Fubm9uLnYxLkRyaXZlclJlcG9ydBIjCglpbnRlcnZhbHMYCSADKAsyEC5rYW5ub24udjEuU3RhdHMSGwoTZmxlZXRfc3RhcnRfc2tld191cxgKIAEoAxIhCgRzcGVjGAsgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhUKDWludGVydmFsX3N0ZXAYDCABKA0SFgoOaW50ZXJ2YWxfY291bnQYDSABKA0SIwoHb3V0Y29tZRgOIAEoCzISLmthbm5vbi52MS5PdXRjb21lYgZwcm90bzM", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
 
 /**
  * Latency distribution summary, in microseconds, computed from an HDR histogram.
@@ -118,7 +118,7 @@ export type Stats = Message<"kannon.v1.Stats"> & {
   requestsPerS: number;
 
   /**
-   * Requests that ended in an error or a status of 400 or more.
+   * Requests that failed: a transport error, or an HTTP status outside 100..399 (so 4xx and 5xx).
    *
    * @generated from field: uint64 errors = 5;
    */
@@ -154,15 +154,18 @@ export type Stats = Message<"kannon.v1.Stats"> & {
   late: bigint;
 
   /**
-   * Latency: for tsunami and arrival rate, from each request's scheduled start (coordinated-omission
-   * corrected); for avalanche, from the actual send.
+   * Latency of the requests that succeeded (failed ones are in failed_latency): for tsunami and
+   * arrival rate, from each request's scheduled start (coordinated-omission corrected); for
+   * avalanche, from the actual send. Older drivers' failed requests are in here too (see
+   * MetricsMessage.latency_histogram).
    *
    * @generated from field: kannon.v1.LatencyStats latency = 11;
    */
   latency?: LatencyStats | undefined;
 
   /**
-   * Service time, from the actual send to the end of the response; set for fixed-schedule workloads.
+   * Service time of the requests that succeeded, from the actual send to the end of the response;
+   * set for fixed-schedule workloads.
    *
    * @generated from field: kannon.v1.LatencyStats service_time = 12;
    */
@@ -174,6 +177,14 @@ export type Stats = Message<"kannon.v1.Stats"> & {
    * @generated from field: uint32 interval = 13;
    */
   interval: number;
+
+  /**
+   * Latency of the requests that failed (the time to fail), measured as `latency` is; unset when
+   * none failed (or only older drivers' requests did).
+   *
+   * @generated from field: kannon.v1.LatencyStats failed_latency = 14;
+   */
+  failedLatency?: LatencyStats | undefined;
 };
 
 /**
@@ -358,6 +369,13 @@ export type Report = Message<"kannon.v1.Report"> & {
    * @generated from field: uint32 interval_count = 13;
    */
   intervalCount: number;
+
+  /**
+   * Whether the results pass, beside `state` (a COMPLETED test can be failing).
+   *
+   * @generated from field: kannon.v1.Outcome outcome = 14;
+   */
+  outcome?: Outcome | undefined;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/test.proto.
  */
 export const file_kannon_v1_test: GenFile = /*@__PURE__*/
-  fileDesc("ChRrYW5ub24vdjEvdGVzdC5wcm90bxIJa2Fubm9uLnYxIroDCghUZXN0U3BlYxIMCgRuYW1lGAEgASgJEhIKCnRhcmdldF91cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjEKB2hlYWRlcnMYBCADKAsyIC5rYW5ub24udjEuVGVzdFNwZWMuSGVhZGVyc0VudHJ5EgwKBGJvZHkYBSABKAwSFAoMZHJpdmVyX2NvdW50GAYgASgNEhoKEnJlcG9ydF9pbnRlcnZhbF9tcxgHIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYCCABKA0SFwoPbWF4X2R1cmF0aW9uX21zGAkgASgNEhYKDnN0YXJ0X2RlbGF5X21zGA0gASgNEikKCWF2YWxhbmNoZRgKIAEoCzIULmthbm5vbi52MS5BdmFsYW5jaGVIABIlCgd0c3VuYW1pGAsgASgLMhIua2Fubm9uLnYxLlRzdW5hbWlIABIuCgxhcnJpdmFsX3JhdGUYDCABKAsyFi5rYW5ub24udjEuQXJyaXZhbFJhdGVIABouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCgh3b3JrbG9hZCJzCglBdmFsYW5jaGUSEwoLY29uY3VycmVuY3kYASABKA0SHQoTcmVxdWVzdHNfcGVyX2RyaXZlchgCIAEoBEgAEhUKC2R1cmF0aW9uX21zGAMgASgNSAASEgoKcGlwZWxpbmluZxgEIAEoDUIHCgVsaW1pdCJxCgdUc3VuYW1pEhAKCGRlbGF5X21zGAEgASgNEh0KE3JlcXVlc3RzX3Blcl9kcml2ZXIYAiABKARIABIVCgtkdXJhdGlvbl9tcxgDIAEoDUgAEhUKDW1heF9pbl9mbGlnaHQYBCABKA1CBwoFbGltaXQibwoLQXJyaXZhbFJhdGUSEgoKcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDRIgCgZzdGFnZXMYAyADKAsyEC5rYW5ub24udjEuU3RhZ2USFQoNbWF4X2luX2ZsaWdodBgEIAEoDSI3CgVTdGFnZRIZChF0YXJnZXRfcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDSLNAgoEVGVzdBIKCgJpZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEiMKBXN0YXRlGAMgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRyaXZlcl9pZHMYByADKAkSDwoHcGFydGlhbBgIIAEoCBIPCgdtZXNzYWdlGAkgASgJEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYCiABKAgSFQoNc3RhcnRfYXR0ZW1wdBgLIAEoDSq7AQoJVGVzdFN0YXRlEhoKFlRFU1RfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJURVNUX1NUQVRFX0NSRUFURUQQARIXChNURVNUX1NUQVRFX1NUQVJUSU5HEAISFgoSVEVTVF9TVEFURV9SVU5OSU5HEAMSGAoUVEVTVF9TVEFURV9DT01QTEVURUQQBBIYChRURVNUX1NUQVRFX0NBTkNFTExFRBAFEhUKEVRFU1RfU1RBVEVfRkFJTEVEEAZiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChRrYW5ub24vdjEvdGVzdC5wcm90bxIJa2Fubm9uLnYxItIDCghUZXN0U3BlYxIMCgRuYW1lGAEgASgJEhIKCnRhcmdldF91cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjEKB2hlYWRlcnMYBCADKAsyIC5rYW5ub24udjEuVGVzdFNwZWMuSGVhZGVyc0VudHJ5EgwKBGJvZHkYBSABKAwSFAoMZHJpdmVyX2NvdW50GAYgASgNEhoKEnJlcG9ydF9pbnRlcnZhbF9tcxgHIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYCCABKA0SFwoPbWF4X2R1cmF0aW9uX21zGAkgASgNEhYKDnN0YXJ0X2RlbGF5X21zGA0gASgNEhYKDm1heF9lcnJvcl9yYXRlGA4gASgBEikKCWF2YWxhbmNoZRgKIAEoCzIULmthbm5vbi52MS5BdmFsYW5jaGVIABIlCgd0c3VuYW1pGAsgASgLMhIua2Fubm9uLnYxLlRzdW5hbWlIABIuCgxhcnJpdmFsX3JhdGUYDCABKAsyFi5rYW5ub24udjEuQXJyaXZhbFJhdGVIABouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCgh3b3JrbG9hZCJzCglBdmFsYW5jaGUSEwoLY29uY3VycmVuY3kYASABKA0SHQoTcmVxdWVzdHNfcGVyX2RyaXZlchgCIAEoBEgAEhUKC2R1cmF0aW9uX21zGAMgASgNSAASEgoKcGlwZWxpbmluZxgEIAEoDUIHCgVsaW1pdCJxCgdUc3VuYW1pEhAKCGRlbGF5X21zGAEgASgNEh0KE3JlcXVlc3RzX3Blcl9kcml2ZXIYAiABKARIABIVCgtkdXJhdGlvbl9tcxgDIAEoDUgAEhUKDW1heF9pbl9mbGlnaHQYBCABKA1CBwoFbGltaXQibwoLQXJyaXZhbFJhdGUSEgoKcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDRIgCgZzdGFnZXMYAyADKAsyEC5rYW5ub24udjEuU3RhZ2USFQoNbWF4X2luX2ZsaWdodBgEIAEoDSI3CgVTdGFnZRIZChF0YXJnZXRfcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDSLyAgoEVGVzdBIKCgJpZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEiMKBXN0YXRlGAMgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRyaXZlcl9pZHMYByADKAkSDwoHcGFydGlhbBgIIAEoCBIPCgdtZXNzYWdlGAkgASgJEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYCiABKAgSFQoNc3RhcnRfYXR0ZW1wdBgLIAEoDRIjCgdvdXRjb21lGAwgASgLMhIua2Fubm9uLnYxLk91dGNvbWUidQoHT3V0Y29tZRIjCgd2ZXJkaWN0GAEgASgOMhIua2Fubm9uLnYxLlZlcmRpY3QSDwoHcmVhc29ucxgCIAMoCRISCgplcnJvcl9yYXRlGAMgASgBEhAKCHJlcXVlc3RzGAQgASgEEg4KBmZhaWxlZBgFIAEoBCq7AQoJVGVzdFN0YXRlEhoKFlRFU1RfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJURVNUX1NUQVRFX0NSRUFURUQQARIXChNURVNUX1NUQVRFX1NUQVJUSU5HEAISFgoSVEVTVF9TVEFURV9SVU5OSU5HEAMSGAoUVEVTVF9TVEFURV9DT01QTEVURUQQBBIYChRURVNUX1NUQVRFX0NBTkNFTExFRBAFEhUKEVRFU1RfU1RBVEVfRkFJTEVEEAYqTAoHVmVyZGljdBIXChNWRVJESUNUX1VOU1BFQ0lGSUVEEAASEwoPVkVSRElDVF9QQVNTSU5HEAESEwoPVkVSRElDVF9GQUlMSU5HEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * What to load, how hard, and for how long. Durations and rates carry their unit in the name.
@@ -89,6 +89,15 @@ export type TestSpec = Message<"kannon.v1.TestSpec"> & {
    * @generated from field: uint32 start_delay_ms = 13;
    */
   startDelayMs: number;
+
+  /**
+   * The share of failed requests (see Stats.errors) above which the test is judged failing
+   * (Outcome); 0 means 0.01 (1 %). 1: never on the error rate alone (a test where every request
+   * failed is failing still). Between 0 and 1.
+   *
+   * @generated from field: double max_error_rate = 14;
+   */
+  maxErrorRate: number;
 
   /**
    * The workload; exactly one is required.
@@ -373,6 +382,13 @@ export type Test = Message<"kannon.v1.Test"> & {
    * @generated from field: uint32 start_attempt = 11;
    */
   startAttempt: number;
+
+  /**
+   * Whether its results so far pass, beside `state`: judged on every merged interval and at the end.
+   *
+   * @generated from field: kannon.v1.Outcome outcome = 12;
+   */
+  outcome?: Outcome | undefined;
 };
 
 /**
@@ -381,6 +397,52 @@ export type Test = Message<"kannon.v1.Test"> & {
  */
 export const TestSchema: GenMessage<Test> = /*@__PURE__*/
   messageDesc(file_kannon_v1_test, 5);
+
+/**
+ * Whether a test's results pass, with the reasons when they do not.
+ *
+ * @generated from message kannon.v1.Outcome
+ */
+export type Outcome = Message<"kannon.v1.Outcome"> & {
+  /**
+   * @generated from field: kannon.v1.Verdict verdict = 1;
+   */
+  verdict: Verdict;
+
+  /**
+   * Why it is failing, in words: "every request failed (connect_refused×30290)",
+   * "error rate 12.4% above 1% (http_500×812, timeout×3)". Empty when passing.
+   *
+   * @generated from field: repeated string reasons = 2;
+   */
+  reasons: string[];
+
+  /**
+   * Failed requests over completed requests (0 when none completed).
+   *
+   * @generated from field: double error_rate = 3;
+   */
+  errorRate: number;
+
+  /**
+   * Completed requests, and those that failed (Stats.requests, Stats.errors).
+   *
+   * @generated from field: uint64 requests = 4;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: uint64 failed = 5;
+   */
+  failed: bigint;
+};
+
+/**
+ * Describes the message kannon.v1.Outcome.
+ * Use `create(OutcomeSchema)` to create a new message.
+ */
+export const OutcomeSchema: GenMessage<Outcome> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_test, 6);
 
 /**
  * Lifecycle of a test.
@@ -429,4 +491,38 @@ export enum TestState {
  */
 export const TestStateSchema: GenEnum<TestState> = /*@__PURE__*/
   enumDesc(file_kannon_v1_test, 0);
+
+/**
+ * A test's verdict on its results.
+ *
+ * @generated from enum kannon.v1.Verdict
+ */
+export enum Verdict {
+  /**
+   * Not judged yet: no request has completed (or an older orchestrator).
+   *
+   * @generated from enum value: VERDICT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: VERDICT_PASSING = 1;
+   */
+  PASSING = 1,
+
+  /**
+   * Every request failed, the error rate is above TestSpec.max_error_rate, the test ended without
+   * one request, or it FAILED. (Client-side thresholds, such as the CLI's --threshold, are judged
+   * by the client and add to this.)
+   *
+   * @generated from enum value: VERDICT_FAILING = 2;
+   */
+  FAILING = 2,
+}
+
+/**
+ * Describes the enum kannon.v1.Verdict.
+ */
+export const VerdictSchema: GenEnum<Verdict> = /*@__PURE__*/
+  enumDesc(file_kannon_v1_test, 1);
 

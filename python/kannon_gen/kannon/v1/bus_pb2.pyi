@@ -96,7 +96,7 @@ class TriggerMessage(_message.Message):
     def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricsMessage(_message.Message):
-    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt")
+    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,7 @@ class MetricsMessage(_message.Message):
     START_SKEW_US_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     driver_id: str
     seq: int
@@ -145,4 +146,5 @@ class MetricsMessage(_message.Message):
     start_skew_us: int
     error: str
     attempt: int
-    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    failed_latency_histogram: bytes
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ...) -> None: ...

@@ -38,7 +38,7 @@ class LatencyStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., min_us: _Optional[int] = ..., mean_us: _Optional[float] = ..., stdev_us: _Optional[float] = ..., p50_us: _Optional[int] = ..., p90_us: _Optional[int] = ..., p95_us: _Optional[int] = ..., p99_us: _Optional[int] = ..., p999_us: _Optional[int] = ..., max_us: _Optional[int] = ..., histogram: _Optional[bytes] = ...) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval")
+    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval", "failed_latency")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Stats(_message.Message):
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     SERVICE_TIME_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    FAILED_LATENCY_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     requests: int
@@ -79,7 +80,8 @@ class Stats(_message.Message):
     latency: LatencyStats
     service_time: LatencyStats
     interval: int
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ...) -> None: ...
+    failed_latency: LatencyStats
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ..., failed_latency: _Optional[_Union[LatencyStats, _Mapping]] = ...) -> None: ...
 
 class IntervalRange(_message.Message):
     __slots__ = ("first", "last")
@@ -110,7 +112,7 @@ class DriverReport(_message.Message):
     def __init__(self, driver_id: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., start_skew_us: _Optional[int] = ..., late_start: _Optional[bool] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., covered_intervals: _Optional[_Iterable[_Union[IntervalRange, _Mapping]]] = ..., clock: _Optional[_Union[_driver_pb2.ClockOffset, _Mapping]] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("test_id", "state", "partial", "message", "start_at", "ended_at", "total", "drivers", "intervals", "fleet_start_skew_us", "spec", "interval_step", "interval_count")
+    __slots__ = ("test_id", "state", "partial", "message", "start_at", "ended_at", "total", "drivers", "intervals", "fleet_start_skew_us", "spec", "interval_step", "interval_count", "outcome")
     TEST_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +126,7 @@ class Report(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_STEP_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     state: _test_pb2.TestState
     partial: bool
@@ -137,4 +140,5 @@ class Report(_message.Message):
     spec: _test_pb2.TestSpec
     interval_step: int
     interval_count: int
-    def __init__(self, test_id: _Optional[str] = ..., state: _Optional[_Union[_test_pb2.TestState, str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total: _Optional[_Union[Stats, _Mapping]] = ..., drivers: _Optional[_Iterable[_Union[DriverReport, _Mapping]]] = ..., intervals: _Optional[_Iterable[_Union[Stats, _Mapping]]] = ..., fleet_start_skew_us: _Optional[int] = ..., spec: _Optional[_Union[_test_pb2.TestSpec, _Mapping]] = ..., interval_step: _Optional[int] = ..., interval_count: _Optional[int] = ...) -> None: ...
+    outcome: _test_pb2.Outcome
+    def __init__(self, test_id: _Optional[str] = ..., state: _Optional[_Union[_test_pb2.TestState, str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total: _Optional[_Union[Stats, _Mapping]] = ..., drivers: _Optional[_Iterable[_Union[DriverReport, _Mapping]]] = ..., intervals: _Optional[_Iterable[_Union[Stats, _Mapping]]] = ..., fleet_start_skew_us: _Optional[int] = ..., spec: _Optional[_Union[_test_pb2.TestSpec, _Mapping]] = ..., interval_step: _Optional[int] = ..., interval_count: _Optional[int] = ..., outcome: _Optional[_Union[_test_pb2.Outcome, _Mapping]] = ...) -> None: ...

@@ -19,6 +19,12 @@ class TestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEST_STATE_COMPLETED: _ClassVar[TestState]
     TEST_STATE_CANCELLED: _ClassVar[TestState]
     TEST_STATE_FAILED: _ClassVar[TestState]
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERDICT_UNSPECIFIED: _ClassVar[Verdict]
+    VERDICT_PASSING: _ClassVar[Verdict]
+    VERDICT_FAILING: _ClassVar[Verdict]
 TEST_STATE_UNSPECIFIED: TestState
 TEST_STATE_CREATED: TestState
 TEST_STATE_STARTING: TestState
@@ -26,9 +32,12 @@ TEST_STATE_RUNNING: TestState
 TEST_STATE_COMPLETED: TestState
 TEST_STATE_CANCELLED: TestState
 TEST_STATE_FAILED: TestState
+VERDICT_UNSPECIFIED: Verdict
+VERDICT_PASSING: Verdict
+VERDICT_FAILING: Verdict
 
 class TestSpec(_message.Message):
-    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "avalanche", "tsunami", "arrival_rate")
+    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "max_error_rate", "avalanche", "tsunami", "arrival_rate")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +55,7 @@ class TestSpec(_message.Message):
     REQUEST_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     START_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     AVALANCHE_FIELD_NUMBER: _ClassVar[int]
     TSUNAMI_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -59,10 +69,11 @@ class TestSpec(_message.Message):
     request_timeout_ms: int
     max_duration_ms: int
     start_delay_ms: int
+    max_error_rate: float
     avalanche: Avalanche
     tsunami: Tsunami
     arrival_rate: ArrivalRate
-    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
 
 class Avalanche(_message.Message):
     __slots__ = ("concurrency", "requests_per_driver", "duration_ms", "pipelining")
@@ -109,7 +120,7 @@ class Stage(_message.Message):
     def __init__(self, target_rate_per_s: _Optional[float] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class Test(_message.Message):
-    __slots__ = ("id", "spec", "state", "created_at", "start_at", "ended_at", "driver_ids", "partial", "message", "cancel_requested", "start_attempt")
+    __slots__ = ("id", "spec", "state", "created_at", "start_at", "ended_at", "driver_ids", "partial", "message", "cancel_requested", "start_attempt", "outcome")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +132,7 @@ class Test(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     START_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     id: str
     spec: TestSpec
     state: TestState
@@ -132,4 +144,19 @@ class Test(_message.Message):
     message: str
     cancel_requested: bool
     start_attempt: int
-    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., start_attempt: _Optional[int] = ...) -> None: ...
+    outcome: Outcome
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., start_attempt: _Optional[int] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
+
+class Outcome(_message.Message):
+    __slots__ = ("verdict", "reasons", "error_rate", "requests", "failed")
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    verdict: Verdict
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    error_rate: float
+    requests: int
+    failed: int
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., error_rate: _Optional[float] = ..., requests: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
