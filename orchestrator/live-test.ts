@@ -10,6 +10,8 @@ import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.
 import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
 import { MAX_CLOCK_OFFSET_MS } from "./clock-offset.js";
 
+/** A seq further ahead than this is no clock error but a bad record: refused without losing its driver. */
+const MAX_PLAUSIBLE_LEAD_MS = 3_600_000;
 /** The `clock` field of a driver's report, when measured. */
 const withClock = (clock: ClockOffset | undefined) => (clock ? { clock } : {});
 
@@ -131,9 +133,11 @@ export class LiveTest {
       return `metrics of start attempt ${m.attempt}, the test runs attempt ${this.test.startAttempt}`;
     const latest = Math.max(0, Math.floor((nowMs - this.startAtMs + MAX_CLOCK_OFFSET_MS) / this.intervalMs)) + MAX_SEQ_AHEAD;
     if (m.seq > BigInt(latest)) {
+      const current = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs));
+      // Further ahead than any clock runs: a garbage or hostile record, which costs only itself.
+      if (m.seq > BigInt(current) + BigInt(Math.ceil(MAX_PLAUSIBLE_LEAD_MS / this.intervalMs))) return `seq ${m.seq} is beyond interval ${latest}`;
       // Its clock runs ahead beyond the contract: everything it sends would be refused like this, so
       // it is lost now, and the report says why (not "sent no final metrics by the deadline").
-      const current = Math.max(0, Math.floor((nowMs - this.startAtMs) / this.intervalMs));
       const why =
         `driver ${m.driverId}'s clock runs at least ${(Number(m.seq) - current - 1) * this.intervalMs} ms ahead of the orchestrator's (it sent interval ${m.seq} during interval ${current}), ` +
         `beyond the ±${MAX_CLOCK_OFFSET_MS} ms a fleet must keep: its measurements from then on are refused; synchronise its clock (NTP)`;
