@@ -2,13 +2,9 @@
 /** The `kannon` command: picks the command, prints help and version, maps errors to exit codes. */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { closest, UsageError } from "./args.js";
-import { commandHelp, overview, version, type Command } from "./help.js";
-import { reportCommand, testsCommand } from "./report-commands.js";
-import { runCommand, testCommand } from "./run-commands.js";
+import { commandHelp, overview, version } from "./help.js";
+import { allCommands, commandNames, loadCommand } from "./commands.js";
 import { EXIT } from "./run-test.js";
-import { driverCommand, orchestratorCommand, targetCommand } from "./serve-commands.js";
-
-const commands: Command[] = [runCommand, testCommand, reportCommand, testsCommand, orchestratorCommand, driverCommand, targetCommand];
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
@@ -17,15 +13,15 @@ async function main(): Promise<void> {
     process.exit(EXIT.ok);
   }
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    const about = name === "help" && rest[0] ? commands.find((c) => c.name === rest[0]) : undefined;
-    if (name === undefined) console.error(overview(commands));
-    else console.log(about ? commandHelp(about) : overview(commands));
+    const about = name === "help" && rest[0] ? await loadCommand(rest[0]) : undefined;
+    if (name === undefined) console.error(overview(await allCommands()));
+    else console.log(about ? commandHelp(about) : overview(await allCommands()));
     process.exit(name === undefined ? EXIT.usage : EXIT.ok);
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await loadCommand(name);
   if (!command) {
-    const guess = closest(name, commands.map((c) => c.name));
-    console.error(`kannon: unknown command "${name}"${guess ? `: did you mean kannon ${guess}?` : ""}\n\n${overview(commands)}`);
+    const guess = closest(name, commandNames);
+    console.error(`kannon: unknown command "${name}"${guess ? `: did you mean kannon ${guess}?` : ""}\n\n${overview(await allCommands())}`);
     process.exit(EXIT.usage);
   }
   // `--help` anywhere before `--` (not as a flag's value, which never starts with "--help").

@@ -1,5 +1,6 @@
 /** `--out FILE` of `kannon run` and `kannon test`: the run's full report and its thresholds' verdicts, as JSON. */
 import { toJson, type JsonObject } from "@bufbuild/protobuf";
+import { writeFileSync } from "node:fs";
 import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
 import type { Outcome } from "./run-test.js";
 import { measure, unitOf } from "./thresholds.js";
@@ -26,4 +27,11 @@ export function outcomeJson(outcome: Outcome): string {
   }));
   json.thresholdsPassed = outcome.failed.length === 0;
   return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+/** Writes `text` to `file` when one was asked for (--out), and says so. */
+export function writeOut(file: string | undefined, text: string): void {
+  if (!file) return;
+  writeFileSync(file, text);
+  console.log(`kannon: wrote ${file}`);
 }

@@ -1,20 +1,13 @@
 /** `kannon report ID` and `kannon tests`: stored tests, from a data directory or a running orchestrator. */
-import { writeFileSync } from "node:fs";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiFlags } from "./api-client.js";
 import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
 import type { Command } from "./help.js";
+import { writeOut } from "./out-json.js";
 import { EXIT } from "./run-test.js";
 import { dataFlag, testSource } from "./test-source.js";
-
-/** Writes `text` to `file` when one was asked for (--out), and says so. */
-export function writeOut(file: string | undefined, text: string): void {
-  if (!file) return;
-  writeFileSync(file, text);
-  console.log(`kannon: wrote ${file}`);
-}
 
 const reportFlags = {
   format: { type: "string", value: "F", help: "json (the full report), csv (one row per interval, every interval) or html (one self-contained file with charts and tables)", default: "json" },

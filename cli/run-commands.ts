@@ -6,12 +6,10 @@ import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiClient, apiFlags, explainUnreachable } from "./api-client.js";
-import { startEmbedded } from "./embedded.js";
 import type { Command } from "./help.js";
-import { outcomeJson } from "./out-json.js";
-import { writeOut } from "./report-commands.js";
+import { outcomeJson, writeOut } from "./out-json.js";
 import { exitCodeOf, judgingFlags, judgingFrom, runTest } from "./run-test.js";
-import { untilSignal } from "./serve-commands.js";
+import { untilSignal } from "./signals.js";
 import { readSpecFile } from "./spec-file.js";
 import { SPEC_FLAG_NAMES, specFlags, specFromFlags, threadsFlag, type SpecValues } from "./spec-args.js";
 import { plural } from "./summary.js";
@@ -63,6 +61,8 @@ export const runCommand: Command = {
     const checked = specOf(values, "http://127.0.0.1/", ["drivers"]);
     const judging = judgingFrom(values, checked.thresholds);
     if (values.data) await mkdir(values.data, { recursive: true });
+    // Loaded only now: a mistake in the flags is answered without loading the fleet's code.
+    const { startEmbedded } = await import("./embedded.js");
     const fleet = await startEmbedded({ drivers, threads, port, dataDir: values.data });
     try {
       const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));

@@ -9,19 +9,12 @@ import { createTarget, parseTargetArgs } from "../target/target.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import type { Command } from "./help.js";
 import { EXIT } from "./run-test.js";
+import { untilSignal } from "./signals.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { threadsFlag } from "./spec-args.js";
 
 /** A graceful shutdown that takes longer is cut short: the process exits anyway. */
 export const SHUTDOWN_DEADLINE_MS = 8_000;
-
-/** Resolves with the name of the first SIGINT or SIGTERM. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
-}
 
 /**
  * Waits for SIGINT or SIGTERM, then shuts down gracefully within {@link SHUTDOWN_DEADLINE_MS}
