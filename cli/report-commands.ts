@@ -3,7 +3,7 @@ import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiFlags } from "./api-client.js";
-import { intervalsCsv, reportHtml, reportJson } from "./exports.js";
+import { intervalsCsv, reportHtml, reportJson } from "../web/exports.js";
 import type { Command } from "./help.js";
 import { writeOut } from "./out-json.js";
 import { EXIT } from "./run-test.js";

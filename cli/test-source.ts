@@ -7,8 +7,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
-import { listIntervals } from "../orchestrator/catalog.js";
+import { withoutHistograms } from "../orchestrator/series.js";
 import { Store } from "../orchestrator/store.js";
+import { allIntervals } from "../web/exports.js";
 import { UsageError } from "./args.js";
 import { apiClient, explainUnreachable, type ApiValues } from "./api-client.js";
 
@@ -61,14 +62,7 @@ function dataSource(dir: string): TestSource {
     },
     intervals: async (id) => {
       get(id);
-      const all: Stats[] = [];
-      let pageToken = "";
-      do {
-        const page = listIntervals(store, id, { pageSize: 10_000, pageToken });
-        all.push(...page.items);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      return all;
+      return [...store.intervalsOf(id)].map(withoutHistograms);
     },
     close: () => store.close(),
   };
@@ -90,16 +84,7 @@ function apiSource(values: ApiValues): TestSource {
     report: (id) =>
       call(async () => (await client.getReport({ testId: id })).report!),
     intervals: (id) =>
-      call(async () => {
-        const all: Stats[] = [];
-        let pageToken = "";
-        do {
-          const page = await client.listIntervals({ testId: id, pageSize: 10_000, pageToken });
-          all.push(...page.intervals);
-          pageToken = page.nextPageToken;
-        } while (pageToken);
-        return all;
-      }),
+      call(() => allIntervals(client, id)),
     close: async () => undefined,
   };
 }

@@ -138,7 +138,7 @@ function listDrivers(fleet: Fleet, query: { pageSize: number; pageToken: string 
 }
 
 /** One page of a test's merged intervals, in order, without histograms. */
-export function listIntervals(store: Store, testId: string, query: { pageSize: number; pageToken: string }): Page<Stats> {
+function listIntervals(store: Store, testId: string, query: { pageSize: number; pageToken: string }): Page<Stats> {
   const after = decodeToken("intervals", query.pageToken, (p) => /^[^/]+\/\d+$/.test(p) && p.startsWith(`${testId}/`));
   const from = after === undefined ? 0 : Number(after.slice(after.lastIndexOf("/") + 1)) + 1;
   const size = pageSize(query.pageSize, "intervals");

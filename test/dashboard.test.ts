@@ -7,13 +7,13 @@
  * The browser comes from test/chromium-global-setup.ts, which installs Debian's Chromium when it is
  * missing: this test fails, it does not skip, when there is no browser.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
-import { reportHtml } from "../cli/exports.js";
+import { reportHtml } from "../web/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { startServer } from "../orchestrator/server.js";
 
@@ -88,6 +88,14 @@ describe("web dashboard (real Chromium)", () => {
     const total = await page.locator("#report-total div").first().textContent();
     expect(total).toMatch(/requests\s*1200/); // 2 drivers × 3000 ms / 5 ms
     await page.screenshot({ path: join(shots, "report.png"), fullPage: true });
+    // The CSV download is `kannon report --format csv`'s format: every interval at full
+    // resolution, the same columns, its requests summing to the total.
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 10_000 }), page.click("a[download$='.csv']")]);
+    const [head, ...rows] = (await readFile(await download.path(), "utf8")).trim().split("\n");
+    expect(head).toMatch(/^interval,start,end,requests,requests_per_s,errors,dropped,late,bytes_received,p50_us,/);
+    const requestsCol = head!.split(",").indexOf("requests");
+    expect(rows.reduce((sum, row) => sum + Number(row.split(",")[requestsCol]), 0)).toBe(1200);
+    expect(rows.map((row) => Number(row.split(",")[0]))).toEqual(rows.map((_, i) => i));
 
     // A narrow window still shows the fleet (less important columns hidden).
     await page.setViewportSize({ width: 380, height: 800 });

@@ -7,7 +7,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { api, esc, setErrorReporter, showError, TOKEN_KEY, when } from "./client.js";
+import { api, setErrorReporter, showError, TOKEN_KEY } from "./client.js";
+import { esc, when } from "./format.js";
 import { newTestPage } from "./new-test.js";
 import { liveTestPage, reportPage } from "./test-view.js";
 

@@ -5,7 +5,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { StageSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { api, esc, showError } from "./client.js";
+import { api, showError } from "./client.js";
+import { esc } from "./format.js";
 
 /** [field path as the server names it, label, unit, input type, default]. */
 type Field = [string, string, string, string, string];

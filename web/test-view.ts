@@ -3,12 +3,13 @@
  * errors/s and latency p50/p90/p99 per interval as uPlot charts, the cumulative numbers, and the
  * per-driver table; the report page also offers the report as JSON and CSV downloads.
  */
-import { toJsonString } from "@bufbuild/protobuf";
 import uPlot from "uplot";
 import type { DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
-import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
-import { api, epochMs, esc, ms } from "./client.js";
+import { api } from "./client.js";
+import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
+import { chartPoint, driversReportHtml, esc, ms, numbersHtml } from "./format.js";
 
 /** Three charts fed interval by interval. */
 class Charts {
@@ -53,26 +54,19 @@ class Charts {
   }
 
   add(s: Stats): void {
-    const seconds = s.start && s.end ? Math.max(1e-3, (epochMs(s.end) - epochMs(s.start)) / 1000) : 1;
-    this.x.push(s.interval);
-    this.rps.push(s.requestsPerS);
-    this.eps.push(Number(s.errors) / seconds);
-    this.p50.push(Number(s.latency?.p50Us ?? 0n) / 1000);
-    this.p90.push(Number(s.latency?.p90Us ?? 0n) / 1000);
-    this.p99.push(Number(s.latency?.p99Us ?? 0n) / 1000);
+    const p = chartPoint(s);
+    this.x.push(p.interval);
+    this.rps.push(p.rps);
+    this.eps.push(p.eps);
+    this.p50.push(p.p50);
+    this.p90.push(p.p90);
+    this.p99.push(p.p99);
     this.plots[0]!.setData([this.x, this.rps]);
     this.plots[1]!.setData([this.x, this.eps]);
     this.plots[2]!.setData([this.x, this.p50, this.p90, this.p99]);
     document.body.dataset.chartPoints = String(this.x.length);
   }
 }
-
-const numbers = (s: Stats | undefined) =>
-  s
-    ? `<div>requests<b>${s.requests}</b></div><div>req/s<b>${s.requestsPerS.toFixed(1)}</b></div><div>errors<b>${s.errors}</b></div>
-       <div>p50<b>${ms(s.latency?.p50Us)}</b></div><div>p90<b>${ms(s.latency?.p90Us)}</b></div><div>p99<b>${ms(s.latency?.p99Us)}</b></div>
-       <div>p99.9<b>${ms(s.latency?.p999Us)}</b></div><div>max<b>${ms(s.latency?.maxUs)}</b></div><div>dropped / late<b>${s.dropped} / ${s.late}</b></div>`
-    : "";
 
 const header = (t: Test) =>
   `<h2>${esc(t.spec?.name || "Test")} <small class="state-${TestState[t.state]}" id="test-state">${TestState[t.state]}</small></h2>
@@ -85,18 +79,6 @@ function driversTable(rows: DriverProgress[]): string {
         `<tr><td>${esc(d.driverId)}</td><td>${d.finished ? "finished" : d.lost ? "lost" : "running"}</td><td>${d.requests}</td><td>${d.lastSeq}</td><td>${ms(d.startSkewUs)}</td></tr>`,
     )
     .join("")}</tbody></table>`;
-}
-
-/** Every merged interval stored so far, page by page. */
-async function intervalsSoFar(id: string): Promise<Stats[]> {
-  const all: Stats[] = [];
-  let pageToken = "";
-  do {
-    const page = await api.listIntervals({ testId: id, pageSize: 10_000, pageToken });
-    all.push(...page.intervals);
-    pageToken = page.nextPageToken;
-  } while (pageToken);
-  return all;
 }
 
 /**
@@ -115,11 +97,11 @@ export async function liveTestPage(root: HTMLElement, id: string, signal: AbortS
   };
   const stream = api.watchTest({ testId: id }, { signal })[Symbol.asyncIterator]();
   const first = await stream.next(); // subscribed: what is stored now is everything before the stream
-  for (const s of await intervalsSoFar(id)) draw(s);
+  for (const s of await allIntervals(api, id)) draw(s);
   for (let r = first; !r.done; r = await stream.next()) {
     const m = r.value;
     if (m.test) document.getElementById("live-head")!.innerHTML = header(m.test);
-    if (m.cumulative) document.getElementById("cumulative")!.innerHTML = numbers(m.cumulative);
+    if (m.cumulative) document.getElementById("cumulative")!.innerHTML = numbersHtml(m.cumulative);
     if (m.interval) draw(m.interval);
     if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
     const running = m.test && ![TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(m.test.state);
@@ -136,34 +118,19 @@ function download(name: string, type: string, text: string): string {
   return `<a download="${esc(name)}" href="${URL.createObjectURL(new Blob([text], { type }))}">${esc(name)}</a>`;
 }
 
-function csv(intervals: Stats[]): string {
-  const rows = ["interval,requests,requests_per_s,errors,p50_us,p90_us,p99_us,max_us"];
-  for (const s of intervals)
-    rows.push([s.interval, s.requests, s.requestsPerS.toFixed(3), s.errors, s.latency?.p50Us ?? "", s.latency?.p90Us ?? "", s.latency?.p99Us ?? "", s.latency?.maxUs ?? ""].join(","));
-  return `${rows.join("\n")}\n`;
-}
-
-/** The final report of an ended test. */
+/** The final report of an ended test, with its exports (the CSV has every interval at full resolution). */
 export async function reportPage(root: HTMLElement, id: string): Promise<void> {
-  const [{ test }, { report }] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id })]);
+  const [{ test }, { report }, intervals] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id }), allIntervals(api, id)]);
   const r = report as Report;
-  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbers(r.total)}</div>`;
+  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>`;
   const charts = new Charts(root);
   for (const s of r.intervals) charts.add(s);
   root.insertAdjacentHTML(
     "beforeend",
     `<p>${r.intervalStep > 1 ? `Each point merges ${r.intervalStep} intervals (of ${r.intervalCount}). ` : ""}Exports:
-       ${download(`kannon-${id}.json`, "application/json", toJsonString(ReportSchema, r, { prettySpaces: 2 }))} ·
-       ${download(`kannon-${id}.csv`, "text/csv", csv(r.intervals))}
+       ${download(`kannon-${id}.json`, "application/json", reportJson(r))} ·
+       ${download(`kannon-${id}.csv`, "text/csv", intervalsCsv(intervals))}
        (or <code>kannon report ${esc(id)} --format html</code>)</p>
-     <h3>Drivers</h3><table id="report-drivers"><thead><tr><th>driver</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p99</th>
-       <th class="hide-narrow">start skew</th><th>state</th></tr></thead><tbody>${r.drivers
-         .map(
-           (d) =>
-             `<tr><td>${esc(d.driverId)}</td><td>${d.stats?.requests ?? 0n}</td><td>${(d.stats?.requestsPerS ?? 0).toFixed(1)}</td><td>${d.stats?.errors ?? 0n}</td>
-              <td>${ms(d.stats?.latency?.p50Us)}</td><td>${ms(d.stats?.latency?.p99Us)}</td><td class="hide-narrow">${ms(d.startSkewUs)}</td>
-              <td>${d.finished ? "finished" : "lost"}${d.message ? ` — ${esc(d.message)}` : ""}</td></tr>`,
-         )
-         .join("")}</tbody></table>`,
+     <h3>Drivers</h3>${driversReportHtml(r)}`,
   );
 }

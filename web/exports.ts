@@ -1,11 +1,30 @@
+/**
+ * A report's exports, one copy for both their users: the dashboard's downloads and
+ * `kannon report ID --format json|csv|html`. Browser-safe (no DOM, no Node): the dashboard bundles
+ * it, the CLI imports it.
+ */
 import { toJsonString } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { msOf } from "../metrics/stats.js";
+import { chartPoint, driversReportHtml, esc, iso, numbersHtml, type ChartPoint } from "./format.js";
 
 /** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
 export function reportJson(report: Report): string {
   return `${toJsonString(ReportSchema, report, { prettySpaces: 2, alwaysEmitImplicit: true })}\n`;
+}
+
+/** Every merged interval of a test at full resolution (ListIntervals, page by page). */
+export async function allIntervals(client: Client<typeof OrchestratorService>, testId: string): Promise<Stats[]> {
+  const all: Stats[] = [];
+  let pageToken = "";
+  do {
+    const page = await client.listIntervals({ testId, pageSize: 10_000, pageToken });
+    all.push(...page.intervals);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return all;
 }
 
 const CSV_COLUMNS = [
@@ -29,9 +48,7 @@ const CSV_COLUMNS = [
   "service_p99_us",
 ] as const;
 
-const iso = (t: Stats["start"]) => (t ? new Date(msOf(t)).toISOString() : "");
-
-/** One CSV row per interval, with a header; `intervals` at full resolution (ListIntervals). */
+/** One CSV row per interval, with a header; pass every interval ({@link allIntervals}), not the report's downsampled series. */
 export function intervalsCsv(intervals: Iterable<Stats>): string {
   const rows = [CSV_COLUMNS.join(",")];
   for (const s of intervals) {
@@ -63,9 +80,6 @@ export function intervalsCsv(intervals: Iterable<Stats>): string {
   return `${rows.join("\n")}\n`;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-const msText = (us: bigint | number | undefined) => (us === undefined ? "—" : `${(Number(us) / 1000).toFixed(2)} ms`);
-
 /** An inline SVG line chart of one or more series over the same x (no script, no network). */
 function svgChart(title: string, xs: number[], series: { name: string; color: string; ys: number[] }[], unit: string): string {
   const w = 720;
@@ -89,35 +103,28 @@ function svgChart(title: string, xs: number[], series: { name: string; color: st
 
 /**
  * One self-contained HTML file (no script, no network): the final numbers, req/s, errors/s and
- * latency p50/p90/p99 per interval as inline SVG charts, the per-driver table, and the interval
- * data itself in a JSON block (`<script type="application/json" id="kannon-intervals">`).
+ * latency p50/p90/p99 per interval as inline SVG charts (the dashboard's charts, drawn the same
+ * way), the per-driver table, and the interval data itself in a JSON block
+ * (`<script type="application/json" id="kannon-intervals">`).
  */
 export function reportHtml(report: Report, intervals: Stats[]): string {
-  const t = report.total!;
-  const xs = intervals.map((s) => s.interval);
-  const seconds = (s: Stats) => (s.start && s.end ? Math.max(1e-3, (msOf(s.end) - msOf(s.start)) / 1000) : 1);
+  const points = intervals.map(chartPoint);
+  const xs = points.map((p) => p.interval);
+  const ys = (k: keyof ChartPoint) => points.map((p) => p[k]);
   const charts = [
-    svgChart("requests per second", xs, [{ name: "req/s", color: "#1f77b4", ys: intervals.map((s) => s.requestsPerS) }], "req/s"),
-    svgChart("errors per second", xs, [{ name: "errors/s", color: "#d62728", ys: intervals.map((s) => Number(s.errors) / seconds(s)) }], "errors/s"),
+    svgChart("requests per second", xs, [{ name: "req/s", color: "#1f77b4", ys: ys("rps") }], "req/s"),
+    svgChart("errors per second", xs, [{ name: "errors/s", color: "#d62728", ys: ys("eps") }], "errors/s"),
     svgChart(
       "latency per interval",
       xs,
       [
-        { name: "p50", color: "#2ca02c", ys: intervals.map((s) => Number(s.latency?.p50Us ?? 0n) / 1000) },
-        { name: "p90", color: "#ff7f0e", ys: intervals.map((s) => Number(s.latency?.p90Us ?? 0n) / 1000) },
-        { name: "p99", color: "#9467bd", ys: intervals.map((s) => Number(s.latency?.p99Us ?? 0n) / 1000) },
+        { name: "p50", color: "#2ca02c", ys: ys("p50") },
+        { name: "p90", color: "#ff7f0e", ys: ys("p90") },
+        { name: "p99", color: "#9467bd", ys: ys("p99") },
       ],
       "ms",
     ),
   ].join("\n");
-  const drivers = report.drivers
-    .map(
-      (d) =>
-        `<tr><td>${esc(d.driverId)}</td><td>${d.stats?.requests ?? 0n}</td><td>${(d.stats?.requestsPerS ?? 0).toFixed(1)}</td><td>${d.stats?.errors ?? 0n}</td>` +
-        `<td>${msText(d.stats?.latency?.p50Us)}</td><td>${msText(d.stats?.latency?.p99Us)}</td><td>${msText(d.startSkewUs)}</td>` +
-        `<td>${d.finished ? "finished" : "lost"}</td><td>${esc(d.message)}</td></tr>`,
-    )
-    .join("\n");
   const data = JSON.stringify(
     intervals.map((s) => ({ interval: s.interval, requests: Number(s.requests), requestsPerS: s.requestsPerS, errors: Number(s.errors), p50Us: Number(s.latency?.p50Us ?? 0n), p90Us: Number(s.latency?.p90Us ?? 0n), p99Us: Number(s.latency?.p99Us ?? 0n) })),
   ).replace(/</g, "\\u003c");
@@ -128,17 +135,13 @@ export function reportHtml(report: Report, intervals: Stats[]): string {
 </head><body>
 <h1>Kannon report</h1>
 <p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${report.message ? ` — ${esc(report.message)}` : ""}<br>
-${esc(report.spec?.targetUrl ?? "")} · ${esc(report.spec?.workload.case ?? "")} · ${report.drivers.length} driver(s) · ${report.startAt ? new Date(msOf(report.startAt)).toISOString() : ""}</p>
+${esc(report.spec?.targetUrl ?? "")} · ${esc(report.spec?.workload.case ?? "")} · ${report.drivers.length} driver(s) · ${iso(report.startAt)}</p>
 <div class="kv">
-<div>requests<b>${t.requests}</b></div><div>req/s<b>${t.requestsPerS.toFixed(1)}</b></div><div>errors<b>${t.errors}</b></div>
-<div>p50<b>${msText(t.latency?.p50Us)}</b></div><div>p90<b>${msText(t.latency?.p90Us)}</b></div><div>p99<b>${msText(t.latency?.p99Us)}</b></div>
-<div>p99.9<b>${msText(t.latency?.p999Us)}</b></div><div>max<b>${msText(t.latency?.maxUs)}</b></div><div>dropped / late<b>${t.dropped} / ${t.late}</b></div>
+${numbersHtml(report.total)}
 </div>
 ${charts}
 <h2>Drivers</h2>
-<table><thead><tr><th>driver</th><th>requests</th><th>req/s</th><th>errors</th><th>p50</th><th>p99</th><th>start skew</th><th>state</th><th>message</th></tr></thead><tbody>
-${drivers}
-</tbody></table>
+${driversReportHtml(report)}
 <script type="application/json" id="kannon-intervals">${data}</script>
 </body></html>
 `;
