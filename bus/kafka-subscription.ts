@@ -56,6 +56,8 @@ export class KafkaSubscription implements Subscription {
   /** A read of the high watermarks at `at`, waiting for the applied offsets to reach them. */
   private probe: { at: number; ends: Map<string, number> } | undefined;
   private probing = false;
+  /** The last read of the watermarks failed: further failures are counted without a line each. */
+  private probeFailing = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private caughtUp = 0;
 
@@ -124,8 +126,14 @@ export class KafkaSubscription implements Subscription {
           this.probe = { at, ends: wanted };
         }
         this.checkCaughtUp();
+        this.probeFailing = false;
       })
-      .catch(() => undefined) // the broker is unreachable: no evidence, caughtUpAt stands still
+      // The broker is unreachable: no evidence, caughtUpAt stands still.
+      .catch((err: unknown) => {
+        const log = (m: string) => this.probeFailing || this.log(m);
+        swallowed("kafka.read_watermarks", `kafka: ${this.what}: could not read the watermarks: ${errorText(err)}; caught-up time stands still (further failures counted, not logged, until a read succeeds)`, log);
+        this.probeFailing = true;
+      })
       .finally(() => (this.probing = false));
   }
 

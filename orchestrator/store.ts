@@ -206,8 +206,14 @@ export class Store {
     return ((stats.treeBranchPageCount ?? 0) + (stats.treeLeafPageCount ?? 0) + (stats.overflowPages ?? 0)) * (stats.pageSize ?? 4096);
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  /**
+   * Closes the database. lmdb resets its read transaction in a `setTimeout(0)` after a read; a
+   * close before that timer runs makes it throw "Attempt to reset an invalid read txn" and kill
+   * the process (seen once at the exit of `kannon run`), so the close waits one timer turn first.
+   */
+  async close(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await this.db.close();
   }
 
   /** Removes every key under `prefix/`. */
