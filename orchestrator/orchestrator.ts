@@ -240,16 +240,8 @@ export class Orchestrator extends TestCatalog {
   private newLive(test: Test): LiveTest {
     return new LiveTest(
       test,
-      (stats) => {
-        this.store
-          .putInterval(test.id, stats)
-          .catch((err) => swallowed("orchestrator.store_interval", `orchestrator: could not store interval ${stats.interval} of test ${test.id}: ${String(err)}`, this.log));
-      },
-      (driverId, message, at) => {
-        this.store
-          .putLoss(test.id, { driverId, message, at })
-          .catch((err) => swallowed("orchestrator.store_loss", `orchestrator: could not store the loss of ${driverId} (test ${test.id}): ${String(err)}`, this.log));
-      },
+      (stats) => void this.store.putInterval(test.id, stats).catch(this.failure("store_interval", `could not store interval ${stats.interval} of test ${test.id}`)),
+      (driverId, message, at) => void this.store.putLoss(test.id, { driverId, message, at }).catch(this.failure("store_loss", `could not store the loss of ${driverId} (test ${test.id})`)),
     );
   }
 
@@ -290,7 +282,7 @@ export class Orchestrator extends TestCatalog {
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);
     } catch (err) {
       // Still live and sealed: the next tick tries again.
-      swallowed("orchestrator.store_end", `orchestrator: could not store the end of test ${id}: ${String(err)}; trying again`, this.log);
+      this.failure("store_end", `could not store the end of test ${id} (the next tick tries again)`)(err);
       this.finishing.delete(id);
       return;
     }
@@ -302,7 +294,7 @@ export class Orchestrator extends TestCatalog {
     this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
     live.ended();
     // The report holds the merged intervals; the raw driver intervals are no longer needed.
-    this.store.deleteMetrics(id).catch((err) => swallowed("orchestrator.compact", `orchestrator: could not compact test ${id}: ${String(err)}`, this.log));
+    this.store.deleteMetrics(id).catch(this.failure("compact", `could not compact test ${id}`));
     this.retain();
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))
@@ -314,7 +306,7 @@ export class Orchestrator extends TestCatalog {
     if (this.store.testCount <= this.keepTests) return;
     this.retaining = this.retaining
       .then(() => retain(this.store, this.keepTests, (id) => this.live.has(id), (t) => this.watchers.ended(t)))
-      .catch((err) => swallowed("orchestrator.retain", `orchestrator: retention failed: ${String(err)}`, this.log));
+      .catch(this.failure("retain", "retention failed"));
   }
 
   /** Deadlines: start instant, liveness on evidence, missing or idle drivers, run and cancel deadlines. */
@@ -352,17 +344,16 @@ export class Orchestrator extends TestCatalog {
     });
   }
 
-  /**
-   * Publishes a trigger on which nothing waits: a failure is logged (`failed` says what could not
-   * be done) and counted as `orchestrator.<where>`. Resolves to whether it was sent.
-   */
-  private async tell(key: string, trigger: MessageInitShape<typeof TriggerMessageSchema>, where: string, failed: string): Promise<boolean> {
-    try {
-      await this.bus.publish("trigger", key, create(TriggerMessageSchema, trigger));
-      return true;
-    } catch (err) {
-      swallowed(`orchestrator.${where}`, `orchestrator: ${failed}: ${String(err)}`, this.log);
-      return false;
-    }
+  /** Publishes a trigger on which nothing waits (see {@link failure}); resolves to whether it was sent. */
+  private tell(key: string, trigger: MessageInitShape<typeof TriggerMessageSchema>, where: string, failed: string): Promise<boolean> {
+    return this.bus.publish("trigger", key, create(TriggerMessageSchema, trigger)).then(
+      () => true,
+      (err: unknown) => (this.failure(where, failed)(err), false),
+    );
+  }
+
+  /** Handles the failure of work nothing waits for: logs it (`failed` says what could not be done) and counts it as `orchestrator.<where>`. */
+  private failure(where: string, failed: string): (err: unknown) => void {
+    return (err) => swallowed(`orchestrator.${where}`, `orchestrator: ${failed}: ${String(err)}`, this.log);
   }
 }
