@@ -1,11 +1,11 @@
 /** `kannon run` (a one-process fleet) and `kannon test` (a running orchestrator): one test each, from flags or a spec file. */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { mkdir } from "node:fs/promises";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiClient, apiFlags, explainUnreachable } from "./api-client.js";
+import { lockDataDir } from "./data-lock.js";
 import type { Command } from "./help.js";
 import { outcomeJson, writeOut } from "./out-json.js";
 import { exitCodeOf, judgingFlags, judgingFrom, runTest } from "./run-test.js";
@@ -60,10 +60,13 @@ export const runCommand: Command = {
     // Every mistake in the flags or the file surfaces before anything starts.
     const checked = specOf(values, "http://127.0.0.1/", ["drivers"]);
     const judging = judgingFrom(values, checked.thresholds);
-    if (values.data) await mkdir(values.data, { recursive: true });
+    const unlock = values.data ? lockDataDir(values.data, "kannon run") : () => undefined;
     // Loaded only now: a mistake in the flags is answered without loading the fleet's code.
     const { startEmbedded } = await import("./embedded.js");
-    const fleet = await startEmbedded({ drivers, threads, port, dataDir: values.data });
+    const fleet = await startEmbedded({ drivers, threads, port, dataDir: values.data }).catch((err: unknown) => {
+      unlock();
+      throw err;
+    });
     try {
       const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
       const spec = specOf({ ...values, drivers: values.file ? undefined : String(drivers) }, `${fleet.target!.url}/ping`, ["drivers"]).spec;
@@ -82,6 +85,7 @@ export const runCommand: Command = {
       return exitCodeOf(outcome);
     } finally {
       await fleet.close();
+      unlock();
     }
   },
 };

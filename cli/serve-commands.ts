@@ -9,6 +9,7 @@ import { createTarget, parseTargetArgs } from "../target/target.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import type { Command } from "./help.js";
 import { EXIT } from "./run-test.js";
+import { lockDataDir } from "./data-lock.js";
 import { untilSignal } from "./signals.js";
 import { allowedTargets, kafkaSecurity, kafkaSecurityFlags, tokenFrom } from "./secrets.js";
 import { threadsFlag } from "./spec-args.js";
@@ -97,20 +98,26 @@ export const orchestratorCommand: Command = {
     if (keepTests < 1) throw new UsageError("--keep-tests must be at least 1");
     const port = intFlag(values, "port", 8080);
     if (!bf.kafka) console.warn("kannon orchestrator: no --kafka given: using the in-process bus, which no separate driver can reach");
-    const bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
+    const dataDir = values.data ?? process.env.KANNON_DATA ?? ".kannon/data";
+    const unlock = lockDataDir(dataDir, "kannon orchestrator");
+    let bus: Awaited<ReturnType<typeof openBus>> | undefined;
     let o: Orchestrator;
     try {
-      o = await Orchestrator.open({ bus, dataDir: values.data ?? process.env.KANNON_DATA ?? ".kannon/data", keepTests, allowTargets });
+      bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
+      o = await Orchestrator.open({ bus, dataDir, keepTests, allowTargets });
     } catch (err) {
-      await bus.close();
+      await bus?.close();
+      unlock();
       throw err;
     }
     const server = await startServer({ orchestrator: o, host: values.host, port, token, corsOrigins: values["cors-origin"] });
     console.log(`kannon orchestrator listening on ${server.url} (gRPC h2c, Connect, gRPC-Web; the dashboard at ${server.url}/)${bf.kafka ? `, Kafka ${bf.kafka}` : ""}`);
+    const openBusNow = bus;
     return serveUntilSignal("kannon orchestrator", async () => {
       await server.close();
       await o.close();
-      await bus.close();
+      await openBusNow.close();
+      unlock();
     });
   },
 };

@@ -210,12 +210,18 @@ describe("kannon in the first hour", () => {
   });
 
   it("--stay prints the dashboard's URL, which serves the dashboard; kannon test, kannon tests and the hint kannon test prints use its API", { timeout: 180_000 }, async () => {
-    const { proc, match } = await startKannon(["run", "--drivers", "1", "-n", "5", "-c", "1", "--stay"], /staying up; the API is at \S+ and the dashboard at (http:\/\/\S+\/) /);
+    const data = join(dir, "stay");
+    const { proc, match } = await startKannon(["run", "--drivers", "1", "-n", "5", "-c", "1", "--stay", "--data", data], /staying up; the API is at \S+ and the dashboard at (http:\/\/\S+\/) /);
     try {
       const res = await fetch(match[1]!);
       expect(res.status).toBe(200);
       expect(await res.text()).toMatch(/<html/i);
       const api = match[1]!.replace(/\/$/, "");
+      // Its store is its own while it runs: a second fleet on it is refused before it starts.
+      const second = await kannon(["run", "--data", data]);
+      expect(second.code, second.out).toBe(2);
+      expect(second.out).toContain(`kannon run: --data ${data} is in use by kannon run (pid ${proc.child.pid}, since `);
+      expect(second.out).not.toContain("orchestrator at");
       const test = await kannon(["test", "--api", api, "--url", `${target}/remote`, "-n", "4", "-c", "1", "--name", "remote one"]);
       expect(test.code, test.out).toBe(0);
       const id = /test ([0-9a-f-]{36}) "remote one": COMPLETED/.exec(test.out)![1]!;
