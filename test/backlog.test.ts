@@ -11,11 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startFleetSim, type FleetSim } from "../bench/fleet-sim.js";
-import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import type { Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
-import { grpcClient, spec, until, type OrchestratorClient } from "./helpers.js";
+import { grpcClient, readyDriverCount, spec, until } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const RUN_MS = 10_000;
@@ -47,15 +46,6 @@ describe("backlogs at fleet scale over a real broker (simulated fleet)", () => {
     return { proc, client: grpcClient(match[1]!) };
   };
 
-  const readyCount = async (client: OrchestratorClient) => {
-    let n = 0;
-    for (let pageToken = ""; ; ) {
-      const page = await client.listDrivers({ pageSize: 1000, pageToken });
-      n += page.drivers.filter((d) => d.state === DriverState.READY).length;
-      if (!(pageToken = page.nextPageToken)) return n;
-    }
-  };
-
   /**
    * N simulated drivers at `intervalMs` for a 10 s run; the orchestrator is SIGKILLed 2 s into the
    * run and started again 20 s after the run's end. Returns the report and what the fleet sent.
@@ -66,7 +56,7 @@ describe("backlogs at fleet scale over a real broker (simulated fleet)", () => {
     let { proc, client } = await orchestrator(prefix, dataDir);
     const sim = await startFleetSim({ kafka, topicPrefix: prefix, drivers, log: (m) => process.stderr.write(`${m}\n`) });
     sims.push(sim);
-    await until(async () => (await readyCount(client)) === drivers, 60_000, `${drivers} drivers READY`);
+    await until(async () => (await readyDriverCount(client)) === drivers, 60_000, `${drivers} drivers READY`);
     const { test } = await client.createTest({
       spec: spec({
         targetUrl: "http://127.0.0.1:9/",

@@ -13,7 +13,7 @@ import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { startFleetSim, type FleetSim } from "../bench/fleet-sim.js";
 import { freePorts, startKafka, type KafkaBroker } from "../scripts/kafka-broker.js";
-import { grpcClient, spec, targetCounts, until, type OrchestratorClient, startRunning as startRunningTest } from "./helpers.js";
+import { grpcClient, readyDriverCount, spec, targetCounts, until, type OrchestratorClient, startRunning as startRunningTest } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 /**
@@ -231,15 +231,7 @@ describe("faults over a real broker", () => {
     const simClient = grpcClient(orch.match[1]!);
     const sim = await startFleetSim({ kafka: broker!.bootstrap, topicPrefix: prefix, drivers: 500, retryMs: 60_000, log: () => {} });
     sims.push(sim);
-    const readyCount = async () => {
-      let n = 0;
-      for (let pageToken = ""; ; ) {
-        const page = await simClient.listDrivers({ pageSize: 1000, pageToken });
-        n += page.drivers.filter((d) => d.state === DriverState.READY).length;
-        if (!(pageToken = page.nextPageToken)) return n;
-      }
-    };
-    await until(async () => (await readyCount()) === 500, 60_000, "500 drivers READY");
+    await until(async () => (await readyDriverCount(simClient)) === 500, 60_000, "500 drivers READY");
     const test = await startRunningTest(
       simClient,
       spec({

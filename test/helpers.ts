@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
+import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestSpecSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -81,4 +82,14 @@ export async function startRunning(
   );
   await until(async () => (await client.getTest({ testId: started!.id })).test!.state === TestState.RUNNING, options.runningWithinMs ?? 15_000, "RUNNING");
   return started!;
+}
+
+/** How many drivers are READY, over every page of ListDrivers (fleets of thousands). */
+export async function readyDriverCount(client: OrchestratorClient): Promise<number> {
+  let n = 0;
+  for (let pageToken = ""; ; ) {
+    const page = await client.listDrivers({ pageSize: 1000, pageToken });
+    n += page.drivers.filter((d) => d.state === DriverState.READY).length;
+    if (!(pageToken = page.nextPageToken)) return n;
+  }
 }
