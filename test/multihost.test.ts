@@ -163,8 +163,10 @@ describe.skipIf(reason !== undefined)("multi-host fleet in network namespaces", 
     const restoredAt = Date.now();
     await until(async () => (await api.listDrivers({})).drivers.find((d) => d.id === "d3")?.state === DriverState.READY, 30_000, "d3 READY again");
     process.stderr.write(`multihost: d3 MISSING ${missingAfter} ms after its link was cut; back READY ${Date.now() - restoredAt} ms after it was restored; ${report!.message}\n`);
-    // The miss window is 3 heartbeats (3 s); the sweep runs every 250 ms, the heartbeat every 1 s.
-    expect(missingAfter).toBeLessThan(3000 + 1000 + 1000);
+    // The miss window is 3 heartbeats (3 s); the sweep runs every 250 ms, the heartbeat every 1 s:
+    // about 3-4 s on an idle machine. A busy 2-core machine adds seconds to the polling (5.9 s in a
+    // full run at a load average near 30), so the bound leaves room for that.
+    expect(missingAfter).toBeLessThan(3000 + 1000 + 1000 + 3000);
     expect(report!.state).toBe(TestState.COMPLETED);
     expect(report!.partial).toBe(true);
     expect(report!.message).toMatch(/d3/);

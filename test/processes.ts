@@ -90,8 +90,6 @@ export async function runKannon(args: string[], env: Record<string, string | und
 /** test/fixtures/delay-server.ts in a process of its own. */
 export interface DelayServer {
   url: string;
-  /** The wall-clock time (ms) at which each request arrived, by the server's clock. */
-  arrivals(): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -102,10 +100,8 @@ export async function startDelayServer(pattern: number[]): Promise<DelayServer> 
     stdio: ["ignore", "pipe", "inherit"],
   });
   const [line] = (await once(child.stdout!, "data")) as [Buffer];
-  const url = line.toString().trim();
   return {
-    url,
-    arrivals: async () => (await (await fetch(`${url}/arrivals`)).json()) as number[],
+    url: line.toString().trim(),
     close: async () => {
       child.kill("SIGTERM");
       if (child.exitCode === null) await once(child, "exit");
