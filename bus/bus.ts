@@ -84,7 +84,9 @@ export interface Subscription {
   /**
    * An instant such that everything published before it has been delivered to this subscriber
    * and handled (epoch ms; 0 before the first time it catches up), for transports that can lag
-   * (Kafka); undefined for the in-process bus, which is always caught up.
+   * (Kafka, where it moves only on evidence: the partitions' high watermarks, read after the
+   * instant, reached by the offsets handled); undefined for the in-process bus, which is always
+   * caught up.
    */
   caughtUpAt?(): number;
 }
