@@ -71,7 +71,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   };
   try {
     target = options.target === false ? undefined : await createTarget();
-    orchestrator = await Orchestrator.open({ bus, dataDir, log });
+    orchestrator = await Orchestrator.open({ bus, dataDir, log, defaultTargetUrl: target ? `${target.url}/ping` : undefined });
     server = await startServer({ orchestrator, port: options.port ?? 0 });
     // The drivers' load threads: one pool, one thread fewer than the cores (the main thread runs the
     // orchestrator and the target: threads that outnumber the cores woke late at the common

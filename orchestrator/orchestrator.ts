@@ -44,6 +44,8 @@ export interface OrchestratorOptions {
   forgetDriversAfterMs?: number | undefined;
   /** `HOST[:PORT]` entries tests may target; empty or absent: any target. */
   allowTargets?: readonly string[] | undefined;
+  /** A target URL this fleet can load, offered to clients as a default (ListDriversResponse.default_target_url). */
+  defaultTargetUrl?: string | undefined;
 }
 
 /** Counters for logs, tests and benchmarks. */
@@ -74,6 +76,8 @@ export class Orchestrator extends TestCatalog {
   private readonly heartbeatIntervalMs: number;
   private readonly keepTests: number;
   private readonly allowlist: TargetAllowlist;
+  /** The target URL clients are offered as a default; empty without one. */
+  readonly defaultTargetUrl: string;
 
   private constructor(
     private readonly bus: Bus,
@@ -86,6 +90,7 @@ export class Orchestrator extends TestCatalog {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.keepTests = options.keepTests ?? DEFAULT_KEEP_TESTS;
     this.allowlist = new TargetAllowlist(options.allowTargets);
+    this.defaultTargetUrl = options.defaultTargetUrl ?? "";
     this.liveness = new FleetLiveness(fleet, this.stats, this.log, options.forgetDriversAfterMs);
   }
 

@@ -91,7 +91,7 @@ export function orchestratorRoutes(o: Orchestrator): (router: ConnectRouter) => 
       listDrivers: (req) =>
         handle(() => {
           const page = o.listDrivers({ pageSize: req.pageSize, pageToken: req.pageToken });
-          return create(ListDriversResponseSchema, { drivers: page.items, nextPageToken: page.nextPageToken });
+          return create(ListDriversResponseSchema, { drivers: page.items, nextPageToken: page.nextPageToken, defaultTargetUrl: o.defaultTargetUrl });
         }),
       listIntervals: (req) =>
         handle(() => {

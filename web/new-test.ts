@@ -13,7 +13,7 @@ type Field = [string, string, string, string, string];
 
 const COMMON: Field[] = [
   ["spec.name", "name", "", "text", ""],
-  ["spec.target_url", "target URL", "http(s)", "url", `${location.protocol}//${location.hostname}:8081/ping`],
+  ["spec.target_url", "target URL", "http(s)", "url", ""],
   ["spec.method", "method", "", "text", "GET"],
   ["spec.driver_count", "drivers", "0 = every ready driver", "number", "0"],
   ["spec.report_interval_ms", "report interval", "ms", "number", "1000"],
@@ -43,7 +43,7 @@ const WORKLOADS: Record<string, Field[]> = {
 
 const input = ([path, label, unit, type, value]: Field) =>
   `<label data-field="${path}">${esc(label)} ${
-    type === "textarea" ? `<textarea name="${path}" rows="3">${esc(value)}</textarea>` : `<input name="${path}" type="${type}" value="${esc(value)}" step="any">`
+    type === "textarea" ? `<textarea name="${path}" rows="3">${esc(value)}</textarea>` : `<input name="${path}" type="${type}" value="${esc(value)}" step="any"${type === "url" ? ` placeholder="http://HOST:PORT/path"` : ""}>`
   }<span class="unit">${esc(unit)}</span><span class="problem"></span></label>`;
 
 /** The form. */
@@ -56,6 +56,10 @@ export async function newTestPage(root: HTMLElement): Promise<void> {
     <button name="start" value="1">Create and start</button> <button name="start" value="0">Create</button>
   </form>`;
   const form = document.getElementById("new-test") as HTMLFormElement;
+  // The target the fleet this page is served by offers (kannon run's built-in target), else empty.
+  const { defaultTargetUrl } = await api.listDrivers({ pageSize: 1 });
+  const target = form.elements.namedItem("spec.target_url") as HTMLInputElement;
+  if (defaultTargetUrl && target.value === "") target.value = defaultTargetUrl;
   const workload = form.elements.namedItem("workload") as HTMLSelectElement;
   workload.addEventListener("change", () => {
     for (const fs of form.querySelectorAll<HTMLFieldSetElement>("fieldset")) fs.hidden = fs.dataset.workload !== workload.value;

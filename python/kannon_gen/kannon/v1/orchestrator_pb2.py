@@ -27,7 +27,7 @@ from kannon.v1 import report_pb2 as kannon_dot_v1_dot_report__pb2
 from kannon.v1 import test_pb2 as kannon_dot_v1_dot_test__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckannon/v1/orchestrator.proto\x12\tkannon.v1\x1a\x16kannon/v1/driver.proto\x1a\x16kannon/v1/report.proto\x1a\x14kannon/v1/test.proto\"6\n\x11\x43reateTestRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.kannon.v1.TestSpec\"3\n\x12\x43reateTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"#\n\x10StartTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"2\n\x11StartTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"$\n\x11\x43\x61ncelTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"3\n\x12\x43\x61ncelTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"!\n\x0eGetTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"0\n\x0fGetTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"^\n\x10ListTestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.kannon.v1.TestState\"L\n\x11ListTestsResponse\x12\x1e\n\x05tests\x18\x01 \x03(\x0b\x32\x0f.kannon.v1.Test\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12ListDriversRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"R\n\x13ListDriversResponse\x12\"\n\x07\x64rivers\x18\x01 \x03(\x0b\x32\x11.kannon.v1.Driver\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x11\x44\x65leteTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteTestResponse\"N\n\x14ListIntervalsRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x15ListIntervalsResponse\x12#\n\tintervals\x18\x01 \x03(\x0b\x32\x10.kannon.v1.Stats\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x10GetReportRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"6\n\x11GetReportResponse\x12!\n\x06report\x18\x01 \x01(\x0b\x32\x11.kannon.v1.Report\"#\n\x10WatchTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"~\n\x0e\x44riverProgress\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08\x12\x0c\n\x04lost\x18\x05 \x01(\x08\x12\x15\n\rstart_skew_us\x18\x06 \x01(\x03\"\xcb\x01\n\x11WatchTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\x12\"\n\x08interval\x18\x02 \x01(\x0b\x32\x10.kannon.v1.Stats\x12$\n\ncumulative\x18\x03 \x01(\x0b\x32\x10.kannon.v1.Stats\x12*\n\x07\x64rivers\x18\x04 \x03(\x0b\x32\x19.kannon.v1.DriverProgress\x12!\n\x06report\x18\x05 \x01(\x0b\x32\x11.kannon.v1.Report\"\x15\n\x13WatchDriversRequest\"^\n\x14WatchDriversResponse\x12\"\n\x07\x64rivers\x18\x01 \x03(\x0b\x32\x11.kannon.v1.Driver\x12\"\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x11.kannon.v1.Driver2\xcf\x06\n\x13OrchestratorService\x12I\n\nCreateTest\x12\x1c.kannon.v1.CreateTestRequest\x1a\x1d.kannon.v1.CreateTestResponse\x12\x46\n\tStartTest\x12\x1b.kannon.v1.StartTestRequest\x1a\x1c.kannon.v1.StartTestResponse\x12I\n\nCancelTest\x12\x1c.kannon.v1.CancelTestRequest\x1a\x1d.kannon.v1.CancelTestResponse\x12@\n\x07GetTest\x12\x19.kannon.v1.GetTestRequest\x1a\x1a.kannon.v1.GetTestResponse\x12\x46\n\tListTests\x12\x1b.kannon.v1.ListTestsRequest\x1a\x1c.kannon.v1.ListTestsResponse\x12L\n\x0bListDrivers\x12\x1d.kannon.v1.ListDriversRequest\x1a\x1e.kannon.v1.ListDriversResponse\x12\x46\n\tGetReport\x12\x1b.kannon.v1.GetReportRequest\x1a\x1c.kannon.v1.GetReportResponse\x12H\n\tWatchTest\x12\x1b.kannon.v1.WatchTestRequest\x1a\x1c.kannon.v1.WatchTestResponse0\x01\x12Q\n\x0cWatchDrivers\x12\x1e.kannon.v1.WatchDriversRequest\x1a\x1f.kannon.v1.WatchDriversResponse0\x01\x12I\n\nDeleteTest\x12\x1c.kannon.v1.DeleteTestRequest\x1a\x1d.kannon.v1.DeleteTestResponse\x12R\n\rListIntervals\x12\x1f.kannon.v1.ListIntervalsRequest\x1a .kannon.v1.ListIntervalsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckannon/v1/orchestrator.proto\x12\tkannon.v1\x1a\x16kannon/v1/driver.proto\x1a\x16kannon/v1/report.proto\x1a\x14kannon/v1/test.proto\"6\n\x11\x43reateTestRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.kannon.v1.TestSpec\"3\n\x12\x43reateTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"#\n\x10StartTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"2\n\x11StartTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"$\n\x11\x43\x61ncelTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"3\n\x12\x43\x61ncelTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"!\n\x0eGetTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"0\n\x0fGetTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\"^\n\x10ListTestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.kannon.v1.TestState\"L\n\x11ListTestsResponse\x12\x1e\n\x05tests\x18\x01 \x03(\x0b\x32\x0f.kannon.v1.Test\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12ListDriversRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x13ListDriversResponse\x12\"\n\x07\x64rivers\x18\x01 \x03(\x0b\x32\x11.kannon.v1.Driver\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x1a\n\x12\x64\x65\x66\x61ult_target_url\x18\x03 \x01(\t\"$\n\x11\x44\x65leteTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"\x14\n\x12\x44\x65leteTestResponse\"N\n\x14ListIntervalsRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x15ListIntervalsResponse\x12#\n\tintervals\x18\x01 \x03(\x0b\x32\x10.kannon.v1.Stats\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x10GetReportRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"6\n\x11GetReportResponse\x12!\n\x06report\x18\x01 \x01(\x0b\x32\x11.kannon.v1.Report\"#\n\x10WatchTestRequest\x12\x0f\n\x07test_id\x18\x01 \x01(\t\"~\n\x0e\x44riverProgress\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12\x10\n\x08last_seq\x18\x03 \x01(\x04\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08\x12\x0c\n\x04lost\x18\x05 \x01(\x08\x12\x15\n\rstart_skew_us\x18\x06 \x01(\x03\"\xcb\x01\n\x11WatchTestResponse\x12\x1d\n\x04test\x18\x01 \x01(\x0b\x32\x0f.kannon.v1.Test\x12\"\n\x08interval\x18\x02 \x01(\x0b\x32\x10.kannon.v1.Stats\x12$\n\ncumulative\x18\x03 \x01(\x0b\x32\x10.kannon.v1.Stats\x12*\n\x07\x64rivers\x18\x04 \x03(\x0b\x32\x19.kannon.v1.DriverProgress\x12!\n\x06report\x18\x05 \x01(\x0b\x32\x11.kannon.v1.Report\"\x15\n\x13WatchDriversRequest\"^\n\x14WatchDriversResponse\x12\"\n\x07\x64rivers\x18\x01 \x03(\x0b\x32\x11.kannon.v1.Driver\x12\"\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x11.kannon.v1.Driver2\xcf\x06\n\x13OrchestratorService\x12I\n\nCreateTest\x12\x1c.kannon.v1.CreateTestRequest\x1a\x1d.kannon.v1.CreateTestResponse\x12\x46\n\tStartTest\x12\x1b.kannon.v1.StartTestRequest\x1a\x1c.kannon.v1.StartTestResponse\x12I\n\nCancelTest\x12\x1c.kannon.v1.CancelTestRequest\x1a\x1d.kannon.v1.CancelTestResponse\x12@\n\x07GetTest\x12\x19.kannon.v1.GetTestRequest\x1a\x1a.kannon.v1.GetTestResponse\x12\x46\n\tListTests\x12\x1b.kannon.v1.ListTestsRequest\x1a\x1c.kannon.v1.ListTestsResponse\x12L\n\x0bListDrivers\x12\x1d.kannon.v1.ListDriversRequest\x1a\x1e.kannon.v1.ListDriversResponse\x12\x46\n\tGetReport\x12\x1b.kannon.v1.GetReportRequest\x1a\x1c.kannon.v1.GetReportResponse\x12H\n\tWatchTest\x12\x1b.kannon.v1.WatchTestRequest\x1a\x1c.kannon.v1.WatchTestResponse0\x01\x12Q\n\x0cWatchDrivers\x12\x1e.kannon.v1.WatchDriversRequest\x1a\x1f.kannon.v1.WatchDriversResponse0\x01\x12I\n\nDeleteTest\x12\x1c.kannon.v1.DeleteTestRequest\x1a\x1d.kannon.v1.DeleteTestResponse\x12R\n\rListIntervals\x12\x1f.kannon.v1.ListIntervalsRequest\x1a .kannon.v1.ListIntervalsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,29 +57,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDRIVERSREQUEST']._serialized_start=661
   _globals['_LISTDRIVERSREQUEST']._serialized_end=720
   _globals['_LISTDRIVERSRESPONSE']._serialized_start=722
-  _globals['_LISTDRIVERSRESPONSE']._serialized_end=804
-  _globals['_DELETETESTREQUEST']._serialized_start=806
-  _globals['_DELETETESTREQUEST']._serialized_end=842
-  _globals['_DELETETESTRESPONSE']._serialized_start=844
-  _globals['_DELETETESTRESPONSE']._serialized_end=864
-  _globals['_LISTINTERVALSREQUEST']._serialized_start=866
-  _globals['_LISTINTERVALSREQUEST']._serialized_end=944
-  _globals['_LISTINTERVALSRESPONSE']._serialized_start=946
-  _globals['_LISTINTERVALSRESPONSE']._serialized_end=1031
-  _globals['_GETREPORTREQUEST']._serialized_start=1033
-  _globals['_GETREPORTREQUEST']._serialized_end=1068
-  _globals['_GETREPORTRESPONSE']._serialized_start=1070
-  _globals['_GETREPORTRESPONSE']._serialized_end=1124
-  _globals['_WATCHTESTREQUEST']._serialized_start=1126
-  _globals['_WATCHTESTREQUEST']._serialized_end=1161
-  _globals['_DRIVERPROGRESS']._serialized_start=1163
-  _globals['_DRIVERPROGRESS']._serialized_end=1289
-  _globals['_WATCHTESTRESPONSE']._serialized_start=1292
-  _globals['_WATCHTESTRESPONSE']._serialized_end=1495
-  _globals['_WATCHDRIVERSREQUEST']._serialized_start=1497
-  _globals['_WATCHDRIVERSREQUEST']._serialized_end=1518
-  _globals['_WATCHDRIVERSRESPONSE']._serialized_start=1520
-  _globals['_WATCHDRIVERSRESPONSE']._serialized_end=1614
-  _globals['_ORCHESTRATORSERVICE']._serialized_start=1617
-  _globals['_ORCHESTRATORSERVICE']._serialized_end=2464
+  _globals['_LISTDRIVERSRESPONSE']._serialized_end=832
+  _globals['_DELETETESTREQUEST']._serialized_start=834
+  _globals['_DELETETESTREQUEST']._serialized_end=870
+  _globals['_DELETETESTRESPONSE']._serialized_start=872
+  _globals['_DELETETESTRESPONSE']._serialized_end=892
+  _globals['_LISTINTERVALSREQUEST']._serialized_start=894
+  _globals['_LISTINTERVALSREQUEST']._serialized_end=972
+  _globals['_LISTINTERVALSRESPONSE']._serialized_start=974
+  _globals['_LISTINTERVALSRESPONSE']._serialized_end=1059
+  _globals['_GETREPORTREQUEST']._serialized_start=1061
+  _globals['_GETREPORTREQUEST']._serialized_end=1096
+  _globals['_GETREPORTRESPONSE']._serialized_start=1098
+  _globals['_GETREPORTRESPONSE']._serialized_end=1152
+  _globals['_WATCHTESTREQUEST']._serialized_start=1154
+  _globals['_WATCHTESTREQUEST']._serialized_end=1189
+  _globals['_DRIVERPROGRESS']._serialized_start=1191
+  _globals['_DRIVERPROGRESS']._serialized_end=1317
+  _globals['_WATCHTESTRESPONSE']._serialized_start=1320
+  _globals['_WATCHTESTRESPONSE']._serialized_end=1523
+  _globals['_WATCHDRIVERSREQUEST']._serialized_start=1525
+  _globals['_WATCHDRIVERSREQUEST']._serialized_end=1546
+  _globals['_WATCHDRIVERSRESPONSE']._serialized_start=1548
+  _globals['_WATCHDRIVERSRESPONSE']._serialized_end=1642
+  _globals['_ORCHESTRATORSERVICE']._serialized_start=1645
+  _globals['_ORCHESTRATORSERVICE']._serialized_end=2492
 # @@protoc_insertion_point(module_scope)

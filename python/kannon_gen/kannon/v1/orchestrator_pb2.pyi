@@ -84,12 +84,14 @@ class ListDriversRequest(_message.Message):
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListDriversResponse(_message.Message):
-    __slots__ = ("drivers", "next_page_token")
+    __slots__ = ("drivers", "next_page_token", "default_target_url")
     DRIVERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_TARGET_URL_FIELD_NUMBER: _ClassVar[int]
     drivers: _containers.RepeatedCompositeFieldContainer[_driver_pb2.Driver]
     next_page_token: str
-    def __init__(self, drivers: _Optional[_Iterable[_Union[_driver_pb2.Driver, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    default_target_url: str
+    def __init__(self, drivers: _Optional[_Iterable[_Union[_driver_pb2.Driver, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., default_target_url: _Optional[str] = ...) -> None: ...
 
 class DeleteTestRequest(_message.Message):
     __slots__ = ("test_id",)
