@@ -4,6 +4,7 @@ import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { LatencyStatsSchema, StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { Counts, decodeCounts, type SparseCounts } from "./counts.js";
 import { createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
+import { isFailedStatus } from "./outcome.js";
 
 /** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
 export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
@@ -56,6 +57,7 @@ function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: 
 export interface DecodedHistograms {
   latency: SparseCounts | undefined;
   serviceTime: SparseCounts | undefined;
+  failedLatency: SparseCounts | undefined;
 }
 
 /** Decodes a metrics message's histograms; throws on bytes that are not an HdrHistogram encoding. */
@@ -63,15 +65,21 @@ export function decodeMetrics(m: MetricsMessage): DecodedHistograms {
   return {
     latency: m.latencyHistogram.length > 0 ? decodeCounts(m.latencyHistogram) : undefined,
     serviceTime: m.serviceTimeHistogram.length > 0 ? decodeCounts(m.serviceTimeHistogram) : undefined,
+    failedLatency: m.failedLatencyHistogram.length > 0 ? decodeCounts(m.failedLatencyHistogram) : undefined,
   };
 }
+
+/** The part of Stats that judging a test's outcome reads. */
+export type FailureCounts = Pick<Stats, "requests" | "errors" | "statusCounts" | "errorCounts">;
 
 /** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
 const scratch = createLatencyHistogram(64);
 
 /**
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
- * Applying is not idempotent by itself; callers deduplicate on (driver, seq).
+ * Applying is not idempotent by itself; callers deduplicate on (driver, seq). Failed requests'
+ * latency is kept apart (`failedLatency`); an older driver's message, which has none, has its
+ * failed requests in its latency histogram and is added as it is.
  */
 export class MetricsAccumulator implements Counters {
   requests = 0;
@@ -83,6 +91,8 @@ export class MetricsAccumulator implements Counters {
   readonly latency = new Counts();
   /** Allocated on the first service time seen (avalanche has none). */
   private serviceCounts: Counts | undefined;
+  /** Latency of the requests that failed. */
+  readonly failedLatency = new Counts();
   /** Earliest interval start and latest interval end seen, in epoch ms. */
   startMs = Number.POSITIVE_INFINITY;
   endMs = Number.NEGATIVE_INFINITY;
@@ -102,6 +112,7 @@ export class MetricsAccumulator implements Counters {
     addCounts(this.errorCounts, m.errorCounts, String);
     if (h.latency) this.latency.addSparse(h.latency);
     if (h.serviceTime) (this.serviceCounts ??= new Counts()).addSparse(h.serviceTime);
+    if (h.failedLatency) this.failedLatency.addSparse(h.failedLatency);
     if (m.intervalStart) this.startMs = Math.min(this.startMs, msOf(m.intervalStart));
     if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));
   }
@@ -119,6 +130,7 @@ export class MetricsAccumulator implements Counters {
     addCounts(this.errorCounts, s.errorCounts, String);
     if (s.latency && s.latency.histogram.length > 0) this.latency.addSparse(decodeCounts(s.latency.histogram));
     if (s.serviceTime && s.serviceTime.histogram.length > 0) (this.serviceCounts ??= new Counts()).addSparse(decodeCounts(s.serviceTime.histogram));
+    if (s.failedLatency && s.failedLatency.histogram.length > 0) this.failedLatency.addSparse(decodeCounts(s.failedLatency.histogram));
     if (s.start) this.startMs = Math.min(this.startMs, msOf(s.start));
     if (s.end) this.endMs = Math.max(this.endMs, msOf(s.end));
   }
@@ -128,6 +140,7 @@ export class MetricsAccumulator implements Counters {
     addCounters(this, other);
     this.latency.addCounts(other.latency);
     if (other.serviceCounts) (this.serviceCounts ??= new Counts()).addCounts(other.serviceCounts);
+    this.failedLatency.addCounts(other.failedLatency);
     this.startMs = Math.min(this.startMs, other.startMs);
     this.endMs = Math.max(this.endMs, other.endMs);
   }
@@ -137,12 +150,22 @@ export class MetricsAccumulator implements Counters {
     return this.serviceCounts;
   }
 
-  /** Requests that ended with a transport error or an HTTP status of 400 or more. */
+  /** Requests that failed: a transport error or an HTTP status outside 100..399 (isFailedStatus). */
   get errors(): number {
     let n = 0;
     for (const v of this.errorCounts.values()) n += v;
-    for (const [code, v] of this.statusCounts) if (code >= 400) n += v;
+    for (const [code, v] of this.statusCounts) if (isFailedStatus(code)) n += v;
     return n;
+  }
+
+  /** Requests, failures and their kinds: what judging an outcome needs (cheap, no percentiles). */
+  failureCounts(): FailureCounts {
+    return {
+      requests: BigInt(this.requests),
+      errors: BigInt(this.errors),
+      statusCounts: Object.fromEntries([...this.statusCounts].map(([k, v]) => [k, BigInt(v)])),
+      errorCounts: Object.fromEntries([...this.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+    };
   }
 
   /**
@@ -157,16 +180,14 @@ export class MetricsAccumulator implements Counters {
     return create(StatsSchema, {
       ...(Number.isFinite(startMs) ? { start: timestampAt(startMs) } : {}),
       ...(Number.isFinite(endMs) ? { end: timestampAt(endMs) } : {}),
-      requests: BigInt(this.requests),
+      ...this.failureCounts(),
       requestsPerS: seconds > 0 ? this.requests / seconds : 0,
-      errors: BigInt(this.errors),
-      statusCounts: Object.fromEntries([...this.statusCounts].map(([k, v]) => [k, BigInt(v)])),
-      errorCounts: Object.fromEntries([...this.errorCounts].map(([k, v]) => [k, BigInt(v)])),
       bytesReceived: BigInt(this.bytesReceived),
       dropped: BigInt(this.dropped),
       late: BigInt(this.late),
       latency: latencyStats(this.latency.toHistogram(scratch), withHistogram),
       ...(this.serviceCounts ? { serviceTime: latencyStats(this.serviceCounts.toHistogram(scratch), withHistogram) } : {}),
+      ...(this.failedLatency.total > 0 ? { failedLatency: latencyStats(this.failedLatency.toHistogram(scratch), withHistogram) } : {}),
       interval: options.interval ?? 0,
     });
   }

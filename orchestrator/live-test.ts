@@ -5,6 +5,7 @@ import { DriverReportSchema, IntervalRangeSchema, ReportSchema, type Report, typ
 import type { Series } from "./series.js";
 import { withoutHistograms } from "./series.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { judgeOutcome } from "../metrics/outcome.js";
 import { decodeMetrics, MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
 import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
@@ -159,7 +160,7 @@ export class LiveTest {
     const decoded = decodeMetrics(m);
     const wasBehind = this.isBehind(d);
     const seq = Number(m.seq);
-    const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0;
+    const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0 || m.failedLatencyHistogram.length > 0;
     if (hasData || !m.final) {
       d.totals.addDecoded(m, decoded);
       cover(d.covered, seq);
@@ -225,6 +226,7 @@ export class LiveTest {
     test.endedAt = timestampAt(nowMs);
     test.partial = lost.length > 0 && ending.state === TestState.COMPLETED;
     test.message = [ending.message, ...lost.map((d) => d.message)].filter(Boolean).join("; ");
+    test.outcome = judgeOutcome(this.cumulative.failureCounts(), test.spec, test.state, test.message);
     this.test = test;
 
     const skews = [...this.drivers.values()].map((d) => d.skewUs).filter((s): s is bigint => s !== undefined);
@@ -253,6 +255,7 @@ export class LiveTest {
       intervals: series.intervals,
       intervalStep: series.step,
       intervalCount: this.nextInterval,
+      outcome: test.outcome,
       fleetStartSkewUs: fleetSkew,
       ...(test.spec ? { spec: test.spec } : {}),
     });
@@ -273,7 +276,10 @@ export class LiveTest {
       if (!force && !this.nextIntervalComplete()) return;
       const acc = this.pending.get(k) ?? NOTHING;
       this.pending.delete(k);
-      if (acc !== NOTHING) this.cumulative.addAll(acc);
+      if (acc !== NOTHING) {
+        this.cumulative.addAll(acc);
+        this.judge();
+      }
       const windowStart = this.startAtMs + k * this.intervalMs;
       const stats = acc.toStats({
         withHistogram: true,
@@ -287,6 +293,12 @@ export class LiveTest {
       this.behind = -1;
       if (this.listeners.size > 0) this.broadcast(this.progress(this.cumulativeStats(), withoutHistograms(stats)));
     }
+  }
+
+  /** Judges the results so far into the test's outcome (a new Test: a sent one is never changed). */
+  private judge(): void {
+    this.test = clone(TestSchema, this.test);
+    this.test.outcome = judgeOutcome(this.cumulative.failureCounts(), this.test.spec, this.test.state);
   }
 
   private isBehind(d: DriverProgressState): boolean {

@@ -21,7 +21,8 @@ export function withoutHistograms(stats: Stats): Stats {
   const strip = (l: Stats["latency"]) => (l && l.histogram.length > 0 ? create(LatencyStatsSchema, { ...l, histogram: new Uint8Array(0) }) : l);
   const latency = strip(stats.latency);
   const serviceTime = strip(stats.serviceTime);
-  return create(StatsSchema, { ...stats, ...(latency ? { latency } : {}), ...(serviceTime ? { serviceTime } : {}) });
+  const failedLatency = strip(stats.failedLatency);
+  return create(StatsSchema, { ...stats, ...(latency ? { latency } : {}), ...(serviceTime ? { serviceTime } : {}), ...(failedLatency ? { failedLatency } : {}) });
 }
 
 /**

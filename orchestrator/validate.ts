@@ -79,6 +79,8 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
     ["spec.max_duration_ms", spec.maxDurationMs, MAX_DURATION_MS],
   ] as const)
     if (value > max) bad(field, `must be at most ${max}, got ${value}`);
+  if (!(spec.maxErrorRate >= 0 && spec.maxErrorRate <= 1))
+    bad("spec.max_error_rate", `must be a fraction between 0 and 1 (0.05 for 5 %; 0 for the default 1 %), got ${spec.maxErrorRate}`);
 
   const w = spec.workload;
   switch (w.case) {

@@ -176,6 +176,7 @@ export class TestRun {
         bytesReceived: BigInt(s.bytesReceived),
         latencyHistogram: s.latencyHistogram,
         serviceTimeHistogram: s.serviceTimeHistogram,
+        failedLatencyHistogram: s.failedLatencyHistogram,
         dropped: BigInt(s.dropped),
         late: BigInt(s.late),
         final,
@@ -220,5 +221,5 @@ export class TestRun {
 }
 
 function emptySnapshot(): IntervalSnapshot {
-  return { requests: 0, statusCounts: new Map(), errorCounts: new Map(), bytesReceived: 0, dropped: 0, late: 0, latencyHistogram: new Uint8Array(0), serviceTimeHistogram: new Uint8Array(0) };
+  return { requests: 0, statusCounts: new Map(), errorCounts: new Map(), bytesReceived: 0, dropped: 0, late: 0, latencyHistogram: new Uint8Array(0), serviceTimeHistogram: new Uint8Array(0), failedLatencyHistogram: new Uint8Array(0) };
 }

@@ -168,15 +168,19 @@ export function mergeSnapshots(parts: IntervalSnapshot[]): IntervalSnapshot {
     late: 0,
     latencyHistogram: new Uint8Array(0),
     serviceTimeHistogram: new Uint8Array(0),
+    failedLatencyHistogram: new Uint8Array(0),
   };
   const latency = createLatencyHistogram();
   const service = createLatencyHistogram();
+  const failed = createLatencyHistogram();
   for (const p of parts) {
     addCounters(merged, p);
     addEncoded(latency, p.latencyHistogram);
     addEncoded(service, p.serviceTimeHistogram);
+    addEncoded(failed, p.failedLatencyHistogram);
   }
   merged.latencyHistogram = encodeHistogram(latency);
   merged.serviceTimeHistogram = encodeHistogram(service);
+  merged.failedLatencyHistogram = encodeHistogram(failed);
   return merged;
 }

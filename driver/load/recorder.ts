@@ -1,4 +1,5 @@
 import { createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../../metrics/histogram.js";
+import { isFailedStatus } from "../../metrics/outcome.js";
 
 /** What one interval of a driver's run measured, ready to publish. */
 export interface IntervalSnapshot {
@@ -10,6 +11,8 @@ export interface IntervalSnapshot {
   late: number;
   latencyHistogram: Uint8Array;
   serviceTimeHistogram: Uint8Array;
+  /** Latency of the requests that failed (see isFailedStatus), measured as latencyHistogram is. */
+  failedLatencyHistogram: Uint8Array;
 }
 
 /**
@@ -19,13 +22,16 @@ export interface IntervalSnapshot {
 export type SampleTap = (latencyUs: number, serviceTimeUs: number, sentMs: number) => void;
 
 /**
- * Records the current interval of a run: two HDR histograms and counters, nothing per request.
+ * Records the current interval of a run: HDR histograms and counters, nothing per request.
  * `scheduled` workloads measure latency from each request's scheduled start and keep the service
- * time (from the actual send) apart; avalanche measures latency from the send only.
+ * time (from the actual send) apart; avalanche measures latency from the send only. A failed
+ * request (a transport error, or a status outside 100..399: metrics/outcome.ts) has its latency
+ * in a histogram of its own, out of the response-time ones.
  */
 export class IntervalRecorder {
   private latency: Histogram = createLatencyHistogram();
   private service: Histogram = createLatencyHistogram();
+  private failed: Histogram = createLatencyHistogram();
   private requests = 0;
   private bytes = 0;
   private dropped = 0;
@@ -49,7 +55,7 @@ export class IntervalRecorder {
     this.bytes += bytes;
     if (status >= 0 && status < 600) this.statusCounts[status]!++;
     else this.otherStatus.set(status, (this.otherStatus.get(status) ?? 0) + 1);
-    this.time(scheduledMs, sentMs, endMs);
+    this.time(isFailedStatus(status), scheduledMs, sentMs, endMs);
   }
 
   /** A request that failed without a response (`kind` such as `connect_refused`, `timeout`). */
@@ -57,7 +63,7 @@ export class IntervalRecorder {
     if (this.closed) return;
     this.requests++;
     this.errorCounts.set(kind, (this.errorCounts.get(kind) ?? 0) + 1);
-    this.time(scheduledMs, sentMs, endMs);
+    this.time(true, scheduledMs, sentMs, endMs);
   }
 
   /** A scheduled request that could not be started (open model at its in-flight cap). */
@@ -70,11 +76,14 @@ export class IntervalRecorder {
     if (!this.closed) this.late++;
   }
 
-  private time(scheduledMs: number, sentMs: number, endMs: number): void {
+  private time(failed: boolean, scheduledMs: number, sentMs: number, endMs: number): void {
     const serviceUs = (endMs - sentMs) * 1000;
     const latencyUs = this.scheduled ? (endMs - scheduledMs) * 1000 : serviceUs;
-    recordUs(this.latency, latencyUs);
-    if (this.scheduled) recordUs(this.service, serviceUs);
+    if (failed) recordUs(this.failed, latencyUs);
+    else {
+      recordUs(this.latency, latencyUs);
+      if (this.scheduled) recordUs(this.service, serviceUs);
+    }
     this.tap?.(latencyUs, serviceUs, sentMs);
   }
 
@@ -89,9 +98,11 @@ export class IntervalRecorder {
       late: this.late,
       latencyHistogram: encodeHistogram(this.latency),
       serviceTimeHistogram: this.scheduled ? encodeHistogram(this.service) : new Uint8Array(0),
+      failedLatencyHistogram: encodeHistogram(this.failed),
     };
     this.latency.reset();
     this.service.reset();
+    this.failed.reset();
     this.requests = 0;
     this.bytes = 0;
     this.dropped = 0;

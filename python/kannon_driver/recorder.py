@@ -1,5 +1,7 @@
 """One interval of a run's measurements (port of driver/load/recorder.ts + metrics/histogram.ts):
-two HDR histograms in microseconds (1 .. 3_600_000_000, 3 significant digits) and counters."""
+HDR histograms in microseconds (1 .. 3_600_000_000, 3 significant digits) and counters. A failed
+request (a transport error, or an HTTP status outside 100..399: metrics/outcome.ts isFailedStatus)
+has its latency in a histogram of its own, out of the response-time ones."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +13,11 @@ from hdrh.histogram import HdrHistogram
 
 HIGHEST_TRACKABLE_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
+
+
+def is_failed_status(status: int) -> bool:
+    """The rule for a failed response, as metrics/outcome.ts isFailedStatus: outside 100..399."""
+    return status < 100 or status >= 400
 
 
 def new_histogram() -> HdrHistogram:
@@ -49,6 +56,7 @@ class Snapshot:
     late: int
     latency_histogram: bytes
     service_time_histogram: bytes
+    failed_latency_histogram: bytes = b""
 
 
 SampleTap = Callable[[int, int], None]
@@ -64,6 +72,7 @@ class IntervalRecorder:
     closed: bool = False
     latency: HdrHistogram = field(default_factory=new_histogram)
     service: HdrHistogram = field(default_factory=new_histogram)
+    failed: HdrHistogram = field(default_factory=new_histogram)
     requests: int = 0
     bytes: int = 0
     dropped: int = 0
@@ -77,14 +86,14 @@ class IntervalRecorder:
         self.requests += 1
         self.bytes += nbytes
         self.status_counts[status] = self.status_counts.get(status, 0) + 1
-        self._time(scheduled_ms, sent_ms, end_ms)
+        self._time(is_failed_status(status), scheduled_ms, sent_ms, end_ms)
 
     def error(self, kind: str, scheduled_ms: float, sent_ms: float, end_ms: float) -> None:
         if self.closed:
             return
         self.requests += 1
         self.error_counts[kind] = self.error_counts.get(kind, 0) + 1
-        self._time(scheduled_ms, sent_ms, end_ms)
+        self._time(True, scheduled_ms, sent_ms, end_ms)
 
     def drop(self, count: int = 1) -> None:
         if not self.closed:
@@ -94,12 +103,15 @@ class IntervalRecorder:
         if not self.closed:
             self.late += 1
 
-    def _time(self, scheduled_ms: float, sent_ms: float, end_ms: float) -> None:
+    def _time(self, failed: bool, scheduled_ms: float, sent_ms: float, end_ms: float) -> None:
         service_us = clamp_us((end_ms - sent_ms) * 1000)
         latency_us = clamp_us((end_ms - scheduled_ms) * 1000) if self.scheduled else service_us
-        self.latency.record_value(latency_us)
-        if self.scheduled:
-            self.service.record_value(service_us)
+        if failed:
+            self.failed.record_value(latency_us)
+        else:
+            self.latency.record_value(latency_us)
+            if self.scheduled:
+                self.service.record_value(service_us)
         if self.tap is not None:
             self.tap(latency_us, service_us)
 
@@ -113,9 +125,11 @@ class IntervalRecorder:
             late=self.late,
             latency_histogram=encode_histogram(self.latency),
             service_time_histogram=encode_histogram(self.service) if self.scheduled else b"",
+            failed_latency_histogram=encode_histogram(self.failed),
         )
         self.latency = new_histogram()
         self.service = new_histogram()
+        self.failed = new_histogram()
         self.requests = self.bytes = self.dropped = self.late = 0
         self.status_counts = {}
         self.error_counts = {}

@@ -345,6 +345,7 @@ class TestRun:
             bytes_received=s.bytes_received,
             latency_histogram=s.latency_histogram,
             service_time_histogram=s.service_time_histogram,
+            failed_latency_histogram=s.failed_latency_histogram,
             dropped=s.dropped,
             late=s.late,
             final=final,

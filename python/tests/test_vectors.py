@@ -258,5 +258,42 @@ class VectorTest(unittest.TestCase):
                 self.assertEqual(got, {k: entry[k] for k in ("count", "min", "max", "percentiles")})
 
 
+
+class RecorderSplitTest(unittest.TestCase):
+    """proto/testdata/recorder_split.json: the failed-request rule gives the histograms the
+    TypeScript recorder gives (metrics/outcome.test.ts reads the same file)."""
+
+    def test_recorder_keeps_failed_requests_apart(self):
+        from kannon_driver.recorder import IntervalRecorder
+
+        with open(os.path.join(TESTDATA, "recorder_split.json"), encoding="utf-8") as f:
+            cases = json.load(f)["cases"]
+        self.assertGreaterEqual(len(cases), 2)
+
+        def summary(data):
+            if not data:
+                return {"count": 0, "min": 0, "max": 0}
+            h = decode_histogram(data)
+            n = h.get_total_count()
+            return {"count": n, "min": h.get_min_value() if n else 0, "max": h.get_max_value() if n else 0}
+
+        for case in cases:
+            with self.subTest(case=case["name"]):
+                r = IntervalRecorder(case["scheduled"])
+                for what, scheduled, sent, end in case["requests"]:
+                    if isinstance(what, int):
+                        r.response(what, 0, scheduled, sent, end)
+                    else:
+                        r.error(what, scheduled, sent, end)
+                s = r.take()
+                got = {
+                    "requests": s.requests,
+                    "latency": summary(s.latency_histogram),
+                    "service_time": summary(s.service_time_histogram),
+                    "failed_latency": summary(s.failed_latency_histogram),
+                }
+                self.assertEqual(got, case["expected"])
+
+
 if __name__ == "__main__":
     unittest.main()
