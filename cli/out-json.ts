@@ -3,12 +3,14 @@ import { toJson, type JsonObject } from "@bufbuild/protobuf";
 import { writeFileSync } from "node:fs";
 import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
 import type { Outcome } from "./run-test.js";
+import { verdictOf } from "../metrics/outcome.js";
 import { measure, unitOf } from "./thresholds.js";
 
 /**
  * The report as proto JSON (the API's field names) with every field, zeros and empty lists
  * included, plus `thresholds`: one verdict per threshold (`threshold` as written, `metric`, `op`,
- * `limit` and `measured` in `unit`, `pass`, `breachedDuringRun`) and `thresholdsPassed`.
+ * `limit` and `measured` in `unit`, `pass`, `breachedDuringRun`), `thresholdsPassed`, and
+ * `failing` with `failingReasons`: the report's outcome and the failed thresholds together.
  * 64-bit counts (`requests`, `errors`, …) are strings, as in every proto JSON and in
  * `kannon report --format json`: a JSON number is exact only up to 2^53, and one parser reads all
  * three; the verdicts' values are plain numbers.
@@ -26,6 +28,9 @@ export function outcomeJson(outcome: Outcome): string {
     breachedDuringRun: v.breachedLive,
   }));
   json.thresholdsPassed = outcome.failed.length === 0;
+  const verdict = verdictOf(outcome.report, outcome.failed.map((t) => t.text));
+  json.failing = verdict.failing;
+  json.failingReasons = verdict.reasons;
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 

@@ -132,15 +132,17 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
   try {
     const report = await watchToEnd(client, spec, id, print, onCumulative, status);
     await cancelling;
-    print(formatReport(report));
-    if (judging.thresholds.length > 0) print("  thresholds:");
     const verdicts = judging.thresholds.map((t) => {
       // Aborted by a breach: that threshold failed, whatever the cut-short totals say.
       const pass = passes(t, report.total!) && !(judging.abortOnFail && breached.has(t));
-      print(`    ${pass ? "✓ pass" : "✗ FAIL"}  ${t.text}: ${formatMeasured(t, report.total!)}${breached.has(t) ? " (breached during the run)" : ""}`);
       return { threshold: t, pass, breachedLive: breached.has(t) };
     });
-    return { report, verdicts, failed: verdicts.filter((v) => !v.pass).map((v) => v.threshold) };
+    const failed = verdicts.filter((v) => !v.pass).map((v) => v.threshold);
+    print(formatReport(report, failed.map((t) => t.text)));
+    if (judging.thresholds.length > 0) print("  thresholds:");
+    for (const v of verdicts)
+      print(`    ${v.pass ? "✓ pass" : "✗ FAIL"}  ${v.threshold.text}: ${formatMeasured(v.threshold, report.total!)}${v.breachedLive ? " (breached during the run)" : ""}`);
+    return { report, verdicts, failed };
   } finally {
     process.removeListener("SIGINT", cancel);
     process.removeListener("SIGTERM", cancel);

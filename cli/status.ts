@@ -1,7 +1,7 @@
 import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { expectedDurationMs } from "../orchestrator/plan.js";
 
@@ -48,6 +48,7 @@ export class StatusBlock {
       // Before the first interval, or after one without a request, there is nothing to show.
       `  req/s ${i?.requests ? i.requestsPerS.toFixed(0) : "–"}   p50 ${i?.requests ? ms(i.latency?.p50Us) : "–"}   p99 ${i?.requests ? ms(i.latency?.p99Us) : "–"}   ` +
         `requests ${c?.requests ?? 0n}   errors ${c?.errors ?? 0n} (${errorRate.toFixed(2)}%)`,
+      ...(t.outcome?.verdict === Verdict.FAILING ? [`  FAILING: ${t.outcome.reasons.join("; ")}`] : []),
       `  drivers: ${running} running, ${m.drivers.filter((d) => d.finished).length} finished, ${m.drivers.filter((d) => d.lost).length} lost`,
     ];
     this.draw(lines);

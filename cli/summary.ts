@@ -1,5 +1,6 @@
 import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { errorsLine, verdictOf } from "../metrics/outcome.js";
 import { msOf } from "../metrics/stats.js";
 
 const ms = (us: bigint | number) => `${(Number(us) / 1000).toFixed(2)} ms`;
@@ -51,12 +52,18 @@ function settingsLine(report: Report): string {
   return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${settingsOf(report.spec, report.drivers.length)} (${workload} against ${report.spec?.targetUrl ?? "?"})`;
 }
 
-/** A plain-text summary of a final report, as the CLI prints it. */
-export function formatReport(report: Report): string {
+/**
+ * A plain-text summary of a final report, as the CLI prints it: the headline says FAILING (with
+ * the reasons) beside the state when the outcome, or one of `failedThresholds`, says so.
+ */
+export function formatReport(report: Report, failedThresholds: readonly string[] = []): string {
   const t = report.total!;
-  const failedShare = t.requests > 0n && t.errors > 0n ? ` — ${((Number(t.errors) / Number(t.requests)) * 100).toFixed(t.errors === t.requests ? 0 : 2)}% of requests failed` : "";
+  const verdict = verdictOf(report, failedThresholds);
+  const judged = verdict.failing ? `, FAILING — ${verdict.reasons.join("; ")}` : t.requests > 0n && report.state === TestState.COMPLETED ? ", passing" : "";
+  const errors = errorsLine(t);
   const lines = [
-    `test ${report.testId}${report.spec?.name ? ` "${report.spec.name}"` : ""}: ${TestState[report.state]}${report.partial ? " (partial)" : ""}${failedShare}${report.message ? ` — ${report.message}` : ""}`,
+    `test ${report.testId}${report.spec?.name ? ` "${report.spec.name}"` : ""}: ${TestState[report.state]}${report.partial ? " (partial)" : ""}${judged}${report.message ? ` — ${report.message}` : ""}`,
+    ...(errors ? [`  ${errors}`] : []),
     settingsLine(report),
     `  requests: ${t.requests}   req/s: ${t.requestsPerS.toFixed(1)}   errors: ${t.errors}   bytes: ${t.bytesReceived}` +
       (t.dropped > 0n ? `   dropped: ${t.dropped}` : "") +
@@ -65,6 +72,8 @@ export function formatReport(report: Report): string {
     latencyLine(t.serviceTime ? "latency (from scheduled start)" : "latency", t.latency),
   ];
   if (t.serviceTime) lines.push(latencyLine("service time (from send)", t.serviceTime));
+  // Failed requests' times are kept out of the percentiles above: the time to fail is apart.
+  if (t.failedLatency && t.failedLatency.count > 0n) lines.push(latencyLine("failed requests, time to fail", t.failedLatency));
   // One driver has no fleet to be skewed against: only its own late start is worth a word.
   const many = report.drivers.length > 1;
   if (many) lines.push(`  fleet start skew: ${ms(report.fleetStartSkewUs)}`);

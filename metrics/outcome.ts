@@ -1,6 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import type { Stats } from "../gen/kannon/v1/report_pb.js";
+import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { OutcomeSchema, TestState, Verdict, type Outcome, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+
+/*
+ * Browser-safe (the dashboard and the HTML report use it): protobuf and the generated types only.
+ */
 
 /**
  * The rule for a failed request, shared by every driver and the merge: a transport error (no
@@ -51,4 +55,20 @@ export function judgeOutcome(s: Pick<Stats, "requests" | "errors" | "statusCount
   if (requests === 0n && state === TestState.COMPLETED) reasons.push("no request completed");
   const verdict = reasons.length > 0 ? Verdict.FAILING : requests > 0n ? Verdict.PASSING : Verdict.UNSPECIFIED;
   return create(OutcomeSchema, { verdict, reasons, errorRate, requests, failed });
+}
+
+/**
+ * A report's verdict with the client's own failed thresholds added: failing, and why. A report
+ * stored before outcomes existed is judged here from its numbers, by the orchestrator's rule.
+ */
+export function verdictOf(report: Report, failedThresholds: readonly string[] = []): { failing: boolean; reasons: string[] } {
+  const outcome = report.outcome?.verdict ? report.outcome : judgeOutcome(report.total, report.spec, report.state, report.message);
+  const reasons = [...(outcome.verdict === Verdict.FAILING ? outcome.reasons : []), ...failedThresholds.map((t) => `threshold ${t} failed`)];
+  return { failing: reasons.length > 0, reasons };
+}
+
+/** "errors: 812 of 10000 (8.1%): http_500×800, timeout×12": the failures at a glance; undefined when none. */
+export function errorsLine(s: Stats): string | undefined {
+  if (s.errors === 0n) return undefined;
+  return `errors: ${s.errors} of ${s.requests} (${percent(Number(s.errors) / Number(s.requests))}): ${failureKinds(s)}`;
 }

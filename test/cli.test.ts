@@ -156,6 +156,11 @@ describe("the kannon command", () => {
     const { code, out } = await kannon(["run", "--drivers", "1", "--requests", "5", "--concurrency", "1", "--url", "http://127.0.0.1:9/"]);
     expect(code, out).toBe(4);
     expect(out).toContain("connect_refused×5");
+    // Failing, in the headline; the errors right under it; no response-time percentiles.
+    expect(out).toMatch(/: COMPLETED, FAILING — every request failed \(connect_refused×5\)/);
+    expect(out).toContain("  errors: 5 of 5 (100%): connect_refused×5");
+    expect(out).toContain("  latency: no samples");
+    expect(out).toMatch(/failed requests, time to fail: p50 \d/);
   });
 
   it("Ctrl-C during `kannon run` cancels the test, still prints the report and exits 3", async () => {

@@ -8,7 +8,8 @@ import type { Client } from "@connectrpc/connect";
 import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { chartPoint, driversReportHtml, esc, iso, numbersHtml, type ChartPoint } from "./format.js";
+import { errorsLine, verdictOf } from "../metrics/outcome.js";
+import { chartPoint, driversReportHtml, esc, iso, ms, numbersHtml, type ChartPoint } from "./format.js";
 
 /** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
 export function reportJson(report: Report): string {
@@ -102,6 +103,19 @@ function svgChart(title: string, xs: number[], series: { name: string; color: st
 }
 
 /**
+ * The verdict beside the state: a red FAILING with its reasons, else the errors line if any; then
+ * the failed requests' time to fail, which the latency numbers leave out.
+ */
+function verdictHtml(report: Report): string {
+  const v = verdictOf(report);
+  const errors = errorsLine(report.total!);
+  const failed = report.total?.failedLatency;
+  const timeToFail = failed && failed.count > 0n ? ` · failed requests' time to fail: p50 ${ms(failed.p50Us)}, p99 ${ms(failed.p99Us)}` : "";
+  if (v.failing) return ` <strong class="failing" style="color:#d62728">FAILING</strong> — ${esc(v.reasons.join("; "))}${timeToFail}`;
+  return (errors ? ` · ${esc(errors)}` : "") + timeToFail;
+}
+
+/**
  * One self-contained HTML file (no script, no network): the final numbers, req/s, errors/s and
  * latency p50/p90/p99 per interval as inline SVG charts (the dashboard's charts, drawn the same
  * way), the per-driver table, and the interval data itself in a JSON block
@@ -134,7 +148,7 @@ export function reportHtml(report: Report, intervals: Stats[]): string {
 <style>body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:960px}table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}figure{margin:1rem 0}figcaption{font-weight:600}.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.5rem}.kv div{background:#f5f5f5;padding:.5rem;border-radius:4px}.kv b{display:block;font-size:18px}</style>
 </head><body>
 <h1>Kannon report</h1>
-<p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${report.message ? ` — ${esc(report.message)}` : ""}<br>
+<p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${verdictHtml(report)}${report.message ? ` — ${esc(report.message)}` : ""}<br>
 ${esc(report.spec?.targetUrl ?? "")} · ${esc(report.spec?.workload.case ?? "")} · ${report.drivers.length} driver(s) · ${iso(report.startAt)}</p>
 <div class="kv">
 ${numbersHtml(report.total)}
