@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { swallowed } from "../metrics/swallowed.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { startServer, type RunningServer } from "../orchestrator/server.js";
-import { createTarget, type Target } from "../target/target.js";
+import { startTargetThread, type ThreadTarget } from "../target/target-thread.js";
 
 /** Options of {@link startEmbedded}. */
 export interface EmbeddedOptions {
@@ -19,15 +19,15 @@ export interface EmbeddedOptions {
   dataDir?: string | undefined;
   /** Control-plane port; 0 picks one. */
   port?: number;
-  /** Start a target too (default true). */
+  /** Start a target too (default true), on a worker thread of its own (target/target-thread.ts). */
   target?: boolean;
   log?: (message: string) => void;
   onSample?: SampleTap;
   /**
    * Load threads per driver (default 1). Whatever the count, the drivers' load runs in worker
-   * threads (a pool of one fewer than the cores, at least one, shared by the drivers): the orchestrator, the API and
-   * the target share this process's main thread, and a busy main thread must not show up in the
-   * latencies the drivers measure.
+   * threads (a pool of one fewer than the cores, at least one, shared by the drivers): the orchestrator and the API
+   * share this process's main thread (the target has a thread of its own), and a busy main thread
+   * must not show up in the latencies the drivers measure.
    */
   threads?: number;
   /**
@@ -43,7 +43,7 @@ export interface Embedded {
   orchestrator: Orchestrator;
   server: RunningServer;
   drivers: DriverAgent[];
-  target: Target | undefined;
+  target: ThreadTarget | undefined;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -56,7 +56,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const transport = createMemoryTransport();
   const bus = createBus(transport, { log });
   const drivers: DriverAgent[] = [];
-  let target: Target | undefined;
+  let target: ThreadTarget | undefined;
   let orchestrator: Orchestrator | undefined;
   let server: RunningServer | undefined;
   let pool: LoadThreads | undefined;
@@ -70,7 +70,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     if (temporary) await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    target = options.target === false ? undefined : await createTarget();
+    target = options.target === false ? undefined : await startTargetThread();
     orchestrator = await Orchestrator.open({ bus, dataDir, log, defaultTargetUrl: target ? `${target.url}/ping` : undefined });
     server = await startServer({ orchestrator, port: options.port ?? 0 });
     // The drivers' load threads: one pool, one thread fewer than the cores (the main thread runs the
