@@ -54,12 +54,13 @@ function settingsLine(report: Report): string {
 
 /**
  * A plain-text summary of a final report, as the CLI prints it: the headline says FAILING (with
- * the reasons) beside the state when the outcome, or one of `failedThresholds`, says so.
+ * the reasons) beside the state when the outcome, or one of `failedThresholds`, says so; a
+ * passing test's headline is its state alone.
  */
 export function formatReport(report: Report, failedThresholds: readonly string[] = []): string {
   const t = report.total!;
   const verdict = verdictOf(report, failedThresholds);
-  const judged = verdict.failing ? `, FAILING — ${verdict.reasons.join("; ")}` : t.requests > 0n && report.state === TestState.COMPLETED ? ", passing" : "";
+  const judged = verdict.failing ? `, FAILING — ${verdict.reasons.join("; ")}` : "";
   const errors = errorsLine(t);
   const lines = [
     `test ${report.testId}${report.spec?.name ? ` "${report.spec.name}"` : ""}: ${TestState[report.state]}${report.partial ? " (partial)" : ""}${judged}${report.message ? ` — ${report.message}` : ""}`,
