@@ -1,5 +1,5 @@
 /** `kannon report ID` and `kannon tests`: stored tests, from a data directory or a running orchestrator. */
-import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiFlags } from "./api-client.js";
@@ -69,7 +69,7 @@ export const testsCommand: Command = {
         const errorRate = total && total.requests > 0n ? ` (${((Number(total.errors) / Number(total.requests)) * 100).toFixed(1)}%)` : "";
         rows.push([
           t.id,
-          TestState[t.state] + (t.partial ? " (partial)" : ""),
+          TestState[t.state] + (t.partial ? " (partial)" : "") + (t.outcome?.verdict === Verdict.FAILING ? ", FAILING" : ""),
           t.startAt ? new Date(msOf(t.startAt)).toISOString().replace(/\.\d+Z$/, "Z") : "–",
           t.startAt && t.endedAt ? seconds(msOf(t.endedAt) - msOf(t.startAt)) : "–",
           total ? String(total.requests) : "–",

@@ -153,7 +153,8 @@ describe("the kannon command", () => {
   });
 
   it("exits 4 when the test completed but requests failed (nothing listens on the target)", async () => {
-    const { code, out } = await kannon(["run", "--drivers", "1", "--requests", "5", "--concurrency", "1", "--url", "http://127.0.0.1:9/"]);
+    const data = await mkdtemp(join(tmpdir(), "kannon-failing-"));
+    const { code, out } = await kannon(["run", "--drivers", "1", "--requests", "5", "--concurrency", "1", "--url", "http://127.0.0.1:9/", "--data", data]);
     expect(code, out).toBe(4);
     expect(out).toContain("connect_refused×5");
     // Failing, in the headline; the errors right under it; no response-time percentiles.
@@ -161,6 +162,10 @@ describe("the kannon command", () => {
     expect(out).toContain("  errors: 5 of 5 (100%): connect_refused×5");
     expect(out).toContain("  latency: no samples");
     expect(out).toMatch(/failed requests, time to fail: p50 \d/);
+    // kannon tests lists it as failing too.
+    const tests = await kannon(["tests", "--data", data]);
+    await rm(data, { recursive: true, force: true });
+    expect(tests.out).toMatch(/\n[0-9a-f-]{36} +COMPLETED, FAILING +/);
   });
 
   it("Ctrl-C during `kannon run` cancels the test, still prints the report and exits 3", async () => {
