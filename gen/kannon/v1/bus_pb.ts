@@ -8,6 +8,8 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { DriverState } from "./driver_pb.js";
 import { file_kannon_v1_driver } from "./driver_pb.js";
+import type { CheckCounts } from "./scenario_pb.js";
+import { file_kannon_v1_scenario } from "./scenario_pb.js";
 import type { TestSpec } from "./test_pb.js";
 import { file_kannon_v1_test } from "./test_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/bus.proto.
  */
 export const file_kannon_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKJAgoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIxCg1wcm9iZV9zZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFwcm9iZV9yZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVGVzdENvbmZpZ01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhIKCmRyaXZlcl9pZHMYAyADKAkSDwoHYXR0ZW1wdBgEIAEoDSLwAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSDwoHYXR0ZW1wdBgHIAEoDRIrCgdzZW50X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKCBQoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRIPCgdhdHRlbXB0GBEgASgNEiAKGGZhaWxlZF9sYXRlbmN5X2hpc3RvZ3JhbRgSIAEoDBozChFTdGF0dXNDb3VudHNFbnRyeRILCgNrZXkYASABKA0SDQoFdmFsdWUYAiABKAQ6AjgBGjIKEEVycm9yQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASq7AQoNVHJpZ2dlckFjdGlvbhIeChpUUklHR0VSX0FDVElPTl9VTlNQRUNJRklFRBAAEhgKFFRSSUdHRVJfQUNUSU9OX1NUQVJUEAESGQoVVFJJR0dFUl9BQ1RJT05fQ0FOQ0VMEAISGgoWVFJJR0dFUl9BQ1RJT05fUkVTSEFSRRADEhkKFVRSSUdHRVJfQUNUSU9OX1JFRlVTRRAEEh4KGlRSSUdHRVJfQUNUSU9OX0NMT0NLX1BST0JFEAViBnByb3RvMw", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKJAgoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIxCg1wcm9iZV9zZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFwcm9iZV9yZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVGVzdENvbmZpZ01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhIKCmRyaXZlcl9pZHMYAyADKAkSDwoHYXR0ZW1wdBgEIAEoDSLwAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSDwoHYXR0ZW1wdBgHIAEoDRIrCgdzZW50X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLYBQoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRIPCgdhdHRlbXB0GBEgASgNEiAKGGZhaWxlZF9sYXRlbmN5X2hpc3RvZ3JhbRgSIAEoDBIlCgVzdGVwcxgTIAMoCzIWLmthbm5vbi52MS5TdGVwTWV0cmljcxItCglzY2VuYXJpb3MYFCADKAsyGi5rYW5ub24udjEuU2NlbmFyaW9NZXRyaWNzGjMKEVN0YXR1c0NvdW50c0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQRXJyb3JDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIu4DCgtTdGVwTWV0cmljcxISCgpzdGVwX2luZGV4GAEgASgNEhAKCHJlcXVlc3RzGAIgASgEEj8KDXN0YXR1c19jb3VudHMYAyADKAsyKC5rYW5ub24udjEuU3RlcE1ldHJpY3MuU3RhdHVzQ291bnRzRW50cnkSPQoMZXJyb3JfY291bnRzGAQgAygLMicua2Fubm9uLnYxLlN0ZXBNZXRyaWNzLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYBSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YBiABKAwSIAoYZmFpbGVkX2xhdGVuY3lfaGlzdG9ncmFtGAcgASgMEh4KFnNlcnZpY2VfdGltZV9oaXN0b2dyYW0YCCABKAwSJgoGY2hlY2tzGAkgAygLMhYua2Fubm9uLnYxLkNoZWNrQ291bnRzEhcKD2NhcHR1cmVfbWlzc2luZxgKIAEoBBIaChJhYm9ydGVkX2l0ZXJhdGlvbnMYCyABKAQaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiawoPU2NlbmFyaW9NZXRyaWNzEhYKDnNjZW5hcmlvX2luZGV4GAEgASgNEhIKCml0ZXJhdGlvbnMYAiABKAQSDwoHYWJvcnRlZBgDIAEoBBIbChNpdGVyYXRpb25faGlzdG9ncmFtGAQgASgMKrsBCg1UcmlnZ2VyQWN0aW9uEh4KGlRSSUdHRVJfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVFJJR0dFUl9BQ1RJT05fU1RBUlQQARIZChVUUklHR0VSX0FDVElPTl9DQU5DRUwQAhIaChZUUklHR0VSX0FDVElPTl9SRVNIQVJFEAMSGQoVVFJJR0dFUl9BQ1RJT05fUkVGVVNFEAQSHgoaVFJJR0dFUl9BQ1RJT05fQ0xPQ0tfUFJPQkUQBWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_scenario, file_kannon_v1_test]);
 
 /**
  * Topic `register`, key driver id: a driver joins (or leaves) the fleet.
@@ -352,6 +354,23 @@ export type MetricsMessage = Message<"kannon.v1.MetricsMessage"> & {
    * @generated from field: bytes failed_latency_histogram = 18;
    */
   failedLatencyHistogram: Uint8Array;
+
+  /**
+   * Scenario tests only (TestSpec.scenarios set): the interval's numbers per step, one entry per
+   * step that completed a request or counted something this interval, in ascending step_index. The
+   * totals above stay the sum over every step. Empty for a single-request test.
+   *
+   * @generated from field: repeated kannon.v1.StepMetrics steps = 19;
+   */
+  steps: StepMetrics[];
+
+  /**
+   * Scenario tests only: the interval's iterations per scenario, one entry per scenario that ended
+   * an iteration this interval, in ascending scenario_index.
+   *
+   * @generated from field: repeated kannon.v1.ScenarioMetrics scenarios = 20;
+   */
+  scenarios: ScenarioMetrics[];
 };
 
 /**
@@ -360,6 +379,139 @@ export type MetricsMessage = Message<"kannon.v1.MetricsMessage"> & {
  */
 export const MetricsMessageSchema: GenMessage<MetricsMessage> = /*@__PURE__*/
   messageDesc(file_kannon_v1_bus, 4);
+
+/**
+ * One step's measurements in one interval of one driver, merged exactly like the totals.
+ *
+ * @generated from message kannon.v1.StepMetrics
+ */
+export type StepMetrics = Message<"kannon.v1.StepMetrics"> & {
+  /**
+   * The step's index in the test's flattened steps (see scenario.proto).
+   *
+   * @generated from field: uint32 step_index = 1;
+   */
+  stepIndex: number;
+
+  /**
+   * Requests of this step that completed (a response or a transport error).
+   *
+   * @generated from field: uint64 requests = 2;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: map<uint32, uint64> status_counts = 3;
+   */
+  statusCounts: { [key: number]: bigint };
+
+  /**
+   * @generated from field: map<string, uint64> error_counts = 4;
+   */
+  errorCounts: { [key: string]: bigint };
+
+  /**
+   * @generated from field: uint64 bytes_received = 5;
+   */
+  bytesReceived: bigint;
+
+  /**
+   * As MetricsMessage.latency_histogram, for this step: a first step of a tsunami or arrival-rate
+   * iteration counts from the iteration's scheduled start, later steps from their own send.
+   *
+   * @generated from field: bytes latency_histogram = 6;
+   */
+  latencyHistogram: Uint8Array;
+
+  /**
+   * As MetricsMessage.failed_latency_histogram, for this step.
+   *
+   * @generated from field: bytes failed_latency_histogram = 7;
+   */
+  failedLatencyHistogram: Uint8Array;
+
+  /**
+   * Service time (send to end of response) of this step's requests that succeeded; empty for
+   * avalanche.
+   *
+   * @generated from field: bytes service_time_histogram = 8;
+   */
+  serviceTimeHistogram: Uint8Array;
+
+  /**
+   * Per check of the step, in the step's order (Step.checks): passes and fails among the responses
+   * (transport errors have no check outcome).
+   *
+   * @generated from field: repeated kannon.v1.CheckCounts checks = 9;
+   */
+  checks: CheckCounts[];
+
+  /**
+   * Captures of this step that found nothing (each capture counted apart).
+   *
+   * @generated from field: uint64 capture_missing = 10;
+   */
+  captureMissing: bigint;
+
+  /**
+   * Iterations this step ended early (a failed check with abort_iteration_on_fail, or a missing
+   * capture with CAPTURE_MISSING_ABORT_ITERATION).
+   *
+   * @generated from field: uint64 aborted_iterations = 11;
+   */
+  abortedIterations: bigint;
+};
+
+/**
+ * Describes the message kannon.v1.StepMetrics.
+ * Use `create(StepMetricsSchema)` to create a new message.
+ */
+export const StepMetricsSchema: GenMessage<StepMetrics> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_bus, 5);
+
+/**
+ * One scenario's iterations in one interval of one driver.
+ *
+ * @generated from message kannon.v1.ScenarioMetrics
+ */
+export type ScenarioMetrics = Message<"kannon.v1.ScenarioMetrics"> & {
+  /**
+   * The scenario's index in TestSpec.scenarios.
+   *
+   * @generated from field: uint32 scenario_index = 1;
+   */
+  scenarioIndex: number;
+
+  /**
+   * Iterations that ended this interval (completed or aborted).
+   *
+   * @generated from field: uint64 iterations = 2;
+   */
+  iterations: bigint;
+
+  /**
+   * Of those, the ones a step ended early.
+   *
+   * @generated from field: uint64 aborted = 3;
+   */
+  aborted: bigint;
+
+  /**
+   * Each ended iteration's duration in microseconds, from its (scheduled, for tsunami and arrival
+   * rate) start to the last byte of its last step, think time excluded; same encoding as
+   * latency_histogram.
+   *
+   * @generated from field: bytes iteration_histogram = 4;
+   */
+  iterationHistogram: Uint8Array;
+};
+
+/**
+ * Describes the message kannon.v1.ScenarioMetrics.
+ * Use `create(ScenarioMetricsSchema)` to create a new message.
+ */
+export const ScenarioMetricsSchema: GenMessage<ScenarioMetrics> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_bus, 6);
 
 /**
  * What a trigger asks of the drivers.

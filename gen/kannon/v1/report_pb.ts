@@ -8,6 +8,8 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ClockOffset } from "./driver_pb.js";
 import { file_kannon_v1_driver } from "./driver_pb.js";
+import type { CheckCounts } from "./scenario_pb.js";
+import { file_kannon_v1_scenario } from "./scenario_pb.js";
 import type { Outcome, TestSpec, TestState } from "./test_pb.js";
 import { file_kannon_v1_test } from "./test_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/report.proto.
  */
 export const file_kannon_v1_report: GenFile = /*@__PURE__*/
-  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIsUECgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRIvCg5mYWlsZWRfbGF0ZW5jeRgOIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiLAoNSW50ZXJ2YWxSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNIuwBCgxEcml2ZXJSZXBvcnQSEQoJZHJpdmVyX2lkGAEgASgJEh8KBXN0YXRzGAIgASgLMhAua2Fubm9uLnYxLlN0YXRzEhUKDXN0YXJ0X3NrZXdfdXMYAyABKAMSEgoKbGF0ZV9zdGFydBgEIAEoCBIQCghmaW5pc2hlZBgFIAEoCBIPCgdtZXNzYWdlGAYgASgJEjMKEWNvdmVyZWRfaW50ZXJ2YWxzGAcgAygLMhgua2Fubm9uLnYxLkludGVydmFsUmFuZ2USJQoFY2xvY2sYCCABKAsyFi5rYW5ub24udjEuQ2xvY2tPZmZzZXQiwAMKBlJlcG9ydBIPCgd0ZXN0X2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIPCgdwYXJ0aWFsGAMgASgIEg8KB21lc3NhZ2UYBCABKAkSLAoIc3RhcnRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgV0b3RhbBgHIAEoCzIQLmthbm5vbi52MS5TdGF0cxIoCgdkcml2ZXJzGAggAygLMhcua2Fubm9uLnYxLkRyaXZlclJlcG9ydBIjCglpbnRlcnZhbHMYCSADKAsyEC5rYW5ub24udjEuU3RhdHMSGwoTZmxlZXRfc3RhcnRfc2tld191cxgKIAEoAxIhCgRzcGVjGAsgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhUKDWludGVydmFsX3N0ZXAYDCABKA0SFgoOaW50ZXJ2YWxfY291bnQYDSABKA0SIwoHb3V0Y29tZRgOIAEoCzISLmthbm5vbi52MS5PdXRjb21lYgZwcm90bzM", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_test]);
+  fileDesc("ChZrYW5ub24vdjEvcmVwb3J0LnByb3RvEglrYW5ub24udjEixAEKDExhdGVuY3lTdGF0cxINCgVjb3VudBgBIAEoBBIOCgZtaW5fdXMYAiABKAQSDwoHbWVhbl91cxgDIAEoARIQCghzdGRldl91cxgEIAEoARIOCgZwNTBfdXMYBSABKAQSDgoGcDkwX3VzGAYgASgEEg4KBnA5NV91cxgHIAEoBBIOCgZwOTlfdXMYCCABKAQSDwoHcDk5OV91cxgJIAEoBBIOCgZtYXhfdXMYCiABKAQSEQoJaGlzdG9ncmFtGAsgASgMIpcFCgVTdGF0cxIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoBBIWCg5yZXF1ZXN0c19wZXJfcxgEIAEoARIOCgZlcnJvcnMYBSABKAQSOQoNc3RhdHVzX2NvdW50cxgGIAMoCzIiLmthbm5vbi52MS5TdGF0cy5TdGF0dXNDb3VudHNFbnRyeRI3CgxlcnJvcl9jb3VudHMYByADKAsyIS5rYW5ub24udjEuU3RhdHMuRXJyb3JDb3VudHNFbnRyeRIWCg5ieXRlc19yZWNlaXZlZBgIIAEoBBIPCgdkcm9wcGVkGAkgASgEEgwKBGxhdGUYCiABKAQSKAoHbGF0ZW5jeRgLIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSLQoMc2VydmljZV90aW1lGAwgASgLMhcua2Fubm9uLnYxLkxhdGVuY3lTdGF0cxIQCghpbnRlcnZhbBgNIAEoDRIvCg5mYWlsZWRfbGF0ZW5jeRgOIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMSIwoFc3RlcHMYDyADKAsyFC5rYW5ub24udjEuU3RlcFN0YXRzEisKCXNjZW5hcmlvcxgQIAMoCzIYLmthbm5vbi52MS5TY2VuYXJpb1N0YXRzGjMKEVN0YXR1c0NvdW50c0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQRXJyb3JDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIr0BCglTdGVwU3RhdHMSEgoKc3RlcF9pbmRleBgBIAEoDRIQCghzY2VuYXJpbxgCIAEoCRIMCgRzdGVwGAMgASgJEh8KBXN0YXRzGAQgASgLMhAua2Fubm9uLnYxLlN0YXRzEiYKBmNoZWNrcxgFIAMoCzIWLmthbm5vbi52MS5DaGVja0NvdW50cxIXCg9jYXB0dXJlX21pc3NpbmcYBiABKAQSGgoSYWJvcnRlZF9pdGVyYXRpb25zGAcgASgEIq0BCg1TY2VuYXJpb1N0YXRzEhYKDnNjZW5hcmlvX2luZGV4GAEgASgNEhAKCHNjZW5hcmlvGAIgASgJEhIKCml0ZXJhdGlvbnMYAyABKAQSDwoHYWJvcnRlZBgEIAEoBBIYChBpdGVyYXRpb25zX3Blcl9zGAUgASgBEjMKEml0ZXJhdGlvbl9kdXJhdGlvbhgGIAEoCzIXLmthbm5vbi52MS5MYXRlbmN5U3RhdHMiLAoNSW50ZXJ2YWxSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNIuwBCgxEcml2ZXJSZXBvcnQSEQoJZHJpdmVyX2lkGAEgASgJEh8KBXN0YXRzGAIgASgLMhAua2Fubm9uLnYxLlN0YXRzEhUKDXN0YXJ0X3NrZXdfdXMYAyABKAMSEgoKbGF0ZV9zdGFydBgEIAEoCBIQCghmaW5pc2hlZBgFIAEoCBIPCgdtZXNzYWdlGAYgASgJEjMKEWNvdmVyZWRfaW50ZXJ2YWxzGAcgAygLMhgua2Fubm9uLnYxLkludGVydmFsUmFuZ2USJQoFY2xvY2sYCCABKAsyFi5rYW5ub24udjEuQ2xvY2tPZmZzZXQiwAMKBlJlcG9ydBIPCgd0ZXN0X2lkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIPCgdwYXJ0aWFsGAMgASgIEg8KB21lc3NhZ2UYBCABKAkSLAoIc3RhcnRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgV0b3RhbBgHIAEoCzIQLmthbm5vbi52MS5TdGF0cxIoCgdkcml2ZXJzGAggAygLMhcua2Fubm9uLnYxLkRyaXZlclJlcG9ydBIjCglpbnRlcnZhbHMYCSADKAsyEC5rYW5ub24udjEuU3RhdHMSGwoTZmxlZXRfc3RhcnRfc2tld191cxgKIAEoAxIhCgRzcGVjGAsgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhUKDWludGVydmFsX3N0ZXAYDCABKA0SFgoOaW50ZXJ2YWxfY291bnQYDSABKA0SIwoHb3V0Y29tZRgOIAEoCzISLmthbm5vbi52MS5PdXRjb21lYgZwcm90bzM", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_scenario, file_kannon_v1_test]);
 
 /**
  * Latency distribution summary, in microseconds, computed from an HDR histogram.
@@ -185,6 +187,23 @@ export type Stats = Message<"kannon.v1.Stats"> & {
    * @generated from field: kannon.v1.LatencyStats failed_latency = 14;
    */
   failedLatency?: LatencyStats | undefined;
+
+  /**
+   * Scenario tests only: the same numbers per step, in ascending step index (every step of the
+   * test on cumulative views and in the report's total and drivers; on interval views, the steps
+   * that counted something). Empty for a single-request test. Within them, `steps` and `scenarios`
+   * are empty.
+   *
+   * @generated from field: repeated kannon.v1.StepStats steps = 15;
+   */
+  steps: StepStats[];
+
+  /**
+   * Scenario tests only: iterations per scenario, in the order of TestSpec.scenarios.
+   *
+   * @generated from field: repeated kannon.v1.ScenarioStats scenarios = 16;
+   */
+  scenarios: ScenarioStats[];
 };
 
 /**
@@ -193,6 +212,112 @@ export type Stats = Message<"kannon.v1.Stats"> & {
  */
 export const StatsSchema: GenMessage<Stats> = /*@__PURE__*/
   messageDesc(file_kannon_v1_report, 1);
+
+/**
+ * One step's merged numbers (MetricsMessage.steps added up).
+ *
+ * @generated from message kannon.v1.StepStats
+ */
+export type StepStats = Message<"kannon.v1.StepStats"> & {
+  /**
+   * The step's index in the test's flattened steps (see scenario.proto).
+   *
+   * @generated from field: uint32 step_index = 1;
+   */
+  stepIndex: number;
+
+  /**
+   * Scenario.name and Step.name, so a reader need not look up the spec.
+   *
+   * @generated from field: string scenario = 2;
+   */
+  scenario: string;
+
+  /**
+   * @generated from field: string step = 3;
+   */
+  step: string;
+
+  /**
+   * requests, errors, status_counts, error_counts, bytes_received, latency, failed_latency,
+   * service_time and requests_per_s of this step (start, end and interval as the enclosing Stats).
+   *
+   * @generated from field: kannon.v1.Stats stats = 4;
+   */
+  stats?: Stats | undefined;
+
+  /**
+   * Per check, in the step's order.
+   *
+   * @generated from field: repeated kannon.v1.CheckCounts checks = 5;
+   */
+  checks: CheckCounts[];
+
+  /**
+   * @generated from field: uint64 capture_missing = 6;
+   */
+  captureMissing: bigint;
+
+  /**
+   * @generated from field: uint64 aborted_iterations = 7;
+   */
+  abortedIterations: bigint;
+};
+
+/**
+ * Describes the message kannon.v1.StepStats.
+ * Use `create(StepStatsSchema)` to create a new message.
+ */
+export const StepStatsSchema: GenMessage<StepStats> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_report, 2);
+
+/**
+ * One scenario's iterations, merged.
+ *
+ * @generated from message kannon.v1.ScenarioStats
+ */
+export type ScenarioStats = Message<"kannon.v1.ScenarioStats"> & {
+  /**
+   * The scenario's index in TestSpec.scenarios, and its name.
+   *
+   * @generated from field: uint32 scenario_index = 1;
+   */
+  scenarioIndex: number;
+
+  /**
+   * @generated from field: string scenario = 2;
+   */
+  scenario: string;
+
+  /**
+   * @generated from field: uint64 iterations = 3;
+   */
+  iterations: bigint;
+
+  /**
+   * @generated from field: uint64 aborted = 4;
+   */
+  aborted: bigint;
+
+  /**
+   * @generated from field: double iterations_per_s = 5;
+   */
+  iterationsPerS: number;
+
+  /**
+   * Iteration duration (see ScenarioMetrics.iteration_histogram).
+   *
+   * @generated from field: kannon.v1.LatencyStats iteration_duration = 6;
+   */
+  iterationDuration?: LatencyStats | undefined;
+};
+
+/**
+ * Describes the message kannon.v1.ScenarioStats.
+ * Use `create(ScenarioStatsSchema)` to create a new message.
+ */
+export const ScenarioStatsSchema: GenMessage<ScenarioStats> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_report, 3);
 
 /**
  * A run of consecutive interval indices, first to last inclusive.
@@ -216,7 +341,7 @@ export type IntervalRange = Message<"kannon.v1.IntervalRange"> & {
  * Use `create(IntervalRangeSchema)` to create a new message.
  */
 export const IntervalRangeSchema: GenMessage<IntervalRange> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_report, 2);
+  messageDesc(file_kannon_v1_report, 4);
 
 /**
  * One driver's share of a run.
@@ -285,7 +410,7 @@ export type DriverReport = Message<"kannon.v1.DriverReport"> & {
  * Use `create(DriverReportSchema)` to create a new message.
  */
 export const DriverReportSchema: GenMessage<DriverReport> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_report, 3);
+  messageDesc(file_kannon_v1_report, 5);
 
 /**
  * The final report of a test.
@@ -383,5 +508,5 @@ export type Report = Message<"kannon.v1.Report"> & {
  * Use `create(ReportSchema)` to create a new message.
  */
 export const ReportSchema: GenMessage<Report> = /*@__PURE__*/
-  messageDesc(file_kannon_v1_report, 4);
+  messageDesc(file_kannon_v1_report, 6);
 

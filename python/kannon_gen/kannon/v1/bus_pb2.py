@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from kannon.v1 import driver_pb2 as kannon_dot_v1_dot_driver__pb2
+from kannon.v1 import scenario_pb2 as kannon_dot_v1_dot_scenario__pb2
 from kannon.v1 import test_pb2 as kannon_dot_v1_dot_test__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kannon/v1/bus.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kannon/v1/driver.proto\x1a\x14kannon/v1/test.proto\"\xa7\x01\n\x0fRegisterMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07leaving\x18\x06 \x01(\x08\x12\x13\n\x0binstance_id\x18\x07 \x01(\t\"\x89\x02\n\x10HeartbeatMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x0f\n\x07test_id\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x31\n\rprobe_sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11probe_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x11TestConfigMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x12\n\ndriver_ids\x18\x03 \x03(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xf0\x01\n\x0eTriggerMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12(\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x18.kannon.v1.TriggerAction\x12,\n\x08start_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x04 \x03(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12+\n\x07sent_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x05\n\x0eMetricsMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x32\n\x0einterval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cinterval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x06 \x01(\x04\x12\x42\n\rstatus_counts\x18\x07 \x03(\x0b\x32+.kannon.v1.MetricsMessage.StatusCountsEntry\x12@\n\x0c\x65rror_counts\x18\x08 \x03(\x0b\x32*.kannon.v1.MetricsMessage.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\t \x01(\x04\x12\x19\n\x11latency_histogram\x18\n \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x0b \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x0c \x01(\x04\x12\x0c\n\x04late\x18\r \x01(\x04\x12\r\n\x05\x66inal\x18\x0e \x01(\x08\x12\x15\n\rstart_skew_us\x18\x0f \x01(\x03\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\r\x12 \n\x18\x66\x61iled_latency_histogram\x18\x12 \x01(\x0c\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*\xbb\x01\n\rTriggerAction\x12\x1e\n\x1aTRIGGER_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIGGER_ACTION_START\x10\x01\x12\x19\n\x15TRIGGER_ACTION_CANCEL\x10\x02\x12\x1a\n\x16TRIGGER_ACTION_RESHARE\x10\x03\x12\x19\n\x15TRIGGER_ACTION_REFUSE\x10\x04\x12\x1e\n\x1aTRIGGER_ACTION_CLOCK_PROBE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kannon/v1/bus.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kannon/v1/driver.proto\x1a\x18kannon/v1/scenario.proto\x1a\x14kannon/v1/test.proto\"\xa7\x01\n\x0fRegisterMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07leaving\x18\x06 \x01(\x08\x12\x13\n\x0binstance_id\x18\x07 \x01(\t\"\x89\x02\n\x10HeartbeatMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x0f\n\x07test_id\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x31\n\rprobe_sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11probe_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x11TestConfigMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x12\n\ndriver_ids\x18\x03 \x03(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xf0\x01\n\x0eTriggerMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12(\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x18.kannon.v1.TriggerAction\x12,\n\x08start_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x04 \x03(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12+\n\x07sent_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd8\x05\n\x0eMetricsMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x32\n\x0einterval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cinterval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x06 \x01(\x04\x12\x42\n\rstatus_counts\x18\x07 \x03(\x0b\x32+.kannon.v1.MetricsMessage.StatusCountsEntry\x12@\n\x0c\x65rror_counts\x18\x08 \x03(\x0b\x32*.kannon.v1.MetricsMessage.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\t \x01(\x04\x12\x19\n\x11latency_histogram\x18\n \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x0b \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x0c \x01(\x04\x12\x0c\n\x04late\x18\r \x01(\x04\x12\r\n\x05\x66inal\x18\x0e \x01(\x08\x12\x15\n\rstart_skew_us\x18\x0f \x01(\x03\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\r\x12 \n\x18\x66\x61iled_latency_histogram\x18\x12 \x01(\x0c\x12%\n\x05steps\x18\x13 \x03(\x0b\x32\x16.kannon.v1.StepMetrics\x12-\n\tscenarios\x18\x14 \x03(\x0b\x32\x1a.kannon.v1.ScenarioMetrics\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xee\x03\n\x0bStepMetrics\x12\x12\n\nstep_index\x18\x01 \x01(\r\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12?\n\rstatus_counts\x18\x03 \x03(\x0b\x32(.kannon.v1.StepMetrics.StatusCountsEntry\x12=\n\x0c\x65rror_counts\x18\x04 \x03(\x0b\x32\'.kannon.v1.StepMetrics.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\x05 \x01(\x04\x12\x19\n\x11latency_histogram\x18\x06 \x01(\x0c\x12 \n\x18\x66\x61iled_latency_histogram\x18\x07 \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x08 \x01(\x0c\x12&\n\x06\x63hecks\x18\t \x03(\x0b\x32\x16.kannon.v1.CheckCounts\x12\x17\n\x0f\x63\x61pture_missing\x18\n \x01(\x04\x12\x1a\n\x12\x61\x62orted_iterations\x18\x0b \x01(\x04\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"k\n\x0fScenarioMetrics\x12\x16\n\x0escenario_index\x18\x01 \x01(\r\x12\x12\n\niterations\x18\x02 \x01(\x04\x12\x0f\n\x07\x61\x62orted\x18\x03 \x01(\x04\x12\x1b\n\x13iteration_histogram\x18\x04 \x01(\x0c*\xbb\x01\n\rTriggerAction\x12\x1e\n\x1aTRIGGER_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIGGER_ACTION_START\x10\x01\x12\x19\n\x15TRIGGER_ACTION_CANCEL\x10\x02\x12\x1a\n\x16TRIGGER_ACTION_RESHARE\x10\x03\x12\x19\n\x15TRIGGER_ACTION_REFUSE\x10\x04\x12\x1e\n\x1aTRIGGER_ACTION_CLOCK_PROBE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,20 +39,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._loaded_options = None
   _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_TRIGGERACTION']._serialized_start=1550
-  _globals['_TRIGGERACTION']._serialized_end=1737
-  _globals['_REGISTERMESSAGE']._serialized_start=114
-  _globals['_REGISTERMESSAGE']._serialized_end=281
-  _globals['_HEARTBEATMESSAGE']._serialized_start=284
-  _globals['_HEARTBEATMESSAGE']._serialized_end=549
-  _globals['_TESTCONFIGMESSAGE']._serialized_start=551
-  _globals['_TESTCONFIGMESSAGE']._serialized_end=659
-  _globals['_TRIGGERMESSAGE']._serialized_start=662
-  _globals['_TRIGGERMESSAGE']._serialized_end=902
-  _globals['_METRICSMESSAGE']._serialized_start=905
-  _globals['_METRICSMESSAGE']._serialized_end=1547
-  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_start=1444
-  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_end=1495
-  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_start=1497
-  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_end=1547
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._loaded_options = None
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._loaded_options = None
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_TRIGGERACTION']._serialized_start=2268
+  _globals['_TRIGGERACTION']._serialized_end=2455
+  _globals['_REGISTERMESSAGE']._serialized_start=140
+  _globals['_REGISTERMESSAGE']._serialized_end=307
+  _globals['_HEARTBEATMESSAGE']._serialized_start=310
+  _globals['_HEARTBEATMESSAGE']._serialized_end=575
+  _globals['_TESTCONFIGMESSAGE']._serialized_start=577
+  _globals['_TESTCONFIGMESSAGE']._serialized_end=685
+  _globals['_TRIGGERMESSAGE']._serialized_start=688
+  _globals['_TRIGGERMESSAGE']._serialized_end=928
+  _globals['_METRICSMESSAGE']._serialized_start=931
+  _globals['_METRICSMESSAGE']._serialized_end=1659
+  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_start=1556
+  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_end=1607
+  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_start=1609
+  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_end=1659
+  _globals['_STEPMETRICS']._serialized_start=1662
+  _globals['_STEPMETRICS']._serialized_end=2156
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_start=1556
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_end=1607
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_start=1609
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_end=1659
+  _globals['_SCENARIOMETRICS']._serialized_start=2158
+  _globals['_SCENARIOMETRICS']._serialized_end=2265
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from kannon.v1 import driver_pb2 as _driver_pb2
+from kannon.v1 import scenario_pb2 as _scenario_pb2
 from kannon.v1 import test_pb2 as _test_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -96,7 +97,7 @@ class TriggerMessage(_message.Message):
     def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricsMessage(_message.Message):
-    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram")
+    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram", "steps", "scenarios")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +130,8 @@ class MetricsMessage(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     FAILED_LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SCENARIOS_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     driver_id: str
     seq: int
@@ -147,4 +150,58 @@ class MetricsMessage(_message.Message):
     error: str
     attempt: int
     failed_latency_histogram: bytes
-    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ...) -> None: ...
+    steps: _containers.RepeatedCompositeFieldContainer[StepMetrics]
+    scenarios: _containers.RepeatedCompositeFieldContainer[ScenarioMetrics]
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ..., steps: _Optional[_Iterable[_Union[StepMetrics, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioMetrics, _Mapping]]] = ...) -> None: ...
+
+class StepMetrics(_message.Message):
+    __slots__ = ("step_index", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "failed_latency_histogram", "service_time_histogram", "checks", "capture_missing", "aborted_iterations")
+    class StatusCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    class ErrorCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    FAILED_LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_TIME_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_MISSING_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    step_index: int
+    requests: int
+    status_counts: _containers.ScalarMap[int, int]
+    error_counts: _containers.ScalarMap[str, int]
+    bytes_received: int
+    latency_histogram: bytes
+    failed_latency_histogram: bytes
+    service_time_histogram: bytes
+    checks: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.CheckCounts]
+    capture_missing: int
+    aborted_iterations: int
+    def __init__(self, step_index: _Optional[int] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., failed_latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., checks: _Optional[_Iterable[_Union[_scenario_pb2.CheckCounts, _Mapping]]] = ..., capture_missing: _Optional[int] = ..., aborted_iterations: _Optional[int] = ...) -> None: ...
+
+class ScenarioMetrics(_message.Message):
+    __slots__ = ("scenario_index", "iterations", "aborted", "iteration_histogram")
+    SCENARIO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    ITERATION_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    scenario_index: int
+    iterations: int
+    aborted: int
+    iteration_histogram: bytes
+    def __init__(self, scenario_index: _Optional[int] = ..., iterations: _Optional[int] = ..., aborted: _Optional[int] = ..., iteration_histogram: _Optional[bytes] = ...) -> None: ...

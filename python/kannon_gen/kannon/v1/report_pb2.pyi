@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from kannon.v1 import driver_pb2 as _driver_pb2
+from kannon.v1 import scenario_pb2 as _scenario_pb2
 from kannon.v1 import test_pb2 as _test_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -38,7 +39,7 @@ class LatencyStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., min_us: _Optional[int] = ..., mean_us: _Optional[float] = ..., stdev_us: _Optional[float] = ..., p50_us: _Optional[int] = ..., p90_us: _Optional[int] = ..., p95_us: _Optional[int] = ..., p99_us: _Optional[int] = ..., p999_us: _Optional[int] = ..., max_us: _Optional[int] = ..., histogram: _Optional[bytes] = ...) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval", "failed_latency")
+    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval", "failed_latency", "steps", "scenarios")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +68,8 @@ class Stats(_message.Message):
     SERVICE_TIME_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
     FAILED_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SCENARIOS_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     requests: int
@@ -81,7 +84,43 @@ class Stats(_message.Message):
     service_time: LatencyStats
     interval: int
     failed_latency: LatencyStats
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ..., failed_latency: _Optional[_Union[LatencyStats, _Mapping]] = ...) -> None: ...
+    steps: _containers.RepeatedCompositeFieldContainer[StepStats]
+    scenarios: _containers.RepeatedCompositeFieldContainer[ScenarioStats]
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ..., failed_latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepStats, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioStats, _Mapping]]] = ...) -> None: ...
+
+class StepStats(_message.Message):
+    __slots__ = ("step_index", "scenario", "step", "stats", "checks", "capture_missing", "aborted_iterations")
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_MISSING_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    step_index: int
+    scenario: str
+    step: str
+    stats: Stats
+    checks: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.CheckCounts]
+    capture_missing: int
+    aborted_iterations: int
+    def __init__(self, step_index: _Optional[int] = ..., scenario: _Optional[str] = ..., step: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., checks: _Optional[_Iterable[_Union[_scenario_pb2.CheckCounts, _Mapping]]] = ..., capture_missing: _Optional[int] = ..., aborted_iterations: _Optional[int] = ...) -> None: ...
+
+class ScenarioStats(_message.Message):
+    __slots__ = ("scenario_index", "scenario", "iterations", "aborted", "iterations_per_s", "iteration_duration")
+    SCENARIO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ITERATION_DURATION_FIELD_NUMBER: _ClassVar[int]
+    scenario_index: int
+    scenario: str
+    iterations: int
+    aborted: int
+    iterations_per_s: float
+    iteration_duration: LatencyStats
+    def __init__(self, scenario_index: _Optional[int] = ..., scenario: _Optional[str] = ..., iterations: _Optional[int] = ..., aborted: _Optional[int] = ..., iterations_per_s: _Optional[float] = ..., iteration_duration: _Optional[_Union[LatencyStats, _Mapping]] = ...) -> None: ...
 
 class IntervalRange(_message.Message):
     __slots__ = ("first", "last")
