@@ -3,6 +3,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { bump } from "./bounded-count.js";
+import { MAX_DELAY_MS, parseDelayMs } from "./delay.js";
+import { createFlowApi } from "./flow-api.js";
+import type { FlowCounts } from "./flow-api.js";
+
+export { MAX_DELAY_MS } from "./delay.js";
+export { MAX_FLOW_KEYS, ROW_ID_HEADER, passwordFor } from "./flow-api.js";
+export type { FlowCounts } from "./flow-api.js";
 
 /** How to start a load-test target. */
 export interface TargetOptions {
@@ -14,18 +22,22 @@ export interface TargetOptions {
 
 /**
  * The target's counters, as served by `GET /metrics`. Requests to `/metrics` and `/reset`
- * themselves are never counted, so a load test can compare its own counts exactly.
+ * themselves are never counted, so a load test can compare its own counts exactly. The flow API's
+ * counters (per user, token, item and data row) are described in {@link FlowCounts}.
  */
-export interface TargetCounts {
+export interface TargetCounts extends FlowCounts {
   /** Requests that arrived since start (or the last reset). */
   requests: number;
   /** Responses that finished since start (or the last reset), for requests counted in `requests`. */
   responses: number;
   /**
-   * Requests per path (the URL path without its query). At most {@link MAX_PATH_KEYS} distinct
-   * paths are kept; requests to further paths are counted under `"(other)"`.
+   * Requests per path (the URL path without its query; the flow API's `/items/ID` under its route,
+   * `/items/{id}`). At most {@link MAX_PATH_KEYS} distinct paths are kept; requests to further
+   * paths are counted under `"(other)"`.
    */
   byPath: Record<string, number>;
+  /** Responses per HTTP status code (as a string key), for the responses counted in `responses`. */
+  byStatus: Record<string, number>;
   /** When counting began: the start of the server or the last reset (ISO 8601). */
   startedAt: string;
 }
@@ -47,11 +59,6 @@ export interface Target {
 /** The most distinct paths `byPath` keeps, so random paths cannot grow memory without bound. */
 export const MAX_PATH_KEYS = 1000;
 
-/** The longest delay `GET /delay?ms=N` accepts, in milliseconds. */
-export const MAX_DELAY_MS = 60_000;
-
-const OTHER_PATH = "(other)";
-
 const TEXT = "text/plain; charset=utf-8";
 
 function fixed(status: number, contentType: string, body: string): { status: number; headers: Record<string, string>; body: Buffer } {
@@ -64,7 +71,8 @@ const PING = fixed(200, TEXT, "pong");
 const ROOT = fixed(
   200,
   TEXT,
-  "Kannon load-test target.\nGET /ping, GET /delay?ms=N, GET /metrics, POST /reset.\n",
+  "Kannon load-test target.\nGET /ping, GET /delay?ms=N, GET /metrics, POST /reset.\n" +
+    "Flow API: POST /login, GET /items/{id}, POST /cart, GET /search?q=.\n",
 );
 const OK = fixed(200, TEXT, "ok");
 const NOT_FOUND = fixed(404, TEXT, "not found\n");
@@ -79,13 +87,6 @@ function send(res: ServerResponse, reply: { status: number; headers: Record<stri
   res.writeHead(reply.status, headers).end(reply.body);
 }
 
-/** Reads `ms` from a query string; returns undefined unless it is an integer in 0..MAX_DELAY_MS. */
-function parseDelay(query: string): number | undefined {
-  const raw = new URLSearchParams(query).get("ms");
-  if (raw === null || !/^\d{1,5}$/.test(raw)) return undefined;
-  const ms = Number(raw);
-  return ms <= MAX_DELAY_MS ? ms : undefined;
-}
 
 /**
  * Starts a load-test target on plain `node:http`, keep-alive on, and resolves once it listens.
@@ -93,7 +94,8 @@ function parseDelay(query: string): number | undefined {
  * Endpoints: `/ping` → `pong`; `/` → a short text naming the target; `/delay?ms=N` → `ok` after N ms
  * (N an integer in 0..60000, else 400) — these three accept any method and ignore a request body;
  * `GET /metrics` → the counters as JSON (405 for other methods than GET and HEAD);
- * `POST /reset` → 204, zeroes the counters (405 for other methods); anything else → 404.
+ * `POST /reset` → 204, zeroes the counters (405 for other methods); the flow API (`POST /login`,
+ * `GET /items/{id}`, `POST /cart`, `GET /search?q=`, see `flow-api.ts`); anything else → 404.
  */
 export function createTarget(options: TargetOptions = {}): Promise<Target> {
   const host = options.host ?? "127.0.0.1";
@@ -105,6 +107,9 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
   let requests = 0;
   let responses = 0;
   let byPath = new Map<string, number>();
+  // Indexed by status code: counting a response allocates nothing.
+  let byStatus = new Uint32Array(1000);
+  const flow = createFlowApi();
   let startedAt = new Date().toISOString();
   // Bumped by reset: a response finishing after a reset belongs to a request counted before it,
   // so it is not counted either, and `responses` never exceeds `requests`.
@@ -114,23 +119,29 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
     requests = 0;
     responses = 0;
     byPath = new Map();
+    byStatus = new Uint32Array(1000);
+    flow.reset();
     startedAt = new Date().toISOString();
     epoch++;
   }
 
   function counts(): TargetCounts {
-    return { requests, responses, byPath: Object.fromEntries(byPath), startedAt };
+    const statuses: Record<string, number> = {};
+    byStatus.forEach((n, status) => {
+      if (n > 0) statuses[status] = n;
+    });
+    return { requests, responses, byPath: Object.fromEntries(byPath), byStatus: statuses, ...flow.counts(), startedAt };
   }
 
   function count(path: string, res: ServerResponse): void {
     requests++;
-    const known = byPath.get(path);
-    if (known !== undefined) byPath.set(path, known + 1);
-    else if (byPath.size < MAX_PATH_KEYS) byPath.set(path, 1);
-    else byPath.set(OTHER_PATH, (byPath.get(OTHER_PATH) ?? 0) + 1);
+    bump(byPath, path, MAX_PATH_KEYS);
     const requestEpoch = epoch;
     res.on("finish", () => {
-      if (requestEpoch === epoch) responses++;
+      if (requestEpoch !== epoch) return;
+      responses++;
+      const status = res.statusCode;
+      byStatus[status] = (byStatus[status] ?? 0) + 1;
     });
   }
 
@@ -155,12 +166,20 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
       return;
     }
 
-    count(path, res);
     // A request body left unread is drained by node:http once the response finishes.
-    if (path === "/ping") return send(res, PING);
+    if (path === "/ping") {
+      count(path, res);
+      return send(res, PING);
+    }
+    const route = flow.route(path);
+    if (route !== undefined) {
+      count(route, res);
+      return flow.handle(route, path, q === -1 ? "" : url.slice(q + 1), req, res);
+    }
+    count(path, res);
     if (path === "/") return send(res, ROOT);
     if (path === "/delay") {
-      const ms = parseDelay(q === -1 ? "" : url.slice(q + 1));
+      const ms = parseDelayMs(q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get("ms"));
       if (ms === undefined) return send(res, BAD_DELAY);
       // Drain the body now: the response waits, and an unread body would hold the socket back.
       req.resume();
