@@ -103,6 +103,7 @@ describe("createTarget", () => {
     expect(m.requests).toBe(8);
     expect(m.responses).toBe(8);
     expect(m.byPath).toEqual({ "/ping": 5, "/": 1, "/delay": 1, "/nope": 1 });
+    expect(m.byStatus).toEqual({ "200": 7, "404": 1 });
     expect(target.counts()).toEqual(m);
   });
 
