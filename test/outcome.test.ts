@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
+import { intervalsCsv, reportHtml } from "../web/exports.js";
 import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
 
 /** A port nothing listens on: one taken, then closed. */
@@ -78,6 +79,16 @@ describe("failed requests and the outcome, end to end (embedded fleet)", () => {
     const { intervals } = await client.listIntervals({ testId: id });
     expect(intervals.reduce((s, i) => s + (i.failedLatency?.count ?? 0n), 0n)).toBe(600n);
     expect(intervals.reduce((s, i) => s + (i.latency?.count ?? 0n), 0n)).toBe(0n);
+    // The exports: the CSV's failed columns hold the times, the latency ones are empty; the HTML says FAILING.
+    const [header, ...rows] = intervalsCsv(intervals).trim().split("\n");
+    const cols = header!.split(",");
+    const withRequests = rows.map((r) => r.split(",")).filter((r) => Number(r[cols.indexOf("requests")]) > 0);
+    expect(withRequests.length).toBeGreaterThan(0);
+    for (const r of withRequests) {
+      expect(r[cols.indexOf("p50_us")]).toBe("");
+      expect(Number(r[cols.indexOf("failed_p50_us")])).toBeGreaterThan(0);
+    }
+    expect(reportHtml(report!, intervals)).toContain(`FAILING</strong> — every request failed (connect_refused×600)`);
   });
 
   it("a mixed run (200s, 500s, closed connections) splits exactly: 200s in latency, the rest in failed latency", async () => {

@@ -47,14 +47,19 @@ const CSV_COLUMNS = [
   "mean_us",
   "service_p50_us",
   "service_p99_us",
+  "failed_p50_us",
+  "failed_p99_us",
 ] as const;
 
 /** One CSV row per interval, with a header; pass every interval ({@link allIntervals}), not the report's downsampled series. */
 export function intervalsCsv(intervals: Iterable<Stats>): string {
   const rows = [CSV_COLUMNS.join(",")];
   for (const s of intervals) {
-    const l = s.latency;
-    const st = s.serviceTime;
+    // An interval without a sample of a kind (every request failed, say) leaves its cells empty.
+    const sampled = (x: Stats["latency"]) => (x && x.count > 0n ? x : undefined);
+    const l = sampled(s.latency);
+    const st = sampled(s.serviceTime);
+    const f = sampled(s.failedLatency);
     rows.push(
       [
         s.interval,
@@ -75,6 +80,8 @@ export function intervalsCsv(intervals: Iterable<Stats>): string {
         l ? l.meanUs.toFixed(1) : "",
         st?.p50Us ?? "",
         st?.p99Us ?? "",
+        f?.p50Us ?? "",
+        f?.p99Us ?? "",
       ].join(","),
     );
   }
