@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { createTarget, MAX_FLOW_KEYS } from "./target.js";
 import type { Target, TargetCounts } from "./target.js";
 import { bump, OTHER_KEY } from "./bounded-count.js";
+import { startTargetThread } from "./target-thread.js";
 
 let target: Target;
 
@@ -240,6 +241,30 @@ describe("the flow API", () => {
     expect(m.byRow[`row-${MAX_FLOW_KEYS}`]).toBeUndefined();
     expect(m.byRow[OTHER_KEY]).toBe(extra);
   }, 30_000);
+});
+
+describe("the flow API on the target's own thread", () => {
+  it("serves the flow, and counts() brings the per-user and per-token maps across", async () => {
+    const threaded = await startTargetThread();
+    try {
+      const res = await fetch(`${threaded.url}/login`, { method: "POST", body: '{"user": "ida", "password": "pw-ida"}' });
+      const { token } = (await res.json()) as { token: string };
+      const head = await fetch(`${threaded.url}/items/9`, { method: "HEAD", headers: bearer(token, { "x-row-id": "7" }) });
+      expect(head.status).toBe(200);
+      expect(Number(head.headers.get("content-length"))).toBeGreaterThan(10);
+      expect(await head.text()).toBe("");
+      expect(await threaded.counts()).toMatchObject({
+        byPath: { "/login": 1, "/items/{id}": 1 },
+        byStatus: { "200": 2 },
+        byUser: { ida: 2 },
+        byToken: { [token]: 1 },
+        byItem: { "9": 1 },
+        byRow: { "7": 1 },
+      });
+    } finally {
+      await threaded.close();
+    }
+  });
 });
 
 describe("bump", () => {
