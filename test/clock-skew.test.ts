@@ -5,13 +5,13 @@
  * message naming its clock (it used to run, its intervals refused as "too far ahead", and end
  * partial and short); a test on the other driver runs exactly, its report showing the offset.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { ensureDebianPackage } from "../scripts/debian-package.js";
 import { grpcClient, rpcError, runToEnd, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
@@ -26,7 +26,8 @@ describe("a driver whose clock runs 2 s ahead (libfaketime)", () => {
   let client: OrchestratorClient;
 
   beforeAll(async () => {
-    if (!existsSync(LIBFAKETIME)) throw new Error(`${LIBFAKETIME} is missing: apt-get install -y faketime`);
+    // Debian's faketime, installed with apt-get once when missing (never a silent skip).
+    await ensureDebianPackage({ name: "faketime", file: LIBFAKETIME, executable: false, about: "a few seconds" }, (m) => process.stderr.write(`${m}\n`));
     dataDir = await mkdtemp(join(tmpdir(), "kannon-clock-"));
     const target = await startKannon(["target", "--port", "0"], /listening on (http:\/\/\S+)/);
     procs.push(target.proc);
