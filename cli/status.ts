@@ -3,16 +3,10 @@ import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
+import { isPartialInterval } from "../web/format.js";
 import { expectedDurationMs } from "../orchestrator/plan.js";
 
-/**
- * True for an interval cut short by the end of the test (shorter than the report interval): its
- * few requests over a short span would read as a rate the test never held.
- */
-export function isPartialInterval(i: Stats, nominalMs: number): boolean {
-  const spanMs = i.start && i.end ? msOf(i.end) - msOf(i.start) : nominalMs;
-  return spanMs < nominalMs * 0.95;
-}
+export { isPartialInterval };
 
 const ms = (us: bigint | undefined) => `${(Number(us ?? 0n) / 1000).toFixed(2)} ms`;
 

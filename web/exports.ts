@@ -3,13 +3,15 @@
  * `kannon report ID --format json|csv|html`. Browser-safe (no DOM, no Node): the dashboard bundles
  * it, the CLI imports it.
  */
-import { toJsonString } from "@bufbuild/protobuf";
+import { toJson, toJsonString } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
-import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { errorsLine, verdictOf } from "../metrics/outcome.js";
-import { chartPoint, driversReportHtml, esc, iso, ms, numbersHtml, type ChartPoint } from "./format.js";
+import { TestSpecSchema, TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
+import { DEFAULT_MAX_ERROR_RATE, judgeOutcome, percent } from "../metrics/outcome.js";
+import { CHARTS, chartPoint, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
+import { lineChart, percentileChart } from "./svg-chart.js";
 
 /** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
 export function reportJson(report: Report): string {
@@ -88,81 +90,81 @@ export function intervalsCsv(intervals: Iterable<Stats>): string {
   return `${rows.join("\n")}\n`;
 }
 
-/** An inline SVG line chart of one or more series over the same x (no script, no network). */
-function svgChart(title: string, xs: number[], series: { name: string; color: string; ys: number[] }[], unit: string): string {
-  const w = 720;
-  const h = 220;
-  const pad = { l: 56, r: 12, t: 24, b: 28 };
-  const maxY = Math.max(1e-9, ...series.flatMap((s) => s.ys));
-  const maxX = Math.max(1, ...xs);
-  const x = (v: number) => pad.l + (v / maxX) * (w - pad.l - pad.r);
-  const y = (v: number) => h - pad.b - (v / maxY) * (h - pad.t - pad.b);
-  const lines = series
-    .map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${s.ys.map((v, i) => `${x(xs[i]!).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"><title>${esc(s.name)}</title></polyline>`)
-    .join("");
-  const legend = series.map((s, i) => `<text x="${pad.l + 8 + i * 110}" y="16" fill="${s.color}" font-size="12">${esc(s.name)}</text>`).join("");
-  return (
-    `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-label="${esc(title)}">` +
-    `<line x1="${pad.l}" y1="${h - pad.b}" x2="${w - pad.r}" y2="${h - pad.b}" stroke="#999"/><line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${h - pad.b}" stroke="#999"/>` +
-    `<text x="4" y="${pad.t + 4}" font-size="11">${esc(maxY.toPrecision(3))} ${esc(unit)}</text><text x="4" y="${h - pad.b}" font-size="11">0</text>` +
-    `<text x="${w - pad.r - 60}" y="${h - 6}" font-size="11">interval ${maxX}</text>${legend}${lines}</svg></figure>`
-  );
+/** A client-side threshold's verdict (the CLI's `--threshold`), for the HTML report. */
+export interface ThresholdVerdict {
+  threshold: string;
+  measured: string;
+  passed: boolean;
+}
+
+const row = (cells: unknown[], cls = "") => `<tr${cls ? ` class="${cls}"` : ""}>${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;
+
+/** The spec as a readable key/value table (proto JSON names, zeros left out: their defaults apply). */
+function specHtml(report: Report): string {
+  if (!report.spec) return "";
+  const json = toJson(TestSpecSchema, report.spec) as Record<string, unknown>;
+  const rows = Object.entries(json).map(([k, v]) => row([k, typeof v === "object" ? JSON.stringify(v) : v]));
+  return `<table id="spec"><tbody>${rows.join("")}</tbody></table>`;
+}
+
+/** The report's outcome, judged here for a report stored before outcomes were. */
+const outcomeOf = (r: Report) => (r.outcome?.verdict ? r.outcome : judgeOutcome(r.total, r.spec, r.state, r.message));
+
+/** The server's threshold (the error rate) and any client-side ones, each passed or failed. */
+function thresholdsHtml(report: Report, thresholds: ThresholdVerdict[]): string {
+  const o = outcomeOf(report);
+  const max = report.spec?.maxErrorRate || DEFAULT_MAX_ERROR_RATE;
+  const rows = [
+    row([`error rate ≤ ${percent(max)}`, o ? percent(o.errorRate) : "—", o?.verdict === Verdict.FAILING ? "failed" : o?.verdict === Verdict.PASSING ? "passed" : "not judged"], o?.verdict === Verdict.FAILING ? "failing" : ""),
+    ...thresholds.map((t) => row([t.threshold, t.measured, t.passed ? "passed" : "failed"], t.passed ? "" : "failing")),
+  ];
+  return `<table id="thresholds"><thead><tr><th>threshold</th><th>measured</th><th>verdict</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 /**
- * The verdict beside the state: a red FAILING with its reasons, else the errors line if any; then
- * the failed requests' time to fail, which the latency numbers leave out.
- */
-function verdictHtml(report: Report): string {
-  const v = verdictOf(report);
-  const errors = errorsLine(report.total!);
-  const failed = report.total?.failedLatency;
-  const timeToFail = failed && failed.count > 0n ? ` · failed requests' time to fail: p50 ${ms(failed.p50Us)}, p99 ${ms(failed.p99Us)}` : "";
-  if (v.failing) return ` <strong class="failing" style="color:#d62728">FAILING</strong> — ${esc(v.reasons.join("; "))}${timeToFail}`;
-  return (errors ? ` · ${esc(errors)}` : "") + timeToFail;
-}
-
-/**
- * One self-contained HTML file (no script, no network): the final numbers, req/s, errors/s and
- * latency p50/p90/p99 per interval as inline SVG charts (the dashboard's charts, drawn the same
- * way), the per-driver table, and the interval data itself in a JSON block
+ * One self-contained HTML file (no script, no network): the test's name, verdict, spec and
+ * thresholds, the final numbers, status codes and error kinds, req/s, errors/s and latency
+ * p50/p90/p99 over the elapsed time and the latency percentile distribution as inline SVG charts
+ * (ticked axes), the per-driver table, and the interval data itself in a JSON block
  * (`<script type="application/json" id="kannon-intervals">`).
  */
-export function reportHtml(report: Report, intervals: Stats[]): string {
-  const points = intervals.map(chartPoint);
-  const xs = points.map((p) => p.interval);
-  const ys = (k: keyof ChartPoint) => points.map((p) => p[k]);
-  const charts = [
-    svgChart("requests per second", xs, [{ name: "req/s", color: "#1f77b4", ys: ys("rps") }], "req/s"),
-    svgChart("errors per second", xs, [{ name: "errors/s", color: "#d62728", ys: ys("eps") }], "errors/s"),
-    svgChart(
-      "latency per interval",
-      xs,
-      [
-        { name: "p50", color: "#2ca02c", ys: ys("p50") },
-        { name: "p90", color: "#ff7f0e", ys: ys("p90") },
-        { name: "p99", color: "#9467bd", ys: ys("p99") },
-      ],
-      "ms",
-    ),
-  ].join("\n");
+export function reportHtml(report: Report, intervals: Stats[], thresholds: ThresholdVerdict[] = []): string {
+  const origin = report.startAt ? msAt(report.startAt) : Number.NaN;
+  const nominal = report.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
+  const points = intervals.map((s) => chartPoint(s, origin, nominal));
+  const xs = points.map((p) => p.elapsedS);
+  const charts = CHARTS.map((c) => lineChart(c.title, xs, c.series.map((s) => ({ name: s.label, color: s.color, ys: points.map(s.value) })), c.unit));
+  const l = report.total?.latency;
+  const pct = (p: number, us: bigint | undefined): [number, number] => [p, Number(us ?? 0n) / 1000];
+  const distribution = l && l.count > 0n ? percentileChart("latency by percentile (succeeded requests)", [pct(50, l.p50Us), pct(90, l.p90Us), pct(95, l.p95Us), pct(99, l.p99Us), pct(99.9, l.p999Us)], Number(l.maxUs) / 1000) : "";
+  const partial = points.some((p) => p.partial) ? "<p>The last interval is partial (cut short by the end): it is left out of the rate lines.</p>" : "";
   const data = JSON.stringify(
     intervals.map((s) => ({ interval: s.interval, requests: Number(s.requests), requestsPerS: s.requestsPerS, errors: Number(s.errors), p50Us: Number(s.latency?.p50Us ?? 0n), p90Us: Number(s.latency?.p90Us ?? 0n), p99Us: Number(s.latency?.p99Us ?? 0n) })),
   ).replace(/</g, "\\u003c");
+  const name = report.spec?.name || report.testId;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kannon report ${esc(report.testId)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:960px}table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}figure{margin:1rem 0}figcaption{font-weight:600}.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.5rem}.kv div{background:#f5f5f5;padding:.5rem;border-radius:4px}.kv b{display:block;font-size:18px}</style>
+<title>Kannon report: ${esc(name)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:960px}table{border-collapse:collapse;width:100%;font-size:13px;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}figure{margin:1rem 0}figcaption{font-weight:600}.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.5rem}.kv div{background:#f5f5f5;padding:.5rem;border-radius:4px}.kv b{display:block;font-size:18px}.failing,.failing td{color:#b91c1c}.verdict{font-weight:700;padding:1px 6px;border-radius:3px}.verdict.failing{background:#fee2e2}.verdict.passing{background:#dcfce7;color:#15803d}</style>
 </head><body>
-<h1>Kannon report</h1>
-<p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${verdictHtml(report)}${report.message ? ` — ${esc(report.message)}` : ""}<br>
-${esc(report.spec?.targetUrl ?? "")} · ${esc(report.spec?.workload.case ?? "")} · ${report.drivers.length} driver(s) · ${iso(report.startAt)}</p>
+<h1>Kannon report: ${esc(name)}</h1>
+<p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${report.message ? ` — ${esc(report.message)}` : ""}</p>
+<p id="verdict">${verdictHtml(outcomeOf(report))}</p>
+<p>${esc(report.spec?.method || "GET")} ${esc(report.spec?.targetUrl ?? "")} · ${esc(workloadName(report.spec))} · ${report.drivers.length} driver${report.drivers.length === 1 ? "" : "s"} · started ${iso(report.startAt)} · ran ${duration(report.startAt, report.endedAt)}</p>
 <div class="kv">
 ${numbersHtml(report.total)}
 </div>
-${charts}
+<h2>Thresholds</h2>
+${thresholdsHtml(report, thresholds)}
+<h2>Status codes and errors</h2>
+${errorKindsHtml(report.total) || "<p>No response at all.</p>"}
+${charts.join("\n")}
+${partial}
+${distribution}
 <h2>Drivers</h2>
 ${driversReportHtml(report)}
+<h2>Spec</h2>
+${specHtml(report)}
 <script type="application/json" id="kannon-intervals">${data}</script>
 </body></html>
 `;

@@ -3,6 +3,8 @@
  * and no Node, so it runs in both.
  */
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
+import { Verdict, type Outcome, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { isFailedStatus, percent } from "../metrics/outcome.js";
 
 /** A protobuf Timestamp (or anything shaped like one). */
 type Instant = { seconds: bigint; nanos: number };
@@ -13,32 +15,113 @@ export const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ "&": 
 export const ms = (us: bigint | number | undefined) => (us === undefined ? "—" : `${(Number(us) / 1000).toFixed(2)} ms`);
 /** A Timestamp as local time. */
 export const when = (t: Instant | undefined) => (t ? new Date(Number(t.seconds) * 1000 + Math.round(t.nanos / 1e6)).toLocaleString() : "—");
+/** A Timestamp in milliseconds since the epoch. */
+export const msAt = (t: Instant) => Number(t.seconds) * 1000 + t.nanos / 1e6;
+/** A span in seconds ("3.0 s", "2 min 5 s"); "—" without both ends. */
+export function duration(from: Instant | undefined, to: Instant | undefined): string {
+  if (!from || !to) return "—";
+  const s = Math.max(0, (msAt(to) - msAt(from)) / 1000);
+  return s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+/** How long ago an instant was, from its age in ms ("0 s ago", "5 min ago"). */
+export function ago(ageMs: number): string {
+  const s = Math.max(0, Math.floor(ageMs / 1000));
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`;
+}
+/** The workload's one name, as the docs and the CLI write it ("arrival rate"). */
+export const workloadName = (spec: TestSpec | undefined): string =>
+  ({ avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival rate", none: "" })[spec?.workload.case ?? "none"];
+
+/**
+ * True for an interval cut short by the end of the test (shorter than the report interval): its
+ * few requests over a short span would read as a rate the test never held.
+ */
+export function isPartialInterval(i: Stats, nominalMs: number): boolean {
+  const spanMs = i.start && i.end ? msAt(i.end) - msAt(i.start) : nominalMs;
+  return spanMs < nominalMs * 0.95;
+}
+
+/**
+ * A test's verdict (`outcome`): FAILING in red with its error rate and reasons (the error kinds,
+ * in words), or PASSING; empty before it is judged.
+ */
+export function verdictHtml(o: Outcome | undefined): string {
+  if (!o || o.verdict === Verdict.UNSPECIFIED) return "";
+  if (o.verdict === Verdict.PASSING) return `<span class="verdict passing" data-verdict="passing">PASSING</span>`;
+  const why = [`error rate ${percent(o.errorRate)}`, ...o.reasons].map(esc).join(" · ");
+  return `<span class="verdict failing" data-verdict="failing">FAILING</span> <span class="failing-why">${why}</span>`;
+}
+
+/** A run's status codes and error kinds as a table (`class="error-kinds"`); empty when it has none. */
+export function errorKindsHtml(s: Stats | undefined): string {
+  if (!s) return "";
+  const rows = [
+    ...Object.entries(s.statusCounts).map(([code, n]) => [`HTTP ${code}`, n, isFailedStatus(Number(code))] as const),
+    ...Object.entries(s.errorCounts).map(([kind, n]) => [kind, n, true] as const),
+  ].sort((a, b) => Number(b[1] - a[1]));
+  if (rows.length === 0) return "";
+  return `<table class="error-kinds"><thead><tr><th>status or error</th><th>requests</th><th>share</th></tr></thead><tbody>${rows
+    .map(([what, n, bad]) => `<tr${bad ? ' class="failing"' : ""}><td>${esc(what)}</td><td>${n}</td><td>${percent(s.requests > 0n ? Number(n) / Number(s.requests) : 0)}</td></tr>`)
+    .join("")}</tbody></table>`;
+}
+
 /** A Timestamp as an ISO 8601 UTC string (empty without one). */
 export const iso = (t: Instant | undefined) => (t ? new Date(Number(t.seconds) * 1000 + Math.round(t.nanos / 1e6)).toISOString() : "");
 
-/** What the charts draw of one interval: req/s, errors/s and latency p50/p90/p99 in ms. */
+/**
+ * What the charts draw of one interval: when it ended in seconds since the test's start, req/s and
+ * errors/s (null for a partial interval, whose few requests over a short span would plunge the
+ * rate line), and latency p50/p90/p99 in ms.
+ */
 export interface ChartPoint {
   interval: number;
-  rps: number;
-  eps: number;
+  elapsedS: number;
+  partial: boolean;
+  rps: number | null;
+  eps: number | null;
   p50: number;
   p90: number;
   p99: number;
 }
 
-/** The chart point of an interval (an interval without bounds counts as one second). */
-export function chartPoint(s: Stats): ChartPoint {
-  const seconds = s.start && s.end ? Math.max(1e-3, Number(s.end.seconds - s.start.seconds) + (s.end.nanos - s.start.nanos) / 1e9) : 1;
+/**
+ * The chart point of an interval: `originMs` is the test's start (Test.start_at), `nominalMs` its
+ * report interval (an interval without bounds ends at (index + 1) × nominalMs).
+ */
+export function chartPoint(s: Stats, originMs: number, nominalMs: number): ChartPoint {
+  const seconds = s.start && s.end ? Math.max(1e-3, (msAt(s.end) - msAt(s.start)) / 1000) : nominalMs / 1000;
+  const partial = isPartialInterval(s, nominalMs);
   const latencyMs = (us: bigint | undefined) => Number(us ?? 0n) / 1000;
   return {
     interval: s.interval,
-    rps: s.requestsPerS,
-    eps: Number(s.errors) / seconds,
+    elapsedS: s.end && Number.isFinite(originMs) ? Math.max(0, (msAt(s.end) - originMs) / 1000) : ((s.interval + 1) * nominalMs) / 1000,
+    partial,
+    rps: partial ? null : s.requestsPerS,
+    eps: partial ? null : Number(s.errors) / seconds,
     p50: latencyMs(s.latency?.p50Us),
     p90: latencyMs(s.latency?.p90Us),
     p99: latencyMs(s.latency?.p99Us),
   };
 }
+
+/** A chart's number as its axis and legend write it: "20,000", "1.5", "0.25". */
+export const chartNumber = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 1 ? 1 : 3 });
+
+/** The charts every view draws: req/s, errors/s, latency (add a series or a chart here). */
+export const CHARTS: { id: string; title: string; unit: string; series: { label: string; color: string; value: (p: ChartPoint) => number | null }[] }[] = [
+  { id: "rps", title: "requests / s", unit: "req/s", series: [{ label: "req/s", color: "#1f77b4", value: (p) => p.rps }] },
+  { id: "eps", title: "errors / s", unit: "errors/s", series: [{ label: "errors/s", color: "#d62728", value: (p) => p.eps }] },
+  {
+    id: "latency",
+    title: "latency of succeeded requests (ms)",
+    unit: "ms",
+    series: [
+      { label: "p50", color: "#2ca02c", value: (p) => p.p50 },
+      { label: "p90", color: "#ff7f0e", value: (p) => p.p90 },
+      { label: "p99", color: "#9467bd", value: (p) => p.p99 },
+    ],
+  },
+];
 
 /** A run's numbers as key/value cells (`<div>name<b>value</b></div>`). */
 export function numbersHtml(s: Stats | undefined): string {
@@ -47,15 +130,16 @@ export function numbersHtml(s: Stats | undefined): string {
   return [
     ["requests", s.requests],
     ["req/s", s.requestsPerS.toFixed(1)],
-    ["errors", s.errors],
+    ["errors", `${s.errors} (${percent(s.requests > 0n ? Number(s.errors) / Number(s.requests) : 0)})`],
     ["p50", ms(l?.p50Us)],
     ["p90", ms(l?.p90Us)],
     ["p99", ms(l?.p99Us)],
     ["p99.9", ms(l?.p999Us)],
     ["max", ms(l?.maxUs)],
     ["dropped / late", `${s.dropped} / ${s.late}`],
+    ...(s.failedLatency ? [["failed p50 / p99", `${ms(s.failedLatency.p50Us)} / ${ms(s.failedLatency.p99Us)}`]] : []),
   ]
-    .map(([name, value]) => `<div>${name}<b>${value}</b></div>`)
+    .map(([name, value]) => `<div${name === "errors" && s.errors > 0n ? ' class="failing"' : ""}>${name}<b>${value}</b></div>`)
     .join("");
 }
 

@@ -3,74 +3,19 @@
  * errors/s and latency p50/p90/p99 per interval as uPlot charts, the cumulative numbers, and the
  * per-driver table; the report page also offers the report as JSON and CSV downloads.
  */
-import uPlot from "uplot";
 import type { DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { api } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
-import { chartPoint, driversReportHtml, esc, ms, numbersHtml } from "./format.js";
-
-/** Three charts fed interval by interval. */
-class Charts {
-  private readonly x: number[] = [];
-  private readonly rps: number[] = [];
-  private readonly eps: number[] = [];
-  private readonly p50: number[] = [];
-  private readonly p90: number[] = [];
-  private readonly p99: number[] = [];
-  private readonly plots: uPlot[];
-
-  constructor(root: HTMLElement) {
-    root.insertAdjacentHTML("beforeend", `<div class="charts"><div id="chart-rps"></div><div id="chart-eps"></div><div id="chart-latency"></div></div>`);
-    // Each chart fills its grid cell (three across on a wide window, one on a narrow one).
-    const width = Math.max(260, document.getElementById("chart-rps")!.clientWidth - 8);
-    const opts = (title: string, series: { label: string; stroke: string }[]): uPlot.Options => ({
-      title,
-      width,
-      height: 200,
-      scales: { x: { time: false } },
-      axes: [{ label: "interval" }, {}],
-      series: [{ label: "interval" }, ...series.map((s) => ({ ...s, width: 1.5 }))],
-    });
-    this.plots = [
-      new uPlot(opts("requests / s", [{ label: "req/s", stroke: "#1f77b4" }]), [this.x, this.rps], document.getElementById("chart-rps")!),
-      new uPlot(opts("errors / s", [{ label: "errors/s", stroke: "#d62728" }]), [this.x, this.eps], document.getElementById("chart-eps")!),
-      new uPlot(
-        opts("latency (ms)", [
-          { label: "p50", stroke: "#2ca02c" },
-          { label: "p90", stroke: "#ff7f0e" },
-          { label: "p99", stroke: "#9467bd" },
-        ]),
-        [this.x, this.p50, this.p90, this.p99],
-        document.getElementById("chart-latency")!,
-      ),
-    ];
-  }
-
-  /** Points plotted so far. */
-  get points(): number {
-    return this.x.length;
-  }
-
-  add(s: Stats): void {
-    const p = chartPoint(s);
-    this.x.push(p.interval);
-    this.rps.push(p.rps);
-    this.eps.push(p.eps);
-    this.p50.push(p.p50);
-    this.p90.push(p.p90);
-    this.p99.push(p.p99);
-    this.plots[0]!.setData([this.x, this.rps]);
-    this.plots[1]!.setData([this.x, this.eps]);
-    this.plots[2]!.setData([this.x, this.p50, this.p90, this.p99]);
-    document.body.dataset.chartPoints = String(this.x.length);
-  }
-}
+import { Charts } from "./charts.js";
+import { driversReportHtml, errorKindsHtml, esc, ms, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
 
 const header = (t: Test) =>
   `<h2>${esc(t.spec?.name || "Test")} <small class="state-${TestState[t.state]}" id="test-state">${TestState[t.state]}</small></h2>
-   <p><code>${esc(t.id)}</code> · ${esc(t.spec?.workload.case ?? "")} against ${esc(t.spec?.targetUrl ?? "")} · ${t.driverIds.length} driver(s)${t.message ? ` · ${esc(t.message)}` : ""}</p>`;
+   <p id="test-verdict">${verdictHtml(t.outcome)}</p>
+   <p><code>${esc(t.id)}</code> · ${esc(workloadName(t.spec))} against ${esc(t.spec?.targetUrl ?? "")} · ${t.driverIds.length} driver(s)${t.message ? ` · ${esc(t.message)}` : ""}</p>`;
 
 function driversTable(rows: DriverProgress[]): string {
   return `<table><thead><tr><th>driver</th><th>state</th><th>requests</th><th>last interval</th><th>start skew</th></tr></thead><tbody>${rows
@@ -87,21 +32,24 @@ function driversTable(rows: DriverProgress[]): string {
  */
 export async function liveTestPage(root: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
   root.innerHTML = `<div id="live-head"></div><div class="kv" id="cumulative"></div>`;
-  const charts = new Charts(root);
-  root.insertAdjacentHTML("beforeend", `<h3>Drivers</h3><div id="live-drivers"></div><p id="live-actions"></p>`);
+  const stream = api.watchTest({ testId: id }, { signal })[Symbol.asyncIterator]();
+  const first = await stream.next(); // subscribed: what is stored now is everything before the stream
+  const charts = chartsOf(root, first.done ? undefined : first.value.test);
+  root.insertAdjacentHTML("beforeend", `<div id="live-errors"></div><h3>Drivers</h3><div id="live-drivers"></div><p id="live-actions"></p>`);
   const drawn = new Set<number>();
   const draw = (s: Stats) => {
     if (drawn.has(s.interval)) return;
     drawn.add(s.interval);
     charts.add(s);
   };
-  const stream = api.watchTest({ testId: id }, { signal })[Symbol.asyncIterator]();
-  const first = await stream.next(); // subscribed: what is stored now is everything before the stream
   for (const s of await allIntervals(api, id)) draw(s);
   for (let r = first; !r.done; r = await stream.next()) {
     const m = r.value;
     if (m.test) document.getElementById("live-head")!.innerHTML = header(m.test);
-    if (m.cumulative) document.getElementById("cumulative")!.innerHTML = numbersHtml(m.cumulative);
+    if (m.cumulative) {
+      document.getElementById("cumulative")!.innerHTML = numbersHtml(m.cumulative);
+      document.getElementById("live-errors")!.innerHTML = errorKindsHtml(m.cumulative);
+    }
     if (m.interval) draw(m.interval);
     if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
     const running = m.test && ![TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(m.test.state);
@@ -114,6 +62,11 @@ export async function liveTestPage(root: HTMLElement, id: string, signal: AbortS
   }
 }
 
+/** The charts of a test: x from its start (or, before it started, from its first interval's). */
+function chartsOf(root: HTMLElement, t: Test | undefined): Charts {
+  return new Charts(root, t?.startAt ? msAt(t.startAt) : Number.NaN, t?.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS);
+}
+
 function download(name: string, type: string, text: string): string {
   return `<a download="${esc(name)}" href="${URL.createObjectURL(new Blob([text], { type }))}">${esc(name)}</a>`;
 }
@@ -122,8 +75,8 @@ function download(name: string, type: string, text: string): string {
 export async function reportPage(root: HTMLElement, id: string): Promise<void> {
   const [{ test }, { report }, intervals] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id }), allIntervals(api, id)]);
   const r = report as Report;
-  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>`;
-  const charts = new Charts(root);
+  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>${errorKindsHtml(r.total)}`;
+  const charts = chartsOf(root, test);
   for (const s of r.intervals) charts.add(s);
   root.insertAdjacentHTML(
     "beforeend",
