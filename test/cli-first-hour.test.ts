@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closedPort } from "./helpers.js";
 import { runKannon as kannon, startKannon } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
@@ -45,15 +46,6 @@ afterAll(async () => {
   server?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A port where nothing listens (it was just free). */
-async function closedPort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe("kannon in the first hour", () => {
   it("--help per command shows its flags and real defaults, --version its version; typos and negative numbers get an answer in words (exit 2)", { timeout: 120_000 }, async () => {

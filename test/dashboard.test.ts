@@ -16,6 +16,7 @@ import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { reportHtml } from "../web/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { startServer } from "../orchestrator/server.js";
+import { closedPort, spec, until } from "./helpers.js";
 
 const shots = join(import.meta.dirname, "..", "test-results", "screenshots");
 
@@ -46,13 +47,22 @@ describe("web dashboard (real Chromium)", () => {
     await page.goto(`${base}/#/fleet`);
     await page.waitForSelector("tr[data-driver='driver-2']", { timeout: 15_000 });
     expect(await page.locator("tr[data-driver]").count()).toBe(2);
-    expect(await page.locator("#fleet-count").textContent()).toMatch(/2 driver\(s\), 2 ready/);
+    expect(await page.locator("#fleet-count").textContent()).toBe("2 drivers, 2 ready");
     await page.screenshot({ path: join(shots, "fleet.png") });
+
+    // Ages, not instants: the last heartbeat's text moves between two reads.
+    const beat = page.locator("tr[data-driver='driver-1'] td[data-heartbeat]");
+    const firstAge = await beat.textContent();
+    expect(firstAge).toMatch(/^\d+ s ago$/);
+    await expect.poll(() => beat.textContent(), { timeout: 5_000, interval: 300 }).not.toBe(firstAge);
+    expect(await page.locator("header a[aria-current='page']").textContent()).toBe("Fleet");
 
     await page.goto(`${base}/#/new`);
     await page.waitForSelector("#new-test");
+    // The form's target is the fleet's built-in one (ListDrivers' default_target_url), not a dead port.
+    await expect.poll(() => page.inputValue("[name='spec.target_url']")).toBe(`${fleet.target!.url}/ping`);
+    expect(await page.locator("header a[aria-current='page']").textContent()).toBe("New test");
     await page.fill("[name='spec.name']", "from the dashboard");
-    await page.fill("[name='spec.target_url']", `${fleet.target!.url}/ping`);
     await page.fill("[name='spec.report_interval_ms']", "250");
     await page.selectOption("[name='workload']", "tsunami");
     await page.fill("[name='spec.tsunami.delay_ms']", "0");
@@ -65,10 +75,24 @@ describe("web dashboard (real Chromium)", () => {
     await page.fill("[name='spec.tsunami.delay_ms']", "5");
     await page.click("button[value='1']");
     await page.waitForURL(/#\/test\//, { timeout: 10_000 });
+    expect(await page.locator("header a[aria-current='page']").textContent()).toBe("Tests");
     await page.waitForFunction(() => Number(document.body.dataset.chartPoints ?? 0) >= 3, undefined, { timeout: 15_000 });
     const points = Number(await page.evaluate(() => document.body.dataset.chartPoints));
     await page.waitForFunction((n) => Number(document.body.dataset.chartPoints ?? 0) > n, points, { timeout: 15_000 });
     expect(await page.locator(".uplot").count()).toBe(3);
+    // The x axis is the elapsed time in seconds; y labels are whole numbers ("1,200", never "0,000"
+    // nor "1.00e-9"); the legend shows values, not "--".
+    const ticks = async (chart: string, axis: "x" | "y") => (await page.locator(`#chart-${chart}`).getAttribute(`data-${axis}-ticks`))!.split(" | ");
+    for (const chart of ["rps", "eps", "latency"]) {
+      for (const t of await ticks(chart, "x")) expect(t).toMatch(/^\d+(\.\d+)? s$/);
+      for (const t of await ticks(chart, "y")) expect(t).toMatch(/^\d{1,3}(,\d{3})*(\.\d+)?$/);
+    }
+    const rpsTicks = (await ticks("rps", "y")).map((t) => Number(t.replace(/,/g, "")));
+    expect(Math.max(...rpsTicks)).toBeGreaterThanOrEqual(200); // 2 drivers every 5 ms: 400 req/s
+    expect(await ticks("eps", "y")).toContain("0");
+    const legend = await page.locator("#chart-rps .u-legend .u-value").allTextContents();
+    expect(legend.length).toBeGreaterThanOrEqual(2);
+    for (const v of legend) expect(v).not.toMatch(/^-*$/);
     await page.screenshot({ path: join(shots, "live-test.png") });
     // A page opened mid-test first shows everything so far.
     const late = await browser.newPage();
@@ -85,6 +109,8 @@ describe("web dashboard (real Chromium)", () => {
     await page.waitForSelector("#report-drivers tbody tr", { timeout: 10_000 });
     expect(await page.locator("#report-drivers tbody tr").count()).toBe(2);
     expect(await page.locator("#test-state").textContent()).toBe("COMPLETED");
+    expect(await page.locator("#test-verdict [data-verdict]").getAttribute("data-verdict")).toBe("passing");
+    expect(await page.locator(".error-kinds").textContent()).toMatch(/HTTP 200\s*1200/);
     const total = await page.locator("#report-total div").first().textContent();
     expect(total).toMatch(/requests\s*1200/); // 2 drivers × 3000 ms / 5 ms
     await page.screenshot({ path: join(shots, "report.png"), fullPage: true });
@@ -102,6 +128,7 @@ describe("web dashboard (real Chromium)", () => {
     await page.goto(`${base}/#/tests`);
     await page.waitForSelector("#tests tr");
     await page.screenshot({ path: join(shots, "tests-narrow.png") });
+    await page.setViewportSize({ width: 1100, height: 900 });
     // The one failed request the browser logs is the deliberate bad spec (invalid_argument → HTTP 400).
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     expect(errors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
@@ -142,8 +169,18 @@ describe("web dashboard (real Chromium)", () => {
     });
     try {
       await tab.goto(pathToFileURL(file).href);
-      expect(await tab.locator("svg polyline").count()).toBe(5); // req/s, errors/s, p50, p90, p99
-      expect(await tab.locator("table tbody tr").count()).toBe(report.drivers.length);
+      // req/s, errors/s, p50, p90, p99 over time, and the percentile distribution.
+      expect(await tab.locator("svg polyline").count()).toBeGreaterThanOrEqual(6);
+      expect(await tab.locator("#report-drivers tbody tr").count()).toBe(report.drivers.length);
+      expect(await tab.locator("h1").textContent()).toBe("Kannon report: from the dashboard");
+      expect(await tab.locator("#spec").textContent()).toMatch(/targetUrl.*\/ping/);
+      expect(await tab.locator("#thresholds").textContent()).toMatch(/error rate ≤ 1%\s*0%\s*passed/);
+      expect(await tab.locator(".error-kinds").textContent()).toMatch(/HTTP 200/);
+      const xTicks = await tab.locator("figure").first().locator(".x-tick").allTextContents();
+      expect(xTicks[0]).toBe("0 s");
+      for (const t of xTicks) expect(t).toMatch(/^\d+(\.\d+)? s$/);
+      for (const t of await tab.locator(".y-tick").allTextContents()) expect(t).toMatch(/^\d{1,3}(,\d{3})*(\.\d+)?$/);
+      expect(await tab.locator("figure").last().locator(".x-tick").allTextContents()).toEqual(["50 %", "90 %", "99 %", "99.9 %", "99.99 %"]);
       const box = await tab.locator("svg").first().boundingBox();
       expect(box!.width).toBeGreaterThan(300);
       await tab.screenshot({ path: join(shots, "report-export.png"), fullPage: true });
@@ -153,4 +190,38 @@ describe("web dashboard (real Chromium)", () => {
       await rm(file, { force: true });
     }
   });
+
+  it("shows a test where every request failed as failing, with its error kind, in the list, live, in the report and its export; deletes it", async () => {
+    const port = await closedPort();
+    const test = fleet.orchestrator.createTest(
+      spec({ name: "nothing listens", targetUrl: `http://127.0.0.1:${port}/`, reportIntervalMs: 200, workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: 50n } } } }),
+    );
+    await fleet.orchestrator.startTest(test.id);
+    await until(() => fleet.orchestrator.getTest(test.id).state === TestState.COMPLETED, 20_000, "the refused test's end");
+    await page.goto(`${fleet.server.url}/#/test/${test.id}`);
+    await page.waitForSelector("#test-verdict [data-verdict]", { timeout: 10_000 });
+    expect(await page.locator("#test-verdict").textContent()).toMatch(/FAILING.*error rate 100%.*connect_refused×100/);
+    await page.goto(`${fleet.server.url}/#/report/${test.id}`);
+    await page.waitForSelector("#report-drivers");
+    expect(await page.locator("#test-verdict [data-verdict]").getAttribute("data-verdict")).toBe("failing");
+    expect(await page.locator(".error-kinds .failing").first().textContent()).toMatch(/connect_refused\s*100\s*100%/);
+    await page.screenshot({ path: join(shots, "report-failing.png"), fullPage: true });
+    const html = reportHtml(fleet.orchestrator.getReport(test.id), fleet.orchestrator.getReport(test.id).intervals);
+    expect(html).toMatch(/data-verdict="failing">FAILING<\/span> <span class="failing-why">error rate 100% · every request failed \(connect_refused×100\)/);
+
+    await page.goto(`${fleet.server.url}/#/tests`);
+    const row = page.locator(`tr[data-test='${test.id}']`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator("[data-verdict]").textContent()).toBe("FAILING");
+    expect(await row.textContent()).toMatch(/connect_refused×100/);
+    expect(await row.locator("td").nth(2).textContent()).toBe("100"); // requests
+    expect(await row.locator("td").nth(3).textContent()).toBe("100 (100%)"); // errors
+    expect(await row.locator("td").nth(4).textContent()).toMatch(/^\d+\.\d s$/); // duration
+    await page.screenshot({ path: join(shots, "tests.png") });
+    page.once("dialog", (d) => void d.accept());
+    await row.locator("button[data-delete]").click();
+    await row.waitFor({ state: "detached", timeout: 10_000 });
+    expect(() => fleet.orchestrator.getTest(test.id)).toThrow(/does not exist/);
+    expect(() => fleet.orchestrator.getReport(test.id)).toThrow(/does not exist/);
+  }, 60_000);
 });

@@ -5,6 +5,8 @@ import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { OrchestratorService, type WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TestSpecSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /** A generated OrchestratorService client. */
 export type OrchestratorClient = Client<typeof OrchestratorService>;
@@ -92,4 +94,13 @@ export async function readyDriverCount(client: OrchestratorClient): Promise<numb
     n += page.drivers.filter((d) => d.state === DriverState.READY).length;
     if (!(pageToken = page.nextPageToken)) return n;
   }
+}
+
+/** A port nothing listens on: one taken on 127.0.0.1, then closed. */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

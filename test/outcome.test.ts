@@ -7,16 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { intervalsCsv, reportHtml } from "../web/exports.js";
-import { grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
-
-/** A port nothing listens on: one taken, then closed. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { closedPort, grpcClient, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
 
 describe("failed requests and the outcome, end to end (embedded fleet)", () => {
   let fleet: Embedded;
@@ -88,7 +79,7 @@ describe("failed requests and the outcome, end to end (embedded fleet)", () => {
       expect(r[cols.indexOf("p50_us")]).toBe("");
       expect(Number(r[cols.indexOf("failed_p50_us")])).toBeGreaterThan(0);
     }
-    expect(reportHtml(report!, intervals)).toContain(`FAILING</strong> — every request failed (connect_refused×600)`);
+    expect(reportHtml(report!, intervals)).toContain(`FAILING</span> <span class="failing-why">error rate 100% · every request failed (connect_refused×600)`);
   });
 
   it("a mixed run (200s, 500s, closed connections) splits exactly: 200s in latency, the rest in failed latency", async () => {
