@@ -7,7 +7,7 @@ import { chartNumber, esc } from "./format.js";
 
 const W = 720;
 const H = 240;
-const PAD = { l: 64, r: 16, t: 26, b: 40 };
+const PAD = { l: 64, r: 30, t: 26, b: 40 };
 
 /** About `count` round tick values from 0 to at least `max` (1, 2 or 5 × a power of ten apart). */
 export function niceTicks(max: number, count = 5): number[] {
