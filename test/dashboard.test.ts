@@ -62,6 +62,10 @@ describe("web dashboard (real Chromium)", () => {
     // The form's target is the fleet's built-in one (ListDrivers' default_target_url), not a dead port.
     await expect.poll(() => page.inputValue("[name='spec.target_url']")).toBe(`${fleet.target!.url}/ping`);
     expect(await page.locator("header a[aria-current='page']").textContent()).toBe("New test");
+    // A number the wire cannot carry is named next to its field, in words, before any request.
+    await page.fill("[name='spec.avalanche.concurrency']", "-5");
+    await page.click("button[value='1']");
+    await expect.poll(() => page.locator("[data-field='spec.avalanche.concurrency'] .problem").textContent()).toBe("must be 0 or more, not -5");
     await page.fill("[name='spec.name']", "from the dashboard");
     await page.fill("[name='spec.report_interval_ms']", "250");
     await page.selectOption("[name='workload']", "tsunami");

@@ -9,7 +9,7 @@ import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { api, setErrorReporter, showError, TOKEN_KEY } from "./client.js";
 import { percent } from "../metrics/outcome.js";
-import { ago, duration, esc, msAt, verdictHtml, when, workloadName } from "./format.js";
+import { ago, duration, esc, msAt, stateClass, verdictHtml, when, workloadName } from "./format.js";
 import { newTestPage } from "./new-test.js";
 import { liveTestPage, reportPage } from "./test-view.js";
 
@@ -81,7 +81,7 @@ function testRow(t: Test): string {
     running ? "" : ` <button data-delete="${t.id}" title="delete the test and everything stored of it">delete</button>`,
   ].join("");
   const errors = o ? `${o.failed}${o.requests > 0n ? ` (${percent(o.errorRate)})` : ""}` : "—";
-  return `<tr data-test="${esc(t.id)}"><td>${esc(t.spec?.name || t.id.slice(0, 8))}</td><td><span class="state-${state}">${state}</span> ${verdictHtml(o)}</td>
+  return `<tr data-test="${esc(t.id)}"><td>${esc(t.spec?.name || t.id.slice(0, 8))}</td><td><span class="${stateClass(state, o)}">${state}</span> ${verdictHtml(o)}</td>
     <td>${o ? o.requests : "—"}</td><td${o && o.failed > 0n ? ' class="failing"' : ""}>${errors}</td><td>${duration(t.startAt, t.endedAt)}</td><td class="hide-narrow">${when(t.createdAt)}</td>
     <td class="hide-narrow">${esc(workloadName(t.spec))}</td><td class="hide-narrow">${esc(t.spec?.targetUrl ?? "")}</td><td>${actions}</td></tr>`;
 }

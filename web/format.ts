@@ -52,6 +52,9 @@ export function verdictHtml(o: Outcome | undefined): string {
   return `<span class="verdict failing" data-verdict="failing">FAILING</span> <span class="failing-why">${why}</span>`;
 }
 
+/** The CSS classes of a test's state: its state's color, red when its outcome is failing. */
+export const stateClass = (state: string, o: Outcome | undefined) => `state-${state}${o?.verdict === Verdict.FAILING ? " failing" : ""}`;
+
 /** A run's status codes and error kinds as a table (`class="error-kinds"`); empty when it has none. */
 export function errorKindsHtml(s: Stats | undefined): string {
   if (!s) return "";

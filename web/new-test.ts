@@ -41,6 +41,9 @@ const WORKLOADS: Record<string, Field[]> = {
   ],
 };
 
+/** The number fields that may have a fraction (every other one is a whole count or milliseconds). */
+const FRACTIONAL = new Set(["spec.arrival_rate.rate_per_s"]);
+
 const input = ([path, label, unit, type, value]: Field) =>
   `<label data-field="${path}">${esc(label)} ${
     type === "textarea" ? `<textarea name="${path}" rows="3">${esc(value)}</textarea>` : `<input name="${path}" type="${type}" value="${esc(value)}" step="any"${type === "url" ? ` placeholder="http://HOST:PORT/path"` : ""}>`
@@ -74,12 +77,27 @@ export async function newTestPage(root: HTMLElement): Promise<void> {
 async function submit(form: HTMLFormElement, workload: string, start: boolean): Promise<void> {
   for (const p of form.querySelectorAll(".problem")) p.textContent = "";
   const v = (path: string) => (form.elements.namedItem(path) as HTMLInputElement | null)?.value.trim() ?? "";
-  const n = (path: string) => (v(path) === "" ? 0 : Number(v(path)));
+  // A number the wire cannot carry (a negative count, a fraction of a millisecond) is named next to
+  // its field here, in words, instead of failing to encode; every other rule is the server's.
+  const problems = new Map<string, string>();
+  const n = (path: string) => {
+    const text = v(path);
+    if (text === "") return 0;
+    const x = Number(text);
+    if (!Number.isFinite(x)) problems.set(path, `must be a number, not "${text}"`);
+    else if (x < 0) problems.set(path, `must be 0 or more, not ${text}`);
+    else if (!FRACTIONAL.has(path) && !Number.isInteger(x)) problems.set(path, `must be a whole number, not ${text}`);
+    return Number.isFinite(x) ? Math.max(0, x) : 0;
+  };
   let spec: TestSpec;
   try {
     spec = buildSpec(workload, v, n);
   } catch (err) {
     document.getElementById("form-problems")!.textContent = String((err as Error).message);
+    return;
+  }
+  if (problems.size > 0) {
+    for (const [path, problem] of problems) form.querySelector(`[data-field="${CSS.escape(path)}"] .problem`)!.textContent = problem;
     return;
   }
   try {

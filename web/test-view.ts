@@ -10,10 +10,10 @@ import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { api } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
 import { Charts } from "./charts.js";
-import { driversReportHtml, duration, errorKindsHtml, esc, ms, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
+import { driversReportHtml, duration, errorKindsHtml, esc, ms, msAt, numbersHtml, stateClass, verdictHtml, workloadName } from "./format.js";
 
 const header = (t: Test) =>
-  `<h2>${esc(t.spec?.name || "Test")} <small class="state-${TestState[t.state]}" id="test-state">${TestState[t.state]}</small></h2>
+  `<h2>${esc(t.spec?.name || "Test")} <small class="${stateClass(TestState[t.state]!, t.outcome)}" id="test-state">${TestState[t.state]}</small></h2>
    <p id="test-verdict">${verdictHtml(t.outcome)}</p>
    <p><code>${esc(t.id)}</code> · ${esc(workloadName(t.spec))} against ${esc(t.spec?.targetUrl ?? "")} · ${t.driverIds.length} driver${t.driverIds.length === 1 ? "" : "s"}${t.endedAt ? ` · ran ${duration(t.startAt, t.endedAt)}` : ""}${t.message ? ` · ${esc(t.message)}` : ""}</p>`;
 
