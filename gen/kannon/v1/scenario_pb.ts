@@ -197,7 +197,9 @@ export type Capture = Message<"kannon.v1.Capture"> & {
     /**
      * An RFC 9535 singular JSONPath query into the JSON body (`$.token`, `$.items[0].id`,
      * `$['a b']`). A string is taken as it is, a number, boolean or null as its JSON text; an
-     * object or array, a missing member or a body that is not JSON finds nothing.
+     * object or array, a missing member or a body that is not JSON finds nothing. Numbers are
+     * IEEE doubles written as ECMAScript's Number.prototype.toString does (1.0 → "1", 1e21 →
+     * "1e+21", 12345678901234567890 → "12345678901234567000"), in captures and checks alike.
      *
      * @generated from field: string json_path = 2;
      */
