@@ -67,7 +67,8 @@ export function kafkaSecurity(values: {
       throw new UsageError(`--kafka-ca-file ${caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   } else if (values["kafka-tls"] || process.env.KANNON_KAFKA_TLS === "1") out.tls = true;
-  const mechanism = (values["kafka-sasl-mechanism"] ?? process.env.KANNON_KAFKA_SASL_MECHANISM)?.toLowerCase();
+  // Empty is unset: a compose file or unit passes every variable, most of them empty.
+  const mechanism = (values["kafka-sasl-mechanism"] ?? process.env.KANNON_KAFKA_SASL_MECHANISM)?.toLowerCase() || undefined;
   if (mechanism === undefined) {
     if (values["kafka-username"] || values["kafka-password-file"]) throw new UsageError("--kafka-username and --kafka-password-file need --kafka-sasl-mechanism");
     return out;

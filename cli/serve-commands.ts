@@ -55,8 +55,12 @@ const busFlagTable = {
 function busFlags(values: { kafka?: string | undefined; "topic-prefix"?: string | undefined; "kafka-partitions"?: string | undefined } & Parameters<typeof kafkaSecurity>[0]) {
   const partitions = intFlag({ "kafka-partitions": values["kafka-partitions"] ?? process.env.KANNON_KAFKA_PARTITIONS }, "kafka-partitions", 1);
   if (partitions < 1 || partitions > 1000) throw new UsageError(`--kafka-partitions must be between 1 and 1000, got ${partitions}`);
+  const kafka = values.kafka ?? process.env.KANNON_KAFKA;
+  // Set but empty is a deployment's missing setting (an image or unit declares KANNON_KAFKA empty), never the in-process bus.
+  if (kafka !== undefined && !kafka.trim())
+    throw new UsageError(`${values.kafka !== undefined ? "--kafka" : "KANNON_KAFKA"} is empty: set KANNON_KAFKA (or --kafka) to the Kafka bootstrap HOST:PORT`);
   return {
-    kafka: values.kafka ?? process.env.KANNON_KAFKA,
+    kafka,
     topicPrefix: values["topic-prefix"] ?? process.env.KANNON_TOPIC_PREFIX,
     partitions,
     ...kafkaSecurity(values),
