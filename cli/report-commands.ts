@@ -1,6 +1,7 @@
 /** `kannon report ID` and `kannon tests`: stored tests, from a data directory or a running orchestrator. */
 import { TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { msOf } from "../metrics/stats.js";
+import { percentileDistribution } from "../metrics/histogram.js";
 import { intFlag, parseFlags, UsageError } from "./args.js";
 import { apiFlags } from "./api-client.js";
 import { intervalsCsv, reportHtml, reportJson } from "../web/exports.js";
@@ -32,7 +33,7 @@ export const reportCommand: Command = {
     const source = testSource(values);
     try {
       const report = await source.report(id);
-      const text = format === "json" ? reportJson(report) : format === "html" ? reportHtml(report, report.intervals) : intervalsCsv(await source.intervals(id));
+      const text = format === "json" ? reportJson(report) : format === "html" ? reportHtml(report, report.intervals, { distribution: percentileDistribution(report.total?.latency?.histogram) }) : intervalsCsv(await source.intervals(id));
       if (values.out) writeOut(values.out, text);
       else process.stdout.write(text);
       return EXIT.ok;

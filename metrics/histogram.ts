@@ -51,3 +51,17 @@ export function addEncoded(into: Histogram, bytes: Uint8Array): void {
   if (bytes.length === 0) return;
   into.add(decodeHistogram(bytes));
 }
+
+/** The percentiles of a distribution plot: 50 % to 99.99 %, denser towards the tail. */
+export const DISTRIBUTION_PERCENTILES = [50, 75, 90, 95, 97.5, 99, 99.5, 99.75, 99.9, 99.95, 99.975, 99.99] as const;
+
+/**
+ * [percentile, ms] at each of {@link DISTRIBUTION_PERCENTILES} of an encoded latency histogram (µs),
+ * for the HTML report's percentile-distribution plot; empty for an empty or absent histogram.
+ */
+export function percentileDistribution(bytes: Uint8Array | undefined): [number, number][] {
+  if (!bytes || bytes.length === 0) return [];
+  const h = decodeHistogram(bytes);
+  if (h.totalCount === 0) return [];
+  return DISTRIBUTION_PERCENTILES.map((p) => [p, h.getValueAtPercentile(p) / 1000]);
+}

@@ -16,6 +16,7 @@ import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { reportHtml } from "../web/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { startServer } from "../orchestrator/server.js";
+import { percentileDistribution } from "../metrics/histogram.js";
 import { closedPort, spec, until } from "./helpers.js";
 
 const shots = join(import.meta.dirname, "..", "test-results", "screenshots");
@@ -163,7 +164,7 @@ describe("web dashboard (real Chromium)", () => {
     expect(test).toBeDefined();
     const report = fleet.orchestrator.getReport(test!.id);
     const file = join(shots, "..", "report-export.html");
-    await writeFile(file, reportHtml(report, report.intervals));
+    await writeFile(file, reportHtml(report, report.intervals, { distribution: percentileDistribution(report.total?.latency?.histogram) }));
     const tab = await browser.newPage({ viewport: { width: 1000, height: 900 } });
     const requests: string[] = [];
     await tab.route("**/*", (route) => {
@@ -185,6 +186,11 @@ describe("web dashboard (real Chromium)", () => {
       for (const t of xTicks) expect(t).toMatch(/^\d+(\.\d+)? s$/);
       for (const t of await tab.locator(".y-tick").allTextContents()) expect(t).toMatch(/^\d{1,3}(,\d{3})*(\.\d+)?$/);
       expect(await tab.locator("figure").last().locator(".x-tick").allTextContents()).toEqual(["50 %", "90 %", "99 %", "99.9 %", "99.99 %"]);
+      // The distribution is the histogram's: a point per percentile from 50 % to 99.99 %, rising.
+      const dots = await tab.locator("figure").last().locator("circle title").allTextContents();
+      expect(dots.map((d) => d.split(":")[0])).toEqual(["p50", "p75", "p90", "p95", "p97.5", "p99", "p99.5", "p99.75", "p99.9", "p99.95", "p99.975", "p99.99"]);
+      const values = dots.map((d) => Number(d.split(": ")[1]!.replace(/,/g, "").replace(" ms", "")));
+      for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]!);
       const box = await tab.locator("svg").first().boundingBox();
       expect(box!.width).toBeGreaterThan(300);
       await tab.screenshot({ path: join(shots, "report-export.png"), fullPage: true });

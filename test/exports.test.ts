@@ -73,6 +73,7 @@ describe("report exports", () => {
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|@import|url\(/i);
     expect((html.match(/<svg /g) ?? []).length).toBe(4); // req/s, errors/s, latency over time; the percentile distribution
+    expect((html.match(/<circle /g) ?? []).length).toBe(12); // the distribution from the histogram: 50 % … 99.99 %
     for (const d of ["driver-1", "driver-2"]) expect(html).toContain(`<td>${d}</td>`);
     const data = JSON.parse(/<script type="application\/json" id="kannon-intervals">(.*?)<\/script>/s.exec(html)![1]!) as { requests: number }[];
     const report = (await client.getReport({ testId: id })).report!;

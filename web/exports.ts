@@ -121,6 +121,17 @@ function thresholdsHtml(report: Report, thresholds: ThresholdVerdict[]): string 
   return `<table id="thresholds"><thead><tr><th>threshold</th><th>measured</th><th>verdict</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/** What the HTML report can add to the report itself. */
+export interface ReportHtmlOptions {
+  /** Client-side thresholds' verdicts (the CLI's `--threshold`). */
+  thresholds?: ThresholdVerdict[];
+  /**
+   * [percentile, ms] of the total latency, from its histogram (metrics/histogram.ts's
+   * percentileDistribution, Node only); without it the plot uses the report's p50 … p99.9.
+   */
+  distribution?: [number, number][];
+}
+
 /**
  * One self-contained HTML file (no script, no network): the test's name, verdict, spec and
  * thresholds, the final numbers, status codes and error kinds, req/s, errors/s and latency
@@ -128,7 +139,8 @@ function thresholdsHtml(report: Report, thresholds: ThresholdVerdict[]): string 
  * (ticked axes), the per-driver table, and the interval data itself in a JSON block
  * (`<script type="application/json" id="kannon-intervals">`).
  */
-export function reportHtml(report: Report, intervals: Stats[], thresholds: ThresholdVerdict[] = []): string {
+export function reportHtml(report: Report, intervals: Stats[], options: ReportHtmlOptions = {}): string {
+  const thresholds = options.thresholds ?? [];
   const origin = report.startAt ? msAt(report.startAt) : Number.NaN;
   const nominal = report.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
   const points = intervals.map((s) => chartPoint(s, origin, nominal));
@@ -136,7 +148,8 @@ export function reportHtml(report: Report, intervals: Stats[], thresholds: Thres
   const charts = CHARTS.map((c) => lineChart(c.title, xs, c.series.map((s) => ({ name: s.label, color: s.color, ys: points.map(s.value) })), c.unit));
   const l = report.total?.latency;
   const pct = (p: number, us: bigint | undefined): [number, number] => [p, Number(us ?? 0n) / 1000];
-  const distribution = l && l.count > 0n ? percentileChart("latency by percentile (succeeded requests)", [pct(50, l.p50Us), pct(90, l.p90Us), pct(95, l.p95Us), pct(99, l.p99Us), pct(99.9, l.p999Us)], Number(l.maxUs) / 1000) : "";
+  const percentiles = options.distribution?.length ? options.distribution : [pct(50, l?.p50Us), pct(90, l?.p90Us), pct(95, l?.p95Us), pct(99, l?.p99Us), pct(99.9, l?.p999Us)];
+  const distribution = l && l.count > 0n ? percentileChart("latency by percentile (succeeded requests)", percentiles, Number(l.maxUs) / 1000) : "";
   const partial = points.some((p) => p.partial) ? "<p>The last interval is partial (cut short by the end): it is left out of the rate lines.</p>" : "";
   const data = JSON.stringify(
     intervals.map((s) => ({ interval: s.interval, requests: Number(s.requests), requestsPerS: s.requestsPerS, errors: Number(s.errors), p50Us: Number(s.latency?.p50Us ?? 0n), p90Us: Number(s.latency?.p90Us ?? 0n), p99Us: Number(s.latency?.p99Us ?? 0n) })),
