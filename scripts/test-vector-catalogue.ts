@@ -78,7 +78,7 @@ const I64_MIN = -(2n ** 63n);
 const BEYOND_DOUBLE = 2n ** 53n + 1n;
 
 /** 2026-03-14T15:09:26Z plus an offset in ms; `extraNanos` adds sub-millisecond digits. */
-function at(offsetMs: number, extraNanos = 0): Timestamp {
+export function at(offsetMs: number, extraNanos = 0): Timestamp {
   const base = 1_773_500_966n;
   const totalNanos = BigInt(offsetMs) * 1_000_000n + BigInt(extraNanos);
   return create(TimestampSchema, { seconds: base + totalNanos / 1_000_000_000n, nanos: Number(totalNanos % 1_000_000_000n) });
@@ -93,7 +93,7 @@ export const utf8 = (s: string) => Buffer.from(s, "utf8");
  * UTF-16 code units, which puts an emoji before U+E000–U+FFFF; and an object lists integer-like
  * keys first whatever their order, so string maps here never use keys like "10".)
  */
-function utf8Ordered<V>(entries: Record<string, V>): Record<string, V> {
+export function utf8Ordered<V>(entries: Record<string, V>): Record<string, V> {
   const keys = Object.keys(entries).sort((a, b) => Buffer.compare(utf8(a), utf8(b)));
   if (keys.some((k) => /^(0|[1-9]\d*)$/.test(k))) throw new Error("integer-like string map keys cannot be kept in byte order by a JS object");
   return Object.fromEntries(keys.map((k) => [k, entries[k]!]));
@@ -110,7 +110,8 @@ export interface VectorDef<D extends DescMessage = DescMessage> {
   make(h: (field: string, spec: HistogramSpec) => Uint8Array): MessageShape<D>;
 }
 
-function vector<D extends DescMessage>(def: VectorDef<D>): VectorDef {
+/** Erases a vector's message type so vectors of several types share one list. */
+export function vector<D extends DescMessage>(def: VectorDef<D>): VectorDef {
   return def as unknown as VectorDef;
 }
 

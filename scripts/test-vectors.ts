@@ -18,6 +18,7 @@ import { toBinary, toJson } from "@bufbuild/protobuf";
 import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from "hdr-histogram-js";
 import { createLatencyHistogram, type Histogram } from "../metrics/histogram.js";
 import { pairsOf, utf8, VECTORS, type HistogramSpec } from "./test-vector-catalogue.js";
+import { SCENARIO_VECTORS } from "./test-vector-scenarios.js";
 
 export { pairsOf, samples, VECTORS, type HistogramSpec } from "./test-vector-catalogue.js";
 
@@ -98,7 +99,7 @@ export function renderVectors(): Map<string, Uint8Array> {
     percentileRule: PERCENTILE_RULE,
     vectors: [],
   };
-  for (const def of VECTORS) {
+  for (const def of [...VECTORS, ...SCENARIO_VECTORS]) {
     const specs: Record<string, HistogramSpec> = {};
     const histograms: Record<string, HistogramExpectation> = {};
     const message = def.make((field, hs) => {
