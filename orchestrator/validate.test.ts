@@ -298,3 +298,18 @@ describe("validateSpec: values a driver could not send", () => {
     ]);
   });
 });
+
+describe("validateSpec: scenarios (not run yet)", () => {
+  it("refuses a spec with scenarios, listing the scenarios' own problems first", () => {
+    const problems = validateSpec(
+      spec({
+        targetUrl: "http://127.0.0.1:8080",
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } },
+        scenarios: [{ name: "s", weight: 1, steps: [{ name: "a", url: "/x/{{nope}}" }] }],
+      } as SpecInit),
+    );
+    expect(fields(problems)).toEqual(["spec.scenarios[0].steps[0].url", "spec.scenarios"]);
+    expect(problems[0]!.problem).toMatch(/unknown name "nope"/);
+    expect(problems[1]!.problem).toMatch(/not run by this version's drivers yet/);
+  });
+});

@@ -1,4 +1,5 @@
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { validateScenarios } from "../scenario/validate.js";
 import { MAX_PIPELINING } from "../workload/defaults.js";
 
 /** Smallest report interval a test may ask for. */
@@ -115,6 +116,12 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
       });
       break;
     }
+  }
+  if (spec.scenarios.length > 0 || spec.dataFiles.length > 0) {
+    // Until the drivers run scenarios (issue 20), such a spec is refused with all its problems,
+    // never run as its single request.
+    problems.push(...validateScenarios(spec).problems);
+    bad("spec.scenarios", "are not run by this version's drivers yet: a test with scenarios or data files is refused");
   }
   return problems;
 }

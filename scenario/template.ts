@@ -29,7 +29,7 @@ export interface TemplateProblem {
 /** The names a template may use at its place in the spec. */
 export interface TemplateScope {
   /** Columns of the scenario's data file; undefined: the scenario has no data file. */
-  columns?: ReadonlySet<string>;
+  columns?: ReadonlySet<string> | undefined;
   /** Variables captured by earlier steps of the same scenario. */
   vars: ReadonlySet<string>;
 }
