@@ -49,11 +49,11 @@ export class Charts {
         title: c.title,
         width,
         height: 200,
-        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        scales: { x: { time: false, range: (_u, _min, max) => [0, max > 0 ? max : 1] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
           { label: "elapsed (s)", values: ticks("x", seconds) },
           // Wide enough for its longest label ("20,000"), so none is clipped.
-          { values: ticks("y", chartNumber), size: (_u, values) => 14 + 7 * Math.max(3, ...(values ?? []).map((v) => v.length)) },
+          { values: ticks("y", chartNumber), size: (_u, values) => 26 + 8 * Math.max(3, ...(values ?? []).map((v) => v.length)) },
         ],
         series: [
           { label: "elapsed", value: (u, v, _s, idx) => (idx == null ? lastLabel(lastOf(u.data[0]), seconds) : seconds(v)) },

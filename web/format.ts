@@ -2,7 +2,7 @@
  * Formatting shared by the dashboard and the report exports (`kannon report --format …`): no DOM
  * and no Node, so it runs in both.
  */
-import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
+import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { Verdict, type Outcome, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { isFailedStatus, percent } from "../metrics/outcome.js";
 
@@ -82,9 +82,9 @@ export interface ChartPoint {
   partial: boolean;
   rps: number | null;
   eps: number | null;
-  p50: number;
-  p90: number;
-  p99: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
 }
 
 /**
@@ -94,7 +94,8 @@ export interface ChartPoint {
 export function chartPoint(s: Stats, originMs: number, nominalMs: number): ChartPoint {
   const seconds = s.start && s.end ? Math.max(1e-3, (msAt(s.end) - msAt(s.start)) / 1000) : nominalMs / 1000;
   const partial = isPartialInterval(s, nominalMs);
-  const latencyMs = (us: bigint | undefined) => Number(us ?? 0n) / 1000;
+  // An interval without a successful request has no latency (a gap, not 0 ms).
+  const latencyMs = (us: bigint | undefined) => (s.latency && s.latency.count > 0n ? Number(us ?? 0n) / 1000 : null);
   return {
     interval: s.interval,
     elapsedS: s.end && Number.isFinite(originMs) ? Math.max(0, (msAt(s.end) - originMs) / 1000) : ((s.interval + 1) * nominalMs) / 1000,
@@ -126,6 +127,11 @@ export const CHARTS: { id: string; title: string; unit: string; series: { label:
   },
 ];
 
+/** A latency percentile in ms, "—" when no request is in the distribution (not a 0.00 ms never measured). */
+export function latencyMsText(l: LatencyStats | undefined, key: "p50Us" | "p90Us" | "p99Us" | "p999Us" | "maxUs"): string {
+  return l && l.count > 0n ? ms(l[key]) : "—";
+}
+
 /** A run's numbers as key/value cells (`<div>name<b>value</b></div>`). */
 export function numbersHtml(s: Stats | undefined): string {
   if (!s) return "";
@@ -134,13 +140,13 @@ export function numbersHtml(s: Stats | undefined): string {
     ["requests", s.requests],
     ["req/s", s.requestsPerS.toFixed(1)],
     ["errors", `${s.errors} (${percent(s.requests > 0n ? Number(s.errors) / Number(s.requests) : 0)})`],
-    ["p50", ms(l?.p50Us)],
-    ["p90", ms(l?.p90Us)],
-    ["p99", ms(l?.p99Us)],
-    ["p99.9", ms(l?.p999Us)],
-    ["max", ms(l?.maxUs)],
+    ["p50", latencyMsText(l, "p50Us")],
+    ["p90", latencyMsText(l, "p90Us")],
+    ["p99", latencyMsText(l, "p99Us")],
+    ["p99.9", latencyMsText(l, "p999Us")],
+    ["max", latencyMsText(l, "maxUs")],
     ["dropped / late", `${s.dropped} / ${s.late}`],
-    ...(s.failedLatency ? [["failed p50 / p99", `${ms(s.failedLatency.p50Us)} / ${ms(s.failedLatency.p99Us)}`]] : []),
+    ...(s.failedLatency ? [["failed p50 / p99", `${latencyMsText(s.failedLatency, "p50Us")} / ${latencyMsText(s.failedLatency, "p99Us")}`]] : []),
   ]
     .map(([name, value]) => `<div${name === "errors" && s.errors > 0n ? ' class="failing"' : ""}>${name}<b>${value}</b></div>`)
     .join("");
@@ -151,7 +157,7 @@ export function driversReportHtml(report: Report): string {
   const rows = report.drivers.map(
     (d) =>
       `<tr><td>${esc(d.driverId)}</td><td>${d.stats?.requests ?? 0n}</td><td>${(d.stats?.requestsPerS ?? 0).toFixed(1)}</td><td>${d.stats?.errors ?? 0n}</td>` +
-      `<td>${ms(d.stats?.latency?.p50Us)}</td><td>${ms(d.stats?.latency?.p99Us)}</td><td class="hide-narrow">${ms(d.startSkewUs)}</td>` +
+      `<td>${latencyMsText(d.stats?.latency, "p50Us")}</td><td>${latencyMsText(d.stats?.latency, "p99Us")}</td><td class="hide-narrow">${ms(d.startSkewUs)}</td>` +
       `<td>${d.finished ? "finished" : "lost"}${d.message ? ` — ${esc(d.message)}` : ""}</td></tr>`,
   );
   return (
