@@ -208,6 +208,13 @@ describe("web dashboard (real Chromium)", () => {
     );
     await fleet.orchestrator.startTest(test.id);
     await until(() => fleet.orchestrator.getTest(test.id).state === TestState.COMPLETED, 20_000, "the refused test's end");
+    // Before any data, the live view says it is waiting (a test created, not started).
+    const idle = fleet.orchestrator.createTest(spec({ name: "not started", targetUrl: `${fleet.target!.url}/ping`, workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } } }));
+    await page.goto(`${fleet.server.url}/#/test/${idle.id}`);
+    await page.waitForSelector("#test-state");
+    expect(await page.locator("#charts-note").textContent()).toBe("waiting for the first interval…");
+    await fleet.orchestrator.deleteTest(idle.id);
+
     await page.goto(`${fleet.server.url}/#/test/${test.id}`);
     await page.waitForSelector("#test-verdict [data-verdict]", { timeout: 10_000 });
     expect(await page.locator("#test-verdict").textContent()).toMatch(/FAILING.*error rate 100%.*connect_refused×100/);
