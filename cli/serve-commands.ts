@@ -78,6 +78,7 @@ const orchestratorFlags = {
   token: { type: "string", value: "T", help: "the token itself (shows in the process list)" },
   "cors-origin": { type: "string", multiple: true, value: "O", help: "a browser origin allowed to call the API (repeatable)" },
   "allow-target": { type: "string", multiple: true, value: "HOST[:PORT]", help: "tests aimed elsewhere are refused (repeatable; KANNON_ALLOW_TARGETS)", default: "any target" },
+  "default-target": { type: "string", value: "URL", help: "the target URL the dashboard's new-test form offers (ListDrivers' default_target_url)", default: "none: the form's field is empty" },
 } as const;
 
 /** `kannon orchestrator`: the control plane. */
@@ -98,6 +99,9 @@ export const orchestratorCommand: Command = {
     } catch (err) {
       throw new UsageError(`--allow-target / KANNON_ALLOW_TARGETS: ${(err as Error).message}`);
     }
+    const defaultTargetUrl = values["default-target"];
+    if (defaultTargetUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(defaultTargetUrl))
+      throw new UsageError(`--default-target must be an http:// or https:// URL, such as http://127.0.0.1:8081/ping, not "${defaultTargetUrl}"`);
     const keepTests = intFlag(values, "keep-tests", DEFAULT_KEEP_TESTS);
     if (keepTests < 1) throw new UsageError("--keep-tests must be at least 1");
     const port = intFlag(values, "port", 8080);
@@ -108,7 +112,7 @@ export const orchestratorCommand: Command = {
     let o: Orchestrator;
     try {
       bus = await openBus({ ...bf, clientId: "kannon-orchestrator" });
-      o = await Orchestrator.open({ bus, dataDir, keepTests, allowTargets });
+      o = await Orchestrator.open({ bus, dataDir, keepTests, allowTargets, defaultTargetUrl });
     } catch (err) {
       await bus?.close();
       unlock();

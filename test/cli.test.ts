@@ -180,9 +180,14 @@ describe("the kannon command", () => {
   });
 
   it("`kannon test` with no ready driver exits 3 and leaves no test waiting in CREATED", async () => {
-    const { proc, match } = await startKannon(["orchestrator", "--port", "0", "--data", `${root}/.kannon/cli-test-${process.pid}`], /listening on (http:\/\/\S+)/);
+    const { proc, match } = await startKannon(
+      ["orchestrator", "--port", "0", "--data", `${root}/.kannon/cli-test-${process.pid}`, "--default-target", "http://127.0.0.1:9/ping"],
+      /listening on (http:\/\/\S+)/,
+    );
     try {
       const api = match[1]!;
+      // --default-target is what ListDrivers offers (the dashboard's new-test form fills it in).
+      expect((await grpcClient(api).listDrivers({})).defaultTargetUrl).toBe("http://127.0.0.1:9/ping");
       const { code, out } = await kannon(["test", "--api", api, "--url", "http://127.0.0.1:9/"]);
       expect(code, out).toBe(3);
       expect(out).toContain("needs 1 ready driver(s); 0 ready");
@@ -200,5 +205,8 @@ describe("the kannon command", () => {
     const offLoopback = await kannon(["orchestrator", "--host", "0.0.0.0"]);
     expect(offLoopback.code).toBe(2);
     expect(offLoopback.out).toContain("--token");
+    const badTarget = await kannon(["orchestrator", "--default-target", "127.0.0.1:8081/ping"]);
+    expect(badTarget.code).toBe(2);
+    expect(badTarget.out).toContain("--default-target must be an http:// or https:// URL");
   });
 });
