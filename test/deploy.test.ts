@@ -144,6 +144,24 @@ describe("the Helm chart", () => {
   });
 });
 
+/** compose-go's validator (test/fixtures/compose-config), built once into the cache from the Go module proxy. */
+function composeConfigBinary(): string {
+  const out = join(process.env.KANNON_CACHE ?? join(homedir(), ".cache", "kannon"), "compose-config-v2.9.0", "compose-config");
+  if (existsSync(out)) return out;
+  try {
+    execFileSync("go", ["version"], { stdio: "ignore" });
+  } catch {
+    throw new Error("Go is not installed: the compose file is validated with compose-go built from the Go module proxy; install Go and rerun");
+  }
+  execFileSync("go", ["build", "-o", out, "."], {
+    cwd: join(root, "test", "fixtures", "compose-config"),
+    env: { ...process.env, GOFLAGS: "-mod=mod" },
+    stdio: "inherit",
+    timeout: 600_000,
+  });
+  return out;
+}
+
 describe("the compose file and the image", () => {
   const compose = parse(readFileSync(join(root, "deploy", "compose.yaml"), "utf8"), { merge: true }) as { services: Record<string, any> };
   const dockerfile = readFileSync(join(root, "deploy", "container", "Dockerfile"), "utf8");
@@ -161,6 +179,17 @@ describe("the compose file and the image", () => {
     expect(cliVariables().filter((v) => !given.has(v))).toEqual([]);
     expect([...given].filter((v) => !cliVariables().includes(v))).toEqual([]);
   });
+
+  it("is valid for compose (compose-go, the library of docker compose) and refuses to start without KANNON_TOKEN", async () => {
+    const validator = composeConfigBinary();
+    const file = join(root, "deploy", "compose.yaml");
+    const { stdout } = await run(validator, [file], { env: { ...process.env, KANNON_TOKEN: "t0ken" } });
+    const resolved = parse(stdout) as { services: Record<string, { environment?: Record<string, string> }> };
+    expect(Object.keys(resolved.services).sort()).toEqual(["driver", "kafka", "orchestrator", "target"]);
+    expect(resolved.services.orchestrator!.environment).toMatchObject({ KANNON_KAFKA: "kafka:9092", KANNON_TOKEN: "t0ken", KANNON_DATA: "/var/lib/kannon" });
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "KANNON_TOKEN"));
+    await expect(run(validator, [file], { env })).rejects.toThrow("required variable KANNON_TOKEN is missing a value");
+  }, 660_000);
 
   it("builds a pinned slim Node 20 image that runs as a user, with a volume, a health check and an init", () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
