@@ -47,8 +47,9 @@ export function overview(commands: readonly Command[]): string {
   ].join("\n");
 }
 
-/** This Kannon's version, from its package.json. */
+/** This Kannon's version, from its package.json (one folder further up in the built package's dist/cli). */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8")) as { version: string };
+  const root = join(import.meta.dirname, "..", import.meta.url.endsWith(".js") ? ".." : "");
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
   return `kannon ${pkg.version} (node ${process.version})`;
 }

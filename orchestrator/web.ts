@@ -1,4 +1,4 @@
-import { build } from "esbuild";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type http from "node:http";
 import { join } from "node:path";
@@ -14,31 +14,53 @@ interface Assets {
 
 let assets: Promise<Assets> | undefined;
 
+/** The dashboard's files as the built package ships them (scripts/build-package.ts): dist/web/. */
+const PREBUILT = ["index.html", "app.js", "style.css", "uplot.css"] as const;
+
 /**
- * Bundles web/app.ts (connect-web client, uPlot) with esbuild, once per process, on the first
- * request: nothing prebuilt is committed, and every asset is served by the orchestrator (no CDN).
+ * The dashboard's files, read once per process. The built package serves the bundle made at build
+ * time (dist/web/app.js); from the repository's sources web/app.ts (connect-web client, uPlot) is
+ * bundled with esbuild on the first request. Either way every asset is served by the orchestrator (no CDN).
  */
 function loadAssets(): Promise<Assets> {
   assets ??= (async () => {
-    const result = await build({
-      entryPoints: [join(root, "web", "app.ts")],
-      bundle: true,
-      format: "esm",
-      target: "es2022",
-      minify: true,
-      write: false,
-      logLevel: "silent",
-      tsconfig: join(root, "web", "tsconfig.json"),
-    });
+    const prebuilt = existsSync(join(root, "web", "app.js"));
+    const [html, app, style, uplot] = prebuilt
+      ? await Promise.all(PREBUILT.map((name) => readFile(join(root, "web", name))))
+      : await Promise.all([
+          readFile(join(root, "web", "index.html")),
+          bundleDashboard(join(root, "web")),
+          readFile(join(root, "web", "style.css")),
+          readFile(join(root, "node_modules", "uplot", "dist", "uPlot.min.css")),
+        ]);
     const files = new Map<string, { type: string; body: Buffer | string }>();
-    files.set("/", { type: "text/html; charset=utf-8", body: await readFile(join(root, "web", "index.html")) });
-    files.set("/ui/app.js", { type: "text/javascript; charset=utf-8", body: result.outputFiles[0]!.text });
-    files.set("/ui/style.css", { type: "text/css; charset=utf-8", body: await readFile(join(root, "web", "style.css")) });
-    files.set("/ui/uplot.css", { type: "text/css; charset=utf-8", body: await readFile(join(root, "node_modules", "uplot", "dist", "uPlot.min.css")) });
+    files.set("/", { type: "text/html; charset=utf-8", body: html! });
+    files.set("/ui/app.js", { type: "text/javascript; charset=utf-8", body: app! });
+    files.set("/ui/style.css", { type: "text/css; charset=utf-8", body: style! });
+    files.set("/ui/uplot.css", { type: "text/css; charset=utf-8", body: uplot! });
     return { files };
   })();
   assets.catch(() => (assets = undefined)); // a failed build is tried again on the next request
   return assets;
+}
+
+/**
+ * Bundles `web`/app.ts for the browser with esbuild (a development dependency, so imported only
+ * when needed); used on the first request from the sources and by scripts/build-package.ts.
+ */
+export async function bundleDashboard(web: string): Promise<string> {
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: [join(web, "app.ts")],
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    minify: true,
+    write: false,
+    logLevel: "silent",
+    tsconfig: join(web, "tsconfig.json"),
+  });
+  return result.outputFiles[0]!.text;
 }
 
 /** True when `path` is one of the dashboard's (GET /, /index.html, /ui/…). */

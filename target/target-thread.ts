@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { WORKER_BOOT, workerEntry } from "../driver/load/worker-entry.js";
 import type { TargetCounts, TargetOptions } from "./target.js";
 
 /** The built-in target running on a worker thread: its counters are asked for, so they are async. */
@@ -24,9 +25,8 @@ export type FromTargetThread =
   | { type: "counts"; id: number; counts: TargetCounts }
   | { type: "done"; id: number };
 
-// The load threads' boot module: it registers tsx in the worker, then imports the entry it is given.
-const BOOT = new URL("../driver/load/load-worker-boot.mjs", import.meta.url);
-const ENTRY = new URL("./target-worker.ts", import.meta.url).href;
+// Started from the load threads' boot module (tsx from the sources, plain .js in the package).
+const ENTRY = workerEntry("target-worker", import.meta.url);
 
 /**
  * Starts the built-in target (target/target.ts) on a worker thread of its own, so that whatever
@@ -34,7 +34,7 @@ const ENTRY = new URL("./target-worker.ts", import.meta.url).href;
  * target's answers, and so in the latencies the drivers measure.
  */
 export function startTargetThread(options: TargetOptions = {}): Promise<ThreadTarget> {
-  const worker = new Worker(BOOT, { workerData: { entry: ENTRY, options }, name: "kannon-target" });
+  const worker = new Worker(WORKER_BOOT, { workerData: { entry: ENTRY, options }, name: "kannon-target" });
   const waiting = new Map<number, { resolve: (m: FromTargetThread) => void; reject: (err: Error) => void }>();
   let nextId = 0;
   let gone: Error | undefined;

@@ -15,6 +15,7 @@ import type { LoadPart, LoadPartOptions } from "./load.js";
 import type { IntervalSnapshot } from "./recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 
+import { WORKER_BOOT, workerEntry } from "./worker-entry.js";
 import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 
 /** Messages to a load thread. */
@@ -51,8 +52,7 @@ export function checkThreads(count: number): void {
     throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${count}`);
 }
 
-const BOOT = new URL("./load-worker-boot.mjs", import.meta.url);
-const ENTRY = new URL("./load-worker.ts", import.meta.url).href;
+const ENTRY = workerEntry("load-worker", import.meta.url);
 
 /** One load thread. */
 class LoadThread {
@@ -64,7 +64,7 @@ class LoadThread {
   private deathListeners = new Set<(err: Error) => void>();
 
   constructor(index: number) {
-    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY }, name: `kannon-load-${index}` });
+    this.worker = new Worker(WORKER_BOOT, { workerData: { entry: ENTRY }, name: `kannon-load-${index}` });
     this.ready = new Promise<void>((resolve, reject) => {
       const onReady = (m: FromThread) => {
         if (m.type !== "ready") return;
