@@ -1,24 +1,29 @@
 /**
- * The Python environment (Python driver, generated Python code, Python clients): a venv outside the
- * repository at `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, with the exact pins of
- * python/requirements.txt and the package python/ (pyproject.toml) installed into it with pip, a
- * real install (not editable): its `kannon-driver` command is what a user of `pip install ./python`
- * gets. pip builds a copy of the package's files in the cache, so no build/ or *.egg-info appears in
- * the repository.
+ * The Python environment (Python driver, generated Python code, Python clients), outside the
+ * repository in `${KANNON_CACHE:-~/.cache/kannon}`, in two layers:
  *
- * Idempotent: one stamp holds the hash of requirements.txt and the interpreter's version (the venv is
- * rebuilt when it changes), another the hash of the package's files (the package is reinstalled when
- * they change). Several processes may ask at once (test runs of different people): a lock directory
- * makes them wait for one builder.
+ * - `python-base/`: a venv with the exact pins of python/requirements.txt (rebuilt when they or the
+ *   interpreter's version change; one stamp holds both);
+ * - `python-pkg/<hash>/`: a venv per content of the package python/ (pyproject.toml, kannon_driver,
+ *   kannon_gen), which sees the base's site-packages through a .pth file and has the package
+ *   pip-installed into it, a real install (not editable): its `kannon-driver` command is what a user
+ *   of `pip install ./python` gets. Taken as done only once a marker is written after the install,
+ *   and never changed once done.
  *
- *   npm run python-env            create/update it; prints the venv's python path as the last line
+ * Several checkouts share the cache (git worktrees, an older commit under test): each one's python/
+ * has a venv of its own, so one checkout's install never replaces the files another's tests read
+ * (one shared venv, reinstalled by whichever checkout asked last, made test/mixed-fleet.test.ts
+ * find files of another checkout's python/). Package venvs unused for a week are removed. A lock
+ * directory makes concurrent builders wait for one another.
+ *
+ *   npm run python-env            create/update it; prints the package venv's python path as the last line
  *
  * The interpreter is `$KANNON_PYTHON` when set, else the first of python3.13 … python3.10, python3
  * that is at least 3.10.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, run, tail } from "./kafka-jars.js";
@@ -32,34 +37,30 @@ export const PACKAGE_DIR = fileURLToPath(new URL("../python/", import.meta.url))
 /** What of python/ makes the package (tests/ and examples/ stay in the repository). */
 const PACKAGE_PARTS = ["pyproject.toml", "kannon_driver", "kannon_gen"];
 
-/** `${KANNON_CACHE:-~/.cache/kannon}/python-venv`. */
-export function pythonVenvDir(): string {
-  return join(cacheRoot(), "python-venv");
+/** `${KANNON_CACHE:-~/.cache/kannon}/python-base`: the venv of python/requirements.txt. */
+export function pythonBaseDir(): string {
+  return join(cacheRoot(), "python-base");
 }
 
-/** The venv's interpreter. */
-export function venvPython(): string {
-  return join(pythonVenvDir(), "bin", "python");
+/** `${KANNON_CACHE:-~/.cache/kannon}/python-pkg`: one venv per content of the package python/. */
+function packageVenvsDir(): string {
+  return join(cacheRoot(), "python-pkg");
 }
 
-/** The installed package's console script. */
-export function venvDriver(): string {
-  return join(pythonVenvDir(), "bin", "kannon-driver");
-}
-
-/** The venv's interpreter and the installed `kannon-driver` command. */
+/** The package venv's interpreter and its installed `kannon-driver` command. */
 export interface PythonEnv {
   python: string;
   driver: string;
 }
 
 const STAMP = ".kannon-stamp";
-const PACKAGE_STAMP = ".kannon-package-stamp";
+const READY = ".kannon-ready";
 const LOCK_WAIT_MS = 15 * 60_000;
+const UNUSED_MS = 7 * 24 * 3600_000;
 
 let ensuring: Promise<PythonEnv> | undefined;
 
-/** Creates or updates the venv and its installed package when needed. */
+/** Creates the base venv and this checkout's package venv when needed; the package venv's paths. */
 export function ensurePythonEnv(log: (m: string) => void = () => {}): Promise<PythonEnv> {
   ensuring ??= ensure(log).finally(() => {
     ensuring = undefined;
@@ -70,64 +71,93 @@ export function ensurePythonEnv(log: (m: string) => void = () => {}): Promise<Py
 async function ensure(log: (m: string) => void): Promise<PythonEnv> {
   const base = await findBasePython();
   const want = await wantedStamp(base);
-  const wantPackage = await packageStamp();
-  const venv = pythonVenvDir();
-  const done: PythonEnv = { python: venvPython(), driver: venvDriver() };
-  const upToDate = async () => (await readStamp(venv, STAMP)) === want && (await readStamp(venv, PACKAGE_STAMP)) === wantPackage;
-  if (await upToDate()) return done;
+  const pkgVenv = join(packageVenvsDir(), (await packageHash()).slice(0, 16));
+  const done: PythonEnv = { python: join(pkgVenv, "bin", "python"), driver: join(pkgVenv, "bin", "kannon-driver") };
+  const baseDir = pythonBaseDir();
+  const upToDate = async () => (await readStamp(baseDir, STAMP)) === want && existsSync(join(pkgVenv, READY));
+  if (await upToDate()) return used(pkgVenv, done);
 
-  await mkdir(cacheRoot(), { recursive: true });
-  const release = await lock(`${venv}.lock`, log);
+  await mkdir(packageVenvsDir(), { recursive: true });
+  const release = await lock(join(cacheRoot(), "python-env.lock"), log);
   try {
     // Someone else may have built it while we waited for the lock.
-    if (await upToDate()) return done;
+    if (await upToDate()) return used(pkgVenv, done);
     const started = Date.now();
-    if ((await readStamp(venv, STAMP)) !== want) {
-      log(`python-env: building ${venv} from python/requirements.txt (${base.version})...`);
-      await rm(venv, { recursive: true, force: true });
-      await must(base.path, ["-m", "venv", venv], 5 * 60_000, "create the venv");
+    if ((await readStamp(baseDir, STAMP)) !== want) {
+      log(`python-env: building ${baseDir} from python/requirements.txt (${base.version})...`);
+      await rm(baseDir, { recursive: true, force: true });
+      await must(base.path, ["-m", "venv", baseDir], 5 * 60_000, "create the venv");
       await must(
-        venvPython(),
+        join(baseDir, "bin", "python"),
         ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", REQUIREMENTS],
         15 * 60_000,
         "install python/requirements.txt",
       );
       // Written after the install: a half-built venv is never taken as done.
-      await writeFile(join(venv, STAMP), want);
+      await writeFile(join(baseDir, STAMP), want);
+      // Package venvs over the previous base's packages go with it.
+      await rm(packageVenvsDir(), { recursive: true, force: true });
+      await mkdir(packageVenvsDir(), { recursive: true });
     }
-    log("python-env: installing the package python/ (kannon-driver) into the venv...");
-    await installPackage();
-    await writeFile(join(venv, PACKAGE_STAMP), wantPackage);
+    if (!existsSync(join(pkgVenv, READY))) {
+      log(`python-env: installing the package python/ (kannon-driver) into ${pkgVenv}...`);
+      await buildPackageVenv(base.path, pkgVenv);
+    }
+    await pruneUnused(pkgVenv);
     log(`python-env: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return done;
+    return used(pkgVenv, done);
   } finally {
     await release();
   }
 }
 
+/** Marks a package venv as used now (pruning goes by this time). */
+async function used(pkgVenv: string, env: PythonEnv): Promise<PythonEnv> {
+  const now = new Date();
+  await utimes(join(pkgVenv, READY), now, now).catch(() => {});
+  return env;
+}
+
+/** Removes package venvs unused for a week (never `keep`). */
+async function pruneUnused(keep: string): Promise<void> {
+  for (const name of await readdir(packageVenvsDir())) {
+    const dir = join(packageVenvsDir(), name);
+    if (dir === keep) continue;
+    const at = await stat(join(dir, READY)).then((s) => s.mtimeMs, () => 0);
+    const age = Date.now() - (at || (await stat(dir).then((s) => s.mtimeMs, () => Date.now())));
+    if (age > UNUSED_MS) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /**
- * pip-installs a copy of the package's files (pip builds in the source folder, writing build/ and
- * *.egg-info there). Offline: setuptools comes from the venv (--no-build-isolation) and the
- * dependencies must already be met by requirements.txt (--no-index), which checks the floors.
+ * A venv at `dest` seeing the base venv's packages (a .pth file), with a copy of the package's
+ * files pip-installed into it (pip builds in the source folder, writing build/ and *.egg-info
+ * there). Offline: pip and setuptools come from the base (--no-build-isolation) and the
+ * dependencies must already be met by requirements.txt (--no-index), which pip check confirms.
  */
-async function installPackage(): Promise<void> {
+async function buildPackageVenv(basePython: string, dest: string): Promise<void> {
+  // Built in place (pip writes the venv's path into kannon-driver), taken as done only by READY.
+  const building = dest;
   const copy = await mkdtemp(join(cacheRoot(), "python-package-"));
   try {
+    await rm(building, { recursive: true, force: true });
+    await must(basePython, ["-m", "venv", "--without-pip", building], 5 * 60_000, "create the package venv");
+    const py = join(building, "bin", "python");
+    const purelib = ["-c", "import sysconfig; print(sysconfig.get_path('purelib'))"];
+    const own = (await must(py, purelib, 60_000, "find the package venv's site-packages")).trim();
+    const shared = (await must(join(pythonBaseDir(), "bin", "python"), purelib, 60_000, "find the base venv's site-packages")).trim();
+    await writeFile(join(own, "kannon-base.pth"), `${shared}\n`);
     for (const part of PACKAGE_PARTS) await cp(join(PACKAGE_DIR, part), join(copy, part), { recursive: true, filter: (src) => !isBytecode(src) });
-    await must(
-      venvPython(),
-      ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--no-index", "--no-build-isolation", "--force-reinstall", "--no-deps", copy],
-      5 * 60_000,
-      "install the package python/",
-    );
-    await must(venvPython(), ["-m", "pip", "check"], 60_000, "meet the package's dependencies with python/requirements.txt");
+    await must(py, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--no-index", "--no-build-isolation", "--no-deps", copy], 5 * 60_000, "install the package python/");
+    await must(py, ["-m", "pip", "check"], 60_000, "meet the package's dependencies with python/requirements.txt");
+    await writeFile(join(building, READY), "");
   } finally {
     await rm(copy, { recursive: true, force: true });
   }
 }
 
 /** The hash of the package's files (their paths and bytes), bytecode aside. */
-async function packageStamp(): Promise<string> {
+async function packageHash(): Promise<string> {
   const hash = createHash("sha256");
   const files: string[] = [];
   for (const part of PACKAGE_PARTS) {
@@ -136,16 +166,18 @@ async function packageStamp(): Promise<string> {
     files.push(...entries.filter((f) => !isBytecode(f)));
   }
   for (const f of files.sort()) hash.update(`${relative(PACKAGE_DIR, f)}\0`).update(await readFile(f)).update("\0");
-  return `${hash.digest("hex")}\n`;
+  return hash.digest("hex");
 }
 
 function isBytecode(path: string): boolean {
   return path.includes("__pycache__") || path.endsWith(".pyc");
 }
 
-async function must(cmd: string, args: string[], timeoutMs: number, what: string): Promise<void> {
+/** Runs a command that must succeed; its stdout. */
+async function must(cmd: string, args: string[], timeoutMs: number, what: string): Promise<string> {
   const r = await run(cmd, args, timeoutMs);
   if (r.code !== 0) throw new Error(`python-env: could not ${what}: ${cmd} exited with ${r.code}\n${tail(r.output, 40)}`);
+  return r.stdout;
 }
 
 async function wantedStamp(base: { version: string }): Promise<string> {
@@ -156,7 +188,7 @@ async function wantedStamp(base: { version: string }): Promise<string> {
 async function readStamp(venv: string, name: string): Promise<string | undefined> {
   try {
     const s = await readFile(join(venv, name), "utf8");
-    return existsSync(venvPython()) ? s : undefined;
+    return existsSync(join(venv, "bin", "python")) ? s : undefined;
   } catch {
     return undefined;
   }

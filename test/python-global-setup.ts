@@ -1,7 +1,8 @@
 /**
- * vitest globalSetup: the project's Python venv (scripts/python-env.ts; built once into
- * `${KANNON_CACHE:-~/.cache/kannon}/python-venv`, reused while python/requirements.txt is
- * unchanged, with the package python/ pip-installed, reinstalled when its files change), provided
+ * vitest globalSetup: the project's Python venv (scripts/python-env.ts: a base venv of
+ * python/requirements.txt in `${KANNON_CACHE:-~/.cache/kannon}/python-base`, and a venv per content
+ * of python/ with the package pip-installed, so checkouts sharing the cache never replace each
+ * other's installed files), provided
  * to test files as `inject("python")` = the venv's interpreter and `inject("kannonDriver")` = the
  * installed `kannon-driver` command.
  */
