@@ -5,7 +5,7 @@
  * first request; the plain-JS `kannon` bin with its Node version check. No tsx or TypeScript at run time.
  */
 import { build } from "esbuild";
-import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { bundleDashboard } from "../orchestrator/web.js";
 
@@ -27,6 +27,9 @@ async function modules(dir: string): Promise<string[]> {
 await rm(dist, { recursive: true, force: true });
 const entryPoints = [...(await Promise.all(SOURCES.map((dir) => modules(join(root, dir))))).flat(), ...SHARED_WEB.map((file) => join(root, file))];
 await build({ entryPoints, outdir: dist, outbase: root, format: "esm", platform: "node", target: "node20", sourcemap: true, logLevel: "warning" });
+// dist/cli/kannon.js is not the bin: drop its tsx shebang, keeping the line so the source map holds.
+const cli = join(dist, "cli", "kannon.js");
+await writeFile(cli, (await readFile(cli, "utf8")).replace(/^#!.*/, "// the package's bin is cli/bin.mjs"));
 for (const plain of ["driver/load/load-worker-boot.mjs", "cli/bin.mjs"]) await copyFile(join(root, plain), join(dist, plain));
 await mkdir(join(dist, "web"), { recursive: true });
 await writeFile(join(dist, "web", "app.js"), await bundleDashboard(join(root, "web")));
