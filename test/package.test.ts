@@ -4,7 +4,8 @@
  * repository: its version, a short demo against its built-in target (the report read back from
  * --out), and the installed tree holds no tsx, esbuild or TypeScript.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -50,5 +51,44 @@ describe("the installed npm package", () => {
     expect(report.total.requests).toBe("300");
     expect(report.total.errors).toBe("0");
     expect(report.drivers).toHaveLength(2);
+  });
+
+  it("serves the dashboard prebuilt at build time from kannon orchestrator", async () => {
+    const child = spawn(kannon, ["orchestrator", "--port", "0", "--data", join(scratch, "orchestrator-data")], { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "listening" in 20 s: ${out}`)), 20_000);
+        const read = (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+?) /.exec(out);
+          if (m) (clearTimeout(timer), resolve(m[1]!));
+        };
+        child.stdout.on("data", read);
+        child.stderr.on("data", read);
+        child.on("exit", (code) => (clearTimeout(timer), reject(new Error(`exited ${code}: ${out}`))));
+      });
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("/ui/app.js");
+      const app = await fetch(`${url}/ui/app.js`);
+      expect(app.status).toBe(200);
+      expect(app.headers.get("content-type")).toContain("javascript");
+      expect(await app.text()).toBe(await readFile(join(installed, "dist", "web", "app.js"), "utf8"));
+      expect((await fetch(`${url}/ui/uplot.css`)).status).toBe(200);
+    } finally {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await once(child, "exit");
+    }
+  });
+
+  it("stops a Node older than 20.19 with one line naming its version", async () => {
+    const pretend = `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.18.3"}})`;
+    const failed = await run(process.execPath, ["--import", pretend, join(installed, "dist", "cli", "bin.mjs"), "--version"], { cwd: scratch }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr.trim().split("\n")).toEqual([expect.stringContaining("Node 20.18.3 is too old")]);
   });
 });
