@@ -2,7 +2,8 @@
  * Multi-host: the broker, the orchestrator, the target and three drivers each on a host of its
  * own — network namespaces joined by veth links to one bridge, made (and removed, also on
  * failure) by this test. Cutting one driver's link makes it MISSING within the miss window and
- * the test ends `partial`; restoring the link makes it rejoin. Skipped, saying why, where network
+ * the test ends `partial`; restoring the link makes it rejoin. Every process runs the packed and
+ * installed npm package's `kannon` (test/installed-package.ts), as real hosts would. Skipped, saying why, where network
  * namespaces cannot be made (not root, no `ip`).
  */
 import { execFileSync } from "node:child_process";
@@ -17,6 +18,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { spec, startRunning, until } from "./helpers.js";
+import { installPackage, type InstalledPackage } from "./installed-package.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const NET = "169.254.77";
@@ -88,10 +90,13 @@ describe.skipIf(reason !== undefined)("multi-host fleet in network namespaces", 
   const drivers = new Map<string, KannonProcess>();
   let api: ReturnType<typeof createClient<typeof OrchestratorService>>;
   let targetUrl: string;
-  const inHost = (h: { ns: string }) => ({ execPrefix: ["ip", "netns", "exec", h.ns] });
+  // Every process runs the packed and installed `kannon` (as on real hosts), from outside the repository.
+  let pkg: InstalledPackage | undefined;
+  const inHost = (h: { ns: string }) => ({ execPrefix: ["ip", "netns", "exec", h.ns], bin: pkg!.kannon, cwd: pkg!.scratch });
 
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), "kannon-multihost-"));
+    pkg = await installPackage();
     setupNetwork();
     broker = await startKafka({ dataDir: join(base, "broker"), host: HOSTS.broker.ip, execPrefix: inHost(HOSTS.broker).execPrefix, log: () => {} });
     const kafka = broker.bootstrap;
@@ -130,6 +135,7 @@ describe.skipIf(reason !== undefined)("multi-host fleet in network namespaces", 
     await broker?.stop();
     teardownNetwork();
     if (base) await rm(base, { recursive: true, force: true });
+    await pkg?.remove();
   }, 60_000);
 
   it("cutting a driver's link makes it MISSING within the miss window and the test partial; restoring it makes it rejoin", async () => {

@@ -7,30 +7,25 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installPackage, type InstalledPackage } from "./installed-package.js";
 
 const run = promisify(execFile);
-const root = join(import.meta.dirname, "..");
+let pkg: InstalledPackage | undefined;
 let scratch = "";
 let kannon = "";
 let installed = "";
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), "kannon-package-"));
-  const version = (JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string }).version;
-  await run("npm", ["pack", "--pack-destination", scratch], { cwd: root, timeout: 60_000 });
-  const prefix = join(scratch, "prefix");
-  await run("npm", ["install", "-g", "--no-audit", "--no-fund", "--prefix", prefix, join(scratch, `kannon-${version}.tgz`)], { cwd: scratch, timeout: 60_000 });
-  kannon = join(prefix, "bin", "kannon");
-  installed = join(prefix, "lib", "node_modules", "kannon");
-}, 120_000);
+  pkg = await installPackage();
+  ({ scratch, kannon, installed } = pkg);
+}, 240_000);
 
 afterAll(async () => {
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await pkg?.remove();
 });
 
 describe("the installed npm package", () => {

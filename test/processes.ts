@@ -15,7 +15,7 @@ export interface KannonProcess {
 }
 
 /**
- * Starts `kannon <args>` (node --import tsx cli/kannon.ts; under `execPrefix`, e.g. in a network
+ * Starts `kannon <args>` (node --import tsx cli/kannon.ts, or `bin`: an installed `kannon`; under `execPrefix`, e.g. in a network
  * namespace with `ip netns exec NS`) and resolves with the first match of
  * `ready` in its output, or rejects with the output when it exits or `timeoutMs` passes first.
  */
@@ -23,12 +23,13 @@ export async function startKannon(
   args: string[],
   ready: RegExp,
   timeoutMs = 30_000,
-  options: { execPrefix?: string[]; env?: Record<string, string> } = {},
+  options: { execPrefix?: string[]; env?: Record<string, string>; bin?: string; cwd?: string } = {},
 ): Promise<{ proc: KannonProcess; match: RegExpMatchArray }> {
   const prefix = options.execPrefix ?? [];
-  const command = [...prefix, process.execPath, "--import", "tsx", "cli/kannon.ts", ...args];
+  const kannon = options.bin ? [options.bin] : [process.execPath, "--import", "tsx", "cli/kannon.ts"];
+  const command = [...prefix, ...kannon, ...args];
   const child = spawn(command[0]!, command.slice(1), {
-    cwd: root,
+    cwd: options.cwd ?? root,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: "1", ...options.env },
   });
