@@ -13,8 +13,24 @@ const root = join(import.meta.dirname, "..");
 const dist = join(root, "dist");
 /** The folders the running product imports from (tests, scripts, the bench and web/ stay out). */
 const SOURCES = ["cli", "orchestrator", "driver", "target", "bus", "metrics", "workload", "scenario", "gen"];
-/** The dashboard's modules the CLI also imports (`kannon report --format html`). */
-const SHARED_WEB = ["web/exports.ts", "web/format.ts"];
+/**
+ * The dashboard's modules the CLI imports (`kannon report`, `kannon tests`): web/exports.ts and
+ * every web/ module it imports, followed here so a new one cannot be left out of the package.
+ */
+const SHARED_WEB = await webClosure(["exports.ts"]);
+
+/** `start` (file names in web/) and every web/ module they import, transitively, as paths. */
+async function webClosure(start: string[]): Promise<string[]> {
+  const seen = new Set<string>();
+  const todo = [...start];
+  for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const text = await readFile(join(root, "web", name), "utf8");
+    for (const m of text.matchAll(/from "\.\/([\w-]+)\.js"/g)) todo.push(`${m[1]}.ts`);
+  }
+  return [...seen].map((name) => `web/${name}`);
+}
 
 /** The product's TypeScript modules under `dir`: no tests, no declaration files. */
 async function modules(dir: string): Promise<string[]> {

@@ -77,6 +77,61 @@ describe("the installed npm package", () => {
     }
   });
 
+  it("keeps a run's report in --data for kannon tests and kannon report, all from the installed command", async () => {
+    const data = join(scratch, "run-data");
+    const out = join(scratch, "kept.json");
+    await run(kannon, ["run", "--drivers", "1", "-n", "40", "-c", "2", "--data", data, "--out", out], { cwd: scratch, timeout: 60_000 });
+    const id = (JSON.parse(await readFile(out, "utf8")) as { testId: string }).testId;
+    expect(id).not.toBe("");
+    const tests = await run(kannon, ["tests", "--data", data], { cwd: scratch, timeout: 30_000 });
+    expect(tests.stdout).toContain(id);
+    const csv = await run(kannon, ["report", id, "--data", data, "--format", "csv"], { cwd: scratch, timeout: 30_000 });
+    const [header, ...rows] = csv.stdout.trim().split("\n");
+    expect(header).toContain("requests");
+    const column = header!.split(",").indexOf("requests");
+    expect(rows.reduce((sum, r) => sum + Number(r.split(",")[column]), 0)).toBe(40);
+  });
+
+  it("runs kannon test against a kannon run --stay fleet and an installed kannon target", async () => {
+    const started: ReturnType<typeof spawn>[] = [];
+    const start = (args: string[], ready: RegExp) => {
+      const child = spawn(kannon, args, { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
+      started.push(child);
+      let out = "";
+      return new Promise<RegExpExecArray>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`kannon ${args[0]}: no ${ready} in 30 s: ${out}`)), 30_000);
+        const read = (d: Buffer) => {
+          out += d.toString();
+          const m = ready.exec(out);
+          if (m) (clearTimeout(timer), resolve(m));
+        };
+        child.stdout!.on("data", read);
+        child.stderr!.on("data", read);
+        child.on("exit", (code) => (clearTimeout(timer), reject(new Error(`kannon ${args[0]} exited ${code}: ${out}`))));
+      });
+    };
+    try {
+      const target = (await start(["target", "--port", "0"], /listening on (http:\/\/\S+)/))[1]!;
+      const api = (await start(["run", "--stay", "--drivers", "2", "-n", "10", "-c", "1", "--port", "0"], /the API is at (http:\/\/\S+)/))[1]!;
+      const before = (await (await fetch(`${target}/metrics`)).json()) as { requests: number };
+      const out = join(scratch, "test.json");
+      await run(kannon, ["test", "--api", api, "--url", `${target}/ping`, "-n", "25", "-c", "2", "--out", out], { cwd: scratch, timeout: 60_000 });
+      const after = (await (await fetch(`${target}/metrics`)).json()) as { requests: number };
+      const report = JSON.parse(await readFile(out, "utf8")) as { state: string; total: { requests: string } };
+      expect(report.state).toBe("TEST_STATE_COMPLETED");
+      expect(report.total.requests).toBe("50");
+      expect(after.requests - before.requests).toBe(50);
+    } finally {
+      for (const child of started) {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = once(child, "exit");
+          child.kill("SIGTERM");
+          await exited;
+        }
+      }
+    }
+  });
+
   it("stops a Node older than 20.19 with one line naming its version", async () => {
     const pretend = `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.18.3"}})`;
     const failed = await run(process.execPath, ["--import", pretend, join(installed, "dist", "cli", "bin.mjs"), "--version"], { cwd: scratch }).then(
