@@ -7,13 +7,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { isEnded } from "../metrics/outcome.js";
 import { withoutHistograms } from "../orchestrator/series.js";
 import { Store } from "../orchestrator/store.js";
 import { allIntervals } from "../web/exports.js";
 import { UsageError } from "./args.js";
 import { apiClient, explainUnreachable, type ApiValues } from "./api-client.js";
 
-const TERMINAL: TestState[] = [TestState.COMPLETED, TestState.FAILED, TestState.CANCELLED];
 
 /** Stored tests, their reports and their intervals. */
 export interface TestSource {
@@ -57,7 +57,7 @@ function dataSource(dir: string): TestSource {
     report: async (id) => {
       const test = get(id);
       const report = store.getReport(id);
-      if (!report) throw new Error(`test "${id}" is ${TestState[test.state]}: it has no report${TERMINAL.includes(test.state) ? "" : " until it ends"}`);
+      if (!report) throw new Error(`test "${id}" is ${TestState[test.state]}: it has no report${isEnded(test.state) ? "" : " until it ends"}`);
       return report;
     },
     intervals: async (id) => {

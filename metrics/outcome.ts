@@ -16,6 +16,14 @@ export function isFailedStatus(status: number): boolean {
   return status < 100 || status >= 400;
 }
 
+/** The states a test ends in: it changes no more. */
+export const ENDED_STATES: ReadonlySet<TestState> = new Set([TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED]);
+
+/** True when a test in `state` has ended (COMPLETED, CANCELLED or FAILED). */
+export function isEnded(state: TestState): boolean {
+  return ENDED_STATES.has(state);
+}
+
 /** The error rate above which a test is failing when its spec sets none (1 %). */
 export const DEFAULT_MAX_ERROR_RATE = 0.01;
 

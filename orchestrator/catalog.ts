@@ -7,7 +7,8 @@ import type { LiveTest } from "./live-test.js";
 import { decodeToken, encodeToken, pageSize, type Page } from "./paging.js";
 import { withoutHistograms } from "./series.js";
 import type { Store } from "./store.js";
-import { TERMINAL, TestWatchers, type TestSink } from "./watchers.js";
+import { isEnded } from "../metrics/outcome.js";
+import { TestWatchers, type TestSink } from "./watchers.js";
 
 /**
  * The orchestrator's read side: tests, reports, intervals and the fleet, as stored or, for a
@@ -89,7 +90,7 @@ export class TestCatalog {
     for (const id of this.store.testIds()) {
       const state = this.live.get(id)?.test.state ?? this.endedStates.get(id) ?? this.store.getTest(id)?.state;
       if (state === undefined) continue;
-      if (TERMINAL.has(state)) ended.set(id, state);
+      if (isEnded(state)) ended.set(id, state);
       counts.set(state, (counts.get(state) ?? 0) + 1);
     }
     this.endedStates = ended;

@@ -20,7 +20,7 @@ import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
 import { describeProblems, validateSpec } from "./validate.js";
-import { TERMINAL } from "./watchers.js";
+import { isEnded } from "../metrics/outcome.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
 export const CANCEL_DEADLINE_MS = 5000;
@@ -203,7 +203,7 @@ export class Orchestrator extends TestCatalog {
    */
   async cancelTest(id: string): Promise<Test> {
     const test = this.getTest(id);
-    if (TERMINAL.has(test.state))
+    if (isEnded(test.state))
       throw new DomainError("failed_precondition", `test "${id}" already ended (${TestState[test.state]}); nothing to cancel`);
     const live = this.live.get(id);
     if (!live) {

@@ -1,5 +1,6 @@
 import type { Report } from "../gen/kannon/v1/report_pb.js";
-import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import type { Test } from "../gen/kannon/v1/test_pb.js";
+import { isEnded } from "../metrics/outcome.js";
 import type { LiveTest, TestUpdate } from "./live-test.js";
 
 /** Where a watcher of a test gets its updates (the routes turn them into a WatchTest stream). */
@@ -9,8 +10,6 @@ export interface TestSink {
   end(): void;
 }
 
-/** States after which a test changes no more. */
-export const TERMINAL: ReadonlySet<TestState> = new Set([TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED]);
 
 interface Waiting {
   sink: TestSink;
@@ -33,7 +32,7 @@ export class TestWatchers {
    */
   watch(test: Test, live: LiveTest | undefined, report: () => Report | undefined, sink: TestSink): () => void {
     if (live) return attach(live, sink);
-    if (TERMINAL.has(test.state)) {
+    if (isEnded(test.state)) {
       const r = report();
       sink.update({ test, drivers: [], ...(r ? { report: r, cumulative: r.total! } : {}) });
       sink.end();

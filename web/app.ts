@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DriverState, type Driver } from "../gen/kannon/v1/driver_pb.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { api, setErrorReporter, showError, TOKEN_KEY } from "./client.js";
-import { percent } from "../metrics/outcome.js";
+import { isEnded, percent } from "../metrics/outcome.js";
 import { ago, duration, esc, msAt, stateClass, verdictHtml, when, workloadName } from "./format.js";
 import { newTestPage } from "./new-test.js";
 import { liveTestPage, reportPage } from "./test-view.js";
@@ -66,12 +66,11 @@ async function fleetPage(root: HTMLElement, signal: AbortSignal): Promise<void> 
   }
 }
 
-const ENDED = [TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED];
 
 /** One row of the tests list: name, state and verdict, requests, errors, duration, and actions. */
 function testRow(t: Test): string {
   const state = TestState[t.state];
-  const ended = ENDED.includes(t.state);
+  const ended = isEnded(t.state);
   const o = t.outcome;
   const running = t.state === TestState.STARTING || t.state === TestState.RUNNING;
   const actions = [

@@ -7,6 +7,7 @@ import type { DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { isEnded } from "../metrics/outcome.js";
 import { api } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
 import { Charts } from "./charts.js";
@@ -52,7 +53,7 @@ export async function liveTestPage(root: HTMLElement, id: string, signal: AbortS
     }
     if (m.interval) draw(m.interval);
     if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
-    const running = m.test && ![TestState.COMPLETED, TestState.CANCELLED, TestState.FAILED].includes(m.test.state);
+    const running = m.test && !isEnded(m.test.state);
     document.getElementById("live-actions")!.innerHTML = m.report
       ? `<a id="open-report" href="#/report/${esc(id)}">Open the report</a>`
       : running
