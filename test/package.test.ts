@@ -4,14 +4,14 @@
  * repository: its version, a short demo against its built-in target (the report read back from
  * --out), and the installed tree holds no tsx, esbuild or TypeScript.
  */
-import { execFile, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installPackage, type InstalledPackage } from "./installed-package.js";
+import { startKannon, type KannonProcess } from "./processes.js";
 
 const run = promisify(execFile);
 let pkg: InstalledPackage | undefined;
@@ -49,20 +49,9 @@ describe("the installed npm package", () => {
   });
 
   it("serves the dashboard prebuilt at build time from kannon orchestrator", async () => {
-    const child = spawn(kannon, ["orchestrator", "--port", "0", "--data", join(scratch, "orchestrator-data")], { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
+    const { proc, match } = await startKannon(["orchestrator", "--port", "0", "--data", join(scratch, "orchestrator-data")], /listening on (http:\/\/\S+?) /, 20_000, { bin: kannon, cwd: scratch });
     try {
-      let out = "";
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "listening" in 20 s: ${out}`)), 20_000);
-        const read = (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (http:\/\/\S+?) /.exec(out);
-          if (m) (clearTimeout(timer), resolve(m[1]!));
-        };
-        child.stdout.on("data", read);
-        child.stderr.on("data", read);
-        child.on("exit", (code) => (clearTimeout(timer), reject(new Error(`exited ${code}: ${out}`))));
-      });
+      const url = match[1]!;
       const page = await fetch(`${url}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain("/ui/app.js");
@@ -72,8 +61,7 @@ describe("the installed npm package", () => {
       expect(await app.text()).toBe(await readFile(join(installed, "dist", "web", "app.js"), "utf8"));
       expect((await fetch(`${url}/ui/uplot.css`)).status).toBe(200);
     } finally {
-      child.kill("SIGTERM");
-      if (child.exitCode === null) await once(child, "exit");
+      await proc.stop("SIGTERM");
     }
   });
 
@@ -93,22 +81,11 @@ describe("the installed npm package", () => {
   });
 
   it("runs kannon test against a kannon run --stay fleet and an installed kannon target", async () => {
-    const started: ReturnType<typeof spawn>[] = [];
-    const start = (args: string[], ready: RegExp) => {
-      const child = spawn(kannon, args, { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
-      started.push(child);
-      let out = "";
-      return new Promise<RegExpExecArray>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`kannon ${args[0]}: no ${ready} in 30 s: ${out}`)), 30_000);
-        const read = (d: Buffer) => {
-          out += d.toString();
-          const m = ready.exec(out);
-          if (m) (clearTimeout(timer), resolve(m));
-        };
-        child.stdout!.on("data", read);
-        child.stderr!.on("data", read);
-        child.on("exit", (code) => (clearTimeout(timer), reject(new Error(`kannon ${args[0]} exited ${code}: ${out}`))));
-      });
+    const started: KannonProcess[] = [];
+    const start = async (args: string[], ready: RegExp) => {
+      const { proc, match } = await startKannon(args, ready, 30_000, { bin: kannon, cwd: scratch });
+      started.push(proc);
+      return match;
     };
     try {
       const target = (await start(["target", "--port", "0"], /listening on (http:\/\/\S+)/))[1]!;
@@ -122,13 +99,7 @@ describe("the installed npm package", () => {
       expect(report.total.requests).toBe("50");
       expect(after.requests - before.requests).toBe(50);
     } finally {
-      for (const child of started) {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = once(child, "exit");
-          child.kill("SIGTERM");
-          await exited;
-        }
-      }
+      await Promise.all(started.map((p) => p.stop("SIGTERM")));
     }
   });
 
