@@ -7,10 +7,8 @@
  *
  * Installing needs root and apt-get (Debian, Ubuntu); elsewhere the error says what to do.
  */
-import { constants } from "node:fs";
-import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { ensureDebianPackage } from "./debian-package.js";
+import { ensureDebianPackage, usable } from "./debian-package.js";
 
 /** Where Debian's chromium package puts the browser. */
 export const DEBIAN_CHROMIUM = "/usr/bin/chromium";
@@ -19,11 +17,7 @@ export const DEBIAN_CHROMIUM = "/usr/bin/chromium";
 export async function ensureChromium(log: (m: string) => void = () => {}): Promise<string> {
   const explicit = process.env.KANNON_CHROMIUM?.trim();
   if (explicit) {
-    const ok = await access(explicit, constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return explicit;
+    if (await usable(explicit, true)) return explicit;
     throw new Error(`chromium: KANNON_CHROMIUM=${explicit} is not an executable file`);
   }
   return ensureDebianPackage(

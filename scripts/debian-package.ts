@@ -61,7 +61,8 @@ async function ensure(pkg: DebianPackage, log: (m: string) => void): Promise<str
   return file;
 }
 
-async function usable(path: string, executable: boolean): Promise<boolean> {
+/** True when `path` exists and is executable (or, with `executable` false, readable). */
+export async function usable(path: string, executable: boolean): Promise<boolean> {
   return access(path, executable ? constants.X_OK : constants.R_OK).then(
     () => true,
     () => false,
