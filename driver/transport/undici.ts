@@ -52,11 +52,7 @@ export class UndiciTransport implements Transport {
   }
 
   private dispatcherOptions(pipelining: number): Pool.Options {
-    const t = this.template.timeoutMs;
-    // One value for undici's three per-connection timers: between requests it switches a
-    // connection's timer from headers/body to keep-alive and back, and with different values it
-    // cancels and makes a timer on every switch (twice per request) instead of refreshing one.
-    return { pipelining, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: t, connect: { timeout: t } };
+    return { pipelining, ...undiciTimeouts(this.template.timeoutMs) };
   }
 
   runClosed(concurrency: number, more: (now: number) => boolean): Promise<void> {
@@ -149,6 +145,16 @@ export class UndiciTransport implements Transport {
     const all: Dispatcher[] = [...this.clients, ...(this.pool ? [this.pool] : [])];
     await Promise.all(all.map((d) => (force ? d.destroy() : d.close())));
   }
+}
+
+/**
+ * undici's per-connection timers for a request timeout of `timeoutMs`. One value for all three:
+ * between requests undici switches a connection's timer from headers/body to keep-alive and back,
+ * and with different values it cancels and makes a timer on every switch (twice per request)
+ * instead of refreshing one.
+ */
+export function undiciTimeouts(timeoutMs: number): Pool.Options {
+  return { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: timeoutMs, connect: { timeout: timeoutMs } };
 }
 
 /**

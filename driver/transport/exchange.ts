@@ -1,0 +1,101 @@
+/**
+ * One dynamic request and its whole response: what a scenario's step sends (its request is built
+ * per iteration from templates, and its checks and captures read the answer). The {@link Transport}
+ * interface sends one fixed request shape as fast as it can and only counts the answers; an
+ * {@link Exchange} sends whatever it is given and hands back the status, the headers and the body
+ * when asked for them.
+ *
+ * Kinds, as for transports: `fast` (the default) sends `http:` requests it can build exactly over
+ * a keep-alive pool of plain sockets (fast-exchange.ts) and everything else over undici;
+ * `undici` sends everything over undici pools (undici-exchange.ts).
+ */
+import { TRANSPORT_KINDS, type TransportKind } from "./transport.js";
+import { UndiciExchange } from "./undici-exchange.js";
+
+/** One request, built per call. `headers` as given (a `host` header overrides the URL's). */
+export interface ExchangeRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  /** A string is sent as UTF-8. */
+  body: string | Uint8Array | undefined;
+}
+
+/** What the caller reads from the response (its checks and captures): nothing else is copied. */
+export interface ExchangeKeep {
+  body: boolean;
+  headers: boolean;
+}
+
+/**
+ * A response (`ok`), or a failure without one. Times are epoch milliseconds: `sentMs` when
+ * {@link Exchange.send} was called (waiting for a free connection and connecting count), `endMs`
+ * when the last byte arrived or the failure happened.
+ */
+export type ExchangeResult =
+  | {
+      ok: true;
+      status: number;
+      /** Lower-case names; a repeated header is an array in arrival order. Empty unless `keep.headers`. */
+      headers: Record<string, string | string[]>;
+      /** Empty unless `keep.body`. */
+      body: Uint8Array;
+      /** Body bytes received (counted whether kept or not). */
+      bytes: number;
+      sentMs: number;
+      endMs: number;
+    }
+  | {
+      ok: false;
+      /** An error kind of error-kind.ts (`connect_refused`, `timeout`, `reset`, `protocol`, …). */
+      kind: string;
+      sentMs: number;
+      endMs: number;
+    };
+
+/** Sends dynamic requests over pooled keep-alive connections, one pool per origin. */
+export interface Exchange {
+  /** Never rejects: a failure is {ok:false}. headers keys lower case; body empty unless keep.body. */
+  send(req: ExchangeRequest, keep: ExchangeKeep): Promise<ExchangeResult>;
+  /** Opens up to `connections` keep-alive connections per origin ahead of the start (origins known from constant URLs). */
+  prepare(origins: readonly URL[], connections: number): Promise<void> | void;
+  /**
+   * Closes every connection. Without `force`, requests in flight end first; with `force` they
+   * fail at once (`aborted`). A send after close fails as `aborted`.
+   */
+  close(force: boolean): Promise<void>;
+}
+
+/** Options of {@link createExchange}. */
+export interface ExchangeOptions {
+  /** Default `fast`. */
+  kind?: TransportKind | undefined;
+  /** A request not ended after this long fails as `timeout` (waiting for a connection included). */
+  timeoutMs: number;
+  /** At most this many connections per origin; more requests wait for a free one. */
+  connections: number;
+}
+
+/** The exchange of kind `o.kind`. Throws a RangeError naming the bad option. */
+export function createExchange(o: ExchangeOptions): Exchange {
+  const kind = o.kind ?? "fast";
+  if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
+  if (!(o.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${o.timeoutMs}`);
+  if (!Number.isInteger(o.connections) || o.connections < 1) throw new RangeError(`connections must be an integer >= 1, got ${o.connections}`);
+  // The fast implementation lands next; until then both kinds go through undici.
+  return new UndiciExchange(o.timeoutMs, o.connections);
+}
+
+/** The headers of a response whose headers are not kept (shared, frozen). */
+export const NO_HEADERS: Record<string, string | string[]> = Object.freeze({}) as Record<string, string | string[]>;
+
+/** The body of a response whose body is not kept (shared, empty). */
+export const NO_BODY = new Uint8Array(0);
+
+/** Adds one header to `into` (name lower-cased by the caller): a repeated name becomes an array. */
+export function addHeader(into: Record<string, string | string[]>, name: string, value: string): void {
+  const had = into[name];
+  if (had === undefined) into[name] = value;
+  else if (typeof had === "string") into[name] = [had, value];
+  else had.push(value);
+}
