@@ -30,7 +30,7 @@ afterEach(async () => {
   }
 });
 
-async function target(handle: (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>): Promise<Target> {
+async function target(handle: (req: IncomingMessage, res: ServerResponse, body: string) => unknown): Promise<Target> {
   const t: Target = { url: new URL("http://127.0.0.1/"), requests: [], connections: 0, maxConcurrent: 0 };
   let concurrent = 0;
   const server = createServer((req, res) => {
