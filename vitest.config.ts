@@ -2,8 +2,11 @@ import { defineConfig } from "vitest/config";
 
 /** Never test files: dependencies, and the bench (its own command, npm run bench). */
 const never = ["node_modules/**", "bench/**"];
-/** Tests beside the code that run a driver for seconds in real time against a local target (no broker). */
-const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts"];
+/**
+ * Tests that run drivers for seconds in real time against a local target, over the in-process bus (no
+ * broker): the driver agent and its load threads, and the scenario cases on an embedded fleet.
+ */
+const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "test/scenarios-in-process.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
 const browser = ["test/dashboard.test.ts"];
 
@@ -13,7 +16,7 @@ const browser = ["test/dashboard.test.ts"];
  * - unit: every `*.test.ts` beside the code it tests (outside test/), but the integration files and
  *   those that need a Kafka broker (`kafka*.test.ts`): no broker, Python, browser or timing bound;
  *   3 files at a time. `npm run test:unit`.
- * - integration: the driver agent and its load threads over the in-process bus, in real time.
+ * - integration: the driver agent, its load threads and the scenario cases over the in-process bus, in real time.
  * - e2e: test/ (end-to-end over the real broker and the Python venv) and the Kafka bus tests.
  * - browser: the dashboard in real Chromium. `npm run screenshots` refreshes docs/screenshots from it.
  */
@@ -41,7 +44,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/**/*.test.ts", "**/kafka*.test.ts"],
-          exclude: [...never, ...browser],
+          exclude: [...never, ...browser, ...integration],
           // One real Kafka broker for the whole run; end-to-end suites read its address with inject("kafkaBootstrap").
           // The Python venv (python/requirements.txt), read with inject("python").
           globalSetup: ["test/kafka-global-setup.ts", "test/python-global-setup.ts"],

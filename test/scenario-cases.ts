@@ -1,0 +1,366 @@
+/**
+ * Issue 20's "Done when" cases, written once ({@link flowCases}) and run over the in-process bus
+ * (test/scenarios-in-process.test.ts) and over a real Kafka broker with driver processes
+ * (test/scenarios-kafka.test.ts). The ground truth is the target's own counts (target/flow-api.ts):
+ * per path, user, token, item, data row (`x-row-id`) and status. Every case resets the target first,
+ * so a fleet's target must serve one case at a time.
+ */
+import { Code } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { expect, it } from "vitest";
+import {
+  CaptureMissing,
+  DataFormat,
+  DataOrder,
+  DataSplit,
+  HeaderOp,
+  JsonPathOp,
+  OnExhausted,
+  type ScenarioSchema,
+  type StepSchema,
+} from "../gen/kannon/v1/scenario_pb.js";
+import type { Report, Stats, StepStats } from "../gen/kannon/v1/report_pb.js";
+import { TestState, type TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import type { TargetCounts } from "../target/target.js";
+import { rpcError, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
+
+/** Where a case runs: an orchestrator's API, a target nobody else loads, the fleet's driver ids. */
+export interface FlowFleet {
+  client: OrchestratorClient;
+  /** The target's base URL, without a trailing slash. */
+  targetUrl: string;
+  /** The ids of the drivers the tests get (all of the fleet: driver_count 0). */
+  driverIds: readonly string[];
+}
+
+type ScenarioInit = MessageInitShape<typeof ScenarioSchema>;
+type StepInit = MessageInitShape<typeof StepSchema>;
+
+/** Zeroes the target's counters (POST /reset). */
+export async function resetTarget(targetUrl: string): Promise<void> {
+  const res = await fetch(`${targetUrl}/reset`, { method: "POST" });
+  expect(res.status).toBe(204);
+}
+
+/** The target's counters (GET /metrics), flow API included. */
+export async function flowCounts(targetUrl: string): Promise<TargetCounts> {
+  return (await (await fetch(`${targetUrl}/metrics`)).json()) as TargetCounts;
+}
+
+/** Runs a scenario test to its end on the whole fleet; returns its report and the target's counts of it. */
+async function runFlow(
+  fleet: FlowFleet,
+  init: Omit<MessageInitShape<typeof TestSpecSchema>, "targetUrl" | "$typeName">,
+): Promise<{ report: Report; counts: TargetCounts; ranMs: number }> {
+  await resetTarget(fleet.targetUrl);
+  const { id } = await runToEnd(fleet.client, spec({ targetUrl: `${fleet.targetUrl}/`, reportIntervalMs: 250, ...init }));
+  const { report } = await fleet.client.getReport({ testId: id });
+  const counts = await flowCounts(fleet.targetUrl);
+  const { test } = await fleet.client.getTest({ testId: id });
+  // From the fleet's common start to the end of the test (after the drivers' final metrics).
+  const ranMs = timestampMs(test!.endedAt!) - timestampMs(test!.startAt!);
+  expect(report!.state, report!.message).toBe(TestState.COMPLETED);
+  expect(report!.partial).toBe(false);
+  expect(report!.drivers.map((d) => d.driverId).sort()).toEqual([...fleet.driverIds].sort());
+  return { report: report!, counts, ranMs };
+}
+
+const status200 = { name: "status 200", kind: { case: "status" as const, value: { codes: [200] } } };
+
+/** The step named `scenario/step` in merged stats, or a failed expectation. */
+function stepOf(stats: Stats, scenario: string, step: string): StepStats {
+  const found = stats.steps.find((s) => s.scenario === scenario && s.step === step);
+  expect(found, `no per-step row for ${scenario}/${step}: ${stats.steps.map((s) => `${s.scenario}/${s.step}`).join(", ")}`).toBeDefined();
+  return found!;
+}
+
+/** Iterations of each named scenario in merged stats (0 when absent). */
+function iterationsOf(stats: Stats, scenario: string): number {
+  return Number(stats.scenarios.find((s) => s.scenario === scenario)?.iterations ?? 0n);
+}
+
+/**
+ * The mix is exact: per driver, each scenario runs within ±1 iteration of its weight's share of the
+ * driver's iterations. Each scenario's one step tags its request `x-row-id: DRIVER:SCENARIO`, so the
+ * target counts every driver's mix itself.
+ */
+export async function exactMix(fleet: FlowFleet): Promise<void> {
+  const weights: Record<string, number> = { browse: 5, search: 3, buy: 2, never: 0 };
+  const perDriver = 103;
+  const scenarios: ScenarioInit[] = Object.entries(weights).map(([name, weight]) => ({
+    name,
+    weight,
+    steps: [{ name: "look", url: `/search?q=${name}`, headers: { "x-row-id": `{{driverId}}:${name}` }, checks: [status200] }],
+  }));
+  const { report, counts } = await runFlow(fleet, {
+    scenarios,
+    workload: { case: "avalanche", value: { concurrency: 3, limit: { case: "requestsPerDriver", value: BigInt(perDriver) } } },
+  });
+  const totalWeight = Object.values(weights).reduce((a, b) => a + b, 0);
+  for (const driver of fleet.driverIds) {
+    const stats = report.drivers.find((d) => d.driverId === driver)!.stats!;
+    for (const [name, weight] of Object.entries(weights)) {
+      const seen = counts.byRow[`${driver}:${name}`] ?? 0;
+      const share = (perDriver * weight) / totalWeight;
+      expect(Math.abs(seen - share), `${driver} ran ${name} ${seen} times, its share is ${share}`).toBeLessThanOrEqual(1);
+      expect(iterationsOf(stats, name), `${driver}'s report of ${name}`).toBe(seen);
+    }
+  }
+  expect(counts.byPath["/search"]).toBe(perDriver * fleet.driverIds.length);
+  expect(report.total!.requests).toBe(BigInt(perDriver * fleet.driverIds.length));
+  expect(report.total!.statusCounts[200]).toBe(BigInt(perDriver * fleet.driverIds.length));
+}
+
+/** `count` CSV rows `id,user`: ids 1..count, users `u1`.. (ids are numbers, so `?fail=N` picks some). */
+function usersCsv(count: number): string {
+  return ["id,user", ...Array.from({ length: count }, (_, i) => `${i + 1},u${i + 1}`)].join("\n") + "\n";
+}
+
+/**
+ * With split EXCLUSIVE (shuffled, stopping when exhausted), each row goes to exactly one driver and
+ * is used once: every driver asks for more iterations than it has rows, the target sees every id
+ * exactly once, and the test ends when the rows do.
+ */
+export async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
+  const rows = 100 * fleet.driverIds.length;
+  const { report, counts } = await runFlow(fleet, {
+    dataFiles: [
+      { name: "users", format: DataFormat.CSV, content: usersCsv(rows), split: DataSplit.EXCLUSIVE, order: DataOrder.SHUFFLE, onExhausted: OnExhausted.STOP },
+    ],
+    scenarios: [
+      { name: "rows", weight: 1, dataFile: "users", steps: [{ name: "find", url: "/search?q={{row.user}}", headers: { "x-row-id": "{{row.id}}" } }] },
+    ],
+    workload: { case: "avalanche", value: { concurrency: 4, limit: { case: "requestsPerDriver", value: 1000n } } },
+  });
+  const ids = Object.keys(counts.byRow).map(Number).sort((a, b) => a - b);
+  expect(ids).toEqual(Array.from({ length: rows }, (_, i) => i + 1));
+  expect(Object.values(counts.byRow).every((n) => n === 1), JSON.stringify(counts.byRow)).toBe(true);
+  expect(report.total!.requests).toBe(BigInt(rows));
+  for (const d of report.drivers) expect(iterationsOf(d.stats!, "rows"), d.driverId).toBe(rows / fleet.driverIds.length);
+}
+
+/**
+ * Log in → item → cart, one CSV row per iteration (split over the fleet, each row once). The token
+ * captured from /login reaches the later steps (the target counts requests per token); the item step
+ * fails on purpose for ids that are multiples of 7 (`?fail=7`) and aborts its iteration; per-step
+ * totals, statuses, check counts and aborts equal what the target counted and answered.
+ */
+export async function tokenFlow(fleet: FlowFleet): Promise<void> {
+  const rows = 20 * fleet.driverIds.length;
+  const failing = Math.floor(rows / 7);
+  const bearer = { authorization: "Bearer {{token}}" };
+  const steps: StepInit[] = [
+    {
+      name: "login",
+      method: "POST",
+      url: "/login",
+      headers: { "content-type": "application/json", "x-row-id": "{{row.id}}" },
+      body: '{"user":"{{row.user}}","password":"pw-{{row.user}}"}',
+      captures: [{ name: "token", source: { case: "jsonPath", value: "$.token" } }],
+      onCaptureMissing: CaptureMissing.ABORT_ITERATION,
+      checks: [status200, { name: "has token", kind: { case: "jsonPath", value: { path: "$.token", op: JsonPathOp.EXISTS } } }],
+    },
+    {
+      name: "item",
+      url: "/items/{{row.id}}?fail=7",
+      headers: bearer,
+      abortIterationOnFail: true,
+      checks: [
+        status200,
+        { name: "json", kind: { case: "header", value: { name: "content-type", op: HeaderOp.MATCHES, value: "^application/json" } } },
+        { name: "priced", kind: { case: "jsonPath", value: { path: "$.price", op: JsonPathOp.GREATER, value: "0" } } },
+      ],
+    },
+    {
+      name: "cart",
+      method: "POST",
+      url: "/cart",
+      headers: { ...bearer, "content-type": "application/json" },
+      body: '{"itemId": {{row.id}}, "qty": 2}',
+      checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
+    },
+  ];
+  const { report, counts } = await runFlow(fleet, {
+    dataFiles: [{ name: "users", format: DataFormat.CSV, content: usersCsv(rows), split: DataSplit.EXCLUSIVE }],
+    scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps }],
+    workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: BigInt(rows / fleet.driverIds.length) } } },
+  });
+  const total = report.total!;
+  const [login, item, cart] = ["login", "item", "cart"].map((s) => stepOf(total, "shop", s)) as [StepStats, StepStats, StepStats];
+
+  // What the target was made to answer: 500 for the ids that are multiples of 7, nothing else fails.
+  expect(counts.byStatus["500"]).toBe(failing);
+  expect(Object.keys(counts.byStatus).sort()).toEqual(["200", "500"]);
+  // Every row once, each user logged in once, each login's token used by the later steps of its iteration.
+  expect(Object.keys(counts.byRow)).toHaveLength(rows);
+  expect(Object.values(counts.byRow).every((n) => n === 1)).toBe(true);
+  const tokens = Object.entries(counts.byToken);
+  expect(tokens).toHaveLength(rows);
+  expect(tokens.filter(([, n]) => n === 2)).toHaveLength(rows - failing); // item and cart
+  expect(tokens.filter(([, n]) => n === 1)).toHaveLength(failing); // item only: the iteration aborted
+  for (let u = 1; u <= rows; u++) expect(counts.byUser[`u${u}`], `u${u}`).toBe(u % 7 === 0 ? 2 : 3);
+  expect(Object.keys(counts.byItem)).toHaveLength(rows);
+
+  // Per-step totals equal the target's per-path counts; the total is their sum.
+  expect(Number(login.stats!.requests)).toBe(counts.byPath["/login"]);
+  expect(Number(item.stats!.requests)).toBe(counts.byPath["/items/{id}"]);
+  expect(Number(cart.stats!.requests)).toBe(counts.byPath["/cart"]);
+  expect(counts.byPath["/login"]).toBe(rows);
+  expect(counts.byPath["/cart"]).toBe(rows - failing);
+  expect(Number(total.requests)).toBe(counts.requests);
+  expect(Number(total.statusCounts[500] ?? 0n)).toBe(failing);
+  expect(Number(item.stats!.statusCounts[500] ?? 0n)).toBe(failing);
+  expect(Number(item.stats!.errors)).toBe(failing);
+  expect(Number(login.stats!.errors) + Number(cart.stats!.errors)).toBe(0);
+
+  // Check counts: what the target answered, per check and per step.
+  const checks = (s: StepStats) => s.checks.map((c) => [c.name, Number(c.passed), Number(c.failed)]);
+  expect(checks(login)).toEqual([
+    ["status 200", rows, 0],
+    ["has token", rows, 0],
+  ]);
+  expect(checks(item)).toEqual([
+    ["status 200", rows - failing, failing],
+    ["json", rows, 0],
+    ["priced", rows - failing, failing],
+  ]);
+  expect(checks(cart)).toEqual([
+    ["status 200", rows - failing, 0],
+    ["two", rows - failing, 0],
+  ]);
+  expect(Number(item.abortedIterations)).toBe(failing);
+  expect(Number(login.captureMissing)).toBe(0);
+  const shop = total.scenarios.find((s) => s.scenario === "shop")!;
+  expect(Number(shop.iterations)).toBe(rows);
+  expect(Number(shop.aborted)).toBe(failing);
+  // The drivers' rows add up to the total, per step.
+  const perDriver = report.drivers.reduce((sum, d) => sum + Number(stepOf(d.stats!, "shop", "item").stats!.requests), 0);
+  expect(perDriver).toBe(rows);
+}
+
+/**
+ * Think time is never in a latency: two steps against a target that answers in ~20 ms, each followed
+ * by 300 ms (constant) or 300–350 ms (uniform) of think time. The run takes at least the think time
+ * it was told to, yet no step's latency and no iteration's duration reaches it.
+ */
+export async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
+  const iterations = 3;
+  const thinkMs = 300;
+  const { report, ranMs } = await runFlow(fleet, {
+    scenarios: [
+      {
+        name: "pause",
+        weight: 1,
+        steps: [
+          { name: "first", url: "/search?q=a&delay=20", thinkTime: { kind: { case: "constantMs", value: thinkMs } } },
+          { name: "second", url: "/search?q=b&delay=20", thinkTime: { kind: { case: "uniform", value: { minMs: thinkMs, maxMs: thinkMs + 50 } } } },
+        ],
+      },
+    ],
+    workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: BigInt(iterations) } } },
+  });
+  // Each driver's one loop ran 3 iterations of 2 steps with ≥ 300 ms after each (the last pause may end the run).
+  expect(ranMs).toBeGreaterThanOrEqual((2 * iterations - 1) * thinkMs);
+  const total = report.total!;
+  for (const name of ["first", "second"]) {
+    const latency = stepOf(total, "pause", name).stats!.latency!;
+    expect(Number(latency.count)).toBe(iterations * fleet.driverIds.length);
+    expect(Number(latency.minUs)).toBeGreaterThanOrEqual(20_000);
+    expect(Number(latency.maxUs), `${name} latency`).toBeLessThan(thinkMs * 1000);
+  }
+  const duration = total.scenarios.find((s) => s.scenario === "pause")!.iterationDuration!;
+  expect(Number(duration.count)).toBe(iterations * fleet.driverIds.length);
+  expect(Number(duration.minUs)).toBeGreaterThanOrEqual(40_000);
+  expect(Number(duration.maxUs), "iteration duration").toBeLessThan(thinkMs * 1000);
+  expect(Number(total.latency!.maxUs)).toBeLessThan(thinkMs * 1000);
+}
+
+/** Fields of a report that only a scenario test fills, at every level (total, drivers, intervals). */
+function scenarioRows(report: Report): number {
+  const all = [report.total!, ...report.drivers.map((d) => d.stats!), ...report.intervals];
+  return all.reduce((n, s) => n + s.steps.length + s.scenarios.length, 0);
+}
+
+/** The old single-request spec runs as before: no per-step or per-scenario rows, totals equal the target's count. */
+async function singleRequestUnchanged(fleet: FlowFleet): Promise<void> {
+  const perDriver = 200;
+  await resetTarget(fleet.targetUrl);
+  const { id } = await runToEnd(
+    fleet.client,
+    spec({
+      targetUrl: `${fleet.targetUrl}/ping`,
+      reportIntervalMs: 250,
+      workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: BigInt(perDriver) } } },
+    }),
+  );
+  const { report } = await fleet.client.getReport({ testId: id });
+  const counts = await flowCounts(fleet.targetUrl);
+  const n = perDriver * fleet.driverIds.length;
+  expect(report!.state).toBe(TestState.COMPLETED);
+  expect(report!.total!.requests).toBe(BigInt(n));
+  expect(report!.total!.statusCounts[200]).toBe(BigInt(n));
+  expect(report!.total!.latency!.count).toBe(BigInt(n));
+  expect(counts.byPath["/ping"]).toBe(n);
+  for (const d of report!.drivers) expect(d.stats!.requests).toBe(BigInt(perDriver));
+  expect(report!.intervals.length).toBeGreaterThan(0);
+  expect(scenarioRows(report!)).toBe(0);
+  const { test } = await fleet.client.getTest({ testId: id });
+  expect(test!.spec!.scenarios).toHaveLength(0);
+}
+
+/**
+ * A spec with every kind of scenario problem at once is refused with invalid_argument naming each
+ * field (and nothing is stored): an unknown template name, a JSONPath that does not compile, a
+ * regular expression that could backtrack catastrophically, a ragged CSV row, duplicate scenario and
+ * step names, and every weight 0.
+ */
+async function badScenariosRefused(fleet: FlowFleet): Promise<void> {
+  const before = (await fleet.client.listTests({})).tests.length;
+  const err = await rpcError(
+    fleet.client.createTest({
+      spec: spec({
+        targetUrl: `${fleet.targetUrl}/`,
+        dataFiles: [{ name: "users", format: DataFormat.CSV, content: "id,user\n1,u1\n2,u2,extra\n" }],
+        scenarios: [
+          {
+            name: "a",
+            weight: 0,
+            dataFile: "users",
+            steps: [
+              {
+                name: "s",
+                url: "/search?q={{nope}}",
+                captures: [{ name: "t", source: { case: "jsonPath", value: "$.[" } }],
+                checks: [{ name: "c", kind: { case: "header", value: { name: "x", op: HeaderOp.MATCHES, value: "(a+)+$" } } }],
+              },
+              { name: "s", url: "/ping" },
+            ],
+          },
+          { name: "a", weight: 0, steps: [{ name: "only", url: "/ping" }] },
+        ],
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } },
+      }),
+    }),
+  );
+  expect(err.code).toBe(Code.InvalidArgument);
+  // Each problem names its field, then says what is wrong there (problems are joined with "; ").
+  const problems: [string, string][] = [
+    ["spec.scenarios[0].steps[0].url", "nope"],
+    ["spec.scenarios[0].steps[0].captures[0].json_path", "$.["],
+    ["spec.scenarios[0].steps[0].checks[0].header.value", "(a+)+$"],
+    ["spec.data_files[0].content", "line 3"],
+    ["spec.scenarios[1].name", '"a"'],
+    ["spec.scenarios[0].steps[1].name", '"s"'],
+    ["spec.scenarios", "weight"],
+  ];
+  const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  for (const [field, detail] of problems) expect(err.rawMessage).toMatch(new RegExp(`${quote(field)}:? [^;]*${quote(detail)}`));
+  expect((await fleet.client.listTests({})).tests.length).toBe(before);
+}
+
+/** Registers every case above as a test of the enclosing describe, on the fleet `fleet()` returns once its setup ran. */
+export function flowCases(fleet: () => FlowFleet): void {
+  it("the old single-request spec gives the same report: no per-step or per-scenario rows", () => singleRequestUnchanged(fleet()));
+  it("CreateTest names every scenario problem at once, with its field path, and stores nothing", () => badScenariosRefused(fleet()));
+}
