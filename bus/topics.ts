@@ -1,5 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  DataChunkMessageSchema,
+  DataReadyMessageSchema,
   HeartbeatMessageSchema,
   MetricsMessageSchema,
   RegisterMessageSchema,
@@ -14,6 +16,8 @@ export const topics = {
   test_config: TestConfigMessageSchema,
   trigger: TriggerMessageSchema,
   metrics: MetricsMessageSchema,
+  data: DataChunkMessageSchema,
+  data_ready: DataReadyMessageSchema,
 } as const;
 
 /** A data-plane topic name (without any prefix). */
@@ -26,10 +30,10 @@ export type TopicMessage<T extends Topic> = MessageShape<(typeof topics)[T]>;
 export const allTopics = Object.keys(topics) as Topic[];
 
 /** Topics drivers publish and the orchestrator consumes (keyed by driver id). */
-export const driverTopics = ["register", "heartbeat", "metrics"] as const satisfies readonly Topic[];
+export const driverTopics = ["register", "heartbeat", "metrics", "data_ready"] as const satisfies readonly Topic[];
 
 /** Topics the orchestrator publishes and every driver consumes (keyed by test id). */
-export const fleetTopics = ["test_config", "trigger"] as const satisfies readonly Topic[];
+export const fleetTopics = ["test_config", "trigger", "data"] as const satisfies readonly Topic[];
 
 /** The schema of a topic, for encoding and decoding. */
 export function schemaOf<T extends Topic>(topic: T): DescMessage {

@@ -1,4 +1,5 @@
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
+import type { DataTable } from "../../scenario/data.js";
 import { addEncoded, createLatencyHistogram, encodeHistogram } from "../../metrics/histogram.js";
 import { addCounters } from "../../metrics/stats.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../../workload/defaults.js";
@@ -37,7 +38,15 @@ export interface LoadPartOptions {
   onSample?: SampleTap | undefined;
   /** Which transport sends the requests (default `fast`: the HTTP/1.1 fast path where it can, undici for the rest). */
   transport?: TransportKind | undefined;
+  /**
+   * This driver's part of each data file of the test (TestSpec.data_files), by DataFile.name: the
+   * rows the orchestrator sent it over the bus (topic `data`). Absent for a test without data files.
+   */
+  data?: ReadonlyMap<string, DataPart> | undefined;
 }
+
+/** One driver's part of one data file: its columns, and its rows of text in column order. */
+export type DataPart = DataTable;
 
 /**
  * The part of one test that one thread of a driver sends and measures: its own transport

@@ -1,6 +1,6 @@
 """The Kafka data plane for one driver (aiokafka), matching bus/kafka*.ts:
 
-- topic `t` is `${prefix}t` on Kafka; the five topics are created when missing (1 partition, like
+- topic `t` is `${prefix}t` on Kafka; the seven topics are created when missing (1 partition, like
   a TypeScript driver; only the orchestrator grows them);
 - driver -> orchestrator records (register, heartbeat, metrics) are keyed by the driver id, and
   sent with acks=all;
@@ -20,7 +20,9 @@ from typing import Callable, Dict, List, Optional
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-ALL_TOPICS = ["register", "heartbeat", "test_config", "trigger", "metrics"]
+ALL_TOPICS = ["register", "heartbeat", "test_config", "trigger", "metrics", "data", "data_ready"]
+# Not `data` (the chunks of scenario tests' data files): this driver refuses scenario tests, so it
+# never reads them.
 FLEET_TOPICS = ["test_config", "trigger"]
 # Partitions added to a fleet topic while the driver runs are picked up within this long.
 PARTITION_REFRESH_S = 30

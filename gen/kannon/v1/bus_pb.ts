@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/bus.proto.
  */
 export const file_kannon_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKJAgoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIxCg1wcm9iZV9zZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFwcm9iZV9yZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVGVzdENvbmZpZ01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhIKCmRyaXZlcl9pZHMYAyADKAkSDwoHYXR0ZW1wdBgEIAEoDSLwAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSDwoHYXR0ZW1wdBgHIAEoDRIrCgdzZW50X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLYBQoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRIPCgdhdHRlbXB0GBEgASgNEiAKGGZhaWxlZF9sYXRlbmN5X2hpc3RvZ3JhbRgSIAEoDBIlCgVzdGVwcxgTIAMoCzIWLmthbm5vbi52MS5TdGVwTWV0cmljcxItCglzY2VuYXJpb3MYFCADKAsyGi5rYW5ub24udjEuU2NlbmFyaW9NZXRyaWNzGjMKEVN0YXR1c0NvdW50c0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQRXJyb3JDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIu4DCgtTdGVwTWV0cmljcxISCgpzdGVwX2luZGV4GAEgASgNEhAKCHJlcXVlc3RzGAIgASgEEj8KDXN0YXR1c19jb3VudHMYAyADKAsyKC5rYW5ub24udjEuU3RlcE1ldHJpY3MuU3RhdHVzQ291bnRzRW50cnkSPQoMZXJyb3JfY291bnRzGAQgAygLMicua2Fubm9uLnYxLlN0ZXBNZXRyaWNzLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYBSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YBiABKAwSIAoYZmFpbGVkX2xhdGVuY3lfaGlzdG9ncmFtGAcgASgMEh4KFnNlcnZpY2VfdGltZV9oaXN0b2dyYW0YCCABKAwSJgoGY2hlY2tzGAkgAygLMhYua2Fubm9uLnYxLkNoZWNrQ291bnRzEhcKD2NhcHR1cmVfbWlzc2luZxgKIAEoBBIaChJhYm9ydGVkX2l0ZXJhdGlvbnMYCyABKAQaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiawoPU2NlbmFyaW9NZXRyaWNzEhYKDnNjZW5hcmlvX2luZGV4GAEgASgNEhIKCml0ZXJhdGlvbnMYAiABKAQSDwoHYWJvcnRlZBgDIAEoBBIbChNpdGVyYXRpb25faGlzdG9ncmFtGAQgASgMKrsBCg1UcmlnZ2VyQWN0aW9uEh4KGlRSSUdHRVJfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVFJJR0dFUl9BQ1RJT05fU1RBUlQQARIZChVUUklHR0VSX0FDVElPTl9DQU5DRUwQAhIaChZUUklHR0VSX0FDVElPTl9SRVNIQVJFEAMSGQoVVFJJR0dFUl9BQ1RJT05fUkVGVVNFEAQSHgoaVFJJR0dFUl9BQ1RJT05fQ0xPQ0tfUFJPQkUQBWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_scenario, file_kannon_v1_test]);
+  fileDesc("ChNrYW5ub24vdjEvYnVzLnByb3RvEglrYW5ub24udjEipwEKD1JlZ2lzdGVyTWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIPCgdhZGRyZXNzGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbGVhdmluZxgGIAEoCBITCgtpbnN0YW5jZV9pZBgHIAEoCSKJAgoQSGVhcnRiZWF0TWVzc2FnZRIRCglkcml2ZXJfaWQYASABKAkSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFc3RhdGUYAyABKA4yFi5rYW5ub24udjEuRHJpdmVyU3RhdGUSDwoHdGVzdF9pZBgEIAEoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIxCg1wcm9iZV9zZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFwcm9iZV9yZWNlaXZlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoRVGVzdENvbmZpZ01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEhIKCmRyaXZlcl9pZHMYAyADKAkSDwoHYXR0ZW1wdBgEIAEoDSLwAQoOVHJpZ2dlck1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIoCgZhY3Rpb24YAiABKA4yGC5rYW5ub24udjEuVHJpZ2dlckFjdGlvbhIsCghzdGFydF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZHJpdmVyX2lkcxgEIAMoCRITCgtpbnN0YW5jZV9pZBgFIAEoCRIOCgZyZWFzb24YBiABKAkSDwoHYXR0ZW1wdBgHIAEoDRIrCgdzZW50X2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLYBQoOTWV0cmljc01lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSCwoDc2VxGAMgASgEEjIKDmludGVydmFsX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxpbnRlcnZhbF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHJlcXVlc3RzGAYgASgEEkIKDXN0YXR1c19jb3VudHMYByADKAsyKy5rYW5ub24udjEuTWV0cmljc01lc3NhZ2UuU3RhdHVzQ291bnRzRW50cnkSQAoMZXJyb3JfY291bnRzGAggAygLMioua2Fubm9uLnYxLk1ldHJpY3NNZXNzYWdlLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYCSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YCiABKAwSHgoWc2VydmljZV90aW1lX2hpc3RvZ3JhbRgLIAEoDBIPCgdkcm9wcGVkGAwgASgEEgwKBGxhdGUYDSABKAQSDQoFZmluYWwYDiABKAgSFQoNc3RhcnRfc2tld191cxgPIAEoAxINCgVlcnJvchgQIAEoCRIPCgdhdHRlbXB0GBEgASgNEiAKGGZhaWxlZF9sYXRlbmN5X2hpc3RvZ3JhbRgSIAEoDBIlCgVzdGVwcxgTIAMoCzIWLmthbm5vbi52MS5TdGVwTWV0cmljcxItCglzY2VuYXJpb3MYFCADKAsyGi5rYW5ub24udjEuU2NlbmFyaW9NZXRyaWNzGjMKEVN0YXR1c0NvdW50c0VudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoBDoCOAEaMgoQRXJyb3JDb3VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBIu4DCgtTdGVwTWV0cmljcxISCgpzdGVwX2luZGV4GAEgASgNEhAKCHJlcXVlc3RzGAIgASgEEj8KDXN0YXR1c19jb3VudHMYAyADKAsyKC5rYW5ub24udjEuU3RlcE1ldHJpY3MuU3RhdHVzQ291bnRzRW50cnkSPQoMZXJyb3JfY291bnRzGAQgAygLMicua2Fubm9uLnYxLlN0ZXBNZXRyaWNzLkVycm9yQ291bnRzRW50cnkSFgoOYnl0ZXNfcmVjZWl2ZWQYBSABKAQSGQoRbGF0ZW5jeV9oaXN0b2dyYW0YBiABKAwSIAoYZmFpbGVkX2xhdGVuY3lfaGlzdG9ncmFtGAcgASgMEh4KFnNlcnZpY2VfdGltZV9oaXN0b2dyYW0YCCABKAwSJgoGY2hlY2tzGAkgAygLMhYua2Fubm9uLnYxLkNoZWNrQ291bnRzEhcKD2NhcHR1cmVfbWlzc2luZxgKIAEoBBIaChJhYm9ydGVkX2l0ZXJhdGlvbnMYCyABKAQaMwoRU3RhdHVzQ291bnRzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgEOgI4ARoyChBFcnJvckNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiawoPU2NlbmFyaW9NZXRyaWNzEhYKDnNjZW5hcmlvX2luZGV4GAEgASgNEhIKCml0ZXJhdGlvbnMYAiABKAQSDwoHYWJvcnRlZBgDIAEoBBIbChNpdGVyYXRpb25faGlzdG9ncmFtGAQgASgMIrMBChBEYXRhQ2h1bmtNZXNzYWdlEg8KB3Rlc3RfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoDRIRCglkcml2ZXJfaWQYAyABKAkSDAoEZmlsZRgEIAEoCRIPCgdjb2x1bW5zGAUgAygJEg4KBnZhbHVlcxgGIAMoCRIMCgRyb3dzGAcgASgNEgsKA3NlcRgIIAEoDRINCgV0b3RhbBgJIAEoDRIRCglwYXJ0X3Jvd3MYCiABKAQiuAEKEERhdGFSZWFkeU1lc3NhZ2USDwoHdGVzdF9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSDwoHYXR0ZW1wdBgDIAEoDRIzCgRyb3dzGAQgAygLMiUua2Fubm9uLnYxLkRhdGFSZWFkeU1lc3NhZ2UuUm93c0VudHJ5Eg0KBWVycm9yGAUgASgJGisKCVJvd3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAQ6AjgBKrsBCg1UcmlnZ2VyQWN0aW9uEh4KGlRSSUdHRVJfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVFJJR0dFUl9BQ1RJT05fU1RBUlQQARIZChVUUklHR0VSX0FDVElPTl9DQU5DRUwQAhIaChZUUklHR0VSX0FDVElPTl9SRVNIQVJFEAMSGQoVVFJJR0dFUl9BQ1RJT05fUkVGVVNFEAQSHgoaVFJJR0dFUl9BQ1RJT05fQ0xPQ0tfUFJPQkUQBWIGcHJvdG8z", [file_google_protobuf_timestamp, file_kannon_v1_driver, file_kannon_v1_scenario, file_kannon_v1_test]);
 
 /**
  * Topic `register`, key driver id: a driver joins (or leaves) the fleet.
@@ -512,6 +512,137 @@ export type ScenarioMetrics = Message<"kannon.v1.ScenarioMetrics"> & {
  */
 export const ScenarioMetricsSchema: GenMessage<ScenarioMetrics> = /*@__PURE__*/
   messageDesc(file_kannon_v1_bus, 6);
+
+/**
+ * Topic `data`, key test id: one chunk of one driver's part of one data file of a test
+ * (TestSpec.data_files), sent by the orchestrator after the test_config of the start attempt and
+ * before its START. A driver keeps the chunks addressed to it (or to every driver) and drops the
+ * others; once it holds every chunk of every file it answers on `data_ready`. The topic carries
+ * nothing a finished test needs: a driver frees its part when the test ends, and on Kafka the
+ * records age out with the topic's retention (nothing reads them again).
+ *
+ * @generated from message kannon.v1.DataChunkMessage
+ */
+export type DataChunkMessage = Message<"kannon.v1.DataChunkMessage"> & {
+  /**
+   * @generated from field: string test_id = 1;
+   */
+  testId: string;
+
+  /**
+   * The start attempt (TestConfigMessage.attempt) the part belongs to.
+   *
+   * @generated from field: uint32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * The driver whose part this is; empty: every driver's (DATA_SPLIT_WHOLE).
+   *
+   * @generated from field: string driver_id = 3;
+   */
+  driverId: string;
+
+  /**
+   * DataFile.name.
+   *
+   * @generated from field: string file = 4;
+   */
+  file: string;
+
+  /**
+   * The file's column names (in every chunk).
+   *
+   * @generated from field: repeated string columns = 5;
+   */
+  columns: string[];
+
+  /**
+   * The chunk's rows, row after row, each with one value per column (rows × columns values).
+   *
+   * @generated from field: repeated string values = 6;
+   */
+  values: string[];
+
+  /**
+   * How many rows the chunk holds (needed when there are no columns).
+   *
+   * @generated from field: uint32 rows = 7;
+   */
+  rows: number;
+
+  /**
+   * The chunk's index from 0, and how many chunks the part has (at least 1: an empty part is one
+   * chunk without rows). Chunks are at most about 512 KiB, under Kafka's default 1 MB message size.
+   *
+   * @generated from field: uint32 seq = 8;
+   */
+  seq: number;
+
+  /**
+   * @generated from field: uint32 total = 9;
+   */
+  total: number;
+
+  /**
+   * How many rows the whole part holds (the sum over its chunks).
+   *
+   * @generated from field: uint64 part_rows = 10;
+   */
+  partRows: bigint;
+};
+
+/**
+ * Describes the message kannon.v1.DataChunkMessage.
+ * Use `create(DataChunkMessageSchema)` to create a new message.
+ */
+export const DataChunkMessageSchema: GenMessage<DataChunkMessage> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_bus, 7);
+
+/**
+ * Topic `data_ready`, key driver id: a driver holds its whole part of every data file of a test's
+ * start attempt (or could not take it: `error`). The orchestrator sends START only once every
+ * driver of the attempt has answered without an error.
+ *
+ * @generated from message kannon.v1.DataReadyMessage
+ */
+export type DataReadyMessage = Message<"kannon.v1.DataReadyMessage"> & {
+  /**
+   * @generated from field: string test_id = 1;
+   */
+  testId: string;
+
+  /**
+   * @generated from field: string driver_id = 2;
+   */
+  driverId: string;
+
+  /**
+   * @generated from field: uint32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * Rows held per DataFile.name.
+   *
+   * @generated from field: map<string, uint64> rows = 4;
+   */
+  rows: { [key: string]: bigint };
+
+  /**
+   * Set when the driver cannot take its part (what went wrong); the start fails with it.
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message kannon.v1.DataReadyMessage.
+ * Use `create(DataReadyMessageSchema)` to create a new message.
+ */
+export const DataReadyMessageSchema: GenMessage<DataReadyMessage> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_bus, 8);
 
 /**
  * What a trigger asks of the drivers.

@@ -113,7 +113,10 @@ export type TestSpec = Message<"kannon.v1.TestSpec"> & {
   scenarios: Scenario[];
 
   /**
-   * Rows the scenarios' templates read (Scenario.data_file); names unique.
+   * Rows the scenarios' templates read (Scenario.data_file); names unique. The orchestrator keeps
+   * the files' content apart from the test: in every Test it returns or stores, in reports and in
+   * TestConfigMessage, each file's `content` is empty and its `content_bytes` and `rows` are set;
+   * each driver receives only its part of the rows, on the bus's `data` topic.
    *
    * @generated from field: repeated kannon.v1.DataFile data_files = 16;
    */

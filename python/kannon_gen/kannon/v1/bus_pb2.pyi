@@ -205,3 +205,48 @@ class ScenarioMetrics(_message.Message):
     aborted: int
     iteration_histogram: bytes
     def __init__(self, scenario_index: _Optional[int] = ..., iterations: _Optional[int] = ..., aborted: _Optional[int] = ..., iteration_histogram: _Optional[bytes] = ...) -> None: ...
+
+class DataChunkMessage(_message.Message):
+    __slots__ = ("test_id", "attempt", "driver_id", "file", "columns", "values", "rows", "seq", "total", "part_rows")
+    TEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PART_ROWS_FIELD_NUMBER: _ClassVar[int]
+    test_id: str
+    attempt: int
+    driver_id: str
+    file: str
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    rows: int
+    seq: int
+    total: int
+    part_rows: int
+    def __init__(self, test_id: _Optional[str] = ..., attempt: _Optional[int] = ..., driver_id: _Optional[str] = ..., file: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., seq: _Optional[int] = ..., total: _Optional[int] = ..., part_rows: _Optional[int] = ...) -> None: ...
+
+class DataReadyMessage(_message.Message):
+    __slots__ = ("test_id", "driver_id", "attempt", "rows", "error")
+    class RowsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    test_id: str
+    driver_id: str
+    attempt: int
+    rows: _containers.ScalarMap[str, int]
+    error: str
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., attempt: _Optional[int] = ..., rows: _Optional[_Mapping[str, int]] = ..., error: _Optional[str] = ...) -> None: ...

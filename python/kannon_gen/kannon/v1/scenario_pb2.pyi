@@ -222,7 +222,7 @@ class UniformThinkTime(_message.Message):
     def __init__(self, min_ms: _Optional[int] = ..., max_ms: _Optional[int] = ...) -> None: ...
 
 class DataFile(_message.Message):
-    __slots__ = ("name", "format", "content", "order", "split", "on_exhausted", "source")
+    __slots__ = ("name", "format", "content", "order", "split", "on_exhausted", "source", "content_bytes", "rows")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +230,8 @@ class DataFile(_message.Message):
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     ON_EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
     name: str
     format: DataFormat
     content: str
@@ -237,4 +239,6 @@ class DataFile(_message.Message):
     split: DataSplit
     on_exhausted: OnExhausted
     source: str
-    def __init__(self, name: _Optional[str] = ..., format: _Optional[_Union[DataFormat, str]] = ..., content: _Optional[str] = ..., order: _Optional[_Union[DataOrder, str]] = ..., split: _Optional[_Union[DataSplit, str]] = ..., on_exhausted: _Optional[_Union[OnExhausted, str]] = ..., source: _Optional[str] = ...) -> None: ...
+    content_bytes: int
+    rows: int
+    def __init__(self, name: _Optional[str] = ..., format: _Optional[_Union[DataFormat, str]] = ..., content: _Optional[str] = ..., order: _Optional[_Union[DataOrder, str]] = ..., split: _Optional[_Union[DataSplit, str]] = ..., on_exhausted: _Optional[_Union[OnExhausted, str]] = ..., source: _Optional[str] = ..., content_bytes: _Optional[int] = ..., rows: _Optional[int] = ...) -> None: ...
