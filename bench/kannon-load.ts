@@ -2,17 +2,23 @@
  * Throughput child: one Kannon driver runs an avalanche against a URL and prints a {@link LoadResult}.
  * The driver is the load generator, alone in this process with only a stand-in orchestrator that
  * merges its interval metrics exactly (MetricsAccumulator, as the real orchestrator does).
- * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici]
- * (requests in flight: CONNECTIONS × PIPELINING, as autocannon counts them).
+ * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [SHAPE]
+ * (requests in flight: CONNECTIONS × PIPELINING, as autocannon counts them). SHAPE is what each
+ * connection runs: `plain` (the single request GET URL, the default), `one-step` (a scenario of one
+ * step GET URL's path, no template) or `flow=CSV_PATH` (the 3-step flow of flow.ts against URL's
+ * origin, its rows from the CSV file).
  */
+import { readFileSync } from "node:fs";
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
 import { cpuSince, printResult } from "./load-result.js";
-import { runSoloAvalanche } from "./solo-driver.js";
+import { runSoloAvalanche, type SoloAvalancheOptions } from "./solo-driver.js";
 import { TRANSPORT_KINDS, type TransportKind } from "../driver/transport/transport.js";
+import { flowDataFile, flowScenarios, oneStepScenarios } from "./flow.js";
 
-const [url, connectionsArg, durationArg, threadsArg, pipeliningArg, transportArg = "fast"] = process.argv.slice(2);
+const [url, connectionsArg, durationArg, threadsArg, pipeliningArg, transportArg = "fast", shape = "plain"] = process.argv.slice(2);
+const usage = "usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [plain|one-step|flow=CSV_PATH]";
 if (!url || !connectionsArg || !durationArg || !TRANSPORT_KINDS.includes(transportArg as TransportKind)) {
-  console.error("usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici]");
+  console.error(usage);
   process.exit(2);
 }
 const threads = Number(threadsArg ?? 1);
@@ -20,11 +26,23 @@ const pipelining = Number(pipeliningArg ?? 1);
 const concurrency = Number(connectionsArg) * pipelining;
 const durationMs = Number(durationArg);
 
+/** The spec's scenarios and data files for SHAPE (none for plain). */
+function scenariosOf(shape: string): Pick<SoloAvalancheOptions, "scenarios" | "dataFiles" | "url"> {
+  if (shape === "plain") return { url: url! };
+  if (shape === "one-step") return { url: new URL(url!).origin, scenarios: oneStepScenarios(new URL(url!).pathname) };
+  if (shape.startsWith("flow=")) return { url: new URL(url!).origin, scenarios: flowScenarios(), dataFiles: [flowDataFile(readFileSync(shape.slice(5), "utf8"))] };
+  console.error(usage);
+  process.exit(2);
+}
+
 const total = new MetricsAccumulator();
 let lastEndMs = 0;
 let cpuStart: NodeJS.CpuUsage | undefined;
+let iterations = 0;
+let checksPassed = 0;
+let checksFailed = 0;
 const result = await runSoloAvalanche({
-  url,
+  ...scenariosOf(shape),
   concurrency,
   durationMs,
   reportIntervalMs: 1000,
@@ -38,6 +56,12 @@ const result = await runSoloAvalanche({
   onMetrics: (m) => {
     if (process.env.BENCH_VERBOSE) console.error(`interval ${m.seq}${m.final ? " (final)" : ""}: ${m.requests} requests`);
     total.add(m);
+    for (const s of m.scenarios) iterations += Number(s.iterations);
+    for (const step of m.steps)
+      for (const c of step.checks) {
+        checksPassed += Number(c.passed);
+        checksFailed += Number(c.failed);
+      }
     if (m.intervalEnd) lastEndMs = Math.max(lastEndMs, msOf(m.intervalEnd));
   },
 });
@@ -52,5 +76,6 @@ printResult({
   p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
   p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
   cpuS,
-  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}`,
+  ...(shape === "plain" ? {} : { iterations, checksPassed, checksFailed }),
+  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}${shape === "plain" ? "" : `, ${shape.split("=")[0]}`}`,
 });

@@ -13,6 +13,10 @@ export interface LoadResult {
   cpuS: number;
   /** Free-form remarks (e.g. latency resolution). */
   note?: string;
+  /** Scenario runs: iterations ended, and check outcomes summed over every check. */
+  iterations?: number;
+  checksPassed?: number;
+  checksFailed?: number;
   /** Kannon fleets: the report's fleet start skew, and each driver's. */
   startSkewMs?: number;
   driverSkewsMs?: number[];

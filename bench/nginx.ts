@@ -58,8 +58,12 @@ export interface NginxTarget extends TargetProcess {
   pin(cpus: string | undefined): void;
 }
 
-/** Starts nginx on 127.0.0.1 (a free port), one worker process, in the foreground. */
-export async function startNginx(): Promise<NginxTarget> {
+/**
+ * Starts nginx on 127.0.0.1 (a free port), one worker process, in the foreground. `locations` are
+ * extra `location` blocks of its one server (e.g. the scenario bench's flow API), before the
+ * catch-all `location /` that answers `pong`.
+ */
+export async function startNginx(locations = ""): Promise<NginxTarget> {
   const bin = nginxBinary();
   if (!bin) throw new Error("nginx is not installed (Debian: apt-get install nginx-light)");
   const dir = mkdtempSync(join(tmpdir(), "kannon-bench-nginx-"));
@@ -83,6 +87,7 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     location = /nginx_status { stub_status; }
+${locations}
     location / { default_type text/plain; return 200 "pong\\n"; }
   }
 }

@@ -11,6 +11,7 @@ import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import type { SampleTap } from "../driver/load/recorder.js";
 import type { TransportKind } from "../driver/transport/transport.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import type { DataFile, Scenario } from "../gen/kannon/v1/scenario_pb.js";
 import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";
 import { describeProblems, validateSpec } from "../orchestrator/validate.js";
@@ -38,6 +39,12 @@ export interface SoloAvalancheOptions {
   workload?: TestSpec["workload"];
   /** A tap on every request (bench-only: it costs a call per request). */
   onSample?: SampleTap;
+  /**
+   * Scenarios instead of the single request (`url` is then the base of their relative URLs), and
+   * the data files they read.
+   */
+  scenarios?: Scenario[];
+  dataFiles?: DataFile[];
   /** Called with the driver once it has started. */
   onDriver?: (driver: DriverAgent) => void;
 }
@@ -82,7 +89,9 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
     const spec = create(TestSpecSchema, {
       name: "bench avalanche",
       targetUrl: o.url,
-      method: "GET",
+      method: o.scenarios ? "" : "GET",
+      scenarios: o.scenarios ?? [],
+      dataFiles: o.dataFiles ?? [],
       driverCount: 1,
       reportIntervalMs: o.reportIntervalMs,
       workload: o.workload ?? {

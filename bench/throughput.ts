@@ -55,7 +55,8 @@ export interface ThroughputReport {
   tools: ToolResult[];
 }
 
-interface RunOptions {
+/** What every generator is given. */
+export interface RunOptions {
   url: string;
   connections: number;
   seconds: number;
@@ -63,7 +64,8 @@ interface RunOptions {
   pin: string[];
 }
 
-interface Tool {
+/** A generator of a section. */
+export interface Tool {
   section: string;
   name: string;
   /** Pins nginx to CPU 1 and the generator to CPU 0. */
@@ -132,8 +134,11 @@ export interface ThroughputOptions {
   log?: (line: string) => void;
 }
 
-/** The bench's target: nginx when it can be had, else Kannon's Node target (stated). */
-export async function startBenchTarget(log: (l: string) => void): Promise<{ target: TargetProcess & Partial<Pick<NginxTarget, "pin">>; kind: string; note: string }> {
+/**
+ * The bench's target: nginx when it can be had, else Kannon's Node target (stated). `locations`:
+ * extra nginx `location` blocks (startNginx).
+ */
+export async function startBenchTarget(log: (l: string) => void, locations = ""): Promise<{ target: TargetProcess & Partial<Pick<NginxTarget, "pin">>; kind: string; note: string }> {
   const failed = ensureDebianPackages(
     [
       { binary: "nginx", pkg: "nginx-light" },
@@ -145,7 +150,7 @@ export async function startBenchTarget(log: (l: string) => void): Promise<{ targ
   for (const [binary, why] of failed) log(`bench: ${binary}: ${why}`);
   if (!failed.has("nginx")) {
     try {
-      return { target: await startNginx(), kind: "nginx", note: "nginx (Debian nginx-light), one worker, GET /ping answered from memory" };
+      return { target: await startNginx(locations), kind: "nginx", note: "nginx (Debian nginx-light), one worker, GET /ping answered from memory" };
     } catch (err) {
       log(`bench: nginx could not start (${err instanceof Error ? err.message : String(err)}); falling back to Kannon's Node target`);
     }
@@ -157,7 +162,8 @@ export async function startBenchTarget(log: (l: string) => void): Promise<{ targ
   };
 }
 
-async function measure(tool: Tool, target: TargetProcess & Partial<Pick<NginxTarget, "pin">>, o: RunOptions): Promise<ToolResult> {
+/** One run of `tool` against `target` (pinned as the tool says), with what the target counted and spent. */
+export async function measure(tool: Tool, target: TargetProcess & Partial<Pick<NginxTarget, "pin">>, o: RunOptions): Promise<ToolResult> {
   target.pin?.(tool.pinned ? "1" : undefined);
   await target.reset();
   const cpu0 = target.cpuS();
@@ -237,10 +243,7 @@ export async function runThroughput(options: ThroughputOptions = {}): Promise<Th
       results.push({ section: tool.section, tool: tool.name, status: "failed", reason: m.failures.join("; ") });
       continue;
     }
-    // The median round by req/s (the lower one for an even count) stands for the tool.
-    const sorted = [...m.ok].sort((a, b) => a.result!.reqPerS - b.result!.reqPerS);
-    const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
-    results.push({ ...median, roundsReqPerS: m.ok.map((r) => r.result!.reqPerS), ...(m.failures.length ? { reason: m.failures.join("; ") } : {}) });
+    results.push(medianRound(m.ok, m.failures));
   }
   const order = (r: ToolResult) => TOOLS.findIndex((t) => t.section === r.section && t.name === r.tool);
   results.sort((a, b) => order(a) - order(b));
@@ -260,6 +263,13 @@ export async function runThroughput(options: ThroughputOptions = {}): Promise<Th
   log(formatThroughput(results));
   log(`  machine load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, on ${cpus().length} cores: other work on the machine skews single numbers; compare ratios.`);
   return { target: kind, targetNote: note, url, connections, seconds: secs, rounds, loadAverage: [loadBefore, loadAfter], tools: results };
+}
+
+/** The median round by req/s (the lower one for an even count) stands for the tool; `ok` is not empty. */
+export function medianRound(ok: ToolResult[], failures: string[]): ToolResult {
+  const sorted = [...ok].sort((a, b) => a.result!.reqPerS - b.result!.reqPerS);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return { ...median, roundsReqPerS: ok.map((r) => r.result!.reqPerS), ...(failures.length ? { reason: failures.join("; ") } : {}) };
 }
 
 /** The comparison tables (one per section), plus skipped and failed tools. */

@@ -5,12 +5,13 @@
  * container or unit makes `kannon orchestrator` and `kannon driver` exit 2 at once, naming KANNON_KAFKA.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import { ensureGoTool } from "../scripts/go-tool.js";
 import { runKannon } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
@@ -26,36 +27,8 @@ function cliVariables(): string[] {
   return [...names].sort();
 }
 
-/**
- * The helm binary: on PATH, in $(go env GOPATH)/bin, or cached under ${KANNON_CACHE:-~/.cache/kannon};
- * otherwise installed there from the Go module proxy (2–4 min once). Throws, never skips, without Go.
- */
-function helmBinary(): string {
-  try {
-    execFileSync("helm", ["version"], { stdio: "ignore" });
-    return "helm";
-  } catch {
-    /* not on PATH */
-  }
-  const cacheDir = join(process.env.KANNON_CACHE ?? join(homedir(), ".cache", "kannon"), `helm-${HELM_VERSION}`);
-  let gopathBin: string | undefined;
-  try {
-    gopathBin = join(execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(), "bin", "helm");
-  } catch {
-    /* no Go */
-  }
-  for (const candidate of [join(cacheDir, "helm"), gopathBin])
-    if (candidate && existsSync(candidate)) return candidate;
-  if (!gopathBin)
-    throw new Error(`helm ${HELM_VERSION} is missing and Go is not installed to build it: install helm, or Go and rerun (the chart test needs a real helm)`);
-  mkdirSync(cacheDir, { recursive: true });
-  execFileSync("go", ["install", `helm.sh/helm/v4/cmd/helm@${HELM_VERSION}`], {
-    env: { ...process.env, GOBIN: cacheDir, GOFLAGS: "-mod=mod" },
-    stdio: "inherit",
-    timeout: 600_000,
-  });
-  return join(cacheDir, "helm");
-}
+/** The helm binary (2–4 min to build once when it is nowhere). Throws, never skips, without Go. */
+const helmBinary = () => ensureGoTool({ binary: "helm", pkg: "helm.sh/helm/v4/cmd/helm", version: HELM_VERSION, about: "2–4 min" }, (m) => console.log(m));
 
 type Manifest = { kind: string; metadata: { name: string }; spec: Record<string, any> };
 
