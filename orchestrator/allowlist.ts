@@ -1,3 +1,5 @@
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
+
 /** One allowed target: a host name or address, and a port or any port. */
 interface AllowedTarget {
   host: string;
@@ -22,8 +24,29 @@ export class TargetAllowlist {
     return this.entries.length === 0;
   }
 
-  /** Undefined when `url` may be loaded; otherwise why not. */
-  refuses(url: string): string | undefined {
+  /**
+   * Undefined when every request of `spec` may be sent: its target_url, and each step's absolute
+   * URL (a step URL whose scheme or host is a template cannot be checked, so it is refused while
+   * an allowlist is set); otherwise why not, naming each field.
+   */
+  refusesSpec(spec: TestSpec): string | undefined {
+    if (this.open) return undefined;
+    const why = [this.refuses(spec.targetUrl)];
+    spec.scenarios.forEach((s, i) =>
+      s.steps.forEach((step, j) => {
+        const field = `spec.scenarios[${i}].steps[${j}].url`;
+        if (step.url.startsWith("/")) return; // on target_url's origin
+        const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(step.url)?.[0];
+        if (!origin || origin.includes("{{")) why.push(`${field} takes its host from a template, which cannot be checked against the allowed targets (${this.describe()})`);
+        else why.push(this.refuses(step.url, field));
+      }),
+    );
+    const all = why.filter((w): w is string => w !== undefined);
+    return all.length > 0 ? all.join("; ") : undefined;
+  }
+
+  /** Undefined when `url` may be loaded; otherwise why not (naming `field`). */
+  refuses(url: string, field = "spec.target_url"): string | undefined {
     if (this.open) return undefined;
     let u: URL;
     try {
@@ -34,7 +57,7 @@ export class TargetAllowlist {
     const host = u.hostname.toLowerCase();
     const port = u.port ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
     if (this.entries.some((e) => e.host === host && (e.port === undefined || e.port === port))) return undefined;
-    return `spec.target_url ${u.protocol}//${u.host} is not an allowed target (allowed: ${this.describe()})`;
+    return `${field} ${u.protocol}//${u.host} is not an allowed target (allowed: ${this.describe()})`;
   }
 
   describe(): string {

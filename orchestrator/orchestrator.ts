@@ -19,7 +19,7 @@ import { FleetLiveness, type LivenessStats } from "./liveness.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
-import { describeProblems, validateSpec } from "./validate.js";
+import { checkSpec, describeProblems } from "./validate.js";
 import { isEnded } from "../metrics/outcome.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
@@ -128,9 +128,9 @@ export class Orchestrator extends TestCatalog {
 
   /** Validates and stores a new test in CREATED. */
   createTest(spec: TestSpec | undefined): Test {
-    const problems = validateSpec(spec);
-    if (problems.length > 0) throw new DomainError("invalid_argument", describeProblems(problems));
-    const refused = this.allowlist.refuses(spec!.targetUrl);
+    const { problems, resourceExhausted } = checkSpec(spec);
+    if (problems.length > 0) throw new DomainError(resourceExhausted ? "resource_exhausted" : "invalid_argument", describeProblems(problems));
+    const refused = this.allowlist.refusesSpec(spec!);
     if (refused) throw new DomainError("permission_denied", refused);
     const test = create(TestSchema, {
       id: randomUUID(),

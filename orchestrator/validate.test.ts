@@ -1,7 +1,9 @@
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
-import { describeProblems, MIN_REPORT_INTERVAL_MS, validateSpec, type FieldProblem } from "./validate.js";
+import { DataFormat } from "../gen/kannon/v1/scenario_pb.js";
+import { MAX_DATA_BYTES } from "../scenario/data.js";
+import { checkSpec, describeProblems, MAX_SCENARIOS_BYTES, MAX_STEPS, MIN_REPORT_INTERVAL_MS, validateSpec, type FieldProblem } from "./validate.js";
 
 type SpecInit = MessageInitShape<typeof TestSpecSchema>;
 
@@ -299,17 +301,72 @@ describe("validateSpec: values a driver could not send", () => {
   });
 });
 
-describe("validateSpec: scenarios (not run yet)", () => {
-  it("refuses a spec with scenarios, listing the scenarios' own problems first", () => {
-    const problems = validateSpec(
+describe("checkSpec: scenarios and data files", () => {
+  const base = {
+    targetUrl: "http://127.0.0.1:8080",
+    workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } },
+  } as const;
+  const flow = (init: Partial<SpecInit> = {}) =>
+    spec({
+      ...base,
+      dataFiles: [{ name: "users.csv", format: DataFormat.CSV, content: "user\nann\nbo\n" }],
+      scenarios: [
+        {
+          name: "shop",
+          weight: 1,
+          dataFile: "users.csv",
+          steps: [
+            { name: "login", method: "POST", url: "/login", headers: { "content-type": "application/json" }, body: '{"user":"{{row.user}}"}' },
+            { name: "item", url: "http://127.0.0.1:8080/items/{{randInt 1 9}}", checks: [{ name: "ok", kind: { case: "status", value: { codes: [200] } } }] },
+          ],
+        },
+      ],
+      ...init,
+    } as SpecInit);
+
+  it("accepts a valid scenario spec with a data file", () => {
+    expect(checkSpec(flow())).toEqual({ problems: [], resourceExhausted: false });
+  });
+
+  it("returns every problem at once with its field path: the scenarios' own and what the HTTP clients need", () => {
+    const r = checkSpec(
       spec({
-        targetUrl: "http://127.0.0.1:8080",
-        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } },
-        scenarios: [{ name: "s", weight: 1, steps: [{ name: "a", url: "/x/{{nope}}" }] }],
+        ...base,
+        scenarios: [
+          { name: "s", weight: 1, steps: [{ name: "a", url: "/x/{{nope}}", method: "FETCH" }, { name: "a", url: "//evil.test/x", headers: { "bad header": "v", connection: "close", "x-v": "a\r\nb" } }] },
+        ],
       } as SpecInit),
     );
-    expect(fields(problems)).toEqual(["spec.scenarios[0].steps[0].url", "spec.scenarios"]);
-    expect(problems[0]!.problem).toMatch(/unknown name "nope"/);
-    expect(problems[1]!.problem).toMatch(/not run by this version's drivers yet/);
+    expect(r.resourceExhausted).toBe(false);
+    expect(fields(r.problems)).toEqual([
+      "spec.scenarios[0].steps[0].url",
+      "spec.scenarios[0].steps[1].name",
+      "spec.scenarios[0].steps[0].method",
+      "spec.scenarios[0].steps[1].url",
+      'spec.scenarios[0].steps[1].headers["bad header"]',
+      'spec.scenarios[0].steps[1].headers["connection"]',
+      'spec.scenarios[0].steps[1].headers["x-v"]',
+    ]);
+    expect(r.problems[0]!.problem).toMatch(/unknown name "nope"/);
+    expect(r.problems[3]!.problem).toMatch(/single "\/"/);
+    // The refusal of issue 20's groundwork is gone.
+    expect(describeProblems(r.problems)).not.toMatch(/not run by this version/);
+  });
+
+  it("a size limit is resource_exhausted and names the limit: too many steps, scenarios too large, data over 200 MB", () => {
+    const step = (k: number) => ({ name: `s${k}`, url: "/a" });
+    const many = checkSpec(spec({ ...base, scenarios: [{ name: "s", weight: 1, steps: Array.from({ length: MAX_STEPS + 1 }, (_, k) => step(k)) }] } as SpecInit));
+    expect(many).toEqual({ resourceExhausted: true, problems: [{ field: "spec.scenarios", problem: `have ${MAX_STEPS + 1} steps in all, above the limit of ${MAX_STEPS} steps per test` }] });
+    const body = "b".repeat(MAX_SCENARIOS_BYTES / 2);
+    const large = checkSpec(spec({ ...base, scenarios: [{ name: "s", weight: 1, steps: [{ ...step(0), body }, { ...step(1), body }] }] } as SpecInit));
+    expect(large.resourceExhausted).toBe(true);
+    expect(fields(large.problems)).toEqual(["spec.scenarios"]);
+    expect(large.problems[0]!.problem).toMatch(new RegExp(`above the limit of ${MAX_SCENARIOS_BYTES} bytes per test`));
+    const half = "x".repeat(MAX_DATA_BYTES / 2 + 1);
+    const data = checkSpec(flow({ dataFiles: [{ name: "users.csv", format: DataFormat.CSV, content: half }, { name: "b", format: DataFormat.CSV, content: half }] }));
+    expect(data.resourceExhausted).toBe(true);
+    expect(data.problems[0]).toEqual({ field: "spec.data_files", problem: `hold ${MAX_DATA_BYTES + 2} bytes, above the limit of 209715200 bytes (200 MB) per test` });
+    // A problem that is no size limit stays invalid_argument, even beside a valid flow.
+    expect(checkSpec(flow({ name: "n".repeat(300) })).resourceExhausted).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { ScenarioSchema } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { validateScenarios } from "../scenario/validate.js";
 import { MAX_PIPELINING } from "../workload/defaults.js";
@@ -26,6 +28,14 @@ export const MAX_URL_CHARS = 8192;
 export const MAX_HEADERS = 100;
 export const MAX_HEADER_BYTES = 8192;
 export const MAX_HEADERS_TOTAL_BYTES = 64 * 1024;
+/**
+ * Largest encoded size of a test's scenarios (their steps' URLs, headers, bodies, checks and
+ * captures): they travel in every test_config message in place of the single request's body and
+ * headers, so they get the same budget.
+ */
+export const MAX_SCENARIOS_BYTES = MAX_BODY_BYTES + MAX_HEADERS_TOTAL_BYTES;
+/** Most steps a test may have (over all its scenarios): each is a block in every metrics message. */
+export const MAX_STEPS = 256;
 /** Longest run a duration may ask for: what one Node timer can wait (about 24.8 days). */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
@@ -35,9 +45,24 @@ export interface FieldProblem {
   problem: string;
 }
 
+/** Every problem of a spec, and whether one of them is a size limit (gRPC resource_exhausted). */
+export interface SpecCheck {
+  problems: FieldProblem[];
+  resourceExhausted: boolean;
+}
+
 /** Checks a test spec; returns every problem at once, each naming its field (empty when valid). */
 export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
-  if (!spec) return [{ field: "spec", problem: "is required" }];
+  return checkSpec(spec).problems;
+}
+
+/**
+ * Checks a test spec, scenarios and data files included: every problem at once, each naming its
+ * field; `resourceExhausted` when a size limit of the scenarios or data files is among them (the
+ * problem names the limit).
+ */
+export function checkSpec(spec: TestSpec | undefined): SpecCheck {
+  if (!spec) return { problems: [{ field: "spec", problem: "is required" }], resourceExhausted: false };
   const problems: FieldProblem[] = [];
   const bad = (field: string, problem: string) => problems.push({ field, problem });
 
@@ -56,20 +81,7 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
   }
   if (spec.method && !METHODS.has(spec.method.toUpperCase()))
     bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
-  const headers = Object.entries(spec.headers);
-  if (headers.length > MAX_HEADERS) bad("spec.headers", `must have at most ${MAX_HEADERS} entries, got ${headers.length}`);
-  let headerBytes = 0;
-  for (const [name, value] of headers) {
-    const size = Buffer.byteLength(name) + Buffer.byteLength(value);
-    headerBytes += size;
-    if (size > MAX_HEADER_BYTES) bad(`spec.headers["${name.slice(0, 64)}"]`, `name and value must be at most ${MAX_HEADER_BYTES} bytes, got ${size}`);
-    else if (!HEADER_NAME.test(name)) bad(`spec.headers["${name}"]`, "is not a valid header name");
-    else if (!HEADER_VALUE.test(value))
-      bad(`spec.headers["${name}"]`, "value may hold only tab, visible ASCII and bytes 0x80–0xFF (no CR, LF or other control characters)");
-    else if (CONNECTION_HEADERS.has(name.toLowerCase()))
-      bad(`spec.headers["${name}"]`, "is set by the HTTP client itself (connection management and framing cannot be overridden)");
-  }
-  if (headerBytes > MAX_HEADERS_TOTAL_BYTES) bad("spec.headers", `must total at most ${MAX_HEADERS_TOTAL_BYTES} bytes, got ${headerBytes}`);
+  checkHeaders(spec.headers, "spec.headers", bad);
   if (spec.body.length > MAX_BODY_BYTES) bad("spec.body", `must be at most ${MAX_BODY_BYTES} bytes, got ${spec.body.length}`);
   if (spec.reportIntervalMs !== 0 && spec.reportIntervalMs < MIN_REPORT_INTERVAL_MS)
     bad("spec.report_interval_ms", `must be at least ${MIN_REPORT_INTERVAL_MS} (or 0 for the default 1000), got ${spec.reportIntervalMs}`);
@@ -117,13 +129,59 @@ export function validateSpec(spec: TestSpec | undefined): FieldProblem[] {
       break;
     }
   }
-  if (spec.scenarios.length > 0 || spec.dataFiles.length > 0) {
-    // Until the drivers run scenarios (issue 20), such a spec is refused with all its problems,
-    // never run as its single request.
-    problems.push(...validateScenarios(spec).problems);
-    bad("spec.scenarios", "are not run by this version's drivers yet: a test with scenarios or data files is refused");
+  if (spec.scenarios.length === 0 && spec.dataFiles.length === 0) return { problems, resourceExhausted: false };
+  const scenarios = validateScenarios(spec);
+  problems.push(...scenarios.problems);
+  return { problems, resourceExhausted: checkSteps(spec, bad) || scenarios.resourceExhausted };
+}
+
+/**
+ * What the drivers' HTTP clients need of each step beyond scenario/validate.ts (which compiles the
+ * templates, checks and captures): a known method, sendable headers, a URL that stays on its
+ * origin, and the size limits. True when a size limit is exceeded.
+ */
+function checkSteps(spec: TestSpec, bad: (field: string, problem: string) => void): boolean {
+  let exhausted = false;
+  let steps = 0;
+  let bytes = 0;
+  spec.scenarios.forEach((s, i) => {
+    bytes += toBinary(ScenarioSchema, s).length;
+    steps += s.steps.length;
+    s.steps.forEach((step, j) => {
+      const at = `spec.scenarios[${i}].steps[${j}]`;
+      if (step.method && !METHODS.has(step.method.toUpperCase())) bad(`${at}.method`, `must be one of ${[...METHODS].join(", ")}, not "${step.method}"`);
+      // "//host/…" would resolve against target_url to another host.
+      if (step.url.startsWith("//")) bad(`${at}.url`, `must be an absolute http(s) URL or a path starting with a single "/", got "${step.url.slice(0, 80)}"`);
+      checkHeaders(step.headers, `${at}.headers`, bad);
+    });
+  });
+  if (steps > MAX_STEPS) {
+    exhausted = true;
+    bad("spec.scenarios", `have ${steps} steps in all, above the limit of ${MAX_STEPS} steps per test`);
   }
-  return problems;
+  if (bytes > MAX_SCENARIOS_BYTES) {
+    exhausted = true;
+    bad("spec.scenarios", `take ${bytes} bytes encoded, above the limit of ${MAX_SCENARIOS_BYTES} bytes per test (they travel in every test_config message)`);
+  }
+  return exhausted;
+}
+
+/** Checks a header map (the single request's, or a step's whose values are templates). */
+function checkHeaders(map: { [name: string]: string }, field: string, bad: (field: string, problem: string) => void): void {
+  const headers = Object.entries(map);
+  if (headers.length > MAX_HEADERS) bad(field, `must have at most ${MAX_HEADERS} entries, got ${headers.length}`);
+  let headerBytes = 0;
+  for (const [name, value] of headers) {
+    const size = Buffer.byteLength(name) + Buffer.byteLength(value);
+    headerBytes += size;
+    if (size > MAX_HEADER_BYTES) bad(`${field}["${name.slice(0, 64)}"]`, `name and value must be at most ${MAX_HEADER_BYTES} bytes, got ${size}`);
+    else if (!HEADER_NAME.test(name)) bad(`${field}["${name}"]`, "is not a valid header name");
+    else if (!HEADER_VALUE.test(value))
+      bad(`${field}["${name}"]`, "value may hold only tab, visible ASCII and bytes 0x80–0xFF (no CR, LF or other control characters)");
+    else if (CONNECTION_HEADERS.has(name.toLowerCase()))
+      bad(`${field}["${name}"]`, "is set by the HTTP client itself (connection management and framing cannot be overridden)");
+  }
+  if (headerBytes > MAX_HEADERS_TOTAL_BYTES) bad(field, `must total at most ${MAX_HEADERS_TOTAL_BYTES} bytes, got ${headerBytes}`);
 }
 
 function checkLimit(
