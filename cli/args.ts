@@ -148,11 +148,23 @@ const DURATION_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1
 export function durationFlag(values: Record<string, unknown>, name: string, fallback: number): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
+  const ms = parseDurationMs(raw);
+  if (ms === undefined) throw new UsageError(`--${name} ${durationProblem(raw)}`);
+  return ms;
+}
+
+/**
+ * A duration in whole milliseconds (`10s`, `500ms`, `2m`, `1h`, `1.5s`; a plain number is
+ * milliseconds), or undefined when it is not one (or rounds to 0 ms without being 0).
+ */
+export function parseDurationMs(raw: unknown): number | undefined {
   const m = DURATION.exec(String(raw).trim());
   const ms = m ? Number(m[1]) * DURATION_MS[m[2] ?? "ms"]! : NaN;
-  if (!m || !Number.isSafeInteger(Math.round(ms)) || (ms > 0 && Math.round(ms) === 0)) {
-    const negative = NEGATIVE_NUMBER.test(String(raw).trim()) ? " (a negative duration)" : "";
-    throw new UsageError(`--${name} must be a duration such as 10s, 500ms, 2m or 1h (a plain number is milliseconds), got "${String(raw)}"${negative}`);
-  }
-  return Math.round(ms);
+  return !m || !Number.isSafeInteger(Math.round(ms)) || (ms > 0 && Math.round(ms) === 0) ? undefined : Math.round(ms);
+}
+
+/** What is wrong with a value {@link parseDurationMs} refused, after the name of its field. */
+export function durationProblem(raw: unknown): string {
+  const negative = NEGATIVE_NUMBER.test(String(raw).trim()) ? " (a negative duration)" : "";
+  return `must be a duration such as 10s, 500ms, 2m or 1h (a plain number is milliseconds), got "${String(raw)}"${negative}`;
 }

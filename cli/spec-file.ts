@@ -1,10 +1,13 @@
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
+import type { DataFile } from "../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { UsageError } from "./args.js";
 import { checkUrl } from "./spec-args.js";
+import { dataFilesOf, scenariosOf } from "./spec-scenarios.js";
 import { plural } from "./summary.js";
 
 /** A test spec file's content: the spec, and the thresholds it lists. */
@@ -24,6 +27,8 @@ const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name
  * The body is written as the user thinks of it: `body: 'text'` is sent as its UTF-8 bytes, a
  * mapping or list (`body: {a: 1}`) as its JSON (with `content-type: application/json` unless a
  * header sets it), and bytes that are not text as `bodyBase64: …`.
+ * `scenarios` and `dataFiles` take the shapes of cli/spec-scenarios.ts (a data file's `path` is read
+ * relative to the spec file).
  * `defaultUrl` fills a missing target URL (the embedded fleet's own target).
  */
 export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
@@ -41,9 +46,13 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     throw new UsageError(`-f ${path}: not YAML or JSON${where}: ${(err as Error).message.split("\n")[0]}`);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`-f ${path}: expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
-  const { thresholds: rawThresholds, body: rawBody, bodyBase64, body_base64, ...fields } = doc as Record<string, unknown>;
+  const { thresholds: rawThresholds, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, ...fields } = doc as Record<string, unknown>;
   const problems: FieldProblem[] = [];
+  const bad = (field: string, problem: string) => problems.push({ field, problem });
   const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
+  if (dataFiles !== undefined && data_files !== undefined) bad("spec.data_files", "is given twice (dataFiles and data_files): keep one");
+  const scenarios = scenariosOf(rawScenarios, bad);
+  const files = dataFilesOf(dataFiles ?? data_files, dirname(path), bad);
   let thresholds: string[] = [];
   if (rawThresholds !== undefined) {
     if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
@@ -70,6 +79,10 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     problems.push({ field: "spec", problem: (err as Error).message });
   }
   if (spec && !spec.targetUrl && defaultUrl) spec.targetUrl = defaultUrl;
+  if (spec) {
+    spec.scenarios = scenarios;
+    spec.dataFiles = files;
+  }
   if (spec && body) {
     spec.body = body.bytes;
     if (body.json && !Object.keys(spec.headers).some((h) => h.toLowerCase() === "content-type")) spec.headers["content-type"] = "application/json";
@@ -80,12 +93,19 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
   if (url) problems.push(url);
   if (spec)
     problems.push(
-      ...validateSpec(spec).filter(
-        (p) => !(url && p.field === url.field) && !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload")),
-      ),
+      ...validateSpec(spec)
+        .filter((p) => !(url && p.field === url.field) && !named.some((f) => p.field === f || p.field.startsWith(`${f}.`) || (f !== "spec" && p.field === "spec.workload")))
+        .map((p) => withSource(p, files)),
     );
   if (problems.length > 0) throw new UsageError(`-f ${path}: ${plural(problems.length, "problem")}: ${describeProblems(problems)}`);
   return { spec: spec!, thresholds };
+}
+
+/** A problem in the rows of a data file read from a path names the file too. */
+function withSource(p: FieldProblem, files: readonly DataFile[]): FieldProblem {
+  const m = /^spec\.data_files\[(\d+)\]\.content$/.exec(p.field);
+  const source = m ? files[Number(m[1])]?.source : undefined;
+  return source ? { field: p.field, problem: `${p.problem} (in ${source})` } : p;
 }
 
 /**

@@ -1,0 +1,308 @@
+/**
+ * The `scenarios` and `dataFiles` of a spec file (cli/spec-file.ts), written the way a user thinks
+ * of them and mapped to scenario.proto (docs/test-spec.md#scenarios): a status check as
+ * `status: [200, "200-299", "2xx"]`, a JSONPath check as `json_path: {path, op, value}`, think time
+ * as `200ms` or `{min: 100ms, max: 300ms}`, a body mapping as its JSON, a data file's `path` read
+ * (relative to the spec file) into its content. Keys in camelCase or snake_case; every problem is
+ * named with the field path the orchestrator's validation uses (`spec.scenarios[0].steps[1].url`).
+ */
+import { create } from "@bufbuild/protobuf";
+import { readFileSync, statSync } from "node:fs";
+import { basename, extname, resolve } from "node:path";
+import {
+  CaptureMissing,
+  CaptureSchema,
+  CheckSchema,
+  DataFileSchema,
+  DataFormat,
+  DataOrder,
+  DataSplit,
+  HeaderOp,
+  JsonPathOp,
+  OnExhausted,
+  ScenarioSchema,
+  StatusRangeSchema,
+  StepSchema,
+  ThinkTimeSchema,
+  type Capture,
+  type Check,
+  type DataFile,
+  type Scenario,
+  type Step,
+  type StatusRange,
+  type ThinkTime,
+} from "../gen/kannon/v1/scenario_pb.js";
+import { MAX_DATA_BYTES } from "../scenario/data.js";
+import { durationProblem, parseDurationMs } from "./args.js";
+
+/** Records one problem of a field. */
+export type Bad = (field: string, problem: string) => void;
+
+/** The longest pause a think time may ask for: what one Node timer can wait. */
+const MAX_THINK_MS = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const kindOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a mapping" : `${typeof v} ${JSON.stringify(v)}`);
+
+/** A mapping's members by snake_case name; a key it does not know, or a key given twice, is a problem. */
+function mapping(value: unknown, at: string, known: readonly string[], bad: Bad): Record<string, unknown> | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    bad(at, `must be a mapping (${known.join(", ")}), got ${kindOf(value)}`);
+    return undefined;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = snake(key);
+    if (!known.includes(name)) bad(`${at}.${key}`, `is not a field here (${known.join(", ")})`);
+    else if (name in out) bad(`${at}.${name}`, "is given twice (in camelCase and snake_case)");
+    else out[name] = v;
+  }
+  return out;
+}
+
+/** A list's items (absent: none). */
+function list(value: unknown, at: string, bad: Bad): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    bad(at, `must be a list, got ${kindOf(value)}`);
+    return [];
+  }
+  return value;
+}
+
+/** Text; `scalars` lets a number or boolean stand for its text (a header value, a JSON operand). */
+function text(value: unknown, at: string, bad: Bad, scalars = false): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (scalars && (typeof value === "number" || typeof value === "boolean")) return String(value);
+  bad(at, `must be text, got ${kindOf(value)}`);
+  return "";
+}
+
+/** A whole number from 0 to 2³²−1. */
+function count(value: unknown, at: string, bad: Bad, fallback = 0): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= UINT32_MAX) return value;
+  bad(at, `must be a whole number ≥ 0, got ${kindOf(value)}`);
+  return fallback;
+}
+
+function flag(value: unknown, at: string, bad: Bad): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === "boolean") return value;
+  bad(at, `must be true or false, got ${kindOf(value)}`);
+  return false;
+}
+
+/** Milliseconds from a duration (`200ms`, `1.5s`, a plain number of ms). */
+function millis(value: unknown, at: string, bad: Bad): number {
+  const ms = typeof value === "string" || typeof value === "number" ? parseDurationMs(value) : undefined;
+  if (ms === undefined) bad(at, durationProblem(value));
+  else if (ms > MAX_THINK_MS) bad(at, `must be at most ${MAX_THINK_MS} ms`);
+  return ms ?? 0;
+}
+
+/**
+ * An enum value by its short name, case-insensitive (`shuffle`, `not-equals`), or by its proto
+ * name (`DATA_ORDER_SHUFFLE`); `names` maps the short names (upper case) to values.
+ */
+function choice<T extends number>(value: unknown, at: string, bad: Bad, prefix: string, names: Record<string, T>): T | undefined {
+  if (value === undefined || value === null) return undefined;
+  const key = String(value).trim().toUpperCase().replace(/[- ]/g, "_");
+  const found = typeof value === "string" ? names[key.startsWith(prefix) ? key.slice(prefix.length) : key] : undefined;
+  if (found === undefined) bad(at, `must be one of ${Object.keys(names).map((n) => n.toLowerCase()).join(", ")}, got ${kindOf(value)}`);
+  return found;
+}
+
+/** The scenarios of a spec file, mapped to scenario.proto; problems go to `bad`. */
+export function scenariosOf(value: unknown, bad: Bad): Scenario[] {
+  return list(value, "spec.scenarios", bad).map((raw, i) => {
+    const at = `spec.scenarios[${i}]`;
+    const s = mapping(raw, at, ["name", "weight", "data_file", "steps"], bad) ?? {};
+    return create(ScenarioSchema, {
+      name: text(s.name, `${at}.name`, bad),
+      // A spec file's scenario without a weight runs (weight 1); the API's default is 0 (never).
+      weight: count(s.weight, `${at}.weight`, bad, 1),
+      dataFile: text(s.data_file, `${at}.data_file`, bad),
+      steps: list(s.steps, `${at}.steps`, bad).map((step, j) => stepOf(step, `${at}.steps[${j}]`, bad)),
+    });
+  });
+}
+
+const STEP_FIELDS = ["name", "method", "url", "headers", "body", "captures", "checks", "think_time", "abort_iteration_on_fail", "on_capture_missing"];
+
+function stepOf(raw: unknown, at: string, bad: Bad): Step {
+  const s = mapping(raw, at, STEP_FIELDS, bad) ?? {};
+  const headers: Record<string, string> = {};
+  if (s.headers !== undefined && s.headers !== null) {
+    if (typeof s.headers !== "object" || Array.isArray(s.headers)) bad(`${at}.headers`, `must be a mapping of header name to value, got ${kindOf(s.headers)}`);
+    else for (const [name, v] of Object.entries(s.headers)) headers[name] = text(v, `${at}.headers["${name}"]`, bad, true);
+  }
+  let body = "";
+  if (typeof s.body === "object" && s.body !== null) {
+    // A mapping or list is sent as its JSON (templates inside strings still render).
+    body = JSON.stringify(s.body);
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+  } else body = text(s.body, `${at}.body`, bad, true);
+  return create(StepSchema, {
+    name: text(s.name, `${at}.name`, bad),
+    method: text(s.method, `${at}.method`, bad).toUpperCase(),
+    url: text(s.url, `${at}.url`, bad),
+    headers,
+    body,
+    captures: list(s.captures, `${at}.captures`, bad).map((c, k) => captureOf(c, `${at}.captures[${k}]`, bad)),
+    checks: list(s.checks, `${at}.checks`, bad).map((c, k) => checkOf(c, `${at}.checks[${k}]`, bad)),
+    ...(s.think_time !== undefined && s.think_time !== null ? { thinkTime: thinkTimeOf(s.think_time, `${at}.think_time`, bad) } : {}),
+    abortIterationOnFail: flag(s.abort_iteration_on_fail, `${at}.abort_iteration_on_fail`, bad),
+    onCaptureMissing:
+      choice(s.on_capture_missing, `${at}.on_capture_missing`, bad, "CAPTURE_MISSING_", { CONTINUE: CaptureMissing.CONTINUE, ABORT: CaptureMissing.ABORT_ITERATION, ABORT_ITERATION: CaptureMissing.ABORT_ITERATION }) ??
+      CaptureMissing.UNSPECIFIED,
+  });
+}
+
+/** `200ms` (constant), `{min: 100ms, max: 300ms}` (uniform), or proto JSON (`{constantMs}`, `{uniform: {minMs, maxMs}}`). */
+function thinkTimeOf(raw: unknown, at: string, bad: Bad): ThinkTime {
+  const constant = (ms: number) => create(ThinkTimeSchema, { kind: { case: "constantMs", value: ms } });
+  const uniform = (minMs: number, maxMs: number) => create(ThinkTimeSchema, { kind: { case: "uniform", value: { minMs, maxMs } } });
+  if (typeof raw === "string" || typeof raw === "number") return constant(millis(raw, at, bad));
+  const t = mapping(raw, at, ["min", "max", "constant_ms", "uniform"], bad) ?? {};
+  if (t.uniform !== undefined) {
+    const u = mapping(t.uniform, `${at}.uniform`, ["min_ms", "max_ms"], bad) ?? {};
+    return uniform(count(u.min_ms, `${at}.uniform.min_ms`, bad), count(u.max_ms, `${at}.uniform.max_ms`, bad));
+  }
+  if (t.constant_ms !== undefined) return constant(count(t.constant_ms, `${at}.constant_ms`, bad));
+  if (t.min === undefined || t.max === undefined) bad(at, "needs both min and max (e.g. {min: 100ms, max: 300ms}), or one duration such as 200ms");
+  return uniform(t.min === undefined ? 0 : millis(t.min, `${at}.min`, bad), t.max === undefined ? 0 : millis(t.max, `${at}.max`, bad));
+}
+
+/** `{name, json_path: $.token}`, `{name, header: location}`, `{name, regex: 'id=(\d+)', group: 1}` or `regex: {pattern, group}`. */
+function captureOf(raw: unknown, at: string, bad: Bad): Capture {
+  const c = mapping(raw, at, ["name", "json_path", "header", "regex", "group"], bad) ?? {};
+  const name = text(c.name, `${at}.name`, bad);
+  const given = ["json_path", "header", "regex"].filter((k) => c[k] !== undefined);
+  if (given.length !== 1) bad(at, given.length === 0 ? "needs one source: json_path, header or regex" : `has ${given.join(" and ")}: give one source`);
+  if (c.group !== undefined && typeof c.regex !== "string") bad(`${at}.group`, "goes with a regex given as text (or inside regex: {pattern, group})");
+  if (c.json_path !== undefined) return create(CaptureSchema, { name, source: { case: "jsonPath", value: text(c.json_path, `${at}.json_path`, bad) } });
+  if (c.header !== undefined) return create(CaptureSchema, { name, source: { case: "header", value: text(c.header, `${at}.header`, bad) } });
+  if (c.regex !== undefined) {
+    const r = typeof c.regex === "string" ? { pattern: c.regex, group: c.group } : (mapping(c.regex, `${at}.regex`, ["pattern", "group"], bad) ?? {});
+    return create(CaptureSchema, { name, source: { case: "regex", value: { pattern: text(r.pattern, `${at}.regex.pattern`, bad), group: count(r.group, `${at}.regex.group`, bad) } } });
+  }
+  return create(CaptureSchema, { name });
+}
+
+const CHECK_KINDS = ["status", "body_contains", "json_path", "header", "latency_below", "latency_below_ms"];
+
+/** `{name, status: …}`, `{name, body_contains}`, `{name, json_path: {path, op, value}}`, `{name, header: {name, op, value}}`, `{name, latency_below: 200ms}`. */
+function checkOf(raw: unknown, at: string, bad: Bad): Check {
+  const c = mapping(raw, at, ["name", ...CHECK_KINDS], bad) ?? {};
+  const name = text(c.name, `${at}.name`, bad);
+  const given = CHECK_KINDS.filter((k) => c[k] !== undefined);
+  if (given.length !== 1) {
+    bad(at, given.length === 0 ? "needs one kind: status, body_contains, json_path, header or latency_below" : `has ${given.join(" and ")}: give one kind per check`);
+    if (given.length === 0) return create(CheckSchema, { name });
+  }
+  const kind = given[0];
+  const v = c[kind!];
+  const field = `${at}.${kind}`;
+  switch (kind) {
+    case "status":
+      return create(CheckSchema, { name, kind: { case: "status", value: statusOf(v, field, bad) } });
+    case "body_contains":
+      return create(CheckSchema, { name, kind: { case: "bodyContains", value: text(v, field, bad) } });
+    case "latency_below":
+      return create(CheckSchema, { name, kind: { case: "latencyBelowMs", value: millis(v, field, bad) } });
+    case "latency_below_ms":
+      return create(CheckSchema, { name, kind: { case: "latencyBelowMs", value: count(v, field, bad) } });
+    case "json_path": {
+      // A bare path checks that it exists; with a value and no op, that it equals the value.
+      const j = typeof v === "string" ? { path: v } : (mapping(v, field, ["path", "op", "value"], bad) ?? {});
+      const ops = { EXISTS: JsonPathOp.EXISTS, EQUALS: JsonPathOp.EQUALS, NOT_EQUALS: JsonPathOp.NOT_EQUALS, LESS: JsonPathOp.LESS, GREATER: JsonPathOp.GREATER, MATCHES: JsonPathOp.MATCHES };
+      const op = choice(j.op, `${field}.op`, bad, "JSON_PATH_OP_", ops) ?? (j.op === undefined ? (j.value === undefined ? JsonPathOp.EXISTS : JsonPathOp.EQUALS) : JsonPathOp.UNSPECIFIED);
+      const value = j.value === null ? "null" : text(j.value, `${field}.value`, bad, true);
+      return create(CheckSchema, { name, kind: { case: "jsonPath", value: { path: text(j.path, `${field}.path`, bad), op, value } } });
+    }
+    default: {
+      const h = mapping(v, field, ["name", "op", "value"], bad) ?? {};
+      const op = choice(h.op, `${field}.op`, bad, "HEADER_OP_", { EQUALS: HeaderOp.EQUALS, MATCHES: HeaderOp.MATCHES }) ?? (h.op === undefined ? HeaderOp.EQUALS : HeaderOp.UNSPECIFIED);
+      return create(CheckSchema, { name, kind: { case: "header", value: { name: text(h.name, `${field}.name`, bad), op, value: text(h.value, `${field}.value`, bad, true) } } });
+    }
+  }
+}
+
+/** `200`, `"200-299"`, `"2xx"`, a list of those, or proto JSON `{codes: [...], ranges: [{first, last}]}`. */
+function statusOf(raw: unknown, at: string, bad: Bad): { codes: number[]; ranges: StatusRange[] } {
+  const codes: number[] = [];
+  const ranges: StatusRange[] = [];
+  const range = (first: number, last: number) => ranges.push(create(StatusRangeSchema, { first, last }));
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+    const s = mapping(raw, at, ["codes", "ranges"], bad) ?? {};
+    list(s.codes, `${at}.codes`, bad).forEach((c, i) => codes.push(count(c, `${at}.codes[${i}]`, bad)));
+    list(s.ranges, `${at}.ranges`, bad).forEach((r, i) => {
+      const g = mapping(r, `${at}.ranges[${i}]`, ["first", "last"], bad) ?? {};
+      range(count(g.first, `${at}.ranges[${i}].first`, bad), count(g.last, `${at}.ranges[${i}].last`, bad));
+    });
+    return { codes, ranges };
+  }
+  const items = Array.isArray(raw) ? raw : [raw];
+  items.forEach((item, i) => {
+    const field = Array.isArray(raw) ? `${at}[${i}]` : at;
+    const t = String(item).trim();
+    let m: RegExpExecArray | null;
+    if (typeof item === "number" && Number.isInteger(item) && item >= 0) codes.push(item);
+    else if (typeof item === "string" && /^\d{3}$/.test(t)) codes.push(Number(t));
+    else if (typeof item === "string" && (m = /^(\d{3})\s*-\s*(\d{3})$/.exec(t))) range(Number(m[1]), Number(m[2]));
+    else if (typeof item === "string" && (m = /^([1-5])xx$/i.exec(t))) range(Number(m[1]) * 100, Number(m[1]) * 100 + 99);
+    else bad(field, `must be a status (200), a range ("200-299" or "2xx"), or a list of them, got ${kindOf(item)}`);
+  });
+  return { codes, ranges };
+}
+
+const FORMAT_OF_EXTENSION: Record<string, DataFormat> = { ".csv": DataFormat.CSV, ".jsonl": DataFormat.JSON_LINES, ".ndjson": DataFormat.JSON_LINES };
+
+/**
+ * The data files of a spec file: inline `content`, or a `path` read relative to `baseDir` (the spec
+ * file's folder; `source` keeps the path as written). A file named by path defaults its `name` to
+ * the file name without extension and its `format` to its extension's (.csv, .jsonl, .ndjson).
+ */
+export function dataFilesOf(value: unknown, baseDir: string, bad: Bad): DataFile[] {
+  return list(value, "spec.data_files", bad).map((raw, i) => {
+    const at = `spec.data_files[${i}]`;
+    const d = mapping(raw, at, ["name", "format", "content", "path", "order", "split", "on_exhausted"], bad) ?? {};
+    const path = text(d.path, `${at}.path`, bad);
+    let content = text(d.content, `${at}.content`, bad);
+    if (path && d.content !== undefined) bad(at, "has both content and path: give one");
+    else if (!path && d.content === undefined) bad(at, "needs its rows: content (inline) or path (a file, relative to the spec file)");
+    else if (path) content = readData(resolve(baseDir, path), `${at}.path`, bad);
+    const ext = extname(path).toLowerCase();
+    const format =
+      choice(d.format, `${at}.format`, bad, "DATA_FORMAT_", { CSV: DataFormat.CSV, JSONL: DataFormat.JSON_LINES, JSON_LINES: DataFormat.JSON_LINES, NDJSON: DataFormat.JSON_LINES }) ??
+      (d.format === undefined ? FORMAT_OF_EXTENSION[ext] : undefined) ??
+      DataFormat.UNSPECIFIED;
+    return create(DataFileSchema, {
+      name: d.name === undefined && path ? basename(path, extname(path)) : text(d.name, `${at}.name`, bad),
+      format,
+      content,
+      order: choice(d.order, `${at}.order`, bad, "DATA_ORDER_", { SEQUENTIAL: DataOrder.SEQUENTIAL, RANDOM: DataOrder.RANDOM, SHUFFLE: DataOrder.SHUFFLE }) ?? DataOrder.UNSPECIFIED,
+      split: choice(d.split, `${at}.split`, bad, "DATA_SPLIT_", { EXCLUSIVE: DataSplit.EXCLUSIVE, WHOLE: DataSplit.WHOLE }) ?? DataSplit.UNSPECIFIED,
+      onExhausted: choice(d.on_exhausted, `${at}.on_exhausted`, bad, "ON_EXHAUSTED_", { WRAP: OnExhausted.WRAP, STOP: OnExhausted.STOP }) ?? OnExhausted.UNSPECIFIED,
+      source: path,
+    });
+  });
+}
+
+/** A data file's text; a file over the per-test limit is refused before it is read. */
+function readData(file: string, at: string, bad: Bad): string {
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_DATA_BYTES) {
+      bad(at, `"${file}" holds ${size} bytes, above the limit of ${MAX_DATA_BYTES} bytes (200 MB) per test`);
+      return "";
+    }
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    bad(at, `cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return "";
+  }
+}
