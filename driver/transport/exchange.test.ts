@@ -4,7 +4,7 @@
  * connection, a timeout, and many concurrent sends bounded by the pool. The server's own count of
  * requests and connections is the ground truth.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createExchange, type Exchange, type ExchangeResult } from "./exchange.js";
@@ -20,13 +20,13 @@ interface Target {
   maxConcurrent: number;
 }
 
-const servers: Server[] = [];
+const servers: { close(cb: () => void): unknown; closeAllConnections?: () => void }[] = [];
 const exchanges: Exchange[] = [];
 afterEach(async () => {
   for (const e of exchanges.splice(0)) await e.close(true);
   for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
+    s.closeAllConnections?.();
+    await new Promise<void>((r) => s.close(() => r()));
   }
 });
 
@@ -190,6 +190,48 @@ describe.each(TRANSPORT_KINDS)("exchange %s", (kind) => {
     expect(t.requests.map((r) => r.url).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `/n${i}`).sort());
     expect(t.maxConcurrent).toBeLessThanOrEqual(3);
     expect(t.connections).toBeLessThanOrEqual(3);
+  });
+
+  it("reads a body framed by the close of the connection", async () => {
+    const raw = createNetServer((socket) => {
+      socket.on("error", () => undefined);
+      socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nX-Kind: close-framed\r\n\r\n" + "z".repeat(300)));
+    });
+    servers.push(raw);
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+    const url = new URL(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`);
+    const e = make(kind);
+    for (let i = 0; i < 2; i++) {
+      const r = okResult(await e.send({ method: "GET", url, headers: {}, body: undefined }, ALL));
+      expect(r.headers["x-kind"]).toBe("close-framed");
+      expect(Buffer.from(r.body).toString()).toBe("z".repeat(300));
+      expect(r.bytes).toBe(300);
+    }
+  });
+
+  it("counts the wait for a free connection in the timeout", async () => {
+    const t = await target((_req, res) => setTimeout(() => res.end("late"), 3_000));
+    const e = make(kind, 500, 1);
+    const results = await Promise.all([0, 1].map(() => e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, ALL)));
+    expect(results.map((r) => (r.ok ? r.status : r.kind))).toEqual(["timeout", "timeout"]);
+    // The second waited for the one connection until the first timed out (~500 ms): had its own
+    // 500 ms started only then, it would have ended after ~1,000 ms.
+    const waited = results[1]!;
+    expect(waited.endMs - waited.sentMs).toBeLessThan(900);
+  });
+
+  it("closes gracefully after the requests in flight, or aborts them when forced", async () => {
+    const t = await target((_req, res) => setTimeout(() => res.end("done"), 100));
+    const graceful = make(kind);
+    const inFlight = graceful.send({ method: "GET", url: t.url, headers: {}, body: undefined }, ALL);
+    await new Promise((r) => setTimeout(r, 20));
+    await graceful.close(false);
+    expect(okResult(await inFlight).status).toBe(200);
+    const forced = make(kind);
+    const aborted = forced.send({ method: "GET", url: t.url, headers: {}, body: undefined }, ALL);
+    await new Promise((r) => setTimeout(r, 20));
+    await forced.close(true);
+    expect(await aborted).toMatchObject({ ok: false, kind: "aborted" });
   });
 
   it("fails sends after close as aborted", async () => {

@@ -9,6 +9,7 @@
  * a keep-alive pool of plain sockets (fast-exchange.ts) and everything else over undici;
  * `undici` sends everything over undici pools (undici-exchange.ts).
  */
+import { FastExchange } from "./fast-exchange.js";
 import { TRANSPORT_KINDS, type TransportKind } from "./transport.js";
 import { UndiciExchange } from "./undici-exchange.js";
 
@@ -82,20 +83,6 @@ export function createExchange(o: ExchangeOptions): Exchange {
   if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
   if (!(o.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${o.timeoutMs}`);
   if (!Number.isInteger(o.connections) || o.connections < 1) throw new RangeError(`connections must be an integer >= 1, got ${o.connections}`);
-  // The fast implementation lands next; until then both kinds go through undici.
-  return new UndiciExchange(o.timeoutMs, o.connections);
-}
-
-/** The headers of a response whose headers are not kept (shared, frozen). */
-export const NO_HEADERS: Record<string, string | string[]> = Object.freeze({}) as Record<string, string | string[]>;
-
-/** The body of a response whose body is not kept (shared, empty). */
-export const NO_BODY = new Uint8Array(0);
-
-/** Adds one header to `into` (name lower-cased by the caller): a repeated name becomes an array. */
-export function addHeader(into: Record<string, string | string[]>, name: string, value: string): void {
-  const had = into[name];
-  if (had === undefined) into[name] = value;
-  else if (typeof had === "string") into[name] = [had, value];
-  else had.push(value);
+  const undici = new UndiciExchange(o.timeoutMs, o.connections);
+  return kind === "fast" ? new FastExchange(o.timeoutMs, o.connections, undici) : undici;
 }

@@ -44,8 +44,8 @@ function randomCuts(r: (n: number) => number, length: number): number[] {
   return Array.from({ length: n }, () => r(length + 1)).sort((a, b) => a - b);
 }
 
-/** One random valid response and the event it must give (undefined for an interim 1xx, which gives none). */
-function response(r: (n: number) => number, last: boolean): { text: string; event: Event | undefined } {
+/** One random valid response, the event it must give (undefined for an interim 1xx, which gives none) and its body. */
+function response(r: (n: number) => number, last: boolean): { text: string; event: Event | undefined; body: string } {
   const body = "abcdefghij".repeat(r(30)).slice(0, r(200));
   const pick = r(last ? 7 : 6);
   const ext = () => (r(2) ? `;x=${r(9)}` : "");
@@ -64,20 +64,20 @@ function response(r: (n: number) => number, last: boolean): { text: string; even
   const status = [200, 201, 404, 503][r(4)]!;
   switch (pick) {
     case 0:
-      return { text: `HTTP/1.1 ${status} OK\r\nContent-Length: ${body.length}\r\n${connection}X-A: b\r\n\r\n${body}`, event: [status, body.length, close] };
+      return { text: `HTTP/1.1 ${status} OK\r\nContent-Length: ${body.length}\r\n${connection}X-A: b\r\n\r\n${body}`, event: [status, body.length, close], body };
     case 1:
-      return { text: `HTTP/1.1 ${status} OK\r\n${connection}transfer-encoding: chunked\r\n\r\n${chunked()}`, event: [status, body.length, close] };
+      return { text: `HTTP/1.1 ${status} OK\r\n${connection}transfer-encoding: chunked\r\n\r\n${chunked()}`, event: [status, body.length, close], body };
     case 2:
-      return { text: `HTTP/1.1 204 No Content\r\n${connection}\r\n`, event: [204, 0, close] };
+      return { text: `HTTP/1.1 204 No Content\r\n${connection}\r\n`, event: [204, 0, close], body: "" };
     case 3:
-      return { text: `HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n${connection}\r\n`, event: [304, 0, close] };
+      return { text: `HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n${connection}\r\n`, event: [304, 0, close], body: "" };
     case 4:
-      return { text: "HTTP/1.1 100 Continue\r\n\r\n", event: undefined };
+      return { text: "HTTP/1.1 100 Continue\r\n\r\n", event: undefined, body: "" };
     case 5:
-      return { text: `HTTP/1.0 ${status} OK\r\nConnection: keep-alive\r\nContent-Length: ${body.length}\r\n\r\n${body}`, event: [status, body.length, false] };
+      return { text: `HTTP/1.0 ${status} OK\r\nConnection: keep-alive\r\nContent-Length: ${body.length}\r\n\r\n${body}`, event: [status, body.length, false], body };
     default:
       // Only as the last response: a body framed by the close.
-      return { text: `HTTP/1.1 ${status} OK\r\n\r\n${body}`, event: [status, body.length, true] };
+      return { text: `HTTP/1.1 ${status} OK\r\n\r\n${body}`, event: [status, body.length, true], body };
   }
 }
 
@@ -103,6 +103,51 @@ describe("the HTTP/1.1 response parser", () => {
       // Byte by byte, too.
       const bytewise = parse(bytes, Array.from({ length: bytes.length }, (_, i) => i), { end: true });
       expect({ seed, ...bytewise }).toEqual({ seed, events: expected });
+    }
+  });
+
+  it("hands over each final response's head and its body bytes (framing removed), split anywhere", () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const r = rng(seed);
+      const count = 1 + r(6);
+      let text = "";
+      const expected: { status: number; body: string }[] = [];
+      for (let i = 0; i < count; i++) {
+        const one = response(r, i === count - 1);
+        text += one.text;
+        if (one.event) expected.push({ status: one.event[0], body: one.body });
+      }
+      const bytes = Buffer.from(text, "latin1");
+      for (const cuts of [[], randomCuts(r, bytes.length), Array.from({ length: bytes.length }, (_, i) => i)]) {
+        const got: { status: number; body: string }[] = [];
+        let head = "";
+        let body = "";
+        const parser = new H1ResponseParser(
+          {
+            head: (h) => {
+              head = h;
+            },
+            body: (buf, start, end) => {
+              body += buf.toString("latin1", start, end);
+            },
+            response: (status) => {
+              // The head handed over is this response's own (an interim 1xx one is not handed over).
+              expect(head.slice(9, 12)).toBe(String(status));
+              got.push({ status, body });
+              head = body = "";
+              return true;
+            },
+          },
+          false,
+        );
+        let from = 0;
+        for (const cut of [...cuts, bytes.length]) {
+          parser.feed(bytes.subarray(from, cut));
+          from = cut;
+        }
+        parser.end();
+        expect({ seed, got }).toEqual({ seed, got: expected });
+      }
     }
   });
 

@@ -9,7 +9,8 @@
  * Interim 1xx responses are skipped; 101 and anything malformed throw an {@link H1ParseError},
  * after which the connection cannot be used. `connection: close` (or an HTTP/1.0 response without
  * keep-alive) marks the response as the connection's last. Body bytes are counted as payload, as
- * undici counts them.
+ * undici counts them; the head and the body bytes are handed over only to events that ask for them
+ * ({@link H1Events.head}, {@link H1Events.body}).
  */
 
 /** A malformed response (code `KANNON_PROTOCOL`, the `protocol` error kind): the connection it came on is done. */
@@ -30,6 +31,13 @@ export interface H1Events {
    * dropped (the connection is going away).
    */
   response(status: number, bodyBytes: number, closeAfter: boolean): boolean;
+  /** A final (non-1xx) response's head (status line and header lines, latin1, without the blank line), before its body. */
+  head?(head: string): void;
+  /**
+   * Bytes `start`..`end` of `buf` are body (chunk framing removed). `buf` may be reused by the
+   * next feed: copy what is kept.
+   */
+  body?(buf: Buffer, start: number, end: number): void;
 }
 
 /** Parser states. */
@@ -62,10 +70,13 @@ export class H1ResponseParser {
   private bytes = 0;
   private closeAfter = false;
 
-  /** `headRequests`: every request on this connection is a HEAD, so no response has a body. */
+  /**
+   * `headRequests`: the responses are answers to HEAD, so none has a body (every request on the
+   * connection is a HEAD; a connection sending one request at a time may change it between responses).
+   */
   constructor(
     private readonly events: H1Events,
-    private readonly headRequests: boolean,
+    public headRequests: boolean,
   ) {}
 
   /** Forgets everything read so far (a new connection). */
@@ -132,6 +143,7 @@ export class H1ResponseParser {
         case FIXED:
         case CHUNK_DATA: {
           const take = Math.min(this.remaining, buf.length - off);
+          if (take > 0) this.events.body?.(buf, off, off + take);
           this.remaining -= take;
           this.bytes += take;
           off += take;
@@ -178,6 +190,7 @@ export class H1ResponseParser {
           break;
         }
         case UNTIL_CLOSE:
+          this.events.body?.(buf, off, buf.length);
           this.bytes += buf.length - off;
           off = buf.length;
           break;
@@ -221,6 +234,7 @@ export class H1ResponseParser {
     this.bytes = 0;
     this.state = HEAD;
     if (status < 200) return true;
+    this.events.head?.(head);
     const lower = head.toLowerCase();
     const http10 = head.charCodeAt(7) === 48; // "HTTP/1.0"
     const connection = headerValue(lower, "connection");

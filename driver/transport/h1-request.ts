@@ -1,9 +1,13 @@
 /**
- * The fast path's request: written once, as bytes, and sent as they are by every connection.
+ * The fast path's request as bytes: the transport's is written once and sent as it is by every
+ * connection; an exchange's (exchange.ts) is built per call.
  */
 
-/** The request every connection sends, prebuilt; undefined when the fast path cannot build it exactly (then undici sends it). */
-export function buildRequest(url: URL, method: string, headers: Record<string, string>, body: Uint8Array | undefined): Buffer | undefined {
+/**
+ * The request as HTTP/1.1 bytes (a string body as UTF-8); undefined when the fast path cannot
+ * build it exactly (then undici sends it).
+ */
+export function buildRequest(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined): Buffer | undefined {
   if (url.protocol !== "http:" || url.username || url.password) return undefined;
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) return undefined;
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
@@ -17,9 +21,13 @@ export function buildRequest(url: URL, method: string, headers: Record<string, s
     head += `${name}: ${value}\r\n`;
   }
   if (!host) head += `host: ${url.host}\r\n`;
-  const length = body?.length ?? 0;
-  if (length > 0 || ["POST", "PUT", "PATCH"].includes(method)) head += `content-length: ${length}\r\n`;
+  const length = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  if (length > 0 || method === "POST" || method === "PUT" || method === "PATCH") head += `content-length: ${length}\r\n`;
   head += "\r\n";
-  const headBytes = Buffer.from(head, "latin1");
-  return length > 0 ? Buffer.concat([headBytes, body!]) : headBytes;
+  // One allocation for head and body.
+  const bytes = Buffer.allocUnsafe(head.length + length);
+  const at = bytes.write(head, 0, "latin1");
+  if (typeof body === "string") bytes.write(body, at, "utf8");
+  else if (body !== undefined) bytes.set(body, at);
+  return bytes;
 }

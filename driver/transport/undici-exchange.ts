@@ -1,7 +1,8 @@
 import { Pool, type Dispatcher } from "undici";
 import { nowMs } from "../clock.js";
 import { codeError, errorKind } from "./error-kind.js";
-import { addHeader, NO_BODY, NO_HEADERS, type Exchange, type ExchangeKeep, type ExchangeRequest, type ExchangeResult } from "./exchange.js";
+import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
+import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
 import { undiciTimeouts } from "./undici.js";
 
 /**

@@ -1,0 +1,197 @@
+/**
+ * One keep-alive connection of the fast exchange (fast-exchange.ts): a plain socket carrying one
+ * request at a time (no pipelining), its bytes built per call (h1-request.ts) and its response read
+ * by the pure parser (h1-parser.ts). The head is turned into a header object and the body copied
+ * only when the request asks to keep them.
+ *
+ * As on the transport's connections (h1-connection.ts): a response the parser marks as the
+ * connection's last (`connection: close`, HTTP/1.0 without keep-alive, a body framed by the close)
+ * ends the connection after it; a protocol error ends it and fails its request as `protocol`; a
+ * close or an error fails the request in flight by its error kind. One difference: a request
+ * written on a connection reused from the pool that closes before any byte of its answer arrived
+ * (the target dropped an idle keep-alive connection as it was written) is sent once more on a new
+ * connection, as browsers do, instead of failing as `reset`.
+ */
+import { connect, type Socket } from "node:net";
+import { nowMs } from "../clock.js";
+import { codeError, errorKind } from "./error-kind.js";
+import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
+import type { ExchangeKeep, ExchangeResult } from "./exchange.js";
+import { H1ParseError, H1ResponseParser, type H1Events } from "./h1-parser.js";
+
+/** A request waiting for, or on, a connection. */
+export class H1Job {
+  /** Sent once more already (see the file comment). */
+  retried = false;
+
+  constructor(
+    readonly bytes: Buffer,
+    readonly head: boolean,
+    readonly keep: ExchangeKeep,
+    readonly sentMs: number,
+    readonly resolve: (r: ExchangeResult) => void,
+  ) {}
+
+  /** Ends the job as a failure of `err`'s kind. */
+  fail(err: unknown): void {
+    this.resolve({ ok: false, kind: errorKind(err), sentMs: this.sentMs, endMs: nowMs() });
+  }
+}
+
+/** What a connection tells its pool. */
+export interface H1JobPool {
+  /** The connection finished its job and can take another. */
+  release(c: H1ExchangeConnection): void;
+  /** The connection is gone; `retry`, when given, is a job to send again on another connection. */
+  dropped(c: H1ExchangeConnection, retry: H1Job | undefined): void;
+}
+
+/** One keep-alive socket to one origin, one job at a time. */
+export class H1ExchangeConnection implements H1Events {
+  private socket: Socket | undefined;
+  private connected = false;
+  private readonly parser = new H1ResponseParser(this, false);
+  /** The job in flight. */
+  job: H1Job | undefined;
+  /** Responses read on this socket (0: a new connection). */
+  private responses = 0;
+  /** Whether any byte of the job's answer arrived. */
+  private answered = false;
+  private headers = NO_HEADERS;
+  private chunks: Buffer[] | undefined;
+  private gone = false;
+  /** Resolves when the socket connects or fails (for prepare()). */
+  private onConnected: ((ok: boolean) => void) | undefined;
+
+  constructor(
+    private readonly pool: H1JobPool,
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  /** Connects without a job (ahead of the start); resolves whether it connected. */
+  connectAhead(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.onConnected = resolve;
+      this.open();
+    });
+  }
+
+  /** Sends `job` (connecting first when needed). */
+  run(job: H1Job): void {
+    this.job = job;
+    this.answered = false;
+    this.parser.headRequests = job.head;
+    if (this.socket === undefined) this.open();
+    else if (this.connected) this.socket.write(job.bytes);
+  }
+
+  /** Ends the connection now; its job fails with `err`'s kind. */
+  fail(err: Error): void {
+    if (this.socket) this.socket.destroy(err);
+    else this.end(err);
+  }
+
+  private open(): void {
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    this.socket = socket;
+    socket.on("connect", () => {
+      this.connected = true;
+      this.onConnected?.(true);
+      this.onConnected = undefined;
+      if (this.job) socket.write(this.job.bytes);
+    });
+    socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      if (socket === this.socket) this.onClose(socket);
+    });
+  }
+
+  private onData(socket: Socket, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    this.answered = true;
+    try {
+      this.parser.feed(chunk);
+    } catch (err) {
+      if (!(err instanceof H1ParseError)) throw err;
+      if (socket === this.socket) socket.destroy(err);
+    }
+  }
+
+  private onClose(socket: Socket): void {
+    this.onConnected?.(false);
+    this.onConnected = undefined;
+    const err = (socket as Socket & { errored?: Error | null }).errored;
+    // A body framed by the close ends here (its response event resolves the job), unless the close is an error.
+    if (this.job && !err) this.parser.end();
+    this.end(err ?? codeError(this.connected ? "the target closed the connection" : "connection closed before it was established", "UND_ERR_SOCKET"));
+  }
+
+  /** The connection is gone: its job fails (or goes again), and the pool forgets it. */
+  private end(err: Error): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.socket = undefined;
+    this.connected = false;
+    const job = this.job;
+    this.job = undefined;
+    let retry: H1Job | undefined;
+    if (job) {
+      const kind = errorKind(err);
+      if (this.responses > 0 && !this.answered && !job.retried && kind === "reset") {
+        job.retried = true;
+        retry = job;
+      } else job.fail(err);
+    }
+    this.pool.dropped(this, retry);
+  }
+
+  head(head: string): void {
+    const keep = this.job?.keep;
+    this.headers = keep?.headers ? parseHeaders(head) : NO_HEADERS;
+    this.chunks = keep?.body ? [] : undefined;
+  }
+
+  body(buf: Buffer, start: number, end: number): void {
+    // The parser may reuse `buf`: a copy.
+    this.chunks?.push(Buffer.from(buf.subarray(start, end)));
+  }
+
+  response(status: number, bytes: number, closeAfter: boolean): boolean {
+    const job = this.job;
+    if (job === undefined) throw new H1ParseError("a response arrived with no request in flight");
+    this.job = undefined;
+    this.responses++;
+    const chunks = this.chunks;
+    const body = chunks === undefined ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+    const headers = this.headers;
+    this.chunks = undefined;
+    this.headers = NO_HEADERS;
+    job.resolve({ ok: true, status, headers, body, bytes, sentMs: job.sentMs, endMs: nowMs() });
+    if (closeAfter || this.socket === undefined) {
+      // The target closes this connection: the pool opens another one when it needs one.
+      const socket = this.socket;
+      this.socket = undefined;
+      socket?.destroy();
+      this.end(codeError("the target closed the connection", "UND_ERR_SOCKET"));
+      return false;
+    }
+    this.pool.release(this);
+    return true;
+  }
+}
+
+/** The headers of a response head (after its status line): lower-case names, repeated ones as arrays. */
+export function parseHeaders(head: string): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (let at = head.indexOf("\r\n"); at >= 0; ) {
+    const from = at + 2;
+    const next = head.indexOf("\r\n", from);
+    const end = next < 0 ? head.length : next;
+    const colon = head.indexOf(":", from);
+    if (colon > from && colon < end) addHeader(headers, head.slice(from, colon).trim().toLowerCase(), head.slice(colon + 1, end).trim());
+    at = next;
+  }
+  return headers;
+}
