@@ -8,6 +8,7 @@ import { intervalsCsv, reportHtml, reportJson } from "../web/exports.js";
 import type { Command } from "./help.js";
 import { writeOut } from "./out-json.js";
 import { EXIT } from "./run-test.js";
+import { alignColumns } from "./summary.js";
 import { dataFlag, testSource } from "./test-source.js";
 
 const reportFlags = {
@@ -78,8 +79,7 @@ export const testsCommand: Command = {
           t.spec?.name ?? "",
         ]);
       }
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) console.log(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
+      for (const line of alignColumns(rows)) console.log(line);
       console.log(`\n${["kannon report ID", source.flag, "--format json|csv|html"].filter(Boolean).join(" ")} exports one.`);
       return EXIT.ok;
     } finally {

@@ -1,4 +1,4 @@
-import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js";
+import type { LatencyStats, Report, ScenarioStats, Stats, StepStats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { errorsLine, verdictOf } from "../metrics/outcome.js";
 import { msOf } from "../metrics/stats.js";
@@ -75,6 +75,7 @@ export function formatReport(report: Report, failedThresholds: readonly string[]
   if (t.serviceTime) lines.push(latencyLine("service time (from send)", t.serviceTime));
   // Failed requests' times are kept out of the percentiles above: the time to fail is apart.
   if (t.failedLatency && t.failedLatency.count > 0n) lines.push(latencyLine("failed requests, time to fail", t.failedLatency));
+  lines.push(...scenarioLines(t.scenarios), ...stepLines(t.steps));
   // One driver has no fleet to be skewed against: only its own late start is worth a word.
   const many = report.drivers.length > 1;
   if (many) lines.push(`  fleet start skew: ${ms(report.fleetStartSkewUs)}`);
@@ -90,4 +91,42 @@ export function formatReport(report: Report, failedThresholds: readonly string[]
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * Rows of cells as aligned columns, each line starting with `indent`: the first column left-aligned,
+ * the others right-aligned when `numbers`, left-aligned otherwise; the last cell is not padded.
+ */
+export function alignColumns(rows: readonly (readonly string[])[], indent = "", numbers = false): string[] {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map(
+    (r) => indent + r.map((cell, i) => (numbers && i > 0 ? cell.padStart(widths[i]!) : i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd(),
+  );
+}
+
+const pct = (l: LatencyStats | undefined, p: "p50Us" | "p99Us") => (l && l.count > 0n ? ms(l[p]) : "–");
+
+/** A scenario test's iterations per scenario (none for a single-request test). */
+function scenarioLines(scenarios: readonly ScenarioStats[]): string[] {
+  if (scenarios.length === 0) return [];
+  const rows = [["scenario", "iterations", "aborted", "it/s", "iteration p50", "p99"]];
+  for (const s of scenarios)
+    rows.push([s.scenario, String(s.iterations), String(s.aborted), s.iterationsPerS.toFixed(1), pct(s.iterationDuration, "p50Us"), pct(s.iterationDuration, "p99Us")]);
+  return ["  per scenario (iteration duration without think time):", ...alignColumns(rows, "    ", true)];
+}
+
+/** A scenario test's numbers per step, and the checks that failed by name (none for a single-request test). */
+function stepLines(steps: readonly StepStats[]): string[] {
+  if (steps.length === 0) return [];
+  const rows = [["step", "requests", "errors", "checks passed", "failed", "capture missing", "p50", "p99"]];
+  const failed: string[] = [];
+  for (const st of steps) {
+    const name = `${st.scenario}/${st.step}`;
+    const s = st.stats;
+    const passed = st.checks.reduce((n, c) => n + c.passed, 0n);
+    const fails = st.checks.reduce((n, c) => n + c.failed, 0n);
+    rows.push([name, String(s?.requests ?? 0n), String(s?.errors ?? 0n), String(passed), String(fails), String(st.captureMissing), pct(s?.latency, "p50Us"), pct(s?.latency, "p99Us")]);
+    for (const c of st.checks) if (c.failed > 0n) failed.push(`    ${name} "${c.name}": failed ${c.failed} of ${c.passed + c.failed}`);
+  }
+  return ["  per step (latency of succeeded requests):", ...alignColumns(rows, "    ", true), ...(failed.length > 0 ? ["  failed checks:", ...failed] : [])];
 }

@@ -11,6 +11,7 @@ import { TestSpecSchema, TestState, Verdict } from "../gen/kannon/v1/test_pb.js"
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { DEFAULT_MAX_ERROR_RATE, judgeOutcome, percent } from "../metrics/outcome.js";
 import { CHARTS, chartPoint, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
+import { scenariosHtml, STEP_CSV_COLUMNS, stepCsvRows, stepsHtml } from "./step-tables.js";
 import { lineChart, percentileChart } from "./svg-chart.js";
 
 /** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
@@ -53,41 +54,61 @@ const CSV_COLUMNS = [
   "failed_p99_us",
 ] as const;
 
-/** One CSV row per interval, with a header; pass every interval ({@link allIntervals}), not the report's downsampled series. */
+/**
+ * One CSV row per interval, with a header; pass every interval ({@link allIntervals}), not the
+ * report's downsampled series. A scenario test's CSV has two more columns after `interval`,
+ * `scenario` and `step` (both empty on the interval's total row), and {@link STEP_CSV_COLUMNS} at
+ * the end; under each total row come a row per scenario (`step` empty: its iterations, aborted,
+ * iteration p50/p99) and a row per step that counted something (the request columns for that
+ * step, its checks, capture_missing, and in `aborted` the iterations it ended).
+ */
 export function intervalsCsv(intervals: Iterable<Stats>): string {
-  const rows = [CSV_COLUMNS.join(",")];
-  for (const s of intervals) {
-    // An interval without a sample of a kind (every request failed, say) leaves its cells empty.
-    const sampled = (x: Stats["latency"]) => (x && x.count > 0n ? x : undefined);
-    const l = sampled(s.latency);
-    const st = sampled(s.serviceTime);
-    const f = sampled(s.failedLatency);
-    rows.push(
-      [
-        s.interval,
-        iso(s.start),
-        iso(s.end),
-        s.requests,
-        s.requestsPerS.toFixed(3),
-        s.errors,
-        s.dropped,
-        s.late,
-        s.bytesReceived,
-        l?.p50Us ?? "",
-        l?.p90Us ?? "",
-        l?.p95Us ?? "",
-        l?.p99Us ?? "",
-        l?.p999Us ?? "",
-        l?.maxUs ?? "",
-        l ? l.meanUs.toFixed(1) : "",
-        st?.p50Us ?? "",
-        st?.p99Us ?? "",
-        f?.p50Us ?? "",
-        f?.p99Us ?? "",
-      ].join(","),
-    );
+  const all = [...intervals];
+  const scenario = all.some((s) => s.steps.length > 0 || s.scenarios.length > 0);
+  const [first, ...rest] = CSV_COLUMNS;
+  const rows = [(scenario ? [first, "scenario", "step", ...rest, ...STEP_CSV_COLUMNS] : CSV_COLUMNS).join(",")];
+  for (const s of all) {
+    if (!scenario) {
+      rows.push([s.interval, ...statsCells(s)].join(","));
+      continue;
+    }
+    rows.push([s.interval, "", "", ...statsCells(s), ...STEP_CSV_COLUMNS.map(() => "")].join(","));
+    for (const r of stepCsvRows(s)) rows.push([s.interval, csvText(r.scenario), csvText(r.step), ...(r.stats ? statsCells(r.stats, s) : rest.map(() => "")), ...r.extra].join(","));
   }
   return `${rows.join("\n")}\n`;
+}
+
+/** A text cell of the CSV, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+const csvText = (t: string) => (/[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t);
+
+/** The cells of CSV_COLUMNS after `interval`; a step's stats take start and end from `outer`. */
+function statsCells(s: Stats, outer: Stats = s): unknown[] {
+  // An interval without a sample of a kind (every request failed, say) leaves its cells empty.
+  const sampled = (x: Stats["latency"]) => (x && x.count > 0n ? x : undefined);
+  const l = sampled(s.latency);
+  const st = sampled(s.serviceTime);
+  const f = sampled(s.failedLatency);
+  return [
+    iso(outer.start),
+    iso(outer.end),
+    s.requests,
+    s.requestsPerS.toFixed(3),
+    s.errors,
+    s.dropped,
+    s.late,
+    s.bytesReceived,
+    l?.p50Us ?? "",
+    l?.p90Us ?? "",
+    l?.p95Us ?? "",
+    l?.p99Us ?? "",
+    l?.p999Us ?? "",
+    l?.maxUs ?? "",
+    l ? l.meanUs.toFixed(1) : "",
+    st?.p50Us ?? "",
+    st?.p99Us ?? "",
+    f?.p50Us ?? "",
+    f?.p99Us ?? "",
+  ];
 }
 
 /** A client-side threshold's verdict (the CLI's `--threshold`), for the HTML report. */
@@ -136,7 +157,8 @@ export interface ReportHtmlOptions {
  * One self-contained HTML file (no script, no network): the test's name, verdict, spec and
  * thresholds, the final numbers, status codes and error kinds, req/s, errors/s and latency
  * p50/p90/p99 over the elapsed time and the latency percentile distribution as inline SVG charts
- * (ticked axes), the per-driver table, and the interval data itself in a JSON block
+ * (ticked axes), a scenario test's per-scenario and per-step tables (with each check's passes and
+ * fails), the per-driver table, and the interval data itself in a JSON block
  * (`<script type="application/json" id="kannon-intervals">`).
  */
 export function reportHtml(report: Report, intervals: Stats[], options: ReportHtmlOptions = {}): string {
@@ -155,6 +177,8 @@ export function reportHtml(report: Report, intervals: Stats[], options: ReportHt
     intervals.map((s) => ({ interval: s.interval, requests: Number(s.requests), requestsPerS: s.requestsPerS, errors: Number(s.errors), p50Us: Number(s.latency?.p50Us ?? 0n), p90Us: Number(s.latency?.p90Us ?? 0n), p99Us: Number(s.latency?.p99Us ?? 0n) })),
   ).replace(/</g, "\\u003c");
   const name = report.spec?.name || report.testId;
+  const t = report.total;
+  const perStep = (t?.scenarios.length ? `<h2>Scenarios</h2>\n${scenariosHtml(t)}\n` : "") + (t?.steps.length ? `<h2>Steps</h2>\n${stepsHtml(t)}\n` : "");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kannon report: ${esc(name)}</title>
@@ -169,7 +193,7 @@ ${numbersHtml(report.total)}
 </div>
 <h2>Thresholds</h2>
 ${thresholdsHtml(report, thresholds)}
-<h2>Status codes and errors</h2>
+${perStep}<h2>Status codes and errors</h2>
 ${errorKindsHtml(report.total) || "<p>No response at all.</p>"}
 ${charts.join("\n")}
 ${partial}

@@ -1,0 +1,84 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
+import { TestState } from "../gen/kannon/v1/test_pb.js";
+import { alignColumns, formatReport } from "./summary.js";
+
+const latency = (p50Us: bigint, p99Us: bigint) => ({ count: 10n, minUs: 1n, p50Us, p90Us: p99Us, p95Us: p99Us, p99Us, p999Us: p99Us, maxUs: p99Us });
+
+/** A finished report; `scenario` adds hand-built per-scenario and per-step numbers to its total. */
+function report(scenario: boolean): Report {
+  return create(ReportSchema, {
+    testId: "t1",
+    state: TestState.COMPLETED,
+    spec: { name: "shop", targetUrl: "http://127.0.0.1:1/", workload: { case: "avalanche", value: { concurrency: 2 } } },
+    drivers: [{ driverId: "driver-1", stats: { requests: 30n, latency: latency(1000n, 2000n) }, finished: true }],
+    total: {
+      requests: 30n,
+      requestsPerS: 15,
+      statusCounts: { 200: 29n, 401: 1n },
+      errors: 1n,
+      latency: latency(1000n, 2000n),
+      ...(scenario
+        ? {
+            scenarios: [
+              { scenarioIndex: 0, scenario: "shopper", iterations: 10n, aborted: 1n, iterationsPerS: 5, iterationDuration: latency(4500n, 9990n) },
+              { scenarioIndex: 1, scenario: "idle", iterations: 0n },
+            ],
+            steps: [
+              {
+                stepIndex: 0,
+                scenario: "shopper",
+                step: "login",
+                stats: { requests: 10n, errors: 0n, latency: latency(1250n, 3000n) },
+                checks: [
+                  { name: "ok", passed: 10n, failed: 0n },
+                  { name: "has token", passed: 9n, failed: 1n },
+                ],
+                captureMissing: 1n,
+                abortedIterations: 1n,
+              },
+              { stepIndex: 1, scenario: "shopper", step: "item", stats: { requests: 9n, errors: 1n }, checks: [] },
+            ],
+          }
+        : {}),
+    },
+  });
+}
+
+describe("the CLI summary of a scenario test", () => {
+  it("prints per-scenario and per-step rows below the total, and the checks that failed by name", () => {
+    const lines = formatReport(report(true)).split("\n");
+    const at = lines.indexOf("  per scenario (iteration duration without think time):");
+    expect(at).toBeGreaterThan(lines.findIndex((l) => l.startsWith("  latency:")));
+    expect(lines.slice(at + 1, at + 4)).toEqual([
+      "    scenario  iterations  aborted  it/s  iteration p50      p99",
+      "    shopper           10        1   5.0        4.50 ms  9.99 ms",
+      "    idle               0        0   0.0              –        –",
+    ]);
+    expect(lines.slice(at + 4, at + 11)).toEqual([
+      "  per step (latency of succeeded requests):",
+      "    step           requests  errors  checks passed  failed  capture missing      p50      p99",
+      "    shopper/login        10       0             19       1                1  1.25 ms  3.00 ms",
+      "    shopper/item          9       1              0       0                0        –        –",
+      "  failed checks:",
+      '    shopper/login "has token": failed 1 of 10',
+      "  per driver:",
+    ]);
+  });
+
+  it("prints nothing of the kind for a single-request test", () => {
+    const plain = formatReport(report(false));
+    expect(plain).not.toMatch(/per scenario|per step|failed checks/);
+    // The same report with its step rows cut off the scenario one.
+    const withSteps = formatReport(report(true)).split("\n");
+    const from = withSteps.indexOf("  per scenario (iteration duration without think time):");
+    const to = withSteps.indexOf("  per driver:");
+    expect([...withSteps.slice(0, from), ...withSteps.slice(to)].join("\n")).toBe(plain);
+  });
+
+  it("alignColumns pads every column but the last, numbers to the right", () => {
+    expect(alignColumns([["a", "bb", "c"], ["ccc", "d", "e"]])).toEqual(["a    bb  c", "ccc  d   e"]);
+    expect(alignColumns([["a", "bb"], ["ccc", "1"]], "> ", true)).toEqual(["> a    bb", "> ccc   1"]);
+  });
+});
