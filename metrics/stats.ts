@@ -60,8 +60,18 @@ export interface DecodedHistograms {
   failedLatency: SparseCounts | undefined;
 }
 
-/** Decodes a metrics message's histograms; throws on bytes that are not an HdrHistogram encoding. */
-export function decodeMetrics(m: MetricsMessage): DecodedHistograms {
+/** The encoded histograms of a metrics message, or of one of its steps (StepMetrics). */
+export type EncodedHistograms = Pick<MetricsMessage, "latencyHistogram" | "serviceTimeHistogram" | "failedLatencyHistogram">;
+
+/**
+ * What {@link MetricsAccumulator.addDecoded} sums: a metrics message's counters, or a step's
+ * (StepMetrics, which has no dropped, late or interval bounds).
+ */
+export type CountedInterval = Pick<MetricsMessage, "requests" | "bytesReceived" | "statusCounts" | "errorCounts"> &
+  Partial<Pick<MetricsMessage, "dropped" | "late" | "intervalStart" | "intervalEnd">>;
+
+/** Decodes a metrics message's (or a step's) histograms; throws on bytes that are not an HdrHistogram encoding. */
+export function decodeMetrics(m: EncodedHistograms): DecodedHistograms {
   return {
     latency: m.latencyHistogram.length > 0 ? decodeCounts(m.latencyHistogram) : undefined,
     serviceTime: m.serviceTimeHistogram.length > 0 ? decodeCounts(m.serviceTimeHistogram) : undefined,
@@ -74,6 +84,16 @@ export type FailureCounts = Pick<Stats, "requests" | "errors" | "statusCounts" |
 
 /** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
 const scratch = createLatencyHistogram(64);
+
+/** Summarises merged counts (see {@link latencyStats}). */
+export function countsStats(counts: Counts, withHistogram: boolean): LatencyStats {
+  return latencyStats(counts.toHistogram(scratch), withHistogram);
+}
+
+/** Seconds between two epoch-ms instants, 0 when either is unknown or they are not in order (no rate). */
+export function windowSeconds(startMs: number, endMs: number): number {
+  return Number.isFinite(startMs) && Number.isFinite(endMs) && endMs > startMs ? (endMs - startMs) / 1000 : 0;
+}
 
 /**
  * Exact merge of interval metrics: counts are summed and histograms added, never averaged.
@@ -103,11 +123,11 @@ export class MetricsAccumulator implements Counters {
   }
 
   /** Adds one driver interval whose histograms were decoded already (decode once, add many times). */
-  addDecoded(m: MetricsMessage, h: DecodedHistograms): void {
+  addDecoded(m: CountedInterval, h: DecodedHistograms): void {
     this.requests += Number(m.requests);
     this.bytesReceived += Number(m.bytesReceived);
-    this.dropped += Number(m.dropped);
-    this.late += Number(m.late);
+    this.dropped += Number(m.dropped ?? 0n);
+    this.late += Number(m.late ?? 0n);
     addCounts(this.statusCounts, m.statusCounts as { [k: string]: bigint }, Number);
     addCounts(this.errorCounts, m.errorCounts, String);
     if (h.latency) this.latency.addSparse(h.latency);
@@ -175,7 +195,7 @@ export class MetricsAccumulator implements Counters {
   toStats(options: { withHistogram?: boolean; interval?: number; startMs?: number; endMs?: number } = {}): Stats {
     const startMs = options.startMs ?? this.startMs;
     const endMs = options.endMs ?? this.endMs;
-    const seconds = Number.isFinite(startMs) && Number.isFinite(endMs) && endMs > startMs ? (endMs - startMs) / 1000 : 0;
+    const seconds = windowSeconds(startMs, endMs);
     const withHistogram = options.withHistogram ?? false;
     return create(StatsSchema, {
       ...(Number.isFinite(startMs) ? { start: timestampAt(startMs) } : {}),
@@ -185,9 +205,9 @@ export class MetricsAccumulator implements Counters {
       bytesReceived: BigInt(this.bytesReceived),
       dropped: BigInt(this.dropped),
       late: BigInt(this.late),
-      latency: latencyStats(this.latency.toHistogram(scratch), withHistogram),
-      ...(this.serviceCounts ? { serviceTime: latencyStats(this.serviceCounts.toHistogram(scratch), withHistogram) } : {}),
-      ...(this.failedLatency.total > 0 ? { failedLatency: latencyStats(this.failedLatency.toHistogram(scratch), withHistogram) } : {}),
+      latency: countsStats(this.latency, withHistogram),
+      ...(this.serviceCounts ? { serviceTime: countsStats(this.serviceCounts, withHistogram) } : {}),
+      ...(this.failedLatency.total > 0 ? { failedLatency: countsStats(this.failedLatency, withHistogram) } : {}),
       interval: options.interval ?? 0,
     });
   }

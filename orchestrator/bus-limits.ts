@@ -1,4 +1,5 @@
 import type { HeartbeatMessage, MetricsMessage, RegisterMessage } from "../gen/kannon/v1/bus_pb.js";
+import { MAX_STEPS } from "./validate.js";
 
 /**
  * Bounds on what arrives from the bus. Anyone who can write to the topics can send anything, so
@@ -17,6 +18,8 @@ export const BUS_LIMITS = {
   /** Entries of a metrics message's status or error counts, and the length of an error kind. */
   countEntries: 1000,
   errorKindChars: 128,
+  /** Step and scenario blocks of a metrics message (a test has at most MAX_STEPS steps, and fewer scenarios). */
+  stepEntries: MAX_STEPS,
 } as const;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -47,6 +50,17 @@ export function metricsProblem(m: MetricsMessage): string | undefined {
   if (bad) return bad;
   if (!m.testId) return "a metrics message without test_id";
   if (m.error.length > BUS_LIMITS.errorChars) return `a metrics message with an error text of ${m.error.length} characters (at most ${BUS_LIMITS.errorChars})`;
+  if (m.steps.length > BUS_LIMITS.stepEntries || m.scenarios.length > BUS_LIMITS.stepEntries)
+    return `a metrics message with ${m.steps.length} step and ${m.scenarios.length} scenario blocks (at most ${BUS_LIMITS.stepEntries} each)`;
+  for (const counted of [m, ...m.steps]) {
+    const bad = countsProblem(counted);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+/** Why a message's (or one of its steps') status and error counts are out of bounds, or undefined. */
+function countsProblem(m: Pick<MetricsMessage, "statusCounts" | "errorCounts">): string | undefined {
   const statuses = Object.keys(m.statusCounts).length;
   const kinds = Object.keys(m.errorCounts);
   if (statuses > BUS_LIMITS.countEntries || kinds.length > BUS_LIMITS.countEntries)

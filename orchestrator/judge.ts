@@ -91,6 +91,6 @@ export function judgeDrivers(live: LiveTest, c: JudgeContext): void {
  */
 export function endingOf(live: LiveTest): Ending {
   if (live.cancelRequested) return { state: TestState.CANCELLED, message: "cancelled by request" };
-  if ([...live.drivers.values()].every((d) => d.message !== "" && d.totals.requests === 0)) return { state: TestState.FAILED, message: "no driver ran the test" };
+  if ([...live.drivers.values()].every((d) => d.message !== "" && d.totals.total.requests === 0)) return { state: TestState.FAILED, message: "no driver ran the test" };
   return { state: TestState.COMPLETED, message: "" };
 }

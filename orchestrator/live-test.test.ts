@@ -5,7 +5,8 @@ import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
-import { cover, LATE_START_US, LiveTest, type Ending, type TestUpdate } from "./live-test.js";
+import { LiveTest, type Ending, type TestUpdate } from "./live-test.js";
+import { cover, LATE_START_US } from "./run-report.js";
 import { downsample } from "./series.js";
 
 const START_MS = 1_764_000_000_000;

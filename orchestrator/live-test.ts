@@ -1,44 +1,27 @@
 import { clone, create } from "@bufbuild/protobuf";
 import type { MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DriverProgressSchema, type DriverProgress } from "../gen/kannon/v1/orchestrator_pb.js";
-import { DriverReportSchema, IntervalRangeSchema, ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import type { Series } from "./series.js";
 import { withoutHistograms } from "./series.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { judgeOutcome } from "../metrics/outcome.js";
-import { decodeMetrics, MetricsAccumulator, msOf, timestampAt } from "../metrics/stats.js";
-import { DEFAULT_REPORT_INTERVAL_MS, LATE_START_MS } from "../workload/defaults.js";
+import { msOf, timestampAt } from "../metrics/stats.js";
+import { decodeRun, RunAccumulator, scenarioLayout, type ScenarioLayout } from "../metrics/step-stats.js";
+import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
 import { MAX_CLOCK_OFFSET_MS } from "./clock-offset.js";
+import { cover, driverReports, fleetStartSkewUs, type DriverProgressState } from "./run-report.js";
 
 /** A seq further ahead than this is no clock error but a bad record: refused without losing its driver. */
 const MAX_PLAUSIBLE_LEAD_MS = 3_600_000;
-/** The `clock` field of a driver's report, when measured. */
-const withClock = (clock: ClockOffset | undefined) => (clock ? { clock } : {});
-
-/** A driver that starts this much later than start_at is flagged as a late start. */
-export const LATE_START_US = BigInt(LATE_START_MS * 1000);
-
 /**
  * How many intervals past "now" a driver's seq may run, on top of the clock contract's bound
  * (MAX_CLOCK_OFFSET_MS): the interval a driver is in is ahead of the orchestrator's by up to one.
  */
 const MAX_SEQ_AHEAD = 5;
 /** The accumulator of an interval nobody reported in: never written to. */
-const NOTHING = new MetricsAccumulator();
-
-interface DriverProgressState {
-  id: string;
-  /** Highest seq seen, or -1. */
-  lastSeq: number;
-  finished: boolean;
-  lost: boolean;
-  message: string;
-  skewUs: bigint | undefined;
-  totals: MetricsAccumulator;
-  /** Intervals delivered with measurements, as sorted, disjoint [first, last] ranges. */
-  covered: [number, number][];
-}
+const NOTHING = new RunAccumulator();
 
 /**
  * What a watcher of a test is told: the test as it is now, each driver's progress, and what
@@ -70,8 +53,10 @@ export interface Ending {
  */
 export class LiveTest {
   readonly drivers = new Map<string, DriverProgressState>();
-  private readonly pending = new Map<number, MetricsAccumulator>();
-  private readonly cumulative = new MetricsAccumulator();
+  private readonly pending = new Map<number, RunAccumulator>();
+  /** The test's steps and scenarios, by index (none for a single-request test). */
+  readonly layout: ScenarioLayout;
+  private readonly cumulative: RunAccumulator;
   private nextInterval = 0;
   /** Active drivers whose lastSeq is below nextInterval; -1 when it must be counted again. */
   private behind = -1;
@@ -104,8 +89,10 @@ export class LiveTest {
     this.intervalMs = test.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     this.startAtMs = test.startAt ? msOf(test.startAt) : Date.now();
     this.sharedIds = [...test.driverIds];
+    this.layout = scenarioLayout(test.spec);
+    this.cumulative = new RunAccumulator(this.layout);
     for (const id of test.driverIds)
-      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new MetricsAccumulator(), covered: [] });
+      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new RunAccumulator(this.layout), covered: [] });
   }
 
   /** How many intervals have been emitted. */
@@ -150,22 +137,24 @@ export class LiveTest {
 
   /**
    * Applies one deduplicated driver interval (check {@link rejects} first); emits any interval that
-   * became complete. Throws, changing nothing, when the message's histograms do not decode.
+   * became complete. Throws, changing nothing, when the message's histograms do not decode or its
+   * steps or scenarios are not the test's.
    * A driver declared lost still counts what it delivers until the test ends; its final message
    * shows it was not lost after all.
    */
   apply(m: MetricsMessage): void {
     const d = this.drivers.get(m.driverId);
     if (!d || d.finished || this.sealed) return;
-    const decoded = decodeMetrics(m);
+    const decoded = decodeRun(m, this.layout);
     const wasBehind = this.isBehind(d);
     const seq = Number(m.seq);
-    const hasData = m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0 || m.failedLatencyHistogram.length > 0;
+    const hasData =
+      m.requests > 0n || m.dropped > 0n || m.latencyHistogram.length > 0 || m.failedLatencyHistogram.length > 0 || m.steps.length > 0 || m.scenarios.length > 0;
     if (hasData || !m.final) {
       d.totals.addDecoded(m, decoded);
       cover(d.covered, seq);
       let acc = this.pending.get(seq);
-      if (!acc && seq >= this.nextInterval) this.pending.set(seq, (acc = new MetricsAccumulator()));
+      if (!acc && seq >= this.nextInterval) this.pending.set(seq, (acc = new RunAccumulator(this.layout)));
       // A straggler for an interval already emitted still counts in the totals.
       (acc ?? this.cumulative).addDecoded(m, decoded);
       this.maxSeq = Math.max(this.maxSeq, seq);
@@ -226,12 +215,10 @@ export class LiveTest {
     test.endedAt = timestampAt(nowMs);
     test.partial = lost.length > 0 && ending.state === TestState.COMPLETED;
     test.message = [ending.message, ...lost.map((d) => d.message)].filter(Boolean).join("; ");
-    test.outcome = judgeOutcome(this.cumulative.failureCounts(), test.spec, test.state, test.message);
+    test.outcome = judgeOutcome(this.cumulative.total.failureCounts(), test.spec, test.state, test.message);
     this.test = test;
 
-    const skews = [...this.drivers.values()].map((d) => d.skewUs).filter((s): s is bigint => s !== undefined);
-    const fleetSkew = skews.length > 0 ? skews.reduce((a, b) => (a > b ? a : b)) - skews.reduce((a, b) => (a < b ? a : b)) : 0n;
-    const endMs = Number.isFinite(this.cumulative.endMs) ? this.cumulative.endMs : nowMs;
+    const endMs = Number.isFinite(this.cumulative.total.endMs) ? this.cumulative.total.endMs : nowMs;
     const report = create(ReportSchema, {
       testId: test.id,
       state: test.state,
@@ -239,24 +226,13 @@ export class LiveTest {
       message: test.message,
       ...(test.startAt ? { startAt: test.startAt } : {}),
       ...(test.endedAt ? { endedAt: test.endedAt } : {}),
-      total: this.cumulative.toStats({ withHistogram: true, startMs: this.startAtMs, endMs }),
-      drivers: [...this.drivers.values()].map((d) =>
-        create(DriverReportSchema, {
-          driverId: d.id,
-          stats: d.totals.toStats({ withHistogram: true, startMs: this.startAtMs }),
-          startSkewUs: d.skewUs ?? 0n,
-          lateStart: (d.skewUs ?? 0n) > LATE_START_US,
-          finished: d.finished,
-          message: d.message,
-          coveredIntervals: d.covered.map(([first, last]) => create(IntervalRangeSchema, { first, last })),
-          ...withClock(clockOf(d.id)),
-        }),
-      ),
+      total: this.cumulative.toStats({ withHistogram: true, startMs: this.startAtMs, endMs, every: true }),
+      drivers: driverReports(this.drivers.values(), this.startAtMs, clockOf),
       intervals: series.intervals,
       intervalStep: series.step,
       intervalCount: this.nextInterval,
       outcome: test.outcome,
-      fleetStartSkewUs: fleetSkew,
+      fleetStartSkewUs: fleetStartSkewUs(this.drivers.values()),
       ...(test.spec ? { spec: test.spec } : {}),
     });
     this.broadcast({ test, cumulative: report.total!, drivers: this.driverProgress(), report });
@@ -285,7 +261,7 @@ export class LiveTest {
         withHistogram: true,
         interval: k,
         startMs: windowStart,
-        endMs: Number.isFinite(acc.endMs) ? Math.min(acc.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
+        endMs: Number.isFinite(acc.total.endMs) ? Math.min(acc.total.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
       });
       this.onInterval(stats);
       this.lastInterval = withoutHistograms(stats);
@@ -298,7 +274,7 @@ export class LiveTest {
   /** Judges the results so far into the test's outcome (a new Test: a sent one is never changed). */
   private judge(): void {
     this.test = clone(TestSchema, this.test);
-    this.test.outcome = judgeOutcome(this.cumulative.failureCounts(), this.test.spec, this.test.state);
+    this.test.outcome = judgeOutcome(this.cumulative.total.failureCounts(), this.test.spec, this.test.state);
   }
 
   private isBehind(d: DriverProgressState): boolean {
@@ -315,16 +291,16 @@ export class LiveTest {
     return this.behind === 0;
   }
 
-  /** Everything merged so far (percentiles, no histogram). */
+  /** Everything merged so far (percentiles, no histogram; every step of a scenario test). */
   cumulativeStats(): Stats {
-    return this.cumulative.toStats({ startMs: this.startAtMs });
+    return this.cumulative.toStats({ startMs: this.startAtMs, every: true });
   }
 
   private driverProgress(): DriverProgress[] {
     return [...this.drivers.values()].map((d) =>
       create(DriverProgressSchema, {
         driverId: d.id,
-        requests: BigInt(d.totals.requests),
+        requests: BigInt(d.totals.total.requests),
         lastSeq: BigInt(Math.max(0, d.lastSeq)),
         finished: d.finished,
         lost: d.lost,
@@ -339,35 +315,5 @@ export class LiveTest {
 
   private broadcast(u: TestUpdate): void {
     for (const l of this.listeners) l(u);
-  }
-}
-
-/** Adds interval `k` to sorted, disjoint ranges (in order, the common case, it extends the last). */
-export function cover(ranges: [number, number][], k: number): void {
-  const last = ranges[ranges.length - 1];
-  if (last && k >= last[0] && k <= last[1]) return;
-  if (last && k === last[1] + 1) {
-    last[1] = k;
-    return;
-  }
-  if (!last || k > last[1]) {
-    ranges.push([k, k]);
-    return;
-  }
-  // Out of order: insert, then merge neighbours.
-  let i = ranges.findIndex((r) => k <= r[1]);
-  const r = ranges[i]!;
-  if (k >= r[0]) return;
-  ranges.splice(i, 0, [k, k]);
-  if (i > 0 && ranges[i - 1]![1] + 1 === k) {
-    ranges[i - 1]![1] = k;
-    ranges.splice(i, 1);
-    i--;
-  }
-  const cur = ranges[i]!;
-  const nxt = ranges[i + 1];
-  if (nxt && cur[1] + 1 === nxt[0]) {
-    cur[1] = nxt[1];
-    ranges.splice(i + 1, 1);
   }
 }

@@ -281,7 +281,7 @@ export class Orchestrator extends TestCatalog {
     try {
       await this.store.committed();
       // Decided after the wait: a cancel that came in meanwhile still makes it CANCELLED.
-      const { test, report } = live.finish(endingOf(live), downsample(this.store.intervalsOf(id), live.intervalCount), Date.now(), (d) => this.fleet.get(d)?.clock);
+      const { test, report } = live.finish(endingOf(live), downsample(this.store.intervalsOf(id), live.intervalCount, live.layout), Date.now(), (d) => this.fleet.get(d)?.clock);
       this.store.putReport(report);
       this.store.putTest(test);
       this.log(`orchestrator: test ${id} ${TestState[test.state]}${test.message ? ` (${test.message})` : ""}`);

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { LatencyStatsSchema, StatsSchema, type Stats } from "../gen/kannon/v1/report_pb.js";
-import { MetricsAccumulator, msOf } from "../metrics/stats.js";
+import { LatencyStatsSchema, ScenarioStatsSchema, StatsSchema, StepStatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
+import { msOf } from "../metrics/stats.js";
+import { RunAccumulator, SINGLE_REQUEST, type ScenarioLayout } from "../metrics/step-stats.js";
 
 /**
  * Most entries a report's interval series holds. A longer run is downsampled: each entry merges
@@ -16,20 +17,32 @@ export interface Series {
   step: number;
 }
 
-/** The same numbers without the embedded histogram encodings (what streams and reports carry). */
+const strip = (l: LatencyStats | undefined) => (l && l.histogram.length > 0 ? create(LatencyStatsSchema, { ...l, histogram: new Uint8Array(0) }) : l);
+
+/** The same numbers without the embedded histogram encodings (what streams and reports carry), its steps' and scenarios' too. */
 export function withoutHistograms(stats: Stats): Stats {
-  const strip = (l: Stats["latency"]) => (l && l.histogram.length > 0 ? create(LatencyStatsSchema, { ...l, histogram: new Uint8Array(0) }) : l);
   const latency = strip(stats.latency);
   const serviceTime = strip(stats.serviceTime);
   const failedLatency = strip(stats.failedLatency);
-  return create(StatsSchema, { ...stats, ...(latency ? { latency } : {}), ...(serviceTime ? { serviceTime } : {}), ...(failedLatency ? { failedLatency } : {}) });
+  return create(StatsSchema, {
+    ...stats,
+    ...(latency ? { latency } : {}),
+    ...(serviceTime ? { serviceTime } : {}),
+    ...(failedLatency ? { failedLatency } : {}),
+    steps: stats.steps.map((s) => create(StepStatsSchema, { ...s, ...(s.stats ? { stats: withoutHistograms(s.stats) } : {}) })),
+    scenarios: stats.scenarios.map((s) => {
+      const iterationDuration = strip(s.iterationDuration);
+      return create(ScenarioStatsSchema, { ...s, ...(iterationDuration ? { iterationDuration } : {}) });
+    }),
+  });
 }
 
 /**
  * Builds a report's series from a run's stored intervals (in order, with histograms), reading
- * them once and holding one group at a time.
+ * them once and holding one group at a time; a scenario test's entries keep their steps and
+ * scenarios (those that counted something), named after `layout`.
  */
-export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_REPORT_INTERVALS): Series {
+export function downsample(intervals: Iterable<Stats>, count: number, layout: ScenarioLayout = SINGLE_REQUEST, max = MAX_REPORT_INTERVALS): Series {
   const step = Math.max(1, Math.ceil(count / max));
   const out: Stats[] = [];
   if (step === 1) {
@@ -38,7 +51,7 @@ export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_
   }
   let group = -1;
   let first = 0;
-  let acc = new MetricsAccumulator();
+  let acc = new RunAccumulator(layout);
   let startMs = 0;
   let endMs = 0;
   const flush = () => {
@@ -52,7 +65,7 @@ export function downsample(intervals: Iterable<Stats>, count: number, max = MAX_
       flush();
       group = g;
       first = s.interval;
-      acc = new MetricsAccumulator();
+      acc = new RunAccumulator(layout);
       startMs = s.start ? msOf(s.start) : 0;
     }
     acc.addStats(s);

@@ -199,7 +199,9 @@ export type Stats = Message<"kannon.v1.Stats"> & {
   steps: StepStats[];
 
   /**
-   * Scenario tests only: iterations per scenario, in the order of TestSpec.scenarios.
+   * Scenario tests only: iterations per scenario, in the order of TestSpec.scenarios (every
+   * scenario on cumulative views and in the report's total and drivers; on interval views, the
+   * scenarios that ended an iteration).
    *
    * @generated from field: repeated kannon.v1.ScenarioStats scenarios = 16;
    */
