@@ -23,6 +23,7 @@ import {
 import type { Report, Stats, StepStats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import type { TargetCounts } from "../target/target.js";
+import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
 import { rpcError, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
 
 /** Where a case runs: an orchestrator's API, a target nobody else loads, the fleet's driver ids. */
@@ -52,9 +53,9 @@ export async function flowCounts(targetUrl: string): Promise<TargetCounts> {
 async function runFlow(
   fleet: FlowFleet,
   init: Omit<MessageInitShape<typeof TestSpecSchema>, "targetUrl" | "$typeName">,
-): Promise<{ report: Report; counts: TargetCounts; ranMs: number }> {
+): Promise<{ report: Report; counts: TargetCounts; ranMs: number; views: Stats[][] }> {
   await resetTarget(fleet.targetUrl);
-  const { id } = await runToEnd(fleet.client, spec({ targetUrl: `${fleet.targetUrl}/`, reportIntervalMs: 250, ...init }));
+  const { id, messages } = await runToEnd(fleet.client, spec({ targetUrl: `${fleet.targetUrl}/`, reportIntervalMs: 250, ...init }));
   const { report } = await fleet.client.getReport({ testId: id });
   const counts = await flowCounts(fleet.targetUrl);
   const { test } = await fleet.client.getTest({ testId: id });
@@ -63,7 +64,29 @@ async function runFlow(
   expect(report!.state, report!.message).toBe(TestState.COMPLETED);
   expect(report!.partial).toBe(false);
   expect(report!.drivers.map((d) => d.driverId).sort()).toEqual([...fleet.driverIds].sort());
-  return { report: report!, counts, ranMs };
+  return { report: report!, counts, ranMs, views: await intervalViews(fleet.client, id, messages) };
+}
+
+/**
+ * A test's interval series three ways: as WatchTest streamed them, as ListIntervals pages them, and
+ * as the report holds them.
+ */
+async function intervalViews(client: OrchestratorClient, id: string, watched: WatchTestResponse[]): Promise<Stats[][]> {
+  const listed: Stats[] = [];
+  for (let pageToken = ""; ; ) {
+    const page = await client.listIntervals({ testId: id, pageToken });
+    listed.push(...page.intervals);
+    if (!(pageToken = page.nextPageToken)) break;
+  }
+  const { report } = await client.getReport({ testId: id });
+  return [watched.flatMap((m) => (m.interval ? [m.interval] : [])), listed, report!.intervals];
+}
+
+/** Per step index, the requests the intervals of one view add up to. */
+function stepRequestsOver(intervals: readonly Stats[]): Map<number, number> {
+  const sums = new Map<number, number>();
+  for (const i of intervals) for (const s of i.steps) sums.set(s.stepIndex, (sums.get(s.stepIndex) ?? 0) + Number(s.stats!.requests));
+  return sums;
 }
 
 const status200 = { name: "status 200", kind: { case: "status" as const, value: { codes: [200] } } };
@@ -181,7 +204,7 @@ async function tokenFlow(fleet: FlowFleet): Promise<void> {
       checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
     },
   ];
-  const { report, counts } = await runFlow(fleet, {
+  const { report, counts, views } = await runFlow(fleet, {
     dataFiles: [{ name: "users", format: DataFormat.CSV, content: usersCsv(rows), split: DataSplit.EXCLUSIVE }],
     scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps }],
     workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: BigInt(rows / fleet.driverIds.length) } } },
@@ -234,6 +257,10 @@ async function tokenFlow(fleet: FlowFleet): Promise<void> {
   const shop = total.scenarios.find((s) => s.scenario === "shop")!;
   expect(Number(shop.iterations)).toBe(rows);
   expect(Number(shop.aborted)).toBe(failing);
+  // WatchTest, ListIntervals and the report's intervals carry per-step rows that add up to the totals.
+  const totals = new Map(total.steps.map((s) => [s.stepIndex, Number(s.stats!.requests)]));
+  expect([...totals.keys()]).toEqual([0, 1, 2]);
+  for (const view of views) expect(stepRequestsOver(view)).toEqual(totals);
   // The drivers' rows add up to the total, per step.
   const perDriver = report.drivers.reduce((sum, d) => sum + Number(stepOf(d.stats!, "shop", "item").stats!.requests), 0);
   expect(perDriver).toBe(rows);
@@ -276,17 +303,11 @@ async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
   expect(Number(total.latency!.maxUs)).toBeLessThan(thinkMs * 1000);
 }
 
-/** Fields of a report that only a scenario test fills, at every level (total, drivers, intervals). */
-function scenarioRows(report: Report): number {
-  const all = [report.total!, ...report.drivers.map((d) => d.stats!), ...report.intervals];
-  return all.reduce((n, s) => n + s.steps.length + s.scenarios.length, 0);
-}
-
-/** The old single-request spec runs as before: no per-step or per-scenario rows, totals equal the target's count. */
+/** The old single-request spec runs as before: no per-step or per-scenario rows anywhere, totals equal the target's count. */
 async function singleRequestUnchanged(fleet: FlowFleet): Promise<void> {
   const perDriver = 200;
   await resetTarget(fleet.targetUrl);
-  const { id } = await runToEnd(
+  const { id, messages } = await runToEnd(
     fleet.client,
     spec({
       targetUrl: `${fleet.targetUrl}/ping`,
@@ -303,8 +324,11 @@ async function singleRequestUnchanged(fleet: FlowFleet): Promise<void> {
   expect(report!.total!.latency!.count).toBe(BigInt(n));
   expect(counts.byPath["/ping"]).toBe(n);
   for (const d of report!.drivers) expect(d.stats!.requests).toBe(BigInt(perDriver));
-  expect(report!.intervals.length).toBeGreaterThan(0);
-  expect(scenarioRows(report!)).toBe(0);
+  // Every view a scenario test fills per step: the total, each driver, the intervals three ways, WatchTest's cumulative.
+  const views = await intervalViews(fleet.client, id, messages);
+  expect(views.every((v) => v.length > 0)).toBe(true);
+  const all = [report!.total!, ...report!.drivers.map((d) => d.stats!), ...views.flat(), ...messages.flatMap((m) => (m.cumulative ? [m.cumulative] : []))];
+  expect(all.filter((s) => s.steps.length > 0 || s.scenarios.length > 0)).toEqual([]);
   const { test } = await fleet.client.getTest({ testId: id });
   expect(test!.spec!.scenarios).toHaveLength(0);
 }
