@@ -4,8 +4,8 @@
  * Environment: BENCH_SECONDS (per tool, default 10), BENCH_HEAP_SECONDS (heap window end, default 60),
  * BENCH_CONNECTIONS (default 64), BENCH_ROUNDS (default 1), BENCH_TOOLS (tools or sections, e.g.
  * "kannon,wrk" or "free,pinned"), BENCH_PACING_SECONDS (default 10), BENCH_HEAP_THREADS (default 2),
- * BENCH_PARTS (default "throughput,scenario,pacing,timing,heap").
- * Exits 1 when the heap check fails or Kannon (plain, or its 3-step flow) could not be measured;
+ * BENCH_PARTS (default "throughput,scenario,data,pacing,timing,heap").
+ * Exits 1 when the heap check fails or Kannon (plain, its 3-step flow, the data start) could not be measured;
  * speed itself never fails it.
  *
  * `npm run bench -- fleet` runs only the fleet bench (fleet.ts: the orchestrator under simulated
@@ -16,6 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatHeap, runDriverHeap, type HeapReport } from "./driver-heap.js";
 import { runFleetBench } from "./fleet.js";
+import { formatDataStart, runDataStart } from "./data-start.js";
 import { formatScenarioBench, runScenarioBench } from "./scenario-bench.js";
 import { formatThroughput, runThroughput, startBenchTarget, type ThroughputReport } from "./throughput.js";
 import { formatPacing, formatTiming, runHonestTiming, runPacing, type PacingReport, type TimingReport } from "./timing.js";
@@ -26,7 +27,7 @@ else await runThroughputAndHeap();
 /** The default bench: throughput comparison, scenarios, pacing, honest timing, then the driver heap check. */
 async function runThroughputAndHeap(): Promise<void> {
   const started = new Date();
-  const parts = (process.env.BENCH_PARTS ?? "throughput,scenario,pacing,timing,heap").split(",").map((p) => p.trim());
+  const parts = (process.env.BENCH_PARTS ?? "throughput,scenario,data,pacing,timing,heap").split(",").map((p) => p.trim());
   const rule = (title: string) => console.log(`\n=== ${title} ${"=".repeat(Math.max(0, 70 - title.length))}`);
   const attempt = async <T>(part: string, title: string, run: () => Promise<T>): Promise<{ value?: T; error: string }> => {
     if (!parts.includes(part)) return { error: "not in BENCH_PARTS" };
@@ -42,6 +43,7 @@ async function runThroughputAndHeap(): Promise<void> {
 
   const throughput = await attempt("throughput", "1. throughput: Kannon vs other load generators (per core, every core, pipelining)", () => runThroughput());
   const scenario = await attempt("scenario", "1b. scenarios: one step vs plain, a 3-step flow vs k6 (pinned)", () => runScenarioBench());
+  const data = await attempt("data", "1c. a 1M-row CSV over 3 drivers on the real broker: time to start, RSS", () => runDataStart());
   const pacing = await attempt("pacing", "2. pacing of the open models at 1000 req/s", async (): Promise<PacingReport> => {
     const { target } = await startBenchTarget((l) => console.log(l));
     try {
@@ -58,7 +60,7 @@ async function runThroughputAndHeap(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput: throughput.value, scenario: scenario.value, pacing: pacing.value, timing: timing.value, heap: heap.value, errors: { throughput: throughput.error, scenario: scenario.error, pacing: pacing.error, timing: timing.error, heap: heap.error } },
+      { startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput: throughput.value, scenario: scenario.value, data: data.value, pacing: pacing.value, timing: timing.value, heap: heap.value, errors: { throughput: throughput.error, scenario: scenario.error, data: data.error, pacing: pacing.error, timing: timing.error, heap: heap.error } },
       null,
       2,
     ),
@@ -73,6 +75,8 @@ async function runThroughputAndHeap(): Promise<void> {
   console.log("");
   console.log(scenario.value ? formatScenarioBench(scenario.value) : `scenarios: not measured (${scenario.error})`);
   console.log("");
+  console.log(data.value ? formatDataStart(data.value) : `data: not measured (${data.error})`);
+  console.log("");
   console.log(pacing.value ? formatPacing(pacing.value) : `pacing: not measured (${pacing.error})`);
   console.log("");
   console.log(timing.value ? formatTiming(timing.value) : `honest timing: not measured (${timing.error})`);
@@ -83,7 +87,8 @@ async function runThroughputAndHeap(): Promise<void> {
   const heapOk = !parts.includes("heap") || heap.value?.pass === true;
   const throughputOk = !parts.includes("throughput") || kannonOk;
   const scenarioOk = !parts.includes("scenario") || (scenario.value?.rows.some((r) => r.tool.startsWith("kannon 3-step") && r.status === "ok") ?? false);
-  const pass = heapOk && throughputOk && scenarioOk;
-  console.log(`bench: ${pass ? "PASS" : "FAIL"}${throughputOk ? "" : " (Kannon's throughput was not measured)"}${scenarioOk ? "" : " (Kannon's 3-step flow was not measured)"}${heapOk ? "" : " (driver heap check did not pass)"}`);
+  const dataOk = !parts.includes("data") || data.value !== undefined;
+  const pass = heapOk && throughputOk && scenarioOk && dataOk;
+  console.log(`bench: ${pass ? "PASS" : "FAIL"}${throughputOk ? "" : " (Kannon's throughput was not measured)"}${scenarioOk ? "" : " (Kannon's 3-step flow was not measured)"}${dataOk ? "" : " (the data start was not measured)"}${heapOk ? "" : " (driver heap check did not pass)"}`);
   process.exitCode = pass ? 0 : 1;
 }
