@@ -9,14 +9,13 @@
  */
 export function buildRequest(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined): Buffer | undefined {
   if (url.protocol !== "http:" || url.username || url.password) return undefined;
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) return undefined;
+  if (!TOKEN.test(method)) return undefined;
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
   let host = false;
-  for (const [name, value] of Object.entries(headers)) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\0\r\n]/.test(value)) return undefined;
-    const lower = name.toLowerCase();
-    // Framing and connection management belong to the client (the orchestrator refuses them too).
-    if (["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "expect"].includes(lower)) return undefined;
+  for (const name in headers) {
+    const value = headers[name]!;
+    const lower = sendable(name);
+    if (lower === "" || BAD_VALUE.test(value)) return undefined;
     if (lower === "host") host = true;
     head += `${name}: ${value}\r\n`;
   }
@@ -30,4 +29,22 @@ export function buildRequest(url: URL, method: string, headers: Record<string, s
   if (typeof body === "string") bytes.write(body, at, "utf8");
   else if (body !== undefined) bytes.set(body, at);
   return bytes;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[\0\r\n]/;
+/** Framing and connection management belong to the client (the orchestrator refuses them too). */
+const CLIENT_HEADERS = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "expect"]);
+/** Header names seen so far: their lower-case form, or "" when the fast path does not send them (a scenario's names repeat; bounded). */
+const names = new Map<string, string>();
+
+/** `name` lower-cased, or "" when it is not a token or is a header the client owns. */
+function sendable(name: string): string {
+  let lower = names.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (!TOKEN.test(name) || CLIENT_HEADERS.has(lower)) lower = "";
+    if (names.size < 1024) names.set(name, lower);
+  }
+  return lower;
 }
