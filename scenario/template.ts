@@ -91,7 +91,7 @@ function slotOf(inner: string, scope: TemplateScope): Slot | string {
 
 /** What a render reads: the iteration's row and captures, and the sources of built-in values. */
 export interface RenderContext {
-  row?: Readonly<Record<string, string>>;
+  row?: Readonly<Record<string, string>> | undefined;
   vars: ReadonlyMap<string, string>;
   driverId: string;
   iteration: number;

@@ -4,7 +4,8 @@ import { MetricsMessageSchema, type MetricsMessage } from "../../gen/kannon/v1/b
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { nowMs } from "../clock.js";
 import type { Share } from "../load/executor.js";
-import { executorFor, InlineLoadPart, mergeSnapshots, type LoadPart, type LoadPartOptions } from "../load/load.js";
+import { executorFor, InlineLoadPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
+import { mergeSnapshots } from "../load/merge-snapshots.js";
 import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
@@ -70,7 +71,8 @@ export class TestRun {
     executorFor(spec); // throws for a spec without a workload: the driver refuses the test
     this.share = { index: o.driverIndex, count: o.driverCount, sinceMs: 0, version: 0 };
     const partOptions = { spec, share: { ...this.share }, onSample: o.onSample, transport: o.transport };
-    this.parts = o.parts ? o.parts(partOptions) : [new InlineLoadPart({ ...partOptions, thread: { index: 0, count: 1 } })];
+    const withId = { ...partOptions, driverId: o.driverId };
+    this.parts = o.parts ? o.parts(withId) : [new InlineLoadPart({ ...withId, thread: { index: 0, count: 1 } })];
     for (const part of this.parts)
       part.onHalt = (reason) => {
         this.stopReason ||= `driver ${this.o.driverId}: ${reason}`;
@@ -170,18 +172,25 @@ export class TestRun {
         seq: BigInt(seq),
         intervalStart: timestampAt(startMs),
         intervalEnd: timestampAt(endMs),
-        requests: BigInt(s.requests),
-        statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
-        errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
-        bytesReceived: BigInt(s.bytesReceived),
-        latencyHistogram: s.latencyHistogram,
-        serviceTimeHistogram: s.serviceTimeHistogram,
-        failedLatencyHistogram: s.failedLatencyHistogram,
+        ...requestFields(s),
         dropped: BigInt(s.dropped),
         late: BigInt(s.late),
         final,
         startSkewUs: skewUs,
         error: final ? this.finalError(error) : error,
+        steps: (s.steps ?? []).map((st) => ({
+          stepIndex: st.stepIndex,
+          ...requestFields(st.counts),
+          checks: st.checks.map((c) => ({ name: c.name, passed: BigInt(c.passed), failed: BigInt(c.failed) })),
+          captureMissing: BigInt(st.captureMissing),
+          abortedIterations: BigInt(st.abortedIterations),
+        })),
+        scenarios: (s.scenarios ?? []).map((sc) => ({
+          scenarioIndex: sc.scenarioIndex,
+          iterations: BigInt(sc.iterations),
+          aborted: BigInt(sc.aborted),
+          iterationHistogram: sc.iterationHistogram,
+        })),
       });
     this.buffered++;
     // Built in its turn: the final message counts the intervals lost before it only once every
@@ -218,6 +227,19 @@ export class TestRun {
       }
     }
   }
+}
+
+/** The request counters and histograms of a snapshot, as a metrics message (or one of its steps) holds them. */
+function requestFields(s: IntervalSnapshot) {
+  return {
+    requests: BigInt(s.requests),
+    statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
+    errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+    bytesReceived: BigInt(s.bytesReceived),
+    latencyHistogram: s.latencyHistogram,
+    serviceTimeHistogram: s.serviceTimeHistogram,
+    failedLatencyHistogram: s.failedLatencyHistogram,
+  };
 }
 
 function emptySnapshot(): IntervalSnapshot {

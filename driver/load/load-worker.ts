@@ -27,6 +27,9 @@ port.on("message", (m: ToThread) => {
         share: m.share,
         thread: m.thread,
         transport: m.transport,
+        driverId: m.driverId,
+        data: m.data,
+        dataOfThread: true,
         onSample: m.tap ? (latencyUs, serviceUs, sentMs) => void entry.samples.push(latencyUs, serviceUs, sentMs) : undefined,
       });
       entry.part = part;

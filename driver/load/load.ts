@@ -1,7 +1,5 @@
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import type { DataTable } from "../../scenario/data.js";
-import { addEncoded, createLatencyHistogram, encodeHistogram } from "../../metrics/histogram.js";
-import { addCounters } from "../../metrics/stats.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../../workload/defaults.js";
 import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
@@ -9,6 +7,8 @@ import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
+import { createScenarioTransport, driverData, recorderShape, threadData } from "../scenario/scenario-load.js";
+import { ScenarioRecorder } from "../scenario/scenario-recorder.js";
 import { tsunami } from "./tsunami.js";
 
 /** After a cancel, in-flight requests get this long before they are aborted. */
@@ -43,6 +43,10 @@ export interface LoadPartOptions {
    * rows the orchestrator sent it over the bus (topic `data`). Absent for a test without data files.
    */
   data?: ReadonlyMap<string, DataPart> | undefined;
+  /** True when `data` holds only this thread's rows already (a worker thread's part: threads.ts splits them). */
+  dataOfThread?: boolean | undefined;
+  /** The driver's id, for the templates' {{driverId}} (default "driver"). */
+  driverId?: string | undefined;
 }
 
 /** One driver's part of one data file: its columns, and its rows of text in column order. */
@@ -77,13 +81,20 @@ export interface LoadPart {
 /** One thread's load, run in the calling thread. */
 export class InlineLoadPart implements LoadPart {
   private readonly abort = new AbortController();
+  /** The totals (the executors count drops and late starts here). */
   private readonly recorder: IntervalRecorder;
+  /** A scenario test's recorder: the totals above, per step and per scenario. */
+  private readonly scenarios: ScenarioRecorder | undefined;
   private readonly share: Share;
   onHalt: (reason: string) => void = () => undefined;
   onStarted: (startedMs: number) => void = () => undefined;
 
   constructor(private readonly o: LoadPartOptions) {
-    this.recorder = new IntervalRecorder(o.spec.workload.case !== "avalanche", o.onSample);
+    const scheduled = o.spec.workload.case !== "avalanche";
+    if (o.spec.scenarios.length > 0) {
+      this.scenarios = new ScenarioRecorder(scheduled, recorderShape(o.spec), o.onSample);
+      this.recorder = this.scenarios.total;
+    } else this.recorder = new IntervalRecorder(scheduled, o.onSample);
     this.share = threadShare(o.share, o.thread);
   }
 
@@ -93,19 +104,37 @@ export class InlineLoadPart implements LoadPart {
     const timeoutMs = spec.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS;
     const workload = spec.workload;
     const avalancheSpec = workload.case === "avalanche" ? workload.value : undefined;
-    const transport = createTransport(
-      {
-        url: new URL(spec.targetUrl),
-        method: spec.method.toUpperCase() || "GET",
-        headers: spec.headers,
-        body: spec.body.length > 0 ? spec.body : undefined,
-        timeoutMs,
-      },
-      this.recorder,
-      { kind: this.o.transport, pipelining: Math.max(1, avalancheSpec?.pipelining ?? 1) },
-    );
     const limit = avalancheSpec?.limit.case === "requestsPerDriver" ? Number(avalancheSpec.limit.value) : Number.POSITIVE_INFINITY;
     const concurrency = avalancheSpec ? splitEvenly(avalancheSpec.concurrency, thread.index, thread.count) : 0;
+    const pipelining = Math.max(1, avalancheSpec?.pipelining ?? 1);
+    // A scenario test's workload ends early when no scenario can start an iteration any more.
+    const ended = new AbortController();
+    const transport = this.scenarios
+      ? createScenarioTransport({
+          spec,
+          recorder: this.scenarios,
+          data: this.o.dataOfThread ? (this.o.data ?? new Map()) : threadData(driverData(spec, this.o.data, this.o.share), thread),
+          thread,
+          driverId: this.o.driverId ?? "driver",
+          kind: this.o.transport,
+          timeoutMs,
+          concurrency,
+          pipelining,
+          scheduled: workload.case !== "avalanche",
+          halt: (reason) => this.onHalt(reason),
+          ended: () => ended.abort(),
+        })
+      : createTransport(
+          {
+            url: new URL(spec.targetUrl),
+            method: spec.method.toUpperCase() || "GET",
+            headers: spec.headers,
+            body: spec.body.length > 0 ? spec.body : undefined,
+            timeoutMs,
+          },
+          this.recorder,
+          { kind: this.o.transport, pipelining },
+        );
     transport.prepare(concurrency);
     try {
       await waitForInstant(startAtMs, this.abort.signal);
@@ -120,7 +149,7 @@ export class InlineLoadPart implements LoadPart {
         // A late driver runs its whole schedule from its own start rather than bursting to catch up.
         startMs: startedMs - startAtMs > LATE_START_MS ? startedMs : startAtMs,
         stopAtMs,
-        signal: this.abort.signal,
+        signal: this.scenarios ? AbortSignal.any([this.abort.signal, ended.signal]) : this.abort.signal,
         share: this.share,
         halt: (reason) => this.onHalt(reason),
         thread,
@@ -144,12 +173,12 @@ export class InlineLoadPart implements LoadPart {
   }
 
   take(): Promise<IntervalSnapshot> {
-    return Promise.resolve(this.recorder.take());
+    return Promise.resolve(this.takeNow());
   }
 
   /** The same as {@link take}, without a promise (the worker answers from it). */
   takeNow(): IntervalSnapshot {
-    return this.recorder.take();
+    return this.scenarios ? this.scenarios.take() : this.recorder.take();
   }
 
   reshare(share: Share): void {
@@ -161,35 +190,7 @@ export class InlineLoadPart implements LoadPart {
   }
 
   close(): void {
-    this.recorder.closed = true;
+    if (this.scenarios) this.scenarios.closed = true;
+    else this.recorder.closed = true;
   }
-}
-
-/** One interval of a driver: its threads' intervals added up (histograms merged exactly). */
-export function mergeSnapshots(parts: IntervalSnapshot[]): IntervalSnapshot {
-  if (parts.length === 1) return parts[0]!;
-  const merged: IntervalSnapshot = {
-    requests: 0,
-    statusCounts: new Map(),
-    errorCounts: new Map(),
-    bytesReceived: 0,
-    dropped: 0,
-    late: 0,
-    latencyHistogram: new Uint8Array(0),
-    serviceTimeHistogram: new Uint8Array(0),
-    failedLatencyHistogram: new Uint8Array(0),
-  };
-  const latency = createLatencyHistogram();
-  const service = createLatencyHistogram();
-  const failed = createLatencyHistogram();
-  for (const p of parts) {
-    addCounters(merged, p);
-    addEncoded(latency, p.latencyHistogram);
-    addEncoded(service, p.serviceTimeHistogram);
-    addEncoded(failed, p.failedLatencyHistogram);
-  }
-  merged.latencyHistogram = encodeHistogram(latency);
-  merged.serviceTimeHistogram = encodeHistogram(service);
-  merged.failedLatencyHistogram = encodeHistogram(failed);
-  return merged;
 }

@@ -13,6 +13,35 @@ export interface IntervalSnapshot {
   serviceTimeHistogram: Uint8Array;
   /** Latency of the requests that failed (see isFailedStatus), measured as latencyHistogram is. */
   failedLatencyHistogram: Uint8Array;
+  /**
+   * Scenario tests only: per step that counted something this interval, in ascending step index
+   * (the fields above are the sum over every step).
+   */
+  steps?: StepSnapshot[] | undefined;
+  /** Scenario tests only: per scenario that ended an iteration this interval, in ascending index. */
+  scenarios?: ScenarioSnapshot[] | undefined;
+}
+
+/** One step's interval (bus.proto StepMetrics). */
+export interface StepSnapshot {
+  /** The step's index in the test's flattened steps. */
+  stepIndex: number;
+  /** The step's own requests, statuses, errors, bytes and histograms (no dropped or late: those are the total's). */
+  counts: IntervalSnapshot;
+  /** Per check of the step, in the step's order. */
+  checks: { name: string; passed: number; failed: number }[];
+  captureMissing: number;
+  abortedIterations: number;
+}
+
+/** One scenario's interval (bus.proto ScenarioMetrics). */
+export interface ScenarioSnapshot {
+  scenarioIndex: number;
+  /** Iterations that ended (completed or aborted). */
+  iterations: number;
+  aborted: number;
+  /** Each ended iteration's duration in microseconds, think time excluded (encoded as latencyHistogram). */
+  iterationHistogram: Uint8Array;
 }
 
 /**

@@ -11,7 +11,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import { Worker } from "node:worker_threads";
 import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
 import type { Share } from "./executor.js";
-import type { LoadPart, LoadPartOptions } from "./load.js";
+import type { DataPart, LoadPart, LoadPartOptions } from "./load.js";
+import { driverData, threadData } from "../scenario/scenario-load.js";
 import type { IntervalSnapshot } from "./recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 
@@ -29,6 +30,9 @@ export type ToThread =
       startAtMs: number;
       tap: boolean;
       transport: TransportKind | undefined;
+      driverId: string | undefined;
+      /** A scenario test's data: this thread's rows of each file (LoadPartOptions.dataOfThread). */
+      data: Map<string, DataPart> | undefined;
     }
   | { type: "take"; runId: number; takeId: number }
   | { type: "reshare"; runId: number; share: Share }
@@ -159,6 +163,13 @@ class WorkerLoadPart implements LoadPart {
 
   run(startAtMs: number): Promise<number | undefined> {
     if (this.thread.dead) return Promise.reject(this.thread.dead);
+    let data: Map<string, DataPart> | undefined;
+    try {
+      // Only this thread's rows cross to it.
+      if (this.o.spec.scenarios.length > 0) data = threadData(driverData(this.o.spec, this.o.data, this.o.share), this.o.thread);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return new Promise((resolve, reject) => {
       this.finish = { resolve, reject };
       this.thread.post({
@@ -170,6 +181,8 @@ class WorkerLoadPart implements LoadPart {
         startAtMs,
         tap: this.o.onSample !== undefined,
         transport: this.o.transport,
+        driverId: this.o.driverId,
+        data,
       });
     });
   }

@@ -39,7 +39,8 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
     }
     // Then the test's own workload, briefly, the way a part runs it (its executor's first call
     // took 0.3-0.5 ms cold, and the parts after it on this thread waited for that).
-    if (spec && nowMs() < deadline) {
+    // Not for a scenario test: a step's absolute URL would reach the target.
+    if (spec && spec.scenarios.length === 0 && nowMs() < deadline) {
       const short = clone(TestSpecSchema, spec);
       short.targetUrl = url.href;
       short.maxDurationMs = Math.max(1, Math.floor(Math.min(50, deadline - nowMs())));

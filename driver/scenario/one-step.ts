@@ -1,0 +1,61 @@
+import type { CompiledScenario, CompiledStep } from "../../scenario/compile.js";
+import { ResponseView, type ResponseLike } from "../../scenario/response.js";
+import { isConstant } from "../../scenario/template.js";
+import type { Outcomes } from "../transport/transport.js";
+import type { ScenarioRecorder } from "./scenario-recorder.js";
+
+/**
+ * The step of a test that is one scenario of one constant request (no template slot, data row,
+ * capture, think time, or check reading headers or body), or undefined. Such a test runs on the
+ * single-request transports (the fast path) with {@link OneStepOutcomes}: its iterations are
+ * exactly its requests.
+ */
+export function oneConstantStep(scenarios: readonly CompiledScenario[]): CompiledStep | undefined {
+  const s = scenarios[0];
+  if (scenarios.length !== 1 || !s || s.dataFile !== undefined || s.steps.length !== 1) return undefined;
+  const step = s.steps[0]!;
+  if (step.captures.length > 0 || step.think !== undefined) return undefined;
+  if (step.checks.some((c) => c.reads === "headers" || c.reads === "body")) return undefined;
+  if (!isConstant(step.url) || step.headers.some(([, t]) => !isConstant(t)) || (step.body && !isConstant(step.body))) return undefined;
+  return step;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The sink of a one-step scenario on a single-request transport: records each outcome in the
+ * totals and the step, evaluates the step's status and latency checks from the status and latency
+ * alone, and counts each request as an iteration of the scenario.
+ */
+export class OneStepOutcomes implements Outcomes {
+  private readonly res: ResponseLike & { status: number; latencyMs: number } = { status: 0, headers: {}, body: EMPTY, latencyMs: 0 };
+  private readonly view = new ResponseView(this.res);
+
+  constructor(
+    private readonly step: CompiledStep,
+    private readonly recorder: ScenarioRecorder,
+    /** Open models: latency counts from the scheduled start. */
+    private readonly scheduled: boolean,
+  ) {}
+
+  response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void {
+    const { step, recorder } = this;
+    recorder.response(step.index, status, bytes, scheduledMs, sentMs, endMs);
+    const fromMs = this.scheduled ? scheduledMs : sentMs;
+    this.res.status = status;
+    this.res.latencyMs = endMs - fromMs;
+    let failed = false;
+    for (let k = 0; k < step.checks.length; k++) {
+      const passed = step.checks[k]!.test(this.view);
+      recorder.check(step.index, k, passed);
+      if (!passed) failed = true;
+    }
+    recorder.iteration(step.scenarioIndex, endMs - fromMs, failed && step.abortOnFail ? step.index : undefined);
+  }
+
+  error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
+    const { step, recorder } = this;
+    recorder.error(step.index, kind, scheduledMs, sentMs, endMs);
+    recorder.iteration(step.scenarioIndex, endMs - (this.scheduled ? scheduledMs : sentMs), step.abortOnFail ? step.index : undefined);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * Scenario tests run by load parts (inline and on worker threads) against the target's flow API on
+ * 127.0.0.1, whose own counts (per path, token, row, status) are the reference.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CaptureMissing, DataOrder, HeaderOp, JsonPathOp, OnExhausted, type StepSchema } from "../../gen/kannon/v1/scenario_pb.js";
+import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
+import { decodeHistogram } from "../../metrics/histogram.js";
+import type { DataTable } from "../../scenario/data.js";
+import { createTarget, type Target } from "../../target/target.js";
+import { nowMs } from "../clock.js";
+import { InlineLoadPart, type LoadPart } from "../load/load.js";
+import { mergeSnapshots } from "../load/merge-snapshots.js";
+import type { IntervalSnapshot, StepSnapshot } from "../load/recorder.js";
+import { LoadThreads } from "../load/threads.js";
+import { FastTransport } from "../transport/fast.js";
+import { createScenarioTransport, recorderShape } from "./scenario-load.js";
+import { ScenarioRecorder } from "./scenario-recorder.js";
+
+type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
+type StepInit = MessageInitShape<typeof StepSchema>;
+
+let target: Target;
+beforeAll(async () => {
+  target = await createTarget({ port: 0, host: "127.0.0.1" });
+});
+beforeEach(() => target.reset());
+afterAll(() => target.close());
+
+const spec = (init: SpecInit): TestSpec => create(TestSpecSchema, { targetUrl: `${target.url}/`, requestTimeoutMs: 5000, ...init });
+const closed = (concurrency: number, iterations: number): NonNullable<SpecInit["workload"]> => ({
+  case: "avalanche",
+  value: { concurrency, limit: { case: "requestsPerDriver", value: BigInt(iterations) } },
+});
+const status200 = { name: "status 200", kind: { case: "status" as const, value: { codes: [200] } } };
+
+/** `count` rows `id,user`: ids 1..count, users u1.. */
+function users(count: number): DataTable {
+  return { columns: ["id", "user"], rows: Array.from({ length: count }, (_, i) => [String(i + 1), `u${i + 1}`]) };
+}
+
+/** Runs parts to their end from a common start, taking an interval every 100 ms; returns every interval merged, and the halt reasons. */
+async function runParts(parts: LoadPart[]): Promise<{ total: IntervalSnapshot; intervals: IntervalSnapshot[]; halts: string[]; ranMs: number }> {
+  const halts: string[] = [];
+  for (const p of parts) p.onHalt = (reason) => void halts.push(reason);
+  const intervals: IntervalSnapshot[] = [];
+  const taker = setInterval(() => void Promise.all(parts.map((p) => p.take())).then((s) => intervals.push(mergeSnapshots(s))), 100);
+  const startAt = nowMs() + 200;
+  try {
+    await Promise.all(parts.map((p) => p.run(startAt)));
+  } finally {
+    clearInterval(taker);
+  }
+  const ranMs = nowMs() - startAt;
+  intervals.push(mergeSnapshots(await Promise.all(parts.map((p) => p.take()))));
+  for (const p of parts) p.close();
+  return { total: mergeSnapshots(intervals), intervals, halts, ranMs };
+}
+
+const inline = (s: TestSpec, data?: Map<string, DataTable>) =>
+  new InlineLoadPart({ spec: s, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, thread: { index: 0, count: 1 }, driverId: "d1", data });
+
+function stepOf(s: IntervalSnapshot, index: number): StepSnapshot {
+  const step = s.steps?.find((st) => st.stepIndex === index);
+  expect(step, `step ${index}`).toBeDefined();
+  return step!;
+}
+
+const checks = (s: StepSnapshot) => s.checks.map((c) => [c.name, c.passed, c.failed]);
+
+/** Log in → item (fails on purpose for multiples of 7, aborting) → cart, one CSV row per iteration. */
+const tokenSteps: StepInit[] = [
+  {
+    name: "login",
+    method: "POST",
+    url: "/login",
+    headers: { "content-type": "application/json", "x-row-id": "{{row.id}}" },
+    body: '{"user":"{{row.user}}","password":"pw-{{row.user}}"}',
+    captures: [{ name: "token", source: { case: "jsonPath", value: "$.token" } }],
+    onCaptureMissing: CaptureMissing.ABORT_ITERATION,
+    checks: [status200, { name: "has token", kind: { case: "jsonPath", value: { path: "$.token", op: JsonPathOp.EXISTS } } }],
+  },
+  {
+    name: "item",
+    url: "/items/{{row.id}}?fail=7",
+    headers: { authorization: "Bearer {{token}}" },
+    abortIterationOnFail: true,
+    checks: [
+      status200,
+      { name: "json", kind: { case: "header", value: { name: "content-type", op: HeaderOp.MATCHES, value: "^application/json" } } },
+      { name: "priced", kind: { case: "jsonPath", value: { path: "$.price", op: JsonPathOp.GREATER, value: "0" } } },
+    ],
+  },
+  {
+    name: "cart",
+    method: "POST",
+    url: "/cart",
+    headers: { authorization: "Bearer {{token}}", "content-type": "application/json" },
+    body: '{"itemId": {{row.id}}, "qty": 2}',
+    checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
+  },
+];
+
+/** What the token flow over `rows` rows must have counted, against the target's own counts. */
+function expectTokenFlow(total: IntervalSnapshot, rows: number): void {
+  const failing = Math.floor(rows / 7);
+  const counts = target.counts();
+  expect(counts.byStatus["500"]).toBe(failing);
+  expect(Object.keys(counts.byRow)).toHaveLength(rows);
+  expect(Object.values(counts.byRow).every((n) => n === 1)).toBe(true);
+  const tokens = Object.values(counts.byToken);
+  expect(tokens).toHaveLength(rows);
+  expect(tokens.filter((n) => n === 2)).toHaveLength(rows - failing);
+  expect(tokens.filter((n) => n === 1)).toHaveLength(failing);
+  const [login, item, cart] = [0, 1, 2].map((i) => stepOf(total, i)) as [StepSnapshot, StepSnapshot, StepSnapshot];
+  expect(login.counts.requests).toBe(counts.byPath["/login"]);
+  expect(item.counts.requests).toBe(counts.byPath["/items/{id}"]);
+  expect(cart.counts.requests).toBe(counts.byPath["/cart"]);
+  expect(cart.counts.requests).toBe(rows - failing);
+  expect(total.requests).toBe(counts.requests);
+  expect(total.statusCounts.get(500)).toBe(failing);
+  expect(item.counts.statusCounts.get(500)).toBe(failing);
+  expect(checks(login)).toEqual([
+    ["status 200", rows, 0],
+    ["has token", rows, 0],
+  ]);
+  expect(checks(item)).toEqual([
+    ["status 200", rows - failing, failing],
+    ["json", rows, 0],
+    ["priced", rows - failing, failing],
+  ]);
+  expect(checks(cart)).toEqual([
+    ["status 200", rows - failing, 0],
+    ["two", rows - failing, 0],
+  ]);
+  expect(item.abortedIterations).toBe(failing);
+  expect(login.captureMissing).toBe(0);
+  expect(total.scenarios).toEqual([expect.objectContaining({ scenarioIndex: 0, iterations: rows, aborted: failing })]);
+  // Every histogram of a step holds its requests: the successes and the failures.
+  for (const s of [login, item, cart])
+    expect(decodeHistogram(s.counts.latencyHistogram).totalCount + decodeHistogram(s.counts.failedLatencyHistogram).totalCount).toBe(s.counts.requests);
+}
+
+describe("scenario load parts against the flow API", () => {
+  it("the mix is exact: each scenario within ±1 iteration of its weight's share, as the target counted", async () => {
+    const weights: Record<string, number> = { browse: 5, search: 3, buy: 2, never: 0 };
+    const iterations = 103;
+    const s = spec({
+      scenarios: Object.entries(weights).map(([name, weight]) => ({
+        name,
+        weight,
+        steps: [{ name: "look", url: `/search?q=${name}`, headers: { "x-row-id": "{{driverId}}:" + name }, checks: [status200] }],
+      })),
+      workload: closed(3, iterations),
+    });
+    const { total } = await runParts([inline(s)]);
+    const counts = target.counts();
+    Object.entries(weights).forEach(([name, weight], i) => {
+      const seen = counts.byRow[`d1:${name}`] ?? 0;
+      expect(Math.abs(seen - (iterations * weight) / 10), name).toBeLessThanOrEqual(1);
+      expect(total.scenarios?.find((sc) => sc.scenarioIndex === i)?.iterations ?? 0, name).toBe(seen);
+      expect(total.steps?.find((st) => st.stepIndex === i)?.counts.requests ?? 0, name).toBe(seen);
+    });
+    expect(counts.byPath["/search"]).toBe(iterations);
+    expect(total.requests).toBe(iterations);
+    expect(total.statusCounts.get(200)).toBe(iterations);
+    // The step of the scenario that never runs has no entry.
+    expect(total.steps?.map((st) => st.stepIndex)).toEqual([0, 1, 2]);
+  });
+
+  it("a captured token reaches the later steps; per-step totals, statuses, checks and aborts equal what the target counted and answered", async () => {
+    const rows = 40;
+    const s = spec({
+      dataFiles: [{ name: "users" }],
+      scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenSteps }],
+      workload: closed(2, rows),
+    });
+    const { total } = await runParts([inline(s, new Map([["users", users(rows)]]))]);
+    expectTokenFlow(total, rows);
+  });
+
+  it("on 2 threads: each thread takes its rows, and the merged intervals are exactly the target's counts", async () => {
+    const rows = 41;
+    const threads = new LoadThreads(2);
+    await threads.start();
+    try {
+      const s = spec({
+        dataFiles: [{ name: "users", onExhausted: OnExhausted.STOP }],
+        scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenSteps }],
+        workload: closed(4, 1000),
+      });
+      const parts = threads.parts({ spec: s, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, driverId: "d1", data: new Map([["users", users(rows)]]) });
+      const { total, halts } = await runParts(parts);
+      expectTokenFlow(total, rows);
+      // Both threads ran out of their rows (20 and 21) and said so.
+      expect(halts).toHaveLength(2);
+      for (const h of halts) expect(h).toMatch(/data file "users" ran out of rows after 2[01] \(on_exhausted: stop\)/);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it("think time is in no latency and no iteration duration", async () => {
+    const thinkMs = 50;
+    const iterations = 3;
+    const s = spec({
+      scenarios: [
+        {
+          name: "pause",
+          weight: 1,
+          steps: [
+            { name: "first", url: "/search?q=a&delay=5", thinkTime: { kind: { case: "constantMs", value: thinkMs } } },
+            { name: "second", url: "/search?q=b&delay=5", thinkTime: { kind: { case: "uniform", value: { minMs: thinkMs, maxMs: thinkMs + 10 } } } },
+          ],
+        },
+      ],
+      workload: closed(1, iterations),
+    });
+    const { total, ranMs } = await runParts([inline(s)]);
+    // Six pauses of at least 50 ms (the last one before the loop asks for a fourth iteration).
+    expect(ranMs).toBeGreaterThanOrEqual(2 * iterations * thinkMs);
+    for (const i of [0, 1]) {
+      const h = decodeHistogram(stepOf(total, i).counts.latencyHistogram);
+      expect(h.totalCount).toBe(iterations);
+      expect(h.minNonZeroValue).toBeGreaterThanOrEqual(5000);
+      expect(h.maxValue).toBeLessThan(thinkMs * 1000 * 0.6);
+    }
+    const duration = decodeHistogram(total.scenarios![0]!.iterationHistogram);
+    expect(duration.totalCount).toBe(iterations);
+    expect(duration.minNonZeroValue).toBeGreaterThanOrEqual(10_000);
+    expect(duration.maxValue).toBeLessThan(thinkMs * 1000);
+  });
+
+  it("tsunami: a first step counts from the iteration's scheduled start, a later step from its own send", async () => {
+    const s = spec({
+      scenarios: [{ name: "co", weight: 1, steps: [{ name: "slow", url: "/search?q=a&delay=40" }, { name: "next", url: "/search?q=b" }] }],
+      workload: { case: "tsunami", value: { delayMs: 10, maxInFlight: 1, limit: { case: "requestsPerDriver", value: 8n } } },
+    });
+    const { total } = await runParts([inline(s)]);
+    const first = stepOf(total, 0).counts;
+    const latency = decodeHistogram(first.latencyHistogram);
+    const service = decodeHistogram(first.serviceTimeHistogram);
+    expect(latency.totalCount).toBe(8);
+    // Held back by max_in_flight 1 behind 40 ms answers: the 8th iteration was due at 70 ms and started after 280 ms.
+    expect(service.maxValue).toBeLessThan(150_000);
+    expect(latency.maxValue).toBeGreaterThan(200_000);
+    expect(total.late).toBeGreaterThan(0);
+    // The second step's latency is its service time.
+    const second = stepOf(total, 1).counts;
+    expect(decodeHistogram(second.latencyHistogram).outputPercentileDistribution()).toBe(decodeHistogram(second.serviceTimeHistogram).outputPercentileDistribution());
+    // The iteration's duration counts from the scheduled start too.
+    expect(decodeHistogram(total.scenarios![0]!.iterationHistogram).maxValue).toBeGreaterThanOrEqual(latency.maxValue);
+  });
+
+  it("data rows: wrap starts over, stop ends the part with a reason; shuffle uses each row once per pass", async () => {
+    const run = async (onExhausted: OnExhausted, order: DataOrder, iterations: number) => {
+      target.reset();
+      const s = spec({
+        dataFiles: [{ name: "users", onExhausted, order }],
+        scenarios: [{ name: "rows", weight: 1, dataFile: "users", steps: [{ name: "find", url: "/search?q={{row.user}}", headers: { "x-row-id": "{{row.id}}" } }] }],
+        workload: closed(2, iterations),
+      });
+      const r = await runParts([inline(s, new Map([["users", users(10)]]))]);
+      return { ...r, byRow: target.counts().byRow };
+    };
+    const wrapped = await run(OnExhausted.WRAP, DataOrder.SEQUENTIAL, 25);
+    expect(Object.values(wrapped.byRow).sort()).toEqual([2, 2, 2, 2, 2, 3, 3, 3, 3, 3]);
+    expect(wrapped.byRow["1"]).toBe(3);
+    expect(wrapped.halts).toEqual([]);
+    const stopped = await run(OnExhausted.STOP, DataOrder.SHUFFLE, 1000);
+    expect(stopped.total.requests).toBe(10);
+    expect(Object.values(stopped.byRow)).toEqual(Array(10).fill(1));
+    expect(stopped.halts).toEqual(['data file "users" ran out of rows after 10 (on_exhausted: stop): no more iterations of "rows"']);
+    const shuffled = await run(OnExhausted.WRAP, DataOrder.SHUFFLE, 20);
+    expect(Object.values(shuffled.byRow)).toEqual(Array(10).fill(2));
+  });
+
+  it("a one-step constant scenario runs on the fast path, its status and latency checks counted per request", async () => {
+    const s = spec({
+      scenarios: [
+        {
+          name: "smoke",
+          weight: 1,
+          steps: [{ name: "ping", url: "/items/7?fail=7", checks: [status200, { name: "fast", kind: { case: "latencyBelowMs", value: 5000 } }] }],
+        },
+      ],
+      workload: closed(2, 50),
+    });
+    const recorder = new ScenarioRecorder(false, recorderShape(s));
+    const transport = createScenarioTransport({
+      spec: s,
+      recorder,
+      data: new Map(),
+      thread: { index: 0, count: 1 },
+      driverId: "d1",
+      kind: undefined,
+      timeoutMs: 5000,
+      concurrency: 2,
+      pipelining: 1,
+      scheduled: false,
+      halt: () => undefined,
+      ended: () => undefined,
+    });
+    expect(transport).toBeInstanceOf(FastTransport);
+    await transport.close(true);
+    const { total } = await runParts([inline(s)]);
+    // Without a token the target answers 401 to every request.
+    expect(target.counts().byStatus).toEqual({ "401": 50 });
+    expect(checks(stepOf(total, 0))).toEqual([
+      ["status 200", 0, 50],
+      ["fast", 50, 0],
+    ]);
+    expect(total.scenarios).toEqual([expect.objectContaining({ iterations: 50, aborted: 0 })]);
+  });
+});
