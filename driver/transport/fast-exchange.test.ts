@@ -63,6 +63,24 @@ describe("the fast exchange", () => {
     expect(t.heads).toHaveLength(3);
   });
 
+  it("drops a connection the target ended after an answer without saying so, and sends the next request on a new one", async () => {
+    const t = await rawServer((socket) => socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+    let connections = 0;
+    servers[0]!.on("connection", () => connections++);
+    const e = make(1);
+    for (let i = 0; i < 3; i++) {
+      const r = await e.send(get(t.url), ALL);
+      expect(r.ok && Buffer.from(r.body).toString()).toBe("ok");
+      // The next request goes out in the same turn as the answer's end, or a little later.
+      if (i === 1) await new Promise((r) => setTimeout(r, 20));
+    }
+    // One answer per connection. A request written in the instant between the answer and the FIN
+    // reaches the half-closed socket unanswered and goes once more on the next connection.
+    expect(connections).toBe(3);
+    expect(t.heads.length).toBeGreaterThanOrEqual(3);
+    expect(t.heads.length).toBeLessThanOrEqual(5);
+  });
+
   it("fails the request as reset when a new connection closes without an answer (no second try)", async () => {
     const t = await rawServer((socket) => socket.destroy());
     const e = make(1);

@@ -103,6 +103,13 @@ export class H1ExchangeConnection implements H1Events {
     });
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
+    // The target's FIN: the connection is done now, not when its close event comes a turn later
+    // (meanwhile the pool could hand it a request that could only fail).
+    socket.on("end", () => {
+      if (socket !== this.socket) return;
+      this.onClose(socket);
+      socket.destroy();
+    });
     socket.on("close", () => {
       if (socket === this.socket) this.onClose(socket);
     });
