@@ -19,8 +19,8 @@ import { SIM_READY, type FleetSimOutput } from "./fleet-sim-main.js";
 import { measureLag, watchDrivers, watchTest } from "./fleet-watch.js";
 import { ROOT } from "./lib.js";
 
-/** N drivers reporting every `intervalMs`. */
-export interface Scenario { label: string; drivers: number; intervalMs: number }
+/** N drivers reporting every `intervalMs`; `steps` > 0: a scenario test of that many steps (each message carries a block per step). */
+export interface Scenario { label: string; drivers: number; intervalMs: number; steps: number }
 
 /** Where and how long a scenario runs. */
 export interface ScenarioContext {
@@ -68,6 +68,9 @@ export interface ScenarioResult {
   intervalsSent: number;
   expectedRequests: number;
   reportedRequests: number | undefined;
+  /** A scenario test's report: requests per step (total view), and iterations of its scenario. */
+  stepRequests: number[];
+  iterations: number | undefined;
   /** Drivers seen entering MISSING on WatchDrivers from just before the start to the end. */
   missing: string[];
   /** Of those, the ones first seen MISSING after the test had ended (the stream catching up). */
@@ -111,7 +114,7 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
   const result: ScenarioResult = {
     scenario: s, testId: "", state: "-", partial: false, message: "", timedOut: false, readyAfterMs: NaN, startRetries: 0, runS: NaN, orchestrator: undefined,
     simCores: NaN, brokerCores: NaN, lagFromAck: nanLag, lagFromIssue: nanLag, pairsMatched: 0, pairsSent: 0,
-    pairsStreamedWithout: 0, intervalsStreamed: 0, intervalsSent: 0, expectedRequests: 0, reportedRequests: undefined,
+    pairsStreamedWithout: 0, intervalsStreamed: 0, intervalsSent: 0, expectedRequests: 0, reportedRequests: undefined, stepRequests: [], iterations: undefined,
     missing: [], missingAfterEnd: [], watchDriversMessages: 0, watchDriversMessagesAfterEnd: 0, watchDriversCaughtUp: false, benchCores: NaN, unfinished: 0, unfinishedExample: "", error: "",
   };
   const prefix = `fleet-${process.pid}-${ctx.index}-`;
@@ -147,6 +150,7 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
     const spec = create(TestSpecSchema, {
       name: `fleet bench ${s.label}`, targetUrl: "http://127.0.0.1:9/", driverCount: s.drivers, reportIntervalMs: s.intervalMs,
       workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: durationMs } } },
+      scenarios: s.steps > 0 ? [{ name: "flow", weight: 1, steps: benchSteps(s.steps) }] : [],
     });
     const { test } = await client.createTest({ spec });
     result.testId = test!.id;
@@ -212,6 +216,8 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
       result.partial = report.partial;
       result.message = report.message.slice(0, 300);
       result.reportedRequests = Number(report.total?.requests ?? 0n);
+      result.stepRequests = report.total?.steps.map((st) => Number(st.stats?.requests ?? 0n)) ?? [];
+      result.iterations = report.total?.scenarios[0] ? Number(report.total.scenarios[0].iterations) : undefined;
       const bad = report.drivers.filter((d) => !d.finished || d.message !== "");
       result.unfinished = bad.length;
       result.unfinishedExample = bad[0] ? `${bad[0].driverId}: ${bad[0].message || "not finished"}` : "";
@@ -236,6 +242,11 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
     await rm(simOut, { force: true });
   }
   return result;
+}
+
+/** The steps of the bench's scenario: each a request with one status check (never sent: the fleet is simulated). */
+function benchSteps(n: number) {
+  return Array.from({ length: n }, (_, j) => ({ name: `step${j + 1}`, url: `/s${j + 1}`, checks: [{ name: "ok", kind: { case: "status" as const, value: { codes: [200] } } }] }));
 }
 
 /** Every driver, page by page (an orchestrator without pagination answers all in one page). */

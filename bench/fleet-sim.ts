@@ -9,7 +9,8 @@
  *   each); READY, or BUSY with the test id from the config's arrival to the final message.
  * - A test runs from the trigger's `start_at` for the spec's duration: at each interval end
  *   `start_at + (k+1) * report_interval_ms` every driver publishes seq k with a precomputed real
- *   HdrHistogram (see fleet-sim-payload.ts); then one final message (no data) with seq K.
+ *   HdrHistogram (see fleet-sim-payload.ts), and for a scenario test one block per step and one
+ *   for its first scenario; then one final message (no data) with seq K.
  *
  * Each interval batch records when its `send()` was issued and when it resolved (acked by Kafka),
  * so that a bench can measure how long the orchestrator took to stream the interval.
@@ -25,7 +26,8 @@ import {
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
-import { BYTES_PER_REQUEST, HISTOGRAM_VARIANTS, type SimBatch, type SimTestResult } from "./fleet-sim-payload.js";
+import { scenarioLayout } from "../metrics/step-stats.js";
+import { BYTES_PER_REQUEST, histogramVariants, scenarioBlocks, type SimBatch, type SimTestResult } from "./fleet-sim-payload.js";
 
 export type { SimBatch, SimTestResult };
 
@@ -63,6 +65,8 @@ export interface FleetSim {
 
 interface SimTest {
   result: SimTestResult;
+  /** Checks per step of a scenario test, in step order (empty: a single-request test). */
+  stepChecks: number[];
   durationMs: number;
   nextSeq: number;
   started: boolean;
@@ -146,7 +150,8 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
       const records: RawRecord[] = [];
       let requests = 0;
       for (let i = first; i < first + count; i++) {
-        const v = HISTOGRAM_VARIANTS[(i + seq) % HISTOGRAM_VARIANTS.length]!;
+        const variants = histogramVariants(t.stepChecks.length);
+        const v = variants[(i + seq) % variants.length]!;
         requests += v.requests;
         records.push(metrics(r.testId, r.driverIds[i]!, {
           seq: BigInt(seq),
@@ -157,6 +162,7 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
           bytesReceived: BigInt(v.requests * BYTES_PER_REQUEST),
           latencyHistogram: v.bytes,
           startSkewUs: BigInt(100 + (i % 50) * 20),
+          ...scenarioBlocks(v, t.stepChecks),
         }));
       }
       const issue = () => {
@@ -236,7 +242,7 @@ export async function startFleetSim(o: FleetSimOptions): Promise<FleetSim> {
       testId: config.testId, driverIds, intervalMs: spec.reportIntervalMs || 1000, startAtMs: null, intervals: 0,
       expectedRequests: 0, expectedBytes: 0, batches: [], failedSends: 0, finalsSent: 0, cancelled: false, refused,
     };
-    const t: SimTest = { result, durationMs: simDurationMs(spec), nextSeq: 0, started: false, ended: false, timers: new Set(), inflight: [] };
+    const t: SimTest = { result, stepChecks: scenarioLayout(spec).steps.map((st) => st.checks.length), durationMs: simDurationMs(spec), nextSeq: 0, started: false, ended: false, timers: new Set(), inflight: [] };
     tests.set(config.testId, t);
     for (const id of driverIds) busy.set(id, config.testId);
     beat(driverIds);

@@ -20,21 +20,22 @@ import { runScenario, type LagStats, type Scenario, type ScenarioResult } from "
 import { envNumber, isMain, ROOT, table } from "./lib.js";
 
 /** The scenarios run when BENCH_FLEET_SCENARIOS is not set. */
-export const DEFAULT_SCENARIOS = "100x1000,1000x1000,100x100";
+export const DEFAULT_SCENARIOS = "100x1000,1000x1000,1000x1000x5,100x100";
 
-/** Parses "100x1000,1000x1000" (drivers x report interval ms). */
+/** Parses "100x1000,1000x1000x5" (drivers x report interval ms, optionally x steps of a scenario test). */
 export function parseScenarios(raw: string): Scenario[] {
   return raw
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean)
     .map((label) => {
-      const m = /^(\d+)x(\d+)$/.exec(label);
+      const m = /^(\d+)x(\d+)(?:x(\d+))?$/.exec(label);
       const drivers = Number(m?.[1]);
       const intervalMs = Number(m?.[2]);
-      if (!m || drivers < 1 || drivers > 9999 || intervalMs < 100)
-        throw new Error(`BENCH_FLEET_SCENARIOS: "${label}" must be DRIVERSxINTERVAL_MS, 1..9999 drivers, interval ≥ 100 ms`);
-      return { label, drivers, intervalMs };
+      const steps = Number(m?.[3] ?? 0);
+      if (!m || drivers < 1 || drivers > 9999 || intervalMs < 100 || (m[3] !== undefined && (steps < 1 || steps > 100)))
+        throw new Error(`BENCH_FLEET_SCENARIOS: "${label}" must be DRIVERSxINTERVAL_MS[xSTEPS], 1..9999 drivers, interval ≥ 100 ms, 1..100 steps`);
+      return { label, drivers, intervalMs, steps };
     });
 }
 
@@ -54,14 +55,27 @@ const f1 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 const f2 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(2));
 const lag = (l: LagStats) => `${f1(l.p50)}/${f1(l.p99)}/${f1(l.max)}`;
 
+/**
+ * A scenario test's per-step check: its step rows, "=" when every step's requests and the
+ * scenario's iterations are the simulator's (each request i of a payload is step i mod S, so each
+ * step and the iterations get exactly 1/S of the requests).
+ */
+function stepsCell(r: ScenarioResult): string {
+  const steps = r.scenario.steps;
+  if (steps === 0) return r.stepRequests.length === 0 ? "none" : `${r.stepRequests.length} ≠`;
+  const share = r.expectedRequests / steps;
+  const exact = r.stepRequests.length === steps && r.stepRequests.every((n) => n === share) && r.iterations === share;
+  return `${r.stepRequests.length} ${exact ? "=" : "≠"}`;
+}
+
 /** One row per scenario. */
 export function formatFleet(results: readonly ScenarioResult[]): string {
   const header = [
     "scenario", "READY s", "state", "partial", "orch CPU", "peak 5s", "RSS start/¼/¾/end MB", "lag p50/p99/max ms", "pairs matched",
-    "intervals", "expected req", "report req", "MISSING (after end)", "unfinished", "sim/kafka/bench CPU",
+    "intervals", "expected req", "report req", "steps", "MISSING (after end)", "unfinished", "sim/kafka/bench CPU",
   ];
   const rows = results.map((r) => [
-    `${r.scenario.drivers} drv @ ${r.scenario.intervalMs} ms`,
+    `${r.scenario.drivers} drv @ ${r.scenario.intervalMs} ms${r.scenario.steps > 0 ? ` × ${r.scenario.steps} steps` : ""}`,
     Number.isFinite(r.readyAfterMs) ? (r.readyAfterMs / 1000).toFixed(1) : "-",
     r.error && r.state === "-" ? "ERROR" : r.state + (r.timedOut ? " (timeout)" : ""),
     r.partial ? "yes" : "no",
@@ -75,6 +89,7 @@ export function formatFleet(results: readonly ScenarioResult[]): string {
     `${r.intervalsStreamed}/${r.intervalsSent}`,
     String(r.expectedRequests),
     r.reportedRequests === undefined ? "-" : String(r.reportedRequests) + (r.reportedRequests === r.expectedRequests ? " =" : " ≠"),
+    stepsCell(r),
     `${r.missing.length} (${r.missingAfterEnd.length})${r.watchDriversCaughtUp || r.state === "-" ? "" : " behind"}`,
     String(r.unfinished),
     `${f2(r.simCores)}/${f2(r.brokerCores)}/${f2(r.benchCores)}`,
@@ -125,7 +140,8 @@ export async function runFleetBench(): Promise<boolean> {
       "READY s: from the simulator's registration until every driver is READY (then 3 s more).",
       "orch CPU: cores the orchestrator used from StartTest to the end (peak 5s: its busiest 5 s).",
       "lag: WatchTest arrival of interval k minus the simulator's send() of (driver, k) resolving; over every pair.",
-      "'=' marks exact totals. unfinished: report entries not finished or with a message.",
+      "'=' marks exact totals. steps: the report's step rows ('=': every step's requests and the iterations exact).",
+      "unfinished: report entries not finished or with a message.",
       "MISSING: drivers seen MISSING on WatchDrivers from the start until the stream caught up (in brackets: first seen",
       "after the test ended; 'behind': the stream had not caught up 30 s after the end, so more may have been queued).",
     ].join("\n"),
