@@ -234,6 +234,17 @@ describe.each(TRANSPORT_KINDS)("exchange %s", (kind) => {
     expect(await aborted).toMatchObject({ ok: false, kind: "aborted" });
   });
 
+  it("a graceful close waits no longer than the request timeout for a request that never ends", async () => {
+    const t = await target(() => undefined);
+    const e = make(kind, 300);
+    const hung = e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, ALL);
+    await new Promise((r) => setTimeout(r, 20));
+    const started = performance.now();
+    await e.close(false);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await hung).toMatchObject({ ok: false, kind: "timeout" });
+  });
+
   it("fails sends after close as aborted", async () => {
     const t = await target((_req, res) => res.end());
     const e = make(kind);

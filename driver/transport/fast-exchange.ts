@@ -74,10 +74,11 @@ export class FastExchange implements Exchange {
 
   async close(force: boolean): Promise<void> {
     this.closed = true;
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    // The sweeper runs on until the requests waited for have ended: a graceful close is bounded by the request timeout.
     await Promise.all([...[...this.pools.values()].map((p) => p.close(force)), this.fallback.close(force)]);
     this.pools.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }
 
