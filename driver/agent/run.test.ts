@@ -109,4 +109,50 @@ describe("TestRun metrics delivery", () => {
     expect(final.final).toBe(true);
     expect(final.error).toMatch(new RegExp(`could not deliver ${lost.length} interval\\(s\\)`));
   });
+  it("a scenario test's messages carry its steps and scenarios: ascending, only those that counted something, adding up to the totals", async () => {
+    const delivered: MetricsMessage[] = [];
+    target.reset();
+    const run = new TestRun({
+      testId: "t",
+      driverId: "d7",
+      driverIndex: 0,
+      driverCount: 1,
+      spec: create(TestSpecSchema, {
+        targetUrl: `${target.url}/`,
+        reportIntervalMs: 100,
+        scenarios: [
+          { name: "never", weight: 0, steps: [{ name: "n", url: "/search?q=never" }] },
+          {
+            name: "two",
+            weight: 1,
+            steps: [
+              { name: "a", url: "/search?q={{driverId}}", checks: [{ name: "ok", kind: { case: "status", value: { codes: [200] } } }] },
+              { name: "b", url: "/items/1" },
+            ],
+          },
+        ],
+        workload: { case: "tsunami", value: { delayMs: 10, limit: { case: "durationMs", value: 350 } } },
+      }),
+      publish: async (m) => void delivered.push(m),
+      log: () => undefined,
+    });
+    await run.run(nowMs() + 20);
+    const counts = target.counts();
+    for (const m of delivered) {
+      const indexes = m.steps.map((s) => s.stepIndex);
+      expect(indexes).toEqual([1, 2].filter((i) => indexes.includes(i)));
+      expect(indexes.length > 0).toBe(m.requests > 0n);
+      expect(m.steps.every((s) => s.requests > 0n)).toBe(true);
+      expect(m.steps.reduce((n, s) => n + s.requests, 0n)).toBe(m.requests);
+      expect(m.scenarios.every((s) => s.scenarioIndex === 1 && s.iterations > 0n)).toBe(true);
+    }
+    const sum = (step: number) => delivered.reduce((n, m) => n + Number(m.steps.find((s) => s.stepIndex === step)?.requests ?? 0n), 0);
+    expect(sum(1)).toBe(counts.byPath["/search"]);
+    expect(sum(2)).toBe(counts.byPath["/items/{id}"]);
+    expect(counts.byStatus["401"]).toBe(sum(2));
+    const passed = delivered.reduce((n, m) => n + Number(m.steps.find((s) => s.stepIndex === 1)?.checks[0]?.passed ?? 0n), 0);
+    expect(passed).toBe(sum(1));
+    expect(delivered.find((m) => m.steps.length > 0)!.steps[0]!.checks[0]!.name).toBe("ok");
+    expect(delivered.reduce((n, m) => n + Number(m.scenarios[0]?.iterations ?? 0n), 0)).toBe(sum(1));
+  });
 });
