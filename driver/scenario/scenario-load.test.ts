@@ -276,6 +276,25 @@ describe("scenario load parts against the flow API", () => {
     expect(Object.values(shuffled.byRow)).toEqual(Array(10).fill(2));
   });
 
+  it("built-ins render per request: driverId, iteration (from 0, each once), randInt in its bounds, a fresh uuid, the clock", async () => {
+    const iterations = 30;
+    const before = Date.now();
+    const s = spec({
+      scenarios: [{ name: "b", weight: 1, steps: [{ name: "s", url: "/search?q=x", headers: { "x-row-id": "{{driverId}}/{{iteration}}/{{randInt 1 3}}/{{uuid}}/{{nowMs}}" } }] }],
+      workload: closed(3, iterations),
+    });
+    await runParts([inline(s)]);
+    const after = Date.now();
+    const keys = Object.keys(target.counts().byRow).map((k) => k.split("/"));
+    expect(keys).toHaveLength(iterations);
+    expect(keys.map((k) => k[0])).toEqual(Array(iterations).fill("d1"));
+    expect(keys.map((k) => Number(k[1])).sort((a, b) => a - b)).toEqual(Array.from({ length: iterations }, (_, i) => i));
+    expect(new Set(keys.map((k) => k[2]))).toEqual(new Set(["1", "2", "3"]));
+    for (const k of keys) expect(k[3]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const k of keys) expect(Number(k[4])).toBeGreaterThanOrEqual(before);
+    for (const k of keys) expect(Number(k[4])).toBeLessThanOrEqual(after);
+  });
+
   it("a one-step constant scenario runs on the fast path, its status and latency checks counted per request", async () => {
     const s = spec({
       scenarios: [
