@@ -10,6 +10,7 @@ import { msOf, timestampAt } from "../metrics/stats.js";
 import { decodeRun, RunAccumulator, scenarioLayout, type ScenarioLayout } from "../metrics/step-stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { MAX_CLOCK_OFFSET_MS } from "./clock-offset.js";
 import { cover, driverReports, fleetStartSkewUs, type DriverProgressState } from "./run-report.js";
 
@@ -66,7 +67,7 @@ export class LiveTest {
   lastInterval: Stats | undefined;
   private maxSeq = -1;
   private readonly intervalMs: number;
-  private readonly startAtMs: number;
+  private startAtMs: number;
   private readonly listeners = new Set<(u: TestUpdate) => void>();
   private markEnded: () => void = () => {};
   /** Settles once the orchestrator has stored the run's end (see {@link ended}). */
@@ -181,6 +182,17 @@ export class LiveTest {
     this.onLose(driverId, message, d.lastSeq + 1);
     if (wasBehind && this.behind > 0) this.behind--;
     this.emitReady(false);
+  }
+
+  /**
+   * Sets the start instant of a test that waited for its drivers to hold their data files (its
+   * start_at was provisional); nothing has been applied before it.
+   */
+  startsAt(startAt: Timestamp): void {
+    this.test = clone(TestSchema, this.test);
+    this.test.startAt = startAt;
+    this.startAtMs = msOf(startAt);
+    this.broadcast(this.progress());
   }
 
   /** Moves the test to a non-terminal state and tells watchers. */

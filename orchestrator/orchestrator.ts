@@ -20,6 +20,9 @@ import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
 import { checkSpec, describeProblems } from "./validate.js";
+import { noteLostRows, stripData } from "./data-parts.js";
+import { abandonedStart, DataDistribution } from "./data-start.js";
+import { dataReadyDeadlineMs, strippedBytes } from "../scenario/data.js";
 import { isEnded } from "../metrics/outcome.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
@@ -46,6 +49,8 @@ export interface OrchestratorOptions {
   allowTargets?: readonly string[] | undefined;
   /** A target URL this fleet can load, offered to clients as a default (ListDriversResponse.default_target_url). */
   defaultTargetUrl?: string | undefined;
+  /** How long drivers get to confirm their parts of a test's data files (default: scaled with the size, dataReadyDeadlineMs). */
+  dataReadyMs?: number | undefined;
 }
 
 /** Counters for logs, tests and benchmarks. */
@@ -66,6 +71,8 @@ export class Orchestrator extends TestCatalog {
   /** Tests whose end is being stored (sealed, report not yet written). */
   private readonly finishing = new Set<string>();
   private readonly liveness: FleetLiveness;
+  private readonly data: DataDistribution;
+  private readonly dataReadyMs: number | undefined;
   private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private closing = false;
@@ -92,6 +99,8 @@ export class Orchestrator extends TestCatalog {
     this.allowlist = new TargetAllowlist(options.allowTargets);
     this.defaultTargetUrl = options.defaultTargetUrl ?? "";
     this.liveness = new FleetLiveness(fleet, this.stats, this.log, options.forgetDriversAfterMs);
+    this.data = new DataDistribution(bus, store);
+    this.dataReadyMs = options.dataReadyMs;
   }
 
   /**
@@ -107,11 +116,12 @@ export class Orchestrator extends TestCatalog {
       for (const { test } of store.testsNewestFirst())
         if (test.state === TestState.STARTING || test.state === TestState.RUNNING) await o.resume(test);
       await o.liveness.start(options.bus);
+      await o.data.start();
       o.ingestion = await options.bus.subscribeBatch({ kind: "shared", group: "orchestrator", exclusive: true }, "metrics", (batch) =>
         o.ingest(batch),
       );
     } catch (err) {
-      await o.liveness.close();
+      await Promise.allSettled([o.liveness.close(), o.data.close()]);
       await store.close();
       throw err;
     }
@@ -126,18 +136,20 @@ export class Orchestrator extends TestCatalog {
     return o;
   }
 
-  /** Validates and stores a new test in CREATED. */
+  /** Validates and stores a new test in CREATED (the content of its data files apart from it). */
   createTest(spec: TestSpec | undefined): Test {
     const { problems, resourceExhausted } = checkSpec(spec);
     if (problems.length > 0) throw new DomainError(resourceExhausted ? "resource_exhausted" : "invalid_argument", describeProblems(problems));
     const refused = this.allowlist.refusesSpec(spec!);
     if (refused) throw new DomainError("permission_denied", refused);
+    const { spec: stored, contents } = stripData(spec!);
     const test = create(TestSchema, {
       id: randomUUID(),
-      spec: spec!,
+      spec: stored,
       state: TestState.CREATED,
       createdAt: timestampNow(),
     });
+    this.store.putData(test.id, contents);
     this.store.putTest(test);
     this.retain();
     return test;
@@ -152,7 +164,10 @@ export class Orchestrator extends TestCatalog {
     await this.store.deleteTest(test);
   }
 
-  /** Picks drivers, sends them the config and a trigger with a common start instant. */
+  /**
+   * Picks drivers, sends them the config (and each its part of the data files, waiting until every
+   * driver holds it) and a trigger with a common start instant.
+   */
   async startTest(id: string): Promise<Test> {
     const test = this.getTest(id);
     if (test.state !== TestState.CREATED)
@@ -164,7 +179,10 @@ export class Orchestrator extends TestCatalog {
     const picked = pickDrivers(this.fleet.ready(), spec.driverCount);
     if ("problem" in picked) throw new DomainError("failed_precondition", `test "${id}" ${picked.problem}`);
     const drivers = picked.ids;
-    const startAtMs = Date.now() + (spec.startDelayMs || DEFAULT_START_DELAY_MS);
+    const prepared = spec.dataFiles.length > 0 ? this.data.prepare(id, spec) : undefined;
+    const delayMs = spec.startDelayMs || DEFAULT_START_DELAY_MS;
+    // With data files: provisional, past the longest wait for the drivers' parts; set once they hold them.
+    const startAtMs = Date.now() + delayMs + (prepared ? (this.dataReadyMs ?? dataReadyDeadlineMs(strippedBytes(spec.dataFiles))) : 0);
     // Numbered, so that the CANCEL of a start that fails below stops only this attempt on the drivers.
     const attempt = test.startAttempt + 1;
     const started = clone(TestSchema, test);
@@ -172,6 +190,7 @@ export class Orchestrator extends TestCatalog {
     started.state = TestState.STARTING;
     started.driverIds = drivers;
     started.startAt = timestampAt(startAtMs);
+    if (prepared) started.spec = prepared.spec;
     this.fleet.reserve(drivers, id);
     this.store.putTest(started);
     // Live before anything is sent: a driver's first answer (or a cancel) may come back before
@@ -179,9 +198,17 @@ export class Orchestrator extends TestCatalog {
     const live = this.newLive(started);
     this.live.set(id, live);
     try {
-      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec, driverIds: drivers, attempt }));
-      await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: started.startAt!, attempt }));
+      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec: started.spec, driverIds: drivers, attempt }));
+      if (prepared) {
+        const abandoned = () => abandonedStart(live, () => this.live.get(id));
+        await this.data.distribute({ testId: id, attempt, driverIds: drivers, prepared, abandoned, deadlineMs: this.dataReadyMs });
+        live.startsAt(timestampAt(Date.now() + delayMs));
+        this.store.putTest(live.test);
+      }
+      await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: live.test.startAt!, attempt }));
     } catch (err) {
+      // Cancelled meanwhile: the cancel ends the test.
+      if (this.live.get(id) !== live || live.cancelRequested) throw err;
       this.live.delete(id);
       this.fleet.release(id);
       // CREATED again; the next StartTest is attempt + 1.
@@ -190,7 +217,7 @@ export class Orchestrator extends TestCatalog {
       this.store.putTest(again);
       // Whatever did reach a driver must not run (this attempt only: a retry is not affected).
       void this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt }, "cancel_unstarted", `could not cancel attempt ${attempt} of test ${id}, whose start failed`);
-      throw new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
+      throw err instanceof DomainError ? err : new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
     }
     this.watchers.started(live);
     return live.test;
@@ -212,6 +239,7 @@ export class Orchestrator extends TestCatalog {
       cancelled.endedAt = timestampNow();
       cancelled.message = "cancelled before it started";
       this.store.putTest(cancelled);
+      this.store.deleteData(id).catch(this.failure("drop_data", `could not drop the data files of test ${id}`));
       this.watchers.ended(cancelled);
       return cancelled;
     }
@@ -236,7 +264,7 @@ export class Orchestrator extends TestCatalog {
     this.closing = true;
     this.markClosed();
     clearInterval(this.ticker);
-    await Promise.allSettled([this.liveness.close(), this.ingestion?.close()]);
+    await Promise.allSettled([this.liveness.close(), this.ingestion?.close(), this.data.close()]);
     this.watchers.closeAll();
     await this.retaining;
     await this.store.close();
@@ -278,6 +306,7 @@ export class Orchestrator extends TestCatalog {
     this.finishing.add(id);
     live.seal();
     const drivers = [...live.drivers.values()];
+    noteLostRows(live);
     try {
       await this.store.committed();
       // Decided after the wait: a cancel that came in meanwhile still makes it CANCELLED.
@@ -298,8 +327,9 @@ export class Orchestrator extends TestCatalog {
     // Drivers that delivered their final are free for the next test now, not at their next beat.
     this.fleet.finished(id, drivers.filter((d) => d.finished).map((d) => d.id));
     live.ended();
-    // The report holds the merged intervals; the raw driver intervals are no longer needed.
+    // The report holds the merged intervals; the raw driver intervals and the data files are no longer needed.
     this.store.deleteMetrics(id).catch(this.failure("compact", `could not compact test ${id}`));
+    this.store.deleteData(id).catch(this.failure("drop_data", `could not drop the data files of test ${id}`));
     this.retain();
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))

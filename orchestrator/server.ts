@@ -13,6 +13,7 @@ import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { reflectionRoutes } from "./reflection.js";
 import { orchestratorRoutes } from "./routes.js";
 import { isDashboardPath, serveDashboard } from "./web.js";
+import { MAX_DATA_BYTES } from "../scenario/data.js";
 
 const H2_PREFACE = "PRI * HTTP/2.0";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -30,6 +31,8 @@ export interface ServerOptions {
   corsOrigins?: readonly string[] | undefined;
   /** Largest request message, checked before it is read or decoded; default {@link MAX_REQUEST_BYTES}. */
   readMaxBytes?: number | undefined;
+  /** Largest CreateTest request of an authorized client (it carries data files); default {@link MAX_CREATE_TEST_BYTES}. */
+  createTestMaxBytes?: number | undefined;
   /** Connection limits; defaults in {@link CONNECTION_LIMITS}. */
   limits?: Partial<ConnectionLimits> | undefined;
 }
@@ -63,6 +66,15 @@ export const CONNECTION_LIMITS: ConnectionLimits = {
 
 /** Default request size limit: a spec is far smaller (its body is at most 512 KiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+/**
+ * CreateTest's limit for a client that passed authentication (a bearer token, or any client of a
+ * server without one): the data files' 200 MB (MAX_DATA_BYTES) even as escaped JSON text (a quote
+ * or line break takes two bytes), and the rest of the spec. A test whose files are larger gets
+ * resource_exhausted naming the 200 MB limit from CreateTest itself; an unauthenticated request is
+ * held to {@link MAX_REQUEST_BYTES}, so that nobody without the token makes the server read 400 MB.
+ */
+export const MAX_CREATE_TEST_BYTES = 2 * MAX_DATA_BYTES + 4 * 1024 * 1024;
+const CREATE_TEST_PATH = `/${OrchestratorService.typeName}/${OrchestratorService.method.createTest.name}`;
 
 /** A running control-plane server. */
 export interface RunningServer {
@@ -71,11 +83,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function bearer(token: string): Interceptor {
+/** Whether an authorization header carries the bearer token (compared in constant time). */
+function hasToken(authorization: string | null | undefined, token: string): boolean {
   const expected = Buffer.from(`Bearer ${token}`);
+  const given = Buffer.from(authorization ?? "");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function bearer(token: string): Interceptor {
   return (next) => async (req) => {
-    const given = Buffer.from(req.header.get("authorization") ?? "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    if (!hasToken(req.header.get("authorization"), token))
       throw new ConnectError("a valid bearer token is required (authorization: Bearer …)", Code.Unauthenticated);
     return next(req);
   };
@@ -100,9 +117,7 @@ function loopbackHostOnly(): Interceptor {
  */
 async function serveMetrics(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, token: string | undefined): Promise<void> {
   if (token) {
-    const expected = Buffer.from(`Bearer ${token}`);
-    const given = Buffer.from(req.headers.authorization ?? "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!hasToken(req.headers.authorization, token)) {
       res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("a valid bearer token is required\n");
       return;
     }
@@ -147,16 +162,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // gRPC server reflection (v1, v1alpha) for schema-less tools; the data plane's messages are
   // discoverable too. Same router, so the same interceptors guard it.
   const reflection = reflectionRoutes([OrchestratorService], [file_kannon_v1_bus]);
-  const handler = connectNodeAdapter({
-    routes: (router) => {
-      api(router);
-      reflection(router);
-    },
-    // Checked against Content-Length / the envelope's length before reading, and while reading:
-    // a larger request gets resource_exhausted and is never held in memory.
-    readMaxBytes: options.readMaxBytes ?? MAX_REQUEST_BYTES,
-    interceptors: options.token ? [bearer(options.token)] : [loopbackHostOnly()],
-  });
+  const adapter = (readMaxBytes: number) =>
+    connectNodeAdapter({
+      routes: (router) => {
+        api(router);
+        reflection(router);
+      },
+      // Checked against Content-Length / the envelope's length before reading, and while reading:
+      // a larger request gets resource_exhausted and is never held in memory.
+      readMaxBytes,
+      interceptors: options.token ? [bearer(options.token)] : [loopbackHostOnly()],
+    });
+  const small = adapter(options.readMaxBytes ?? MAX_REQUEST_BYTES);
+  const large = adapter(options.createTestMaxBytes ?? MAX_CREATE_TEST_BYTES);
+  // An authorized CreateTest may carry data files; anything else is held to the small limit.
+  const handler: typeof small = (req, res) =>
+    (req.url === CREATE_TEST_PATH && (!options.token || hasToken(req.headers.authorization, options.token)) ? large : small)(req, res);
   const origins = new Set(options.corsOrigins ?? []);
   const metrics = createPrometheusRegistry(options.orchestrator);
   // Header and request timeouts are checked every second (Node's default: every 30 s).

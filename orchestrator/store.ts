@@ -38,7 +38,8 @@ export interface StoredMetrics {
  * `test/<id>` (and `tidx/<created ms>/<id>`, the index listings page through, newest first),
  * `driver/<id>`, `m/<test>/<seq>/<driver>` (raw driver intervals while a test runs),
  * `loss/<test>/<seq>/<driver>` (drivers declared lost while it runs, a DriverReport with the message),
- * `interval/<test>/<k>` (merged intervals with histograms), `report/<id>`.
+ * `interval/<test>/<k>` (merged intervals with histograms), `report/<id>`, `data/<test>/<i>` (the
+ * content of a test's data files, until it has run).
  *
  * Tests and reports are written synchronously, so an RPC answers only after its change is stored.
  * Metrics arrive in batches and are written in one asynchronous transaction per batch; drivers and
@@ -112,7 +113,26 @@ export class Store {
       void this.db.remove(`report/${test.id}`);
     });
     this.tests = Math.max(0, this.tests - 1);
-    await Promise.all([this.removeRange(`interval/${test.id}`), this.deleteMetrics(test.id)]);
+    await Promise.all([this.removeRange(`interval/${test.id}`), this.deleteMetrics(test.id), this.deleteData(test.id)]);
+  }
+
+  /**
+   * Stores the content of a test's data files (`data/<test>/<index>`, UTF-8), apart from the test:
+   * the test is rewritten on every change of state, its data never.
+   */
+  putData(testId: string, contents: readonly string[]): void {
+    if (contents.length === 0) return;
+    this.db.transactionSync(() => contents.forEach((c, i) => void this.db.put(`data/${testId}/${pad(i, 6)}`, Buffer.from(c, "utf8"))));
+  }
+
+  /** The content of a test's data files, in spec order (empty when none is stored). */
+  getData(testId: string): string[] {
+    return [...this.db.getRange(under(`data/${testId}`))].map(({ value }) => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8"));
+  }
+
+  /** Drops the content of a test's data files (once the test can no longer start). */
+  async deleteData(testId: string): Promise<void> {
+    await this.removeRange(`data/${testId}`);
   }
 
   /** Stores a driver (asynchronously). */

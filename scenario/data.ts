@@ -18,6 +18,18 @@ export interface DataProblem {
 
 /** All data files of one test together hold at most this many bytes (UTF-8). */
 export const MAX_DATA_BYTES = 200 * 1024 * 1024;
+/** The content bytes of a test's data files once the orchestrator stripped them (DataFile.content_bytes). */
+export function strippedBytes(files: readonly { contentBytes: bigint }[]): number {
+  return files.reduce((sum, f) => sum + Number(f.contentBytes), 0);
+}
+
+/**
+ * How long a test's drivers get to receive their parts of `bytes` of data files and confirm them
+ * (the orchestrator's wait before START, and a driver's wait for its part): 15 s, and 1 s per MB.
+ */
+export function dataReadyDeadlineMs(bytes: number): number {
+  return 15_000 + Math.ceil(bytes / 1_000_000) * 1000;
+}
 /** Most problems reported per file (a broken file would otherwise list every row). */
 export const MAX_DATA_PROBLEMS = 20;
 

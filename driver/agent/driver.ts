@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Bus, Subscription } from "../../bus/bus.js";
 import {
+  DataReadyMessageSchema,
   HeartbeatMessageSchema,
   MetricsMessageSchema,
   RegisterMessageSchema,
@@ -18,8 +19,10 @@ import type { SampleTap } from "../load/recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 import { TestRun } from "./run.js";
 import { checkThreads, LoadThreads } from "../load/threads.js";
-import type { LoadPart, LoadPartOptions } from "../load/load.js";
+import type { DataPart, LoadPart, LoadPartOptions } from "../load/load.js";
 import { HEARTBEAT_INTERVAL_MS } from "../../workload/defaults.js";
+import { dataReadyDeadlineMs, strippedBytes } from "../../scenario/data.js";
+import { DataIntake, type Intake } from "./data-intake.js";
 
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
 export const ARM_TIMEOUT_MS = 30_000;
@@ -89,7 +92,8 @@ export interface DriverAgent {
 
 interface Armed {
   config: TestConfigMessage;
-  run: TestRun;
+  /** Undefined while the driver's part of the test's data files is on its way. */
+  run: TestRun | undefined;
   done?: Promise<void>;
   armTimer?: NodeJS.Timeout;
 }
@@ -128,7 +132,10 @@ export function createDriver(options: DriverOptions): DriverAgent {
     const last = over.get(testId);
     return last !== undefined && attempt <= last;
   };
+  /** This driver's parts of tests' data files, as they arrive. */
+  const intake = new DataIntake(id);
   const markOver = (testId: string, attempt: number) => {
+    intake.drop(testId, attempt);
     const last = Math.max(attempt, over.get(testId) ?? 0);
     over.delete(testId); // re-inserted as the newest
     over.set(testId, last);
@@ -167,6 +174,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
   function onConfig(config: TestConfigMessage): void {
     const index = config.driverIds.indexOf(id);
     const attempt = config.attempt;
+    if (index < 0 && config.spec?.dataFiles.length) intake.ignore(config.testId, attempt);
     if (index < 0 || !config.spec || isOver(config.testId, attempt) || refused) return;
     if (stopping) {
       void refuse(config.testId, `driver ${id} is shutting down`, attempt);
@@ -187,12 +195,12 @@ export function createDriver(options: DriverOptions): DriverAgent {
         return;
       }
     }
-    let run: TestRun;
-    try {
-      run = new TestRun({
+    const spec = config.spec;
+    const makeRun = (data?: ReadonlyMap<string, DataPart>) =>
+      new TestRun({
         testId: config.testId,
         driverId: id,
-        spec: config.spec,
+        spec,
         driverIndex: index,
         driverCount: config.driverIds.length,
         publish: (m) => {
@@ -203,28 +211,65 @@ export function createDriver(options: DriverOptions): DriverAgent {
         onSample: options.onSample,
         transport: options.transport,
         parts: makeParts,
+        data,
       });
-    } catch (err) {
-      void refuse(config.testId, `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`, attempt);
-      return;
+    const cannot = (err: unknown) => `driver ${id} cannot run the test: ${err instanceof Error ? err.message : String(err)}`;
+    let run: TestRun | undefined;
+    if (spec.dataFiles.length === 0) {
+      try {
+        run = makeRun();
+      } catch (err) {
+        void refuse(config.testId, cannot(err), attempt);
+        return;
+      }
     }
     const entry: Armed = { config, run };
-    entry.armTimer = setTimeout(() => {
-      if (armed === entry && !entry.done) {
-        log(`driver ${id}: no trigger for test ${config.testId} within ${armTimeoutMs} ms; ready again`);
-        armed = undefined;
-        markOver(config.testId, attempt);
-        void refuse(config.testId, `driver ${id} got no trigger within ${armTimeoutMs} ms`, attempt);
-        void beat();
-      }
-    }, armTimeoutMs);
+    // With data files, the trigger comes once every driver holds its part: the wait is longer.
+    arm(entry, armTimeoutMs + (run ? 0 : dataReadyDeadlineMs(strippedBytes(spec.dataFiles))));
     armed = entry;
     void beat();
+    if (!run) intake.expect(config, (got) => onData(entry, got, makeRun, cannot));
     const early = earlyTriggers.get(config.testId);
     if (early && early.attempt === attempt) {
       earlyTriggers.delete(config.testId);
       onTrigger(early);
     }
+  }
+
+  /** Drops an armed test that gets no trigger within `ms`. */
+  function arm(entry: Armed, ms: number): void {
+    const { config } = entry;
+    const attempt = config.attempt;
+    clearTimeout(entry.armTimer);
+    entry.armTimer = setTimeout(() => {
+      if (armed === entry && !entry.done) {
+        log(`driver ${id}: no trigger for test ${config.testId} within ${armTimeoutMs} ms; ready again`);
+        armed = undefined;
+        markOver(config.testId, attempt);
+        void refuse(config.testId, `driver ${id} got no trigger within ${ms} ms`, attempt);
+        void beat();
+      }
+    }, ms);
+  }
+
+  /** This driver holds its part of the data files (or cannot): the run is made, and the orchestrator told. */
+  function onData(entry: Armed, got: Intake, makeRun: (data: ReadonlyMap<string, DataPart>) => TestRun, cannot: (err: unknown) => string): void {
+    if (armed !== entry) return;
+    let error = "error" in got ? `driver ${id} could not assemble its part: ${got.error}` : "";
+    if ("data" in got) {
+      try {
+        entry.run = makeRun(got.data);
+        arm(entry, armTimeoutMs);
+      } catch (err) {
+        error = cannot(err);
+      }
+    }
+    const { testId, attempt } = entry.config;
+    const rows = "rows" in got ? got.rows : {};
+    // On an error the orchestrator fails the start and cancels the attempt.
+    void bus
+      .publish("data_ready", id, create(DataReadyMessageSchema, { testId, driverId: id, attempt, rows, error }))
+      .catch((err) => log(`driver ${id}: could not confirm its data of ${testId}: ${String(err)}`));
   }
 
   function onTrigger(trigger: TriggerMessage): void {
@@ -261,7 +306,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
     }
     const entry = armed!;
     if (trigger.action === TriggerAction.CANCEL) {
-      entry.run.cancel();
+      entry.run?.cancel();
       if (!entry.done) {
         // Cancelled before it started: an empty final (no error: nothing failed), so the orchestrator is not left waiting.
         clearTimeout(entry.armTimer);
@@ -273,10 +318,10 @@ export function createDriver(options: DriverOptions): DriverAgent {
     }
     if (trigger.action === TriggerAction.RESHARE) {
       const sinceMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();
-      if (!entry.run.reshare(trigger.driverIds, sinceMs)) log(`driver ${id}: test ${trigger.testId} was re-split without this driver`);
+      if (entry.run && !entry.run.reshare(trigger.driverIds, sinceMs)) log(`driver ${id}: test ${trigger.testId} was re-split without this driver`);
       return;
     }
-    if (trigger.action !== TriggerAction.START || entry.done) return;
+    if (trigger.action !== TriggerAction.START || entry.done || !entry.run) return;
     clearTimeout(entry.armTimer);
     const startAtMs = trigger.startAt ? msOf(trigger.startAt) : nowMs();
     entry.done = entry.run.run(startAtMs).finally(() => {
@@ -306,7 +351,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
       await ownThreads?.start();
       subscription = await bus.subscribe(
         { kind: "broadcast", id },
-        { test_config: (m) => onConfig(m), trigger: (m) => onTrigger(m) },
+        { test_config: (m) => onConfig(m), trigger: (m) => onTrigger(m), data: (m) => intake.onChunk(m) },
       );
       await bus.publish(
         "register",
@@ -330,7 +375,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
       stopping = true;
       const current = armed;
       if (current) {
-        current.run.cancel(`driver ${id} shut down during the run`);
+        current.run?.cancel(`driver ${id} shut down during the run`);
         clearTimeout(current.armTimer);
         if (!current.done) {
           armed = undefined;
@@ -339,7 +384,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([current.done, new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
         clearTimeout(timer);
-        current.run.abandon();
+        current.run?.abandon();
       }
       clearInterval(heartbeat);
       await subscription?.close();

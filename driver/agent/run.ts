@@ -4,7 +4,7 @@ import { MetricsMessageSchema, type MetricsMessage } from "../../gen/kannon/v1/b
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { nowMs } from "../clock.js";
 import type { Share } from "../load/executor.js";
-import { executorFor, InlineLoadPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
+import { executorFor, InlineLoadPart, type DataPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
 import { mergeSnapshots } from "../load/merge-snapshots.js";
 import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
 import type { TransportKind } from "../transport/transport.js";
@@ -40,6 +40,8 @@ export interface TestRunOptions {
    * one part, inline in this thread.
    */
   parts?: ((o: Omit<LoadPartOptions, "thread">) => LoadPart[]) | undefined;
+  /** This driver's part of each data file (LoadPartOptions.data); dropped with the run. */
+  data?: ReadonlyMap<string, DataPart> | undefined;
 }
 
 /**
@@ -70,7 +72,7 @@ export class TestRun {
     this.intervalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
     executorFor(spec); // throws for a spec without a workload: the driver refuses the test
     this.share = { index: o.driverIndex, count: o.driverCount, sinceMs: 0, version: 0 };
-    const partOptions = { spec, share: { ...this.share }, onSample: o.onSample, transport: o.transport };
+    const partOptions = { spec, share: { ...this.share }, onSample: o.onSample, transport: o.transport, data: o.data };
     const withId = { ...partOptions, driverId: o.driverId };
     this.parts = o.parts ? o.parts(withId) : [new InlineLoadPart({ ...withId, thread: { index: 0, count: 1 } })];
     for (const part of this.parts)
