@@ -89,6 +89,8 @@ describe("fuzz: hostile bytes on every topic and every RPC", () => {
       metrics: fakeMetrics("t", "fz-junk", 3, Date.now(), 1000).value,
       test_config: toBinary(topics.test_config, create(topics.test_config, { testId: "junk", driverIds: ["fz1", "fz2"], spec: spec({ targetUrl: "http://127.0.0.1:9/" }) })),
       trigger: toBinary(topics.trigger, create(topics.trigger, { testId: "junk", action: 1, driverIds: ["fz1"] })),
+      data: toBinary(topics.data, create(topics.data, { testId: "junk", driverId: "fz1", file: "a.csv", columns: ["id"], values: ["1", "2"], rows: 2, seq: 0, total: 1, partRows: 2n })),
+      data_ready: toBinary(topics.data_ready, create(topics.data_ready, { testId: "junk", driverId: "fz1", attempt: 1, rows: { "a.csv": 2n } })),
     };
     let sent = 0;
     for (const topic of allTopics) {

@@ -93,6 +93,21 @@ describe("request limits, target allowlist", () => {
     expect(err.code).toBe(Code.ResourceExhausted);
   });
 
+  it("CreateTest carries data files only for a client with the token: 5 MB get through the read limit, unauthenticated ones do not", async () => {
+    const content = `id\n${"1234567\n".repeat((5 * MB) / 8)}`;
+    const withData = spec({ targetUrl: "http://127.0.0.1:8081/", dataFiles: [{ name: "a.csv", format: 1, content }] });
+    const authorized = createClient(
+      OrchestratorService,
+      createGrpcTransport({ baseUrl: server.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${TOKEN}`), next(req))] }),
+    );
+    // Read and judged by CreateTest itself (a spec without scenarios may not have data files).
+    const judged = await rpcError(authorized.createTest({ spec: withData }));
+    expect(judged.code).toBe(Code.InvalidArgument);
+    expect(judged.rawMessage).toContain("spec.data_files");
+    const anonymous = createClient(OrchestratorService, createGrpcTransport({ baseUrl: server.url }));
+    expect((await rpcError(anonymous.createTest({ spec: withData }))).code).toBe(Code.ResourceExhausted);
+  });
+
   it("a spec aimed outside the allowlist is refused with permission_denied naming the target", async () => {
     const client = createClient(
       OrchestratorService,
