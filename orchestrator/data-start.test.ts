@@ -34,10 +34,6 @@ vi.mock("../driver/load/load.js", async (importOriginal) => {
   }
   return { ...m, InlineLoadPart: Recorded };
 });
-// Until part D lands, orchestrator/validate.ts refuses specs with scenarios and data files; the
-// specs below are valid scenario specs, so this stand-in goes once it does.
-vi.mock("./validate.js", async (importOriginal) => ({ ...(await importOriginal<typeof import("./validate.js")>()), validateSpec: () => [] }));
-
 const ROWS = 3000;
 /** id, name and a 700-character padding: ~2.1 MB, so every part travels in several chunks. */
 const CSV = ["id,name,pad", ...Array.from({ length: ROWS }, (_, i) => `${i},user${i},${"p".repeat(700)}`)].join("\n");

@@ -239,7 +239,7 @@ export class Orchestrator extends TestCatalog {
       cancelled.endedAt = timestampNow();
       cancelled.message = "cancelled before it started";
       this.store.putTest(cancelled);
-      this.store.deleteData(id).catch(this.failure("drop_data", `could not drop the data files of test ${id}`));
+      this.dropData(cancelled);
       this.watchers.ended(cancelled);
       return cancelled;
     }
@@ -329,11 +329,16 @@ export class Orchestrator extends TestCatalog {
     live.ended();
     // The report holds the merged intervals; the raw driver intervals and the data files are no longer needed.
     this.store.deleteMetrics(id).catch(this.failure("compact", `could not compact test ${id}`));
-    this.store.deleteData(id).catch(this.failure("drop_data", `could not drop the data files of test ${id}`));
+    this.dropData(live.test);
     this.retain();
     // A driver given up on (missing, past a deadline) may come back: tell it the test is over.
     if (drivers.some((d) => !d.finished))
       void this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt: live.test.startAttempt }, "tell_over", `could not tell the drivers test ${id} is over`);
+  }
+
+  /** Drops the content of an ended test's data files (it can no longer start). */
+  private dropData(test: Test): void {
+    if (test.spec?.dataFiles.length) this.store.deleteData(test.id).catch(this.failure("drop_data", `could not drop the data files of test ${test.id}`));
   }
 
   /** Deletes the oldest tests beyond keepTests, one pass at a time. */
