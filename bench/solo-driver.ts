@@ -5,15 +5,16 @@
  * throughput child (which merges the metrics) and the heap child (which only counts them).
  */
 import { create } from "@bufbuild/protobuf";
-import { createBus } from "../bus/bus.js";
+import { createBus, type Bus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import type { SampleTap } from "../driver/load/recorder.js";
 import type { TransportKind } from "../driver/transport/transport.js";
-import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { DataChunkMessageSchema, TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type DataReadyMessage, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import type { DataFile, Scenario } from "../gen/kannon/v1/scenario_pb.js";
 import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";
+import { chunksOf, parseData, stripData } from "../orchestrator/data-parts.js";
 import { describeProblems, validateSpec } from "../orchestrator/validate.js";
 
 /** Options of {@link runSoloAvalanche}. */
@@ -57,6 +58,18 @@ export interface SoloAvalancheResult {
   error: string;
 }
 
+/** Publishes the driver's part of every data file on `data` and waits for its `data_ready`. */
+async function sendData(bus: Bus, testId: string, attempt: number, spec: TestSpec, driverId: string, ready: Promise<DataReadyMessage>): Promise<void> {
+  for (const file of spec.dataFiles)
+    for (const chunk of chunksOf(testId, attempt, file, parseData(file, file.content), [driverId])) await bus.publish("data", testId, create(DataChunkMessageSchema, chunk));
+  let timer: NodeJS.Timeout | undefined;
+  const answer = await Promise.race([
+    ready,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("bench: the driver did not confirm its data within 60 s")), 60_000))),
+  ]).finally(() => clearTimeout(timer));
+  if (answer.error) throw new Error(`bench: the driver could not take its data: ${answer.error}`);
+}
+
 /** Runs one avalanche test on one driver to its final metrics message (bounded by a deadline). */
 export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAvalancheResult> {
   const host = new URL(o.url).hostname;
@@ -66,6 +79,8 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
   const driverId = "bench-driver-1";
   const testId = `bench-${process.pid}-${Date.now()}`;
   let metricsMessages = 0;
+  let resolveReady!: (m: DataReadyMessage) => void;
+  const dataReady = new Promise<DataReadyMessage>((r) => (resolveReady = r));
   let resolveFinal!: (m: MetricsMessage) => void;
   const finalSeen = new Promise<MetricsMessage>((r) => (resolveFinal = r));
   // The stand-in orchestrator: consumes metrics (register and heartbeat have no other reader here).
@@ -80,6 +95,9 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       },
       register: () => undefined,
       heartbeat: () => undefined,
+      data_ready: (m) => {
+        if (m.testId === testId) resolveReady(m);
+      },
     },
   );
   const driver = createDriver({ bus, id: driverId, log, threads: o.threads, onSample: o.onSample, transport: o.transport });
@@ -101,9 +119,12 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
     });
     const problems = validateSpec(spec);
     if (problems.length > 0) throw new Error(`bench: invalid spec: ${describeProblems(problems)}`);
+    // As the orchestrator does: the config without the data files' content, then this driver's part, then START once it holds it.
+    const attempt = 1;
+    await bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec: stripData(spec).spec, driverIds: [driverId], attempt }));
+    if (spec.dataFiles.length > 0) await sendData(bus, testId, attempt, spec, driverId, dataReady);
     const startAtMs = Date.now() + (o.startDelayMs ?? 300);
-    await bus.publish("test_config", testId, create(TestConfigMessageSchema, { testId, spec, driverIds: [driverId] }));
-    await bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs) }));
+    await bus.publish("trigger", testId, create(TriggerMessageSchema, { testId, action: TriggerAction.START, startAt: timestampAt(startAtMs), attempt }));
     o.onStartAt?.(startAtMs);
     // The driver drains for at most its request timeout (10 s by default) plus 1 s after the duration.
     const deadlineMs = o.durationMs + (o.startDelayMs ?? 300) + 20_000;
