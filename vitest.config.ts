@@ -4,9 +4,9 @@ import { defineConfig } from "vitest/config";
 const never = ["node_modules/**", "bench/**"];
 /**
  * Tests that run drivers for seconds in real time against a local target, over the in-process bus (no
- * broker): the driver agent and its load threads, and the scenario cases on an embedded fleet.
+ * broker): the driver agent and its load threads, the open model, and the scenario cases on an embedded fleet.
  */
-const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts"];
+const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
 const browser = ["test/dashboard.test.ts"];
 
@@ -16,7 +16,7 @@ const browser = ["test/dashboard.test.ts"];
  * - unit: every `*.test.ts` beside the code it tests (outside test/), but the integration files and
  *   those that need a Kafka broker (`kafka*.test.ts`): no broker, Python, browser or timing bound;
  *   3 files at a time. `npm run test:unit`.
- * - integration: the driver agent, its load threads and the scenario cases over the in-process bus, in real time.
+ * - integration: the driver agent, its load threads, the open model and the scenario cases over the in-process bus, in real time.
  * - e2e: test/ (end-to-end over the real broker and the Python venv) and the Kafka bus tests.
  * - browser: the dashboard in real Chromium. `npm run screenshots` refreshes docs/screenshots from it.
  */

@@ -4,6 +4,11 @@ import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../../workload/d
 import { nowMs, sleepUntil } from "../clock.js";
 import { splitEvenly, type Executor } from "./executor.js";
 
+/** The in-flight cap of one thread of a driver: the driver's (`max_in_flight`, 0 meaning 1000), split over its threads. */
+export function arrivalRateCap(spec: ArrivalRate, thread: { index: number; count: number }): number {
+  return Math.max(1, splitEvenly(spec.maxInFlight > 0 ? spec.maxInFlight : 1000, thread.index, thread.count));
+}
+
 /** Behind its schedule by more than the miss window, a driver may have been declared lost. */
 const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
 
@@ -19,8 +24,7 @@ const STALLED_AFTER_MS = HEARTBEAT_INTERVAL_MS * MISSED_HEARTBEATS_LIMIT;
  */
 export function arrivalRate(spec: ArrivalRate): Executor {
   return async (ctx) => {
-    // The driver's cap, split over its threads.
-    const cap = Math.max(1, splitEvenly(spec.maxInFlight > 0 ? spec.maxInFlight : 1000, ctx.thread.index, ctx.thread.count));
+    const cap = arrivalRateCap(spec, ctx.thread);
     const phases = ratePhases(spec);
     let version = ctx.share.version;
     let offsets = dueOffsetsMs(phases, ctx.share.index, ctx.share.count);

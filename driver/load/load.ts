@@ -6,6 +6,7 @@ import { avalanche } from "./avalanche.js";
 import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
+import { openModelPlan } from "./open-model.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { createScenarioTransport, driverData, recorderShape, threadData } from "../scenario/scenario-load.js";
 import { ScenarioRecorder } from "../scenario/scenario-recorder.js";
@@ -135,7 +136,7 @@ export class InlineLoadPart implements LoadPart {
           this.recorder,
           { kind: this.o.transport, pipelining },
         );
-    transport.prepare(concurrency);
+    transport.prepare(concurrency, openModelPlan(spec, this.o.share, thread));
     try {
       await waitForInstant(startAtMs, this.abort.signal);
       const startedMs = nowMs();

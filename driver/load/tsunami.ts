@@ -2,6 +2,11 @@ import type { Tsunami } from "../../gen/kannon/v1/test_pb.js";
 import { nowMs, sleepUntil } from "../clock.js";
 import { LATE_AFTER_MS, splitEvenly, type Executor } from "./executor.js";
 
+/** The in-flight cap of one thread of a driver: the driver's (`max_in_flight`, 0 meaning none), split over its threads. */
+export function tsunamiCap(spec: Tsunami, thread: { index: number; count: number }): number {
+  return spec.maxInFlight > 0 ? Math.max(1, splitEvenly(spec.maxInFlight, thread.index, thread.count)) : Number.POSITIVE_INFINITY;
+}
+
 /**
  * Fixed schedule: request k is due at start + k·delay_ms, start to start, whatever the responses
  * do. Latency counts from the due time; a request held back by the in-flight cap or a busy event
@@ -13,8 +18,7 @@ export function tsunami(spec: Tsunami): Executor {
   return async (ctx) => {
     const limit = spec.limit.case === "requestsPerDriver" ? Number(spec.limit.value) : Number.POSITIVE_INFINITY;
     const endAt = spec.limit.case === "durationMs" ? Math.min(ctx.startMs + spec.limit.value, ctx.stopAtMs) : ctx.stopAtMs;
-    // The driver's cap, split over its threads.
-    const cap = spec.maxInFlight > 0 ? Math.max(1, splitEvenly(spec.maxInFlight, ctx.thread.index, ctx.thread.count)) : Number.POSITIVE_INFINITY;
+    const cap = tsunamiCap(spec, ctx.thread);
     // A driver's threads take turns: thread t of N sends requests t, t + N, t + 2N, …
     const { index: first, count: step } = ctx.thread;
     for (let k = first; k < limit; k += step) {

@@ -32,7 +32,10 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
     for (const scheduled of [false, true]) {
       const transport = createTransport(template, new IntervalRecorder(scheduled), { kind });
       let n = 0;
-      if (scheduled) for (let i = 0; i < 50; i++) transport.fire(nowMs());
+      if (scheduled) {
+        transport.prepare(0, { ratePerS: 1000, maxInFlight: 50 });
+        for (let i = 0; i < 50; i++) transport.fire(nowMs());
+      }
       else void transport.runClosed(4, () => n++ < 200 && nowMs() < deadline);
       await transport.drain(deadline);
       await transport.close(true);

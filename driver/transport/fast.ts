@@ -1,20 +1,24 @@
-import { codeError } from "./error-kind.js";
+import { codeError, errorKind } from "./error-kind.js";
 import { H1Connection, kickOff, type H1Owner } from "./h1-connection.js";
+import { OpenPool, type OpenModelPlan } from "./h1-open-pool.js";
 import { InFlight } from "./in-flight.js";
 import type { Outcomes, RequestTemplate, Transport } from "./transport.js";
-import { UndiciTransport } from "./undici.js";
 import { nowMs } from "../clock.js";
 
+/** An open model part that said nothing of its rate: sized for 1,000 req/s and the default cap. */
+const DEFAULT_PLAN: OpenModelPlan = { ratePerS: 1000, maxInFlight: 1000 };
+
 /**
- * The `fast` transport: the closed model over the HTTP/1.1 fast path's connections
- * (h1-connection.ts), for a request it could prebuild; the open models over undici, made on first
- * use and counted in the same in-flight total.
+ * The `fast` transport, for a request it could prebuild over plain `http:`: the closed model over
+ * the HTTP/1.1 fast path's connections (h1-connection.ts), each looping on its own; the open
+ * models over a pool of the same connections that the schedule hands each due request to
+ * (h1-open-pool.ts). Both count in one in-flight total.
  */
 export class FastTransport implements Transport {
   private readonly flight = new InFlight();
   private readonly connections: H1Connection[] = [];
   private readonly owner: H1Owner & { more: (now: number) => boolean; slotStopped: () => void };
-  private undici: UndiciTransport | undefined;
+  private pool: OpenPool | undefined;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
   firstSentMs: number | undefined;
@@ -47,22 +51,31 @@ export class FastTransport implements Transport {
     return this.flight.count;
   }
 
-  /** The open models' transport, made on first use. */
-  private fallback(): UndiciTransport {
-    return (this.undici ??= new UndiciTransport(this.template, this.outcomes, 1, this.flight));
-  }
-
-  prepare(concurrency: number): void {
-    if (concurrency === 0) return this.fallback().prepare(0);
-    if (this.connections.length > 0) return;
+  /** A new connection of this transport: the closed model's (`slots` loops) or the open pool's (`freed` given). */
+  private connection(slots: number, freed?: (c: H1Connection) => void): H1Connection {
     const url = this.template.url;
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    const port = Number(url.port) || 80;
+    return new H1Connection(this.owner, host, Number(url.port) || 80, this.request, this.template.method === "HEAD", slots, freed);
+  }
+
+  /** The open models' pool, made on first use (requests in flight per connection: the pipelining depth, 1 unless asked). */
+  private openPool(): OpenPool {
+    return (this.pool ??= new OpenPool((freed) => this.connection(this.pipelining, freed), this.pipelining));
+  }
+
+  /** The number of connections the open model opened so far (0 before it ran). */
+  get openConnections(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  prepare(concurrency: number, open?: OpenModelPlan): void {
+    if (concurrency === 0) return this.openPool().prepare(open ?? DEFAULT_PLAN);
+    if (this.connections.length > 0) return;
     const count = Math.ceil(concurrency / this.pipelining);
     for (let i = 0; i < count; i++) {
       // The slots split as evenly as the pipelining depth allows: concurrency in all.
       const slots = Math.floor(concurrency / count) + (i < concurrency % count ? 1 : 0);
-      this.connections.push(new H1Connection(this.owner, host, port, this.request, this.template.method === "HEAD", slots));
+      this.connections.push(this.connection(slots));
     }
     // Connected ahead of the start, so that the start instant costs only the writes.
     for (const c of this.connections) c.connectAhead();
@@ -81,13 +94,21 @@ export class FastTransport implements Transport {
   }
 
   fire(scheduledMs: number): void {
-    this.fallback().fire(scheduledMs);
+    if (this.closed) {
+      // As undici does after close: the request is counted, as failed.
+      this.flight.started();
+      const now = nowMs();
+      this.outcomes.error(errorKind(codeError("the driver stopped sending", "UND_ERR_DESTROYED")), scheduledMs, now, now);
+      this.flight.settled();
+      return;
+    }
+    this.openPool().fire(scheduledMs);
   }
 
   /** Fails every request older than the request timeout (its connection goes with it). */
   private sweep(): void {
     const oldest = nowMs() - this.template.timeoutMs;
-    for (const c of this.connections) {
+    for (const c of this.pool ? [...this.connections, ...this.pool.connections] : this.connections) {
       const sent = c.oldestSent;
       if (sent !== undefined && sent < oldest) c.fail(codeError("request timed out", "KANNON_REQUEST_TIMEOUT"));
     }
@@ -105,6 +126,6 @@ export class FastTransport implements Transport {
     this.closed = true;
     clearInterval(this.sweeper);
     for (const c of this.connections) c.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
-    await this.undici?.close(force);
+    for (const c of this.pool?.connections ?? []) c.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
   }
 }

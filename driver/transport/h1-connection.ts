@@ -80,8 +80,11 @@ export interface H1Owner {
 }
 
 /**
- * One connection of the closed model, carrying `slots` requests in flight at most (1, or the
- * pipelining depth). Reconnects after an error or a close for as long as its slots go on.
+ * One connection, carrying `slots` requests in flight at most (1, or the pipelining depth).
+ * Closed model: its slots loop by themselves (asking the owner's more()), reconnecting after an
+ * error or a close for as long as they go on. Open model (`freed` given): it sends only when told
+ * ({@link send}, with the request's scheduled time), calls `freed` whenever a request of it ends,
+ * and connects again on the next send after a close.
  */
 export class H1Connection {
   private socket: Socket | undefined;
@@ -90,6 +93,10 @@ export class H1Connection {
   private connected = false;
   /** Send times (epoch ms) of the requests in flight, oldest first. */
   private readonly sent: number[] = [];
+  /** Their scheduled times (the send times in the closed model). */
+  private readonly scheduled: number[] = [];
+  /** Open model: the owner keeps this set while the connection waits in its idle queue. */
+  queued = false;
   /** Slots still running (not stopped by more()). */
   private live: number;
   private readonly parser: H1ResponseParser;
@@ -105,8 +112,11 @@ export class H1Connection {
     private readonly request: Buffer,
     head: boolean,
     readonly slots: number,
+    /** Open model: told after each of this connection's requests ended (it has a free slot). */
+    private readonly freed?: (c: H1Connection) => void,
   ) {
     this.live = slots;
+    this.started = freed !== undefined;
     this.parser = new H1ResponseParser({ response: (status, bytes, closeAfter) => this.onResponse(status, bytes, closeAfter) }, head);
   }
 
@@ -122,6 +132,20 @@ export class H1Connection {
   start(): void {
     this.started = true;
     this.open();
+  }
+
+  /** Open model: slots free for {@link send}. */
+  get free(): number {
+    return this.slots - this.sent.length;
+  }
+
+  /** Open model: sends one request now (connecting first when needed); its latency counts from `scheduledMs`. */
+  send(scheduledMs: number): void {
+    this.owner.started();
+    this.sent.push(nowMs());
+    this.scheduled.push(scheduledMs);
+    if (this.connected && this.socket) this.socket.write(this.request);
+    else if (!this.socket) this.connectSocket();
   }
 
   /** The oldest request in flight (epoch ms), or undefined. */
@@ -145,6 +169,7 @@ export class H1Connection {
       }
       this.owner.started();
       this.sent.push(now);
+      this.scheduled.push(now);
       if (this.connected && this.socket) this.socket.write(this.request);
     }
     if (this.sent.length === 0) {
@@ -190,6 +215,7 @@ export class H1Connection {
       (socket as Socket & { errored?: Error | null }).errored ??
         codeError(wasConnected ? "the target closed the connection" : "connection closed before it was established", "UND_ERR_SOCKET"),
     );
+    if (this.freed) return;
     if (this.live > 0) {
       if (this.owner.closed) {
         while (this.live > 0) this.stopSlot();
@@ -215,11 +241,15 @@ export class H1Connection {
     const socket = this.reading;
     if (this.sent.length === 0) throw new H1ParseError("a response arrived with no request in flight");
     const sent = this.sent.shift()!;
+    const scheduled = this.scheduled.shift()!;
     const viaData = socket === this.socket;
     const end = viaData ? Math.max(this.arrived, sent) : this.arrived;
-    this.owner.outcomes.response(status, bytes, sent, sent, end);
+    this.owner.outcomes.response(status, bytes, scheduled, sent, end);
     this.owner.ended();
-    if (!viaData || socket === undefined) return false;
+    if (!viaData || socket === undefined) {
+      this.freed?.(this);
+      return false;
+    }
     if (closeAfter) {
       // The target closes this connection: the slots go on over a new one.
       this.socket = undefined;
@@ -228,14 +258,21 @@ export class H1Connection {
       socket.on("close", () => undefined);
       socket.destroy();
       this.failInFlight(codeError("the target closed the connection with requests in flight", "UND_ERR_SOCKET"));
-      if (this.live > 0) setImmediate(() => this.open());
+      if (this.freed) this.freed(this);
+      else if (this.live > 0) setImmediate(() => this.open());
       return false;
+    }
+    if (this.freed) {
+      this.freed(this);
+      return true;
     }
     if (!this.owner.closed && this.owner.more(end)) {
       this.owner.started();
       // Its latency counts from the write itself, not from when the previous answer arrived: other
       // connections' answers that arrived together are handled in between.
-      this.sent.push(nowMs());
+      const now = nowMs();
+      this.sent.push(now);
+      this.scheduled.push(now);
       socket.write(this.request);
       return true;
     }
@@ -253,9 +290,12 @@ export class H1Connection {
   private failInFlight(err: Error): void {
     const end = nowMs();
     const kind = errorKind(err);
-    for (const sent of this.sent.splice(0)) {
-      this.owner.outcomes.error(kind, sent, sent, end);
+    const scheduled = this.scheduled.splice(0);
+    const sent = this.sent.splice(0);
+    for (let i = 0; i < sent.length; i++) {
+      this.owner.outcomes.error(kind, scheduled[i]!, sent[i]!, end);
       this.owner.ended();
     }
+    if (sent.length > 0) this.freed?.(this);
   }
 }

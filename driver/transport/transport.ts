@@ -3,15 +3,19 @@
  * (today a test's one request; later each compiled step of a scenario) with the sink its outcomes
  * go to, and is chosen by an explicit {@link TransportKind} where the load part is built.
  *
- * Kinds: `fast` (the default) sends the closed model over the HTTP/1.1 fast path (plain `http:`
- * targets and requests it can prebuild exactly: h1-connection.ts) and everything else over undici;
- * `undici` sends everything over undici (https, the open models, and comparisons in the bench).
+ * Kinds: `fast` (the default) sends the closed and the open models over the HTTP/1.1 fast path
+ * (plain `http:` targets and requests it can prebuild exactly: h1-connection.ts, h1-open-pool.ts)
+ * and everything else (https) over undici; `undici` sends everything over undici (comparisons in
+ * the bench).
  * Another protocol (HTTP/2, Connect) is another implementation of {@link Transport}: the executors
  * do not change.
  */
 import { FastTransport } from "./fast.js";
+import type { OpenModelPlan } from "./h1-open-pool.js";
 import { buildRequest } from "./h1-request.js";
 import { UndiciTransport } from "./undici.js";
+
+export type { OpenModelPlan } from "./h1-open-pool.js";
 
 /** The request a transport sends, resolved once per test. */
 export interface RequestTemplate {
@@ -45,8 +49,11 @@ export interface Transport {
   readonly inFlight: number;
   /** When the closed model's first request went out (epoch ms), when a transport knows it precisely. */
   readonly firstSentMs: number | undefined;
-  /** Opens what `concurrency` closed loops need (0: the open model) ahead of the start. */
-  prepare(concurrency: number): void;
+  /**
+   * Opens what `concurrency` closed loops need ahead of the start; 0: the open model, whose
+   * connections are sized from `open` (its rate and cap) when the transport opens them ahead.
+   */
+  prepare(concurrency: number, open?: OpenModelPlan): void;
   /**
    * Closed model: keeps `concurrency` requests in flight until `more(now)` says stop (asked before
    * every request, after the previous one of its loop is recorded; `now` is epoch ms) or the
