@@ -122,7 +122,7 @@ export interface TargetProcess {
   url: string;
   pid: number;
   /** The target's own counters (GET /metrics, not counted by the target). */
-  counts(): Promise<{ requests: number; responses: number }>;
+  counts(): Promise<{ requests: number; responses: number; connections?: number }>;
   /** Zeroes the target's counters (POST /reset). */
   reset(): Promise<void>;
   /** CPU seconds (user + system) the target process has used so far, from /proc; undefined elsewhere. */

@@ -11,6 +11,9 @@ export interface LoadResult {
   p99Ms: number;
   /** CPU seconds (user + system) the generator used during the run only (not its startup). */
   cpuS: number;
+  /** Open model: scheduled requests not sent (the in-flight cap was reached), and those sent late. */
+  dropped?: number;
+  late?: number;
   /** Free-form remarks (e.g. latency resolution). */
   note?: string;
   /** Scenario runs: iterations ended, and check outcomes summed over every check. */

@@ -97,13 +97,14 @@ ${locations}
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const url = `http://127.0.0.1:${port}`;
-  const status = async (): Promise<number> => {
+  /** nginx's counters: requests, and connections accepted. */
+  const status = async (): Promise<{ requests: number; accepts: number }> => {
     const res = await fetch(`${url}/nginx_status`, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
     // "Active connections: N \n server accepts handled requests\n A H R \n ..."
     const m = /\n\s*(\d+)\s+(\d+)\s+(\d+)\s*\n/.exec(text);
     if (!m) throw new Error(`cannot read nginx_status: ${text}`);
-    return Number(m[3]);
+    return { requests: Number(m[3]), accepts: Number(m[1]) };
   };
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -128,14 +129,15 @@ ${locations}
     }
   };
   process.once("exit", onExit);
-  let base = 0;
+  let base = { requests: 0, accepts: 0 };
   return {
     url,
     pid,
     async counts() {
       // Each status read is itself a request: the read that takes the count is not counted.
-      const n = (await status()) - base - 1;
-      return { requests: n, responses: n };
+      const now = await status();
+      const n = now.requests - base.requests - 1;
+      return { requests: n, responses: n, connections: now.accepts - base.accepts - 1 };
     },
     async reset() {
       base = await status();

@@ -22,11 +22,11 @@ function seconds(value: string, unit: string): number {
   return unit === "us" ? v / 1e6 : unit === "ms" ? v / 1e3 : unit === "m" ? v * 60 : v;
 }
 
-/** Parses wrk's text output (with --latency). */
+/** Parses wrk's text output (with --latency), and wrk2's (its percentiles print as `50.000%`). */
 export function parseWrk(out: string, cpuS: number): LoadResult {
   const total = /(\d+) requests in ([\d.]+)(us|ms|s|m)\b/.exec(out);
-  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
-  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
+  const p50 = /^\s+50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
+  const p99 = /^\s+99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
   if (!total || !p50 || !p99) throw new Error(`cannot parse wrk output: ${out.slice(0, 400)}`);
   const requests = Number(total[1]);
   const durationS = seconds(total[2]!, total[3]!);

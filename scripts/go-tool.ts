@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs"
 import { join } from "node:path";
 import { cacheRoot } from "./kafka-jars.js";
 
-/** A Go tool: `go install PACKAGE@VERSION` gives BINARY. */
+/** A Go tool: `go install PACKAGE@VERSION` gives BINARY; BINARY VERSION_ARGS exits 0 when it works. */
 export interface GoTool {
   binary: string;
   /** The package path to install, e.g. `go.k6.io/k6`. */
@@ -17,11 +17,13 @@ export interface GoTool {
   version: string;
   /** How long the build usually takes here, said in the log line. */
   about: string;
+  /** What makes the binary say its version and exit 0 (default `version`; vegeta: `-version`). */
+  versionArgs?: string[];
 }
 
-function works(file: string): boolean {
+function works(file: string, args = ["version"]): boolean {
   try {
-    execFileSync(file, ["version"], { stdio: "ignore", timeout: 30_000 });
+    execFileSync(file, args, { stdio: "ignore", timeout: 30_000 });
     return true;
   } catch {
     return false;
@@ -30,7 +32,7 @@ function works(file: string): boolean {
 
 /** The path (or PATH name) of the tool, building it into the cache when it is nowhere. */
 export function ensureGoTool(tool: GoTool, log: (m: string) => void = () => {}): string {
-  if (works(tool.binary)) return tool.binary;
+  if (works(tool.binary, tool.versionArgs)) return tool.binary;
   const cacheDir = join(cacheRoot(), `${tool.binary}-${tool.version}`);
   let gopathBin: string | undefined;
   try {
@@ -38,7 +40,7 @@ export function ensureGoTool(tool: GoTool, log: (m: string) => void = () => {}):
   } catch {
     /* no Go */
   }
-  for (const candidate of [join(cacheDir, tool.binary), gopathBin]) if (candidate && existsSync(candidate) && works(candidate)) return candidate;
+  for (const candidate of [join(cacheDir, tool.binary), gopathBin]) if (candidate && existsSync(candidate) && works(candidate, tool.versionArgs)) return candidate;
   if (!gopathBin) throw new Error(`${tool.binary} ${tool.version} is missing and Go is not installed to build it: install ${tool.binary}, or Go and rerun`);
   mkdirSync(cacheRoot(), { recursive: true });
   const tmp = mkdtempSync(join(cacheRoot(), `${tool.binary}-${tool.version}.tmp-`));

@@ -1,6 +1,6 @@
 import type { Tsunami } from "../../gen/kannon/v1/test_pb.js";
-import { nowMs, sleepUntil } from "../clock.js";
-import { LATE_AFTER_MS, splitEvenly, type Executor } from "./executor.js";
+import { nowMs } from "../clock.js";
+import { dueWaiter, LATE_AFTER_MS, splitEvenly, type Executor } from "./executor.js";
 
 /** The in-flight cap of one thread of a driver: the driver's (`max_in_flight`, 0 meaning none), split over its threads. */
 export function tsunamiCap(spec: Tsunami, thread: { index: number; count: number }): number {
@@ -16,6 +16,7 @@ export function tsunamiCap(spec: Tsunami, thread: { index: number; count: number
  */
 export function tsunami(spec: Tsunami): Executor {
   return async (ctx) => {
+    const untilDue = dueWaiter(ctx.signal);
     const limit = spec.limit.case === "requestsPerDriver" ? Number(spec.limit.value) : Number.POSITIVE_INFINITY;
     const endAt = spec.limit.case === "durationMs" ? Math.min(ctx.startMs + spec.limit.value, ctx.stopAtMs) : ctx.stopAtMs;
     const cap = tsunamiCap(spec, ctx.thread);
@@ -24,7 +25,7 @@ export function tsunami(spec: Tsunami): Executor {
     for (let k = first; k < limit; k += step) {
       const due = ctx.startMs + k * spec.delayMs;
       if (due >= endAt) break;
-      await sleepUntil(due, ctx.signal);
+      await untilDue(due);
       if (ctx.signal.aborted) break;
       if (ctx.transport.inFlight >= cap && !(await ctx.transport.waitForSlot(cap, endAt, ctx.signal))) {
         // The end came while the cap held this request back: it and every one still due are dropped.

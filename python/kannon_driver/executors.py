@@ -158,6 +158,8 @@ def arrival_rate(spec) -> Executor:
             if ctx.firer.in_flight >= cap:
                 ctx.recorder.drop()
                 continue
+            if behind >= LATE_AFTER_MS:
+                ctx.recorder.late_start()
             ctx.firer.fire(due)
 
     return run
