@@ -35,7 +35,8 @@ export class FastTransport implements Transport {
       more: () => false,
       started: () => {
         this.flight.started();
-        this.firstSentMs ??= nowMs();
+        // The closed model's start (the open model's first request may be due well after it: a ramp from 0).
+        if (this.pool === undefined) this.firstSentMs ??= nowMs();
       },
       ended: () => this.flight.settled(),
       slotStopped: () => undefined,
