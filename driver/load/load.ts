@@ -122,7 +122,6 @@ export class InlineLoadPart implements LoadPart {
           concurrency,
           pipelining,
           scheduled: workload.case !== "avalanche",
-          halt: (reason) => this.onHalt(reason),
           ended: () => ended.abort(),
         })
       : createTransport(

@@ -61,7 +61,7 @@ export interface ScenarioLoadOptions {
   pipelining: number;
   /** Open models: latencies count from the scheduled start. */
   scheduled: boolean;
-  halt: (reason: string) => void;
+  /** Told when no scenario can start an iteration any more (ScenarioTransportOptions.ended). */
   ended: () => void;
 }
 
@@ -109,7 +109,6 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
       targetUrl,
       driverId: o.driverId,
       iterations: { first: o.thread.index, step: o.thread.count },
-      halt: o.halt,
       ended: o.ended,
     },
     exchange,
