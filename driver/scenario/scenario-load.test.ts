@@ -143,9 +143,9 @@ function expectTokenFlow(total: IntervalSnapshot, rows: number): void {
 }
 
 describe("scenario load parts against the flow API", () => {
-  it("the mix is exact: each scenario within ±1 iteration of its weight's share, as the target counted", async () => {
-    const weights: Record<string, number> = { browse: 5, search: 3, buy: 2, never: 0 };
-    const iterations = 103;
+  /** The mix of `iterations` iterations of scenarios weighted `weights`, run by the parts `partsOf` makes. */
+  async function exactMix(partsOf: (s: TestSpec) => LoadPart[], weights: Record<string, number>, iterations: number): Promise<void> {
+    const totalWeight = Object.values(weights).reduce((a, b) => a + b, 0);
     const s = spec({
       scenarios: Object.entries(weights).map(([name, weight]) => ({
         name,
@@ -154,19 +154,36 @@ describe("scenario load parts against the flow API", () => {
       })),
       workload: closed(3, iterations),
     });
-    const { total } = await runParts([inline(s)]);
+    const { total } = await runParts(partsOf(s));
     const counts = target.counts();
     Object.entries(weights).forEach(([name, weight], i) => {
       const seen = counts.byRow[`d1:${name}`] ?? 0;
-      expect(Math.abs(seen - (iterations * weight) / 10), name).toBeLessThanOrEqual(1);
+      expect(Math.abs(seen - (iterations * weight) / totalWeight), name).toBeLessThanOrEqual(1);
       expect(total.scenarios?.find((sc) => sc.scenarioIndex === i)?.iterations ?? 0, name).toBe(seen);
       expect(total.steps?.find((st) => st.stepIndex === i)?.counts.requests ?? 0, name).toBe(seen);
     });
     expect(counts.byPath["/search"]).toBe(iterations);
     expect(total.requests).toBe(iterations);
     expect(total.statusCounts.get(200)).toBe(iterations);
-    // The step of the scenario that never runs has no entry.
-    expect(total.steps?.map((st) => st.stepIndex)).toEqual([0, 1, 2]);
+    // The step of a scenario that never runs has no entry.
+    expect(total.steps?.map((st) => st.stepIndex)).toEqual(Object.values(weights).flatMap((w, i) => (w > 0 ? [i] : [])));
+  }
+
+  it("the mix is exact: each scenario within ±1 iteration of its weight's share, as the target counted", () =>
+    exactMix((s) => [inline(s)], { browse: 5, search: 3, buy: 2, never: 0 }, 103));
+
+  it("the mix is exact per driver on 3 threads too: they take turns on one sequence of picks", async () => {
+    const threads = new LoadThreads(3);
+    await threads.start();
+    try {
+      const parts = (s: TestSpec) => threads.parts({ spec: s, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, driverId: "d1" });
+      await exactMix(parts, { browse: 5, search: 3, buy: 2, never: 0 }, 103);
+      // Three threads of 3 iterations each: on their own, each would run a, b, a (6 a's for a share of 4.5).
+      target.reset();
+      await exactMix(parts, { a: 1, b: 1 }, 9);
+    } finally {
+      await threads.close();
+    }
   });
 
   it("a captured token reaches the later steps; per-step totals, statuses, checks and aborts equal what the target counted and answered", async () => {

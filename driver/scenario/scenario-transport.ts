@@ -19,7 +19,10 @@ export interface ScenarioTransportOptions {
   /** Where a step's relative URL is resolved: TestSpec.target_url. */
   targetUrl: URL;
   driverId: string;
-  /** This part's iteration numbers ({{iteration}}): first, first + step, first + 2·step, … */
+  /**
+   * This part's iterations among its driver's ({{iteration}}, and the scenario picks): first,
+   * first + step, first + 2·step, … (thread t of T: t, t + T, …).
+   */
   iterations: { first: number; step: number };
   /**
    * Told once when no scenario can start an iteration any more (their data files ran out with
@@ -32,7 +35,9 @@ export interface ScenarioTransportOptions {
 /**
  * Runs a scenario test's iterations as the executors' {@link Transport}: a "request" of the
  * executors is an iteration. Each iteration picks a scenario (smooth weighted round-robin, so the
- * mix is exact), takes a row of its data file, and runs its steps in order through an
+ * mix is exact: a driver's threads take turns on one sequence of picks, thread t the picks t,
+ * t + T, …, so a driver whose threads ran as many iterations as each other, ±1, ran a prefix of
+ * the sequence), takes a row of its data file, and runs its steps in order through an
  * {@link Exchange} (iteration.ts). `inFlight` counts iterations, so an open model's max_in_flight
  * caps iterations and its `dropped` counts iterations.
  *
@@ -43,6 +48,8 @@ export class ScenarioTransport implements Transport {
   private readonly flight = new InFlight();
   private readonly weights: number[];
   private picker: SmoothWeighted;
+  /** Picks of the driver's sequence to skip before this part's next one (the other threads' turns). */
+  private skip: number;
   private readonly requests: StepRequests;
   private readonly sleepers = new Set<() => void>();
   private nextIteration: number;
@@ -62,6 +69,7 @@ export class ScenarioTransport implements Transport {
     this.picker = new SmoothWeighted(this.weights);
     this.requests = new StepRequests(o.scenarios, o.targetUrl);
     this.nextIteration = o.iterations.first;
+    this.skip = o.iterations.first;
     this.context = {
       exchange,
       recorder,
@@ -114,6 +122,8 @@ export class ScenarioTransport implements Transport {
   /** The next iteration's scenario, row and number; undefined when none can start any more. */
   private start(): { scenario: CompiledScenario; row: Record<string, string> | undefined; iteration: number } | undefined {
     while (!this.over) {
+      for (; this.skip > 0; this.skip--) this.picker.next();
+      this.skip = this.o.iterations.step - 1;
       const scenario = this.o.scenarios[this.picker.next()]!;
       let row: Record<string, string> | undefined;
       if (scenario.dataFile !== undefined) {
