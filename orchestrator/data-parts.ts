@@ -4,8 +4,7 @@
  * per driver (DATA_SPLIT_EXCLUSIVE: row i to driver i mod N; DATA_SPLIT_WHOLE: one part for every
  * driver), and each part travels in chunks small enough for one bus message.
  */
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import type { DataChunkMessageSchema } from "../gen/kannon/v1/bus_pb.js";
+import { create } from "@bufbuild/protobuf";
 import { DataFileSchema, DataFormat, DataSplit, type DataFile } from "../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { parseCsv, parseJsonLines, rowsOfShare, type DataTable } from "../scenario/data.js";
@@ -48,8 +47,15 @@ export function partRows(file: DataFile, rows: number, share: number, drivers: n
   return share < rows ? Math.ceil((rows - share) / drivers) : 0;
 }
 
-/** One chunk message, ready to publish on `data`. */
-export type DataChunk = MessageInitShape<typeof DataChunkMessageSchema>;
+/** One chunk of one part, encoded as a DataChunkMessage, ready to publish on `data`. */
+export interface DataChunk {
+  /** The driver whose part it is; empty: every driver's. */
+  driverId: string;
+  seq: number;
+  total: number;
+  rows: number;
+  bytes: Uint8Array;
+}
 
 /**
  * The chunks of every driver's part of one file (driver_id empty for a whole file, sent once for
@@ -63,20 +69,11 @@ export function* chunksOf(testId: string, attempt: number, file: DataFile, table
       : driverIds.map((driverId, share) => ({ driverId, rows: rowsOfShare(table.rows, share, driverIds.length) }));
   for (const { driverId, rows } of parts) {
     const bounds = chunkBounds(rows, file.name);
-    for (let seq = 0; seq < bounds.length - 1; seq++) {
+    const total = bounds.length - 1;
+    for (let seq = 0; seq < total; seq++) {
       const slice = rows.slice(bounds[seq], bounds[seq + 1]);
-      yield {
-        testId,
-        attempt,
-        driverId,
-        file: file.name,
-        columns: table.columns,
-        values: slice.flat(),
-        rows: slice.length,
-        seq,
-        total: bounds.length - 1,
-        partRows: BigInt(rows.length),
-      };
+      const head = { testId, attempt, driverId, file: file.name, columns: table.columns, seq, total, partRows: rows.length };
+      yield { driverId, seq, total, rows: slice.length, bytes: encodeChunk(head, slice) };
     }
   }
 }
@@ -86,9 +83,8 @@ function chunkBounds(rows: readonly string[][], fileName: string): number[] {
   const bounds = [0];
   let bytes = 0;
   rows.forEach((row, i) => {
-    // A value costs its UTF-8 bytes, a tag byte and a length of up to 3 bytes (values under 2 MB).
     let size = 0;
-    for (const v of row) size += utf8Length(v) + 4;
+    for (const v of row) size += stringField(utf8Length(v));
     if (size > MAX_CHUNK_MESSAGE_BYTES)
       throw new DomainError(
         "failed_precondition",
@@ -103,6 +99,69 @@ function chunkBounds(rows: readonly string[][], fileName: string): number[] {
   if (rows.length > 0 || bounds.length === 1) bounds.push(rows.length);
   return bounds;
 }
+
+/** A chunk's fields besides its rows. */
+interface ChunkHead {
+  testId: string;
+  attempt: number;
+  driverId: string;
+  file: string;
+  columns: readonly string[];
+  seq: number;
+  total: number;
+  partRows: number;
+}
+
+/**
+ * The bytes of a DataChunkMessage, written directly: byte for byte what protobuf-es's toBinary
+ * writes (fields in number order, zero scalars and empty strings left out), which spends about a
+ * second per MB on a chunk's tens of thousands of short strings (data-parts.test.ts compares them).
+ */
+export function encodeChunk(head: ChunkHead, rows: readonly (readonly string[])[]): Uint8Array {
+  const strings: [number, string][] = [];
+  const scalars: [number, number][] = [];
+  const add = (field: number, v: string) => strings.push([field, v]);
+  if (head.testId) add(1, head.testId);
+  if (head.driverId) add(3, head.driverId);
+  if (head.file) add(4, head.file);
+  let size = 0;
+  for (const [, v] of strings) size += stringField(utf8Length(v));
+  for (const c of head.columns) size += stringField(utf8Length(c));
+  for (const row of rows) for (const v of row) size += stringField(utf8Length(v));
+  for (const [field, v] of [[2, head.attempt], [7, rows.length], [8, head.seq], [9, head.total], [10, head.partRows]] as const)
+    if (v !== 0) scalars.push([field, v]);
+  for (const [, v] of scalars) size += 1 + varintSize(v);
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  const varint = (v: number) => {
+    for (; v >= 0x80; v = Math.floor(v / 0x80)) out[pos++] = (v % 0x80) | 0x80;
+    out[pos++] = v;
+  };
+  const string = (field: number, v: string) => {
+    out[pos++] = (field << 3) | 2;
+    varint(utf8Length(v));
+    pos += out.write(v, pos, "utf8");
+  };
+  const scalar = (field: number) => {
+    const s = scalars.find(([f]) => f === field);
+    if (!s) return;
+    out[pos++] = field << 3;
+    varint(s[1]);
+  };
+  const text = (field: number) => strings.filter(([f]) => f === field).forEach(([f, v]) => string(f, v));
+  text(1);
+  scalar(2);
+  text(3);
+  text(4);
+  for (const c of head.columns) string(5, c);
+  for (const row of rows) for (const v of row) string(6, v);
+  for (const field of [7, 8, 9, 10]) scalar(field);
+  return out.subarray(0, pos);
+}
+
+/** Bytes a length-delimited field of a `length`-byte value takes (its tag is one byte: field numbers below 16). */
+const stringField = (length: number) => 1 + varintSize(length) + length;
+const varintSize = (v: number) => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : Math.ceil(Math.log2(v + 1) / 7));
 
 /** UTF-8 length without an encoder for the common ASCII case. */
 function utf8Length(s: string): number {

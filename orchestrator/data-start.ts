@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { Bus, Subscription } from "../bus/bus.js";
-import { DataChunkMessageSchema, type DataReadyMessage } from "../gen/kannon/v1/bus_pb.js";
+import type { DataReadyMessage } from "../gen/kannon/v1/bus_pb.js";
 import { DataFileSchema } from "../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { dataReadyDeadlineMs, strippedBytes, type DataTable } from "../scenario/data.js";
@@ -132,7 +132,7 @@ export class DataDistribution {
     const inFlight = new Set<Promise<void>>();
     for (const [i, file] of spec.dataFiles.entries()) {
       for (const chunk of chunksOf(d.testId, d.attempt, file, tables[i]!, d.driverIds)) {
-        const p: Promise<void> = this.bus.publish("data", d.testId, create(DataChunkMessageSchema, chunk)).finally(() => inFlight.delete(p));
+        const p: Promise<void> = this.bus.publishEncoded("data", d.testId, chunk.bytes).finally(() => inFlight.delete(p));
         inFlight.add(p);
         if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
         if (failed()) break;

@@ -207,8 +207,8 @@ export class Orchestrator extends TestCatalog {
       }
       await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: live.test.startAt!, attempt }));
     } catch (err) {
-      // Cancelled meanwhile: the cancel ends the test.
-      if (this.live.get(id) !== live || live.cancelRequested) throw err;
+      // Cancelled meanwhile, or every driver refused it (it is ending): that ends the test.
+      if (this.live.get(id) !== live || live.cancelRequested || live.sealed) throw err;
       this.live.delete(id);
       this.fleet.release(id);
       // CREATED again; the next StartTest is attempt + 1.

@@ -12,16 +12,18 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Bus } from "../bus/bus.js";
 import { openBus } from "../bus/open.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { DataFormat } from "../gen/kannon/v1/scenario_pb.js";
 import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
-import { grpcClient, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
+import { grpcClient, rpcError, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
@@ -393,6 +395,24 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     expect(Number(p.stats!.requests)).toBeLessThan(1000);
     expect(report!.total!.requests).toBe(BigInt(after.requests - before.requests));
     await until(async () => (await readyIds()).includes(PY_ID), 5_000, "the Python driver READY again");
+  });
+
+  it("a scenario test with a data file: the Python driver refuses it naming spec.scenarios, the start fails with that, nothing runs", async () => {
+    const before = await targetCounts(targetUrl);
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/`,
+        scenarios: [{ name: "s", weight: 1, dataFile: "users", steps: [{ name: "get", url: "/ping?u={{row.id}}" }] }],
+        dataFiles: [{ name: "users", format: DataFormat.CSV, content: "id\n1\n2\n3\n" }],
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 3n } } },
+      }),
+    });
+    const err = await rpcError(client.startTest({ testId: test!.id }));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(new RegExp(`did not start: driver ${PY_ID} cannot run the test: .*spec\\.scenarios`));
+    expect((await client.getTest({ testId: test!.id })).test!.state).toBe(TestState.CREATED);
+    await until(async () => (await readyIds()).length === 3, 10_000, "every driver READY again");
+    expect((await targetCounts(targetUrl)).requests).toBe(before.requests);
   });
 
   it("a second Python process with a live driver's id is refused by the orchestrator and exits 1", async () => {
