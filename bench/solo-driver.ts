@@ -10,7 +10,7 @@ import { createMemoryTransport } from "../bus/memory.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import type { SampleTap } from "../driver/load/recorder.js";
 import type { TransportKind } from "../driver/transport/transport.js";
-import { DataChunkMessageSchema, TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type DataReadyMessage, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type DataReadyMessage, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import type { DataFile, Scenario } from "../gen/kannon/v1/scenario_pb.js";
 import { AvalancheSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { timestampAt } from "../metrics/stats.js";
@@ -61,7 +61,7 @@ export interface SoloAvalancheResult {
 /** Publishes the driver's part of every data file on `data` and waits for its `data_ready`. */
 async function sendData(bus: Bus, testId: string, attempt: number, spec: TestSpec, driverId: string, ready: Promise<DataReadyMessage>): Promise<void> {
   for (const file of spec.dataFiles)
-    for (const chunk of chunksOf(testId, attempt, file, parseData(file, file.content), [driverId])) await bus.publish("data", testId, create(DataChunkMessageSchema, chunk));
+    for (const chunk of chunksOf(testId, attempt, file, parseData(file, file.content), [driverId])) await bus.publishEncoded("data", testId, chunk.bytes);
   let timer: NodeJS.Timeout | undefined;
   const answer = await Promise.race([
     ready,
