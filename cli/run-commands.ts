@@ -11,7 +11,7 @@ import { outcomeJson, writeOut } from "./out-json.js";
 import { exitCodeOf, judgingFlags, judgingFrom, runTest } from "./run-test.js";
 import { untilSignal } from "./signals.js";
 import { readSpecFile } from "./spec-file.js";
-import { SPEC_FLAG_NAMES, specFlags, specFromFlags, threadsFlag, type SpecValues } from "./spec-args.js";
+import { checkUrl, SPEC_FLAG_NAMES, specFlags, specFromFlags, threadsFlag, type SpecValues } from "./spec-args.js";
 import { plural } from "./summary.js";
 
 /** Flags of both commands besides the test's own. */
@@ -27,11 +27,18 @@ function refuseSpecFlags(values: Record<string, unknown>, allowed: string[]): vo
   if (given.length > 0) throw new UsageError(`the test is in -f ${String(values.file)}: drop ${given.map((k) => `--${k}`).join(", ")} (or put them in the file)`);
 }
 
-/** The test of -f FILE or of the flags, checked (a usage error names every problem). */
+/**
+ * The test of -f FILE or of the flags, checked (a usage error names every problem). With -f,
+ * `--url` gives the target of a file that has no targetUrl (the same file against any target).
+ */
 function specOf(values: SpecValues & { file?: string | undefined }, defaultUrl: string, allowed: string[]): { spec: TestSpec; thresholds: string[] } {
   if (!values.file) return { spec: specFromFlags(values, defaultUrl), thresholds: [] };
-  refuseSpecFlags(values, allowed);
-  return readSpecFile(values.file, defaultUrl);
+  refuseSpecFlags(values, [...allowed, "url"]);
+  if (values.url !== undefined) checkUrl(values.url);
+  const read = readSpecFile(values.file, values.url ?? defaultUrl);
+  if (values.url !== undefined && read.spec.targetUrl !== values.url)
+    throw new UsageError(`-f ${values.file} has its own targetUrl (${read.spec.targetUrl}): drop --url, or targetUrl from the file`);
+  return read;
 }
 
 const runFlags = {
@@ -92,7 +99,7 @@ export const runCommand: Command = {
 
 const testFlags = {
   ...specFlags,
-  url: { ...specFlags.url, help: `${specFlags.url.help} (required without -f)` },
+  url: { ...specFlags.url, help: `${specFlags.url.help} (required without -f; with -f, the target of a file without targetUrl)` },
   drivers: { ...specFlags.drivers, default: "every ready driver" },
   ...common,
   ...apiFlags,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -212,5 +212,23 @@ scenarios:
     await writeFile(join(dir, "ok.csv"), "user,item\nann,1\n");
     await writeFile(path, `avalanche: { concurrency: 1, requestsPerDriver: 1 }\ndataFiles: [{ path: ok.csv }]\nscenarios: [{ name: f, dataFile: ok, steps: [{ name: s, url: "/x/{{row.nobody}}" }] }]\n`);
     expect(usageMessage(() => readSpecFile(path, "http://127.0.0.1/"))).toMatch(/spec\.scenarios\[0\]\.steps\[0\]\.url .*nobody/);
+  });
+});
+
+describe("the examples (examples/*.yaml)", () => {
+  const example = (name: string) => readSpecFile(join(import.meta.dirname, "..", "examples", name), "http://127.0.0.1:1/ping");
+
+  it("read without a problem, each in its workload, the CSV of users read from beside the spec", async () => {
+    const shop = example("shop-flow.yaml");
+    expect(shop.spec.workload.case).toBe("avalanche");
+    expect(shop.spec.scenarios.map((s) => [s.name, s.dataFile, s.steps.map((st) => st.name)])).toEqual([["shopper", "users", ["login", "browse", "add to cart"]]]);
+    expect(shop.spec.dataFiles[0]).toMatchObject({ name: "users", format: DataFormat.CSV, split: DataSplit.EXCLUSIVE, source: "data/users.csv" });
+    expect(shop.spec.dataFiles[0]!.content).toBe(await readFile(join(import.meta.dirname, "..", "examples", "data", "users.csv"), "utf8"));
+    const mix = example("read-write-mix.yaml");
+    expect(mix.spec.workload.case).toBe("arrivalRate");
+    expect(mix.spec.scenarios.map((s) => [s.name, s.weight])).toEqual([["read", 8], ["write", 2]]);
+    const smoke = example("api-smoke.yaml");
+    expect(smoke.spec.scenarios[0]!.steps.flatMap((s) => s.checks).length).toBeGreaterThanOrEqual(10);
+    expect(smoke.thresholds).toEqual(["error_rate<1%", "p99<500ms"]);
   });
 });
