@@ -11,13 +11,14 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
-import type { LatencyStats, Stats } from "../gen/kannon/v1/report_pb.js";
+import { StatsSchema, type LatencyStats, type Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { timestampAt } from "../metrics/stats.js";
+import type { ScenarioLayout } from "../metrics/step-stats.js";
 import { replayStored } from "./ingest.js";
 import { LiveTest, type TestUpdate } from "./live-test.js";
-import { downsample } from "./series.js";
+import { downsample, maxReportIntervals, MAX_REPORT_INTERVALS } from "./series.js";
 import { metricsKey, Store } from "./store.js";
 
 const START_MS = 1_764_000_000_000;
@@ -258,6 +259,15 @@ describe("LiveTest: a scenario test's steps and scenarios", () => {
     const series = downsample(stored, 2, new LiveTest(scenarioTest()).layout, 1);
     expect(series.step).toBe(2);
     expectParts(series.intervals[0]!, RAW, 2, false);
+  });
+
+  it("a report's series of a test with many steps has fewer, coarser entries (its rows stay bounded)", () => {
+    const layout = (steps: number): ScenarioLayout => ({ steps: Array.from({ length: steps }, (_, i) => ({ scenario: "s", step: `${i}`, checks: [] })), scenarios: ["s"] });
+    expect([0, 5, 11, 59, 256].map((n) => maxReportIntervals(layout(n)))).toEqual([MAX_REPORT_INTERVALS, 1000, 500, 100, 23]);
+    const intervals = Array.from({ length: 250 }, (_, k) => create(StatsSchema, { interval: k, requests: 1n }));
+    const series = downsample(intervals, 250, layout(59));
+    expect([series.step, series.intervals.length, series.intervals[0]!.requests]).toEqual([3, 84, 3n]);
+    expect(downsample(intervals, 250, layout(5)).step).toBe(1);
   });
 
   it("refuses, changing nothing, a block the test does not have; a single-request test has no rows", () => {

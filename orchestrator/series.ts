@@ -9,6 +9,16 @@ import { RunAccumulator, SINGLE_REQUEST, type ScenarioLayout } from "../metrics/
  * report of ~200 KB instead of ~14 MB; ListIntervals pages through every interval.
  */
 export const MAX_REPORT_INTERVALS = 1000;
+/**
+ * Most rows (an entry, and each of its step rows, ~200 bytes each) a scenario test's series holds:
+ * with many steps it gets fewer, coarser entries, so the report stays near 1 MB.
+ */
+export const MAX_REPORT_ROWS = 6000;
+
+/** How many entries a report's series of a test of `layout` may hold. */
+export function maxReportIntervals(layout: ScenarioLayout): number {
+  return Math.min(MAX_REPORT_INTERVALS, Math.floor(MAX_REPORT_ROWS / (1 + layout.steps.length)));
+}
 
 /** A report's interval series. */
 export interface Series {
@@ -40,9 +50,10 @@ export function withoutHistograms(stats: Stats): Stats {
 /**
  * Builds a report's series from a run's stored intervals (in order, with histograms), reading
  * them once and holding one group at a time; a scenario test's entries keep their steps and
- * scenarios (those that counted something), named after `layout`.
+ * scenarios (those that counted something), named after `layout`, in at most
+ * {@link maxReportIntervals} entries.
  */
-export function downsample(intervals: Iterable<Stats>, count: number, layout: ScenarioLayout = SINGLE_REQUEST, max = MAX_REPORT_INTERVALS): Series {
+export function downsample(intervals: Iterable<Stats>, count: number, layout: ScenarioLayout = SINGLE_REQUEST, max = maxReportIntervals(layout)): Series {
   const step = Math.max(1, Math.ceil(count / max));
   const out: Stats[] = [];
   if (step === 1) {
