@@ -118,6 +118,18 @@ describe("the open model on the fast path", () => {
     expect(target.mostOpen).toBe(30);
   });
 
+  it("a target that refuses connections: every scheduled request is recorded as a connect error, none lost, none left waiting", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const r = await runArrivalRate(`http://127.0.0.1:${port}/`, { ratePerS: 500, durationMs: 400, maxInFlight: 50 });
+    expect(r.fired.length + r.snapshot.dropped).toBe(200);
+    expect(r.snapshot.requests).toBe(r.fired.length);
+    expect([...r.snapshot.errorCounts.keys()]).toEqual(["connect_refused"]);
+    expect(r.snapshot.errorCounts.get("connect_refused")).toBe(r.fired.length);
+  });
+
   for (const threads of [1, 2])
     it(`a driver on ${threads} thread(s) at 2,000/s: nothing dropped in any interval (the first included), totals equal to the target's`, async () => {
       const h = await harness();

@@ -5,6 +5,10 @@ import { InFlight } from "./in-flight.js";
 import type { Outcomes, RequestTemplate, Transport } from "./transport.js";
 import { nowMs } from "../clock.js";
 
+/** Error kinds of requests that waited for a connection and never got one. */
+const STOPPED = errorKind(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
+const TIMED_OUT = errorKind(codeError("request timed out", "KANNON_REQUEST_TIMEOUT"));
+
 /** An open model part that said nothing of its rate: sized for 1,000 req/s and the default cap. */
 const DEFAULT_PLAN: OpenModelPlan = { ratePerS: 1000, maxInFlight: 1000 };
 
@@ -61,7 +65,14 @@ export class FastTransport implements Transport {
 
   /** The open models' pool, made on first use (requests in flight per connection: the pipelining depth, 1 unless asked). */
   private openPool(): OpenPool {
-    return (this.pool ??= new OpenPool((freed) => this.connection(this.pipelining, freed), this.pipelining));
+    return (this.pool ??= new OpenPool((freed) => this.connection(this.pipelining, freed), this.pipelining, {
+      started: () => this.flight.started(),
+      failed: (kind, scheduledMs, endMs) => {
+        // It never went out: no service time of its own.
+        this.outcomes.error(kind, scheduledMs, endMs, endMs);
+        this.flight.settled();
+      },
+    }));
   }
 
   /** The number of connections the open model opened so far (0 before it ran). */
@@ -95,15 +106,12 @@ export class FastTransport implements Transport {
   }
 
   fire(scheduledMs: number): void {
-    if (this.closed) {
-      // As undici does after close: the request is counted, as failed.
-      this.flight.started();
-      const now = nowMs();
-      this.outcomes.error(errorKind(codeError("the driver stopped sending", "UND_ERR_DESTROYED")), scheduledMs, now, now);
-      this.flight.settled();
-      return;
-    }
-    this.openPool().fire(scheduledMs);
+    if (!this.closed) return this.openPool().fire(scheduledMs);
+    // As undici does after close: the request is counted, as failed.
+    this.flight.started();
+    const now = nowMs();
+    this.outcomes.error(STOPPED, scheduledMs, now, now);
+    this.flight.settled();
   }
 
   /** Fails every request older than the request timeout (its connection goes with it). */
@@ -113,6 +121,7 @@ export class FastTransport implements Transport {
       const sent = c.oldestSent;
       if (sent !== undefined && sent < oldest) c.fail(codeError("request timed out", "KANNON_REQUEST_TIMEOUT"));
     }
+    this.pool?.expire(TIMED_OUT, oldest);
   }
 
   waitForSlot(max: number, deadlineMs?: number, signal?: AbortSignal): Promise<boolean> {
@@ -127,6 +136,7 @@ export class FastTransport implements Transport {
     this.closed = true;
     clearInterval(this.sweeper);
     for (const c of this.connections) c.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
+    this.pool?.expire(STOPPED);
     for (const c of this.pool?.connections ?? []) c.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
   }
 }

@@ -139,9 +139,12 @@ export class H1Connection {
     return this.slots - this.sent.length;
   }
 
-  /** Open model: sends one request now (connecting first when needed); its latency counts from `scheduledMs`. */
-  send(scheduledMs: number): void {
-    this.owner.started();
+  /**
+   * Open model: sends one request now (connecting first when needed); its latency counts from
+   * `scheduledMs`. `counted`: the owner already counts it in flight (it waited for a connection).
+   */
+  send(scheduledMs: number, counted = false): void {
+    if (!counted) this.owner.started();
     this.sent.push(nowMs());
     this.scheduled.push(scheduledMs);
     if (this.connected && this.socket) this.socket.write(this.request);
@@ -189,6 +192,8 @@ export class H1Connection {
       this.connected = true;
       // Latency counts from when each request was issued, connect included (as with undici).
       for (let i = 0; i < this.sent.length; i++) socket.write(this.request);
+      // Open model: a slot free on a new connection takes a request waiting for one.
+      if (this.freed && this.sent.length < this.slots) this.freed(this);
     });
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
@@ -215,7 +220,11 @@ export class H1Connection {
       (socket as Socket & { errored?: Error | null }).errored ??
         codeError(wasConnected ? "the target closed the connection" : "connection closed before it was established", "UND_ERR_SOCKET"),
     );
-    if (this.freed) return;
+    if (this.freed) {
+      // Open model: the next request sent on it connects again (a request waiting for a connection gets it now).
+      this.freed(this);
+      return;
+    }
     if (this.live > 0) {
       if (this.owner.closed) {
         while (this.live > 0) this.stopSlot();
