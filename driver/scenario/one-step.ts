@@ -24,8 +24,8 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * The sink of a one-step scenario on a single-request transport: records each outcome in the
- * totals and the step, evaluates the step's status and latency checks from the status and latency
- * alone, and counts each request as an iteration of the scenario.
+ * totals (the recorder derives the step and the scenario from them: ScenarioRecorder.recordOneStep),
+ * and evaluates the step's status and latency checks from the status and latency alone.
  */
 export class OneStepOutcomes implements Outcomes {
   private readonly res: ResponseLike & { status: number; latencyMs: number } = { status: 0, headers: {}, body: EMPTY, latencyMs: 0 };
@@ -36,11 +36,13 @@ export class OneStepOutcomes implements Outcomes {
     private readonly recorder: ScenarioRecorder,
     /** Open models: latency counts from the scheduled start. */
     private readonly scheduled: boolean,
-  ) {}
+  ) {
+    recorder.recordOneStep(step.index, step.scenarioIndex);
+  }
 
   response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void {
     const { step, recorder } = this;
-    recorder.response(step.index, status, bytes, scheduledMs, sentMs, endMs);
+    recorder.total.response(status, bytes, scheduledMs, sentMs, endMs);
     const fromMs = this.scheduled ? scheduledMs : sentMs;
     this.res.status = status;
     this.res.latencyMs = endMs - fromMs;
@@ -50,12 +52,12 @@ export class OneStepOutcomes implements Outcomes {
       recorder.check(step.index, k, passed);
       if (!passed) failed = true;
     }
-    recorder.iteration(step.scenarioIndex, endMs - fromMs, failed && step.abortOnFail ? step.index : undefined);
+    if (failed && step.abortOnFail) recorder.aborted(step.scenarioIndex, step.index);
   }
 
   error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
     const { step, recorder } = this;
-    recorder.error(step.index, kind, scheduledMs, sentMs, endMs);
-    recorder.iteration(step.scenarioIndex, endMs - (this.scheduled ? scheduledMs : sentMs), step.abortOnFail ? step.index : undefined);
+    recorder.total.error(kind, scheduledMs, sentMs, endMs);
+    if (step.abortOnFail) recorder.aborted(step.scenarioIndex, step.index);
   }
 }

@@ -1,4 +1,4 @@
-import { createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../../metrics/histogram.js";
+import { addEncoded, createLatencyHistogram, encodeHistogram, recordUs, type Histogram } from "../../metrics/histogram.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap, type ScenarioSnapshot, type StepSnapshot } from "../load/recorder.js";
 
 /** The shape a {@link ScenarioRecorder} counts: every step's check names (flattened step order), and the number of scenarios. */
@@ -28,9 +28,12 @@ class StepCounts {
   take(stepIndex: number): StepSnapshot | undefined {
     const counts = this.recorder.take();
     if (counts.requests === 0 && this.captureMissing === 0 && this.aborted === 0) return undefined;
-    const snapshot: StepSnapshot = {
-      stepIndex,
-      counts,
+    return { stepIndex, counts, ...this.takeCounters() };
+  }
+
+  /** The step's check counts, missing captures and aborted iterations; starts them anew. */
+  takeCounters(): Pick<StepSnapshot, "checks" | "captureMissing" | "abortedIterations"> {
+    const counters = {
       checks: this.checks.map((name, k) => ({ name, passed: this.passed[k]!, failed: this.failed[k]! })),
       captureMissing: this.captureMissing,
       abortedIterations: this.aborted,
@@ -39,7 +42,7 @@ class StepCounts {
     this.failed.fill(0);
     this.captureMissing = 0;
     this.aborted = 0;
-    return snapshot;
+    return counters;
   }
 }
 
@@ -71,6 +74,8 @@ export class ScenarioRecorder {
   private readonly steps: StepCounts[];
   private readonly scenarios: ScenarioCounts[];
   private isClosed = false;
+  /** Set for a one-step test on a single-request transport (see {@link recordOneStep}). */
+  private oneStep: { step: number; scenario: number } | undefined;
 
   constructor(scheduled: boolean, shape: RecorderShape, tap?: SampleTap) {
     this.total = new IntervalRecorder(scheduled, tap);
@@ -87,6 +92,16 @@ export class ScenarioRecorder {
     this.isClosed = closed;
     this.total.closed = closed;
     for (const s of this.steps) s.recorder.closed = closed;
+  }
+
+  /**
+   * The test is one scenario of one step, run on a single-request transport: its requests are
+   * recorded in the totals only ({@link total}), and each interval's step and scenario are derived
+   * from them (the step's numbers are the totals', each request is an iteration whose duration is
+   * its latency). Only checks and aborts are counted apart. Saves two histogram records a request.
+   */
+  recordOneStep(step: number, scenario: number): void {
+    this.oneStep = { step, scenario };
   }
 
   /** Step `step`'s request answered with an HTTP status (see IntervalRecorder.response). */
@@ -120,17 +135,37 @@ export class ScenarioRecorder {
     const s = this.scenarios[scenario]!;
     s.iterations++;
     recordUs(s.duration, durationMs * 1000);
-    if (abortedAt !== undefined) {
-      s.aborted++;
-      this.steps[abortedAt]!.aborted++;
-    }
+    if (abortedAt !== undefined) this.aborted(scenario, abortedAt);
+  }
+
+  /** An iteration of scenario `scenario` was ended early by step `step`. */
+  aborted(scenario: number, step: number): void {
+    if (this.isClosed) return;
+    this.scenarios[scenario]!.aborted++;
+    this.steps[step]!.aborted++;
   }
 
   /** Takes the interval's numbers and starts a new interval. */
   take(): IntervalSnapshot {
     const snapshot = this.total.take();
+    if (this.oneStep) return this.takeOneStep(snapshot, this.oneStep.step, this.oneStep.scenario);
     snapshot.steps = this.steps.map((s, i) => s.take(i)).filter((s) => s !== undefined);
     snapshot.scenarios = this.scenarios.map((s, i) => s.take(i)).filter((s) => s !== undefined);
+    return snapshot;
+  }
+
+  /** The interval of a one-step test: its step and scenario from the totals (see {@link recordOneStep}). */
+  private takeOneStep(snapshot: IntervalSnapshot, step: number, scenario: number): IntervalSnapshot {
+    const counts: IntervalSnapshot = { ...snapshot, statusCounts: new Map(snapshot.statusCounts), errorCounts: new Map(snapshot.errorCounts), dropped: 0, late: 0 };
+    const counters = this.steps[step]!.takeCounters();
+    const sc = this.scenarios[scenario]!;
+    const duration = createLatencyHistogram();
+    addEncoded(duration, snapshot.latencyHistogram);
+    addEncoded(duration, snapshot.failedLatencyHistogram);
+    const aborted = sc.aborted;
+    sc.aborted = 0;
+    snapshot.steps = snapshot.requests > 0 ? [{ stepIndex: step, counts, ...counters }] : [];
+    snapshot.scenarios = snapshot.requests > 0 ? [{ scenarioIndex: scenario, iterations: snapshot.requests, aborted, iterationHistogram: encodeHistogram(duration) }] : [];
     return snapshot;
   }
 }
