@@ -11,6 +11,10 @@ const CONSUMER = {
   heartbeatInterval: 1_000,
   rebalanceTimeout: 20_000,
   maxWaitTimeInMs: 100,
+  // A fetch brings up to 8 MiB of a partition (kafkajs's default, 1 MiB, is two chunks of a data
+  // file: a 50 MB file took dozens of round trips per driver).
+  maxBytesPerPartition: 8 * 1024 * 1024,
+  maxBytes: 32 * 1024 * 1024,
   // Partitions added to a topic are noticed within this long (kafkajs's default is 5 minutes).
   metadataMaxAge: 30_000,
 } as const;

@@ -4,11 +4,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { Kafka, logLevel } from "kafkajs";
+import { ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
 import { createBus, GroupInUseError, type RawRecord, type Transport } from "./bus.js";
-import { createKafkaTransport, throttleRepeats } from "./kafka.js";
+import { createKafkaTransport, DATA_RETENTION_MS, throttleRepeats } from "./kafka.js";
 import { allTopics } from "./topics.js";
 
 const bootstrap = inject("kafkaBootstrap");
@@ -70,6 +70,9 @@ describe("Kafka transport (real broker)", () => {
         expect(t.partitions).toHaveLength(1);
         expect(t.partitions[0]!.leader).toBeGreaterThanOrEqual(0);
       }
+      // Test data files are read once, at a test's start: the broker keeps them an hour, not a week.
+      const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: `${prefix}data`, configNames: ["retention.ms"] }], includeSynonyms: false });
+      expect(resources[0]!.configEntries.find((e) => e.configName === "retention.ms")?.configValue).toBe(String(DATA_RETENTION_MS));
     } finally {
       await admin.disconnect();
     }

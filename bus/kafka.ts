@@ -25,7 +25,7 @@
 import { eachRecord, type RawRecord, type Transport } from "./bus.js";
 import { KafkaSubscription } from "./kafka-subscription.js";
 import { CLOSE_TIMEOUT_MS, errorText, isRetriable, RETRY, retrying, sleep, withTimeout } from "./kafka-util.js";
-import { allTopics } from "./topics.js";
+import { allTopics, type Topic } from "./topics.js";
 
 /** Options of {@link createKafkaTransport}. */
 export interface KafkaTransportOptions {
@@ -105,7 +105,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   });
   try {
     await admin.connect();
-    await ensureTopics(admin, allTopics.map((t) => prefix + t), options.partitions ?? 1, log);
+    await ensureTopics(admin, prefix, allTopics.map((t) => prefix + t), options.partitions ?? 1, log);
     await producer.connect();
   } catch (err) {
     await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
@@ -180,8 +180,17 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   return transport;
 }
 
+/**
+ * How long the broker keeps the records of `data` (test data files, up to 200 MB a test): they are
+ * read once, while a test starts, so an hour is plenty (Kafka's default keeps them a week).
+ */
+export const DATA_RETENTION_MS = 3_600_000;
+
+/** Topic-level settings of the topics created here, by topic (without prefix). */
+const TOPIC_CONFIG: Partial<Record<Topic, { name: string; value: string }[]>> = { data: [{ name: "retention.ms", value: String(DATA_RETENTION_MS) }] };
+
 /** Creates the topics that are missing (or grows them to `partitions`) and waits until each partition has a leader. */
-async function ensureTopics(admin: Admin, names: string[], partitions: number, log: (m: string) => void): Promise<void> {
+async function ensureTopics(admin: Admin, prefix: string, names: string[], partitions: number, log: (m: string) => void): Promise<void> {
   await retrying(
     async () => {
       const existing = new Set(await admin.listTopics());
@@ -189,7 +198,10 @@ async function ensureTopics(admin: Admin, names: string[], partitions: number, l
       if (missing.length > 0) {
         // Resolves false when another process created them first (TOPIC_ALREADY_EXISTS).
         await admin.createTopics({
-          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+          topics: missing.map((topic) => {
+            const configEntries = TOPIC_CONFIG[topic.slice(prefix.length) as Topic];
+            return { topic, numPartitions: partitions, replicationFactor: 1, ...(configEntries ? { configEntries } : {}) };
+          }),
           waitForLeaders: true,
         });
       }

@@ -59,6 +59,7 @@ export class DataDistribution {
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
+    private readonly log: (message: string) => void,
   ) {}
 
   /** Consumes `data_ready`. */
@@ -99,8 +100,9 @@ export class DataDistribution {
     let failed = false;
     answered.catch(() => (failed = true)); // observed below; a failure during the publishes must not go unhandled
     try {
-      await this.publishAll(d, spec, tables, () => failed);
+      const sent = await this.publishAll(d, spec, tables, () => failed);
       const startedAt = Date.now();
+      this.log(`orchestrator: test ${d.testId}: ${sent.chunks} data chunk(s), ${sent.bytes} bytes, sent to ${d.driverIds.length} driver(s) in ${Math.round(performance.now() - sent.began)} ms`);
       await Promise.race([
         answered,
         new Promise<never>((_, fail) => {
@@ -128,17 +130,21 @@ export class DataDistribution {
   }
 
   /** Publishes the chunks of every file, a few at a time. */
-  private async publishAll(d: Distribution, spec: TestSpec, tables: DataTable[], failed: () => boolean): Promise<void> {
+  private async publishAll(d: Distribution, spec: TestSpec, tables: DataTable[], failed: () => boolean): Promise<{ chunks: number; bytes: number; began: number }> {
+    const sent = { chunks: 0, bytes: 0, began: performance.now() };
     const inFlight = new Set<Promise<void>>();
     for (const [i, file] of spec.dataFiles.entries()) {
       for (const chunk of chunksOf(d.testId, d.attempt, file, tables[i]!, d.driverIds)) {
         const p: Promise<void> = this.bus.publishEncoded("data", d.testId, chunk.bytes).finally(() => inFlight.delete(p));
+        sent.chunks++;
+        sent.bytes += chunk.bytes.byteLength;
         inFlight.add(p);
         if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
         if (failed()) break;
       }
     }
     await Promise.all(inFlight);
+    return sent;
   }
 
   /** One driver's answer: it holds its part (with the expected rows), or says why it cannot. */

@@ -99,7 +99,7 @@ export class Orchestrator extends TestCatalog {
     this.allowlist = new TargetAllowlist(options.allowTargets);
     this.defaultTargetUrl = options.defaultTargetUrl ?? "";
     this.liveness = new FleetLiveness(fleet, this.stats, this.log, options.forgetDriversAfterMs);
-    this.data = new DataDistribution(bus, store);
+    this.data = new DataDistribution(bus, store, this.log);
     this.dataReadyMs = options.dataReadyMs;
   }
 

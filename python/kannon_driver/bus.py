@@ -24,6 +24,9 @@ ALL_TOPICS = ["register", "heartbeat", "test_config", "trigger", "metrics", "dat
 # Not `data` (the chunks of scenario tests' data files): this driver refuses scenario tests, so it
 # never reads them.
 FLEET_TOPICS = ["test_config", "trigger"]
+# The records of `data` (test data files) are read once, while a test starts: kept an hour, as the
+# TypeScript side creates the topic (bus/kafka.ts DATA_RETENTION_MS).
+TOPIC_CONFIGS = {"data": {"retention.ms": "3600000"}}
 # Partitions added to a fleet topic while the driver runs are picked up within this long.
 PARTITION_REFRESH_S = 30
 
@@ -79,7 +82,7 @@ class KafkaBus:
                     return
                 try:
                     # Another process may create them at the same time: that is fine.
-                    await admin.create_topics([NewTopic(n, 1, 1) for n in missing])
+                    await admin.create_topics([NewTopic(n, 1, 1, topic_configs=TOPIC_CONFIGS.get(n[len(self.prefix):], {})) for n in missing])
                 except Exception as err:  # noqa: BLE001
                     if "TopicAlreadyExists" not in type(err).__name__:
                         self.log(f"kafka: creating {', '.join(missing)} (attempt {attempt + 1}): {err!r}")
