@@ -270,6 +270,32 @@ describe("scenario load parts against the flow API", () => {
     expect(decodeHistogram(total.scenarios![0]!.iterationHistogram).maxValue).toBeGreaterThanOrEqual(latency.maxValue);
   });
 
+  it("arrival rate drives iterations: every scheduled one runs, the mix exact, a full cap drops iterations", async () => {
+    const scenario = (name: string, weight: number) => ({
+      name,
+      weight,
+      steps: [
+        { name: "read", url: `/search?q=${name}`, headers: { "x-row-id": `{{driverId}}:${name}` } },
+        { name: "again", url: `/search?q=${name}&delay=5` },
+      ],
+    });
+    // 200/s for 500 ms: iterations due at 0, 5, …, 495 ms.
+    const open = spec({ scenarios: [scenario("read", 8), scenario("write", 2)], workload: { case: "arrivalRate", value: { ratePerS: 200, durationMs: 500 } } });
+    const { total } = await runParts([inline(open)]);
+    const counts = target.counts();
+    expect([counts.byRow["d1:read"], counts.byRow["d1:write"]]).toEqual([80, 20]);
+    expect(total.scenarios!.map((s) => s.iterations)).toEqual([80, 20]);
+    expect([total.dropped, total.requests, counts.byPath["/search"]]).toEqual([0, 200, 200]);
+    // One iteration in flight at most, each ~5 ms behind its second step: about every other one is dropped.
+    target.reset();
+    const capped = spec({ scenarios: [scenario("read", 1)], workload: { case: "arrivalRate", value: { ratePerS: 200, durationMs: 500, maxInFlight: 1 } } });
+    const c = await runParts([inline(capped)]);
+    const ran = c.total.scenarios![0]!.iterations;
+    expect(ran + c.total.dropped).toBe(100);
+    expect(c.total.dropped).toBeGreaterThan(10);
+    expect(target.counts().byRow["d1:read"]).toBe(ran);
+  });
+
   it("data rows: wrap starts over, stop ends the part (no error: the test as asked); shuffle uses each row once per pass", async () => {
     const run = async (onExhausted: OnExhausted, order: DataOrder, iterations: number) => {
       target.reset();
