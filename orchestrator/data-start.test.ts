@@ -81,8 +81,11 @@ describe("data files through the bus (in process, 3 drivers)", () => {
     }
   }
 
-  /** A driver that is only messages on the bus: it registers, heartbeats, and answers data_ready `ackAfterMs` after its last chunk (never when undefined). */
-  async function standIn(id: string, ackAfterMs: number | undefined): Promise<void> {
+  /**
+   * A driver that is only messages on the bus: it registers, heartbeats, and answers data_ready
+   * `ackAfterMs` after its last chunk (never when undefined). Returns what silences it for good.
+   */
+  async function standIn(id: string, ackAfterMs: number | undefined): Promise<() => void> {
     let testId = "";
     const beat = () =>
       bus.publish("heartbeat", id, create(HeartbeatMessageSchema, { driverId: id, testId, state: testId ? DriverState.BUSY : DriverState.READY, sentAt: timestampAt(Date.now()) }));
@@ -107,14 +110,18 @@ describe("data files through the bus (in process, 3 drivers)", () => {
     cleanups.push(() => sub.close());
     await bus.publish("register", id, create(RegisterMessageSchema, { driverId: id, host: "stand-in" }));
     await beat();
+    return () => clearInterval(timer);
   }
 
-  const scenarioSpec = (split: DataSplit, driverCount: number) =>
+  const scenarioSpec = (split: DataSplit, driverCount: number, durationMs?: number) =>
     spec({
       name: "data",
       targetUrl: `${target.url}/`,
       driverCount,
-      workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 1n } } },
+      workload: {
+        case: "avalanche",
+        value: { concurrency: 1, limit: durationMs ? { case: "durationMs", value: durationMs } : { case: "requestsPerDriver", value: 1n } },
+      },
       scenarios: [{ name: "s", weight: 1, dataFile: "users.csv", steps: [{ name: "get", url: "/ping?u={{row.id}}" }] }],
       dataFiles: [{ name: "users.csv", format: DataFormat.CSV, content: CSV, split }],
     });
@@ -209,6 +216,26 @@ describe("data files through the bus (in process, 3 drivers)", () => {
     expect(target.counts().requests).toBe(0);
     // The content is kept for another attempt.
     expect(store().getData(created.id)).toEqual([CSV]);
+  });
+
+  it("a driver lost mid-test: its report says how many rows its part held, unused ones unused", async () => {
+    await fleet(2);
+    const silence = await standIn("lost", 0);
+    await until(() => o.fleet.ready().length === 3, 5000, "3 READY drivers");
+    const created = o.createTest(scenarioSpec(DataSplit.EXCLUSIVE, 3, 2000));
+    const started = await o.startTest(created.id);
+    silence(); // from the start on, no heartbeat: lost after 3 missed beats
+    await until(() => o.getTest(created.id).state === TestState.COMPLETED, 15_000, "the end");
+    const report = o.getReport(created.id);
+    const lost = report.drivers.find((d) => d.driverId === "lost")!;
+    const share = started.driverIds.indexOf("lost");
+    let rows = 0;
+    for (let i = share; i < ROWS; i += 3) rows++;
+    expect(lost.message).toBe(
+      `driver lost went missing (no heartbeat for 300 ms); its part of the data files (${rows} row(s) of users.csv) was its alone: the rows it had not used by then were not used`,
+    );
+    expect(report.partial).toBe(true);
+    for (const d of report.drivers.filter((d) => d.driverId !== "lost")) expect(d.message).toBe("");
   });
 
   it("a test without data files starts as before: no data message, no wait", async () => {

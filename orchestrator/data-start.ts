@@ -156,7 +156,7 @@ export class DataDistribution {
     const w = this.waits.get(m.testId);
     if (!w || w.attempt !== m.attempt || !w.pending.has(m.driverId)) return;
     const fail = (why: string) => w.fail(new DomainError("failed_precondition", `test "${m.testId}" did not start: ${why}`));
-    if (m.error) return fail(`driver ${m.driverId} could not take its part of the data files: ${m.error}`);
+    if (m.error) return fail(m.error.includes(m.driverId) ? m.error : `driver ${m.driverId}: ${m.error}`);
     for (const [name, rows] of w.expected.get(m.driverId)!) {
       const held = Number(m.rows[name] ?? 0n);
       if (held !== rows) return fail(`driver ${m.driverId} holds ${held} row(s) of data file ${name}, its part has ${rows}`);

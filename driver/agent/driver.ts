@@ -243,7 +243,7 @@ export function createDriver(options: DriverOptions): DriverAgent {
     clearTimeout(entry.armTimer);
     entry.armTimer = setTimeout(() => {
       if (armed === entry && !entry.done) {
-        log(`driver ${id}: no trigger for test ${config.testId} within ${armTimeoutMs} ms; ready again`);
+        log(`driver ${id}: no trigger for test ${config.testId} within ${ms} ms; ready again`);
         armed = undefined;
         markOver(config.testId, attempt);
         void refuse(config.testId, `driver ${id} got no trigger within ${ms} ms`, attempt);
