@@ -62,7 +62,7 @@ async function runFlow(
   // From the fleet's common start to the end of the test (after the drivers' final metrics).
   const ranMs = timestampMs(test!.endedAt!) - timestampMs(test!.startAt!);
   expect(report!.state, report!.message).toBe(TestState.COMPLETED);
-  expect(report!.partial).toBe(false);
+  expect(report!.partial, `${report!.message} / ${report!.drivers.map((d) => d.message).join(" / ")}`).toBe(false);
   expect(report!.drivers.map((d) => d.driverId).sort()).toEqual([...fleet.driverIds].sort());
   return { report: report!, counts, ranMs, views: await intervalViews(fleet.client, id, messages) };
 }
@@ -108,7 +108,7 @@ function iterationsOf(stats: Stats, scenario: string): number {
  * driver's iterations. Each scenario's one step tags its request `x-row-id: DRIVER:SCENARIO`, so the
  * target counts every driver's mix itself.
  */
-export async function exactMix(fleet: FlowFleet): Promise<void> {
+async function exactMix(fleet: FlowFleet): Promise<void> {
   const weights: Record<string, number> = { browse: 5, search: 3, buy: 2, never: 0 };
   const perDriver = 103;
   const scenarios: ScenarioInit[] = Object.entries(weights).map(([name, weight]) => ({
@@ -145,7 +145,7 @@ function usersCsv(count: number): string {
  * is used once: every driver asks for more iterations than it has rows, the target sees every id
  * exactly once, and the test ends when the rows do.
  */
-export async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
+async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
   const rows = 100 * fleet.driverIds.length;
   const { report, counts } = await runFlow(fleet, {
     dataFiles: [
@@ -169,7 +169,7 @@ export async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
  * fails on purpose for ids that are multiples of 7 (`?fail=7`) and aborts its iteration; per-step
  * totals, statuses, check counts and aborts equal what the target counted and answered.
  */
-export async function tokenFlow(fleet: FlowFleet): Promise<void> {
+async function tokenFlow(fleet: FlowFleet): Promise<void> {
   const rows = 20 * fleet.driverIds.length;
   const failing = Math.floor(rows / 7);
   const bearer = { authorization: "Bearer {{token}}" };
@@ -271,7 +271,7 @@ export async function tokenFlow(fleet: FlowFleet): Promise<void> {
  * by 300 ms (constant) or 300–350 ms (uniform) of think time. The run takes at least the think time
  * it was told to, yet no step's latency and no iteration's duration reaches it.
  */
-export async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
+async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
   const iterations = 3;
   const thinkMs = 300;
   const { report, ranMs } = await runFlow(fleet, {
@@ -385,6 +385,11 @@ async function badScenariosRefused(fleet: FlowFleet): Promise<void> {
 
 /** Registers every case above as a test of the enclosing describe, on the fleet `fleet()` returns once its setup ran. */
 export function flowCases(fleet: () => FlowFleet): void {
+  it("the mix is exact: per driver, each scenario within ±1 iteration of its weight's share", () => exactMix(fleet()));
+  it("with split exclusive, every row is used exactly once across 3 drivers", () => rowsUsedOnce(fleet()));
+  it("a captured token reaches later steps; per-step totals, statuses and checks equal what the target counted and answered", () =>
+    tokenFlow(fleet()));
+  it("think time is in no step latency and no iteration duration", () => thinkTimeOutsideLatency(fleet()));
   it("the old single-request spec gives the same report: no per-step or per-scenario rows", () => singleRequestUnchanged(fleet()));
   it("CreateTest names every scenario problem at once, with its field path, and stores nothing", () => badScenariosRefused(fleet()));
 }
