@@ -296,6 +296,43 @@ describe("scenario load parts against the flow API", () => {
     expect(target.counts().byRow["d1:read"]).toBe(ran);
   });
 
+  it("a body that is not JSON fails JSONPath checks and finds no JSONPath capture; a missing capture aborts when told to, and renders empty otherwise", async () => {
+    const iterations = 12;
+    const s = spec({
+      scenarios: [
+        {
+          name: "text",
+          weight: 1,
+          steps: [
+            {
+              name: "pong",
+              url: "/ping",
+              captures: [
+                { name: "id", source: { case: "jsonPath", value: "$.id" } },
+                { name: "word", source: { case: "regex", value: { pattern: "p(o)ng", group: 1 } } },
+              ],
+              checks: [{ name: "has id", kind: { case: "jsonPath", value: { path: "$.id", op: JsonPathOp.EXISTS } } }, { name: "says pong", kind: { case: "bodyContains", value: "pong" } }],
+            },
+            // {{id}} renders empty: the row id is "-o".
+            { name: "use", url: "/search?q=x", headers: { "x-row-id": "{{id}}-{{word}}" }, onCaptureMissing: CaptureMissing.ABORT_ITERATION, captures: [{ name: "nothing", source: { case: "header", value: "x-none" } }] },
+            { name: "never", url: "/search?q=never" },
+          ],
+        },
+      ],
+      workload: closed(2, iterations),
+    });
+    const { total } = await runParts([inline(s)]);
+    const [pong, use] = [stepOf(total, 0), stepOf(total, 1)];
+    expect(checks(pong)).toEqual([
+      ["has id", 0, iterations],
+      ["says pong", iterations, 0],
+    ]);
+    expect([pong.captureMissing, pong.abortedIterations, use.captureMissing, use.abortedIterations]).toEqual([iterations, 0, iterations, iterations]);
+    expect(total.steps!.map((st) => st.stepIndex)).toEqual([0, 1]);
+    expect(target.counts().byRow).toEqual({ "-o": iterations });
+    expect(total.scenarios).toEqual([expect.objectContaining({ iterations, aborted: iterations })]);
+  });
+
   it("data rows: wrap starts over, stop ends the part (no error: the test as asked); shuffle uses each row once per pass", async () => {
     const run = async (onExhausted: OnExhausted, order: DataOrder, iterations: number) => {
       target.reset();
