@@ -61,6 +61,50 @@ export class Counts {
     return scratch;
   }
 
+  /**
+   * What a latency summary reads, computed from the window in use: the same arithmetic in the same
+   * order as hdr-histogram-js's `getValueAtPercentile`, `mean`, `stdDeviation`, `minNonZeroValue`
+   * and `maxValue` on a histogram filled by {@link toHistogram} (so the same numbers), without its
+   * scans of the whole ~23,000-entry counts array per call: a report of 1,000 drivers with 5 steps
+   * summarises ~6,000 of them.
+   */
+  summarize(percentiles: readonly number[]): CountsSummary {
+    const a = this.arr;
+    const h = LAYOUT;
+    let min = Number.MAX_VALUE;
+    let maxIndex = -1;
+    let weighted = 0;
+    for (let k = 0; k < a.length; k++) {
+      const c = a[k]!;
+      if (c === 0) continue;
+      const index = this.lo + k;
+      if (min === Number.MAX_VALUE && index !== 0) min = h.valueFromIndex(index);
+      maxIndex = index;
+      weighted += h.medianEquivalentValue(h.highestEquivalentValue(h.valueFromIndex(index))) * c;
+    }
+    const count = this.total;
+    if (count === 0) return { count, min: 0, max: 0, mean: 0, stdev: 0, at: percentiles.map(() => 0) };
+    const mean = weighted / count;
+    let deviations = 0;
+    for (let k = 0; k < a.length; k++) {
+      const c = a[k]!;
+      if (c === 0) continue;
+      const deviation = h.medianEquivalentValue(h.highestEquivalentValue(h.valueFromIndex(this.lo + k))) - mean;
+      deviations += deviation * deviation * c;
+    }
+    const at = percentiles.map((p) => {
+      const fp = (Math.min(p, 100) / 100) * count;
+      const wanted = Math.max(Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
+      let sum = 0;
+      for (let k = 0; k < a.length; k++) {
+        sum += a[k]!;
+        if (sum >= wanted) return h.highestEquivalentValue(h.valueFromIndex(this.lo + k));
+      }
+      return 0;
+    });
+    return { count, min, max: h.highestEquivalentValue(h.valueFromIndex(maxIndex)), mean, stdev: Math.sqrt(deviations / count), at };
+  }
+
   /** Grows the window to cover [from, to), with slack so that neighbouring indices do not regrow it. */
   private cover(from: number, to: number): void {
     const hi = this.lo + this.arr.length;
@@ -73,6 +117,16 @@ export class Counts {
     this.arr = next;
     this.lo = lo;
   }
+}
+
+/** A latency summary's numbers (see {@link Counts.summarize}); `at[i]` is the value at `percentiles[i]`. */
+export interface CountsSummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  stdev: number;
+  at: number[];
 }
 
 /** Decoded (index, count) pairs of one encoded histogram, in index order. */
@@ -95,13 +149,18 @@ const HEADER_BYTES = 40;
 
 interface HistogramInternals {
   setCountAtIndex(index: number, value: number): void;
+  valueFromIndex(index: number): number;
+  highestEquivalentValue(value: number): number;
+  medianEquivalentValue(value: number): number;
   establishInternalTackingValues(): void;
   countsArrayIndex(value: number): number;
   countsArrayLength: number;
 }
 
+/** A histogram of Kannon's layout, for its index and value arithmetic only (never recorded into). */
+const LAYOUT = createLatencyHistogram(64) as unknown as HistogramInternals;
 /** Length of a counts array of Kannon's layout: every index a valid histogram can use. */
-const COUNTS_LENGTH = (createLatencyHistogram(64) as unknown as HistogramInternals).countsArrayLength;
+const COUNTS_LENGTH = LAYOUT.countsArrayLength;
 
 /**
  * Decodes the standard HdrHistogram compressed encoding (V2) into (index, count) pairs of Kannon's

@@ -6,21 +6,24 @@ import { Counts, decodeCounts, type SparseCounts } from "./counts.js";
 import { createLatencyHistogram, encodeHistogram, type Histogram } from "./histogram.js";
 import { isFailedStatus } from "./outcome.js";
 
+/** The percentiles a LatencyStats reports, in its field order. */
+const PERCENTILES = [50, 90, 95, 99, 99.9] as const;
+
 /** Summarises a latency histogram; `withHistogram` embeds its encoding (for cumulative views). */
 export function latencyStats(h: Histogram, withHistogram: boolean): LatencyStats {
   const count = h.totalCount;
   if (count === 0) return create(LatencyStatsSchema, {});
-  const at = (p: number) => BigInt(Math.round(h.getValueAtPercentile(p)));
+  const [p50, p90, p95, p99, p999] = PERCENTILES.map((p) => BigInt(Math.round(h.getValueAtPercentile(p))));
   return create(LatencyStatsSchema, {
     count: BigInt(count),
     minUs: BigInt(Math.round(h.minNonZeroValue)),
     meanUs: h.mean,
     stdevUs: h.stdDeviation,
-    p50Us: at(50),
-    p90Us: at(90),
-    p95Us: at(95),
-    p99Us: at(99),
-    p999Us: at(99.9),
+    p50Us: p50!,
+    p90Us: p90!,
+    p95Us: p95!,
+    p99Us: p99!,
+    p999Us: p999!,
     maxUs: BigInt(Math.round(h.maxValue)),
     histogram: withHistogram ? encodeHistogram(h) : new Uint8Array(0),
   });
@@ -85,9 +88,27 @@ export type FailureCounts = Pick<Stats, "requests" | "errors" | "statusCounts" |
 /** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
 const scratch = createLatencyHistogram(64);
 
-/** Summarises merged counts (see {@link latencyStats}). */
+/**
+ * Summarises merged counts: the numbers {@link latencyStats} gives for the same histogram (see
+ * Counts.summarize), and its encoding when `withHistogram`.
+ */
 export function countsStats(counts: Counts, withHistogram: boolean): LatencyStats {
-  return latencyStats(counts.toHistogram(scratch), withHistogram);
+  const s = counts.summarize(PERCENTILES);
+  if (s.count === 0) return create(LatencyStatsSchema, {});
+  const [p50, p90, p95, p99, p999] = s.at.map((v) => BigInt(Math.round(v)));
+  return create(LatencyStatsSchema, {
+    count: BigInt(s.count),
+    minUs: BigInt(Math.round(s.min)),
+    meanUs: s.mean,
+    stdevUs: s.stdev,
+    p50Us: p50!,
+    p90Us: p90!,
+    p95Us: p95!,
+    p99Us: p99!,
+    p999Us: p999!,
+    maxUs: BigInt(Math.round(s.max)),
+    histogram: withHistogram ? encodeHistogram(counts.toHistogram(scratch)) : new Uint8Array(0),
+  });
 }
 
 /** Seconds between two epoch-ms instants, 0 when either is unknown or they are not in order (no rate). */
