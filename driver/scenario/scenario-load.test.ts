@@ -333,6 +333,17 @@ describe("scenario load parts against the flow API", () => {
     expect(total.scenarios).toEqual([expect.objectContaining({ iterations, aborted: iterations })]);
   });
 
+  it("a relative step URL stays on the target's origin whatever its slots render (`//host` included)", async () => {
+    const s = spec({
+      dataFiles: [{ name: "paths" }],
+      scenarios: [{ name: "p", weight: 1, dataFile: "paths", steps: [{ name: "get", url: "/{{row.p}}/x" }] }],
+      workload: closed(1, 2),
+    });
+    const { total } = await runParts([inline(s, new Map([["paths", { columns: ["p"], rows: [["/elsewhere.invalid"], ["ok"]] }]]))]);
+    expect(total.errorCounts).toEqual(new Map());
+    expect(target.counts().byPath).toEqual({ "//elsewhere.invalid/x": 1, "/ok/x": 1 });
+  });
+
   it("data rows: wrap starts over, stop ends the part (no error: the test as asked); shuffle uses each row once per pass", async () => {
     const run = async (onExhausted: OnExhausted, order: DataOrder, iterations: number) => {
       target.reset();

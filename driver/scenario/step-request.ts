@@ -39,10 +39,13 @@ export class StepRequests {
     this.origins = [...origins.values()];
   }
 
-  /** The URL `text` names (relative to the target's origin), or undefined when it is not an http(s) URL. */
+  /**
+   * The URL `text` names, or undefined when it is not an http(s) URL. A path (`/…`) is on the
+   * target's origin whatever it holds: `//host/x` rendered from `/{{var}}/x` stays a path there.
+   */
   private resolve(text: string): URL | undefined {
     try {
-      const url = new URL(text, this.base);
+      const url = text.startsWith("/") ? new URL(this.base + text) : new URL(text);
       return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
     } catch {
       return undefined;
