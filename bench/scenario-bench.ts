@@ -41,6 +41,8 @@ export interface ScenarioBenchReport {
   k6: string;
   loadAverage: [number, number];
   rows: ToolResult[];
+  /** Per row: requests ÷ generator CPU seconds over every round together (the ratios use these). */
+  perCore: Record<string, number>;
   ratios: ScenarioRatio[];
 }
 
@@ -106,13 +108,16 @@ export async function runScenarioBench(log: (l: string) => void = (l) => console
     if (!m) return { section: SECTION, tool: tool.name, status: "skipped", reason: tool.name.startsWith("k6") && k6Error ? k6Error : tool.unavailable() ?? "pinning needs the nginx target" };
     return m.ok.length ? medianRound(m.ok, m.failures) : { section: SECTION, tool: tool.name, status: "failed", reason: m.failures.join("; ") };
   });
+  // Over every round together: steadier than one round's on a shared machine.
+  const perCore: Record<string, number> = {};
+  for (const [name, m] of measured) if (m.ok.length) perCore[name] = perCpuS(sumOf(m.ok.map((r) => r.result!)));
   const row = (name: string) => rows.find((r) => r.tool === name && r.status === "ok")?.result;
   const ratio = (what: string, a: string, b: string, goal: number): ScenarioRatio => {
     const x = row(a);
     const y = row(b);
     const r = x && y && y.reqPerS > 0 ? x.reqPerS / y.reqPerS : undefined;
-    const perCore = x && y ? perCpuS(x) / perCpuS(y) : Number.NaN;
-    const p = Number.isFinite(perCore) && perCore > 0 ? perCore : undefined;
+    const q = (perCore[a] ?? Number.NaN) / (perCore[b] ?? Number.NaN);
+    const p = Number.isFinite(q) && q > 0 ? q : undefined;
     return { what, ratio: r, perCoreRatio: p, goal, met: p === undefined ? undefined : p >= goal };
   };
   const ratios = [
@@ -128,6 +133,7 @@ export async function runScenarioBench(log: (l: string) => void = (l) => console
     k6: k6Path ? `k6 ${K6_VERSION} or the one on PATH (${k6Path})` : `none: ${k6Error}`,
     loadAverage: [loadBefore, loadavg()[0]!],
     rows,
+    perCore,
     ratios,
   };
   log("");
@@ -136,7 +142,8 @@ export async function runScenarioBench(log: (l: string) => void = (l) => console
 }
 
 /** Requests per CPU-second of the generator: its req/s per core. */
-const perCpuS = (x: LoadResult): number => (x.cpuS > 0 ? x.requests / x.cpuS : Number.NaN);
+const perCpuS = (x: Pick<LoadResult, "requests" | "cpuS">): number => (x.cpuS > 0 ? x.requests / x.cpuS : Number.NaN);
+const sumOf = (xs: LoadResult[]) => ({ requests: xs.reduce((a, x) => a + x.requests, 0), cpuS: xs.reduce((a, x) => a + x.cpuS, 0) });
 
 /** The part's table, its ratios against their goals, and skipped or failed rows. */
 export function formatScenarioBench(r: ScenarioBenchReport): string {
@@ -152,7 +159,7 @@ export function formatScenarioBench(r: ScenarioBenchReport): string {
           String(x.requests),
           x.iterations === undefined ? "-" : String(x.iterations),
           x.reqPerS.toFixed(0),
-          Number.isFinite(perCpuS(x)) ? perCpuS(x).toFixed(0) : "-",
+          Number.isFinite(r.perCore[row.tool] ?? Number.NaN) ? r.perCore[row.tool]!.toFixed(0) : "-",
           ms(x.p50Ms),
           ms(x.p99Ms),
           String(x.errors),
@@ -169,8 +176,9 @@ export function formatScenarioBench(r: ScenarioBenchReport): string {
       ["ratio", "req/s per core", "goal", "met", "req/s"],
       r.ratios.map((x) => [x.what, x.perCoreRatio === undefined ? "-" : `${x.perCoreRatio.toFixed(2)}×`, `≥ ${x.goal}×`, x.met === undefined ? "-" : x.met ? "yes" : "NO", x.ratio === undefined ? "-" : `${x.ratio.toFixed(2)}×`]),
     ),
-    "  req/s per core: requests ÷ the generator's CPU seconds (pinned to one core: what it pushes per core whatever else runs there);",
-    "  the goals are judged on it. req/s: wall-clock rates, equal to it only when the generator had its core to itself.",
+    "  req/s per core: requests ÷ the generator's CPU seconds over every round (pinned to one core: what it pushes per core whatever",
+    "  else runs there); the goals are judged on it. req/s: wall-clock rates of the median round, equal to it only when the",
+    "  generator had its core to itself.",
     `  machine load average (1 min): ${r.loadAverage[0].toFixed(2)} before, ${r.loadAverage[1].toFixed(2)} after; * CPU measured from outside (startup included).`,
   ];
   for (const x of r.rows) {
