@@ -11,7 +11,7 @@ import { swallowed } from "../metrics/swallowed.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { UsageError } from "./args.js";
 import { isPartialInterval, StatusBlock } from "./status.js";
-import { formatReport, plural } from "./summary.js";
+import { formatReport, plural, targetOf } from "./summary.js";
 import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
 /** Exit codes, documented in the README. */
@@ -106,7 +106,7 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
     throw err;
   }
   const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival-rate" }[spec.workload.case!];
-  print(`kannon: test ${id} "${spec.name}" started: ${workload} against ${spec.targetUrl}`);
+  print(`kannon: test ${id} "${spec.name}" started: ${workload} against ${targetOf(spec)}`);
   // Ctrl-C (or SIGTERM) cancels the test; the drivers flush and the report still comes.
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => {

@@ -229,6 +229,6 @@ describe("the examples (examples/*.yaml)", () => {
     expect(mix.spec.scenarios.map((s) => [s.name, s.weight])).toEqual([["read", 8], ["write", 2]]);
     const smoke = example("api-smoke.yaml");
     expect(smoke.spec.scenarios[0]!.steps.flatMap((s) => s.checks).length).toBeGreaterThanOrEqual(10);
-    expect(smoke.thresholds).toEqual(["error_rate<1%", "p99<500ms"]);
+    expect(smoke.thresholds).toEqual(["error_rate<1%", "p99<2s"]);
   });
 });

@@ -11,7 +11,12 @@ function report(scenario: boolean): Report {
   return create(ReportSchema, {
     testId: "t1",
     state: TestState.COMPLETED,
-    spec: { name: "shop", targetUrl: "http://127.0.0.1:1/", workload: { case: "avalanche", value: { concurrency: 2 } } },
+    spec: {
+      name: "shop",
+      targetUrl: "http://127.0.0.1:1/ping",
+      workload: { case: "avalanche", value: { concurrency: 2 } },
+      ...(scenario ? { scenarios: [{ name: "shopper", weight: 1, steps: [{ name: "login" }, { name: "item" }] }, { name: "idle", steps: [{ name: "wait" }] }] } : {}),
+    },
     drivers: [{ driverId: "driver-1", stats: { requests: 30n, latency: latency(1000n, 2000n) }, finished: true }],
     total: {
       requests: 30n,
@@ -49,6 +54,8 @@ function report(scenario: boolean): Report {
 describe("the CLI summary of a scenario test", () => {
   it("prints per-scenario and per-step rows below the total, and the checks that failed by name", () => {
     const lines = formatReport(report(true)).split("\n");
+    // The workload counts iterations; the steps' paths resolve against the target's origin.
+    expect(lines.find((l) => l.startsWith("  30 requests"))).toBe("  30 requests, 1 driver × 2 iterations in flight (avalanche against http://127.0.0.1:1, 2 scenarios of 3 steps)");
     const at = lines.indexOf("  per scenario (iteration duration without think time):");
     expect(at).toBeGreaterThan(lines.findIndex((l) => l.startsWith("  latency:")));
     expect(lines.slice(at + 1, at + 4)).toEqual([
@@ -70,11 +77,13 @@ describe("the CLI summary of a scenario test", () => {
   it("prints nothing of the kind for a single-request test", () => {
     const plain = formatReport(report(false));
     expect(plain).not.toMatch(/per scenario|per step|failed checks/);
-    // The same report with its step rows cut off the scenario one.
+    expect(plain.split("\n").find((l) => l.startsWith("  30 requests"))).toBe("  30 requests, 1 driver × 2 connections (avalanche against http://127.0.0.1:1/ping)");
+    // The same report with its step rows cut off the scenario one, but for its settings line.
     const withSteps = formatReport(report(true)).split("\n");
     const from = withSteps.indexOf("  per scenario (iteration duration without think time):");
     const to = withSteps.indexOf("  per driver:");
-    expect([...withSteps.slice(0, from), ...withSteps.slice(to)].join("\n")).toBe(plain);
+    const others = (lines: string[]) => lines.filter((l) => !l.startsWith("  30 requests")).join("\n");
+    expect(others([...withSteps.slice(0, from), ...withSteps.slice(to)])).toBe(others(plain.split("\n")));
   });
 
   it("alignColumns pads every column but the last, numbers to the right", () => {

@@ -26,20 +26,37 @@ export function compact(n: number | bigint): string {
   return new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(n).replace("K", "k");
 }
 
-/** The fleet and what it was asked to do: "3 drivers × 10 connections", "1 driver sharing 100 req/s". */
+/**
+ * The fleet and what it was asked to do: "3 drivers × 10 connections", "1 driver sharing 100 req/s";
+ * a scenario test's workload counts iterations: "3 drivers × 4 iterations in flight".
+ */
 export function settingsOf(spec: TestSpec | undefined, drivers: number): string {
   const fleet = plural(drivers, "driver");
   const w = spec?.workload;
+  const flows = (spec?.scenarios.length ?? 0) > 0;
   switch (w?.case) {
     case "avalanche":
+      if (flows) return `${fleet} × ${plural(w.value.concurrency, "iteration")} in flight`;
       return `${fleet} × ${plural(w.value.concurrency, "connection")}${w.value.pipelining > 1 ? ` × ${w.value.pipelining} pipelined` : ""}`;
     case "tsunami":
-      return `${fleet} × a request every ${w.value.delayMs} ms`;
+      return `${fleet} × ${flows ? "an iteration" : "a request"} every ${w.value.delayMs} ms`;
     case "arrivalRate":
-      return w.value.stages.length ? `${fleet} sharing ${plural(w.value.stages.length, "stage")} of arrival rate` : `${fleet} sharing ${w.value.ratePerS} req/s`;
+      return w.value.stages.length ? `${fleet} sharing ${plural(w.value.stages.length, "stage")} of arrival rate` : `${fleet} sharing ${w.value.ratePerS} ${flows ? "iterations/s" : "req/s"}`;
     default:
       return fleet;
   }
+}
+
+/** What a test is sent to: its URL, or for a scenario test the origin its steps' paths resolve against and its flows. */
+export function targetOf(spec: TestSpec | undefined): string {
+  if (!spec?.scenarios.length) return spec?.targetUrl ?? "?";
+  let origin = spec.targetUrl;
+  try {
+    origin = new URL(spec.targetUrl).origin;
+  } catch {
+    // Not a URL: shown as it is.
+  }
+  return `${origin}, ${plural(spec.scenarios.length, "scenario")} of ${plural(spec.scenarios.reduce((n, s) => n + s.steps.length, 0), "step")}`;
 }
 
 /** "15k requests in 0.82 s, 3 drivers × 10 connections": what ran, how long, with what. */
@@ -49,7 +66,7 @@ function settingsLine(report: Report): string {
   const to = t.end ?? report.endedAt;
   const seconds = from && to ? ` in ${((msOf(to) - msOf(from)) / 1000).toFixed(2)} s` : "";
   const workload = { avalanche: "avalanche", tsunami: "tsunami", arrivalRate: "arrival rate" }[report.spec?.workload.case ?? "avalanche"];
-  return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${settingsOf(report.spec, report.drivers.length)} (${workload} against ${report.spec?.targetUrl ?? "?"})`;
+  return `  ${compact(t.requests)} ${t.requests === 1n ? "request" : "requests"}${seconds}, ${settingsOf(report.spec, report.drivers.length)} (${workload} against ${targetOf(report.spec)})`;
 }
 
 /**
