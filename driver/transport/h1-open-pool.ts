@@ -25,6 +25,12 @@ export function connectionsAhead(plan: OpenModelPlan, slots: number): number {
 
 /** Connections the pool opens at once while requests wait for one (more follow as these connect). */
 export const GROW_AT_ONCE = 4;
+/**
+ * The pool grows only for a request sent this close to its scheduled time: one fired later than
+ * that comes from a generator that fell behind (its connections' answers are waiting to be read,
+ * not missing), and a connection opened then only costs it more CPU.
+ */
+export const GROW_WHEN_WITHIN_MS = 5;
 
 /** What the pool reports about requests that waited for a connection and never got one. */
 export interface OpenPoolOwner {
@@ -41,7 +47,8 @@ export interface OpenPoolOwner {
  * longest (first in, first out: every connection stays in use, so none idles into the target's
  * keep-alive timeout). When none is idle it waits for the first one that frees (counted in
  * flight, its latency still from its scheduled time), and the pool opens up to
- * {@link GROW_AT_ONCE} more connections at a time while requests wait, up to the cap.
+ * {@link GROW_AT_ONCE} more connections at a time while requests wait, up to the cap, as long as
+ * the generator is on time ({@link GROW_WHEN_WITHIN_MS}).
  *
  * Why wait rather than open a connection per request: a connection costs ~1.5 ms of the
  * generator's CPU to open and close (measured with --cpu-prof, 20,000/s, nginx), about 100
@@ -88,7 +95,7 @@ export class OpenPool {
     }
     this.owner.started();
     this.waiting.push(scheduledMs);
-    if (this.growing.size < GROW_AT_ONCE && (this.connections.length + 1) * this.slots <= this.cap) {
+    if (this.growing.size < GROW_AT_ONCE && (this.connections.length + 1) * this.slots <= this.cap && nowMs() - scheduledMs < GROW_WHEN_WITHIN_MS) {
       const grown = this.open();
       this.growing.add(grown);
       grown.connectAhead();
