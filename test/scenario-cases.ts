@@ -272,7 +272,8 @@ async function tokenFlow(fleet: FlowFleet): Promise<void> {
  * it was told to, yet no step's latency and no iteration's duration reaches it.
  */
 async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
-  const iterations = 3;
+  const iterations = 4;
+  const loops = 2;
   const thinkMs = 300;
   const { report, ranMs } = await runFlow(fleet, {
     scenarios: [
@@ -285,20 +286,20 @@ async function thinkTimeOutsideLatency(fleet: FlowFleet): Promise<void> {
         ],
       },
     ],
-    workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: BigInt(iterations) } } },
+    workload: { case: "avalanche", value: { concurrency: loops, limit: { case: "requestsPerDriver", value: BigInt(iterations) } } },
   });
-  // Each driver's one loop ran 3 iterations of 2 steps with ≥ 300 ms after each (the last pause may end the run).
-  expect(ranMs).toBeGreaterThanOrEqual((2 * iterations - 1) * thinkMs);
+  // Each of a driver's 2 loops ran 2 iterations of 2 steps with ≥ 300 ms after each (the last pause may end the run).
+  expect(ranMs).toBeGreaterThanOrEqual((2 * (iterations / loops) - 1) * thinkMs);
   const total = report.total!;
   for (const name of ["first", "second"]) {
     const latency = stepOf(total, "pause", name).stats!.latency!;
     expect(Number(latency.count)).toBe(iterations * fleet.driverIds.length);
-    expect(Number(latency.minUs)).toBeGreaterThanOrEqual(20_000);
+    expect(Number(latency.minUs)).toBeGreaterThanOrEqual(15_000); // the target waited 20 ms (timers may fire a little early; HDR buckets round down)
     expect(Number(latency.maxUs), `${name} latency`).toBeLessThan(thinkMs * 1000);
   }
   const duration = total.scenarios.find((s) => s.scenario === "pause")!.iterationDuration!;
   expect(Number(duration.count)).toBe(iterations * fleet.driverIds.length);
-  expect(Number(duration.minUs)).toBeGreaterThanOrEqual(40_000);
+  expect(Number(duration.minUs)).toBeGreaterThanOrEqual(30_000);
   expect(Number(duration.maxUs), "iteration duration").toBeLessThan(thinkMs * 1000);
   expect(Number(total.latency!.maxUs)).toBeLessThan(thinkMs * 1000);
 }

@@ -34,7 +34,9 @@ describe("scenarios over a real Kafka broker with driver processes, against the 
       start(["orchestrator", "--kafka", kafka, "--topic-prefix", prefix, "--data", dataDir, "--port", "0"], /listening on (http:\/\/\S+)/),
     ]);
     const client = grpcClient(api[1]!);
-    await Promise.all(driverIds.map((id) => start(["driver", "--kafka", kafka, "--topic-prefix", prefix, "--id", id], /joined the fleet/)));
+    // s3 runs its share on 2 load threads: the mix, rows and flows hold per driver, whatever its threads.
+    const threads = (id: string) => (id === "s3" ? ["--threads", "2"] : []);
+    await Promise.all(driverIds.map((id) => start(["driver", "--kafka", kafka, "--topic-prefix", prefix, "--id", id, ...threads(id)], /joined the fleet/)));
     const ready = async () => (await client.listDrivers({})).drivers.filter((d) => d.state === DriverState.READY).length;
     await until(async () => (await ready()) === driverIds.length, 20_000, "3 drivers READY");
     fleet = { client, targetUrl: target[1]!, driverIds, apiUrl: api[1]! };
