@@ -38,7 +38,7 @@ port.on("message", (m: ToThread) => {
       part.onStarted = (startedMs) => post({ type: "started", runId: m.runId, startedMs });
       // Warm up with this test's request shape while there is time (never within 100 ms of the start).
       const budgetMs = Math.min(200, m.startAtMs - nowMs() - 100);
-      (budgetMs > 20 ? warmUp(spec, m.transport, budgetMs, m.data).catch(() => undefined) : Promise.resolve())
+      (budgetMs > 20 ? warmUp(spec, m.transport, budgetMs).catch(() => undefined) : Promise.resolve())
         .then(() => part.run(m.startAtMs))
         .then(
           (startedMs) => post({ type: "done", runId: m.runId, startedMs }),

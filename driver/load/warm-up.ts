@@ -1,8 +1,6 @@
 import { clone } from "@bufbuild/protobuf";
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { OnExhausted } from "../../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
-import type { DataTable } from "../../scenario/data.js";
 import { nowMs, sleepUntil } from "../clock.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
 import { InlineLoadPart } from "./load.js";
@@ -10,15 +8,14 @@ import { IntervalRecorder } from "./recorder.js";
 
 /**
  * Runs the request path against a throwaway server that this thread listens with on 127.0.0.1
- * (never the target), with the test's own method, headers and body when given (a scenario test's
- * steps, {@link aimedAt}), so that
+ * (never the target), with the test's own method, headers and body when given, so that
  * the first requests of a test do not run cold code: the first dispatch of a test took 1-2 ms
  * (code compiled for other request shapes), and a driver sharing the thread started that much
  * later than the others. Bounded by `budgetMs`: it resolves by then whatever the requests do
  * (what is still in flight is cancelled and ends in the background), since the part's start waits
  * for it.
  */
-export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | undefined, budgetMs: number, data?: ReadonlyMap<string, DataTable>): Promise<void> {
+export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | undefined, budgetMs: number): Promise<void> {
   const server = createServer(answerEveryRequest);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port: p } = server.address() as AddressInfo;
@@ -45,17 +42,17 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
     }
     // Then the test's own workload, briefly, the way a part runs it (its executor's first call
     // took 0.3-0.5 ms cold, and the parts after it on this thread waited for that).
-    if (spec && nowMs() < deadline) {
-      const short = aimedAt(spec, url);
+    // Not for a scenario test: a step's absolute URL would reach the target.
+    if (spec && spec.scenarios.length === 0 && nowMs() < deadline) {
+      const short = clone(TestSpecSchema, spec);
+      short.targetUrl = url.href;
       short.maxDurationMs = Math.max(1, Math.floor(Math.min(50, deadline - nowMs())));
       short.requestTimeoutMs = 2000;
       const w = short.workload;
       if (w.case === "avalanche") w.value.limit = { case: "requestsPerDriver", value: 200n };
       else if (w.case === "tsunami") w.value.limit = { case: "requestsPerDriver", value: 20n };
       else if (w.case === "arrivalRate") Object.assign(w.value, { ratePerS: 1000, durationMs: 20, stages: [] });
-      // A scenario test's data files: one row each, enough to render every slot.
-      const rows = new Map([...(data ?? [])].map(([name, t]) => [name, { columns: t.columns, rows: t.rows.slice(0, 1) }]));
-      const part = new InlineLoadPart({ spec: short, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, thread: { index: 0, count: 1 }, transport: kind, data: rows, dataOfThread: true, driverId: "warm-up" });
+      const part = new InlineLoadPart({ spec: short, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, thread: { index: 0, count: 1 }, transport: kind });
       const ran = part.run(nowMs()).catch(() => undefined);
       await Promise.race([ran, sleepUntil(deadline)]);
       // Past the budget: stop it (its drain and close finish in the background).
@@ -65,23 +62,6 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
   } finally {
     server.close();
   }
-}
-
-/**
- * The test's spec aimed at the warm-up server `url`: its target, and a scenario test's step URLs
- * made paths on it (an absolute URL loses its origin, a URL from a slot becomes `/warm-up`; a path
- * stays on the target's origin whatever its slots render), without think time, rows wrapping.
- */
-export function aimedAt(spec: TestSpec, url: URL): TestSpec {
-  const short = clone(TestSpecSchema, spec);
-  short.targetUrl = url.href;
-  for (const step of short.scenarios.flatMap((s) => s.steps)) {
-    const rest = step.url.replace(/^https?:\/\/[^/?#]*/i, "");
-    step.url = rest.startsWith("/") ? rest : rest.startsWith("?") ? `/${rest}` : "/warm-up";
-    step.thinkTime = undefined;
-  }
-  for (const f of short.dataFiles) f.onExhausted = OnExhausted.WRAP;
-  return short;
 }
 
 /**
