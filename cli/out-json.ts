@@ -4,12 +4,13 @@ import { writeFileSync } from "node:fs";
 import { ReportSchema } from "../gen/kannon/v1/report_pb.js";
 import type { Outcome } from "./run-test.js";
 import { verdictOf } from "../metrics/outcome.js";
-import { measure, unitOf } from "./thresholds.js";
+import { parseThreshold } from "../metrics/thresholds.js";
 
 /**
  * The report as proto JSON (the API's field names) with every field, zeros and empty lists
  * included, plus `thresholds`: one verdict per threshold (`threshold` as written, `metric`, `op`,
- * `limit` and `measured` in `unit`, `pass`, `breachedDuringRun`), `thresholdsPassed`, and
+ * `limit` and `measured` in `unit`, `pass`, `breachedDuringRun`, and for a window `windowMs`,
+ * `windowFromMs`, `windowToMs`: the orchestrator's Outcome.thresholds), `thresholdsPassed`, and
  * `failing` with `failingReasons`: the report's outcome and the failed thresholds together.
  * 64-bit counts (`requests`, `errors`, …) are strings, as in every proto JSON and in
  * `kannon report --format json`: a JSON number is exact only up to 2^53, and one parser reads all
@@ -17,18 +18,23 @@ import { measure, unitOf } from "./thresholds.js";
  */
 export function outcomeJson(outcome: Outcome): string {
   const json = toJson(ReportSchema, outcome.report, { alwaysEmitImplicit: true }) as JsonObject;
-  json.thresholds = outcome.verdicts.map((v) => ({
-    threshold: v.threshold.text,
-    metric: v.threshold.metric,
-    op: v.threshold.op,
-    limit: v.threshold.limit,
-    measured: measure(v.threshold, outcome.report.total!),
-    unit: unitOf(v.threshold),
-    pass: v.pass,
-    breachedDuringRun: v.breachedLive,
-  }));
+  json.thresholds = outcome.verdicts.map((v) => {
+    const parsed = parseThreshold(v.threshold);
+    const t = "threshold" in parsed ? parsed.threshold : undefined;
+    return {
+      threshold: v.threshold,
+      metric: t?.metric ?? "",
+      op: t?.op ?? "",
+      limit: v.limit,
+      measured: v.measured,
+      unit: v.unit,
+      pass: v.passed,
+      breachedDuringRun: v.breachedLive,
+      ...(v.windowMs > 0 ? { windowMs: v.windowMs, windowFromMs: Number(v.windowFromMs), windowToMs: Number(v.windowToMs) } : {}),
+    };
+  });
   json.thresholdsPassed = outcome.failed.length === 0;
-  const verdict = verdictOf(outcome.report, outcome.failed.map((t) => t.text));
+  const verdict = verdictOf(outcome.report);
   json.failing = verdict.failing;
   json.failingReasons = verdict.reasons;
   return `${JSON.stringify(json, null, 2)}\n`;

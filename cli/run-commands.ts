@@ -8,7 +8,7 @@ import { apiClient, apiFlags, explainUnreachable } from "./api-client.js";
 import { lockDataDir } from "./data-lock.js";
 import type { Command } from "./help.js";
 import { outcomeJson, writeOut } from "./out-json.js";
-import { exitCodeOf, judgingFlags, judgingFrom, runTest } from "./run-test.js";
+import { exitCodeOf, judgingFlags, runTest, withJudging } from "./run-test.js";
 import { untilSignal } from "./signals.js";
 import { readSpecFile } from "./spec-file.js";
 import { checkUrl, SPEC_FLAG_NAMES, specFlags, specFromFlags, threadsFlag, type SpecValues } from "./spec-args.js";
@@ -65,8 +65,7 @@ export const runCommand: Command = {
     const threads = threadsFlag(values);
     const port = intFlag(values, "port", 0);
     // Every mistake in the flags or the file surfaces before anything starts.
-    const checked = specOf(values, "http://127.0.0.1/", ["drivers"]);
-    const judging = judgingFrom(values, checked.thresholds);
+    withJudging(specOf(values, "http://127.0.0.1/", ["drivers"]).spec, values);
     const unlock = values.data ? lockDataDir(values.data, "kannon run") : () => undefined;
     // Loaded only now: a mistake in the flags is answered without loading the fleet's code.
     const { startEmbedded } = await import("./embedded.js");
@@ -76,12 +75,12 @@ export const runCommand: Command = {
     });
     try {
       const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
-      const spec = specOf({ ...values, drivers: values.file ? undefined : String(drivers) }, `${fleet.target!.url}/ping`, ["drivers"]).spec;
+      const spec = withJudging(specOf({ ...values, drivers: values.file ? undefined : String(drivers) }, `${fleet.target!.url}/ping`, ["drivers"]).spec, values);
       console.log(
         `kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${plural(drivers, "driver")} ` +
           `(in-process bus; each driver's load on ${threads === 1 ? "a worker thread" : `${threads} worker threads`})`,
       );
-      const outcome = await runTest(client, spec, (l) => console.log(l), judging);
+      const outcome = await runTest(client, spec, (l) => console.log(l));
       writeOut(values.out, outcomeJson(outcome));
       const id = outcome.report.testId;
       if (values.data) console.log(`kannon: kept in ${values.data}; export it with: kannon report ${id} --data ${values.data} (--format csv|html, --out FILE; kannon tests --data ${values.data} lists the tests)`);
@@ -113,11 +112,10 @@ export const testCommand: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, testFlags, "test");
     if (!values.file && !values.url) throw new UsageError("--url is required: the target every request goes to (or give the test in -f FILE)");
-    const { spec, thresholds } = specOf(values, values.url ?? "", []);
-    const judging = judgingFrom(values, thresholds);
+    const spec = withJudging(specOf(values, values.url ?? "", []).spec, values);
     const client = apiClient(values);
     try {
-      const outcome = await runTest(client, spec, (l) => console.log(l), judging);
+      const outcome = await runTest(client, spec, (l) => console.log(l));
       writeOut(values.out, outcomeJson(outcome));
       console.log(`kannon: export it with: kannon report ${outcome.report.testId}${values.api ? ` --api ${values.api}` : ""} (--format csv|html, --out FILE)`);
       return exitCodeOf(outcome);

@@ -1,18 +1,21 @@
 /**
  * Running one test from the CLI (`kannon run` and `kannon test`): create, start, watch it live,
- * judge its thresholds, print the report, and the exit code it earns.
+ * tell its thresholds' breaches, print the report, and the exit code it earns.
  */
 import type { Client } from "@connectrpc/connect";
 import type { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
-import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { clone } from "@bufbuild/protobuf";
+import { TestSpecSchema, TestState, type Test, type TestSpec, type ThresholdResult } from "../gen/kannon/v1/test_pb.js";
+import { scenarioLayout } from "../metrics/step-stats.js";
+import { checkThresholds, formatValue } from "../metrics/thresholds.js";
+import { describeProblems } from "../orchestrator/validate.js";
 import { msOf } from "../metrics/stats.js";
 import { swallowed } from "../metrics/swallowed.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { UsageError } from "./args.js";
 import { isPartialInterval, StatusBlock } from "./status.js";
 import { formatReport, plural, targetOf } from "./summary.js";
-import { formatMeasured, judgedLive, parseThreshold, passes, type Threshold } from "./thresholds.js";
 
 /** Exit codes, documented in the README. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, testNotCompleted: 3, testHadErrors: 4, testPartial: 5, thresholdFailed: 99 } as const;
@@ -37,10 +40,10 @@ export function intervalLine(i: Stats, nominalMs: number): string {
  * Watches a test to its end; returns the final report. On a terminal one status block updates in
  * place; otherwise each interval is one plain line.
  */
-async function watchToEnd(client: OrchestratorClient, spec: TestSpec, testId: string, print: (line: string) => void, onCumulative: (s: Stats) => void, status?: StatusBlock) {
+async function watchToEnd(client: OrchestratorClient, spec: TestSpec, testId: string, print: (line: string) => void, onTest: (t: Test) => void, status?: StatusBlock) {
   const nominalMs = spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
   for await (const msg of client.watchTest({ testId })) {
-    if (msg.cumulative && !msg.report) onCumulative(msg.cumulative);
+    if (msg.test && !msg.report) onTest(msg.test);
     const i = msg.interval;
     if (status && !msg.report) status.update(msg);
     else if (i) print(intervalLine(i, nominalMs));
@@ -58,44 +61,49 @@ export const judgingFlags = {
     type: "string",
     multiple: true,
     value: "RULE",
-    help: "pass/fail on the merged numbers, e.g. 'p99<200ms', 'error_rate<1%', 'rps>=500' (repeatable; p50 p90 p95 p99 p99.9 max mean, errors, requests); exit 99 when one fails",
+    help:
+      "pass/fail on the fleet's merged numbers, judged by the orchestrator: 'p99<200ms', 'error_rate<1%', 'rps>=500', per step, scenario or check " +
+      "('p99{step:login}<300ms', 'error_rate{scenario:checkout}<1%', 'checks{name:has-token}>99.9%'), on a sliding window ('p99[30s]<200ms') " +
+      "(repeatable; p50 p90 p95 p99 p99.9 max mean, error_rate, checks, errors, requests, rps); exit 99 when one fails",
   },
-  "abort-on-fail": { type: "boolean", help: "cancel the test at the first breach of an upper bound" },
+  "abort-on-fail": { type: "boolean", help: "cancel the test at the first breach of an upper bound or of a window (the spec's abort)" },
 } as const;
 
-export function judgingFrom(values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }, fromFile: string[] = []): Judging {
-  const thresholds = [...fromFile, ...(values.threshold ?? [])].map(parseThreshold);
-  if (values["abort-on-fail"] && thresholds.length === 0) throw new UsageError("--abort-on-fail needs at least one --threshold");
-  return { thresholds, abortOnFail: values["abort-on-fail"] ?? false };
+/**
+ * The spec with the flags' thresholds after its own (a spec file's) and --abort-on-fail, every
+ * threshold checked against the test (a usage error lists each problem: nothing runs).
+ */
+export function withJudging(spec: TestSpec, values: { threshold?: string[] | undefined; "abort-on-fail"?: boolean | undefined }): TestSpec {
+  const flags = values.threshold ?? [];
+  const { problems } = checkThresholds(flags, scenarioLayout(spec), spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS, "--threshold");
+  if (problems.length > 0) throw new UsageError(`${plural(problems.length, "threshold problem")}: ${describeProblems(problems)}`);
+  const judged = clone(TestSpecSchema, spec);
+  judged.thresholds = [...spec.thresholds, ...flags];
+  if (values["abort-on-fail"]) judged.abortOnFail = true;
+  if (judged.abortOnFail && judged.thresholds.length === 0) throw new UsageError("--abort-on-fail needs at least one --threshold");
+  return judged;
 }
 
-/** Thresholds to judge a test by, and whether a breach cancels it. */
-export interface Judging {
-  thresholds: Threshold[];
-  abortOnFail: boolean;
-}
-
-/** One threshold's verdict on a finished test. */
-export interface Verdict {
-  threshold: Threshold;
-  pass: boolean;
-  /** Breached on the numbers so far, during the run. */
-  breachedLive: boolean;
-}
-
-/** What a run ended with: the report, every threshold's verdict, and those that failed (live or at the end). */
+/** What a run ended with: the report, every threshold's result (the orchestrator's), and those that failed. */
 export interface Outcome {
   report: Report;
-  verdicts: Verdict[];
-  failed: Threshold[];
+  verdicts: ThresholdResult[];
+  failed: ThresholdResult[];
+}
+
+/** A threshold's result as the summary prints it. */
+export function verdictLine(r: ThresholdResult): string {
+  const where = r.windowMs > 0 ? ` (window ${Number(r.windowFromMs) / 1000}–${Number(r.windowToMs) / 1000} s)` : "";
+  return `    ${r.passed ? "✓ pass" : "✗ FAIL"}  ${r.threshold}: ${formatValue(r.unit, r.measured)}${where}${r.breachedLive ? " (breached during the run)" : ""}`;
 }
 
 /**
- * Creates and starts a test, prints its intervals as they stream, judges its thresholds on the
- * merged numbers as they come (cancelling it at the first breach with --abort-on-fail) and at
- * the end, then prints the report and each threshold's verdict.
+ * Creates and starts a test (its thresholds in the spec: the orchestrator judges them live,
+ * cancels it at the first breach when the spec says abort_on_fail, and at the end), prints its
+ * intervals as they stream and each breach as it is seen, then the report and each threshold's
+ * verdict.
  */
-export async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void, judging: Judging = { thresholds: [], abortOnFail: false }): Promise<Outcome> {
+export async function runTest(client: OrchestratorClient, spec: TestSpec, print: (line: string) => void): Promise<Outcome> {
   const { test } = await client.createTest({ spec });
   const id = test!.id;
   try {
@@ -117,31 +125,23 @@ export async function runTest(client: OrchestratorClient, spec: TestSpec, print:
   process.on("SIGTERM", cancel);
   const status = process.stdout.isTTY && !process.env.KANNON_PLAIN ? new StatusBlock(process.stdout) : undefined;
   const say = (line: string) => (status ? status.print(line) : print(line));
-  const breached = new Set<Threshold>();
-  const onCumulative = (s: Stats) => {
-    for (const t of judging.thresholds) {
-      if (!judgedLive(t) || breached.has(t) || passes(t, s)) continue;
-      breached.add(t);
-      say(`kannon: threshold ${t.text} breached: ${formatMeasured(t, s)} so far`);
-      if (judging.abortOnFail && !cancelling) {
-        say(`kannon: --abort-on-fail: cancelling test ${id}`);
-        cancelling = client.cancelTest({ testId: id }).catch((err: unknown) => swallowed("run.cancel", `kannon: cancel of test ${id} failed: ${String(err)}`, print));
-      }
+  const told = new Set<string>();
+  const onTest = (t: Test) => {
+    for (const r of t.outcome?.thresholds ?? []) {
+      if (!r.breachedLive || told.has(r.threshold)) continue;
+      told.add(r.threshold);
+      say(`kannon: threshold ${r.threshold} breached: ${formatValue(r.unit, r.measured)}${r.windowMs > 0 ? ` over the window ${Number(r.windowFromMs) / 1000}–${Number(r.windowToMs) / 1000} s` : " so far"}`);
+      if (spec.abortOnFail) say(`kannon: abort on fail: the orchestrator cancels test ${id}`);
     }
   };
   try {
-    const report = await watchToEnd(client, spec, id, print, onCumulative, status);
+    const report = await watchToEnd(client, spec, id, print, onTest, status);
     await cancelling;
-    const verdicts = judging.thresholds.map((t) => {
-      // Aborted by a breach: that threshold failed, whatever the cut-short totals say.
-      const pass = passes(t, report.total!) && !(judging.abortOnFail && breached.has(t));
-      return { threshold: t, pass, breachedLive: breached.has(t) };
-    });
-    const failed = verdicts.filter((v) => !v.pass).map((v) => v.threshold);
-    print(formatReport(report, failed.map((t) => t.text)));
-    if (judging.thresholds.length > 0) print("  thresholds:");
-    for (const v of verdicts)
-      print(`    ${v.pass ? "✓ pass" : "✗ FAIL"}  ${v.threshold.text}: ${formatMeasured(v.threshold, report.total!)}${v.breachedLive ? " (breached during the run)" : ""}`);
+    const verdicts = report.outcome?.thresholds ?? [];
+    const failed = verdicts.filter((v) => !v.passed);
+    print(formatReport(report));
+    if (verdicts.length > 0) print("  thresholds:");
+    for (const v of verdicts) print(verdictLine(v));
     return { report, verdicts, failed };
   } finally {
     process.removeListener("SIGINT", cancel);

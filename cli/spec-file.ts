@@ -22,7 +22,8 @@ const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name
 /**
  * Reads a test spec from a YAML or JSON file: the TestSpec fields by their proto JSON names
  * (`targetUrl`, `avalanche: {concurrency, durationMs}`, …; snake_case works too), plus
- * `thresholds: ["p99<200ms", …]`. Every problem is listed with its field, in one usage error
+ * `thresholds: ["p99<200ms", "p99{step:login}[30s]<300ms", …]` (TestSpec.thresholds) and
+ * `abort: true` (TestSpec.abort_on_fail; `abortOnFail` works too). Every problem is listed with its field, in one usage error
  * (exit 2): unknown fields, wrong types, and what the orchestrator's validation would refuse.
  * The body is written as the user thinks of it: `body: 'text'` is sent as its UTF-8 bytes, a
  * mapping or list (`body: {a: 1}`) as its JSON (with `content-type: application/json` unless a
@@ -46,7 +47,7 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     throw new UsageError(`-f ${path}: not YAML or JSON${where}: ${(err as Error).message.split("\n")[0]}`);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`-f ${path}: expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
-  const { thresholds: rawThresholds, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, ...fields } = doc as Record<string, unknown>;
+  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, ...fields } = doc as Record<string, unknown>;
   const problems: FieldProblem[] = [];
   const bad = (field: string, problem: string) => problems.push({ field, problem });
   const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
@@ -58,6 +59,7 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
     else thresholds = rawThresholds as string[];
   }
+  if (abort !== undefined && typeof abort !== "boolean") problems.push({ field: "spec.abort_on_fail", problem: "(abort) must be true or false" });
   const known: Record<string, JsonValue> = {};
   for (const [key, value] of Object.entries(fields)) {
     const name = FIELDS.get(key);
@@ -82,6 +84,8 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
   if (spec) {
     spec.scenarios = scenarios;
     spec.dataFiles = files;
+    spec.thresholds = thresholds;
+    if (abort === true) spec.abortOnFail = true;
   }
   if (spec && body) {
     spec.body = body.bytes;

@@ -205,6 +205,11 @@ export class RunAccumulator {
     return stats;
   }
 
+  /** Step `i`'s merged requests and check counts; undefined when it counted nothing. */
+  stepTotals(i: number): { readonly requests: MetricsAccumulator; readonly passed: readonly number[]; readonly failed: readonly number[] } | undefined {
+    return this.steps.get(i);
+  }
+
   private stepStats(i: number, window: Window, withHistogram: boolean): StepStats {
     const name = this.layout.steps[i];
     const t = this.steps.get(i) ?? new StepTotals(name?.checks.length ?? 0);

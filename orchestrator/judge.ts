@@ -90,7 +90,7 @@ export function judgeDrivers(live: LiveTest, c: JudgeContext): void {
  * else COMPLETED.
  */
 export function endingOf(live: LiveTest): Ending {
-  if (live.cancelRequested) return { state: TestState.CANCELLED, message: "cancelled by request" };
+  if (live.cancelRequested) return { state: TestState.CANCELLED, message: live.abortMessage ? `aborted (abort_on_fail): ${live.abortMessage}` : "cancelled by request" };
   if ([...live.drivers.values()].every((d) => d.message !== "" && d.totals.total.requests === 0)) return { state: TestState.FAILED, message: "no driver ran the test" };
   return { state: TestState.COMPLETED, message: "" };
 }

@@ -4,7 +4,7 @@ import { DriverProgressSchema, type DriverProgress } from "../gen/kannon/v1/orch
 import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_pb.js";
 import type { Series } from "./series.js";
 import { withoutHistograms } from "./series.js";
-import { TestSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
+import { TestSchema, TestSpecSchema, TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { judgeOutcome } from "../metrics/outcome.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { decodeRun, RunAccumulator, scenarioLayout, type ScenarioLayout } from "../metrics/step-stats.js";
@@ -12,6 +12,7 @@ import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import type { ClockOffset } from "../gen/kannon/v1/driver_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { MAX_CLOCK_OFFSET_MS } from "./clock-offset.js";
+import { ThresholdJudge, withThresholds } from "./threshold-judge.js";
 import { cover, driverReports, fleetStartSkewUs, type DriverProgressState } from "./run-report.js";
 
 /** A seq further ahead than this is no clock error but a bad record: refused without losing its driver. */
@@ -73,6 +74,11 @@ export class LiveTest {
   /** Settles once the orchestrator has stored the run's end (see {@link ended}). */
   readonly whenEnded = new Promise<void>((resolve) => (this.markEnded = resolve));
   cancelRequested = false;
+  /** Set when a threshold's breach cancelled the test (TestSpec.abort_on_fail): what it was. */
+  abortMessage: string | undefined;
+  /** Told of the first breach of a threshold seen live (the orchestrator cancels on abort_on_fail). */
+  onBreach: (message: string) => void = () => {};
+  private readonly thresholds: ThresholdJudge;
   /** The drivers the schedule is currently split over (arrival rate re-splits when one drops out). */
   sharedIds: string[];
 
@@ -92,6 +98,7 @@ export class LiveTest {
     this.sharedIds = [...test.driverIds];
     this.layout = scenarioLayout(test.spec);
     this.cumulative = new RunAccumulator(this.layout);
+    this.thresholds = new ThresholdJudge(test.spec ?? create(TestSpecSchema), this.layout, this.intervalMs);
     for (const id of test.driverIds)
       this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new RunAccumulator(this.layout), covered: [] });
   }
@@ -227,10 +234,12 @@ export class LiveTest {
     test.endedAt = timestampAt(nowMs);
     test.partial = lost.length > 0 && ending.state === TestState.COMPLETED;
     test.message = [ending.message, ...lost.map((d) => d.message)].filter(Boolean).join("; ");
+    const endMs = Number.isFinite(this.cumulative.total.endMs) ? this.cumulative.total.endMs : nowMs;
     test.outcome = judgeOutcome(this.cumulative.total.failureCounts(), test.spec, test.state, test.message);
+    if (this.thresholds.any)
+      withThresholds(test.outcome, this.thresholds.results(this.cumulative, this.startAtMs, endMs, true, this.abortMessage !== undefined));
     this.test = test;
 
-    const endMs = Number.isFinite(this.cumulative.total.endMs) ? this.cumulative.total.endMs : nowMs;
     const report = create(ReportSchema, {
       testId: test.id,
       state: test.state,
@@ -264,17 +273,15 @@ export class LiveTest {
       if (!force && !this.nextIntervalComplete()) return;
       const acc = this.pending.get(k) ?? NOTHING;
       this.pending.delete(k);
-      if (acc !== NOTHING) {
-        this.cumulative.addAll(acc);
-        this.judge();
-      }
+      if (acc !== NOTHING) this.cumulative.addAll(acc);
       const windowStart = this.startAtMs + k * this.intervalMs;
-      const stats = acc.toStats({
-        withHistogram: true,
-        interval: k,
-        startMs: windowStart,
-        endMs: Number.isFinite(acc.total.endMs) ? Math.min(acc.total.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs,
-      });
+      const endMs = Number.isFinite(acc.total.endMs) ? Math.min(acc.total.endMs, windowStart + this.intervalMs) : windowStart + this.intervalMs;
+      if (this.thresholds.any) {
+        const breach = this.thresholds.interval(k, acc, this.cumulative, this.startAtMs, endMs);
+        if (breach) this.onBreach(breach);
+      }
+      if (acc !== NOTHING || this.thresholds.any) this.judge(endMs);
+      const stats = acc.toStats({ withHistogram: true, interval: k, startMs: windowStart, endMs });
       this.onInterval(stats);
       this.lastInterval = withoutHistograms(stats);
       this.nextInterval++;
@@ -284,9 +291,10 @@ export class LiveTest {
   }
 
   /** Judges the results so far into the test's outcome (a new Test: a sent one is never changed). */
-  private judge(): void {
+  private judge(endMs: number): void {
     this.test = clone(TestSchema, this.test);
     this.test.outcome = judgeOutcome(this.cumulative.total.failureCounts(), this.test.spec, this.test.state);
+    if (this.thresholds.any) withThresholds(this.test.outcome, this.thresholds.results(this.cumulative, this.startAtMs, endMs, false, false));
   }
 
   private isBehind(d: DriverProgressState): boolean {

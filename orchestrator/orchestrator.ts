@@ -271,11 +271,19 @@ export class Orchestrator extends TestCatalog {
   }
 
   private newLive(test: Test): LiveTest {
-    return new LiveTest(
+    const live = new LiveTest(
       test,
       (stats) => void this.store.putInterval(test.id, stats).catch(this.failure("store_interval", `could not store interval ${stats.interval} of test ${test.id}`)),
       (driverId, message, at) => void this.store.putLoss(test.id, { driverId, message, at }).catch(this.failure("store_loss", `could not store the loss of ${driverId} (test ${test.id})`)),
     );
+    if (test.spec?.abortOnFail)
+      live.onBreach = (message) => {
+        if (live.cancelRequested || live.sealed) return;
+        live.abortMessage = message;
+        this.log(`orchestrator: test ${test.id}: ${message}; cancelling it (abort_on_fail)`);
+        void this.cancelTest(test.id).catch(this.failure("abort", `could not cancel test ${test.id} on a threshold's breach`));
+      };
+    return live;
   }
 
   /** Picks a running test up again after a restart, from its stored driver intervals and losses. */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kannon/v1/test.proto.
  */
 export const file_kannon_v1_test: GenFile = /*@__PURE__*/
-  fileDesc("ChRrYW5ub24vdjEvdGVzdC5wcm90bxIJa2Fubm9uLnYxIqMECghUZXN0U3BlYxIMCgRuYW1lGAEgASgJEhIKCnRhcmdldF91cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjEKB2hlYWRlcnMYBCADKAsyIC5rYW5ub24udjEuVGVzdFNwZWMuSGVhZGVyc0VudHJ5EgwKBGJvZHkYBSABKAwSFAoMZHJpdmVyX2NvdW50GAYgASgNEhoKEnJlcG9ydF9pbnRlcnZhbF9tcxgHIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYCCABKA0SFwoPbWF4X2R1cmF0aW9uX21zGAkgASgNEhYKDnN0YXJ0X2RlbGF5X21zGA0gASgNEhYKDm1heF9lcnJvcl9yYXRlGA4gASgBEiYKCXNjZW5hcmlvcxgPIAMoCzITLmthbm5vbi52MS5TY2VuYXJpbxInCgpkYXRhX2ZpbGVzGBAgAygLMhMua2Fubm9uLnYxLkRhdGFGaWxlEikKCWF2YWxhbmNoZRgKIAEoCzIULmthbm5vbi52MS5BdmFsYW5jaGVIABIlCgd0c3VuYW1pGAsgASgLMhIua2Fubm9uLnYxLlRzdW5hbWlIABIuCgxhcnJpdmFsX3JhdGUYDCABKAsyFi5rYW5ub24udjEuQXJyaXZhbFJhdGVIABouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCgh3b3JrbG9hZCJzCglBdmFsYW5jaGUSEwoLY29uY3VycmVuY3kYASABKA0SHQoTcmVxdWVzdHNfcGVyX2RyaXZlchgCIAEoBEgAEhUKC2R1cmF0aW9uX21zGAMgASgNSAASEgoKcGlwZWxpbmluZxgEIAEoDUIHCgVsaW1pdCJxCgdUc3VuYW1pEhAKCGRlbGF5X21zGAEgASgNEh0KE3JlcXVlc3RzX3Blcl9kcml2ZXIYAiABKARIABIVCgtkdXJhdGlvbl9tcxgDIAEoDUgAEhUKDW1heF9pbl9mbGlnaHQYBCABKA1CBwoFbGltaXQibwoLQXJyaXZhbFJhdGUSEgoKcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDRIgCgZzdGFnZXMYAyADKAsyEC5rYW5ub24udjEuU3RhZ2USFQoNbWF4X2luX2ZsaWdodBgEIAEoDSI3CgVTdGFnZRIZChF0YXJnZXRfcmF0ZV9wZXJfcxgBIAEoARITCgtkdXJhdGlvbl9tcxgCIAEoDSLyAgoEVGVzdBIKCgJpZBgBIAEoCRIhCgRzcGVjGAIgASgLMhMua2Fubm9uLnYxLlRlc3RTcGVjEiMKBXN0YXRlGAMgASgOMhQua2Fubm9uLnYxLlRlc3RTdGF0ZRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghzdGFydF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRyaXZlcl9pZHMYByADKAkSDwoHcGFydGlhbBgIIAEoCBIPCgdtZXNzYWdlGAkgASgJEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYCiABKAgSFQoNc3RhcnRfYXR0ZW1wdBgLIAEoDRIjCgdvdXRjb21lGAwgASgLMhIua2Fubm9uLnYxLk91dGNvbWUidQoHT3V0Y29tZRIjCgd2ZXJkaWN0GAEgASgOMhIua2Fubm9uLnYxLlZlcmRpY3QSDwoHcmVhc29ucxgCIAMoCRISCgplcnJvcl9yYXRlGAMgASgBEhAKCHJlcXVlc3RzGAQgASgEEg4KBmZhaWxlZBgFIAEoBCq7AQoJVGVzdFN0YXRlEhoKFlRFU1RfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJURVNUX1NUQVRFX0NSRUFURUQQARIXChNURVNUX1NUQVRFX1NUQVJUSU5HEAISFgoSVEVTVF9TVEFURV9SVU5OSU5HEAMSGAoUVEVTVF9TVEFURV9DT01QTEVURUQQBBIYChRURVNUX1NUQVRFX0NBTkNFTExFRBAFEhUKEVRFU1RfU1RBVEVfRkFJTEVEEAYqTAoHVmVyZGljdBIXChNWRVJESUNUX1VOU1BFQ0lGSUVEEAASEwoPVkVSRElDVF9QQVNTSU5HEAESEwoPVkVSRElDVF9GQUlMSU5HEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_kannon_v1_scenario]);
+  fileDesc("ChRrYW5ub24vdjEvdGVzdC5wcm90bxIJa2Fubm9uLnYxIs4ECghUZXN0U3BlYxIMCgRuYW1lGAEgASgJEhIKCnRhcmdldF91cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjEKB2hlYWRlcnMYBCADKAsyIC5rYW5ub24udjEuVGVzdFNwZWMuSGVhZGVyc0VudHJ5EgwKBGJvZHkYBSABKAwSFAoMZHJpdmVyX2NvdW50GAYgASgNEhoKEnJlcG9ydF9pbnRlcnZhbF9tcxgHIAEoDRIaChJyZXF1ZXN0X3RpbWVvdXRfbXMYCCABKA0SFwoPbWF4X2R1cmF0aW9uX21zGAkgASgNEhYKDnN0YXJ0X2RlbGF5X21zGA0gASgNEhYKDm1heF9lcnJvcl9yYXRlGA4gASgBEiYKCXNjZW5hcmlvcxgPIAMoCzITLmthbm5vbi52MS5TY2VuYXJpbxInCgpkYXRhX2ZpbGVzGBAgAygLMhMua2Fubm9uLnYxLkRhdGFGaWxlEhIKCnRocmVzaG9sZHMYESADKAkSFQoNYWJvcnRfb25fZmFpbBgSIAEoCBIpCglhdmFsYW5jaGUYCiABKAsyFC5rYW5ub24udjEuQXZhbGFuY2hlSAASJQoHdHN1bmFtaRgLIAEoCzISLmthbm5vbi52MS5Uc3VuYW1pSAASLgoMYXJyaXZhbF9yYXRlGAwgASgLMhYua2Fubm9uLnYxLkFycml2YWxSYXRlSAAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCgoId29ya2xvYWQicwoJQXZhbGFuY2hlEhMKC2NvbmN1cnJlbmN5GAEgASgNEh0KE3JlcXVlc3RzX3Blcl9kcml2ZXIYAiABKARIABIVCgtkdXJhdGlvbl9tcxgDIAEoDUgAEhIKCnBpcGVsaW5pbmcYBCABKA1CBwoFbGltaXQicQoHVHN1bmFtaRIQCghkZWxheV9tcxgBIAEoDRIdChNyZXF1ZXN0c19wZXJfZHJpdmVyGAIgASgESAASFQoLZHVyYXRpb25fbXMYAyABKA1IABIVCg1tYXhfaW5fZmxpZ2h0GAQgASgNQgcKBWxpbWl0Im8KC0Fycml2YWxSYXRlEhIKCnJhdGVfcGVyX3MYASABKAESEwoLZHVyYXRpb25fbXMYAiABKA0SIAoGc3RhZ2VzGAMgAygLMhAua2Fubm9uLnYxLlN0YWdlEhUKDW1heF9pbl9mbGlnaHQYBCABKA0iNwoFU3RhZ2USGQoRdGFyZ2V0X3JhdGVfcGVyX3MYASABKAESEwoLZHVyYXRpb25fbXMYAiABKA0i8gIKBFRlc3QSCgoCaWQYASABKAkSIQoEc3BlYxgCIAEoCzITLmthbm5vbi52MS5UZXN0U3BlYxIjCgVzdGF0ZRgDIAEoDjIULmthbm5vbi52MS5UZXN0U3RhdGUSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIc3RhcnRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkcml2ZXJfaWRzGAcgAygJEg8KB3BhcnRpYWwYCCABKAgSDwoHbWVzc2FnZRgJIAEoCRIYChBjYW5jZWxfcmVxdWVzdGVkGAogASgIEhUKDXN0YXJ0X2F0dGVtcHQYCyABKA0SIwoHb3V0Y29tZRgMIAEoCzISLmthbm5vbi52MS5PdXRjb21lIqUBCgdPdXRjb21lEiMKB3ZlcmRpY3QYASABKA4yEi5rYW5ub24udjEuVmVyZGljdBIPCgdyZWFzb25zGAIgAygJEhIKCmVycm9yX3JhdGUYAyABKAESEAoIcmVxdWVzdHMYBCABKAQSDgoGZmFpbGVkGAUgASgEEi4KCnRocmVzaG9sZHMYBiADKAsyGi5rYW5ub24udjEuVGhyZXNob2xkUmVzdWx0IrsBCg9UaHJlc2hvbGRSZXN1bHQSEQoJdGhyZXNob2xkGAEgASgJEg4KBnBhc3NlZBgCIAEoCBIQCghtZWFzdXJlZBgDIAEoARIMCgR1bml0GAQgASgJEg0KBWxpbWl0GAUgASgBEhUKDWJyZWFjaGVkX2xpdmUYBiABKAgSEQoJd2luZG93X21zGAcgASgNEhYKDndpbmRvd19mcm9tX21zGAggASgEEhQKDHdpbmRvd190b19tcxgJIAEoBCq7AQoJVGVzdFN0YXRlEhoKFlRFU1RfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJURVNUX1NUQVRFX0NSRUFURUQQARIXChNURVNUX1NUQVRFX1NUQVJUSU5HEAISFgoSVEVTVF9TVEFURV9SVU5OSU5HEAMSGAoUVEVTVF9TVEFURV9DT01QTEVURUQQBBIYChRURVNUX1NUQVRFX0NBTkNFTExFRBAFEhUKEVRFU1RfU1RBVEVfRkFJTEVEEAYqTAoHVmVyZGljdBIXChNWRVJESUNUX1VOU1BFQ0lGSUVEEAASEwoPVkVSRElDVF9QQVNTSU5HEAESEwoPVkVSRElDVF9GQUlMSU5HEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_kannon_v1_scenario]);
 
 /**
  * What to load, how hard, and for how long. Durations and rates carry their unit in the name.
@@ -121,6 +121,31 @@ export type TestSpec = Message<"kannon.v1.TestSpec"> & {
    * @generated from field: repeated kannon.v1.DataFile data_files = 16;
    */
   dataFiles: DataFile[];
+
+  /**
+   * Pass/fail rules the orchestrator judges on the fleet's exact merged numbers, live and at the
+   * end (results in Outcome.thresholds; a failed one makes the test failing):
+   * METRIC{SELECTOR}[WINDOW] OP VALUE, e.g. `p99<300ms`, `p99{step:login}<300ms`,
+   * `error_rate{scenario:checkout}<1%`, `checks{name:has-token}>99.9%`, `rps{step:search}>=200`,
+   * `p99[30s]<200ms`. Metrics: p50 p90 p95 p99 p99.9 max mean (latency: us, ms, s), error_rate and
+   * checks (a fraction or a percentage), errors, requests, rps. Selectors: step, scenario (both
+   * together when step names repeat across scenarios), name (a check's name; checks only). A window
+   * is judged on the exact merge of its last intervals each time one closes (a whole number of
+   * report intervals, at most 10 minutes); the threshold fails when any full window breaches it (a
+   * run shorter than the window is judged once, over the whole run). CreateTest refuses a
+   * threshold that does not parse or names a step, scenario or check the test does not have.
+   *
+   * @generated from field: repeated string thresholds = 17;
+   */
+  thresholds: string[];
+
+  /**
+   * Cancel the test at the first breach seen live: an upper bound on the numbers so far, or any
+   * window. The test ends CANCELLED; its message names the threshold, the window and the value.
+   *
+   * @generated from field: bool abort_on_fail = 18;
+   */
+  abortOnFail: boolean;
 
   /**
    * The workload; exactly one is required.
@@ -458,6 +483,13 @@ export type Outcome = Message<"kannon.v1.Outcome"> & {
    * @generated from field: uint64 failed = 5;
    */
   failed: bigint;
+
+  /**
+   * TestSpec.thresholds in order, judged so far (live) or for the whole run (in the report).
+   *
+   * @generated from field: repeated kannon.v1.ThresholdResult thresholds = 6;
+   */
+  thresholds: ThresholdResult[];
 };
 
 /**
@@ -466,6 +498,79 @@ export type Outcome = Message<"kannon.v1.Outcome"> & {
  */
 export const OutcomeSchema: GenMessage<Outcome> = /*@__PURE__*/
   messageDesc(file_kannon_v1_test, 6);
+
+/**
+ * One of TestSpec.thresholds, judged.
+ *
+ * @generated from message kannon.v1.ThresholdResult
+ */
+export type ThresholdResult = Message<"kannon.v1.ThresholdResult"> & {
+  /**
+   * As written in TestSpec.thresholds.
+   *
+   * @generated from field: string threshold = 1;
+   */
+  threshold: string;
+
+  /**
+   * False once breached: a live breach is final; a lower bound on the whole run (`rps>=200`) is
+   * judged at the end.
+   *
+   * @generated from field: bool passed = 2;
+   */
+  passed: boolean;
+
+  /**
+   * The measured value in `unit` ("us", "fraction", "count" or "req/s"): on the whole run (so far),
+   * or, for a window, the worst window (the breaching one when the test was aborted).
+   *
+   * @generated from field: double measured = 3;
+   */
+  measured: number;
+
+  /**
+   * @generated from field: string unit = 4;
+   */
+  unit: string;
+
+  /**
+   * The bound, in `unit`.
+   *
+   * @generated from field: double limit = 5;
+   */
+  limit: number;
+
+  /**
+   * Breached while the test ran.
+   *
+   * @generated from field: bool breached_live = 6;
+   */
+  breachedLive: boolean;
+
+  /**
+   * Windows only: the window's length, and the measured window as offsets from the start instant.
+   *
+   * @generated from field: uint32 window_ms = 7;
+   */
+  windowMs: number;
+
+  /**
+   * @generated from field: uint64 window_from_ms = 8;
+   */
+  windowFromMs: bigint;
+
+  /**
+   * @generated from field: uint64 window_to_ms = 9;
+   */
+  windowToMs: bigint;
+};
+
+/**
+ * Describes the message kannon.v1.ThresholdResult.
+ * Use `create(ThresholdResultSchema)` to create a new message.
+ */
+export const ThresholdResultSchema: GenMessage<ThresholdResult> = /*@__PURE__*/
+  messageDesc(file_kannon_v1_test, 7);
 
 /**
  * Lifecycle of a test.

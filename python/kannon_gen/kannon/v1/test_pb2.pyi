@@ -38,7 +38,7 @@ VERDICT_PASSING: Verdict
 VERDICT_FAILING: Verdict
 
 class TestSpec(_message.Message):
-    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "max_error_rate", "scenarios", "data_files", "avalanche", "tsunami", "arrival_rate")
+    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "max_error_rate", "scenarios", "data_files", "thresholds", "abort_on_fail", "avalanche", "tsunami", "arrival_rate")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,8 @@ class TestSpec(_message.Message):
     MAX_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     SCENARIOS_FIELD_NUMBER: _ClassVar[int]
     DATA_FILES_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
+    ABORT_ON_FAIL_FIELD_NUMBER: _ClassVar[int]
     AVALANCHE_FIELD_NUMBER: _ClassVar[int]
     TSUNAMI_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -75,10 +77,12 @@ class TestSpec(_message.Message):
     max_error_rate: float
     scenarios: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.Scenario]
     data_files: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.DataFile]
+    thresholds: _containers.RepeatedScalarFieldContainer[str]
+    abort_on_fail: bool
     avalanche: Avalanche
     tsunami: Tsunami
     arrival_rate: ArrivalRate
-    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., scenarios: _Optional[_Iterable[_Union[_scenario_pb2.Scenario, _Mapping]]] = ..., data_files: _Optional[_Iterable[_Union[_scenario_pb2.DataFile, _Mapping]]] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., scenarios: _Optional[_Iterable[_Union[_scenario_pb2.Scenario, _Mapping]]] = ..., data_files: _Optional[_Iterable[_Union[_scenario_pb2.DataFile, _Mapping]]] = ..., thresholds: _Optional[_Iterable[str]] = ..., abort_on_fail: _Optional[bool] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
 
 class Avalanche(_message.Message):
     __slots__ = ("concurrency", "requests_per_driver", "duration_ms", "pipelining")
@@ -153,15 +157,39 @@ class Test(_message.Message):
     def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[TestSpec, _Mapping]] = ..., state: _Optional[_Union[TestState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., partial: _Optional[bool] = ..., message: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., start_attempt: _Optional[int] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("verdict", "reasons", "error_rate", "requests", "failed")
+    __slots__ = ("verdict", "reasons", "error_rate", "requests", "failed", "thresholds")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     reasons: _containers.RepeatedScalarFieldContainer[str]
     error_rate: float
     requests: int
     failed: int
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., error_rate: _Optional[float] = ..., requests: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
+    thresholds: _containers.RepeatedCompositeFieldContainer[ThresholdResult]
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., error_rate: _Optional[float] = ..., requests: _Optional[int] = ..., failed: _Optional[int] = ..., thresholds: _Optional[_Iterable[_Union[ThresholdResult, _Mapping]]] = ...) -> None: ...
+
+class ThresholdResult(_message.Message):
+    __slots__ = ("threshold", "passed", "measured", "unit", "limit", "breached_live", "window_ms", "window_from_ms", "window_to_ms")
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BREACHED_LIVE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_MS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_TO_MS_FIELD_NUMBER: _ClassVar[int]
+    threshold: str
+    passed: bool
+    measured: float
+    unit: str
+    limit: float
+    breached_live: bool
+    window_ms: int
+    window_from_ms: int
+    window_to_ms: int
+    def __init__(self, threshold: _Optional[str] = ..., passed: _Optional[bool] = ..., measured: _Optional[float] = ..., unit: _Optional[str] = ..., limit: _Optional[float] = ..., breached_live: _Optional[bool] = ..., window_ms: _Optional[int] = ..., window_from_ms: _Optional[int] = ..., window_to_ms: _Optional[int] = ...) -> None: ...
