@@ -67,7 +67,7 @@ describe("the kannon command", () => {
     for (const [args, msg] of [
       [["--threshold", "p99<fast"], /is not METRIC\{SELECTOR\}\[WINDOW\] OP VALUE/],
       [["--threshold", "latency<1ms"], /unknown statistic "latency"/],
-      [["--threshold", "p99{step:login}<1s", "--threshold", "p99[100ms]<1s", "--threshold", "p98<1s"], /3 threshold problems: --threshold\[0\] "p99\{step:login\}<1s": the test has no step "login" \(steps: none\); --threshold\[1\] "p99\[100ms\]<1s": the window 100 ms is shorter than the report interval \(1000 ms\); --threshold\[2\] "p98<1s": unknown statistic "p98"/],
+      [["--threshold", "p99{step:login}<1s", "--threshold", "p99[100ms]<1s", "--threshold", "p98<1s"], /3 threshold problems: --threshold\[0\] "p99\{step:login\}<1s": the test has no step "login" \(steps: none\); --threshold\[1\] "p99\[100ms\]<1s": the window 100 ms is shorter than the report interval \(500 ms\); --threshold\[2\] "p98<1s": unknown statistic "p98"/],
       [["--threshold", "p99<5kg"], /a latency takes us, ms or s/],
       [["--abort-on-fail"], /needs at least one --threshold/],
     ] as const) {
