@@ -20,7 +20,7 @@ import { msOf } from "../metrics/stats.js";
 import { freePorts, startKafka } from "../scripts/kafka-broker.js";
 import { flowCsv, flowDataFile, flowScenarios } from "./flow.js";
 import { procRssMb, sampleProcess, spawnReady, type BenchChild, type ProcUsage } from "./fleet-procs.js";
-import { envNumber, ROOT, startTargetProcess, table, type TargetProcess } from "./lib.js";
+import { envNumber, procCpuS, ROOT, startTargetProcess, table, type TargetProcess } from "./lib.js";
 
 const DRIVERS = 3;
 
@@ -37,6 +37,9 @@ export interface DataStartReport {
   startCallMs: number;
   /** From the StartTest call to the test's start instant (start_at): the parts delivered, every driver ready, the start delay. */
   untilStartMs: number;
+  /** CPU seconds from the StartTest call to the start instant: the orchestrator's, and each driver's. */
+  orchestratorStartCpuS: number;
+  driversStartCpuS: number[];
   state: string;
   message: string;
   requests: number;
@@ -92,6 +95,8 @@ export async function runDataStart(log: (l: string) => void = (l) => console.log
     const createMs = performance.now() - t0;
     const testId = test!.id;
     log(`data: CreateTest took ${createMs.toFixed(0)} ms`);
+    const cpuBefore = children.map((c) => procCpuS(c.pid) ?? NaN);
+    let cpuAtStart: number[] = [];
     const startCalledMs = Date.now();
     const t1 = performance.now();
     await client.startTest({ testId });
@@ -108,6 +113,7 @@ export async function runDataStart(log: (l: string) => void = (l) => console.log
         startAtMs = msOf(t!.startAt);
         await sleep(Math.max(0, startAtMs - Date.now()));
         atStart = drivers.map((d) => procRssMb(d.pid) ?? NaN);
+        cpuAtStart = children.map((c, i) => (procCpuS(c.pid) ?? NaN) - cpuBefore[i]!);
         log(`data: the test starts ${startAtMs - startCalledMs} ms after StartTest`);
       }
       if (state >= TestState.COMPLETED) break;
@@ -121,6 +127,8 @@ export async function runDataStart(log: (l: string) => void = (l) => console.log
       createMs,
       startCallMs,
       untilStartMs: startAtMs === undefined ? NaN : startAtMs - startCalledMs,
+      orchestratorStartCpuS: cpuAtStart[0] ?? NaN,
+      driversStartCpuS: cpuAtStart.slice(1),
       state: TestState[state] ?? String(state),
       message,
       requests: Number(report?.total?.requests ?? 0n),
@@ -141,7 +149,8 @@ export function formatDataStart(r: DataStartReport): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : "-");
   return [
     `data: ${r.rows} rows (${r.csvMb.toFixed(1)} MiB CSV, exclusive split) over ${r.drivers.length} drivers on the real broker: ` +
-      `CreateTest ${f(r.createMs)} ms; StartTest → start ${f(r.untilStartMs)} ms (StartTest answered in ${f(r.startCallMs)} ms); ` +
+      `CreateTest ${f(r.createMs)} ms; StartTest → start ${f(r.untilStartMs)} ms (StartTest answered in ${f(r.startCallMs)} ms; ` +
+      `CPU meanwhile: orchestrator ${r.orchestratorStartCpuS.toFixed(1)} s, drivers ${r.driversStartCpuS.map((c) => c.toFixed(1)).join(" / ")} s); ` +
       `test ${r.state}${r.message ? ` (${r.message})` : ""}, ${r.requests} requests`,
     table(
       ["driver", "RSS idle MB", "at start MB", "peak MB", "end MB"],
