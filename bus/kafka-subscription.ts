@@ -11,13 +11,16 @@ const CONSUMER = {
   heartbeatInterval: 1_000,
   rebalanceTimeout: 20_000,
   maxWaitTimeInMs: 100,
-  // A fetch brings up to 8 MiB of a partition (kafkajs's default, 1 MiB, is two chunks of a data
-  // file: a 50 MB file took dozens of round trips per driver).
-  maxBytesPerPartition: 8 * 1024 * 1024,
-  maxBytes: 32 * 1024 * 1024,
   // Partitions added to a topic are noticed within this long (kafkajs's default is 5 minutes).
   metadataMaxAge: 30_000,
 } as const;
+
+/**
+ * A broadcast subscriber (a driver) fetches up to 8 MiB of a partition: kafkajs's default, 1 MiB,
+ * is two chunks of a data file, and a 50 MB file took dozens of round trips per driver. Shared
+ * subscribers (the orchestrator's) keep the default: their batches stay small.
+ */
+const BROADCAST_FETCH = { maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
 
 /** Longest wait for a subscriber to join its group and be positioned. */
 const SUBSCRIBE_TIMEOUT_MS = 30_000;
@@ -82,6 +85,7 @@ export class KafkaSubscription implements Subscription {
     this.consumer = kafka.consumer({
       groupId: this.groupId,
       ...CONSUMER,
+      ...(delivery.kind === "broadcast" ? BROADCAST_FETCH : {}),
       allowAutoTopicCreation: false,
       retry: RETRY,
     });
