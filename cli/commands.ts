@@ -9,6 +9,7 @@ const loaders: Record<string, () => Promise<Command>> = {
   run: () => import("./run-commands.js").then((m) => m.runCommand),
   test: () => import("./run-commands.js").then((m) => m.testCommand),
   report: () => import("./report-commands.js").then((m) => m.reportCommand),
+  compare: () => import("./compare-command.js").then((m) => m.compareCommand),
   tests: () => import("./report-commands.js").then((m) => m.testsCommand),
   orchestrator: () => import("./serve-commands.js").then((m) => m.orchestratorCommand),
   driver: () => import("./serve-commands.js").then((m) => m.driverCommand),

@@ -10,7 +10,7 @@ import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_p
 import { TestSpecSchema, TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { DEFAULT_MAX_ERROR_RATE, judgeOutcome, percent } from "../metrics/outcome.js";
-import { CHARTS, chartPoint, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
+import { CHARTS, chartPoint, REPORT_STYLE, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
 import { scenariosHtml, STEP_CSV_COLUMNS, stepCsvRows, stepsHtml } from "./step-tables.js";
 import { lineChart, percentileChart } from "./svg-chart.js";
 
@@ -182,7 +182,7 @@ export function reportHtml(report: Report, intervals: Stats[], options: ReportHt
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kannon report: ${esc(name)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:960px}table{border-collapse:collapse;width:100%;font-size:13px;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}figure{margin:1rem 0}figcaption{font-weight:600}.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.5rem}.kv div{background:#f5f5f5;padding:.5rem;border-radius:4px}.kv b{display:block;font-size:18px}.failing,.failing td{color:#b91c1c}.verdict{font-weight:700;padding:1px 6px;border-radius:3px}.verdict.failing{background:#fee2e2}.verdict.passing{background:#dcfce7;color:#15803d}</style>
+<style>${REPORT_STYLE}</style>
 </head><body>
 <h1>Kannon report: ${esc(name)}</h1>
 <p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${report.message ? ` — ${esc(report.message)}` : ""}</p>

@@ -165,3 +165,7 @@ export function driversReportHtml(report: Report): string {
     `<th class="hide-narrow">start skew</th><th>state</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`
   );
 }
+
+/** The style sheet of the self-contained HTML files (`kannon report --format html`, `kannon compare --format html`). */
+export const REPORT_STYLE =
+  "body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:960px}table{border-collapse:collapse;width:100%;font-size:13px;margin:.5rem 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left}figure{margin:1rem 0}figcaption{font-weight:600}.kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.5rem}.kv div{background:#f5f5f5;padding:.5rem;border-radius:4px}.kv b{display:block;font-size:18px}.failing,.failing td{color:#b91c1c}.verdict{font-weight:700;padding:1px 6px;border-radius:3px}.verdict.failing{background:#fee2e2}.verdict.passing{background:#dcfce7;color:#15803d}";
