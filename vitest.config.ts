@@ -6,7 +6,7 @@ const never = ["node_modules/**", "bench/**"];
  * Tests that run drivers for seconds in real time against a local target, over the in-process bus (no
  * broker): the driver agent and its load threads, the open model, and the scenario cases on an embedded fleet.
  */
-const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts"];
+const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts", "test/compare-runs.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
 const browser = ["test/dashboard.test.ts"];
 
