@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { compareHtml } from "./compare-html.js";
-import { compareReports, judgeComparison, parseRegressionRule, type RegressionRule } from "./compare.js";
+import { compareReports, judgeComparison, parseRegressionRule, type CompareStat, type RegressionRule, type StatChange } from "./compare.js";
 
 /** A latency summary whose percentiles are p50 = a, p90 = b, p99 = c, p99.9 = d, max = e (µs). */
 const lat = (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => ({ count: 100n, minUs: 1n, p50Us: a, p90Us: b, p95Us: b, p99Us: c, p999Us: d, maxUs: e, meanUs: 1 });
@@ -66,7 +66,7 @@ describe("compare two reports", () => {
     [{ name: "shop", iteration: lat(4000n, 8000n, 20_000n, 30_000n, 40_000n) }],
   );
   const c = compareReports(base, candidate);
-  const row = (name: string) => Object.fromEntries(c.rows.find((r) => r.name === name)!.changes.map((x) => [x.stat, x]));
+  const row = (name: string) => Object.fromEntries(c.rows.find((r) => r.name === name)!.changes.map((x) => [x.stat, x])) as Record<CompareStat, StatChange>;
 
   it("matches the total, scenarios and steps by name; the rest is listed as only in one run", () => {
     expect(c.rows.map((r) => `${r.kind} ${r.name}`)).toEqual(["total total", "scenario shop", "step shop/login", "step shop/search"]);
