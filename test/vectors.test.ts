@@ -161,4 +161,14 @@ describe("shared data-plane vectors (proto/testdata)", () => {
       expect(result.stderr).toContain("test_histograms_decode_to_the_manifest_percentiles (test_vectors.VectorTest.test_histograms_decode_to_the_manifest_percentiles) ... ok");
     });
   }
+
+  it("proto/testdata/scenarios.json passes in Python too (python/tests/test_scenario_vectors.py: weighted picks, templates, JSONPath, checks, captures)", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
+    const result = await run(inject("python"), ["-m", "unittest", "discover", "-v", "-s", "python/tests", "-p", "test_scenario_*.py"], { cwd: root, env }).catch(
+      (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? "", stderr: `${err.stderr ?? ""}\n(exit ${err.code})` }),
+    );
+    expect(result.stderr).toMatch(/\nOK\s*$/);
+    for (const name of ["test_weighted_sequences", "test_templates", "test_json_path", "test_checks", "test_captures"])
+      expect(result.stderr).toMatch(new RegExp(`${name} \\(test_scenario_vectors\\.ScenarioVectors\\.${name}\\) \\.\\.\\. ok`));
+  });
 });
