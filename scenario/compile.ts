@@ -7,7 +7,7 @@
 import { CaptureMissing, type Capture, type Check, type Scenario, type Step } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { compileCapture, compileCheck, type CompiledCapture, type CompiledCheck } from "./response.js";
-import { BUILT_IN_NAMES, compileTemplate, VAR_NAME, type Template, type TemplateProblem as FieldProblem, type TemplateScope } from "./template.js";
+import { BUILT_IN_NAMES, compileTemplate, UNKNOWN_COLUMNS, VAR_NAME, type Template, type TemplateProblem as FieldProblem, type TemplateScope } from "./template.js";
 
 /** What part of a response a check or capture reads. */
 export type ResponsePart = "status" | "latency" | "headers" | "body";
@@ -66,7 +66,7 @@ export interface CompiledScenarios {
 
 /**
  * Compiles spec.scenarios. `columns` gives a data file's columns by name: undefined when the test
- * has no such file, an empty set when its columns are unknown (the file has problems of its own).
+ * has no such file, {@link UNKNOWN_COLUMNS} when its columns are unknown (the file has problems of its own).
  */
 export function compileScenarios(spec: TestSpec, columns: (file: string) => ReadonlySet<string> | undefined): CompiledScenarios {
   const problems: FieldProblem[] = [];
@@ -112,7 +112,7 @@ function compileScenario(
     if (!step.name) problems.push({ field: `${st}.name`, problem: "is required" });
     else if (stepNames.has(step.name)) problems.push({ field: `${st}.name`, problem: `"${step.name}" is the name of an earlier step of this scenario` });
     stepNames.add(step.name);
-    return compileStep(step, { index: firstStep + j, scenarioIndex: index }, st, { columns: s.dataFile ? (columns ?? new Set()) : undefined, vars }, problems);
+    return compileStep(step, { index: firstStep + j, scenarioIndex: index }, st, { columns: s.dataFile ? (columns ?? UNKNOWN_COLUMNS) : undefined, vars }, problems);
   });
   return { index, name: s.name, weight: s.weight, dataFile: s.dataFile || undefined, steps };
 }

@@ -28,11 +28,18 @@ export interface TemplateProblem {
 
 /** The names a template may use at its place in the spec. */
 export interface TemplateScope {
-  /** Columns of the scenario's data file; undefined: the scenario has no data file. */
+  /**
+   * Columns of the scenario's data file; undefined: the scenario has no data file;
+   * {@link UNKNOWN_COLUMNS}: its columns are unknown (the file has problems of its own, or is
+   * missing) and any column is accepted, so that those problems are not repeated at every row slot.
+   */
   columns?: ReadonlySet<string> | undefined;
   /** Variables captured by earlier steps of the same scenario. */
   vars: ReadonlySet<string>;
 }
+
+/** The columns of a data file whose columns are unknown (TemplateScope.columns): every {{row.X}} passes. */
+export const UNKNOWN_COLUMNS: ReadonlySet<string> = new Set<string>();
 
 /** Names a capture may not take. */
 export const BUILT_IN_NAMES: ReadonlySet<string> = new Set(["uuid", "randInt", "driverId", "iteration", "nowMs", "row"]);
@@ -81,7 +88,7 @@ function slotOf(inner: string, scope: TemplateScope): Slot | string {
   if (head.startsWith("row.")) {
     const column = head.slice(4);
     if (!scope.columns) return "the scenario has no data_file, so there is no row";
-    if (!scope.columns.has(column)) return `the data file has no column "${column}" (it has ${[...scope.columns].map((c) => `"${c}"`).join(", ") || "none"})`;
+    if (scope.columns !== UNKNOWN_COLUMNS && !scope.columns.has(column)) return `the data file has no column "${column}" (it has ${[...scope.columns].map((c) => `"${c}"`).join(", ") || "none"})`;
     return { kind: "row", column };
   }
   if (!VAR_NAME.test(head)) return `"${head}" is not a name`;

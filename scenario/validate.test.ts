@@ -96,6 +96,22 @@ describe("validateScenarios", () => {
     ]);
   });
 
+  it("a data file with problems of its own (or none by that name) adds no column problems for the rows its scenarios read", () => {
+    const r = validateScenarios(
+      spec({
+        dataFiles: [{ name: "u", format: DataFormat.CSV, content: "id,user\n1\n" }],
+        scenarios: [
+          { name: "s", weight: 1, dataFile: "u", steps: [{ name: "a", url: "/{{row.id}}/{{row.user}}" }] },
+          { name: "t", weight: 1, dataFile: "gone", steps: [{ name: "b", url: "/{{row.id}}" }] },
+        ],
+      }),
+    );
+    expect(r.problems).toEqual([
+      { field: "spec.data_files[0].content", problem: "line 2: ragged row: 1 field(s), the header has 2" },
+      { field: "spec.scenarios[1].data_file", problem: 'names no data file: "gone"' },
+    ]);
+  });
+
   it("data over 200 MB is resource_exhausted, naming the limit", () => {
     const big = "x".repeat(MAX_DATA_BYTES / 2 + 1);
     const r = validateScenarios(spec({ ...flow, dataFiles: [{ name: "a", format: DataFormat.CSV, content: big }, { name: "b", format: DataFormat.CSV, content: big }] }));

@@ -8,7 +8,7 @@ import { DataFormat, type DataFile } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { MAX_DATA_BYTES, parseCsv, parseJsonLines, type DataTable } from "./data.js";
 import { compileScenarios } from "./compile.js";
-import type { TemplateProblem as FieldProblem } from "./template.js";
+import { UNKNOWN_COLUMNS, type TemplateProblem as FieldProblem } from "./template.js";
 
 /** The outcome: the problems, and whether one of them is a size limit (gRPC resource_exhausted). */
 export interface ScenarioValidation {
@@ -32,10 +32,10 @@ export function validateScenarios(spec: TestSpec): ScenarioValidation {
   } else spec.dataFiles.forEach((f, i) => checkDataFile(f, `spec.data_files[${i}]`, tables, bad));
 
   if (spec.scenarios.length === 0 && spec.dataFiles.length > 0) bad("spec.data_files", "are read only by scenarios, and the test has none");
-  // A file that did not parse has problems of its own: its columns are unknown (an empty set).
+  // A file that did not parse has problems of its own: its columns are unknown (any is accepted).
   const columns = (name: string) => {
     const table = tables.get(name);
-    return table ? new Set(table.columns) : spec.dataFiles.some((f) => f.name === name) ? new Set<string>() : undefined;
+    return table ? new Set(table.columns) : spec.dataFiles.some((f) => f.name === name) ? UNKNOWN_COLUMNS : undefined;
   };
   problems.push(...compileScenarios(spec, columns).problems);
   return { problems, resourceExhausted, tables };
