@@ -10,20 +10,18 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { expect, it } from "vitest";
 import {
-  CaptureMissing,
   DataFormat,
   DataOrder,
   DataSplit,
   HeaderOp,
-  JsonPathOp,
   OnExhausted,
   type ScenarioSchema,
-  type StepSchema,
 } from "../gen/kannon/v1/scenario_pb.js";
 import type { Report, Stats, StepStats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import type { TargetCounts } from "../target/target.js";
 import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import { status200, tokenFlowSteps } from "./flow-steps.js";
 import { rpcError, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
 
 /** Where a case runs: an orchestrator's API, a target nobody else loads, the fleet's driver ids. */
@@ -36,7 +34,6 @@ export interface FlowFleet {
 }
 
 type ScenarioInit = MessageInitShape<typeof ScenarioSchema>;
-type StepInit = MessageInitShape<typeof StepSchema>;
 
 /** Zeroes the target's counters (POST /reset). */
 export async function resetTarget(targetUrl: string): Promise<void> {
@@ -89,7 +86,6 @@ function stepRequestsOver(intervals: readonly Stats[]): Map<number, number> {
   return sums;
 }
 
-const status200 = { name: "status 200", kind: { case: "status" as const, value: { codes: [200] } } };
 
 /** The step named `scenario/step` in merged stats, or a failed expectation. */
 function stepOf(stats: Stats, scenario: string, step: string): StepStats {
@@ -172,41 +168,9 @@ async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
 async function tokenFlow(fleet: FlowFleet): Promise<void> {
   const rows = 20 * fleet.driverIds.length;
   const failing = Math.floor(rows / 7);
-  const bearer = { authorization: "Bearer {{token}}" };
-  const steps: StepInit[] = [
-    {
-      name: "login",
-      method: "POST",
-      url: "/login",
-      headers: { "content-type": "application/json", "x-row-id": "{{row.id}}" },
-      body: '{"user":"{{row.user}}","password":"pw-{{row.user}}"}',
-      captures: [{ name: "token", source: { case: "jsonPath", value: "$.token" } }],
-      onCaptureMissing: CaptureMissing.ABORT_ITERATION,
-      checks: [status200, { name: "has token", kind: { case: "jsonPath", value: { path: "$.token", op: JsonPathOp.EXISTS } } }],
-    },
-    {
-      name: "item",
-      url: "/items/{{row.id}}?fail=7",
-      headers: bearer,
-      abortIterationOnFail: true,
-      checks: [
-        status200,
-        { name: "json", kind: { case: "header", value: { name: "content-type", op: HeaderOp.MATCHES, value: "^application/json" } } },
-        { name: "priced", kind: { case: "jsonPath", value: { path: "$.price", op: JsonPathOp.GREATER, value: "0" } } },
-      ],
-    },
-    {
-      name: "cart",
-      method: "POST",
-      url: "/cart",
-      headers: { ...bearer, "content-type": "application/json" },
-      body: '{"itemId": {{row.id}}, "qty": 2}',
-      checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
-    },
-  ];
   const { report, counts, views } = await runFlow(fleet, {
     dataFiles: [{ name: "users", format: DataFormat.CSV, content: usersCsv(rows), split: DataSplit.EXCLUSIVE }],
-    scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps }],
+    scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenFlowSteps }],
     workload: { case: "avalanche", value: { concurrency: 2, limit: { case: "requestsPerDriver", value: BigInt(rows / fleet.driverIds.length) } } },
   });
   const total = report.total!;

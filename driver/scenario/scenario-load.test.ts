@@ -4,7 +4,7 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { CaptureMissing, DataOrder, HeaderOp, JsonPathOp, OnExhausted, type StepSchema } from "../../gen/kannon/v1/scenario_pb.js";
+import { CaptureMissing, DataOrder, JsonPathOp, OnExhausted } from "../../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { decodeHistogram } from "../../metrics/histogram.js";
 import type { DataTable } from "../../scenario/data.js";
@@ -17,9 +17,9 @@ import { LoadThreads } from "../load/threads.js";
 import { FastTransport } from "../transport/fast.js";
 import { createScenarioTransport, recorderShape } from "./scenario-load.js";
 import { ScenarioRecorder } from "./scenario-recorder.js";
+import { status200, tokenFlowSteps } from "../../test/flow-steps.js";
 
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
-type StepInit = MessageInitShape<typeof StepSchema>;
 
 let target: Target;
 beforeAll(async () => {
@@ -33,7 +33,6 @@ const closed = (concurrency: number, iterations: number): NonNullable<SpecInit["
   case: "avalanche",
   value: { concurrency, limit: { case: "requestsPerDriver", value: BigInt(iterations) } },
 });
-const status200 = { name: "status 200", kind: { case: "status" as const, value: { codes: [200] } } };
 
 /** `count` rows `id,user`: ids 1..count, users u1.. */
 function users(count: number): DataTable {
@@ -69,38 +68,6 @@ function stepOf(s: IntervalSnapshot, index: number): StepSnapshot {
 
 const checks = (s: StepSnapshot) => s.checks.map((c) => [c.name, c.passed, c.failed]);
 
-/** Log in → item (fails on purpose for multiples of 7, aborting) → cart, one CSV row per iteration. */
-const tokenSteps: StepInit[] = [
-  {
-    name: "login",
-    method: "POST",
-    url: "/login",
-    headers: { "content-type": "application/json", "x-row-id": "{{row.id}}" },
-    body: '{"user":"{{row.user}}","password":"pw-{{row.user}}"}',
-    captures: [{ name: "token", source: { case: "jsonPath", value: "$.token" } }],
-    onCaptureMissing: CaptureMissing.ABORT_ITERATION,
-    checks: [status200, { name: "has token", kind: { case: "jsonPath", value: { path: "$.token", op: JsonPathOp.EXISTS } } }],
-  },
-  {
-    name: "item",
-    url: "/items/{{row.id}}?fail=7",
-    headers: { authorization: "Bearer {{token}}" },
-    abortIterationOnFail: true,
-    checks: [
-      status200,
-      { name: "json", kind: { case: "header", value: { name: "content-type", op: HeaderOp.MATCHES, value: "^application/json" } } },
-      { name: "priced", kind: { case: "jsonPath", value: { path: "$.price", op: JsonPathOp.GREATER, value: "0" } } },
-    ],
-  },
-  {
-    name: "cart",
-    method: "POST",
-    url: "/cart",
-    headers: { authorization: "Bearer {{token}}", "content-type": "application/json" },
-    body: '{"itemId": {{row.id}}, "qty": 2}',
-    checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
-  },
-];
 
 /** What the token flow over `rows` rows must have counted, against the target's own counts. */
 function expectTokenFlow(total: IntervalSnapshot, rows: number): void {
@@ -190,7 +157,7 @@ describe("scenario load parts against the flow API", () => {
     const rows = 40;
     const s = spec({
       dataFiles: [{ name: "users" }],
-      scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenSteps }],
+      scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenFlowSteps }],
       workload: closed(2, rows),
     });
     const { total } = await runParts([inline(s, new Map([["users", users(rows)]]))]);
@@ -204,7 +171,7 @@ describe("scenario load parts against the flow API", () => {
     try {
       const s = spec({
         dataFiles: [{ name: "users", onExhausted: OnExhausted.STOP }],
-        scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenSteps }],
+        scenarios: [{ name: "shop", weight: 1, dataFile: "users", steps: tokenFlowSteps }],
         workload: closed(4, 1000),
       });
       const parts = threads.parts({ spec: s, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, driverId: "d1", data: new Map([["users", users(rows)]]) });
