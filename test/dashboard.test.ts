@@ -17,6 +17,7 @@ import { reportHtml } from "../web/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { startServer } from "../orchestrator/server.js";
 import { percentileDistribution } from "../metrics/histogram.js";
+import { readSpecFile } from "../cli/spec-file.js";
 import { closedPort, spec, until } from "./helpers.js";
 
 const shots = join(import.meta.dirname, "..", "test-results", "screenshots");
@@ -240,5 +241,52 @@ describe("web dashboard (real Chromium)", () => {
     await row.waitFor({ state: "detached", timeout: 10_000 });
     expect(() => fleet.orchestrator.getTest(test.id)).toThrow(/does not exist/);
     expect(() => fleet.orchestrator.getReport(test.id)).toThrow(/does not exist/);
+  }, 60_000);
+
+  it("a scenario test shows its per-step table live and in the report, and a latency chart per step whose steps are chosen", async () => {
+    // examples/api-smoke.yaml (ping → login → item → search), 4 iterations a second per driver for ~3 s.
+    const smoke = readSpecFile(join(import.meta.dirname, "..", "examples", "api-smoke.yaml"), `${fleet.target!.url}/`).spec;
+    smoke.name = "api smoke from the dashboard";
+    smoke.reportIntervalMs = 250;
+    smoke.workload = { case: "tsunami", value: { ...(smoke.workload.value as object), delayMs: 250, limit: { case: "requestsPerDriver", value: 12n } } } as typeof smoke.workload;
+    const test = fleet.orchestrator.createTest(smoke);
+    await page.goto(`${fleet.server.url}/#/test/${test.id}`);
+    await page.waitForSelector("#step-chooser");
+    await fleet.orchestrator.startTest(test.id);
+    const stepNames = ["smoke/ping", "smoke/login", "smoke/item", "smoke/search"];
+    // The per-step table is live: its ping row's requests grow while the test runs.
+    const pingRequests = async () => Number(await page.locator("#live-steps #report-steps tbody tr").first().locator("td").nth(1).textContent());
+    await expect.poll(pingRequests, { timeout: 10_000, interval: 100 }).toBeGreaterThan(0);
+    const early = await pingRequests();
+    await expect.poll(pingRequests, { timeout: 10_000, interval: 100 }).toBeGreaterThan(early);
+    expect(await page.locator("#live-steps #report-steps tbody tr td:first-child").allTextContents()).toEqual(stepNames);
+    // Every step is plotted at first (4 ≤ 5), on elapsed seconds.
+    await page.waitForFunction(() => Number(document.body.dataset.chartPoints ?? 0) >= 3, undefined, { timeout: 15_000 });
+    expect(await page.locator("#chart-steps").getAttribute("data-steps")).toBe(stepNames.join(" | "));
+    for (const t of (await page.locator("#chart-steps").getAttribute("data-x-ticks"))!.split(" | ")) expect(t).toMatch(/^\d+(\.\d+)? s$/);
+    expect(await page.locator("#chart-steps .u-legend .u-series").count()).toBe(1 + stepNames.length);
+    await page.screenshot({ path: join(shots, "live-test-steps.png"), fullPage: true });
+
+    await until(() => fleet.orchestrator.getTest(test.id).state === TestState.COMPLETED, 20_000, "the smoke test's end");
+    await page.goto(`${fleet.server.url}/#/report/${test.id}`);
+    await page.waitForSelector("#report-steps");
+    const report = fleet.orchestrator.getReport(test.id);
+    const rows = page.locator("#report-steps tbody tr");
+    expect(await rows.locator("td:first-child").allTextContents()).toEqual(stepNames);
+    // The table's requests and checks are the report's, step by step.
+    for (const [i, st] of report.total!.steps.entries()) {
+      const cells = await rows.nth(i).locator("td").allTextContents();
+      expect(cells[1]).toBe(String(st.stats!.requests));
+      expect(cells[3]).toBe(String(st.checks.reduce((n, c) => n + c.passed, 0n)));
+    }
+    expect(Number(await rows.first().locator("td").nth(1).textContent())).toBe(24); // 2 drivers × 12 iterations
+    // Choosing: unticking login and item leaves ping and search; p50 instead of p99.
+    await page.uncheck("#step-chooser [data-step='1']");
+    await page.uncheck("#step-chooser [data-step='2']");
+    await page.selectOption("#step-percentile", "p50");
+    expect(await page.locator("#chart-steps").getAttribute("data-steps")).toBe("smoke/ping | smoke/search");
+    expect(await page.locator("#chart-steps .u-title").textContent()).toBe("latency p50 per step (ms)");
+    expect(await page.locator("#chart-steps .u-legend .u-series").count()).toBe(3);
+    await page.screenshot({ path: join(shots, "report-steps.png"), fullPage: true });
   }, 60_000);
 });

@@ -11,12 +11,45 @@ import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { CHARTS, chartNumber, chartPoint, type ChartPoint } from "./format.js";
 
 /** Seconds on the x axis: "12 s", "1.5 s". */
-const seconds = (v: number) => `${chartNumber(v)} s`;
+export const seconds = (v: number) => `${chartNumber(v)} s`;
 
 /** The last non-null value of a series. */
 function lastOf(ys: ArrayLike<number | null | undefined>): number | null {
   for (let i = ys.length - 1; i >= 0; i--) if (ys[i] != null) return ys[i]!;
   return null;
+}
+
+/**
+ * The uPlot options of one chart in `el`: x is elapsed seconds from 0, y from 0, whole labels (their
+ * texts also in `el`'s data-x-ticks / data-y-ticks), the legend's values the last interval's when the
+ * cursor points at none. Shared by the test charts and the per-step chart (step-chart.ts).
+ */
+export function plotOptions(el: HTMLElement, title: string, width: number, series: readonly { label: string; color: string }[]): uPlot.Options {
+  const ticks = (axis: "x" | "y", format: (v: number) => string) => (_u: uPlot, splits: number[]) => {
+    const texts = splits.map((v) => (v == null ? "" : format(v)));
+    el.dataset[`${axis}Ticks`] = texts.join(" | ");
+    return texts;
+  };
+  return {
+    title,
+    width,
+    height: 200,
+    scales: { x: { time: false, range: (_u, _min, max) => [0, max > 0 ? max : 1] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    axes: [
+      { label: "elapsed (s)", values: ticks("x", seconds) },
+      // Wide enough for its longest label ("20,000"), so none is clipped.
+      { values: ticks("y", chartNumber), size: (_u, values) => 26 + 8 * Math.max(3, ...(values ?? []).map((v) => v.length)) },
+    ],
+    series: [
+      { label: "elapsed", value: (u, v, _s, idx) => (idx == null ? lastLabel(lastOf(u.data[0]), seconds) : seconds(v)) },
+      ...series.map((s, i) => ({
+        label: s.label,
+        stroke: s.color,
+        width: 1.5,
+        value: (u: uPlot, v: number | null, _s: number, idx: number | null) => lastLabel(idx == null ? lastOf(u.data[i + 1]!) : v, chartNumber),
+      })),
+    ],
+  };
 }
 
 /** Every chart of a test view. */
@@ -40,32 +73,7 @@ export class Charts {
     const width = Math.max(260, document.getElementById(`chart-${CHARTS[0]!.id}`)!.clientWidth - 8);
     this.plots = CHARTS.map((c) => {
       const el = document.getElementById(`chart-${c.id}`)!;
-      const ticks = (axis: "x" | "y", format: (v: number) => string) => (_u: uPlot, splits: number[]) => {
-        const texts = splits.map((v) => (v == null ? "" : format(v)));
-        el.dataset[`${axis}Ticks`] = texts.join(" | ");
-        return texts;
-      };
-      const opts: uPlot.Options = {
-        title: c.title,
-        width,
-        height: 200,
-        scales: { x: { time: false, range: (_u, _min, max) => [0, max > 0 ? max : 1] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-        axes: [
-          { label: "elapsed (s)", values: ticks("x", seconds) },
-          // Wide enough for its longest label ("20,000"), so none is clipped.
-          { values: ticks("y", chartNumber), size: (_u, values) => 26 + 8 * Math.max(3, ...(values ?? []).map((v) => v.length)) },
-        ],
-        series: [
-          { label: "elapsed", value: (u, v, _s, idx) => (idx == null ? lastLabel(lastOf(u.data[0]), seconds) : seconds(v)) },
-          ...c.series.map((s, i) => ({
-            label: s.label,
-            stroke: s.color,
-            width: 1.5,
-            value: (u: uPlot, v: number | null, _s: number, idx: number | null) => lastLabel(idx == null ? lastOf(u.data[i + 1]!) : v, chartNumber),
-          })),
-        ],
-      };
-      return new uPlot(opts, this.data(c.series), el);
+      return new uPlot(plotOptions(el, c.title, width, c.series), this.data(c.series), el);
     });
   }
 

@@ -11,12 +11,17 @@ import { isEnded } from "../metrics/outcome.js";
 import { api } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
 import { Charts } from "./charts.js";
+import { StepChart } from "./step-chart.js";
+import { scenariosHtml, stepsHtml } from "./step-tables.js";
 import { driversReportHtml, duration, errorKindsHtml, esc, ms, msAt, numbersHtml, stateClass, verdictHtml, workloadName } from "./format.js";
 
 const header = (t: Test) =>
   `<h2>${esc(t.spec?.name || "Test")} <small class="${stateClass(TestState[t.state]!, t.outcome)}" id="test-state">${TestState[t.state]}</small></h2>
    <p id="test-verdict">${verdictHtml(t.outcome)}</p>
    <p><code>${esc(t.id)}</code> · ${esc(workloadName(t.spec))} against ${esc(t.spec?.targetUrl ?? "")} · ${t.driverIds.length} driver${t.driverIds.length === 1 ? "" : "s"}${t.endedAt ? ` · ran ${duration(t.startAt, t.endedAt)}` : ""}${t.message ? ` · ${esc(t.message)}` : ""}</p>`;
+
+/** A scenario test's per-step, per-check and per-scenario tables under a heading; nothing for a single-request test. */
+const stepsSection = (s: Stats | undefined) => (s?.steps.length ? `<h3>Per step</h3>${stepsHtml(s)}${scenariosHtml(s)}` : "");
 
 function driversTable(rows: DriverProgress[]): string {
   return `<table><thead><tr><th>driver</th><th>state</th><th>requests</th><th>last interval</th><th>start skew</th></tr></thead><tbody>${rows
@@ -32,7 +37,7 @@ function driversTable(rows: DriverProgress[]): string {
  * (a page opened mid-test shows everything so far), then every streamed one, until the report.
  */
 export async function liveTestPage(root: HTMLElement, id: string, signal: AbortSignal): Promise<void> {
-  root.innerHTML = `<div id="live-head"></div><div class="kv" id="cumulative"></div>`;
+  root.innerHTML = `<div id="live-head"></div><div class="kv" id="cumulative"></div><div id="live-steps"></div>`;
   const stream = api.watchTest({ testId: id }, { signal })[Symbol.asyncIterator]();
   const first = await stream.next(); // subscribed: what is stored now is everything before the stream
   const charts = chartsOf(root, first.done ? undefined : first.value.test);
@@ -50,6 +55,7 @@ export async function liveTestPage(root: HTMLElement, id: string, signal: AbortS
     if (m.cumulative) {
       document.getElementById("cumulative")!.innerHTML = numbersHtml(m.cumulative);
       document.getElementById("live-errors")!.innerHTML = errorKindsHtml(m.cumulative);
+      document.getElementById("live-steps")!.innerHTML = stepsSection(m.cumulative);
     }
     if (m.interval) draw(m.interval);
     if (m.drivers.length > 0) document.getElementById("live-drivers")!.innerHTML = driversTable(m.drivers);
@@ -63,9 +69,21 @@ export async function liveTestPage(root: HTMLElement, id: string, signal: AbortS
   }
 }
 
-/** The charts of a test: x from its start (or, before it started, from its first interval's). */
-function chartsOf(root: HTMLElement, t: Test | undefined): Charts {
-  return new Charts(root, t?.startAt ? msAt(t.startAt) : Number.NaN, t?.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS);
+/**
+ * The charts of a test, and for a scenario test its latency per step: x from its start (or, before
+ * it started, from the interval's index × the report interval).
+ */
+function chartsOf(root: HTMLElement, t: Test | undefined): { add(s: Stats): void } {
+  const origin = t?.startAt ? msAt(t.startAt) : Number.NaN;
+  const nominal = t?.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
+  const charts = new Charts(root, origin, nominal);
+  const steps = new StepChart(root, t?.spec, origin, nominal);
+  return {
+    add(s) {
+      charts.add(s);
+      steps.add(s);
+    },
+  };
 }
 
 function download(name: string, type: string, text: string): string {
@@ -76,7 +94,7 @@ function download(name: string, type: string, text: string): string {
 export async function reportPage(root: HTMLElement, id: string): Promise<void> {
   const [{ test }, { report }, intervals] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id }), allIntervals(api, id)]);
   const r = report as Report;
-  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>${errorKindsHtml(r.total)}`;
+  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>${stepsSection(r.total)}${errorKindsHtml(r.total)}`;
   const charts = chartsOf(root, test);
   for (const s of r.intervals) charts.add(s);
   root.insertAdjacentHTML(
