@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Bus, Subscription } from "../../bus/bus.js";
+import type { Subscription } from "../../bus/bus.js";
 import {
   DataReadyMessageSchema,
   HeartbeatMessageSchema,
@@ -15,80 +15,20 @@ import { DriverState } from "../../gen/kannon/v1/driver_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { msOf, timestampAt } from "../../metrics/stats.js";
 import { nowMs } from "../clock.js";
-import type { SampleTap } from "../load/recorder.js";
-import type { TransportKind } from "../transport/transport.js";
 import { TestRun } from "./run.js";
 import { checkThreads, LoadThreads } from "../load/threads.js";
 import type { DataPart, LoadPart, LoadPartOptions } from "../load/load.js";
 import { HEARTBEAT_INTERVAL_MS } from "../../workload/defaults.js";
 import { dataReadyDeadlineMs, strippedBytes } from "../../scenario/data.js";
 import { DataIntake, type Intake } from "./data-intake.js";
+import type { DriverAgent, DriverOptions } from "./driver-options.js";
 
 /** A config that gets no trigger within this long is dropped and the driver is ready again. */
 export const ARM_TIMEOUT_MS = 30_000;
 /** Version string drivers report. */
 export const DRIVER_VERSION = "kannon-ts/0.1.0";
 
-/** Options of {@link createDriver}. */
-export interface DriverOptions {
-  bus: Bus;
-  /** Stable id; generated when absent. */
-  id?: string | undefined;
-  host?: string | undefined;
-  address?: string | undefined;
-  heartbeatIntervalMs?: number | undefined;
-  armTimeoutMs?: number | undefined;
-  log?: ((message: string) => void) | undefined;
-  /** Test-only tap on every recorded request. */
-  onSample?: SampleTap | undefined;
-  /** Which transport sends every test's requests (default `fast`; `undici` for comparisons). */
-  transport?: TransportKind | undefined;
-  /**
-   * Called when the orchestrator refuses this process because another live process uses its
-   * driver id; the driver has stopped heartbeating and takes no tests by then.
-   */
-  onRefused?: ((reason: string) => void) | undefined;
-  /**
-   * Load threads (default 1): each runs its own connections and recorder and sends its part
-   * of every test; the driver merges their intervals and publishes one. More than 1 implies
-   * `workers`.
-   */
-  threads?: number | undefined;
-  /**
-   * Run the load in worker threads even with one thread, so that the measurement does not share
-   * the main thread's event loop (the embedded fleet of `kannon run` does; default false: one
-   * thread runs inline, the cheapest per request).
-   */
-  workers?: boolean | undefined;
-  /**
-   * Run the load on these shared threads instead of threads of the driver's own: the driver's
-   * `threads` parts go to the pool's threads `first`, `first + 1`, … The pool's owner starts and
-   * closes it.
-   */
-  pool?: { threads: LoadThreads; first: number } | undefined;
-}
-
-/** A driver in the fleet. */
-export interface DriverAgent {
-  readonly id: string;
-  /** This process's random instance id (tells two processes with one driver id apart). */
-  readonly instanceId: string;
-  /** READY or BUSY. */
-  readonly state: DriverState;
-  /** Subscribes to the fleet topics, registers and starts heartbeating. */
-  start(): Promise<void>;
-  /**
-   * Leaves the fleet gracefully: a running test is stopped and its final metrics published first,
-   * then the driver says it is leaving. Forced after `deadlineMs`.
-   */
-  stop(options?: { deadlineMs?: number }): Promise<void>;
-  /** Resolves when the current test (if any) has published its final metrics. */
-  idle(): Promise<void>;
-  /** The ids of the worker threads that send this driver's load; empty when it runs inline. */
-  readonly loadThreadIds: number[];
-  /** The used heap of each load thread, in bytes (after a GC under --expose-gc); empty when inline. */
-  threadHeaps(): Promise<number[]>;
-}
+export type { DriverAgent, DriverOptions } from "./driver-options.js";
 
 interface Armed {
   config: TestConfigMessage;
