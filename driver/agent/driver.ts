@@ -17,7 +17,7 @@ import { msOf, timestampAt } from "../../metrics/stats.js";
 import { nowMs } from "../clock.js";
 import { TestRun } from "./run.js";
 import { checkThreads, LoadThreads } from "../load/threads.js";
-import type { DataPart, LoadPart, LoadPartOptions } from "../load/load.js";
+import { loadThreadsFor, type DataPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
 import { HEARTBEAT_INTERVAL_MS } from "../../workload/defaults.js";
 import { dataReadyDeadlineMs, strippedBytes } from "../../scenario/data.js";
 import { DataIntake, type Intake } from "./data-intake.js";
@@ -52,9 +52,9 @@ export function createDriver(options: DriverOptions): DriverAgent {
   checkThreads(threadCount);
   const ownThreads = !options.pool && (threadCount > 1 || options.workers) ? new LoadThreads(threadCount) : undefined;
   const makeParts: ((o: Omit<LoadPartOptions, "thread">) => LoadPart[]) | undefined = options.pool
-    ? (o) => options.pool!.threads.parts(o, threadCount, options.pool!.first)
+    ? (o) => options.pool!.threads.parts(o, loadThreadsFor(o.spec, threadCount), options.pool!.first)
     : ownThreads
-      ? (o) => ownThreads.parts(o)
+      ? (o) => ownThreads.parts(o, loadThreadsFor(o.spec, threadCount))
       : undefined;
   let subscription: Subscription | undefined;
   let heartbeat: NodeJS.Timeout | undefined;

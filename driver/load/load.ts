@@ -29,6 +29,17 @@ export function executorFor(spec: TestSpec): Executor {
   }
 }
 
+/**
+ * How many of a driver's `threads` load threads run a test: all of them, but for an avalanche no
+ * more than its concurrency. The thread parts split the connections, the request count and the
+ * data rows alike, so a thread without a connection would own requests (and rows, and a share of
+ * the scenario mix) that it could never send.
+ */
+export function loadThreadsFor(spec: TestSpec, threads: number): number {
+  const w = spec.workload;
+  return w.case === "avalanche" ? Math.max(1, Math.min(threads, w.value.concurrency)) : threads;
+}
+
 /** What a load part needs to run its thread's part of one test. */
 export interface LoadPartOptions {
   spec: TestSpec;

@@ -57,6 +57,16 @@ describe("a driver with several load threads", () => {
     expect(Number(stats.maxUs)).toBe(raw.maxValue);
   });
 
+  it("avalanche with fewer connections than threads sends every request (a thread without a connection gets no requests)", async () => {
+    const h = await harness();
+    const d = await h.driver({ id: "threaded", threads: 3 });
+    const avalanche = (concurrency: number, requests: bigint) => spec(h, { case: "avalanche", value: create(AvalancheSchema, { concurrency, limit: { case: "requestsPerDriver", value: requests } }) });
+    expect(sumRequests(await runOne(h, d.id, "t-one-connection", avalanche(1, 3n)))).toBe(3);
+    expect(h.target.counts().requests).toBe(3);
+    expect(sumRequests(await runOne(h, d.id, "t-two-connections", avalanche(2, 5n)))).toBe(5);
+    expect(h.target.counts().requests).toBe(8);
+  });
+
   it("tsunami on 2 threads takes turns on one schedule: every request once, on time", async () => {
     const h = await harness();
     const d = await h.driver({ id: "threaded", threads: 2 });
