@@ -5,7 +5,7 @@
  */
 import { expect } from "vitest";
 import { readSpecFile } from "../cli/spec-file.js";
-import type { StepStats } from "../gen/kannon/v1/report_pb.js";
+import type { Report, StepStats } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { createFlowApi } from "../target/flow-api.js";
 import { flowCounts, resetTarget, type FlowFleet } from "./scenario-cases.js";
@@ -19,6 +19,11 @@ function routeOf(url: string): string {
 
 /** Runs examples/`file` on the fleet through the CLI and checks its report against the target's counts. */
 export async function runExample(fleet: FlowFleet & { apiUrl: string }, file: string): Promise<void> {
+  await runExampleReport(fleet, file);
+}
+
+/** {@link runExample}, returning the test's report. */
+export async function runExampleReport(fleet: FlowFleet & { apiUrl: string }, file: string): Promise<Report> {
   const { spec } = readSpecFile(file, `${fleet.targetUrl}/`);
   await resetTarget(fleet.targetUrl);
   const run = await runKannon(["test", "-f", file, "--url", `${fleet.targetUrl}/`, "--api", fleet.apiUrl]);
@@ -54,4 +59,5 @@ export async function runExample(fleet: FlowFleet & { apiUrl: string }, file: st
   for (const s of total.steps) for (const c of s.checks) expect(Number(c.passed + c.failed), `${s.step}: ${c.name}`).toBe(Number(s.stats!.requests));
   const iterations = total.scenarios.reduce((n, s) => n + Number(s.iterations), 0);
   expect(iterations).toBeGreaterThan(0);
+  return report!;
 }

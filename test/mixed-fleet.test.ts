@@ -18,12 +18,13 @@ import type { Bus } from "../bus/bus.js";
 import { openBus } from "../bus/open.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
-import { DataFormat } from "../gen/kannon/v1/scenario_pb.js";
+import { DataFormat, HeaderOp } from "../gen/kannon/v1/scenario_pb.js";
 import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../metrics/histogram.js";
 import { dueOffsetsMs, firstIndexFrom, ratePhases } from "../workload/schedule.js";
 import { grpcClient, rpcError, spec, targetCounts, until, type OrchestratorClient } from "./helpers.js";
+import { runExampleReport } from "./example-runs.js";
 import { startKannon, type KannonProcess } from "./processes.js";
 
 const root = join(import.meta.dirname, "..");
@@ -221,6 +222,7 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
   let sampleFile: string;
   let targetUrl: string;
   let client: OrchestratorClient;
+  let apiUrl: string;
 
   /** Raw samples of the Python driver (its capture file). */
   const pySamples = async (): Promise<[number, number][]> =>
@@ -249,7 +251,8 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
       /listening on (http:\/\/\S+)/,
     );
     procs.push(orch.proc);
-    client = grpcClient(orch.match[1]!);
+    apiUrl = orch.match[1]!;
+    client = grpcClient(apiUrl);
     for (const id of TS_IDS) {
       const bus = await openBus({ kafka, topicPrefix: prefix, clientId: id, log: (m) => process.stderr.write(`${id}: ${m}\n`) });
       buses.push(bus);
@@ -397,19 +400,30 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     await until(async () => (await readyIds()).includes(PY_ID), 5_000, "the Python driver READY again");
   });
 
-  it("a scenario test with a data file: the Python driver refuses it naming spec.scenarios, the start fails with that, nothing runs", async () => {
+  it("examples/shop-flow.yaml (login → browse → cart, a row of users.csv per iteration) runs on the mixed fleet: per-step totals equal to the target's counts, the Python driver's share included", async () => {
+    const report = await runExampleReport({ client, targetUrl, driverIds: [...TS_IDS, PY_ID], apiUrl }, join(root, "examples", "shop-flow.yaml"));
+    // The Python driver ran its 40 iterations (3 requests each, none ended early: every check of login passed).
+    const p = report.drivers.find((d) => d.driverId === PY_ID);
+    expect(p?.message ?? "").toBe("");
+    expect(p?.finished).toBe(true);
+    expect(Number(p?.stats?.requests ?? 0)).toBe(120);
+    expect(report.total!.steps.map((s) => Number(s.stats!.requests))).toEqual([120, 120, 120]);
+    await until(async () => (await readyIds()).length === 3, 10_000, "every driver READY again");
+  });
+
+  it("a scenario the Python driver cannot run as TypeScript would (a \\p{…} class in a check's pattern) is refused at the start naming the field, nothing runs", async () => {
     const before = await targetCounts(targetUrl);
     const { test } = await client.createTest({
       spec: spec({
         targetUrl: `${targetUrl}/`,
-        scenarios: [{ name: "s", weight: 1, dataFile: "users", steps: [{ name: "get", url: "/ping?u={{row.id}}" }] }],
+        scenarios: [{ name: "s", weight: 1, dataFile: "users", steps: [{ name: "get", url: "/ping?u={{row.id}}", checks: [{ name: "letters", kind: { case: "bodyContains", value: "x" } }, { name: "p", kind: { case: "header", value: { name: "content-type", op: HeaderOp.MATCHES, value: "^\\p{L}+" } } }] }] }],
         dataFiles: [{ name: "users", format: DataFormat.CSV, content: "id\n1\n2\n3\n" }],
         workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 3n } } },
       }),
     });
     const err = await rpcError(client.startTest({ testId: test!.id }));
     expect(err.code).toBe(Code.FailedPrecondition);
-    expect(err.rawMessage).toMatch(new RegExp(`did not start: driver ${PY_ID} cannot run the test: .*spec\\.scenarios`));
+    expect(err.rawMessage).toMatch(new RegExp(`driver ${PY_ID} cannot run the test: .*spec\\.scenarios\\[0\\]\\.steps\\[0\\]\\.checks\\[1\\]\\.header\\.value`));
     expect((await client.getTest({ testId: test!.id })).test!.state).toBe(TestState.CREATED);
     await until(async () => (await readyIds()).length === 3, 10_000, "every driver READY again");
     expect((await targetCounts(targetUrl)).requests).toBe(before.requests);

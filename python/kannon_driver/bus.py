@@ -4,7 +4,7 @@
   a TypeScript driver; only the orchestrator grows them);
 - driver -> orchestrator records (register, heartbeat, metrics) are keyed by the driver id, and
   sent with acks=all;
-- test_config and trigger are read as a broadcast subscriber: every driver gets every record. The
+- test_config, trigger and data are read as a broadcast subscriber: every driver gets every record. The
   TypeScript driver uses a consumer group of its own per process; this driver assigns itself every
   partition (no group at all), which has the same effect, and starts at their current end (nothing
   old is replayed). `start()` returns only once every partition's position is resolved, so a
@@ -21,9 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ALL_TOPICS = ["register", "heartbeat", "test_config", "trigger", "metrics", "data", "data_ready"]
-# Not `data` (the chunks of scenario tests' data files): this driver refuses scenario tests, so it
-# never reads them.
-FLEET_TOPICS = ["test_config", "trigger"]
+# `data`: the chunks of scenario tests' data files (a driver keeps its own part, data_intake.py).
+FLEET_TOPICS = ["test_config", "trigger", "data"]
 # The records of `data` (test data files) are read once, while a test starts: kept an hour, as the
 # TypeScript side creates the topic (bus/kafka.ts DATA_RETENTION_MS).
 TOPIC_CONFIGS = {"data": {"retention.ms": "3600000"}}
@@ -92,7 +91,7 @@ class KafkaBus:
             await admin.close()
 
     async def subscribe_fleet(self, handlers: Dict[str, Callable[[bytes], None]]) -> None:
-        """Reads test_config and trigger from their current end; returns once positioned."""
+        """Reads the fleet topics from their current end; returns once positioned."""
         self._handlers = {self.prefix + t: h for t, h in handlers.items()}
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,

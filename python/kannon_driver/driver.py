@@ -16,6 +16,7 @@ from kannon.v1 import bus_pb2, driver_pb2
 from . import VERSION
 from .bus import KafkaBus
 from .clock import now_ms
+from .data_intake import DataIntake, Intake, data_ready_deadline_ms
 from .recorder import SampleTap
 from .run import HEARTBEAT_INTERVAL_MS, TestRun, ms_of, timestamp_at
 
@@ -25,7 +26,8 @@ ARM_TIMEOUT_MS = 30_000
 @dataclass
 class _Armed:
     config: bus_pb2.TestConfigMessage
-    run: TestRun
+    # None while this driver's part of the test's data files is on its way (topic `data`).
+    run: Optional[TestRun]
     done: Optional[asyncio.Task] = None
     arm_timer: Optional[asyncio.TimerHandle] = None
 
@@ -61,6 +63,7 @@ class Driver:
         # The latest clock probe (its sent_at, and our arrival time) not yet echoed in a heartbeat.
         self._probe: Optional[tuple] = None
         self._background: set = set()
+        self.intake = DataIntake(self.id)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class Driver:
         config = bus_pb2.TestConfigMessage.FromString(value)
         ids = list(config.driver_ids)
         attempt = config.attempt
+        if self.id not in ids and config.HasField("spec") and len(config.spec.data_files) > 0:
+            self.intake.ignore(config.test_id, attempt)
         if self.id not in ids or not config.HasField("spec") or self._is_over(config.test_id, attempt) or self.refused:
             return
         if self.stopping:
@@ -156,8 +161,8 @@ class Driver:
                 elif attempt > held.config.attempt:
                     self._spawn(self._refuse(config.test_id, f"driver {self.id} is still running start attempt {held.config.attempt} of test {config.test_id}", attempt))
                 return
-        try:
-            run = TestRun(
+        def make_run(data=None) -> TestRun:
+            return TestRun(
                 config.test_id,
                 self.id,
                 config.spec,
@@ -167,26 +172,67 @@ class Driver:
                 self.log,
                 self.tap,
                 self.flush_samples,
+                data,
             )
-        except Exception as err:  # noqa: BLE001
-            self._spawn(self._refuse(config.test_id, f"driver {self.id} cannot run the test: {err}", attempt))
-            return
+
+        run: Optional[TestRun] = None
+        with_data = len(config.spec.data_files) > 0
+        if not with_data:
+            try:
+                run = make_run()
+            except Exception as err:  # noqa: BLE001
+                self._spawn(self._refuse(config.test_id, f"driver {self.id} cannot run the test: {err}", attempt))
+                return
         entry = _Armed(config, run)
-
-        def arm_timeout() -> None:
-            if self.armed is entry and entry.done is None:
-                self.log(f"driver {self.id}: no trigger for test {config.test_id} within {ARM_TIMEOUT_MS} ms; ready again")
-                self.armed = None
-                self._mark_over(config.test_id, attempt)
-                self._spawn(self._refuse(config.test_id, f"driver {self.id} got no trigger within {ARM_TIMEOUT_MS} ms", attempt))
-                self._spawn(self._beat())
-
-        entry.arm_timer = asyncio.get_running_loop().call_later(ARM_TIMEOUT_MS / 1000, arm_timeout)
+        self._arm(entry, ARM_TIMEOUT_MS + (data_ready_deadline_ms(config.spec.data_files) if with_data else 0))
         self.armed = entry
         self._spawn(self._beat())
+        if with_data:
+            self.intake.expect(config, lambda got: self._on_data(entry, got, make_run))
         early = self._early.pop(config.test_id, None)
         if early is not None and early.attempt == attempt:
             self._on_trigger(early)
+
+    def _on_data(self, entry: _Armed, got: Intake, make_run) -> None:
+        """This driver holds its part of the data files (or cannot): the run is made, and the orchestrator told."""
+        if self.armed is not entry:
+            return
+        error = f"driver {self.id} could not assemble its part: {got}" if isinstance(got, str) else ""
+        rows = {} if isinstance(got, str) else got[1]
+        if not isinstance(got, str):
+            try:
+                entry.run = make_run(got[0])
+                self._arm(entry, ARM_TIMEOUT_MS)
+            except Exception as err:  # noqa: BLE001
+                error = f"driver {self.id} cannot run the test: {err}"
+        config = entry.config
+        m = bus_pb2.DataReadyMessage(test_id=config.test_id, driver_id=self.id, attempt=config.attempt, rows=rows, error=error)
+
+        async def confirm() -> None:
+            try:
+                await self.bus.publish("data_ready", self.id, m.SerializeToString())
+            except Exception as err:  # noqa: BLE001
+                self.log(f"driver {self.id}: could not confirm its data of {config.test_id}: {err!r}")
+
+        self._spawn(confirm())
+
+    def _arm(self, entry: _Armed, ms: int) -> None:
+        """Drops an armed test that gets no trigger within `ms`."""
+        config = entry.config
+        attempt = config.attempt
+        if entry.arm_timer is not None:
+            entry.arm_timer.cancel()
+
+        def arm_timeout() -> None:
+            if self.armed is entry and entry.done is None:
+                self.log(f"driver {self.id}: no trigger for test {config.test_id} within {ms} ms; ready again")
+                self.armed = None
+                self._mark_over(config.test_id, attempt)
+                self.intake.drop(config.test_id, attempt)
+                self._spawn(self._refuse(config.test_id, f"driver {self.id} got no trigger within {ms} ms", attempt))
+                self._spawn(self._beat())
+
+        entry.arm_timer = asyncio.get_running_loop().call_later(ms / 1000, arm_timeout)
 
     def on_trigger(self, value: bytes) -> None:
         self._on_trigger(bus_pb2.TriggerMessage.FromString(value))
@@ -228,8 +274,10 @@ class Driver:
             return
         assert entry is not None
         if trigger.action == bus_pb2.TRIGGER_ACTION_CANCEL:
-            entry.run.cancel()
+            if entry.run is not None:
+                entry.run.cancel()
             if entry.done is None:
+                self.intake.drop(trigger.test_id, entry.config.attempt)
                 # Cancelled before it started: an empty final so the orchestrator is not left waiting.
                 if entry.arm_timer is not None:
                     entry.arm_timer.cancel()
@@ -243,19 +291,31 @@ class Driver:
                 self._spawn(refuse_then_beat())
             return
         if trigger.action == bus_pb2.TRIGGER_ACTION_RESHARE:
+            if entry.run is None:
+                return
             since = ms_of(trigger.start_at) if trigger.HasField("start_at") else now_ms()
             if not entry.run.reshare(list(trigger.driver_ids), since):
                 self.log(f"driver {self.id}: test {trigger.test_id} was re-split without this driver")
             return
         if trigger.action != bus_pb2.TRIGGER_ACTION_START or entry.done is not None:
             return
+        if entry.run is None:
+            # The orchestrator starts only once every driver confirmed its data: this one did not.
+            self.log(f"driver {self.id}: START of test {trigger.test_id} before its data arrived; not run")
+            if entry.arm_timer is not None:
+                entry.arm_timer.cancel()
+            self.armed = None
+            self._mark_over(trigger.test_id, entry.config.attempt)
+            self._spawn(self._refuse(trigger.test_id, f"driver {self.id} was started before it held its part of the data files", entry.config.attempt))
+            return
+        run = entry.run
         if entry.arm_timer is not None:
             entry.arm_timer.cancel()
         start_at = ms_of(trigger.start_at) if trigger.HasField("start_at") else now_ms()
 
         async def run_then_ready() -> None:
             try:
-                await entry.run.run(start_at)
+                await run.run(start_at)
             finally:
                 self._mark_over(entry.config.test_id, entry.config.attempt)
                 if self.armed is entry:
@@ -268,7 +328,7 @@ class Driver:
 
     async def start(self) -> None:
         """Subscribes to the fleet topics (positioned), registers and starts heartbeating."""
-        await self.bus.subscribe_fleet({"test_config": self.on_config, "trigger": self.on_trigger})
+        await self.bus.subscribe_fleet({"test_config": self.on_config, "trigger": self.on_trigger, "data": self.intake.on_chunk})
         reg = bus_pb2.RegisterMessage(
             driver_id=self.id,
             instance_id=self.instance_id,
@@ -287,7 +347,8 @@ class Driver:
         self.stopping = True
         current = self.armed
         if current is not None:
-            current.run.cancel(f"driver {self.id} shut down during the run")
+            if current.run is not None:
+                current.run.cancel(f"driver {self.id} shut down during the run")
             if current.arm_timer is not None:
                 current.arm_timer.cancel()
             if current.done is None:
@@ -295,7 +356,8 @@ class Driver:
                 await self._refuse(current.config.test_id, f"driver {self.id} shut down before the start", current.config.attempt)
             else:
                 await asyncio.wait([current.done], timeout=deadline_ms / 1000)
-            current.run.abandon()
+            if current.run is not None:
+                current.run.abandon()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         leave = bus_pb2.RegisterMessage(driver_id=self.id, instance_id=self.instance_id, leaving=True, sent_at=timestamp_at(now_ms()))

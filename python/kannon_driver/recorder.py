@@ -57,6 +57,9 @@ class Snapshot:
     latency_histogram: bytes
     service_time_histogram: bytes
     failed_latency_histogram: bytes = b""
+    # Scenario tests only (scenario.py ScenarioRecorder): the interval's StepSnapshot and ScenarioSnapshot lists.
+    steps: Optional[list] = None
+    scenarios: Optional[list] = None
 
 
 SampleTap = Callable[[int, int], None]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Awaitable, Callable, List, Optional
+from typing import Awaitable, Callable, Dict, List, Optional
 
 import kannon_gen  # noqa: F401  (puts the generated code on sys.path)
-from kannon.v1 import bus_pb2
+from kannon.v1 import bus_pb2, scenario_pb2
 
 from .clock import now_ms, sleep_until, wait_for_instant
 from .executors import (  # noqa: F401  (HEARTBEAT_INTERVAL_MS, ms_of, timestamp_at: driver.py imports them from here)
@@ -28,6 +28,8 @@ from .executors import (  # noqa: F401  (HEARTBEAT_INTERVAL_MS, ms_of, timestamp
 )
 from .http import HttpFirer
 from .recorder import IntervalRecorder, SampleTap, Snapshot
+from .scenario import DataTable, ScenarioRecorder, compile_scenarios, parts_of
+from .scenario_firer import ScenarioFirer
 
 class TestRun:
     """One test on this driver. `publish` sends one MetricsMessage (awaited, in order)."""
@@ -43,6 +45,7 @@ class TestRun:
         log: Callable[[str], None],
         tap: Optional[SampleTap] = None,
         flush_samples: Optional[Callable[[], None]] = None,
+        data: Optional[Dict[str, DataTable]] = None,
     ) -> None:
         self.test_id = test_id
         self.driver_id = driver_id
@@ -52,17 +55,26 @@ class TestRun:
         self.flush_samples = flush_samples
         self.interval_ms = spec.report_interval_ms or DEFAULT_REPORT_INTERVAL_MS
         self.timeout_ms = spec.request_timeout_ms or DEFAULT_REQUEST_TIMEOUT_MS
-        if len(spec.scenarios) > 0 or len(spec.data_files) > 0:
-            # Until issue 21: refused at arming, so the final message names what is missing.
-            raise ValueError(
-                "the Python driver does not run scenarios yet (spec.scenarios, spec.data_files): "
-                "it runs single-request tests only; run this test on TypeScript drivers"
-            )
         self.executor = executor_for(spec)
+        scheduled = spec.WhichOneof("workload") != "avalanche"
+        self.scenarios = []
+        if len(spec.scenarios) > 0:
+            # Compiled here, at arming: what this driver cannot run is refused before the start, by field.
+            self.cursors = parts_of(spec, data)
+            self.scenarios, problems = compile_scenarios(
+                spec, lambda name: set(self.cursors[name].table.columns) if name in self.cursors else None
+            )
+            if problems:
+                raise ValueError("the Python driver cannot run the test's scenarios: " + "; ".join(f"{f}: {p}" for f, p in problems))
+            shape = [[c.name for c in step.checks] for sc in spec.scenarios for step in sc.steps]
+            self.recorder = ScenarioRecorder(scheduled, shape, len(spec.scenarios), tap)
+        elif len(spec.data_files) > 0:
+            raise ValueError("spec.data_files is set but spec.scenarios is empty: nothing reads the data files")
         if spec.WhichOneof("workload") == "avalanche" and getattr(spec.avalanche, "pipelining", 0) > 1:
             # aiohttp has no HTTP/1.1 pipelining: the same requests, over `concurrency` connections.
             log(f"driver {driver_id}: test {test_id}: pipelining {spec.avalanche.pipelining} is not supported by the Python driver; using {spec.avalanche.concurrency} connections")
-        self.recorder = IntervalRecorder(spec.WhichOneof("workload") != "avalanche", tap)
+        else:
+            self.recorder = IntervalRecorder(scheduled, tap)
         self.share = Share(driver_index, driver_count, 0.0, 0)
         self.seq = 0
         self.skew_us = 0
@@ -106,7 +118,9 @@ class TestRun:
         worker = asyncio.create_task(self._deliver_all())
         try:
             connections = spec.avalanche.concurrency if spec.WhichOneof("workload") == "avalanche" else None
-            firer = HttpFirer(
+            firer = ScenarioFirer(
+                self.scenarios, self.cursors, spec.target_url, self.driver_id, self.timeout_ms, self.recorder, connections, self._data_ended
+            ) if self.scenarios else HttpFirer(
                 spec.target_url,
                 (spec.method or "GET").upper(),
                 spec.headers,
@@ -166,6 +180,13 @@ class TestRun:
             self._queue.put_nowait(None)
             await worker
 
+    def _data_ended(self) -> None:
+        """No scenario can start an iteration any more (its rows ran out with ON_EXHAUSTED_STOP):
+        the workload ends as asked, without an error."""
+        t = self._executor_task
+        if t is not None and not t.done():
+            t.cancel()
+
     def _halt(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or f"driver {self.driver_id}: {reason}"
 
@@ -210,6 +231,23 @@ class TestRun:
             start_skew_us=self.skew_us,
             error=error,
         )
+        for st in s.steps or []:
+            c = st.counts
+            m.steps.add(
+                step_index=st.step_index,
+                requests=c.requests,
+                status_counts=c.status_counts,
+                error_counts=c.error_counts,
+                bytes_received=c.bytes_received,
+                latency_histogram=c.latency_histogram,
+                failed_latency_histogram=c.failed_latency_histogram,
+                service_time_histogram=c.service_time_histogram,
+                checks=[scenario_pb2.CheckCounts(name=n, passed=a, failed=b) for n, a, b in st.checks],
+                capture_missing=st.capture_missing,
+                aborted_iterations=st.aborted_iterations,
+            )
+        for sc in s.scenarios or []:
+            m.scenarios.add(scenario_index=sc.scenario_index, iterations=sc.iterations, aborted=sc.aborted, iteration_histogram=sc.iteration_histogram)
         self._buffered += 1
         self._queue.put_nowait(m)
 
