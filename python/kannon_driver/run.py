@@ -70,11 +70,11 @@ class TestRun:
             self.recorder = ScenarioRecorder(scheduled, shape, len(spec.scenarios), tap)
         elif len(spec.data_files) > 0:
             raise ValueError("spec.data_files is set but spec.scenarios is empty: nothing reads the data files")
+        else:
+            self.recorder = IntervalRecorder(scheduled, tap)
         if spec.WhichOneof("workload") == "avalanche" and getattr(spec.avalanche, "pipelining", 0) > 1:
             # aiohttp has no HTTP/1.1 pipelining: the same requests, over `concurrency` connections.
             log(f"driver {driver_id}: test {test_id}: pipelining {spec.avalanche.pipelining} is not supported by the Python driver; using {spec.avalanche.concurrency} connections")
-        else:
-            self.recorder = IntervalRecorder(scheduled, tap)
         self.share = Share(driver_index, driver_count, 0.0, 0)
         self.seq = 0
         self.skew_us = 0
