@@ -218,13 +218,7 @@ class TestRun:
             seq=seq,
             interval_start=timestamp_at(start_ms),
             interval_end=timestamp_at(end_ms),
-            requests=s.requests,
-            status_counts=s.status_counts,
-            error_counts=s.error_counts,
-            bytes_received=s.bytes_received,
-            latency_histogram=s.latency_histogram,
-            service_time_histogram=s.service_time_histogram,
-            failed_latency_histogram=s.failed_latency_histogram,
+            **_request_fields(s),
             dropped=s.dropped,
             late=s.late,
             final=final,
@@ -232,16 +226,9 @@ class TestRun:
             error=error,
         )
         for st in s.steps or []:
-            c = st.counts
             m.steps.add(
                 step_index=st.step_index,
-                requests=c.requests,
-                status_counts=c.status_counts,
-                error_counts=c.error_counts,
-                bytes_received=c.bytes_received,
-                latency_histogram=c.latency_histogram,
-                failed_latency_histogram=c.failed_latency_histogram,
-                service_time_histogram=c.service_time_histogram,
+                **_request_fields(st.counts),
                 checks=[scenario_pb2.CheckCounts(name=n, passed=a, failed=b) for n, a, b in st.checks],
                 capture_missing=st.capture_missing,
                 aborted_iterations=st.aborted_iterations,
@@ -282,6 +269,19 @@ class TestRun:
                     return
                 await asyncio.sleep(backoff / 1000)
                 backoff = min(backoff * 2, 10_000)
+
+
+def _request_fields(s: Snapshot) -> dict:
+    """The request counters and histograms of a snapshot, as a metrics message (or one of its steps) holds them."""
+    return dict(
+        requests=s.requests,
+        status_counts=s.status_counts,
+        error_counts=s.error_counts,
+        bytes_received=s.bytes_received,
+        latency_histogram=s.latency_histogram,
+        service_time_histogram=s.service_time_histogram,
+        failed_latency_histogram=s.failed_latency_histogram,
+    )
 
 
 class _LiveShareContext:
