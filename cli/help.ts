@@ -17,7 +17,7 @@ export interface Command {
 }
 
 /** Exit codes, documented in the README. */
-export const EXIT_CODES = "Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost, 99 a threshold failed.";
+export const EXIT_CODES = "Exit codes: 0 ok, 1 unexpected failure, 2 bad command line, 3 test not completed, 4 requests failed, 5 a driver was lost, 99 a threshold failed (compare: a --max-regression exceeded).";
 
 /** A command's help: usage, every flag with its short letter, value and default, then its notes. */
 export function commandHelp(c: Command): string {
