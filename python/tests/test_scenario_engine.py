@@ -16,6 +16,7 @@ import kannon_gen  # noqa: E402,F401
 from aiohttp import web  # noqa: E402
 from kannon.v1 import bus_pb2, scenario_pb2, test_pb2  # noqa: E402
 
+from kannon_driver.clock import now_ms  # noqa: E402
 from kannon_driver.data_intake import DataIntake  # noqa: E402
 from kannon_driver.recorder import decode_histogram  # noqa: E402
 from kannon_driver.scenario import DataCursor, DataTable, ScenarioRecorder, compile_scenarios, parts_of  # noqa: E402
@@ -151,6 +152,25 @@ class Iterations(unittest.IsolatedAsyncioTestCase):
         [sc] = s.scenarios
         self.assertEqual((sc.scenario_index, sc.iterations, sc.aborted), (0, 3, 1))
         self.assertEqual(decode_histogram(sc.iteration_histogram).get_total_count(), 3)
+
+    async def test_open_model_first_step_counts_from_the_scheduled_start_later_steps_from_their_send(self):
+        spec = flow_spec(self.url)
+        cursors = parts_of(spec, {"users": DataTable(["user"], [["ann"]])})
+        scenarios, _ = compile_scenarios(spec, lambda n: set(cursors[n].table.columns))
+        rec = ScenarioRecorder(True, [["ok"], ["priced"]], 1)
+        firer = ScenarioFirer(scenarios, cursors, self.url, "d1", 5000, rec, None, lambda: None)
+        try:
+            await asyncio.wait_for(firer.fire(now_ms() - 300), 10)  # an iteration due 300 ms ago
+        finally:
+            await firer.close()
+        s = rec.take()
+        by_step = {st.step_index: st for st in s.steps}
+        login = decode_histogram(by_step[0].counts.latency_histogram)
+        item = decode_histogram(by_step[1].counts.latency_histogram)
+        self.assertGreaterEqual(login.get_min_value(), 300_000)  # µs, from the scheduled start
+        self.assertLess(decode_histogram(by_step[0].counts.service_time_histogram).get_max_value(), 300_000)
+        self.assertLess(item.get_max_value(), 300_000)  # from its own send
+        self.assertGreaterEqual(decode_histogram(s.scenarios[0].iteration_histogram).get_min_value(), 300_000)
 
 
 if __name__ == "__main__":
