@@ -17,7 +17,7 @@ import { freePorts } from "../scripts/kafka-broker.js";
 import { sampleProcess, spawnReady, type BenchChild, type ProcUsage } from "./fleet-procs.js";
 import { SIM_READY, type FleetSimOutput } from "./fleet-sim-main.js";
 import { measureLag, watchDrivers, watchTest } from "./fleet-watch.js";
-import { ROOT } from "./lib.js";
+import { envNumber, ROOT } from "./lib.js";
 
 /** N drivers reporting every `intervalMs`; `steps` > 0: a scenario test of that many steps (each message carries a block per step). */
 export interface Scenario { label: string; drivers: number; intervalMs: number; steps: number }
@@ -151,6 +151,7 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
       name: `fleet bench ${s.label}`, targetUrl: "http://127.0.0.1:9/", driverCount: s.drivers, reportIntervalMs: s.intervalMs,
       workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "durationMs", value: durationMs } } },
       scenarios: s.steps > 0 ? [{ name: "flow", weight: 1, steps: benchSteps(s.steps) }] : [],
+      thresholds: s.steps > 0 ? benchThresholds(envNumber("BENCH_FLEET_THRESHOLDS", 0), s.steps, s.intervalMs) : [],
     });
     const { test } = await client.createTest({ spec });
     result.testId = test!.id;
@@ -247,6 +248,15 @@ export async function runScenario(ctx: ScenarioContext, s: Scenario): Promise<Sc
 /** The steps of the bench's scenario: each a request with one status check (never sent: the fleet is simulated). */
 function benchSteps(n: number) {
   return Array.from({ length: n }, (_, j) => ({ name: `step${j + 1}`, url: `/s${j + 1}`, checks: [{ name: "ok", kind: { case: "status" as const, value: { codes: [200] } } }] }));
+}
+
+/**
+ * BENCH_FLEET_THRESHOLDS=N: N sliding-window thresholds the orchestrator judges live (issue 21's
+ * speed goal: 10 windows over 1,000 drivers × 5 steps), over the steps in turn, windows of 5, 6, …
+ * intervals, bounds never breached (the judging is measured, not an abort).
+ */
+function benchThresholds(n: number, steps: number, intervalMs: number): string[] {
+  return Array.from({ length: n }, (_, i) => `p99{step:step${(i % steps) + 1}}[${(5 + i) * intervalMs}ms]<60s`);
 }
 
 /** Every driver, page by page (an orchestrator without pagination answers all in one page). */

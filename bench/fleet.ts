@@ -9,7 +9,8 @@
  *
  * Environment: BENCH_FLEET_SECONDS (test length, default 20), BENCH_FLEET_SCENARIOS (default
  * "100x1000,1000x1000,100x100": drivers x report interval in ms), BENCH_ORCHESTRATOR_DIR (a
- * checkout whose cli/kannon.ts is run as the orchestrator, for before/after comparisons).
+ * checkout whose cli/kannon.ts is run as the orchestrator, for before/after comparisons),
+ * BENCH_FLEET_THRESHOLDS (sliding-window thresholds in the scenario tests, default 0).
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -8,7 +8,16 @@
  *   p99{step:login}<300ms   error_rate{scenario:checkout}<1%   checks{name:has-token}>99.9%
  *   rps{step:search}>=200   p99[30s]<200ms
  */
-import type { ScenarioLayout } from "./step-stats.js";
+
+/**
+ * The names a threshold can select: a test's steps in order (the step index) and its scenarios.
+ * step-stats.ts's ScenarioLayout is one; not imported from there so that this module stays
+ * browser-safe (the HTML report formats the results with it).
+ */
+export interface ThresholdLayout {
+  steps: readonly { scenario: string; step: string; checks: readonly string[] }[];
+  scenarios: readonly string[];
+}
 
 /** What a threshold can measure: its kind sets the unit of its limit. */
 const METRICS = {
@@ -118,7 +127,7 @@ const quoted = (names: Iterable<string>) => {
  * check the test does not have (naming those it has), a step name that two scenarios share
  * without scenario:, a window shorter than (or not a whole number of) report intervals.
  */
-export function resolveThreshold(t: Threshold, layout: ScenarioLayout, reportIntervalMs: number): { target: ThresholdTarget } | { problems: string[] } {
+export function resolveThreshold(t: Threshold, layout: ThresholdLayout, reportIntervalMs: number): { target: ThresholdTarget } | { problems: string[] } {
   const problems: string[] = [];
   const { step, scenario, name } = t.select;
   let steps: number[] | undefined;
@@ -166,7 +175,7 @@ export interface ResolvedThreshold extends Threshold {
  */
 export function checkThresholds(
   texts: readonly string[],
-  layout: ScenarioLayout,
+  layout: ThresholdLayout,
   reportIntervalMs: number,
   field = "spec.thresholds",
 ): { thresholds: ResolvedThreshold[]; problems: { field: string; problem: string }[] } {

@@ -10,6 +10,7 @@ import { ReportSchema, type Report, type Stats } from "../gen/kannon/v1/report_p
 import { TestSpecSchema, TestState, Verdict } from "../gen/kannon/v1/test_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { DEFAULT_MAX_ERROR_RATE, judgeOutcome, percent } from "../metrics/outcome.js";
+import { formatValue } from "../metrics/thresholds.js";
 import { CHARTS, chartPoint, REPORT_STYLE, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
 import { scenariosHtml, STEP_CSV_COLUMNS, stepCsvRows, stepsHtml } from "./step-tables.js";
 import { lineChart, percentileChart } from "./svg-chart.js";
@@ -111,13 +112,6 @@ function statsCells(s: Stats, outer: Stats = s): unknown[] {
   ];
 }
 
-/** A client-side threshold's verdict (the CLI's `--threshold`), for the HTML report. */
-export interface ThresholdVerdict {
-  threshold: string;
-  measured: string;
-  passed: boolean;
-}
-
 const row = (cells: unknown[], cls = "") => `<tr${cls ? ` class="${cls}"` : ""}>${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;
 
 /** The spec as a readable key/value table (proto JSON names, zeros left out: their defaults apply). */
@@ -131,21 +125,24 @@ function specHtml(report: Report): string {
 /** The report's outcome, judged here for a report stored before outcomes were. */
 const outcomeOf = (r: Report) => (r.outcome?.verdict ? r.outcome : judgeOutcome(r.total, r.spec, r.state, r.message));
 
-/** The server's threshold (the error rate) and any client-side ones, each passed or failed. */
-function thresholdsHtml(report: Report, thresholds: ThresholdVerdict[]): string {
+/** The error rate's rule and the spec's thresholds (as the orchestrator judged them), each passed or failed. */
+function thresholdsHtml(report: Report): string {
   const o = outcomeOf(report);
   const max = report.spec?.maxErrorRate || DEFAULT_MAX_ERROR_RATE;
   const rows = [
     row([`error rate ≤ ${percent(max)}`, o ? percent(o.errorRate) : "—", o?.verdict === Verdict.FAILING ? "failed" : o?.verdict === Verdict.PASSING ? "passed" : "not judged"], o?.verdict === Verdict.FAILING ? "failing" : ""),
-    ...thresholds.map((t) => row([t.threshold, t.measured, t.passed ? "passed" : "failed"], t.passed ? "" : "failing")),
+    ...(report.outcome?.thresholds ?? []).map((t) =>
+      row(
+        [t.threshold, `${formatValue(t.unit, t.measured)}${t.windowMs > 0 ? ` (window ${Number(t.windowFromMs) / 1000}–${Number(t.windowToMs) / 1000} s)` : ""}`, t.passed ? "passed" : "failed"],
+        t.passed ? "" : "failing",
+      ),
+    ),
   ];
   return `<table id="thresholds"><thead><tr><th>threshold</th><th>measured</th><th>verdict</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 /** What the HTML report can add to the report itself. */
 export interface ReportHtmlOptions {
-  /** Client-side thresholds' verdicts (the CLI's `--threshold`). */
-  thresholds?: ThresholdVerdict[];
   /**
    * [percentile, ms] of the total latency, from its histogram (metrics/histogram.ts's
    * percentileDistribution, Node only); without it the plot uses the report's p50 … p99.9.
@@ -162,7 +159,6 @@ export interface ReportHtmlOptions {
  * (`<script type="application/json" id="kannon-intervals">`).
  */
 export function reportHtml(report: Report, intervals: Stats[], options: ReportHtmlOptions = {}): string {
-  const thresholds = options.thresholds ?? [];
   const origin = report.startAt ? msAt(report.startAt) : Number.NaN;
   const nominal = report.spec?.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS;
   const points = intervals.map((s) => chartPoint(s, origin, nominal));
@@ -192,7 +188,7 @@ export function reportHtml(report: Report, intervals: Stats[], options: ReportHt
 ${numbersHtml(report.total)}
 </div>
 <h2>Thresholds</h2>
-${thresholdsHtml(report, thresholds)}
+${thresholdsHtml(report)}
 ${perStep}<h2>Status codes and errors</h2>
 ${errorKindsHtml(report.total) || "<p>No response at all.</p>"}
 ${charts.join("\n")}
