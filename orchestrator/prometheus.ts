@@ -3,6 +3,7 @@ import { DriverState } from "../gen/kannon/v1/driver_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { swallowedCounts } from "../metrics/swallowed.js";
 import type { Orchestrator } from "./orchestrator.js";
+import { registerStepMetrics } from "./prometheus-steps.js";
 
 /** The label value of an enum state: `DRIVER_STATE_READY` → `ready`. */
 const label = (name: string | undefined) => (name ?? "unspecified").toLowerCase();
@@ -10,7 +11,8 @@ const label = (name: string | undefined) => (name ?? "unspecified").toLowerCase(
 /**
  * The orchestrator's Prometheus metrics, read at each scrape: drivers and tests by state; for
  * each running test (label `test_id`) its requests and errors by kind so far, and its last
- * interval's req/s and latency quantiles; the orchestrator's own ingest counters; and the errors
+ * interval's req/s and latency quantiles, and for a scenario test the same per step (labels
+ * `scenario`, `step`; bounded: prometheus-steps.ts); the orchestrator's own ingest counters; and the errors
  * this process handled and went on, by place (`kannon_errors_swallowed_total{where}`).
  */
 export function createPrometheusRegistry(o: Orchestrator): Registry {
@@ -105,6 +107,7 @@ export function createPrometheusRegistry(o: Orchestrator): Registry {
       }
     },
   });
+  registerStepMetrics(registry, running);
   counter("kannon_metrics_applied_total", "Driver intervals applied.", () => o.stats.metricsApplied);
   counter("kannon_metrics_duplicate_total", "Driver intervals received again and skipped (idempotent apply).", () => o.stats.metricsDuplicate);
   counter("kannon_metrics_ignored_total", "Driver intervals for no running test, or not plausible.", () => o.stats.metricsIgnored);

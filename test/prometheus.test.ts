@@ -62,6 +62,54 @@ describe("Prometheus metrics", () => {
     expect(after.value("kannon_metrics_duplicate_total")).toBe(0);
   });
 
+  it("exports a scenario test's steps by name up to 50, the rest summed under _other, with per-step latency quantiles", async () => {
+    // 55 steps of one scenario, each GET /ping: steps s50..s54 are past the bound.
+    const steps = Array.from({ length: 55 }, (_, i) => ({ name: `s${i}`, url: "/ping" }));
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${fleet.target!.url}/`,
+        reportIntervalMs: 250,
+        scenarios: [{ name: "many", weight: 1, steps }],
+        workload: { case: "tsunami", value: { delayMs: 20, limit: { case: "durationMs", value: 3000 } } },
+      }),
+    });
+    const id = test!.id;
+    await client.startTest({ testId: id });
+    const ofTest = (f: Family) => f.metrics.filter((m) => m.labels?.test_id === id);
+    // Until iterations have reached the steps past the bound, and an interval has per-step quantiles.
+    await until(
+      async () => {
+        const s = await scrape();
+        return s.value("kannon_test_step_requests_total", { test_id: id, step: "_other" }) > 0 && ofTest(s.get("kannon_test_step_latency_seconds")).length > 0;
+      },
+      10_000,
+      "requests past step 50 and per-step quantiles",
+    );
+    const live = await scrape();
+    const requests = ofTest(live.get("kannon_test_step_requests_total"));
+    expect(live.get("kannon_test_step_requests_total").type).toBe("COUNTER");
+    expect(requests.map((m) => m.labels!.step)).toEqual([...steps.slice(0, 50).map((s) => s.name), "_other"]);
+    expect(requests.every((m) => m.labels!.scenario === (m.labels!.step === "_other" ? "_other" : "many"))).toBe(true);
+    expect(live.value("kannon_test_step_requests_total", { test_id: id, step: "s0" })).toBeGreaterThan(0);
+    expect(live.value("kannon_test_step_requests_total", { test_id: id, step: "_other" })).toBeGreaterThan(0);
+    expect(live.value("kannon_test_step_errors_total", { test_id: id, step: "s0" })).toBe(0);
+    expect(live.value("kannon_test_steps_folded", { test_id: id })).toBe(5);
+    // The steps' requests, _other's included, add up to the test's: prom-client runs every collect of a
+    // scrape in one synchronous pass, so they read the same merge.
+    expect(requests.reduce((n, m) => n + Number(m.value), 0)).toBe(live.value("kannon_test_requests_total", { test_id: id }));
+    // Quantiles only for named steps (they do not add), rising with the quantile.
+    const quantileSteps = new Set(ofTest(live.get("kannon_test_step_latency_seconds")).map((m) => m.labels!.step!));
+    expect(quantileSteps.has("_other")).toBe(false);
+    expect([...quantileSteps].every((st) => /^s([0-9]|[1-4][0-9])$/.test(st))).toBe(true);
+    const first = [...quantileSteps][0]!;
+    const q = (quantile: string) => live.value("kannon_test_step_latency_seconds", { test_id: id, step: first, quantile });
+    expect(q("0.5")).toBeGreaterThan(0);
+    expect(q("0.99")).toBeGreaterThanOrEqual(q("0.5"));
+    // A single-request test running beside it would have no per-step series; this one's vanish at its end.
+    await until(async () => (await client.getTest({ testId: id })).test!.state === TestState.COMPLETED, 15_000, "COMPLETED");
+    expect(ofTest((await scrape()).get("kannon_test_step_requests_total"))).toEqual([]);
+  }, 30_000);
+
   it("answers loopback Host names only when the server has no token", async () => {
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
