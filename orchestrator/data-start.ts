@@ -101,6 +101,8 @@ export class DataDistribution {
     answered.catch(() => (failed = true)); // observed below; a failure during the publishes must not go unhandled
     try {
       const sent = await this.publishAll(d, spec, tables, () => failed);
+      // Sent: the parsed rows (hundreds of MB for a large file) are not kept through the wait.
+      tables.length = 0;
       const startedAt = Date.now();
       this.log(`orchestrator: test ${d.testId}: ${sent.chunks} data chunk(s), ${sent.bytes} bytes, sent to ${d.driverIds.length} driver(s) in ${Math.round(performance.now() - sent.began)} ms`);
       await Promise.race([
