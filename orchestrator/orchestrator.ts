@@ -280,6 +280,9 @@ export class Orchestrator extends TestCatalog {
       live.onBreach = (message) => {
         if (live.cancelRequested || live.sealed) return;
         live.abortMessage = message;
+        // Stored with the cancel (cancelTest stores the test), so a restarted orchestrator still says why.
+        live.test = clone(TestSchema, live.test);
+        live.test.message = message;
         this.log(`orchestrator: test ${test.id}: ${message}; cancelling it (abort_on_fail)`);
         void this.cancelTest(test.id).catch(this.failure("abort", `could not cancel test ${test.id} on a threshold's breach`));
       };
@@ -294,6 +297,7 @@ export class Orchestrator extends TestCatalog {
     this.fleet.reserve(test.driverIds, test.id);
     if (test.cancelRequested) {
       live.cancelRequested = true;
+      if (test.spec?.abortOnFail && test.message) live.abortMessage = test.message;
       this.deadlines.cancelled(test.id, Date.now() + CANCEL_DEADLINE_MS);
     }
   }

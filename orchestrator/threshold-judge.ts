@@ -105,6 +105,8 @@ interface State {
   firstInterval: number;
   breach: Judged | undefined;
   worst: Judged | undefined;
+  /** An upper bound on the whole run: its value on the numbers so far, as last judged. */
+  sofar: number | undefined;
 }
 
 /** The judge of one running test's thresholds. */
@@ -118,7 +120,7 @@ export class ThresholdJudge {
   ) {
     // Validated at CreateTest; a stored threshold this version cannot read is left unjudged.
     const { thresholds } = checkThresholds(spec.thresholds, layout, intervalMs);
-    this.states = thresholds.map((t) => ({ t, ring: [], size: Math.max(1, t.windowMs / intervalMs), seen: 0, firstInterval: 0, breach: undefined, worst: undefined }));
+    this.states = thresholds.map((t) => ({ t, ring: [], size: Math.max(1, t.windowMs / intervalMs), seen: 0, firstInterval: 0, breach: undefined, worst: undefined, sofar: undefined }));
   }
 
   /** True when the test has thresholds to judge. */
@@ -150,6 +152,7 @@ export class ThresholdJudge {
         const s = sampleOf(cumulative, t);
         if (s.requests === 0) continue;
         judged = { value: measureSample(t, s, windowSeconds(startAtMs, endMs)), fromMs: 0, toMs: endMs - startAtMs };
+        st.sofar = judged.value;
       } else continue;
       if (t.windowMs > 0 && (!st.worst || worse(t, judged.value, st.worst.value))) st.worst = judged;
       if (!st.breach && !satisfies(t, judged.value)) {
@@ -179,7 +182,8 @@ export class ThresholdJudge {
         const passed = st.breach === undefined && (!shown || satisfies(t, shown.value));
         return create(ThresholdResultSchema, { ...base, passed, measured: shown?.value ?? 0, windowMs: t.windowMs, windowFromMs: BigInt(Math.round(shown?.fromMs ?? 0)), windowToMs: BigInt(Math.round(shown?.toMs ?? 0)) });
       }
-      const measured = measureSample(t, sampleOf(cumulative, t), windowSeconds(startAtMs, endMs));
+      // Live, an upper bound's value was just judged on these numbers: not measured twice.
+      const measured = !final && st.sofar !== undefined ? st.sofar : measureSample(t, sampleOf(cumulative, t), windowSeconds(startAtMs, endMs));
       const passed = final ? satisfies(t, measured) && !(aborted && st.breach) : !st.breach;
       return create(ThresholdResultSchema, { ...base, passed, measured });
     });
