@@ -8,7 +8,7 @@ const never = ["node_modules/**", "bench/**"];
  */
 const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts", "test/compare-runs.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
-const browser = ["test/dashboard.test.ts"];
+const browser = ["test/dashboard.test.ts", "test/dashboard-compare.test.ts"];
 
 /**
  * Four projects; `npm test` runs them all, `vitest run --project NAME` one. A project's globalSetup

@@ -7,25 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareSpec as spec } from "./compare-spec.js";
 import { runKannon as kannon } from "./processes.js";
-
-const spec = (name: string, delayMs: number) => `name: ${name}
-avalanche: { concurrency: 2, requestsPerDriver: 20 }
-reportIntervalMs: 500
-scenarios:
-  - name: flow
-    steps:
-      - name: login
-        method: POST
-        url: /login
-        body: { user: "u1", password: "pw-u1" }
-        checks: [{ name: ok, status: 200 }]
-      - name: search
-        url: "/search?q=a&delay=${delayMs}"
-        checks: [{ name: ok, status: 200 }]
-      - name: other
-        url: "/search?q=b"
-`;
 
 let dir: string;
 let base: string;

@@ -1,7 +1,7 @@
 /**
  * The Kannon dashboard: a client of the same OrchestratorService RPCs as everyone else, through
  * connect-web (WatchTest and WatchDrivers stream over the Connect protocol). Hash routes:
- * #/fleet, #/tests, #/new, #/test/ID (live), #/report/ID. The bearer token, when the server asks
+ * #/fleet, #/tests, #/new, #/test/ID (live), #/report/ID, #/compare[/BASE[/CANDIDATE]]. The bearer token, when the server asks
  * for one, is asked once and kept in this tab's session storage.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -10,6 +10,7 @@ import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { api, setErrorReporter, showError, TOKEN_KEY } from "./client.js";
 import { isEnded, percent } from "../metrics/outcome.js";
 import { ago, duration, esc, msAt, stateClass, verdictHtml, when, workloadName } from "./format.js";
+import { comparePage } from "./compare-page.js";
 import { newTestPage } from "./new-test.js";
 import { liveTestPage, reportPage } from "./test-view.js";
 
@@ -114,9 +115,9 @@ export function route(): void {
   const signal = pageAbort.signal;
   const root = main();
   root.innerHTML = "";
-  const [, page, id] = location.hash.split("/");
+  const [, page, id, other] = location.hash.split("/");
   // The current page is highlighted in the header (a test's live view and report belong to Tests).
-  const current = page === "test" || page === "report" ? "tests" : page === "new" || page === "tests" ? page : "fleet";
+  const current = page === "test" || page === "report" ? "tests" : page === "new" || page === "tests" || page === "compare" ? page : "fleet";
   for (const a of document.querySelectorAll<HTMLAnchorElement>("header nav a"))
     if (a.getAttribute("href") === `#/${current}`) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -125,6 +126,7 @@ export function route(): void {
   else if (page === "new") run(newTestPage(root));
   else if (page === "test" && id) run(liveTestPage(root, id, signal));
   else if (page === "report" && id) run(reportPage(root, id));
+  else if (page === "compare") run(comparePage(root, id && decodeURIComponent(id), other && decodeURIComponent(other)));
   else run(fleetPage(root, signal));
 }
 

@@ -27,8 +27,8 @@ export function compareTableHtml(c: Comparison, regressions: readonly Regression
   return `<table id="compare">${head}<tbody>${body.join("\n")}</tbody></table>`;
 }
 
-/** The verdict: PASSING or FAILING with one line per regression; nothing to judge without rules. */
-function verdictHtml(rules: readonly RegressionRule[], regressions: readonly Regression[]): string {
+/** The verdict (`id="verdict"`): PASSING or FAILING with one line per regression; nothing to judge without rules. */
+export function verdictHtml(rules: readonly RegressionRule[], regressions: readonly Regression[]): string {
   if (rules.length === 0) return "<p>No --max-regression rule: nothing judged.</p>";
   if (regressions.length === 0) return `<p id="verdict"><span class="verdict passing" data-verdict="passing">PASSING</span> no regression beyond ${esc(rules.map((r) => r.text).join(", "))}</p>`;
   const lines = regressionLines(regressions, rules).map((l) => `<li class="failing">${esc(l)}</li>`);

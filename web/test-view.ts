@@ -102,7 +102,7 @@ export async function reportPage(root: HTMLElement, id: string): Promise<void> {
     `<p>${r.intervalStep > 1 ? `Each point merges ${r.intervalStep} intervals (of ${r.intervalCount}). ` : ""}Exports:
        ${download(`kannon-${id}.json`, "application/json", reportJson(r))} ·
        ${download(`kannon-${id}.csv`, "text/csv", intervalsCsv(intervals))}
-       (or <code>kannon report ${esc(id)} --api ${esc(location.origin)} --format html</code>)</p>
+       (or <code>kannon report ${esc(id)} --api ${esc(location.origin)} --format html</code>) · <a id="compare-with" href="#/compare/${esc(id)}">compare with another run</a></p>
      <h3>Drivers</h3>${driversReportHtml(r)}`,
   );
 }
