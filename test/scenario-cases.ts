@@ -131,6 +131,33 @@ async function exactMix(fleet: FlowFleet): Promise<void> {
   expect(report.total!.statusCounts[200]).toBe(BigInt(perDriver * fleet.driverIds.length));
 }
 
+/**
+ * The mix stays exact per driver when the count is not fixed: a time-limited avalanche, 3 loops (on
+ * a driver with 2 load threads: 2 loops on one, 1 on the other, so its threads run unequal counts),
+ * weights whose shares are fractions. Each driver's count is what the target saw from it.
+ */
+async function exactMixTimed(fleet: FlowFleet): Promise<void> {
+  const weights: Record<string, number> = { a: 3, b: 2, c: 1 };
+  const scenarios: ScenarioInit[] = Object.entries(weights).map(([name, weight]) => ({
+    name,
+    weight,
+    steps: [{ name: "look", url: `/search?q=${name}`, headers: { "x-row-id": `{{driverId}}:${name}` } }],
+  }));
+  const { report, counts } = await runFlow(fleet, { scenarios, workload: { case: "avalanche", value: { concurrency: 3, limit: { case: "durationMs", value: 1000 } } } });
+  const totalWeight = Object.values(weights).reduce((a, b) => a + b, 0);
+  for (const driver of fleet.driverIds) {
+    const stats = report.drivers.find((d) => d.driverId === driver)!.stats!;
+    const ran = Object.keys(weights).reduce((n, name) => n + (counts.byRow[`${driver}:${name}`] ?? 0), 0);
+    expect(ran, driver).toBeGreaterThan(6);
+    for (const [name, weight] of Object.entries(weights)) {
+      const seen = counts.byRow[`${driver}:${name}`] ?? 0;
+      const share = (ran * weight) / totalWeight;
+      expect(Math.abs(seen - share), `${driver} ran ${name} ${seen} times of ${ran}, its share is ${share}`).toBeLessThanOrEqual(1);
+      expect(iterationsOf(stats, name), `${driver}'s report of ${name}`).toBe(seen);
+    }
+  }
+}
+
 /** `count` CSV rows `id,user`: ids 1..count, users `u1`.. (ids are numbers, so `?fail=N` picks some). */
 function usersCsv(count: number): string {
   return ["id,user", ...Array.from({ length: count }, (_, i) => `${i + 1},u${i + 1}`)].join("\n") + "\n";
@@ -359,6 +386,7 @@ async function badScenariosRefused(fleet: FlowFleet): Promise<void> {
 /** Registers every case above as a test of the enclosing describe, on the fleet `fleet()` returns once its setup ran. */
 export function flowCases(fleet: () => FlowFleet): void {
   it("the mix is exact: per driver, each scenario within ±1 iteration of its weight's share", () => exactMix(fleet()));
+  it("the mix is exact per driver in a time-limited test too, whatever each load thread ran", () => exactMixTimed(fleet()));
   it("with split exclusive, every row is used exactly once across 3 drivers", () => rowsUsedOnce(fleet()));
   it("a captured token reaches later steps; per-step totals, statuses and checks equal what the target counted and answered", () =>
     tokenFlow(fleet()));

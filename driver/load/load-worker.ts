@@ -30,6 +30,7 @@ port.on("message", (m: ToThread) => {
         driverId: m.driverId,
         data: m.data,
         dataOfThread: true,
+        iterations: m.iterations,
         onSample: m.tap ? (latencyUs, serviceUs, sentMs) => void entry.samples.push(latencyUs, serviceUs, sentMs) : undefined,
       });
       entry.part = part;

@@ -10,6 +10,7 @@ import { openModelPlan } from "./open-model.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { createScenarioTransport, driverData, recorderShape, threadData } from "../scenario/scenario-load.js";
 import { ScenarioRecorder } from "../scenario/scenario-recorder.js";
+import { newIterationCounter, type IterationCounter } from "../scenario/scenario-transport.js";
 import { tsunami } from "./tsunami.js";
 
 /** After a cancel, in-flight requests get this long before they are aborted. */
@@ -57,6 +58,11 @@ export interface LoadPartOptions {
   data?: ReadonlyMap<string, DataPart> | undefined;
   /** True when `data` holds only this thread's rows already (a worker thread's part: threads.ts splits them). */
   dataOfThread?: boolean | undefined;
+  /**
+   * A scenario test: the driver's iteration counter, the same for all its parts (LoadThreads.parts
+   * hands one to each); absent, the part counts alone (a driver of one part).
+   */
+  iterations?: IterationCounter | undefined;
   /** The driver's id, for the templates' {{driverId}} (default "driver"). */
   driverId?: string | undefined;
 }
@@ -127,6 +133,7 @@ export class InlineLoadPart implements LoadPart {
           recorder: this.scenarios,
           data: this.o.dataOfThread ? (this.o.data ?? new Map()) : threadData(driverData(spec, this.o.data, this.o.share), thread),
           thread,
+          counter: this.o.iterations ?? newIterationCounter(),
           driverId: this.o.driverId ?? "driver",
           kind: this.o.transport,
           timeoutMs,

@@ -13,6 +13,7 @@ import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
 import type { Share } from "./executor.js";
 import type { DataPart, LoadPart, LoadPartOptions } from "./load.js";
 import { driverData, threadData } from "../scenario/scenario-load.js";
+import { newIterationCounter, type IterationCounter } from "../scenario/scenario-transport.js";
 import type { IntervalSnapshot } from "./recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 
@@ -33,6 +34,8 @@ export type ToThread =
       driverId: string | undefined;
       /** A scenario test's data: this thread's rows of each file (LoadPartOptions.dataOfThread). */
       data: Map<string, DataPart> | undefined;
+      /** A scenario test's iteration counter, shared with the driver's other parts (LoadPartOptions.iterations). */
+      iterations: IterationCounter | undefined;
     }
   | { type: "take"; runId: number; takeId: number }
   | { type: "reshare"; runId: number; share: Share }
@@ -183,6 +186,7 @@ class WorkerLoadPart implements LoadPart {
         transport: this.o.transport,
         driverId: this.o.driverId,
         data,
+        iterations: this.o.iterations,
       });
     });
   }
@@ -237,11 +241,13 @@ export class LoadThreads {
 
   /**
    * `count` parts of a test (a driver's threads), on this pool's threads `first`, `first + 1`, …
-   * (round the pool); a thread that died since the last test is started again first.
+   * (round the pool); a thread that died since the last test is started again first. A scenario
+   * test's parts share one iteration counter (the driver's).
    */
   parts(o: Omit<LoadPartOptions, "thread">, count = this.count, first = 0): LoadPart[] {
     this.threads = this.threads.map((t, i) => (t.dead ? new LoadThread(i) : t));
-    return Array.from({ length: count }, (_, index) => new WorkerLoadPart(this.threads[(first + index) % this.count]!, { ...o, thread: { index, count } }));
+    const iterations = o.iterations ?? (o.spec.scenarios.length > 0 ? newIterationCounter() : undefined);
+    return Array.from({ length: count }, (_, index) => new WorkerLoadPart(this.threads[(first + index) % this.count]!, { ...o, iterations, thread: { index, count } }));
   }
 
   /** Each thread's used heap in bytes (after a full GC when the process runs with --expose-gc). */

@@ -17,6 +17,7 @@ import { LoadThreads } from "../load/threads.js";
 import { FastTransport } from "../transport/fast.js";
 import { createScenarioTransport, recorderShape } from "./scenario-load.js";
 import { ScenarioRecorder } from "./scenario-recorder.js";
+import { newIterationCounter } from "./scenario-transport.js";
 import { status200, tokenFlowSteps } from "../../test/flow-steps.js";
 
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
@@ -110,8 +111,11 @@ function expectTokenFlow(total: IntervalSnapshot, rows: number): void {
 }
 
 describe("scenario load parts against the flow API", () => {
-  /** The mix of `iterations` iterations of scenarios weighted `weights`, run by the parts `partsOf` makes. */
-  async function exactMix(partsOf: (s: TestSpec) => LoadPart[], weights: Record<string, number>, iterations: number): Promise<void> {
+  /**
+   * The mix of scenarios weighted `weights` run by the parts `partsOf` makes: `iterations`
+   * iterations on 3 loops, or, when `durationMs` is given, as many as 3 loops run in that time.
+   */
+  async function exactMix(partsOf: (s: TestSpec) => LoadPart[], weights: Record<string, number>, iterations: number, durationMs?: number): Promise<void> {
     const totalWeight = Object.values(weights).reduce((a, b) => a + b, 0);
     const s = spec({
       scenarios: Object.entries(weights).map(([name, weight]) => ({
@@ -119,13 +123,14 @@ describe("scenario load parts against the flow API", () => {
         weight,
         steps: [{ name: "look", url: `/search?q=${name}`, headers: { "x-row-id": "{{driverId}}:" + name }, checks: [status200] }],
       })),
-      workload: closed(3, iterations),
+      workload: durationMs === undefined ? closed(3, iterations) : { case: "avalanche", value: { concurrency: 3, limit: { case: "durationMs", value: durationMs } } },
     });
     const { total } = await runParts(partsOf(s));
     const counts = target.counts();
+    if (durationMs !== undefined) iterations = counts.byPath["/search"] ?? 0;
     Object.entries(weights).forEach(([name, weight], i) => {
       const seen = counts.byRow[`d1:${name}`] ?? 0;
-      expect(Math.abs(seen - (iterations * weight) / totalWeight), name).toBeLessThanOrEqual(1);
+      expect(Math.abs(seen - (iterations * weight) / totalWeight), `${name}: ${seen} of ${iterations}`).toBeLessThanOrEqual(1);
       expect(total.scenarios?.find((sc) => sc.scenarioIndex === i)?.iterations ?? 0, name).toBe(seen);
       expect(total.steps?.find((st) => st.stepIndex === i)?.counts.requests ?? 0, name).toBe(seen);
     });
@@ -139,7 +144,7 @@ describe("scenario load parts against the flow API", () => {
   it("the mix is exact: each scenario within ±1 iteration of its weight's share, as the target counted", () =>
     exactMix((s) => [inline(s)], { browse: 5, search: 3, buy: 2, never: 0 }, 103));
 
-  it("the mix is exact per driver on 3 threads too: they take turns on one sequence of picks", async () => {
+  it("the mix is exact per driver on 3 threads too: they claim the picks of one sequence from one shared counter", async () => {
     const threads = new LoadThreads(3);
     await threads.start();
     try {
@@ -148,6 +153,17 @@ describe("scenario load parts against the flow API", () => {
       // Three threads of 3 iterations each: on their own, each would run a, b, a (6 a's for a share of 4.5).
       target.reset();
       await exactMix(parts, { a: 1, b: 1 }, 9);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it("the mix is exact per driver on 2 threads that run unequal counts (time-limited, 3 loops: 2 on one thread, 1 on the other)", async () => {
+    const threads = new LoadThreads(2);
+    await threads.start();
+    try {
+      const parts = (s: TestSpec) => threads.parts({ spec: s, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, driverId: "d1" });
+      await exactMix(parts, { a: 3, b: 2, c: 1 }, 0, 600);
     } finally {
       await threads.close();
     }
@@ -371,6 +387,7 @@ describe("scenario load parts against the flow API", () => {
       recorder,
       data: new Map(),
       thread: { index: 0, count: 1 },
+      counter: newIterationCounter(),
       driverId: "d1",
       kind: undefined,
       timeoutMs: 5000,

@@ -12,7 +12,7 @@ import { createExchange } from "../transport/exchange.js";
 import { createTransport, type Transport, type TransportKind } from "../transport/transport.js";
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
 import type { RecorderShape, ScenarioRecorder } from "./scenario-recorder.js";
-import { ScenarioTransport } from "./scenario-transport.js";
+import { ScenarioTransport, type IterationCounter } from "./scenario-transport.js";
 
 /** What a ScenarioRecorder of `spec` counts: its steps' check names in flattened order, and its scenarios. */
 export function recorderShape(spec: TestSpec): RecorderShape {
@@ -53,6 +53,8 @@ export interface ScenarioLoadOptions {
   /** This thread's rows of each data file, by name. */
   data: ReadonlyMap<string, DataTable>;
   thread: { index: number; count: number };
+  /** The driver's iteration counter, shared by its parts (ScenarioTransportOptions.counter). */
+  counter: IterationCounter;
   driverId: string;
   kind: TransportKind | undefined;
   timeoutMs: number;
@@ -108,7 +110,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
       cursors,
       targetUrl,
       driverId: o.driverId,
-      iterations: { first: o.thread.index, step: o.thread.count },
+      counter: o.counter,
       ended: o.ended,
     },
     exchange,

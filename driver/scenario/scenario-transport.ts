@@ -19,11 +19,8 @@ export interface ScenarioTransportOptions {
   /** Where a step's relative URL is resolved: TestSpec.target_url. */
   targetUrl: URL;
   driverId: string;
-  /**
-   * This part's iterations among its driver's ({{iteration}}, and the scenario picks): first,
-   * first + step, first + 2·step, … (thread t of T: t, t + T, …).
-   */
-  iterations: { first: number; step: number };
+  /** The driver's iteration counter, shared by all its load parts (see {@link newIterationCounter}). */
+  counter: IterationCounter;
   /**
    * Told once when no scenario can start an iteration any more (their data files ran out with
    * ON_EXHAUSTED_STOP): the part's workload should end. That is the test run as asked, not an
@@ -33,11 +30,25 @@ export interface ScenarioTransportOptions {
 }
 
 /**
+ * A driver's count of its scenario iterations, shared by its load parts on every thread (a
+ * SharedArrayBuffer, so a worker thread's part adds to the same memory): slot 0 counts the picks
+ * claimed (indexes into the driver's one sequence of smooth weighted picks), slot 1 the iterations
+ * started ({{iteration}}: the iteration's number on the driver, from 0). The two differ only when a
+ * data file ran out on a part, which skips the picks of its scenarios.
+ */
+export type IterationCounter = BigInt64Array;
+
+/** A new {@link IterationCounter} at 0, for one driver's part of one test. */
+export function newIterationCounter(): IterationCounter {
+  return new BigInt64Array(new SharedArrayBuffer(2 * BigInt64Array.BYTES_PER_ELEMENT));
+}
+
+/**
  * Runs a scenario test's iterations as the executors' {@link Transport}: a "request" of the
- * executors is an iteration. Each iteration picks a scenario (smooth weighted round-robin, so the
- * mix is exact: a driver's threads take turns on one sequence of picks, thread t the picks t,
- * t + T, …, so a driver whose threads ran as many iterations as each other, ±1, ran a prefix of
- * the sequence), takes a row of its data file, and runs its steps in order through an
+ * executors is an iteration. Each iteration picks a scenario by smooth weighted round-robin: it
+ * claims the next index of the driver's one sequence of picks from the shared counter (Atomics),
+ * so whatever each thread ran, the iterations a driver started are the picks 0..K-1 and the mix is
+ * exact, each scenario within ±1 of its share. It takes a row of its data file, and runs its steps in order through an
  * {@link Exchange} (iteration.ts). `inFlight` counts iterations, so an open model's max_in_flight
  * caps iterations and its `dropped` counts iterations.
  *
@@ -46,13 +57,14 @@ export interface ScenarioTransportOptions {
  */
 export class ScenarioTransport implements Transport {
   private readonly flight = new InFlight();
-  private readonly weights: number[];
-  private picker: SmoothWeighted;
-  /** Picks of the driver's sequence to skip before this part's next one (the other threads' turns). */
-  private skip: number;
+  /** The driver's sequence of picks, computed here up to {@link position}. */
+  private readonly picker: SmoothWeighted;
+  /** The index of the next pick {@link picker} yields. */
+  private position = 0;
+  /** Scenarios whose data file ran out on this part: their picks are skipped. */
+  private readonly out = new Set<number>();
   private readonly requests: StepRequests;
   private readonly sleepers = new Set<() => void>();
-  private nextIteration: number;
   /** What every iteration of this transport shares. */
   private readonly context: IterationContext;
   private closed = false;
@@ -65,11 +77,8 @@ export class ScenarioTransport implements Transport {
     private readonly exchange: Exchange,
     recorder: ScenarioRecorder,
   ) {
-    this.weights = o.scenarios.map((s) => s.weight);
-    this.picker = new SmoothWeighted(this.weights);
+    this.picker = new SmoothWeighted(o.scenarios.map((s) => s.weight));
     this.requests = new StepRequests(o.scenarios, o.targetUrl);
-    this.nextIteration = o.iterations.first;
-    this.skip = o.iterations.first;
     this.context = {
       exchange,
       recorder,
@@ -121,10 +130,14 @@ export class ScenarioTransport implements Transport {
 
   /** The next iteration's scenario, row and number; undefined when none can start any more. */
   private start(): { scenario: CompiledScenario; row: Record<string, string> | undefined; iteration: number } | undefined {
+    const counter = this.o.counter;
     while (!this.over) {
-      for (; this.skip > 0; this.skip--) this.picker.next();
-      this.skip = this.o.iterations.step - 1;
+      // Picks claimed by the driver's other parts meanwhile are theirs: step over them.
+      const at = Number(Atomics.add(counter, 0, 1n));
+      for (; this.position < at; this.position++) this.picker.next();
+      this.position++;
       const scenario = this.o.scenarios[this.picker.next()]!;
+      if (this.out.has(scenario.index)) continue;
       let row: Record<string, string> | undefined;
       if (scenario.dataFile !== undefined) {
         const cursor = this.o.cursors.get(scenario.dataFile)!;
@@ -135,20 +148,18 @@ export class ScenarioTransport implements Transport {
         }
         row = rowRecord(cursor.table.columns, values);
       }
-      const iteration = this.nextIteration;
-      this.nextIteration += this.o.iterations.step;
-      return { scenario, row, iteration };
+      return { scenario, row, iteration: Number(Atomics.add(counter, 1, 1n)) };
     }
     return undefined;
   }
 
-  /** A data file ran out: its scenarios start no more iterations; when none is left, the part ends. */
+  /** A data file ran out: its scenarios start no more iterations here; when none is left, the part ends. */
   private exhausted(file: string): void {
-    for (const s of this.o.scenarios) if (s.dataFile === file) this.weights[s.index] = 0;
-    if (this.weights.every((w) => w === 0)) {
+    for (const s of this.o.scenarios) if (s.dataFile === file) this.out.add(s.index);
+    if (this.o.scenarios.every((s) => s.weight === 0 || this.out.has(s.index))) {
       this.over = true;
       this.o.ended();
-    } else this.picker = new SmoothWeighted(this.weights);
+    }
   }
 
   /** Waits `ms`, or until the transport closes. */
