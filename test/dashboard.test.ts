@@ -243,7 +243,7 @@ describe("web dashboard (real Chromium)", () => {
     expect(() => fleet.orchestrator.getReport(test.id)).toThrow(/does not exist/);
   }, 60_000);
 
-  it("a scenario test shows its per-step table live and in the report, and a latency chart per step whose steps are chosen", async () => {
+  it("a scenario test shows its per-step table live and in the report, and a latency chart per step whose steps are chosen; runs again in one click", async () => {
     // examples/api-smoke.yaml (ping → login → item → search), 4 iterations a second per driver for ~3 s.
     const smoke = readSpecFile(join(import.meta.dirname, "..", "examples", "api-smoke.yaml"), `${fleet.target!.url}/`).spec;
     smoke.name = "api smoke from the dashboard";
@@ -288,5 +288,16 @@ describe("web dashboard (real Chromium)", () => {
     expect(await page.locator("#chart-steps .u-title").textContent()).toBe("latency p50 per step (ms)");
     expect(await page.locator("#chart-steps .u-legend .u-series").count()).toBe(3);
     await page.screenshot({ path: join(shots, "report-steps.png"), fullPage: true });
+
+    // Run again: one click makes a new test of the same spec, started, and opens its live view.
+    await page.click("#rerun");
+    await page.waitForURL((url) => /#\/test\/[0-9a-f-]{36}$/.test(url.hash) && !url.hash.endsWith(test.id), { timeout: 10_000 });
+    const againId = new URL(page.url()).hash.split("/")[2]!;
+    const again = fleet.orchestrator.getTest(againId);
+    expect(again.spec).toEqual(fleet.orchestrator.getTest(test.id).spec);
+    expect(again.state).not.toBe(TestState.CREATED);
+    await page.waitForSelector("#live-steps #report-steps", { timeout: 10_000 });
+    await until(() => fleet.orchestrator.getTest(againId).state === TestState.COMPLETED, 20_000, "the run again's end");
+    expect(fleet.orchestrator.getReport(againId).total!.steps.map((s) => s.stats!.requests)).toEqual([24n, 24n, 24n, 24n]);
   }, 60_000);
 });

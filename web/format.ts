@@ -6,6 +6,18 @@ import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js"
 import { Verdict, type Outcome, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { isFailedStatus, percent } from "../metrics/outcome.js";
 
+/**
+ * Why a test cannot be run again from its stored spec (the dashboard's "Run again": CreateTest with
+ * the same spec, then StartTest), or undefined when it can: the orchestrator does not keep a data
+ * file's content past its test (test.proto TestSpec.data_files), so such a spec must come from its file.
+ */
+export function rerunBlocker(spec: TestSpec | undefined): string | undefined {
+  if (!spec) return "the test has no spec";
+  if (spec.dataFiles.length > 0)
+    return `its data files (${spec.dataFiles.map((f) => f.name).join(", ")}) are not kept after a test: run its spec file again (kannon test -f FILE)`;
+  return undefined;
+}
+
 /** A protobuf Timestamp (or anything shaped like one). */
 type Instant = { seconds: bigint; nanos: number };
 

@@ -8,12 +8,12 @@ import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { isEnded } from "../metrics/outcome.js";
-import { api } from "./client.js";
+import { api, showError } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
 import { Charts } from "./charts.js";
 import { StepChart } from "./step-chart.js";
 import { scenariosHtml, stepsHtml } from "./step-tables.js";
-import { driversReportHtml, duration, errorKindsHtml, esc, ms, msAt, numbersHtml, stateClass, verdictHtml, workloadName } from "./format.js";
+import { driversReportHtml, rerunBlocker, duration, errorKindsHtml, esc, ms, msAt, numbersHtml, stateClass, verdictHtml, workloadName } from "./format.js";
 
 const header = (t: Test) =>
   `<h2>${esc(t.spec?.name || "Test")} <small class="${stateClass(TestState[t.state]!, t.outcome)}" id="test-state">${TestState[t.state]}</small></h2>
@@ -94,7 +94,9 @@ function download(name: string, type: string, text: string): string {
 export async function reportPage(root: HTMLElement, id: string): Promise<void> {
   const [{ test }, { report }, intervals] = await Promise.all([api.getTest({ testId: id }), api.getReport({ testId: id }), allIntervals(api, id)]);
   const r = report as Report;
-  root.innerHTML = `${header(test!)}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>${stepsSection(r.total)}${errorKindsHtml(r.total)}`;
+  const blocker = rerunBlocker(test!.spec);
+  const rerun = `<p><button id="rerun"${blocker ? ` disabled title="${esc(blocker)}"` : ' title="a new test with the same spec, started now"'}>Run again</button>${blocker ? ` <span class="muted" id="rerun-why">cannot run again here: ${esc(blocker)}</span>` : ""}</p>`;
+  root.innerHTML = `${header(test!)}${rerun}<h3>Report${r.partial ? " (partial)" : ""}</h3><div class="kv" id="report-total">${numbersHtml(r.total)}</div>${stepsSection(r.total)}${errorKindsHtml(r.total)}`;
   const charts = chartsOf(root, test);
   for (const s of r.intervals) charts.add(s);
   root.insertAdjacentHTML(
@@ -105,4 +107,19 @@ export async function reportPage(root: HTMLElement, id: string): Promise<void> {
        (or <code>kannon report ${esc(id)} --api ${esc(location.origin)} --format html</code>) · <a id="compare-with" href="#/compare/${esc(id)}">compare with another run</a></p>
      <h3>Drivers</h3>${driversReportHtml(r)}`,
   );
+  const button = document.getElementById("rerun") as HTMLButtonElement;
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    void runAgain(test!).catch((err) => {
+      button.disabled = false;
+      showError(err);
+    });
+  });
+}
+
+/** Creates a test with `t`'s spec, starts it, and opens its live view. */
+async function runAgain(t: Test): Promise<void> {
+  const { test: again } = await api.createTest({ spec: t.spec });
+  await api.startTest({ testId: again!.id });
+  location.hash = `#/test/${again!.id}`;
 }
