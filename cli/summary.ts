@@ -104,7 +104,8 @@ export function formatReport(report: Report, failedThresholds: readonly string[]
         `p50 ${ms(s.latency?.p50Us ?? 0n)}, p99 ${ms(s.latency?.p99Us ?? 0n)}` +
         (many || d.lateStart ? `, start skew ${ms(d.startSkewUs)}` : "") +
         (d.lateStart ? " (LATE START)" : "") +
-        (d.message ? ` — ${d.message}` : ""),
+        (d.message ? ` — ${d.message}` : "") +
+        d.dataExhausted.map((f) => ` — data file "${f}" ran out (on_exhausted: stop), its scenarios stopped there`).join(""),
     );
   }
   return lines.join("\n");

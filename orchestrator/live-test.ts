@@ -100,7 +100,7 @@ export class LiveTest {
     this.cumulative = new RunAccumulator(this.layout);
     this.thresholds = new ThresholdJudge(test.spec ?? create(TestSpecSchema), this.layout, this.intervalMs);
     for (const id of test.driverIds)
-      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", skewUs: undefined, totals: new RunAccumulator(this.layout), covered: [] });
+      this.drivers.set(id, { id, lastSeq: -1, finished: false, lost: false, message: "", dataExhausted: [], skewUs: undefined, totals: new RunAccumulator(this.layout), covered: [] });
   }
 
   /** How many intervals have been emitted. */
@@ -173,6 +173,7 @@ export class LiveTest {
       d.finished = true;
       d.lost = false;
       d.message = m.error;
+      d.dataExhausted = [...m.dataExhausted];
     }
     if (wasBehind && !this.isBehind(d) && this.behind > 0) this.behind--;
     if (this.test.state === TestState.STARTING && hasData) this.setState(TestState.RUNNING);

@@ -19,6 +19,8 @@ export interface DriverProgressState {
   finished: boolean;
   lost: boolean;
   message: string;
+  /** Data files whose rows ran out on the driver (its final message's data_exhausted): a note, not a failure. */
+  dataExhausted: string[];
   skewUs: bigint | undefined;
   /** Everything it delivered, merged (per step too, for a scenario test). */
   totals: RunAccumulator;
@@ -40,6 +42,7 @@ export function driverReports(drivers: Iterable<DriverProgressState>, startAtMs:
       lateStart: (d.skewUs ?? 0n) > LATE_START_US,
       finished: d.finished,
       message: d.message,
+      dataExhausted: d.dataExhausted,
       coveredIntervals: d.covered.map(([first, last]) => create(IntervalRangeSchema, { first, last })),
       ...(clock ? { clock } : {}),
     });

@@ -21,6 +21,7 @@ import type { Report, Stats, StepStats } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import type { TargetCounts } from "../target/target.js";
 import type { WatchTestResponse } from "../gen/kannon/v1/orchestrator_pb.js";
+import { formatReport } from "../cli/summary.js";
 import { status200, tokenFlowSteps } from "./flow-steps.js";
 import { rpcError, runToEnd, spec, type OrchestratorClient } from "./helpers.js";
 
@@ -184,6 +185,19 @@ async function rowsUsedOnce(fleet: FlowFleet): Promise<void> {
   expect(Object.values(counts.byRow).every((n) => n === 1), JSON.stringify(counts.byRow)).toBe(true);
   expect(report.total!.requests).toBe(BigInt(rows));
   for (const d of report.drivers) expect(iterationsOf(d.stats!, "rows"), d.driverId).toBe(rows / fleet.driverIds.length);
+  // Every driver ran out of its rows (on_exhausted stop) and stopped there: the test as asked, so
+  // the report is complete, not partial, and says which files ran out where.
+  expect(report.state).toBe(TestState.COMPLETED);
+  expect(report.partial).toBe(false);
+  expect(report.message).toBe("");
+  for (const d of report.drivers) {
+    expect(d.dataExhausted, d.driverId).toEqual(["users"]);
+    expect(d.message, d.driverId).toBe("");
+  }
+  const summary = formatReport(report);
+  for (const id of fleet.driverIds) expect(summary).toContain(`${id}: `);
+  expect(summary.match(/data file "users" ran out \(on_exhausted: stop\)/g)).toHaveLength(fleet.driverIds.length);
+  expect(summary).not.toContain("partial");
 }
 
 /**

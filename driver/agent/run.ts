@@ -60,6 +60,8 @@ export class TestRun {
   /** Intervals that could not be delivered (buffer full, or retried for too long). */
   private undelivered = 0;
   private stopReason = "";
+  /** Data files whose rows ran out on one of the parts (the final message's data_exhausted). */
+  private readonly exhausted = new Set<string>();
   private started = false;
   /** Set when the driver shuts down for good: undelivered metrics are not retried any more. */
   private abandoned = false;
@@ -75,10 +77,12 @@ export class TestRun {
     const partOptions = { spec, share: { ...this.share }, onSample: o.onSample, transport: o.transport, data: o.data };
     const withId = { ...partOptions, driverId: o.driverId };
     this.parts = o.parts ? o.parts(withId) : [new InlineLoadPart({ ...withId, thread: { index: 0, count: 1 } })];
-    for (const part of this.parts)
+    for (const part of this.parts) {
       part.onHalt = (reason) => {
         this.stopReason ||= `driver ${this.o.driverId}: ${reason}`;
       };
+      part.onDataExhausted = (file) => void this.exhausted.add(file);
+    }
   }
 
   /**
@@ -180,6 +184,7 @@ export class TestRun {
         final,
         startSkewUs: skewUs,
         error: final ? this.finalError(error) : error,
+        dataExhausted: final ? [...this.exhausted].sort() : [],
         steps: (s.steps ?? []).map((st) => ({
           stepIndex: st.stepIndex,
           ...requestFields(st.counts),

@@ -37,6 +37,7 @@ port.on("message", (m: ToThread) => {
       parts.set(m.runId, entry);
       part.onHalt = (reason) => post({ type: "halt", runId: m.runId, reason });
       part.onStarted = (startedMs) => post({ type: "started", runId: m.runId, startedMs });
+      part.onDataExhausted = (file) => post({ type: "exhausted", runId: m.runId, file });
       // Warm up with this test's request shape while there is time (never within 100 ms of the start).
       const budgetMs = Math.min(200, m.startAtMs - nowMs() - 100);
       (budgetMs > 20 ? warmUp(spec, m.transport, budgetMs).catch(() => undefined) : Promise.resolve())

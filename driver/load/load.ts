@@ -92,6 +92,8 @@ export interface LoadPart {
   onHalt: (reason: string) => void;
   /** Called once the part passed the start instant and starts sending (epoch ms). */
   onStarted: (startedMs: number) => void;
+  /** Called once per data file whose rows ran out on this part (a scenario test; MetricsMessage.data_exhausted). */
+  onDataExhausted: (file: string) => void;
   /** Ignores late completions from now on and frees the part's resources. */
   close(): void;
 }
@@ -106,6 +108,7 @@ export class InlineLoadPart implements LoadPart {
   private readonly share: Share;
   onHalt: (reason: string) => void = () => undefined;
   onStarted: (startedMs: number) => void = () => undefined;
+  onDataExhausted: (file: string) => void = () => undefined;
 
   constructor(private readonly o: LoadPartOptions) {
     const scheduled = o.spec.workload.case !== "avalanche";
@@ -141,6 +144,7 @@ export class InlineLoadPart implements LoadPart {
           pipelining,
           scheduled: workload.case !== "avalanche",
           ended: () => ended.abort(),
+          exhausted: (file) => this.onDataExhausted(file),
         })
       : createTransport(
           {

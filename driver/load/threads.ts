@@ -50,6 +50,7 @@ export type FromThread =
   | { type: "done"; runId: number; startedMs: number | undefined }
   | { type: "failed"; runId: number; message: string }
   | { type: "halt"; runId: number; reason: string }
+  | { type: "exhausted"; runId: number; file: string }
   | { type: "snapshot"; runId: number; takeId: number; snapshot: IntervalSnapshot; samples: number[] }
   | { type: "heap"; heapId: number; usedBytes: number };
 
@@ -121,6 +122,7 @@ class WorkerLoadPart implements LoadPart {
   private closed = false;
   onHalt: (reason: string) => void = () => undefined;
   onStarted: (startedMs: number) => void = () => undefined;
+  onDataExhausted: (file: string) => void = () => undefined;
 
   constructor(
     private readonly thread: LoadThread,
@@ -140,6 +142,9 @@ class WorkerLoadPart implements LoadPart {
         break;
       case "halt":
         this.onHalt(m.reason);
+        break;
+      case "exhausted":
+        this.onDataExhausted(m.file);
         break;
       case "done":
         this.finish?.resolve(m.startedMs);

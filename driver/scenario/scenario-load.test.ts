@@ -395,6 +395,7 @@ describe("scenario load parts against the flow API", () => {
       pipelining: 1,
       scheduled: false,
       ended: () => undefined,
+      exhausted: () => undefined,
     });
     expect(transport).toBeInstanceOf(FastTransport);
     await transport.close(true);

@@ -65,6 +65,8 @@ export interface ScenarioLoadOptions {
   scheduled: boolean;
   /** Told when no scenario can start an iteration any more (ScenarioTransportOptions.ended). */
   ended: () => void;
+  /** Told once per data file whose rows ran out on this part (ScenarioTransportOptions.exhausted). */
+  exhausted: (file: string) => void;
 }
 
 /** Most connections per origin an open model's iterations use when the spec sets no max_in_flight. */
@@ -112,6 +114,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
       driverId: o.driverId,
       counter: o.counter,
       ended: o.ended,
+      exhausted: o.exhausted,
     },
     exchange,
     o.recorder,

@@ -24,9 +24,11 @@ export interface ScenarioTransportOptions {
   /**
    * Told once when no scenario can start an iteration any more (their data files ran out with
    * ON_EXHAUSTED_STOP): the part's workload should end. That is the test run as asked, not an
-   * error: the final message carries none, and the iteration counts show where the rows ended.
+   * error: the final message carries none, only the file in data_exhausted ({@link exhausted}).
    */
   ended: () => void;
+  /** Told once per data file whose rows ran out on this part (MetricsMessage.data_exhausted). */
+  exhausted: (file: string) => void;
 }
 
 /**
@@ -156,6 +158,7 @@ export class ScenarioTransport implements Transport {
   /** A data file ran out: its scenarios start no more iterations here; when none is left, the part ends. */
   private exhausted(file: string): void {
     for (const s of this.o.scenarios) if (s.dataFile === file) this.out.add(s.index);
+    this.o.exhausted(file);
     if (this.o.scenarios.every((s) => s.weight === 0 || this.out.has(s.index))) {
       this.over = true;
       this.o.ended();

@@ -97,7 +97,7 @@ class TriggerMessage(_message.Message):
     def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricsMessage(_message.Message):
-    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram", "steps", "scenarios")
+    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram", "steps", "scenarios", "data_exhausted")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class MetricsMessage(_message.Message):
     FAILED_LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SCENARIOS_FIELD_NUMBER: _ClassVar[int]
+    DATA_EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     driver_id: str
     seq: int
@@ -152,7 +153,8 @@ class MetricsMessage(_message.Message):
     failed_latency_histogram: bytes
     steps: _containers.RepeatedCompositeFieldContainer[StepMetrics]
     scenarios: _containers.RepeatedCompositeFieldContainer[ScenarioMetrics]
-    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ..., steps: _Optional[_Iterable[_Union[StepMetrics, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioMetrics, _Mapping]]] = ...) -> None: ...
+    data_exhausted: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ..., steps: _Optional[_Iterable[_Union[StepMetrics, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioMetrics, _Mapping]]] = ..., data_exhausted: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StepMetrics(_message.Message):
     __slots__ = ("step_index", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "failed_latency_histogram", "service_time_histogram", "checks", "capture_missing", "aborted_iterations")

@@ -131,7 +131,7 @@ class IntervalRange(_message.Message):
     def __init__(self, first: _Optional[int] = ..., last: _Optional[int] = ...) -> None: ...
 
 class DriverReport(_message.Message):
-    __slots__ = ("driver_id", "stats", "start_skew_us", "late_start", "finished", "message", "covered_intervals", "clock")
+    __slots__ = ("driver_id", "stats", "start_skew_us", "late_start", "finished", "message", "covered_intervals", "clock", "data_exhausted")
     DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     START_SKEW_US_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,7 @@ class DriverReport(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     COVERED_INTERVALS_FIELD_NUMBER: _ClassVar[int]
     CLOCK_FIELD_NUMBER: _ClassVar[int]
+    DATA_EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
     driver_id: str
     stats: Stats
     start_skew_us: int
@@ -148,7 +149,8 @@ class DriverReport(_message.Message):
     message: str
     covered_intervals: _containers.RepeatedCompositeFieldContainer[IntervalRange]
     clock: _driver_pb2.ClockOffset
-    def __init__(self, driver_id: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., start_skew_us: _Optional[int] = ..., late_start: _Optional[bool] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., covered_intervals: _Optional[_Iterable[_Union[IntervalRange, _Mapping]]] = ..., clock: _Optional[_Union[_driver_pb2.ClockOffset, _Mapping]] = ...) -> None: ...
+    data_exhausted: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, driver_id: _Optional[str] = ..., stats: _Optional[_Union[Stats, _Mapping]] = ..., start_skew_us: _Optional[int] = ..., late_start: _Optional[bool] = ..., finished: _Optional[bool] = ..., message: _Optional[str] = ..., covered_intervals: _Optional[_Iterable[_Union[IntervalRange, _Mapping]]] = ..., clock: _Optional[_Union[_driver_pb2.ClockOffset, _Mapping]] = ..., data_exhausted: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Report(_message.Message):
     __slots__ = ("test_id", "state", "partial", "message", "start_at", "ended_at", "total", "drivers", "intervals", "fleet_start_skew_us", "spec", "interval_step", "interval_count", "outcome")
