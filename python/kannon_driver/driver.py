@@ -103,10 +103,14 @@ class Driver:
             m.probe_sent_at.CopyFrom(self._probe[0])
             m.probe_received_at.CopyFrom(self._probe[1])
             self._probe = None
+        await self._send("heartbeat", m, "heartbeat failed")
+
+    async def _send(self, topic: str, m, failed: str) -> None:
+        """Publishes `m` keyed by this driver's id; a failure is logged as `failed`."""
         try:
-            await self.bus.publish("heartbeat", self.id, m.SerializeToString())
+            await self.bus.publish(topic, self.id, m.SerializeToString())
         except Exception as err:  # noqa: BLE001
-            self.log(f"driver {self.id}: heartbeat failed: {err!r}")
+            self.log(f"driver {self.id}: {failed}: {err!r}")
 
     async def _heartbeats(self) -> None:
         loop = asyncio.get_running_loop()
@@ -119,10 +123,7 @@ class Driver:
     async def _refuse(self, test_id: str, error: str, attempt: int) -> None:
         """An empty final message: this driver will not (or can no longer) run the test."""
         m = bus_pb2.MetricsMessage(test_id=test_id, driver_id=self.id, final=True, error=error, attempt=attempt)
-        try:
-            await self.bus.publish("metrics", self.id, m.SerializeToString())
-        except Exception as err:  # noqa: BLE001
-            self.log(f"driver {self.id}: could not report refusal of {test_id}: {err!r}")
+        await self._send("metrics", m, f"could not report refusal of {test_id}")
 
     def _publisher(self, attempt: int):
         """Publishes a run's metrics, marked with its start attempt."""
@@ -207,14 +208,7 @@ class Driver:
                 error = f"driver {self.id} cannot run the test: {err}"
         config = entry.config
         m = bus_pb2.DataReadyMessage(test_id=config.test_id, driver_id=self.id, attempt=config.attempt, rows=rows, error=error)
-
-        async def confirm() -> None:
-            try:
-                await self.bus.publish("data_ready", self.id, m.SerializeToString())
-            except Exception as err:  # noqa: BLE001
-                self.log(f"driver {self.id}: could not confirm its data of {config.test_id}: {err!r}")
-
-        self._spawn(confirm())
+        self._spawn(self._send("data_ready", m, f"could not confirm its data of {config.test_id}"))
 
     def _arm(self, entry: _Armed, ms: int) -> None:
         """Drops an armed test that gets no trigger within `ms`."""
@@ -361,7 +355,4 @@ class Driver:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         leave = bus_pb2.RegisterMessage(driver_id=self.id, instance_id=self.instance_id, leaving=True, sent_at=timestamp_at(now_ms()))
-        try:
-            await self.bus.publish("register", self.id, leave.SerializeToString())
-        except Exception as err:  # noqa: BLE001
-            self.log(f"driver {self.id}: could not announce leaving: {err!r}")
+        await self._send("register", leave, "could not announce leaving")
