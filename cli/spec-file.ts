@@ -1,13 +1,14 @@
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { DataFile } from "../gen/kannon/v1/scenario_pb.js";
-import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { UsageError } from "./args.js";
 import { checkUrl } from "./spec-args.js";
-import { dataFilesOf, scenariosOf } from "./spec-scenarios.js";
+import { specOfDocument } from "./spec-document.js";
+import type { Bad, ReadData } from "./spec-scenarios.js";
+import { MAX_DATA_BYTES } from "../scenario/data.js";
 import { plural } from "./summary.js";
 
 /** A test spec file's content: the spec, and the thresholds it lists. */
@@ -16,8 +17,6 @@ export interface SpecFile {
   thresholds: string[];
 }
 
-/** TestSpec's fields by their proto JSON name and their proto name. */
-const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name] as const, [f.name, f.name] as const]));
 
 /**
  * Reads a test spec from a YAML or JSON file: the TestSpec fields by their proto JSON names
@@ -46,51 +45,9 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "";
     throw new UsageError(`-f ${path}: not YAML or JSON${where}: ${(err as Error).message.split("\n")[0]}`);
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`-f ${path}: expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
-  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, ...fields } = doc as Record<string, unknown>;
   const problems: FieldProblem[] = [];
-  const bad = (field: string, problem: string) => problems.push({ field, problem });
-  const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
-  if (dataFiles !== undefined && data_files !== undefined) bad("spec.data_files", "is given twice (dataFiles and data_files): keep one");
-  const scenarios = scenariosOf(rawScenarios, bad);
-  const files = dataFilesOf(dataFiles ?? data_files, dirname(path), bad);
-  let thresholds: string[] = [];
-  if (rawThresholds !== undefined) {
-    if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
-    else thresholds = rawThresholds as string[];
-  }
-  if (abort !== undefined && typeof abort !== "boolean") problems.push({ field: "spec.abort_on_fail", problem: "(abort) must be true or false" });
-  const known: Record<string, JsonValue> = {};
-  for (const [key, value] of Object.entries(fields)) {
-    const name = FIELDS.get(key);
-    if (!name) {
-      problems.push({ field: `spec.${key}`, problem: "is not a TestSpec field" });
-      continue;
-    }
-    try {
-      fromJson(TestSpecSchema, { [key]: value as JsonValue });
-      known[key] = value as JsonValue;
-    } catch (err) {
-      problems.push({ field: `spec.${name}`, problem: `cannot be read: ${String((err as Error).message).replace(/^cannot decode [^:]*: /, "")}` });
-    }
-  }
-  let spec: TestSpec | undefined;
-  try {
-    spec = fromJson(TestSpecSchema, known);
-  } catch (err) {
-    problems.push({ field: "spec", problem: (err as Error).message });
-  }
-  if (spec && !spec.targetUrl && defaultUrl) spec.targetUrl = defaultUrl;
-  if (spec) {
-    spec.scenarios = scenarios;
-    spec.dataFiles = files;
-    spec.thresholds = thresholds;
-    if (abort === true) spec.abortOnFail = true;
-  }
-  if (spec && body) {
-    spec.body = body.bytes;
-    if (body.json && !Object.keys(spec.headers).some((h) => h.toLowerCase() === "content-type")) spec.headers["content-type"] = "application/json";
-  }
+  const spec = specOfDocument(doc, fileReader(dirname(path)), problems, defaultUrl);
+  const files = spec?.dataFiles ?? [];
   // What the orchestrator would refuse too, except for fields already named as unreadable.
   const named = problems.map((p) => p.field);
   const url = spec?.targetUrl ? urlProblem(spec.targetUrl) : undefined;
@@ -102,7 +59,7 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
         .map((p) => withSource(p, files)),
     );
   if (problems.length > 0) throw new UsageError(`-f ${path}: ${plural(problems.length, "problem")}: ${describeProblems(problems)}`);
-  return { spec: spec!, thresholds };
+  return { spec: spec!, thresholds: spec!.thresholds };
 }
 
 /** A problem in the rows of a data file read from a path names the file too. */
@@ -112,25 +69,25 @@ function withSource(p: FieldProblem, files: readonly DataFile[]): FieldProblem {
   return source ? { field: p.field, problem: `${p.problem} (in ${source})` } : p;
 }
 
-/**
- * The request body of a spec file (see {@link readSpecFile}); problems are added to `problems`.
- * The proto's `body` is bytes, which proto JSON writes in base64; a file says `bodyBase64` for that.
- */
-function bodyOf(body: unknown, base64: unknown, problems: FieldProblem[]): { bytes: Uint8Array; json: boolean } | undefined {
-  if (body !== undefined && body !== null && base64 !== undefined) {
-    problems.push({ field: "spec.body", problem: "and bodyBase64 are both given: keep one" });
-    return undefined;
-  }
-  if (base64 !== undefined && base64 !== null) {
-    if (typeof base64 !== "string" || !/^[A-Za-z0-9+/\s]*={0,2}$/.test(base64)) {
-      problems.push({ field: "spec.bodyBase64", problem: "must be base64 text (for a text body, write body: '...')" });
-      return undefined;
+/** Reads a spec file's data file paths relative to `baseDir` (the spec file's folder). */
+export const fileReader =
+  (baseDir: string): ReadData =>
+  (file, at, bad) =>
+    readData(resolve(baseDir, file), at, bad);
+
+/** A data file's text; a file over the per-test limit is refused before it is read. */
+function readData(file: string, at: string, bad: Bad): string {
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_DATA_BYTES) {
+      bad(at, `"${file}" holds ${size} bytes, above the limit of ${MAX_DATA_BYTES} bytes (200 MB) per test`);
+      return "";
     }
-    return { bytes: new Uint8Array(Buffer.from(base64, "base64")), json: false };
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    bad(at, `cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return "";
   }
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === "string") return { bytes: new TextEncoder().encode(body), json: false };
-  return { bytes: new TextEncoder().encode(JSON.stringify(body)), json: true };
 }
 
 /** A target URL without its scheme (`localhost:8080`), with the fix, as a problem of `spec.target_url`. */

@@ -7,6 +7,7 @@ import { CaptureMissing, DataFormat, DataOrder, DataSplit, HeaderOp, JsonPathOp,
 import { usageMessage } from "../test/usage-message.js";
 import { readSpecFile } from "./spec-file.js";
 import { dataFilesOf, scenariosOf, type Bad } from "./spec-scenarios.js";
+import { fileReader } from "./spec-file.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -151,7 +152,7 @@ describe("data files in a spec file", () => {
   it("read a path relative to the spec file (name and format from it), or take inline content; enums by short or proto name", async () => {
     await writeFile(join(dir, "users.csv"), "user,item\nann,1\nbob,2\n");
     const { value, problems } = mapped(
-      (v, bad) => dataFilesOf(v, dir, bad),
+      (v, bad) => dataFilesOf(v, fileReader(dir), bad),
       `
 - path: users.csv
   order: shuffle
@@ -171,7 +172,7 @@ describe("data files in a spec file", () => {
 
   it("name a missing file, both or neither of path and content, and a bad enum", () => {
     const { problems } = mapped(
-      (v, bad) => dataFilesOf(v, dir, bad),
+      (v, bad) => dataFilesOf(v, fileReader(dir), bad),
       `
 - { name: gone, path: nope.csv }
 - { name: both, path: users.csv, content: "a\\n1" }

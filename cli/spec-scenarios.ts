@@ -3,12 +3,11 @@
  * of them and mapped to scenario.proto (docs/test-spec.md#scenarios): a status check as
  * `status: [200, "200-299", "2xx"]`, a JSONPath check as `json_path: {path, op, value}`, think time
  * as `200ms` or `{min: 100ms, max: 300ms}`, a body mapping as its JSON, a data file's `path` read
- * (relative to the spec file) into its content. Keys in camelCase or snake_case; every problem is
+ * (relative to the spec file) into its content by the reader it is given (browser-safe: no Node
+ * import; cli/spec-file.ts reads files). Keys in camelCase or snake_case; every problem is
  * named with the field path the orchestrator's validation uses (`spec.scenarios[0].steps[1].url`).
  */
 import { create } from "@bufbuild/protobuf";
-import { readFileSync, statSync } from "node:fs";
-import { basename, extname, resolve } from "node:path";
 import {
   CaptureMissing,
   CaptureSchema,
@@ -32,7 +31,6 @@ import {
   type StatusRange,
   type ThinkTime,
 } from "../gen/kannon/v1/scenario_pb.js";
-import { MAX_DATA_BYTES } from "../scenario/data.js";
 import { durationProblem, parseDurationMs } from "./args.js";
 
 /** Records one problem of a field. */
@@ -261,12 +259,19 @@ function statusOf(raw: unknown, at: string, bad: Bad): { codes: number[]; ranges
 
 const FORMAT_OF_EXTENSION: Record<string, DataFormat> = { ".csv": DataFormat.CSV, ".jsonl": DataFormat.JSON_LINES, ".ndjson": DataFormat.JSON_LINES };
 
+/** Reads a data file's `path` as the spec names it; reports a problem with `bad(at, …)` and returns "" when it cannot. */
+export type ReadData = (path: string, at: string, bad: Bad) => string;
+
+/** A path's last part and its extension (".csv"), without node:path. */
+const fileName = (path: string) => path.split(/[\\/]/).pop() ?? "";
+const extensionOf = (path: string) => /\.[^.]*$/.exec(fileName(path))?.[0] ?? "";
+
 /**
- * The data files of a spec file: inline `content`, or a `path` read relative to `baseDir` (the spec
- * file's folder; `source` keeps the path as written). A file named by path defaults its `name` to
+ * The data files of a spec file: inline `content`, or a `path` read by `read` (the CLI reads it
+ * relative to the spec file; `source` keeps the path as written). A file named by path defaults its `name` to
  * the file name without extension and its `format` to its extension's (.csv, .jsonl, .ndjson).
  */
-export function dataFilesOf(value: unknown, baseDir: string, bad: Bad): DataFile[] {
+export function dataFilesOf(value: unknown, read: ReadData, bad: Bad): DataFile[] {
   return list(value, "spec.data_files", bad).map((raw, i) => {
     const at = `spec.data_files[${i}]`;
     const d = mapping(raw, at, ["name", "format", "content", "path", "order", "split", "on_exhausted"], bad) ?? {};
@@ -274,14 +279,14 @@ export function dataFilesOf(value: unknown, baseDir: string, bad: Bad): DataFile
     let content = text(d.content, `${at}.content`, bad);
     if (path && d.content !== undefined) bad(at, "has both content and path: give one");
     else if (!path && d.content === undefined) bad(at, "needs its rows: content (inline) or path (a file, relative to the spec file)");
-    else if (path) content = readData(resolve(baseDir, path), `${at}.path`, bad);
-    const ext = extname(path).toLowerCase();
+    else if (path) content = read(path, `${at}.path`, bad);
+    const ext = extensionOf(path).toLowerCase();
     const format =
       choice(d.format, `${at}.format`, bad, "DATA_FORMAT_", { CSV: DataFormat.CSV, JSONL: DataFormat.JSON_LINES, JSON_LINES: DataFormat.JSON_LINES, NDJSON: DataFormat.JSON_LINES }) ??
       (d.format === undefined ? FORMAT_OF_EXTENSION[ext] : undefined) ??
       DataFormat.UNSPECIFIED;
     return create(DataFileSchema, {
-      name: d.name === undefined && path ? basename(path, extname(path)) : text(d.name, `${at}.name`, bad),
+      name: d.name === undefined && path ? fileName(path).slice(0, fileName(path).length - extensionOf(path).length) : text(d.name, `${at}.name`, bad),
       format,
       content,
       order: choice(d.order, `${at}.order`, bad, "DATA_ORDER_", { SEQUENTIAL: DataOrder.SEQUENTIAL, RANDOM: DataOrder.RANDOM, SHUFFLE: DataOrder.SHUFFLE }) ?? DataOrder.UNSPECIFIED,
@@ -290,19 +295,4 @@ export function dataFilesOf(value: unknown, baseDir: string, bad: Bad): DataFile
       source: path,
     });
   });
-}
-
-/** A data file's text; a file over the per-test limit is refused before it is read. */
-function readData(file: string, at: string, bad: Bad): string {
-  try {
-    const size = statSync(file).size;
-    if (size > MAX_DATA_BYTES) {
-      bad(at, `"${file}" holds ${size} bytes, above the limit of ${MAX_DATA_BYTES} bytes (200 MB) per test`);
-      return "";
-    }
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    bad(at, `cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    return "";
-  }
 }
