@@ -76,10 +76,11 @@ export const runCommand: Command = {
     try {
       const client = createClient(OrchestratorService, createConnectTransport({ baseUrl: fleet.server.url, httpVersion: "1.1" }));
       const spec = withJudging(specOf({ ...values, drivers: values.file ? undefined : String(drivers) }, `${fleet.target!.url}/ping`, ["drivers"]).spec, values);
-      console.log(
-        `kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${plural(drivers, "driver")} ` +
-          `(in-process bus; each driver's load on ${threads === 1 ? "a worker thread" : `${threads} worker threads`})`,
-      );
+      // An avalanche runs on one thread per connection at most (driver/load/load.ts).
+      const { loadThreadsFor } = await import("../driver/load/load.js");
+      const used = loadThreadsFor(spec, threads);
+      const load = threads === 1 ? "a worker thread" : `${threads} worker threads${used < threads ? `, ${used} for this test (one per connection at most)` : ""}`;
+      console.log(`kannon: orchestrator at ${fleet.server.url}, target at ${fleet.target!.url}, ${plural(drivers, "driver")} (in-process bus; each driver's load on ${load})`);
       const outcome = await runTest(client, spec, (l) => console.log(l));
       writeOut(values.out, outcomeJson(outcome));
       const id = outcome.report.testId;

@@ -150,6 +150,11 @@ describe("the kannon command", () => {
     expect(out).toMatch(/requests: 2000\s/);
     expect(out).toContain("status: 200×2000");
     expect(out).toMatch(/driver-1: 1000 requests/);
+    // Fewer connections than threads: the avalanche runs on one thread per connection, and sends every request.
+    const few = await kannon(["run", "--drivers", "1", "--threads", "2", "--concurrency", "1", "--requests", "3"]);
+    expect(few.code, few.out).toBe(0);
+    expect(few.out).toContain("1 driver (in-process bus; each driver's load on 2 worker threads, 1 for this test (one per connection at most))");
+    expect(few.out).toMatch(/requests: 3\s/);
     expect(out).toMatch(/driver-2: 1000 requests/);
   });
 
