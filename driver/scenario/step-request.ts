@@ -21,6 +21,8 @@ export class StepRequests {
   readonly origins: URL[];
   private readonly prepared: Prepared[] = [];
   private readonly base: string;
+  /** Rendered URL texts seen so far: their URL, or null when not an http(s) URL. */
+  private readonly resolved = new Map<string, URL | null>();
 
   constructor(scenarios: readonly CompiledScenario[], targetUrl: URL) {
     this.base = targetUrl.origin;
@@ -44,6 +46,16 @@ export class StepRequests {
    * target's origin whatever it holds: `//host/x` rendered from `/{{var}}/x` stays a path there.
    */
   private resolve(text: string): URL | undefined {
+    let url = this.resolved.get(text);
+    if (url === undefined) {
+      url = this.parse(text) ?? null;
+      // A rendered URL repeats (the rows' values repeat): parsed once (bounded). The URLs are never modified.
+      if (this.resolved.size < 1024) this.resolved.set(text, url);
+    }
+    return url ?? undefined;
+  }
+
+  private parse(text: string): URL | undefined {
     try {
       const url = text.startsWith("/") ? new URL(this.base + text) : new URL(text);
       return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;

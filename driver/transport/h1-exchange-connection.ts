@@ -161,8 +161,11 @@ export class H1ExchangeConnection implements H1Events {
   }
 
   body(buf: Buffer, start: number, end: number): void {
-    // The parser may reuse `buf`: a copy.
-    this.chunks?.push(Buffer.from(buf.subarray(start, end)));
+    if (this.chunks === undefined) return;
+    // The parser may reuse `buf`: a copy (one allocation).
+    const copy = Buffer.allocUnsafe(end - start);
+    buf.copy(copy, 0, start, end);
+    this.chunks.push(copy);
   }
 
   response(status: number, bytes: number, closeAfter: boolean): boolean {

@@ -8,9 +8,9 @@
  * build it exactly (then undici sends it).
  */
 export function buildRequest(url: URL, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined): Buffer | undefined {
-  if (url.protocol !== "http:" || url.username || url.password) return undefined;
-  if (!TOKEN.test(method)) return undefined;
-  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  const target = targetOf(url);
+  if (target === undefined || !TOKEN.test(method)) return undefined;
+  let head = `${method} ${target.path} HTTP/1.1\r\n`;
   let host = false;
   for (const name in headers) {
     const value = headers[name]!;
@@ -19,7 +19,7 @@ export function buildRequest(url: URL, method: string, headers: Record<string, s
     if (lower === "host") host = true;
     head += `${name}: ${value}\r\n`;
   }
-  if (!host) head += `host: ${url.host}\r\n`;
+  if (!host) head += `host: ${target.host}\r\n`;
   const length = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.length;
   if (length > 0 || method === "POST" || method === "PUT" || method === "PATCH") head += `content-length: ${length}\r\n`;
   head += "\r\n";
@@ -29,6 +29,30 @@ export function buildRequest(url: URL, method: string, headers: Record<string, s
   if (typeof body === "string") bytes.write(body, at, "utf8");
   else if (body !== undefined) bytes.set(body, at);
   return bytes;
+}
+
+/** What the request needs of a URL: its request target (path and query) and its host. */
+interface Target {
+  path: string;
+  host: string;
+}
+
+/**
+ * URLs seen so far by their href: their {@link Target}, or null when the fast path does not send
+ * to them. A scenario's URLs repeat, and the URL getters for the path, the query and the host cost
+ * about as much as building the rest of the request (bounded).
+ */
+const targets = new Map<string, Target | null>();
+
+/** `url`'s request target and host, or undefined when it is not plain `http:` without credentials. */
+function targetOf(url: URL): Target | undefined {
+  const href = url.href;
+  let t = targets.get(href);
+  if (t === undefined) {
+    t = url.protocol !== "http:" || url.username || url.password ? null : { path: `${url.pathname}${url.search}`, host: url.host };
+    if (targets.size < 1024) targets.set(href, t);
+  }
+  return t ?? undefined;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
