@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
 import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
@@ -31,23 +31,26 @@ const histogramOf = (us: number[]) => {
 /** 50 samples from `base` µs up. */
 const fifty = (base: number) => Array.from({ length: 50 }, (_, i) => base + i * 10);
 
-describe("thresholds through the API", () => {
-  let dir: string;
-  let transport: ReturnType<typeof createMemoryTransport>;
-  let o: Orchestrator | undefined;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "kannon-thresholds-api-"));
-    transport = createMemoryTransport();
-  });
-  afterEach(async () => {
-    await o?.close();
-    o = undefined;
-    await transport.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+/** Closes what a test opened (an orchestrator, its in-process bus, its directory), last opened first. */
+const opened: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close();
+});
 
+/** An orchestrator over a fresh in-process bus in a temporary directory. */
+async function orchestrator(): Promise<{ o: Orchestrator; transport: ReturnType<typeof createMemoryTransport> }> {
+  const dir = await mkdtemp(join(tmpdir(), "kannon-thresholds-api-"));
+  opened.push(() => rm(dir, { recursive: true, force: true }));
+  const transport = createMemoryTransport();
+  opened.push(() => transport.close());
+  const o = await Orchestrator.open({ bus: createBus(transport, { log: () => {} }), dataDir: dir, log: () => {} });
+  opened.push(() => o.close());
+  return { o, transport };
+}
+
+describe("thresholds through the API", () => {
   it("CreateTest refuses thresholds the test cannot have, every one at once, as invalid_argument; nothing is stored", async () => {
-    o = await Orchestrator.open({ bus: createBus(transport), dataDir: dir, log: () => {} });
+    const { o } = await orchestrator();
     const bad = spec({
       targetUrl: "http://127.0.0.1:9/",
       workload,
@@ -81,10 +84,10 @@ describe("thresholds through the API", () => {
   });
 
   it("a window's breach cancels a test created with abort_on_fail; the stored report names each threshold's verdict, value and window", async () => {
-    o = await Orchestrator.open({ bus: createBus(transport, { log: () => {} }), dataDir: dir, log: () => {} });
+    const { o, transport } = await orchestrator();
     await registerAll(transport, ["d1"]);
     await transport.send([heartbeat("d1")]);
-    await until(() => o!.fleet.ready().length === 1, 5000, "d1 to be READY");
+    await until(() => o.fleet.ready().length === 1, 5000, "d1 to be READY");
     const s = spec({
       targetUrl: "http://127.0.0.1:9/",
       workload,
@@ -110,9 +113,9 @@ describe("thresholds through the API", () => {
     const send = (...ms: ReturnType<typeof message>[]) => transport.send(ms.map((x) => ({ topic: "metrics", key: "d1", value: toBinary(MetricsMessageSchema, x) })));
     await send(message(0), message(1), message(2));
     // Interval 1 is emitted once the driver is past it: the window 0–2 s breaches, the test is cancelled.
-    await until(() => o!.getTest(test.id).cancelRequested, 5000, "the breach to cancel the test");
+    await until(() => o.getTest(test.id).cancelRequested, 5000, "the breach to cancel the test");
     await send(message(3, true));
-    await until(() => o!.getTest(test.id).state === TestState.CANCELLED, 10_000, "the test to end");
+    await until(() => o.getTest(test.id).state === TestState.CANCELLED, 10_000, "the test to end");
 
     const window = histogramOf([...login[0]!, ...login[1]!]).getValueAtPercentile(99);
     const report = o.getReport(test.id);
