@@ -57,6 +57,8 @@ class ScenarioFirer(HttpFirer):
         self.picker = SmoothWeighted(self.weights)
         self.next_iteration = 0
         self.over = False
+        # Data files whose rows ran out here (on_exhausted STOP): the final message's data_exhausted.
+        self.exhausted: set = set()
         self._wake = asyncio.Event()
 
     def fire(self, scheduled_ms: Optional[float] = None) -> "asyncio.Task[None]":
@@ -87,6 +89,7 @@ class ScenarioFirer(HttpFirer):
         return None
 
     def _exhausted(self, file: str) -> None:
+        self.exhausted.add(file)
         for s in self.scenarios:
             if s.data_file == file:
                 self.weights[s.index] = 0

@@ -137,6 +137,7 @@ class Iterations(unittest.IsolatedAsyncioTestCase):
         finally:
             await firer.close()
         self.assertEqual(ended, [True])
+        self.assertEqual(firer.exhausted, {"users"})  # the final message's data_exhausted
         s = rec.take()
         self.assertEqual((self.seen["login"], self.seen["item"]), (3, 2))
         self.assertEqual(self.seen["bearers"], ["Bearer tk-ann", "Bearer tk-cy"])
