@@ -8,8 +8,10 @@
  */
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import type { FieldProblem } from "../orchestrator/validate.js";
 import { dataFilesOf, scenariosOf, type ReadData } from "./spec-scenarios.js";
+
+/** A problem of a field, named by its path (orchestrator/validate.ts FieldProblem's shape). */
+type FieldProblem = { field: string; problem: string };
 
 /** TestSpec's fields by their proto JSON name and their proto name. */
 const FIELDS = new Map(TestSpecSchema.fields.flatMap((f) => [[f.jsonName, f.name] as const, [f.name, f.name] as const]));

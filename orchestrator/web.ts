@@ -59,6 +59,7 @@ export async function bundleDashboard(web: string): Promise<string> {
     write: false,
     logLevel: "silent",
     tsconfig: join(web, "tsconfig.json"),
+    loader: { ".yaml": "text" }, // the examples the new-test page offers (web/spec-editor.ts)
   });
   return result.outputFiles[0]!.text;
 }

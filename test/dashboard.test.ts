@@ -300,4 +300,37 @@ describe("web dashboard (real Chromium)", () => {
     await until(() => fleet.orchestrator.getTest(againId).state === TestState.COMPLETED, 20_000, "the run again's end");
     expect(fleet.orchestrator.getReport(againId).total!.steps.map((s) => s.stats!.requests)).toEqual([24n, 24n, 24n, 24n]);
   }, 60_000);
+  it("the new-test page takes a YAML spec: an example as the start, each problem under its line, then fixed and started", async () => {
+    const example = await readFile(join(import.meta.dirname, "..", "examples", "api-smoke.yaml"), "utf8");
+    const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+    await page.goto(`${fleet.server.url}/#/new`);
+    await page.click("[data-example='api-smoke.yaml']");
+    expect(await page.inputValue("#spec-text")).toBe(example);
+    const submit = (start: "0" | "1") => page.click(`#spec-form button[value='${start}']`);
+    // A problem the mapping finds (a status that is none), under the check's line, before any request.
+    const badCheck = example.replace("{ name: ok, status: 200 }", "{ name: ok, status: teapot }");
+    await page.fill("#spec-text", badCheck);
+    await submit("1");
+    const shown = page.locator("#spec-problems .problem[data-line]");
+    await shown.first().waitFor({ timeout: 10_000 });
+    expect(await shown.count()).toBe(1);
+    expect(await shown.getAttribute("data-line")).toBe(String(lineOf(badCheck, "status: teapot")));
+    expect(await shown.textContent()).toMatch(/spec\.scenarios\[0\]\.steps\[0\]\.checks\[0\].*must be a status/);
+    // A problem the server finds (invalid_argument), under the line of the field it names.
+    const badDelay = example.replace("delayMs: 200", "delayMs: 0");
+    await page.fill("#spec-text", badDelay);
+    await submit("1");
+    await expect.poll(() => shown.first().getAttribute("data-field"), { timeout: 10_000 }).toBe("spec.tsunami.delay_ms");
+    expect(await shown.first().getAttribute("data-line")).toBe(String(lineOf(badDelay, "delayMs: 0")));
+    expect(await page.locator(".spec-line.bad").textContent()).toMatch(/delayMs: 0/);
+    await page.screenshot({ path: join(shots, "new-test-spec-error.png"), fullPage: true });
+    // Fixed: created, started, and its live view shows the per-step table.
+    await page.fill("#spec-text", example);
+    await submit("1");
+    await page.waitForURL(/#\/test\//, { timeout: 10_000 });
+    const id = new URL(page.url()).hash.split("/")[2]!;
+    await until(() => fleet.orchestrator.getTest(id).state === TestState.COMPLETED, 20_000, "the pasted spec's end");
+    const report = fleet.orchestrator.getReport(id);
+    expect(report.total!.steps.map((st) => `${st.step} ${st.stats!.requests}`)).toEqual(["ping 10", "login 10", "item 10", "search 10"]); // 2 drivers × 5 iterations
+  }, 60_000);
 });

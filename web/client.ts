@@ -2,6 +2,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 
 export type Api = Client<typeof OrchestratorService>;
 
@@ -29,4 +30,11 @@ export const showError = (err: unknown) => reporter(err);
 /** Sets how errors are shown. */
 export function setErrorReporter(f: (err: unknown) => void): void {
   reporter = f;
+}
+
+/** Creates a test of `spec`, starts it when `start`, and opens its live view (or, not started, the tests list). */
+export async function createAndOpen(spec: TestSpec, start: boolean): Promise<void> {
+  const { test } = await api.createTest({ spec });
+  if (start) await api.startTest({ testId: test!.id });
+  location.hash = start ? `#/test/${test!.id}` : "#/tests";
 }

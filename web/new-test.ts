@@ -1,12 +1,14 @@
 /**
  * The new-test form: every TestSpec field with its unit; the server validates, and each
- * `invalid_argument` problem is shown next to its field (the page does no validation of its own).
+ * `invalid_argument` problem is shown next to its field (the page does no validation of its own);
+ * below it, a spec file (web/spec-editor.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { StageSchema, TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { api, showError } from "./client.js";
+import { api, createAndOpen, showError } from "./client.js";
 import { esc } from "./format.js";
+import { specEditorHtml, wireSpecEditor } from "./spec-editor.js";
 
 /** [field path as the server names it, label, unit, input type, default]. */
 type Field = [string, string, string, string, string];
@@ -57,12 +59,13 @@ export async function newTestPage(root: HTMLElement): Promise<void> {
     ${Object.entries(WORKLOADS).map(([w, fields]) => `<fieldset data-workload="${w}"${w === "avalanche" ? "" : " hidden"}><legend>${w.replace("_", " ")}</legend>${fields.map(input).join("")}</fieldset>`).join("")}
     <p class="problem" id="form-problems"></p>
     <button name="start" value="1">Create and start</button> <button name="start" value="0">Create</button>
-  </form>`;
+  </form>${specEditorHtml()}`;
   const form = document.getElementById("new-test") as HTMLFormElement;
   // The target the fleet this page is served by offers (kannon run's built-in target), else empty.
   const { defaultTargetUrl } = await api.listDrivers({ pageSize: 1 });
   const target = form.elements.namedItem("spec.target_url") as HTMLInputElement;
   if (defaultTargetUrl && target.value === "") target.value = defaultTargetUrl;
+  wireSpecEditor(root, defaultTargetUrl);
   const workload = form.elements.namedItem("workload") as HTMLSelectElement;
   workload.addEventListener("change", () => {
     for (const fs of form.querySelectorAll<HTMLFieldSetElement>("fieldset")) fs.hidden = fs.dataset.workload !== workload.value;
@@ -101,9 +104,7 @@ async function submit(form: HTMLFormElement, workload: string, start: boolean): 
     return;
   }
   try {
-    const { test } = await api.createTest({ spec });
-    if (start) await api.startTest({ testId: test!.id });
-    location.hash = start ? `#/test/${test!.id}` : "#/tests";
+    await createAndOpen(spec, start);
   } catch (err) {
     const e = ConnectError.from(err);
     if (e.code !== Code.InvalidArgument && e.code !== Code.PermissionDenied && e.code !== Code.FailedPrecondition) return showError(err);

@@ -8,7 +8,7 @@ import type { Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../workload/defaults.js";
 import { TestState, type Test } from "../gen/kannon/v1/test_pb.js";
 import { isEnded } from "../metrics/outcome.js";
-import { api, showError } from "./client.js";
+import { api, createAndOpen, showError } from "./client.js";
 import { allIntervals, intervalsCsv, reportJson } from "./exports.js";
 import { Charts } from "./charts.js";
 import { StepChart } from "./step-chart.js";
@@ -110,16 +110,9 @@ export async function reportPage(root: HTMLElement, id: string): Promise<void> {
   const button = document.getElementById("rerun") as HTMLButtonElement;
   button.addEventListener("click", () => {
     button.disabled = true;
-    void runAgain(test!).catch((err) => {
+    void createAndOpen(test!.spec!, true).catch((err) => {
       button.disabled = false;
       showError(err);
     });
   });
-}
-
-/** Creates a test with `t`'s spec, starts it, and opens its live view. */
-async function runAgain(t: Test): Promise<void> {
-  const { test: again } = await api.createTest({ spec: t.spec });
-  await api.startTest({ testId: again!.id });
-  location.hash = `#/test/${again!.id}`;
 }
