@@ -55,6 +55,10 @@ describe("thresholds: grammar", () => {
     expect(problems("p99{step:}<1s")[0]).toMatch(/selector step: names nothing/);
     expect(problems("p99{name:ok}<1s")[0]).toMatch(/only the checks statistic takes it/);
     expect(problems("p99[soon]<1s")[0]).toMatch(/window \[soon\] is not a duration/);
+    // Names every object inherits are no statistic and no unit.
+    expect(problems("constructor<1")[0]).toMatch(/unknown statistic "constructor"/);
+    expect(problems("__proto__<5")[0]).toMatch(/unknown statistic "__proto__"/);
+    expect(problems("p99<1constructor")[0]).toMatch(/a latency takes us, ms or s, not "constructor"/);
   });
 
   it("compares, and says which bounds are final when breached live", () => {

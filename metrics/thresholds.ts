@@ -79,13 +79,13 @@ export function parseThreshold(text: string): { threshold: Threshold } | { probl
   if (!m) return { problems: [`"${text}" is not METRIC{SELECTOR}[WINDOW] OP VALUE (${EXAMPLES})`] };
   const [, name, braces, brackets, op, num, unit] = m as unknown as [string, string, string | undefined, string | undefined, Op, string, string];
   const problems: string[] = [];
-  if (!(name in METRICS)) return { problems: [`"${text}": unknown statistic "${name}" (one of ${Object.keys(METRICS).join(", ")})`] };
+  if (!Object.hasOwn(METRICS, name)) return { problems: [`"${text}": unknown statistic "${name}" (one of ${Object.keys(METRICS).join(", ")})`] };
   const metric = name as Metric;
   const value = Number(num);
   let limit = value;
   switch (METRICS[metric].kind) {
     case "latency": {
-      const factor = LATENCY_UNITS[unit || "ms"];
+      const factor = Object.hasOwn(LATENCY_UNITS, unit || "ms") ? LATENCY_UNITS[unit || "ms"] : undefined;
       if (factor === undefined) problems.push(`"${text}": a latency takes us, ms or s, not "${unit}"`);
       else limit = value * factor;
       break;
@@ -207,9 +207,11 @@ export function satisfies(t: Pick<Threshold, "op" | "limit">, value: number): bo
 }
 
 /**
- * Whether a breach seen on the numbers so far is final: an upper bound crossed stays crossed (it
- * is what the run has shown); a lower bound on the whole run (`rps>=500`) is judged at the end. A
- * window is a run of its own: any full window that breaches either bound fails it.
+ * Whether a threshold is judged live, on the numbers so far: an upper bound on the whole run is
+ * (a breach is told as it happens, and --abort-on-fail acts on it, although a so-far p99 or error
+ * rate may come back under the bound later: the verdict of a run not aborted is the whole run's);
+ * a lower bound on the whole run (`rps>=500`) is judged at the end only. A window is a run of its
+ * own: any full window that breaches either bound fails it.
  */
 export function judgedLive(t: Threshold): boolean {
   return t.windowMs > 0 || t.op === "<" || t.op === "<=";

@@ -136,6 +136,19 @@ describe("thresholds judged by the orchestrator", () => {
     expect(live.test.outcome!.verdict).toBe(Verdict.FAILING);
   });
 
+  it("a stalled window (no request at all) fails a lower bound on rps; latency windows skip it", () => {
+    const stalled = (k: number) =>
+      create(MetricsMessageSchema, { testId: "t1", driverId: "a", seq: BigInt(k), intervalStart: timestampAt(START_MS + k * 1000), intervalEnd: timestampAt(START_MS + (k + 1) * 1000) });
+    const live = new LiveTest(scenarioTest(["rps[2s]>=50", "p99[2s]<100ms"]));
+    for (let k = 0; k < INTERVALS; k++) live.apply(k === 2 || k === 3 ? stalled(k) : message(k));
+    const { report } = live.finish({ state: TestState.COMPLETED, message: "" }, { intervals: [], step: 1 }, START_MS + 7000);
+    const [rps, p99] = report.outcome!.thresholds;
+    // Intervals 2 and 3 sent nothing: the window 2–4 s holds 0 requests, 0 req/s.
+    expect(rps).toMatchObject({ passed: false, breachedLive: true, measured: 0, windowFromMs: 2000n, windowToMs: 4000n });
+    // The slow logins were in interval 2, which stalled: every window with requests is fast.
+    expect(p99).toMatchObject({ passed: true, breachedLive: false });
+  });
+
   it("a run shorter than its window is judged once, over the whole run", () => {
     const { results } = run(["p99[10s]<100ms", "rps[10s]>=30"]);
     const all = range(0, INTERVALS - 1).flatMap((k) => [...login(k), ...search(k)]);

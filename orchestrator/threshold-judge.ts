@@ -66,6 +66,9 @@ export function mergeSamples(samples: readonly Sample[]): Sample {
   return s;
 }
 
+/** The statistics that are counts, judged on an empty window too. */
+const COUNT_METRICS: ReadonlySet<string> = new Set(["errors", "requests", "rps"]);
+
 /** The value `t` measures on a sample taken over `seconds` (for rps), in its unit. */
 export function measureSample(t: ResolvedThreshold, s: Sample, seconds: number): number {
   switch (t.metric) {
@@ -145,7 +148,9 @@ export class ThresholdJudge {
         if (st.ring.length > st.size) st.ring.shift();
         if (st.ring.length < st.size) continue;
         const s = mergeSamples(st.ring);
-        if (s.requests === 0) continue;
+        // A window without a request has no latency or rate to judge, but its counts (0) are what
+        // a lower bound on rps, requests or errors is there to catch: a stalled fleet.
+        if (s.requests === 0 && !COUNT_METRICS.has(t.metric)) continue;
         const from = startAtMs + (k - st.size + 1) * this.intervalMs;
         judged = { value: measureSample(t, s, windowSeconds(from, endMs)), fromMs: from - startAtMs, toMs: endMs - startAtMs };
       } else if (judgedLive(t)) {

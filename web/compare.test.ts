@@ -143,5 +143,7 @@ describe("--max-regression rules", () => {
     expect(parseRegressionRule("rps=5ms")).toEqual({ error: expect.stringContaining('rps takes a relative change (e.g. 10%), not "ms"') });
     expect(parseRegressionRule("p99<10%")).toEqual({ error: expect.stringContaining("is not STAT=LIMIT") });
     expect(parseRegressionRule("p99=-10%")).toEqual({ error: expect.stringContaining("is not STAT=LIMIT") });
+    // A name every object inherits is no time unit.
+    expect(parseRegressionRule("p99=5constructor")).toEqual({ error: expect.stringContaining('p99 takes a relative change (10%) or a time (5ms, 500us, 1s), not "constructor"') });
   });
 });

@@ -180,7 +180,7 @@ export function parseRegressionRule(text: string): RegressionRule | { error: str
     return { text: text.trim(), stat, unit: "pp", limit: value / 100 };
   }
   if (unit === "%") return { text: text.trim(), stat, unit: "%", limit: value / 100 };
-  if (kind === "latency" && TIME_UNITS[unit] !== undefined) return { text: text.trim(), stat, unit: "us", limit: value * TIME_UNITS[unit]! };
+  if (kind === "latency" && Object.hasOwn(TIME_UNITS, unit)) return { text: text.trim(), stat, unit: "us", limit: value * TIME_UNITS[unit]! };
   const takes = kind === "latency" ? "a relative change (10%) or a time (5ms, 500us, 1s)" : "a relative change (e.g. 10%)";
   return { error: `${what}: ${stat} takes ${takes}, not "${unit || "a plain number"}"` };
 }

@@ -13,6 +13,7 @@ import { createTransport, type Transport, type TransportKind } from "../transpor
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
 import type { RecorderShape, ScenarioRecorder } from "./scenario-recorder.js";
 import { ScenarioTransport, type IterationCounter } from "./scenario-transport.js";
+import { resolveStepUrl } from "./step-request.js";
 
 /** What a ScenarioRecorder of `spec` counts: its steps' check names in flattened order, and its scenarios. */
 export function recorderShape(spec: TestSpec): RecorderShape {
@@ -89,7 +90,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
     const body = one.body?.literals[0];
     return createTransport(
       {
-        url: new URL(one.url.literals[0]!, targetUrl.origin),
+        url: constantStepUrl(one.url.literals[0]!, targetUrl.origin),
         method: one.method,
         headers: Object.fromEntries(one.headers.map(([name, t]) => [name, t.literals[0]!])),
         body: body ? new TextEncoder().encode(body) : undefined,
@@ -127,4 +128,11 @@ function openCap(spec: TestSpec, thread: { index: number; count: number }): numb
   const max = w.case === "tsunami" || w.case === "arrivalRate" ? w.value.maxInFlight : 0;
   const total = max > 0 ? max : OPEN_CONNECTIONS;
   return Math.ceil(total / thread.count);
+}
+
+/** The one constant step's URL, resolved as every step's is (resolveStepUrl); a URL that does not resolve is the run's error. */
+function constantStepUrl(text: string, origin: string): URL {
+  const url = resolveStepUrl(text, origin);
+  if (!url) throw new Error(`the step's URL is not an http(s) URL: ${JSON.stringify(text.slice(0, 80))}`);
+  return url;
 }

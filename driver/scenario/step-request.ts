@@ -56,12 +56,7 @@ export class StepRequests {
   }
 
   private parse(text: string): URL | undefined {
-    try {
-      const url = text.startsWith("/") ? new URL(this.base + text) : new URL(text);
-      return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
-    } catch {
-      return undefined;
-    }
+    return resolveStepUrl(text, this.base);
   }
 
   /** The step's request for this iteration, or a problem when its rendered URL is not a URL. */
@@ -80,5 +75,19 @@ export class StepRequests {
     }
     const body = p.body ?? (step.body ? renderTemplate(step.body, ctx) : undefined);
     return { method: step.method, url, headers, body };
+  }
+}
+
+/**
+ * A step's rendered URL: a path (starting with `/`) is appended to `origin` as text, so that no
+ * path (`//host`, `/\host`, a tab) can make the URL parser read a host of its own; an absolute
+ * http(s) URL as it is. Undefined for anything else or what does not parse.
+ */
+export function resolveStepUrl(text: string, origin: string): URL | undefined {
+  try {
+    const url = text.startsWith("/") ? new URL(origin + text) : new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
+  } catch {
+    return undefined;
   }
 }
