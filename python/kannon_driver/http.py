@@ -94,7 +94,7 @@ class HttpFirer:
 
     async def _exchange(self, scheduled: float, sent: float) -> None:
         try:
-            async with self.session.request(self.method, self.url, headers=self.headers, data=self.body) as resp:
+            async with self.session.request(self.method, self.url, headers=self.headers, data=self.body, allow_redirects=False) as resp:
                 n = 0
                 async for chunk in resp.content.iter_any():
                     n += len(chunk)

@@ -77,7 +77,8 @@ class TestRun:
             log(f"driver {driver_id}: test {test_id}: pipelining {spec.avalanche.pipelining} is not supported by the Python driver; using {spec.avalanche.concurrency} connections")
         self.share = Share(driver_index, driver_count, 0.0, 0)
         self.seq = 0
-        self._scenario_firer: Optional[ScenarioFirer] = None
+        # The run's firer once made (the final message reads what a scenario firer saw run out).
+        self._firer: Optional[HttpFirer] = None
         self.skew_us = 0
         self.stop_reason = ""
         self.started = False
@@ -119,7 +120,7 @@ class TestRun:
         worker = asyncio.create_task(self._deliver_all())
         try:
             connections = spec.avalanche.concurrency if spec.WhichOneof("workload") == "avalanche" else None
-            firer = self._scenario_firer = ScenarioFirer(
+            firer = ScenarioFirer(
                 self.scenarios, self.cursors, spec.target_url, self.driver_id, self.timeout_ms, self.recorder, connections, self._data_ended
             ) if self.scenarios else HttpFirer(
                 spec.target_url,
@@ -130,6 +131,7 @@ class TestRun:
                 self.recorder,
                 connections,
             )
+            self._firer = firer
             self._waiting = asyncio.create_task(wait_for_instant(start_at_ms))
             await asyncio.wait([self._waiting])
             started_ms = now_ms()
@@ -225,7 +227,7 @@ class TestRun:
             final=final,
             start_skew_us=self.skew_us,
             error=error,
-            data_exhausted=sorted(self._scenario_firer.exhausted) if final and self._scenario_firer is not None else [],
+            data_exhausted=sorted(self._firer.exhausted) if final and isinstance(self._firer, ScenarioFirer) else [],
         )
         for st in s.steps or []:
             m.steps.add(

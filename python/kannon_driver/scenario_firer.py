@@ -155,7 +155,7 @@ class ScenarioFirer(HttpFirer):
         body = render_template(step.body, ctx).encode("utf-8") if step.body is not None else None
         sent = now_ms()
         try:
-            async with self.session.request(step.method, url, headers=headers, data=body, skip_auto_headers=("Content-Type",)) as resp:
+            async with self.session.request(step.method, url, headers=headers, data=body, skip_auto_headers=("Content-Type",), allow_redirects=False) as resp:
                 data = await resp.read()
                 status = resp.status
                 got: Dict[str, Union[str, List[str]]] = {}
