@@ -45,20 +45,22 @@ function refusal(f: () => unknown): DomainError {
   throw new Error("expected a refusal");
 }
 
+// Every test gets its own store directory and in-process bus, and its orchestrator is closed after it.
+let dir: string;
+let transport: ReturnType<typeof createMemoryTransport>;
+let o: Orchestrator | undefined;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kannon-scenario-api-"));
+  transport = createMemoryTransport();
+});
+afterEach(async () => {
+  await o?.close();
+  o = undefined;
+  await transport.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe("CreateTest with scenarios", () => {
-  let dir: string;
-  let transport: ReturnType<typeof createMemoryTransport>;
-  let o: Orchestrator | undefined;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "kannon-create-"));
-    transport = createMemoryTransport();
-  });
-  afterEach(async () => {
-    await o?.close();
-    o = undefined;
-    await transport.close();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it("stores a valid scenario spec; refuses bad ones with every problem, resource_exhausted for a size limit, nothing stored", async () => {
     o = await Orchestrator.open({ bus: createBus(transport), dataDir: dir, log: () => {} });
@@ -77,19 +79,6 @@ describe("CreateTest with scenarios", () => {
 });
 
 describe("a scenario test over the in-process bus", () => {
-  let dir: string;
-  let transport: ReturnType<typeof createMemoryTransport>;
-  let o: Orchestrator | undefined;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "kannon-scenario-run-"));
-    transport = createMemoryTransport();
-  });
-  afterEach(async () => {
-    await o?.close();
-    o = undefined;
-    await transport.close();
-    await rm(dir, { recursive: true, force: true });
-  });
 
   it("WatchTest, ListIntervals and GetReport carry the steps (with names and checks) and the scenario", async () => {
     o = await Orchestrator.open({ bus: createBus(transport, { log: () => {} }), dataDir: dir, log: () => {} });
