@@ -48,3 +48,27 @@ export const tokenFlowSteps: StepInit[] = [
     checks: [status200, { name: "two", kind: { case: "bodyContains", value: '"qty":2' } }],
   },
 ];
+
+/**
+ * The check counts, `[name, passed, failed]` per check, of the login, item and cart steps that
+ * {@link tokenFlowSteps} must count over `rows` rows when `failing` of their ids are multiples of 7
+ * (the target answers those items 500): every login passes, the failing items fail `status 200` and
+ * `priced` (their JSON still has the right content type), and only the others reach the cart.
+ */
+export function tokenFlowChecks(rows: number, failing: number): [string, number, number][][] {
+  return [
+    [
+      ["status 200", rows, 0],
+      ["has token", rows, 0],
+    ],
+    [
+      ["status 200", rows - failing, failing],
+      ["json", rows, 0],
+      ["priced", rows - failing, failing],
+    ],
+    [
+      ["status 200", rows - failing, 0],
+      ["two", rows - failing, 0],
+    ],
+  ];
+}

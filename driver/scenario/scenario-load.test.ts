@@ -18,7 +18,7 @@ import { FastTransport } from "../transport/fast.js";
 import { createScenarioTransport, recorderShape } from "./scenario-load.js";
 import { ScenarioRecorder } from "./scenario-recorder.js";
 import { newIterationCounter } from "./scenario-transport.js";
-import { status200, tokenFlowSteps } from "../../test/flow-steps.js";
+import { status200, tokenFlowChecks, tokenFlowSteps } from "../../test/flow-steps.js";
 
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
 
@@ -89,19 +89,7 @@ function expectTokenFlow(total: IntervalSnapshot, rows: number): void {
   expect(total.requests).toBe(counts.requests);
   expect(total.statusCounts.get(500)).toBe(failing);
   expect(item.counts.statusCounts.get(500)).toBe(failing);
-  expect(checks(login)).toEqual([
-    ["status 200", rows, 0],
-    ["has token", rows, 0],
-  ]);
-  expect(checks(item)).toEqual([
-    ["status 200", rows - failing, failing],
-    ["json", rows, 0],
-    ["priced", rows - failing, failing],
-  ]);
-  expect(checks(cart)).toEqual([
-    ["status 200", rows - failing, 0],
-    ["two", rows - failing, 0],
-  ]);
+  expect([login, item, cart].map(checks)).toEqual(tokenFlowChecks(rows, failing));
   expect(item.abortedIterations).toBe(failing);
   expect(login.captureMissing).toBe(0);
   expect(total.scenarios).toEqual([expect.objectContaining({ scenarioIndex: 0, iterations: rows, aborted: failing })]);
