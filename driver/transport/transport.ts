@@ -35,6 +35,17 @@ export interface Outcomes {
   response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void;
   /** A request that failed without a response, by error kind (error-kind.ts). */
   error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void;
+  /**
+   * An RPC that ended with an RPC status (bus.proto MetricsMessage.code_counts): `code` in snake
+   * case (`ok`, `unavailable`, …); a code other than `ok` is a failure. `messages` response messages
+   * received, the first at `firstMessageMs` (NaN: none, or a unary call, whose latency says it).
+   * Its HTTP status is not recorded.
+   */
+  rpc?(code: string, bytes: number, scheduledMs: number, sentMs: number, endMs: number, messages: number, firstMessageMs: number): void;
+  /** The protocol of the response just recorded by response() or rpc(), when it is not `http/1.1`. */
+  protocol?(name: "h2" | "http/1.1"): void;
+  /** A TLS handshake completed, taking `ms` from the TCP connection to its end. */
+  handshake?(ms: number): void;
 }
 
 /** Which transport sends a part's requests. */

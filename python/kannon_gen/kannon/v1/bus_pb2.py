@@ -28,7 +28,7 @@ from kannon.v1 import scenario_pb2 as kannon_dot_v1_dot_scenario__pb2
 from kannon.v1 import test_pb2 as kannon_dot_v1_dot_test__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kannon/v1/bus.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kannon/v1/driver.proto\x1a\x18kannon/v1/scenario.proto\x1a\x14kannon/v1/test.proto\"\xa7\x01\n\x0fRegisterMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07leaving\x18\x06 \x01(\x08\x12\x13\n\x0binstance_id\x18\x07 \x01(\t\"\x89\x02\n\x10HeartbeatMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x0f\n\x07test_id\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x31\n\rprobe_sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11probe_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x11TestConfigMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x12\n\ndriver_ids\x18\x03 \x03(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xf0\x01\n\x0eTriggerMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12(\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x18.kannon.v1.TriggerAction\x12,\n\x08start_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x04 \x03(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12+\n\x07sent_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf0\x05\n\x0eMetricsMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x32\n\x0einterval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cinterval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x06 \x01(\x04\x12\x42\n\rstatus_counts\x18\x07 \x03(\x0b\x32+.kannon.v1.MetricsMessage.StatusCountsEntry\x12@\n\x0c\x65rror_counts\x18\x08 \x03(\x0b\x32*.kannon.v1.MetricsMessage.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\t \x01(\x04\x12\x19\n\x11latency_histogram\x18\n \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x0b \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x0c \x01(\x04\x12\x0c\n\x04late\x18\r \x01(\x04\x12\r\n\x05\x66inal\x18\x0e \x01(\x08\x12\x15\n\rstart_skew_us\x18\x0f \x01(\x03\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\r\x12 \n\x18\x66\x61iled_latency_histogram\x18\x12 \x01(\x0c\x12%\n\x05steps\x18\x13 \x03(\x0b\x32\x16.kannon.v1.StepMetrics\x12-\n\tscenarios\x18\x14 \x03(\x0b\x32\x1a.kannon.v1.ScenarioMetrics\x12\x16\n\x0e\x64\x61ta_exhausted\x18\x15 \x03(\t\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xee\x03\n\x0bStepMetrics\x12\x12\n\nstep_index\x18\x01 \x01(\r\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12?\n\rstatus_counts\x18\x03 \x03(\x0b\x32(.kannon.v1.StepMetrics.StatusCountsEntry\x12=\n\x0c\x65rror_counts\x18\x04 \x03(\x0b\x32\'.kannon.v1.StepMetrics.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\x05 \x01(\x04\x12\x19\n\x11latency_histogram\x18\x06 \x01(\x0c\x12 \n\x18\x66\x61iled_latency_histogram\x18\x07 \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x08 \x01(\x0c\x12&\n\x06\x63hecks\x18\t \x03(\x0b\x32\x16.kannon.v1.CheckCounts\x12\x17\n\x0f\x63\x61pture_missing\x18\n \x01(\x04\x12\x1a\n\x12\x61\x62orted_iterations\x18\x0b \x01(\x04\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"k\n\x0fScenarioMetrics\x12\x16\n\x0escenario_index\x18\x01 \x01(\r\x12\x12\n\niterations\x18\x02 \x01(\x04\x12\x0f\n\x07\x61\x62orted\x18\x03 \x01(\x04\x12\x1b\n\x13iteration_histogram\x18\x04 \x01(\x0c\"\xb3\x01\n\x10\x44\x61taChunkMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x11\n\tdriver_id\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12\x0e\n\x06values\x18\x06 \x03(\t\x12\x0c\n\x04rows\x18\x07 \x01(\r\x12\x0b\n\x03seq\x18\x08 \x01(\r\x12\r\n\x05total\x18\t \x01(\r\x12\x11\n\tpart_rows\x18\n \x01(\x04\"\xb8\x01\n\x10\x44\x61taReadyMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x33\n\x04rows\x18\x04 \x03(\x0b\x32%.kannon.v1.DataReadyMessage.RowsEntry\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x1a+\n\tRowsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*\xbb\x01\n\rTriggerAction\x12\x1e\n\x1aTRIGGER_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIGGER_ACTION_START\x10\x01\x12\x19\n\x15TRIGGER_ACTION_CANCEL\x10\x02\x12\x1a\n\x16TRIGGER_ACTION_RESHARE\x10\x03\x12\x19\n\x15TRIGGER_ACTION_REFUSE\x10\x04\x12\x1e\n\x1aTRIGGER_ACTION_CLOCK_PROBE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kannon/v1/bus.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16kannon/v1/driver.proto\x1a\x18kannon/v1/scenario.proto\x1a\x14kannon/v1/test.proto\"\xa7\x01\n\x0fRegisterMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12+\n\x07sent_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07leaving\x18\x06 \x01(\x08\x12\x13\n\x0binstance_id\x18\x07 \x01(\t\"\x89\x02\n\x10HeartbeatMessage\x12\x11\n\tdriver_id\x18\x01 \x01(\t\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.kannon.v1.DriverState\x12\x0f\n\x07test_id\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x31\n\rprobe_sent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11probe_received_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x11TestConfigMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12\x12\n\ndriver_ids\x18\x03 \x03(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xf0\x01\n\x0eTriggerMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12(\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x18.kannon.v1.TriggerAction\x12,\n\x08start_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x04 \x03(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x07 \x01(\r\x12+\n\x07sent_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbb\x08\n\x0eMetricsMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x32\n\x0einterval_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cinterval_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x06 \x01(\x04\x12\x42\n\rstatus_counts\x18\x07 \x03(\x0b\x32+.kannon.v1.MetricsMessage.StatusCountsEntry\x12@\n\x0c\x65rror_counts\x18\x08 \x03(\x0b\x32*.kannon.v1.MetricsMessage.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\t \x01(\x04\x12\x19\n\x11latency_histogram\x18\n \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x0b \x01(\x0c\x12\x0f\n\x07\x64ropped\x18\x0c \x01(\x04\x12\x0c\n\x04late\x18\r \x01(\x04\x12\r\n\x05\x66inal\x18\x0e \x01(\x08\x12\x15\n\rstart_skew_us\x18\x0f \x01(\x03\x12\r\n\x05\x65rror\x18\x10 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x11 \x01(\r\x12 \n\x18\x66\x61iled_latency_histogram\x18\x12 \x01(\x0c\x12%\n\x05steps\x18\x13 \x03(\x0b\x32\x16.kannon.v1.StepMetrics\x12-\n\tscenarios\x18\x14 \x03(\x0b\x32\x1a.kannon.v1.ScenarioMetrics\x12\x16\n\x0e\x64\x61ta_exhausted\x18\x15 \x03(\t\x12>\n\x0b\x63ode_counts\x18\x16 \x03(\x0b\x32).kannon.v1.MetricsMessage.CodeCountsEntry\x12\x46\n\x0fprotocol_counts\x18\x17 \x03(\x0b\x32-.kannon.v1.MetricsMessage.ProtocolCountsEntry\x12\x1b\n\x13handshake_histogram\x18\x18 \x01(\x0c\x12\x1f\n\x17\x66irst_message_histogram\x18\x19 \x01(\x0c\x12\x19\n\x11messages_received\x18\x1a \x01(\x04\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0f\x43odeCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x35\n\x13ProtocolCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x9a\x05\n\x0bStepMetrics\x12\x12\n\nstep_index\x18\x01 \x01(\r\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12?\n\rstatus_counts\x18\x03 \x03(\x0b\x32(.kannon.v1.StepMetrics.StatusCountsEntry\x12=\n\x0c\x65rror_counts\x18\x04 \x03(\x0b\x32\'.kannon.v1.StepMetrics.ErrorCountsEntry\x12\x16\n\x0e\x62ytes_received\x18\x05 \x01(\x04\x12\x19\n\x11latency_histogram\x18\x06 \x01(\x0c\x12 \n\x18\x66\x61iled_latency_histogram\x18\x07 \x01(\x0c\x12\x1e\n\x16service_time_histogram\x18\x08 \x01(\x0c\x12&\n\x06\x63hecks\x18\t \x03(\x0b\x32\x16.kannon.v1.CheckCounts\x12\x17\n\x0f\x63\x61pture_missing\x18\n \x01(\x04\x12\x1a\n\x12\x61\x62orted_iterations\x18\x0b \x01(\x04\x12;\n\x0b\x63ode_counts\x18\x0c \x03(\x0b\x32&.kannon.v1.StepMetrics.CodeCountsEntry\x12\x1f\n\x17\x66irst_message_histogram\x18\r \x01(\x0c\x12\x19\n\x11messages_received\x18\x0e \x01(\x04\x1a\x33\n\x11StatusCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x32\n\x10\x45rrorCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0f\x43odeCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"k\n\x0fScenarioMetrics\x12\x16\n\x0escenario_index\x18\x01 \x01(\r\x12\x12\n\niterations\x18\x02 \x01(\x04\x12\x0f\n\x07\x61\x62orted\x18\x03 \x01(\x04\x12\x1b\n\x13iteration_histogram\x18\x04 \x01(\x0c\"\xb3\x01\n\x10\x44\x61taChunkMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12\x11\n\tdriver_id\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0f\n\x07\x63olumns\x18\x05 \x03(\t\x12\x0e\n\x06values\x18\x06 \x03(\t\x12\x0c\n\x04rows\x18\x07 \x01(\r\x12\x0b\n\x03seq\x18\x08 \x01(\r\x12\r\n\x05total\x18\t \x01(\r\x12\x11\n\tpart_rows\x18\n \x01(\x04\"\xb8\x01\n\x10\x44\x61taReadyMessage\x12\x0f\n\x07test_id\x18\x01 \x01(\t\x12\x11\n\tdriver_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x33\n\x04rows\x18\x04 \x03(\x0b\x32%.kannon.v1.DataReadyMessage.RowsEntry\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x1a+\n\tRowsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*\xbb\x01\n\rTriggerAction\x12\x1e\n\x1aTRIGGER_ACTION_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIGGER_ACTION_START\x10\x01\x12\x19\n\x15TRIGGER_ACTION_CANCEL\x10\x02\x12\x1a\n\x16TRIGGER_ACTION_RESHARE\x10\x03\x12\x19\n\x15TRIGGER_ACTION_REFUSE\x10\x04\x12\x1e\n\x1aTRIGGER_ACTION_CLOCK_PROBE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,14 +39,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._loaded_options = None
   _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_METRICSMESSAGE_CODECOUNTSENTRY']._loaded_options = None
+  _globals['_METRICSMESSAGE_CODECOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_METRICSMESSAGE_PROTOCOLCOUNTSENTRY']._loaded_options = None
+  _globals['_METRICSMESSAGE_PROTOCOLCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._loaded_options = None
   _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._loaded_options = None
   _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_STEPMETRICS_CODECOUNTSENTRY']._loaded_options = None
+  _globals['_STEPMETRICS_CODECOUNTSENTRY']._serialized_options = b'8\001'
   _globals['_DATAREADYMESSAGE_ROWSENTRY']._loaded_options = None
   _globals['_DATAREADYMESSAGE_ROWSENTRY']._serialized_options = b'8\001'
-  _globals['_TRIGGERACTION']._serialized_start=2661
-  _globals['_TRIGGERACTION']._serialized_end=2848
+  _globals['_TRIGGERACTION']._serialized_start=3164
+  _globals['_TRIGGERACTION']._serialized_end=3351
   _globals['_REGISTERMESSAGE']._serialized_start=140
   _globals['_REGISTERMESSAGE']._serialized_end=307
   _globals['_HEARTBEATMESSAGE']._serialized_start=310
@@ -56,23 +62,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRIGGERMESSAGE']._serialized_start=688
   _globals['_TRIGGERMESSAGE']._serialized_end=928
   _globals['_METRICSMESSAGE']._serialized_start=931
-  _globals['_METRICSMESSAGE']._serialized_end=1683
-  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_start=1580
-  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_end=1631
-  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_start=1633
-  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_end=1683
-  _globals['_STEPMETRICS']._serialized_start=1686
-  _globals['_STEPMETRICS']._serialized_end=2180
-  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_start=1580
-  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_end=1631
-  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_start=1633
-  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_end=1683
-  _globals['_SCENARIOMETRICS']._serialized_start=2182
-  _globals['_SCENARIOMETRICS']._serialized_end=2289
-  _globals['_DATACHUNKMESSAGE']._serialized_start=2292
-  _globals['_DATACHUNKMESSAGE']._serialized_end=2471
-  _globals['_DATAREADYMESSAGE']._serialized_start=2474
-  _globals['_DATAREADYMESSAGE']._serialized_end=2658
-  _globals['_DATAREADYMESSAGE_ROWSENTRY']._serialized_start=2615
-  _globals['_DATAREADYMESSAGE_ROWSENTRY']._serialized_end=2658
+  _globals['_METRICSMESSAGE']._serialized_end=2014
+  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_start=1805
+  _globals['_METRICSMESSAGE_STATUSCOUNTSENTRY']._serialized_end=1856
+  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_start=1858
+  _globals['_METRICSMESSAGE_ERRORCOUNTSENTRY']._serialized_end=1908
+  _globals['_METRICSMESSAGE_CODECOUNTSENTRY']._serialized_start=1910
+  _globals['_METRICSMESSAGE_CODECOUNTSENTRY']._serialized_end=1959
+  _globals['_METRICSMESSAGE_PROTOCOLCOUNTSENTRY']._serialized_start=1961
+  _globals['_METRICSMESSAGE_PROTOCOLCOUNTSENTRY']._serialized_end=2014
+  _globals['_STEPMETRICS']._serialized_start=2017
+  _globals['_STEPMETRICS']._serialized_end=2683
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_start=1805
+  _globals['_STEPMETRICS_STATUSCOUNTSENTRY']._serialized_end=1856
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_start=1858
+  _globals['_STEPMETRICS_ERRORCOUNTSENTRY']._serialized_end=1908
+  _globals['_STEPMETRICS_CODECOUNTSENTRY']._serialized_start=1910
+  _globals['_STEPMETRICS_CODECOUNTSENTRY']._serialized_end=1959
+  _globals['_SCENARIOMETRICS']._serialized_start=2685
+  _globals['_SCENARIOMETRICS']._serialized_end=2792
+  _globals['_DATACHUNKMESSAGE']._serialized_start=2795
+  _globals['_DATACHUNKMESSAGE']._serialized_end=2974
+  _globals['_DATAREADYMESSAGE']._serialized_start=2977
+  _globals['_DATAREADYMESSAGE']._serialized_end=3161
+  _globals['_DATAREADYMESSAGE_ROWSENTRY']._serialized_start=3118
+  _globals['_DATAREADYMESSAGE_ROWSENTRY']._serialized_end=3161
 # @@protoc_insertion_point(module_scope)

@@ -97,7 +97,7 @@ class TriggerMessage(_message.Message):
     def __init__(self, test_id: _Optional[str] = ..., action: _Optional[_Union[TriggerAction, str]] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., driver_ids: _Optional[_Iterable[str]] = ..., instance_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MetricsMessage(_message.Message):
-    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram", "steps", "scenarios", "data_exhausted")
+    __slots__ = ("test_id", "driver_id", "seq", "interval_start", "interval_end", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "service_time_histogram", "dropped", "late", "final", "start_skew_us", "error", "attempt", "failed_latency_histogram", "steps", "scenarios", "data_exhausted", "code_counts", "protocol_counts", "handshake_histogram", "first_message_histogram", "messages_received")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +106,20 @@ class MetricsMessage(_message.Message):
         value: int
         def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     class ErrorCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CodeCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ProtocolCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +147,11 @@ class MetricsMessage(_message.Message):
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SCENARIOS_FIELD_NUMBER: _ClassVar[int]
     DATA_EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
+    CODE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    HANDSHAKE_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    FIRST_MESSAGE_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     test_id: str
     driver_id: str
     seq: int
@@ -154,10 +173,15 @@ class MetricsMessage(_message.Message):
     steps: _containers.RepeatedCompositeFieldContainer[StepMetrics]
     scenarios: _containers.RepeatedCompositeFieldContainer[ScenarioMetrics]
     data_exhausted: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ..., steps: _Optional[_Iterable[_Union[StepMetrics, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioMetrics, _Mapping]]] = ..., data_exhausted: _Optional[_Iterable[str]] = ...) -> None: ...
+    code_counts: _containers.ScalarMap[str, int]
+    protocol_counts: _containers.ScalarMap[str, int]
+    handshake_histogram: bytes
+    first_message_histogram: bytes
+    messages_received: int
+    def __init__(self, test_id: _Optional[str] = ..., driver_id: _Optional[str] = ..., seq: _Optional[int] = ..., interval_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interval_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., final: _Optional[bool] = ..., start_skew_us: _Optional[int] = ..., error: _Optional[str] = ..., attempt: _Optional[int] = ..., failed_latency_histogram: _Optional[bytes] = ..., steps: _Optional[_Iterable[_Union[StepMetrics, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioMetrics, _Mapping]]] = ..., data_exhausted: _Optional[_Iterable[str]] = ..., code_counts: _Optional[_Mapping[str, int]] = ..., protocol_counts: _Optional[_Mapping[str, int]] = ..., handshake_histogram: _Optional[bytes] = ..., first_message_histogram: _Optional[bytes] = ..., messages_received: _Optional[int] = ...) -> None: ...
 
 class StepMetrics(_message.Message):
-    __slots__ = ("step_index", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "failed_latency_histogram", "service_time_histogram", "checks", "capture_missing", "aborted_iterations")
+    __slots__ = ("step_index", "requests", "status_counts", "error_counts", "bytes_received", "latency_histogram", "failed_latency_histogram", "service_time_histogram", "checks", "capture_missing", "aborted_iterations", "code_counts", "first_message_histogram", "messages_received")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +190,13 @@ class StepMetrics(_message.Message):
         value: int
         def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     class ErrorCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CodeCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +214,9 @@ class StepMetrics(_message.Message):
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_MISSING_FIELD_NUMBER: _ClassVar[int]
     ABORTED_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    CODE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_MESSAGE_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     step_index: int
     requests: int
     status_counts: _containers.ScalarMap[int, int]
@@ -194,7 +228,10 @@ class StepMetrics(_message.Message):
     checks: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.CheckCounts]
     capture_missing: int
     aborted_iterations: int
-    def __init__(self, step_index: _Optional[int] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., failed_latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., checks: _Optional[_Iterable[_Union[_scenario_pb2.CheckCounts, _Mapping]]] = ..., capture_missing: _Optional[int] = ..., aborted_iterations: _Optional[int] = ...) -> None: ...
+    code_counts: _containers.ScalarMap[str, int]
+    first_message_histogram: bytes
+    messages_received: int
+    def __init__(self, step_index: _Optional[int] = ..., requests: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., latency_histogram: _Optional[bytes] = ..., failed_latency_histogram: _Optional[bytes] = ..., service_time_histogram: _Optional[bytes] = ..., checks: _Optional[_Iterable[_Union[_scenario_pb2.CheckCounts, _Mapping]]] = ..., capture_missing: _Optional[int] = ..., aborted_iterations: _Optional[int] = ..., code_counts: _Optional[_Mapping[str, int]] = ..., first_message_histogram: _Optional[bytes] = ..., messages_received: _Optional[int] = ...) -> None: ...
 
 class ScenarioMetrics(_message.Message):
     __slots__ = ("scenario_index", "iterations", "aborted", "iteration_histogram")

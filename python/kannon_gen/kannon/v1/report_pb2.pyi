@@ -39,7 +39,7 @@ class LatencyStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., min_us: _Optional[int] = ..., mean_us: _Optional[float] = ..., stdev_us: _Optional[float] = ..., p50_us: _Optional[int] = ..., p90_us: _Optional[int] = ..., p95_us: _Optional[int] = ..., p99_us: _Optional[int] = ..., p999_us: _Optional[int] = ..., max_us: _Optional[int] = ..., histogram: _Optional[bytes] = ...) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval", "failed_latency", "steps", "scenarios")
+    __slots__ = ("start", "end", "requests", "requests_per_s", "errors", "status_counts", "error_counts", "bytes_received", "dropped", "late", "latency", "service_time", "interval", "failed_latency", "steps", "scenarios", "code_counts", "protocol_counts", "handshake", "first_message", "messages_received", "messages_per_s")
     class StatusCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,20 @@ class Stats(_message.Message):
         value: int
         def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     class ErrorCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CodeCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ProtocolCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +84,12 @@ class Stats(_message.Message):
     FAILED_LATENCY_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SCENARIOS_FIELD_NUMBER: _ClassVar[int]
+    CODE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    HANDSHAKE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_PER_S_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     requests: int
@@ -86,7 +106,13 @@ class Stats(_message.Message):
     failed_latency: LatencyStats
     steps: _containers.RepeatedCompositeFieldContainer[StepStats]
     scenarios: _containers.RepeatedCompositeFieldContainer[ScenarioStats]
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ..., failed_latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepStats, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioStats, _Mapping]]] = ...) -> None: ...
+    code_counts: _containers.ScalarMap[str, int]
+    protocol_counts: _containers.ScalarMap[str, int]
+    handshake: LatencyStats
+    first_message: LatencyStats
+    messages_received: int
+    messages_per_s: float
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., requests_per_s: _Optional[float] = ..., errors: _Optional[int] = ..., status_counts: _Optional[_Mapping[int, int]] = ..., error_counts: _Optional[_Mapping[str, int]] = ..., bytes_received: _Optional[int] = ..., dropped: _Optional[int] = ..., late: _Optional[int] = ..., latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., service_time: _Optional[_Union[LatencyStats, _Mapping]] = ..., interval: _Optional[int] = ..., failed_latency: _Optional[_Union[LatencyStats, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepStats, _Mapping]]] = ..., scenarios: _Optional[_Iterable[_Union[ScenarioStats, _Mapping]]] = ..., code_counts: _Optional[_Mapping[str, int]] = ..., protocol_counts: _Optional[_Mapping[str, int]] = ..., handshake: _Optional[_Union[LatencyStats, _Mapping]] = ..., first_message: _Optional[_Union[LatencyStats, _Mapping]] = ..., messages_received: _Optional[int] = ..., messages_per_s: _Optional[float] = ...) -> None: ...
 
 class StepStats(_message.Message):
     __slots__ = ("step_index", "scenario", "step", "stats", "checks", "capture_missing", "aborted_iterations")

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from kannon.v1 import protocol_pb2 as kannon_dot_v1_dot_protocol__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kannon/v1/scenario.proto\x12\tkannon.v1\";\n\x0b\x43heckCounts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x04\"[\n\x08Scenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\r\x12\x1e\n\x05steps\x18\x03 \x03(\x0b\x32\x0f.kannon.v1.Step\x12\x11\n\tdata_file\x18\x04 \x01(\t\"\xe8\x02\n\x04Step\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12-\n\x07headers\x18\x04 \x03(\x0b\x32\x1c.kannon.v1.Step.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12$\n\x08\x63\x61ptures\x18\x06 \x03(\x0b\x32\x12.kannon.v1.Capture\x12 \n\x06\x63hecks\x18\x07 \x03(\x0b\x32\x10.kannon.v1.Check\x12(\n\nthink_time\x18\x08 \x01(\x0b\x32\x14.kannon.v1.ThinkTime\x12\x1f\n\x17\x61\x62ort_iteration_on_fail\x18\t \x01(\x08\x12\x35\n\x12on_capture_missing\x18\n \x01(\x0e\x32\x19.kannon.v1.CaptureMissing\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x07\x43\x61pture\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\tjson_path\x18\x02 \x01(\tH\x00\x12\x10\n\x06header\x18\x03 \x01(\tH\x00\x12(\n\x05regex\x18\x04 \x01(\x0b\x32\x17.kannon.v1.RegexCaptureH\x00\x42\x08\n\x06source\".\n\x0cRegexCapture\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\r\n\x05group\x18\x02 \x01(\r\"\xd5\x01\n\x05\x43heck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x16.kannon.v1.StatusCheckH\x00\x12\x17\n\rbody_contains\x18\x03 \x01(\tH\x00\x12-\n\tjson_path\x18\x04 \x01(\x0b\x32\x18.kannon.v1.JsonPathCheckH\x00\x12(\n\x06header\x18\x05 \x01(\x0b\x32\x16.kannon.v1.HeaderCheckH\x00\x12\x1a\n\x10latency_below_ms\x18\x06 \x01(\rH\x00\x42\x06\n\x04kind\"D\n\x0bStatusCheck\x12\r\n\x05\x63odes\x18\x01 \x03(\r\x12&\n\x06ranges\x18\x02 \x03(\x0b\x32\x16.kannon.v1.StatusRange\"*\n\x0bStatusRange\x12\r\n\x05\x66irst\x18\x01 \x01(\r\x12\x0c\n\x04last\x18\x02 \x01(\r\"O\n\rJsonPathCheck\x12\x0c\n\x04path\x18\x01 \x01(\t\x12!\n\x02op\x18\x02 \x01(\x0e\x32\x15.kannon.v1.JsonPathOp\x12\r\n\x05value\x18\x03 \x01(\t\"K\n\x0bHeaderCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x02op\x18\x02 \x01(\x0e\x32\x13.kannon.v1.HeaderOp\x12\r\n\x05value\x18\x03 \x01(\t\"Z\n\tThinkTime\x12\x15\n\x0b\x63onstant_ms\x18\x01 \x01(\rH\x00\x12.\n\x07uniform\x18\x02 \x01(\x0b\x32\x1b.kannon.v1.UniformThinkTimeH\x00\x42\x06\n\x04kind\"2\n\x10UniformThinkTime\x12\x0e\n\x06min_ms\x18\x01 \x01(\r\x12\x0e\n\x06max_ms\x18\x02 \x01(\r\"\xfd\x01\n\x08\x44\x61taFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x15.kannon.v1.DataFormat\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12#\n\x05order\x18\x04 \x01(\x0e\x32\x14.kannon.v1.DataOrder\x12#\n\x05split\x18\x05 \x01(\x0e\x32\x14.kannon.v1.DataSplit\x12,\n\x0con_exhausted\x18\x06 \x01(\x0e\x32\x16.kannon.v1.OnExhausted\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x15\n\rcontent_bytes\x18\x08 \x01(\x04\x12\x0c\n\x04rows\x18\t \x01(\x04*t\n\x0e\x43\x61ptureMissing\x12\x1f\n\x1b\x43\x41PTURE_MISSING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41PTURE_MISSING_CONTINUE\x10\x01\x12#\n\x1f\x43\x41PTURE_MISSING_ABORT_ITERATION\x10\x02*\xc4\x01\n\nJsonPathOp\x12\x1c\n\x18JSON_PATH_OP_UNSPECIFIED\x10\x00\x12\x17\n\x13JSON_PATH_OP_EXISTS\x10\x01\x12\x17\n\x13JSON_PATH_OP_EQUALS\x10\x02\x12\x1b\n\x17JSON_PATH_OP_NOT_EQUALS\x10\x03\x12\x15\n\x11JSON_PATH_OP_LESS\x10\x04\x12\x18\n\x14JSON_PATH_OP_GREATER\x10\x05\x12\x18\n\x14JSON_PATH_OP_MATCHES\x10\x06*R\n\x08HeaderOp\x12\x19\n\x15HEADER_OP_UNSPECIFIED\x10\x00\x12\x14\n\x10HEADER_OP_EQUALS\x10\x01\x12\x15\n\x11HEADER_OP_MATCHES\x10\x02*Z\n\nDataFormat\x12\x1b\n\x17\x44\x41TA_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_FORMAT_CSV\x10\x01\x12\x1a\n\x16\x44\x41TA_FORMAT_JSON_LINES\x10\x02*q\n\tDataOrder\x12\x1a\n\x16\x44\x41TA_ORDER_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x41TA_ORDER_SEQUENTIAL\x10\x01\x12\x15\n\x11\x44\x41TA_ORDER_RANDOM\x10\x02\x12\x16\n\x12\x44\x41TA_ORDER_SHUFFLE\x10\x03*W\n\tDataSplit\x12\x1a\n\x16\x44\x41TA_SPLIT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x41TA_SPLIT_EXCLUSIVE\x10\x01\x12\x14\n\x10\x44\x41TA_SPLIT_WHOLE\x10\x02*Y\n\x0bOnExhausted\x12\x1c\n\x18ON_EXHAUSTED_UNSPECIFIED\x10\x00\x12\x15\n\x11ON_EXHAUSTED_WRAP\x10\x01\x12\x15\n\x11ON_EXHAUSTED_STOP\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18kannon/v1/scenario.proto\x12\tkannon.v1\x1a\x18kannon/v1/protocol.proto\";\n\x0b\x43heckCounts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x04\"[\n\x08Scenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\r\x12\x1e\n\x05steps\x18\x03 \x03(\x0b\x32\x0f.kannon.v1.Step\x12\x11\n\tdata_file\x18\x04 \x01(\t\"\x85\x03\n\x04Step\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12-\n\x07headers\x18\x04 \x03(\x0b\x32\x1c.kannon.v1.Step.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12$\n\x08\x63\x61ptures\x18\x06 \x03(\x0b\x32\x12.kannon.v1.Capture\x12 \n\x06\x63hecks\x18\x07 \x03(\x0b\x32\x10.kannon.v1.Check\x12(\n\nthink_time\x18\x08 \x01(\x0b\x32\x14.kannon.v1.ThinkTime\x12\x1f\n\x17\x61\x62ort_iteration_on_fail\x18\t \x01(\x08\x12\x35\n\x12on_capture_missing\x18\n \x01(\x0e\x32\x19.kannon.v1.CaptureMissing\x12\x1b\n\x03rpc\x18\x0b \x01(\x0b\x32\x0e.kannon.v1.Rpc\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x07\x43\x61pture\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\tjson_path\x18\x02 \x01(\tH\x00\x12\x10\n\x06header\x18\x03 \x01(\tH\x00\x12(\n\x05regex\x18\x04 \x01(\x0b\x32\x17.kannon.v1.RegexCaptureH\x00\x42\x08\n\x06source\".\n\x0cRegexCapture\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\r\n\x05group\x18\x02 \x01(\r\"\xd5\x01\n\x05\x43heck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x16.kannon.v1.StatusCheckH\x00\x12\x17\n\rbody_contains\x18\x03 \x01(\tH\x00\x12-\n\tjson_path\x18\x04 \x01(\x0b\x32\x18.kannon.v1.JsonPathCheckH\x00\x12(\n\x06header\x18\x05 \x01(\x0b\x32\x16.kannon.v1.HeaderCheckH\x00\x12\x1a\n\x10latency_below_ms\x18\x06 \x01(\rH\x00\x42\x06\n\x04kind\"D\n\x0bStatusCheck\x12\r\n\x05\x63odes\x18\x01 \x03(\r\x12&\n\x06ranges\x18\x02 \x03(\x0b\x32\x16.kannon.v1.StatusRange\"*\n\x0bStatusRange\x12\r\n\x05\x66irst\x18\x01 \x01(\r\x12\x0c\n\x04last\x18\x02 \x01(\r\"O\n\rJsonPathCheck\x12\x0c\n\x04path\x18\x01 \x01(\t\x12!\n\x02op\x18\x02 \x01(\x0e\x32\x15.kannon.v1.JsonPathOp\x12\r\n\x05value\x18\x03 \x01(\t\"K\n\x0bHeaderCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x02op\x18\x02 \x01(\x0e\x32\x13.kannon.v1.HeaderOp\x12\r\n\x05value\x18\x03 \x01(\t\"Z\n\tThinkTime\x12\x15\n\x0b\x63onstant_ms\x18\x01 \x01(\rH\x00\x12.\n\x07uniform\x18\x02 \x01(\x0b\x32\x1b.kannon.v1.UniformThinkTimeH\x00\x42\x06\n\x04kind\"2\n\x10UniformThinkTime\x12\x0e\n\x06min_ms\x18\x01 \x01(\r\x12\x0e\n\x06max_ms\x18\x02 \x01(\r\"\xfd\x01\n\x08\x44\x61taFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x15.kannon.v1.DataFormat\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12#\n\x05order\x18\x04 \x01(\x0e\x32\x14.kannon.v1.DataOrder\x12#\n\x05split\x18\x05 \x01(\x0e\x32\x14.kannon.v1.DataSplit\x12,\n\x0con_exhausted\x18\x06 \x01(\x0e\x32\x16.kannon.v1.OnExhausted\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x15\n\rcontent_bytes\x18\x08 \x01(\x04\x12\x0c\n\x04rows\x18\t \x01(\x04*t\n\x0e\x43\x61ptureMissing\x12\x1f\n\x1b\x43\x41PTURE_MISSING_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41PTURE_MISSING_CONTINUE\x10\x01\x12#\n\x1f\x43\x41PTURE_MISSING_ABORT_ITERATION\x10\x02*\xc4\x01\n\nJsonPathOp\x12\x1c\n\x18JSON_PATH_OP_UNSPECIFIED\x10\x00\x12\x17\n\x13JSON_PATH_OP_EXISTS\x10\x01\x12\x17\n\x13JSON_PATH_OP_EQUALS\x10\x02\x12\x1b\n\x17JSON_PATH_OP_NOT_EQUALS\x10\x03\x12\x15\n\x11JSON_PATH_OP_LESS\x10\x04\x12\x18\n\x14JSON_PATH_OP_GREATER\x10\x05\x12\x18\n\x14JSON_PATH_OP_MATCHES\x10\x06*R\n\x08HeaderOp\x12\x19\n\x15HEADER_OP_UNSPECIFIED\x10\x00\x12\x14\n\x10HEADER_OP_EQUALS\x10\x01\x12\x15\n\x11HEADER_OP_MATCHES\x10\x02*Z\n\nDataFormat\x12\x1b\n\x17\x44\x41TA_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_FORMAT_CSV\x10\x01\x12\x1a\n\x16\x44\x41TA_FORMAT_JSON_LINES\x10\x02*q\n\tDataOrder\x12\x1a\n\x16\x44\x41TA_ORDER_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x41TA_ORDER_SEQUENTIAL\x10\x01\x12\x15\n\x11\x44\x41TA_ORDER_RANDOM\x10\x02\x12\x16\n\x12\x44\x41TA_ORDER_SHUFFLE\x10\x03*W\n\tDataSplit\x12\x1a\n\x16\x44\x41TA_SPLIT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x41TA_SPLIT_EXCLUSIVE\x10\x01\x12\x14\n\x10\x44\x41TA_SPLIT_WHOLE\x10\x02*Y\n\x0bOnExhausted\x12\x1c\n\x18ON_EXHAUSTED_UNSPECIFIED\x10\x00\x12\x15\n\x11ON_EXHAUSTED_WRAP\x10\x01\x12\x15\n\x11ON_EXHAUSTED_STOP\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,46 +34,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STEP_HEADERSENTRY']._loaded_options = None
   _globals['_STEP_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_CAPTUREMISSING']._serialized_start=1608
-  _globals['_CAPTUREMISSING']._serialized_end=1724
-  _globals['_JSONPATHOP']._serialized_start=1727
-  _globals['_JSONPATHOP']._serialized_end=1923
-  _globals['_HEADEROP']._serialized_start=1925
-  _globals['_HEADEROP']._serialized_end=2007
-  _globals['_DATAFORMAT']._serialized_start=2009
-  _globals['_DATAFORMAT']._serialized_end=2099
-  _globals['_DATAORDER']._serialized_start=2101
-  _globals['_DATAORDER']._serialized_end=2214
-  _globals['_DATASPLIT']._serialized_start=2216
-  _globals['_DATASPLIT']._serialized_end=2303
-  _globals['_ONEXHAUSTED']._serialized_start=2305
-  _globals['_ONEXHAUSTED']._serialized_end=2394
-  _globals['_CHECKCOUNTS']._serialized_start=39
-  _globals['_CHECKCOUNTS']._serialized_end=98
-  _globals['_SCENARIO']._serialized_start=100
-  _globals['_SCENARIO']._serialized_end=191
-  _globals['_STEP']._serialized_start=194
-  _globals['_STEP']._serialized_end=554
-  _globals['_STEP_HEADERSENTRY']._serialized_start=508
-  _globals['_STEP_HEADERSENTRY']._serialized_end=554
-  _globals['_CAPTURE']._serialized_start=556
-  _globals['_CAPTURE']._serialized_end=670
-  _globals['_REGEXCAPTURE']._serialized_start=672
-  _globals['_REGEXCAPTURE']._serialized_end=718
-  _globals['_CHECK']._serialized_start=721
-  _globals['_CHECK']._serialized_end=934
-  _globals['_STATUSCHECK']._serialized_start=936
-  _globals['_STATUSCHECK']._serialized_end=1004
-  _globals['_STATUSRANGE']._serialized_start=1006
-  _globals['_STATUSRANGE']._serialized_end=1048
-  _globals['_JSONPATHCHECK']._serialized_start=1050
-  _globals['_JSONPATHCHECK']._serialized_end=1129
-  _globals['_HEADERCHECK']._serialized_start=1131
-  _globals['_HEADERCHECK']._serialized_end=1206
-  _globals['_THINKTIME']._serialized_start=1208
-  _globals['_THINKTIME']._serialized_end=1298
-  _globals['_UNIFORMTHINKTIME']._serialized_start=1300
-  _globals['_UNIFORMTHINKTIME']._serialized_end=1350
-  _globals['_DATAFILE']._serialized_start=1353
-  _globals['_DATAFILE']._serialized_end=1606
+  _globals['_CAPTUREMISSING']._serialized_start=1663
+  _globals['_CAPTUREMISSING']._serialized_end=1779
+  _globals['_JSONPATHOP']._serialized_start=1782
+  _globals['_JSONPATHOP']._serialized_end=1978
+  _globals['_HEADEROP']._serialized_start=1980
+  _globals['_HEADEROP']._serialized_end=2062
+  _globals['_DATAFORMAT']._serialized_start=2064
+  _globals['_DATAFORMAT']._serialized_end=2154
+  _globals['_DATAORDER']._serialized_start=2156
+  _globals['_DATAORDER']._serialized_end=2269
+  _globals['_DATASPLIT']._serialized_start=2271
+  _globals['_DATASPLIT']._serialized_end=2358
+  _globals['_ONEXHAUSTED']._serialized_start=2360
+  _globals['_ONEXHAUSTED']._serialized_end=2449
+  _globals['_CHECKCOUNTS']._serialized_start=65
+  _globals['_CHECKCOUNTS']._serialized_end=124
+  _globals['_SCENARIO']._serialized_start=126
+  _globals['_SCENARIO']._serialized_end=217
+  _globals['_STEP']._serialized_start=220
+  _globals['_STEP']._serialized_end=609
+  _globals['_STEP_HEADERSENTRY']._serialized_start=563
+  _globals['_STEP_HEADERSENTRY']._serialized_end=609
+  _globals['_CAPTURE']._serialized_start=611
+  _globals['_CAPTURE']._serialized_end=725
+  _globals['_REGEXCAPTURE']._serialized_start=727
+  _globals['_REGEXCAPTURE']._serialized_end=773
+  _globals['_CHECK']._serialized_start=776
+  _globals['_CHECK']._serialized_end=989
+  _globals['_STATUSCHECK']._serialized_start=991
+  _globals['_STATUSCHECK']._serialized_end=1059
+  _globals['_STATUSRANGE']._serialized_start=1061
+  _globals['_STATUSRANGE']._serialized_end=1103
+  _globals['_JSONPATHCHECK']._serialized_start=1105
+  _globals['_JSONPATHCHECK']._serialized_end=1184
+  _globals['_HEADERCHECK']._serialized_start=1186
+  _globals['_HEADERCHECK']._serialized_end=1261
+  _globals['_THINKTIME']._serialized_start=1263
+  _globals['_THINKTIME']._serialized_end=1353
+  _globals['_UNIFORMTHINKTIME']._serialized_start=1355
+  _globals['_UNIFORMTHINKTIME']._serialized_end=1405
+  _globals['_DATAFILE']._serialized_start=1408
+  _globals['_DATAFILE']._serialized_end=1661
 # @@protoc_insertion_point(module_scope)

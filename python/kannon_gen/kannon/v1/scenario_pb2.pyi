@@ -1,3 +1,4 @@
+from kannon.v1 import protocol_pb2 as _protocol_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -103,7 +104,7 @@ class Scenario(_message.Message):
     def __init__(self, name: _Optional[str] = ..., weight: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., data_file: _Optional[str] = ...) -> None: ...
 
 class Step(_message.Message):
-    __slots__ = ("name", "method", "url", "headers", "body", "captures", "checks", "think_time", "abort_iteration_on_fail", "on_capture_missing")
+    __slots__ = ("name", "method", "url", "headers", "body", "captures", "checks", "think_time", "abort_iteration_on_fail", "on_capture_missing", "rpc")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +122,7 @@ class Step(_message.Message):
     THINK_TIME_FIELD_NUMBER: _ClassVar[int]
     ABORT_ITERATION_ON_FAIL_FIELD_NUMBER: _ClassVar[int]
     ON_CAPTURE_MISSING_FIELD_NUMBER: _ClassVar[int]
+    RPC_FIELD_NUMBER: _ClassVar[int]
     name: str
     method: str
     url: str
@@ -131,7 +133,8 @@ class Step(_message.Message):
     think_time: ThinkTime
     abort_iteration_on_fail: bool
     on_capture_missing: CaptureMissing
-    def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[str] = ..., captures: _Optional[_Iterable[_Union[Capture, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., think_time: _Optional[_Union[ThinkTime, _Mapping]] = ..., abort_iteration_on_fail: _Optional[bool] = ..., on_capture_missing: _Optional[_Union[CaptureMissing, str]] = ...) -> None: ...
+    rpc: _protocol_pb2.Rpc
+    def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., url: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[str] = ..., captures: _Optional[_Iterable[_Union[Capture, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[Check, _Mapping]]] = ..., think_time: _Optional[_Union[ThinkTime, _Mapping]] = ..., abort_iteration_on_fail: _Optional[bool] = ..., on_capture_missing: _Optional[_Union[CaptureMissing, str]] = ..., rpc: _Optional[_Union[_protocol_pb2.Rpc, _Mapping]] = ...) -> None: ...
 
 class Capture(_message.Message):
     __slots__ = ("name", "json_path", "header", "regex")

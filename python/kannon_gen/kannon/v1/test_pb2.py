@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from kannon.v1 import protocol_pb2 as kannon_dot_v1_dot_protocol__pb2
 from kannon.v1 import scenario_pb2 as kannon_dot_v1_dot_scenario__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kannon/v1/test.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18kannon/v1/scenario.proto\"\xce\x04\n\x08TestSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntarget_url\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x31\n\x07headers\x18\x04 \x03(\x0b\x32 .kannon.v1.TestSpec.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12\x14\n\x0c\x64river_count\x18\x06 \x01(\r\x12\x1a\n\x12report_interval_ms\x18\x07 \x01(\r\x12\x1a\n\x12request_timeout_ms\x18\x08 \x01(\r\x12\x17\n\x0fmax_duration_ms\x18\t \x01(\r\x12\x16\n\x0estart_delay_ms\x18\r \x01(\r\x12\x16\n\x0emax_error_rate\x18\x0e \x01(\x01\x12&\n\tscenarios\x18\x0f \x03(\x0b\x32\x13.kannon.v1.Scenario\x12\'\n\ndata_files\x18\x10 \x03(\x0b\x32\x13.kannon.v1.DataFile\x12\x12\n\nthresholds\x18\x11 \x03(\t\x12\x15\n\rabort_on_fail\x18\x12 \x01(\x08\x12)\n\tavalanche\x18\n \x01(\x0b\x32\x14.kannon.v1.AvalancheH\x00\x12%\n\x07tsunami\x18\x0b \x01(\x0b\x32\x12.kannon.v1.TsunamiH\x00\x12.\n\x0c\x61rrival_rate\x18\x0c \x01(\x0b\x32\x16.kannon.v1.ArrivalRateH\x00\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08workload\"s\n\tAvalanche\x12\x13\n\x0b\x63oncurrency\x18\x01 \x01(\r\x12\x1d\n\x13requests_per_driver\x18\x02 \x01(\x04H\x00\x12\x15\n\x0b\x64uration_ms\x18\x03 \x01(\rH\x00\x12\x12\n\npipelining\x18\x04 \x01(\rB\x07\n\x05limit\"q\n\x07Tsunami\x12\x10\n\x08\x64\x65lay_ms\x18\x01 \x01(\r\x12\x1d\n\x13requests_per_driver\x18\x02 \x01(\x04H\x00\x12\x15\n\x0b\x64uration_ms\x18\x03 \x01(\rH\x00\x12\x15\n\rmax_in_flight\x18\x04 \x01(\rB\x07\n\x05limit\"o\n\x0b\x41rrivalRate\x12\x12\n\nrate_per_s\x18\x01 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\r\x12 \n\x06stages\x18\x03 \x03(\x0b\x32\x10.kannon.v1.Stage\x12\x15\n\rmax_in_flight\x18\x04 \x01(\r\"7\n\x05Stage\x12\x19\n\x11target_rate_per_s\x18\x01 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\r\"\xf2\x02\n\x04Test\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.kannon.v1.TestState\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08start_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x07 \x03(\t\x12\x0f\n\x07partial\x18\x08 \x01(\x08\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\x12\x15\n\rstart_attempt\x18\x0b \x01(\r\x12#\n\x07outcome\x18\x0c \x01(\x0b\x32\x12.kannon.v1.Outcome\"\xa5\x01\n\x07Outcome\x12#\n\x07verdict\x18\x01 \x01(\x0e\x32\x12.kannon.v1.Verdict\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x12\x12\n\nerror_rate\x18\x03 \x01(\x01\x12\x10\n\x08requests\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12.\n\nthresholds\x18\x06 \x03(\x0b\x32\x1a.kannon.v1.ThresholdResult\"\xbb\x01\n\x0fThresholdResult\x12\x11\n\tthreshold\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x10\n\x08measured\x18\x03 \x01(\x01\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x01\x12\x15\n\rbreached_live\x18\x06 \x01(\x08\x12\x11\n\twindow_ms\x18\x07 \x01(\r\x12\x16\n\x0ewindow_from_ms\x18\x08 \x01(\x04\x12\x14\n\x0cwindow_to_ms\x18\t \x01(\x04*\xbb\x01\n\tTestState\x12\x1a\n\x16TEST_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEST_STATE_CREATED\x10\x01\x12\x17\n\x13TEST_STATE_STARTING\x10\x02\x12\x16\n\x12TEST_STATE_RUNNING\x10\x03\x12\x18\n\x14TEST_STATE_COMPLETED\x10\x04\x12\x18\n\x14TEST_STATE_CANCELLED\x10\x05\x12\x15\n\x11TEST_STATE_FAILED\x10\x06*L\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_PASSING\x10\x01\x12\x13\n\x0fVERDICT_FAILING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14kannon/v1/test.proto\x12\tkannon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18kannon/v1/protocol.proto\x1a\x18kannon/v1/scenario.proto\"\xbb\x05\n\x08TestSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntarget_url\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x31\n\x07headers\x18\x04 \x03(\x0b\x32 .kannon.v1.TestSpec.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12\x14\n\x0c\x64river_count\x18\x06 \x01(\r\x12\x1a\n\x12report_interval_ms\x18\x07 \x01(\r\x12\x1a\n\x12request_timeout_ms\x18\x08 \x01(\r\x12\x17\n\x0fmax_duration_ms\x18\t \x01(\r\x12\x16\n\x0estart_delay_ms\x18\r \x01(\r\x12\x16\n\x0emax_error_rate\x18\x0e \x01(\x01\x12&\n\tscenarios\x18\x0f \x03(\x0b\x32\x13.kannon.v1.Scenario\x12\'\n\ndata_files\x18\x10 \x03(\x0b\x32\x13.kannon.v1.DataFile\x12\x12\n\nthresholds\x18\x11 \x03(\t\x12\x15\n\rabort_on_fail\x18\x12 \x01(\x08\x12$\n\x04http\x18\x13 \x01(\x0b\x32\x16.kannon.v1.HttpOptions\x12\x1b\n\x03rpc\x18\x14 \x01(\x0b\x32\x0e.kannon.v1.Rpc\x12(\n\nrpc_schema\x18\x15 \x01(\x0b\x32\x14.kannon.v1.RpcSchema\x12)\n\tavalanche\x18\n \x01(\x0b\x32\x14.kannon.v1.AvalancheH\x00\x12%\n\x07tsunami\x18\x0b \x01(\x0b\x32\x12.kannon.v1.TsunamiH\x00\x12.\n\x0c\x61rrival_rate\x18\x0c \x01(\x0b\x32\x16.kannon.v1.ArrivalRateH\x00\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\n\n\x08workload\"s\n\tAvalanche\x12\x13\n\x0b\x63oncurrency\x18\x01 \x01(\r\x12\x1d\n\x13requests_per_driver\x18\x02 \x01(\x04H\x00\x12\x15\n\x0b\x64uration_ms\x18\x03 \x01(\rH\x00\x12\x12\n\npipelining\x18\x04 \x01(\rB\x07\n\x05limit\"q\n\x07Tsunami\x12\x10\n\x08\x64\x65lay_ms\x18\x01 \x01(\r\x12\x1d\n\x13requests_per_driver\x18\x02 \x01(\x04H\x00\x12\x15\n\x0b\x64uration_ms\x18\x03 \x01(\rH\x00\x12\x15\n\rmax_in_flight\x18\x04 \x01(\rB\x07\n\x05limit\"o\n\x0b\x41rrivalRate\x12\x12\n\nrate_per_s\x18\x01 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\r\x12 \n\x06stages\x18\x03 \x03(\x0b\x32\x10.kannon.v1.Stage\x12\x15\n\rmax_in_flight\x18\x04 \x01(\r\"7\n\x05Stage\x12\x19\n\x11target_rate_per_s\x18\x01 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\r\"\xf2\x02\n\x04Test\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x04spec\x18\x02 \x01(\x0b\x32\x13.kannon.v1.TestSpec\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.kannon.v1.TestState\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08start_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndriver_ids\x18\x07 \x03(\t\x12\x0f\n\x07partial\x18\x08 \x01(\x08\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\x12\x15\n\rstart_attempt\x18\x0b \x01(\r\x12#\n\x07outcome\x18\x0c \x01(\x0b\x32\x12.kannon.v1.Outcome\"\xa5\x01\n\x07Outcome\x12#\n\x07verdict\x18\x01 \x01(\x0e\x32\x12.kannon.v1.Verdict\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x12\x12\n\nerror_rate\x18\x03 \x01(\x01\x12\x10\n\x08requests\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12.\n\nthresholds\x18\x06 \x03(\x0b\x32\x1a.kannon.v1.ThresholdResult\"\xbb\x01\n\x0fThresholdResult\x12\x11\n\tthreshold\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x10\n\x08measured\x18\x03 \x01(\x01\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x01\x12\x15\n\rbreached_live\x18\x06 \x01(\x08\x12\x11\n\twindow_ms\x18\x07 \x01(\r\x12\x16\n\x0ewindow_from_ms\x18\x08 \x01(\x04\x12\x14\n\x0cwindow_to_ms\x18\t \x01(\x04*\xbb\x01\n\tTestState\x12\x1a\n\x16TEST_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TEST_STATE_CREATED\x10\x01\x12\x17\n\x13TEST_STATE_STARTING\x10\x02\x12\x16\n\x12TEST_STATE_RUNNING\x10\x03\x12\x18\n\x14TEST_STATE_COMPLETED\x10\x04\x12\x18\n\x14TEST_STATE_CANCELLED\x10\x05\x12\x15\n\x11TEST_STATE_FAILED\x10\x06*L\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_PASSING\x10\x01\x12\x13\n\x0fVERDICT_FAILING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,26 +36,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TESTSPEC_HEADERSENTRY']._loaded_options = None
   _globals['_TESTSPEC_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_TESTSTATE']._serialized_start=1821
-  _globals['_TESTSTATE']._serialized_end=2008
-  _globals['_VERDICT']._serialized_start=2010
-  _globals['_VERDICT']._serialized_end=2086
-  _globals['_TESTSPEC']._serialized_start=95
-  _globals['_TESTSPEC']._serialized_end=685
-  _globals['_TESTSPEC_HEADERSENTRY']._serialized_start=627
-  _globals['_TESTSPEC_HEADERSENTRY']._serialized_end=673
-  _globals['_AVALANCHE']._serialized_start=687
-  _globals['_AVALANCHE']._serialized_end=802
-  _globals['_TSUNAMI']._serialized_start=804
-  _globals['_TSUNAMI']._serialized_end=917
-  _globals['_ARRIVALRATE']._serialized_start=919
-  _globals['_ARRIVALRATE']._serialized_end=1030
-  _globals['_STAGE']._serialized_start=1032
-  _globals['_STAGE']._serialized_end=1087
-  _globals['_TEST']._serialized_start=1090
-  _globals['_TEST']._serialized_end=1460
-  _globals['_OUTCOME']._serialized_start=1463
-  _globals['_OUTCOME']._serialized_end=1628
-  _globals['_THRESHOLDRESULT']._serialized_start=1631
-  _globals['_THRESHOLDRESULT']._serialized_end=1818
+  _globals['_TESTSTATE']._serialized_start=1956
+  _globals['_TESTSTATE']._serialized_end=2143
+  _globals['_VERDICT']._serialized_start=2145
+  _globals['_VERDICT']._serialized_end=2221
+  _globals['_TESTSPEC']._serialized_start=121
+  _globals['_TESTSPEC']._serialized_end=820
+  _globals['_TESTSPEC_HEADERSENTRY']._serialized_start=762
+  _globals['_TESTSPEC_HEADERSENTRY']._serialized_end=808
+  _globals['_AVALANCHE']._serialized_start=822
+  _globals['_AVALANCHE']._serialized_end=937
+  _globals['_TSUNAMI']._serialized_start=939
+  _globals['_TSUNAMI']._serialized_end=1052
+  _globals['_ARRIVALRATE']._serialized_start=1054
+  _globals['_ARRIVALRATE']._serialized_end=1165
+  _globals['_STAGE']._serialized_start=1167
+  _globals['_STAGE']._serialized_end=1222
+  _globals['_TEST']._serialized_start=1225
+  _globals['_TEST']._serialized_end=1595
+  _globals['_OUTCOME']._serialized_start=1598
+  _globals['_OUTCOME']._serialized_end=1763
+  _globals['_THRESHOLDRESULT']._serialized_start=1766
+  _globals['_THRESHOLDRESULT']._serialized_end=1953
 # @@protoc_insertion_point(module_scope)

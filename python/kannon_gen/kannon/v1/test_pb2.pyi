@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from kannon.v1 import protocol_pb2 as _protocol_pb2
 from kannon.v1 import scenario_pb2 as _scenario_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -38,7 +39,7 @@ VERDICT_PASSING: Verdict
 VERDICT_FAILING: Verdict
 
 class TestSpec(_message.Message):
-    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "max_error_rate", "scenarios", "data_files", "thresholds", "abort_on_fail", "avalanche", "tsunami", "arrival_rate")
+    __slots__ = ("name", "target_url", "method", "headers", "body", "driver_count", "report_interval_ms", "request_timeout_ms", "max_duration_ms", "start_delay_ms", "max_error_rate", "scenarios", "data_files", "thresholds", "abort_on_fail", "http", "rpc", "rpc_schema", "avalanche", "tsunami", "arrival_rate")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +62,9 @@ class TestSpec(_message.Message):
     DATA_FILES_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     ABORT_ON_FAIL_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
+    RPC_FIELD_NUMBER: _ClassVar[int]
+    RPC_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     AVALANCHE_FIELD_NUMBER: _ClassVar[int]
     TSUNAMI_FIELD_NUMBER: _ClassVar[int]
     ARRIVAL_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -79,10 +83,13 @@ class TestSpec(_message.Message):
     data_files: _containers.RepeatedCompositeFieldContainer[_scenario_pb2.DataFile]
     thresholds: _containers.RepeatedScalarFieldContainer[str]
     abort_on_fail: bool
+    http: _protocol_pb2.HttpOptions
+    rpc: _protocol_pb2.Rpc
+    rpc_schema: _protocol_pb2.RpcSchema
     avalanche: Avalanche
     tsunami: Tsunami
     arrival_rate: ArrivalRate
-    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., scenarios: _Optional[_Iterable[_Union[_scenario_pb2.Scenario, _Mapping]]] = ..., data_files: _Optional[_Iterable[_Union[_scenario_pb2.DataFile, _Mapping]]] = ..., thresholds: _Optional[_Iterable[str]] = ..., abort_on_fail: _Optional[bool] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., target_url: _Optional[str] = ..., method: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., body: _Optional[bytes] = ..., driver_count: _Optional[int] = ..., report_interval_ms: _Optional[int] = ..., request_timeout_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., start_delay_ms: _Optional[int] = ..., max_error_rate: _Optional[float] = ..., scenarios: _Optional[_Iterable[_Union[_scenario_pb2.Scenario, _Mapping]]] = ..., data_files: _Optional[_Iterable[_Union[_scenario_pb2.DataFile, _Mapping]]] = ..., thresholds: _Optional[_Iterable[str]] = ..., abort_on_fail: _Optional[bool] = ..., http: _Optional[_Union[_protocol_pb2.HttpOptions, _Mapping]] = ..., rpc: _Optional[_Union[_protocol_pb2.Rpc, _Mapping]] = ..., rpc_schema: _Optional[_Union[_protocol_pb2.RpcSchema, _Mapping]] = ..., avalanche: _Optional[_Union[Avalanche, _Mapping]] = ..., tsunami: _Optional[_Union[Tsunami, _Mapping]] = ..., arrival_rate: _Optional[_Union[ArrivalRate, _Mapping]] = ...) -> None: ...
 
 class Avalanche(_message.Message):
     __slots__ = ("concurrency", "requests_per_driver", "duration_ms", "pipelining")
