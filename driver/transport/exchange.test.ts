@@ -125,6 +125,31 @@ describe.each(TRANSPORT_KINDS)("exchange %s", (kind) => {
     expect(t.connections).toBeLessThan(4);
   });
 
+  it("hands each body chunk to onBody as it arrives (kept or not), and says the protocol: http/1.1, no trailers", async () => {
+    const t = await target(async (_req, res) => {
+      res.writeHead(200, { "transfer-encoding": "chunked" });
+      for (let i = 0; i < 3; i++) {
+        res.write(`m${i};`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      res.end();
+    });
+    const e = make(kind);
+    for (const keep of [ALL, NONE]) {
+      const seen: { text: string; at: number }[] = [];
+      const onBody = (chunk: Uint8Array, at: number) => seen.push({ text: Buffer.from(chunk).toString(), at });
+      const r = okResult(await e.send({ method: "GET", url: t.url, headers: {}, body: undefined, onBody }, keep));
+      expect(seen.map((s) => s.text).join("")).toBe("m0;m1;m2;");
+      // Written 20 ms apart: they arrived as separate chunks, in time order, before the end.
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(seen.at(-1)!.at).toBeGreaterThanOrEqual(seen[0]!.at + 30);
+      expect(seen.at(-1)!.at).toBeLessThanOrEqual(r.endMs);
+      expect(r.protocol).toBe("http/1.1");
+      expect(r.trailers).toEqual({});
+      expect(Buffer.from(r.body).toString()).toBe(keep.body ? "m0;m1;m2;" : "");
+    }
+  });
+
   it("answers HEAD without waiting for a body, then goes on on the same connection", async () => {
     const t = await target((req, res) => {
       res.writeHead(200, { "content-length": "50", "x-method": req.method });

@@ -9,6 +9,7 @@
  * a keep-alive pool of plain sockets (fast-exchange.ts) and everything else over undici;
  * `undici` sends everything over undici pools (undici-exchange.ts).
  */
+import type { ConnectionOptions } from "./connection-options.js";
 import { FastExchange } from "./fast-exchange.js";
 import { TRANSPORT_KINDS, type TransportKind } from "./transport.js";
 import { UndiciExchange } from "./undici-exchange.js";
@@ -20,6 +21,11 @@ export interface ExchangeRequest {
   headers: Record<string, string>;
   /** A string is sent as UTF-8. */
   body: string | Uint8Array | undefined;
+  /**
+   * Called with each body chunk as it arrives (kept or not) and the epoch ms it arrived at: for
+   * timing a stream's messages. The chunk may be reused after the call: copy what is kept.
+   */
+  onBody?: ((chunk: Uint8Array, nowMs: number) => void) | undefined;
 }
 
 /** What the caller reads from the response (its checks and captures): nothing else is copied. */
@@ -43,6 +49,10 @@ export type ExchangeResult =
       body: Uint8Array;
       /** Body bytes received (counted whether kept or not). */
       bytes: number;
+      /** The protocol that carried the response. */
+      protocol: "http/1.1" | "h2";
+      /** Lower-case names, as `headers`. Empty unless `keep.headers`; HTTP/1.1: always empty. */
+      trailers: Record<string, string | string[]>;
       sentMs: number;
       endMs: number;
     }
@@ -75,6 +85,8 @@ export interface ExchangeOptions {
   timeoutMs: number;
   /** At most this many connections per origin; more requests wait for a free one. */
   connections: number;
+  /** The test's connection options (HTTP version, HTTP/2 streams and connections, TLS); default HTTP/1.1. */
+  http?: ConnectionOptions | undefined;
 }
 
 /** The exchange of kind `o.kind`. Throws a RangeError naming the bad option. */

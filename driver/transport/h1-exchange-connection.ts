@@ -31,6 +31,7 @@ export class H1Job {
     readonly bytes: Buffer,
     readonly head: boolean,
     readonly keep: ExchangeKeep,
+    readonly onBody: ((chunk: Uint8Array, nowMs: number) => void) | undefined,
     /** When it was sent: set again when its write leaves (see {@link queueWrite}). */
     public sentMs: number,
     readonly resolve: (r: ExchangeResult) => void,
@@ -193,6 +194,7 @@ export class H1ExchangeConnection implements H1Events {
   }
 
   body(buf: Buffer, start: number, end: number): void {
+    this.job?.onBody?.(buf.subarray(start, end), nowMs());
     if (this.chunks === undefined) return;
     // The parser may reuse `buf`: a copy (one allocation).
     const copy = Buffer.allocUnsafe(end - start);
@@ -210,7 +212,7 @@ export class H1ExchangeConnection implements H1Events {
     const headers = this.headers;
     this.chunks = undefined;
     this.headers = NO_HEADERS;
-    job.resolve({ ok: true, status, headers, body, bytes, sentMs: job.sentMs, endMs: nowMs() });
+    job.resolve({ ok: true, status, headers, body, bytes, protocol: "http/1.1", trailers: NO_HEADERS, sentMs: job.sentMs, endMs: nowMs() });
     if (closeAfter || this.socket === undefined) {
       // The target closes this connection: the pool opens another one when it needs one.
       const socket = this.socket;

@@ -10,6 +10,7 @@
  * Another protocol (HTTP/2, Connect) is another implementation of {@link Transport}: the executors
  * do not change.
  */
+import type { ConnectionOptions } from "./connection-options.js";
 import { FastTransport } from "./fast.js";
 import type { OpenModelPlan } from "./h1-open-pool.js";
 import { buildRequest } from "./h1-request.js";
@@ -87,6 +88,8 @@ export interface TransportOptions {
   kind?: TransportKind | undefined;
   /** Closed model: requests in flight per connection (HTTP/1.1 pipelining; default 1). */
   pipelining?: number | undefined;
+  /** The test's connection options (HTTP version, HTTP/2 streams and connections, TLS); default HTTP/1.1. */
+  http?: ConnectionOptions | undefined;
 }
 
 /** The transport for `request`, reporting to `outcomes`. */

@@ -41,7 +41,7 @@ export class UndiciExchange implements Exchange {
     const sentMs = nowMs();
     if (this.closed) return Promise.resolve({ ok: false, kind: "aborted", sentMs, endMs: sentMs });
     return new Promise<ExchangeResult>((resolve) => {
-      const pending = new Pending(this, keep, sentMs, resolve);
+      const pending = new Pending(this, keep, req.onBody, sentMs, resolve);
       this.active.add(pending);
       this.sweeper ??= this.startSweeper();
       try {
@@ -104,6 +104,7 @@ class Pending implements Dispatcher.DispatchHandler {
   constructor(
     private readonly owner: UndiciExchange,
     private readonly keep: ExchangeKeep,
+    private readonly onBody: ((chunk: Uint8Array, nowMs: number) => void) | undefined,
     readonly sentMs: number,
     private readonly resolve: (r: ExchangeResult) => void,
   ) {}
@@ -133,6 +134,7 @@ class Pending implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     this.bytes += chunk.length;
+    this.onBody?.(chunk, nowMs());
     this.chunks?.push(chunk);
     return true;
   }
@@ -143,7 +145,7 @@ class Pending implements Dispatcher.DispatchHandler {
     this.owner.ended(this);
     const chunks = this.chunks;
     const body = chunks === undefined ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
-    this.resolve({ ok: true, status: this.status, headers: this.headers, body, bytes: this.bytes, sentMs: this.sentMs, endMs: nowMs() });
+    this.resolve({ ok: true, status: this.status, headers: this.headers, body, bytes: this.bytes, protocol: "http/1.1", trailers: NO_HEADERS, sentMs: this.sentMs, endMs: nowMs() });
   }
 
   onError(err: Error): void {
