@@ -1,0 +1,142 @@
+import { fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
+import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
+import { createReflectionIndex, reflectionRoutes } from "../orchestrator/reflection.js";
+import { fetchReflection, findMethod, registryFromImage } from "./schema.js";
+
+/** An h2c server of `routes` on 127.0.0.1, port 0. */
+async function serve(routes: (router: ConnectRouter) => void): Promise<{ url: URL; close: () => Promise<void> }> {
+  const server = http2.createServer(connectNodeAdapter({ routes }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: new URL(`http://127.0.0.1:${port}/some/path`), close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** The image `buf build` makes of the target's contract (the Buf CLI from node_modules). */
+function bufImage(): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), "kannon-image-"));
+  try {
+    execFileSync("node_modules/.bin/buf", ["build", "proto/kannon/target/v1/target.proto", "-o", join(dir, "target.binpb")]);
+    return readFileSync(join(dir, "target.binpb"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const noTls = { tls: undefined };
+
+describe("registryFromImage and findMethod", () => {
+  it("reads the Buf image of kannon.target.v1 and finds its methods with their kinds and messages", () => {
+    const registry = registryFromImage(bufImage());
+    const echo = findMethod(registry, "kannon.target.v1.TargetService", "Echo") as DescMethod;
+    expect(typeof echo).toBe("object");
+    expect([echo.methodKind, echo.input.typeName, echo.output.typeName]).toEqual(["unary", "kannon.target.v1.EchoRequest", "kannon.target.v1.EchoResponse"]);
+    expect(echo.input.fields.map((f) => f.name)).toEqual(["text", "delay_ms", "response_bytes"]);
+    const stream = findMethod(registry, "kannon.target.v1.TargetService", "Stream") as DescMethod;
+    expect(stream.methodKind).toBe("server_streaming");
+  });
+
+  it("names an unknown service or method and lists what the schema has", () => {
+    const registry = registryFromImage(bufImage());
+    expect(findMethod(registry, "kannon.target.v1.Nope", "Echo")).toBe('service "kannon.target.v1.Nope" is not in the schema (it has kannon.target.v1.TargetService)');
+    expect(findMethod(registry, "kannon.target.v1.TargetService", "Echoo")).toBe('service "kannon.target.v1.TargetService" has no method "Echoo" (it has Echo, Stream, Fail)');
+    expect(findMethod(registry, "", "Echo")).toMatch(/^service is required/);
+  });
+
+  it("refuses bytes that are not a descriptor set, naming the problem", () => {
+    expect(() => registryFromImage(new Uint8Array())).toThrow(/^is empty/);
+    expect(() => registryFromImage(new TextEncoder().encode("syntax = \"proto3\";"))).toThrow(/is not a Buf image or protoset/);
+    // A set whose file imports one it does not carry (and that is not a well-known file).
+    const set = fromBinary(FileDescriptorSetSchema, bufImage());
+    set.file[0]!.dependency.push("acme/missing.proto");
+    expect(() => registryFromImage(toBinary(FileDescriptorSetSchema, set))).toThrow('lacks "acme/missing.proto", imported by "kannon/target/v1/target.proto"');
+  });
+
+  it("supplies well-known imports a protoset left out", () => {
+    const set = fromBinary(FileDescriptorSetSchema, bufImage());
+    set.file[0]!.dependency.push("google/protobuf/timestamp.proto");
+    const registry = registryFromImage(toBinary(FileDescriptorSetSchema, set));
+    expect(registry.getMessage("google.protobuf.Timestamp")?.fields.map((f) => f.name)).toEqual(["seconds", "nanos"]);
+  });
+});
+
+describe("fetchReflection", () => {
+  let both: Awaited<ReturnType<typeof serve>>;
+  let alphaOnly: Awaited<ReturnType<typeof serve>>;
+  let none: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    both = await serve((router) => {
+      router.service(TargetService, {});
+      router.service(OrchestratorService, {});
+      reflectionRoutes([TargetService, OrchestratorService])(router);
+    });
+    const index = createReflectionIndex([TargetService]);
+    alphaOnly = await serve((router) => {
+      router.service(TargetService, {});
+      router.service(v1alpha.ServerReflection, {
+        async *serverReflectionInfo(requests) {
+          for await (const req of requests) yield { messageResponse: index.answer(req.messageRequest) };
+        },
+      });
+    });
+    none = await serve((router) => router.service(TargetService, {}));
+  });
+  afterAll(async () => Promise.all([both.close(), alphaOnly.close(), none.close()]));
+
+  it("collects every service's file and its imports, transitively, dependencies first (v1)", async () => {
+    const image = await fetchReflection(both.url, noTls, 5000);
+    const names = fromBinary(FileDescriptorSetSchema, image).file.map((f) => f.name);
+    // Every file of the orchestrator's contract is reached through OrchestratorService's imports.
+    const expected = new Set<string>(["kannon/target/v1/target.proto"]);
+    const visit = (f: typeof OrchestratorService.file) => {
+      if (expected.has(f.proto.name)) return;
+      expected.add(f.proto.name);
+      f.dependencies.forEach(visit);
+    };
+    visit(OrchestratorService.file);
+    expect(new Set(names)).toEqual(expected);
+    expect(names.length).toBe(expected.size);
+    const position = new Map(names.map((n, i) => [n, i]));
+    for (const f of fromBinary(FileDescriptorSetSchema, image).file) for (const d of f.dependency) expect(position.get(d)).toBeLessThan(position.get(f.name)!);
+    const registry = registryFromImage(image);
+    expect((findMethod(registry, "kannon.v1.OrchestratorService", "CreateTest") as DescMethod).input.typeName).toBe("kannon.v1.CreateTestRequest");
+    expect((findMethod(registry, "kannon.target.v1.TargetService", "Stream") as DescMethod).methodKind).toBe("server_streaming");
+  });
+
+  it("falls back to v1alpha when the server offers only that", async () => {
+    const registry = registryFromImage(await fetchReflection(alphaOnly.url, noTls, 5000));
+    expect((findMethod(registry, "kannon.target.v1.TargetService", "Echo") as DescMethod).name).toBe("Echo");
+  });
+
+  it("names the URL and the cause when reflection is off, nothing listens, or the server is too slow", async () => {
+    await expect(fetchReflection(none.url, noTls, 5000)).rejects.toThrow(
+      `gRPC reflection at ${none.url.origin} failed: the server offers neither grpc.reflection.v1 nor grpc.reflection.v1alpha (reflection is not enabled)`,
+    );
+    const closed = await serve(() => {});
+    await closed.close();
+    await expect(fetchReflection(closed.url, noTls, 5000)).rejects.toThrow(new RegExp(`^gRPC reflection at ${closed.url.origin} failed: .*ECONNREFUSED`));
+    const silent = await serve((router) =>
+      router.service(v1alpha.ServerReflection, {
+        async *serverReflectionInfo(requests) {
+          for await (const _ of requests) await new Promise((resolve) => setTimeout(resolve, 2000));
+        },
+      }),
+    );
+    try {
+      await expect(fetchReflection(silent.url, noTls, 300)).rejects.toThrow(`gRPC reflection at ${silent.url.origin} failed: no answer within 300 ms`);
+    } finally {
+      await silent.close();
+    }
+  });
+});
