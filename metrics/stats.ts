@@ -37,6 +37,12 @@ export interface Counters {
   late: number;
   readonly statusCounts: Map<number, number>;
   readonly errorCounts: Map<string, number>;
+  /** RPCs by code. */
+  readonly codeCounts: Map<string, number>;
+  /** Responses by protocol. */
+  readonly protocolCounts: Map<string, number>;
+  /** Stream messages received. */
+  messagesReceived: number;
 }
 
 /** Adds `from`'s counters into `into`: the one exact merge of counters (sums, never averages). */
@@ -45,8 +51,15 @@ export function addCounters(into: Counters, from: Counters): void {
   into.bytesReceived += from.bytesReceived;
   into.dropped += from.dropped;
   into.late += from.late;
-  for (const [k, v] of from.statusCounts) into.statusCounts.set(k, (into.statusCounts.get(k) ?? 0) + v);
-  for (const [k, v] of from.errorCounts) into.errorCounts.set(k, (into.errorCounts.get(k) ?? 0) + v);
+  into.messagesReceived += from.messagesReceived;
+  addMap(into.statusCounts, from.statusCounts);
+  addMap(into.errorCounts, from.errorCounts);
+  addMap(into.codeCounts, from.codeCounts);
+  addMap(into.protocolCounts, from.protocolCounts);
+}
+
+function addMap<K>(into: Map<K, number>, from: Map<K, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
 }
 
 function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: (k: string) => K): void {
@@ -129,6 +142,9 @@ export class MetricsAccumulator implements Counters {
   late = 0;
   readonly statusCounts = new Map<number, number>();
   readonly errorCounts = new Map<string, number>();
+  readonly codeCounts = new Map<string, number>();
+  readonly protocolCounts = new Map<string, number>();
+  messagesReceived = 0;
   readonly latency = new Counts();
   /** Allocated on the first service time seen (avalanche has none). */
   private serviceCounts: Counts | undefined;

@@ -6,7 +6,7 @@ import { nowMs } from "../clock.js";
 import type { Share } from "../load/executor.js";
 import { executorFor, InlineLoadPart, type DataPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
 import { mergeSnapshots } from "../load/merge-snapshots.js";
-import type { IntervalSnapshot, SampleTap } from "../load/recorder.js";
+import { emptySnapshot, type IntervalSnapshot, type SampleTap } from "../load/recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
 
@@ -181,6 +181,8 @@ export class TestRun {
         ...requestFields(s),
         dropped: BigInt(s.dropped),
         late: BigInt(s.late),
+        protocolCounts: Object.fromEntries([...s.protocolCounts].map(([k, v]) => [k, BigInt(v)])),
+        handshakeHistogram: s.handshakeHistogram,
         final,
         startSkewUs: skewUs,
         error: final ? this.finalError(error) : error,
@@ -246,9 +248,9 @@ function requestFields(s: IntervalSnapshot) {
     latencyHistogram: s.latencyHistogram,
     serviceTimeHistogram: s.serviceTimeHistogram,
     failedLatencyHistogram: s.failedLatencyHistogram,
+    codeCounts: Object.fromEntries([...s.codeCounts].map(([k, v]) => [k, BigInt(v)])),
+    firstMessageHistogram: s.firstMessageHistogram,
+    messagesReceived: BigInt(s.messagesReceived),
   };
 }
 
-function emptySnapshot(): IntervalSnapshot {
-  return { requests: 0, statusCounts: new Map(), errorCounts: new Map(), bytesReceived: 0, dropped: 0, late: 0, latencyHistogram: new Uint8Array(0), serviceTimeHistogram: new Uint8Array(0), failedLatencyHistogram: new Uint8Array(0) };
-}

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createLatencyHistogram, decodeHistogram, encodeHistogram, recordUs } from "../../metrics/histogram.js";
 import { ScenarioRecorder } from "../scenario/scenario-recorder.js";
 import { mergeSnapshots } from "./merge-snapshots.js";
+import { emptySnapshot } from "./recorder.js";
 
 describe("mergeSnapshots of scenario intervals", () => {
   it("adds steps and scenarios by index, exactly, whichever part counted them", () => {
@@ -47,7 +48,7 @@ describe("mergeSnapshots of scenario intervals", () => {
   });
 
   it("a single-request interval stays without steps or scenarios", () => {
-    const part = { requests: 1, statusCounts: new Map([[200, 1]]), errorCounts: new Map(), bytesReceived: 2, dropped: 0, late: 0, latencyHistogram: new Uint8Array(0), serviceTimeHistogram: new Uint8Array(0), failedLatencyHistogram: new Uint8Array(0) };
+    const part = { ...emptySnapshot(), requests: 1, statusCounts: new Map([[200, 1]]), bytesReceived: 2 };
     const merged = mergeSnapshots([part, { ...part }]);
     expect(merged.requests).toBe(2);
     expect("steps" in merged || "scenarios" in merged).toBe(false);

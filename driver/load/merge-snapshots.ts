@@ -1,6 +1,6 @@
 import { addEncoded, createLatencyHistogram, encodeHistogram } from "../../metrics/histogram.js";
 import { addCounters } from "../../metrics/stats.js";
-import type { IntervalSnapshot, ScenarioSnapshot, StepSnapshot } from "./recorder.js";
+import { emptySnapshot, type IntervalSnapshot, type ScenarioSnapshot, type StepSnapshot } from "./recorder.js";
 
 /**
  * One interval of a driver: its threads' intervals added up (histograms merged exactly), per step
@@ -8,32 +8,24 @@ import type { IntervalSnapshot, ScenarioSnapshot, StepSnapshot } from "./recorde
  */
 export function mergeSnapshots(parts: IntervalSnapshot[]): IntervalSnapshot {
   if (parts.length === 1) return parts[0]!;
-  const merged: IntervalSnapshot = {
-    requests: 0,
-    statusCounts: new Map(),
-    errorCounts: new Map(),
-    bytesReceived: 0,
-    dropped: 0,
-    late: 0,
-    latencyHistogram: new Uint8Array(0),
-    serviceTimeHistogram: new Uint8Array(0),
-    failedLatencyHistogram: new Uint8Array(0),
-  };
-  const latency = createLatencyHistogram();
-  const service = createLatencyHistogram();
-  const failed = createLatencyHistogram();
-  for (const p of parts) {
-    addCounters(merged, p);
-    addEncoded(latency, p.latencyHistogram);
-    addEncoded(service, p.serviceTimeHistogram);
-    addEncoded(failed, p.failedLatencyHistogram);
-  }
-  merged.latencyHistogram = encodeHistogram(latency);
-  merged.serviceTimeHistogram = encodeHistogram(service);
-  merged.failedLatencyHistogram = encodeHistogram(failed);
+  const merged = emptySnapshot();
+  for (const p of parts) addCounters(merged, p);
+  merged.latencyHistogram = mergeEncoded(parts.map((p) => p.latencyHistogram));
+  merged.serviceTimeHistogram = mergeEncoded(parts.map((p) => p.serviceTimeHistogram));
+  merged.failedLatencyHistogram = mergeEncoded(parts.map((p) => p.failedLatencyHistogram));
+  merged.handshakeHistogram = mergeEncoded(parts.map((p) => p.handshakeHistogram), true);
+  merged.firstMessageHistogram = mergeEncoded(parts.map((p) => p.firstMessageHistogram), true);
   if (parts.some((p) => p.steps !== undefined)) merged.steps = mergeSteps(parts.flatMap((p) => p.steps ?? []));
   if (parts.some((p) => p.scenarios !== undefined)) merged.scenarios = mergeScenarios(parts.flatMap((p) => p.scenarios ?? []));
   return merged;
+}
+
+/** Encoded histograms added up exactly; with `emptyWhenNone`, none at all stays empty (absent). */
+function mergeEncoded(encoded: Uint8Array[], emptyWhenNone = false): Uint8Array {
+  if (emptyWhenNone && encoded.every((e) => e.length === 0)) return new Uint8Array(0);
+  const h = createLatencyHistogram();
+  for (const e of encoded) addEncoded(h, e);
+  return encodeHistogram(h);
 }
 
 /** Entries grouped by their index, in ascending index. */
@@ -68,13 +60,11 @@ function mergeSteps(steps: StepSnapshot[]): StepSnapshot[] {
 function mergeScenarios(scenarios: ScenarioSnapshot[]): ScenarioSnapshot[] {
   return byIndex(scenarios, (s) => s.scenarioIndex).map((group) => {
     if (group.length === 1) return group[0]!;
-    const duration = createLatencyHistogram();
-    for (const s of group) addEncoded(duration, s.iterationHistogram);
     return {
       scenarioIndex: group[0]!.scenarioIndex,
       iterations: group.reduce((n, s) => n + s.iterations, 0),
       aborted: group.reduce((n, s) => n + s.aborted, 0),
-      iterationHistogram: encodeHistogram(duration),
+      iterationHistogram: mergeEncoded(group.map((s) => s.iterationHistogram)),
     };
   });
 }

@@ -41,8 +41,36 @@ export class OneStepOutcomes implements Outcomes {
   }
 
   response(status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void {
+    this.recorder.total.response(status, bytes, scheduledMs, sentMs, endMs);
+    this.checkResponse(status, scheduledMs, sentMs, endMs);
+  }
+
+  /**
+   * An RPC (see Outcomes.rpc): counted in the totals, and the step's checks evaluated on its
+   * latency; its HTTP status is not reported, so a status check sees 0.
+   */
+  rpc(code: string, bytes: number, scheduledMs: number, sentMs: number, endMs: number, messages: number, firstMessageMs: number): void {
+    this.recorder.total.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
+    this.checkResponse(0, scheduledMs, sentMs, endMs);
+  }
+
+  protocol(name: "h2" | "http/1.1"): void {
+    this.recorder.total.protocol(name);
+  }
+
+  handshake(ms: number): void {
+    this.recorder.total.handshake(ms);
+  }
+
+  error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
     const { step, recorder } = this;
-    recorder.total.response(status, bytes, scheduledMs, sentMs, endMs);
+    recorder.total.error(kind, scheduledMs, sentMs, endMs);
+    if (step.abortOnFail) recorder.aborted(step.scenarioIndex, step.index);
+  }
+
+  /** Evaluates the step's checks on a response's status and latency. */
+  private checkResponse(status: number, scheduledMs: number, sentMs: number, endMs: number): void {
+    const { step, recorder } = this;
     const fromMs = this.scheduled ? scheduledMs : sentMs;
     this.res.status = status;
     this.res.latencyMs = endMs - fromMs;
@@ -53,11 +81,5 @@ export class OneStepOutcomes implements Outcomes {
       if (!passed) failed = true;
     }
     if (failed && step.abortOnFail) recorder.aborted(step.scenarioIndex, step.index);
-  }
-
-  error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
-    const { step, recorder } = this;
-    recorder.total.error(kind, scheduledMs, sentMs, endMs);
-    if (step.abortOnFail) recorder.aborted(step.scenarioIndex, step.index);
   }
 }

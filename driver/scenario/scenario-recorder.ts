@@ -116,6 +116,22 @@ export class ScenarioRecorder {
     this.steps[step]!.recorder.error(kind, scheduledMs, sentMs, endMs);
   }
 
+  /** Step `step`'s RPC ended with `code` (see IntervalRecorder.rpc). */
+  rpc(step: number, code: string, bytes: number, scheduledMs: number, sentMs: number, endMs: number, messages: number, firstMessageMs: number): void {
+    this.total.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
+    this.steps[step]!.recorder.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
+  }
+
+  /** Step `step`'s response just recorded came over `name`: counted in the totals only (StepMetrics has no protocols). */
+  protocol(_step: number, name: string): void {
+    this.total.protocol(name);
+  }
+
+  /** A TLS handshake took `ms`: counted in the totals only (a connection is not a step's). */
+  handshake(ms: number): void {
+    this.total.handshake(ms);
+  }
+
   /** Check `check` of step `step` passed or failed on a response. */
   check(step: number, check: number, passed: boolean): void {
     if (this.isClosed) return;
@@ -156,7 +172,16 @@ export class ScenarioRecorder {
 
   /** The interval of a one-step test: its step and scenario from the totals (see {@link recordOneStep}). */
   private takeOneStep(snapshot: IntervalSnapshot, step: number, scenario: number): IntervalSnapshot {
-    const counts: IntervalSnapshot = { ...snapshot, statusCounts: new Map(snapshot.statusCounts), errorCounts: new Map(snapshot.errorCounts), dropped: 0, late: 0 };
+    const counts: IntervalSnapshot = {
+      ...snapshot,
+      statusCounts: new Map(snapshot.statusCounts),
+      errorCounts: new Map(snapshot.errorCounts),
+      codeCounts: new Map(snapshot.codeCounts),
+      dropped: 0,
+      late: 0,
+      protocolCounts: new Map(),
+      handshakeHistogram: new Uint8Array(0),
+    };
     const counters = this.steps[step]!.takeCounters();
     const sc = this.scenarios[scenario]!;
     const duration = createLatencyHistogram();
