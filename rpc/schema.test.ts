@@ -1,4 +1,4 @@
-import { fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -10,17 +10,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { HttpOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
 import { createReflectionIndex, reflectionRoutes } from "../orchestrator/reflection.js";
+import { connectionOptionsFrom } from "../driver/transport/connection-options.js";
+import { createTlsFixtures } from "../test/tls-fixtures.js";
 import { fetchReflection, findMethod, registryFromImage } from "./schema.js";
 
-/** An h2c server of `routes` on 127.0.0.1, port 0. */
-async function serve(routes: (router: ConnectRouter) => void): Promise<{ url: URL; close: () => Promise<void> }> {
-  const server = http2.createServer(connectNodeAdapter({ routes }));
+/** An h2c server of `routes` on 127.0.0.1, port 0 (h2 over TLS with `tls`). */
+async function serve(routes: (router: ConnectRouter) => void, tls?: { key: string; cert: string }): Promise<{ url: URL; close: () => Promise<void> }> {
+  const handler = connectNodeAdapter({ routes });
+  const server = tls ? http2.createSecureServer({ ...tls, allowHTTP1: false }, handler) : http2.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: new URL(`http://127.0.0.1:${port}/some/path`), close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: new URL(`${tls ? "https" : "http"}://127.0.0.1:${port}/some/path`), close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** The image `buf build` makes of the target's contract (the Buf CLI from node_modules). */
@@ -34,7 +38,7 @@ function bufImage(): Uint8Array {
   }
 }
 
-const noTls = { tls: undefined };
+const noTls = connectionOptionsFrom(undefined);
 
 describe("registryFromImage and findMethod", () => {
   it("reads the Buf image of kannon.target.v1 and finds its methods with their kinds and messages", () => {
@@ -117,6 +121,23 @@ describe("fetchReflection", () => {
   it("falls back to v1alpha when the server offers only that", async () => {
     const registry = registryFromImage(await fetchReflection(alphaOnly.url, noTls, 5000));
     expect((findMethod(registry, "kannon.target.v1.TargetService", "Echo") as DescMethod).name).toBe("Echo");
+  });
+
+  it("speaks h2 over TLS with the test's CA, and names a certificate that does not verify", async () => {
+    const certs = await createTlsFixtures();
+    const secure = await serve((router) => {
+      router.service(TargetService, {});
+      reflectionRoutes([TargetService])(router);
+    }, certs.server);
+    try {
+      const trusted = connectionOptionsFrom(create(HttpOptionsSchema, { tls: { caPem: certs.ca.cert } }));
+      const registry = registryFromImage(await fetchReflection(secure.url, trusted, 5000));
+      expect((findMethod(registry, "kannon.target.v1.TargetService", "Fail") as DescMethod).input.typeName).toBe("kannon.target.v1.FailRequest");
+      await expect(fetchReflection(secure.url, noTls, 5000)).rejects.toThrow(new RegExp(`^gRPC reflection at ${secure.url.origin} failed: .*(self-signed|unable to verify|self signed)`, "i"));
+    } finally {
+      await secure.close();
+      await certs.cleanup();
+    }
   });
 
   it("names the URL and the cause when reflection is off, nothing listens, or the server is too slow", async () => {

@@ -8,11 +8,10 @@ import * as wkt from "@bufbuild/protobuf/wkt";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { SecureClientSessionOptions } from "node:http2";
-import { isIP } from "node:net";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import type { TlsOptions } from "../gen/kannon/v1/protocol_pb.js";
+import type { ConnectionOptions } from "../driver/transport/connection-options.js";
+import { tlsConnectOptions } from "../driver/transport/tls-options.js";
 
 /**
  * The well-known files, so that a protoset written without its imports (`protoc
@@ -70,11 +69,6 @@ export function findMethod(registry: FileRegistry, service: string, method: stri
   return m;
 }
 
-/** What {@link fetchReflection} needs of a test's connection options (driver/transport/connection-options.ts). */
-export interface ReflectionConnection {
-  tls: TlsOptions | undefined;
-}
-
 /** Each reflection version's client shape: the same messages under two package names. */
 type ReflectionService = typeof v1.ServerReflection | typeof v1alpha.ServerReflection;
 
@@ -85,9 +79,9 @@ type ReflectionService = typeof v1.ServerReflection | typeof v1alpha.ServerRefle
  * Resolves to the binary FileDescriptorSet, dependencies first; rejects with a message naming the
  * URL and what failed. Bounded by `timeoutMs` in all.
  */
-export async function fetchReflection(url: URL, http: ReflectionConnection, timeoutMs: number): Promise<Uint8Array> {
+export async function fetchReflection(url: URL, http: ConnectionOptions, timeoutMs: number): Promise<Uint8Array> {
   const origin = url.origin;
-  const sessions = new Http2SessionManager(origin, { idleConnectionTimeoutMs: timeoutMs }, sessionOptions(url, http.tls));
+  const sessions = new Http2SessionManager(origin, { idleConnectionTimeoutMs: timeoutMs }, url.protocol === "https:" ? { ...tlsConnectOptions(http.tls, url), ALPNProtocols: ["h2"] } : {});
   const transport = createGrpcTransport({ baseUrl: origin, sessionManager: sessions });
   const signal = AbortSignal.timeout(timeoutMs);
   try {
@@ -109,17 +103,6 @@ export async function fetchReflection(url: URL, http: ReflectionConnection, time
   } finally {
     sessions.abort();
   }
-}
-
-function sessionOptions(url: URL, tls: TlsOptions | undefined): SecureClientSessionOptions {
-  if (url.protocol !== "https:" || !tls) return {};
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  return {
-    ...(tls.caPem ? { ca: tls.caPem } : {}),
-    ...(tls.certPem ? { cert: tls.certPem, key: tls.keyPem } : {}),
-    ...(tls.servername ? { servername: tls.servername } : isIP(host) ? {} : { servername: host }),
-    rejectUnauthorized: !tls.insecure,
-  };
 }
 
 /**
