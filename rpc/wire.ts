@@ -204,8 +204,7 @@ export function prepareCall(rpc: Rpc, method: DescMethod, defaultTimeoutMs: numb
 /** gRPC and gRPC-Web: `grpc-status` of the trailers (h2 trailers, or the 0x80 frame), else of the headers (trailers-only). */
 function grpcCode(r: ExchangeResponse, end: Frame | undefined): string {
   if (r.status !== 200) return codeOfHttpStatus(r.status);
-  const trailers = (r as { trailers?: Record<string, string | string[]> }).trailers;
-  const status = (trailers && header(trailers, "grpc-status")) ?? (end && trailerFrameStatus(end.payload)) ?? header(r.headers, "grpc-status");
+  const status = header(r.trailers, "grpc-status") ?? (end && trailerFrameStatus(end.payload)) ?? header(r.headers, "grpc-status");
   return status === undefined ? "internal" : codeOfGrpcStatus(status.trim());
 }
 

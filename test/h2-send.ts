@@ -16,7 +16,7 @@ export class H2Sender {
   }
 
   /** The request's response, or {ok:false} (`timeout` after `timeoutMs`, `reset` on a stream error). */
-  send(req: ExchangeRequest, timeoutMs = 10_000): Promise<ExchangeResult & { trailers?: Record<string, string | string[]> }> {
+  send(req: ExchangeRequest, timeoutMs = 10_000): Promise<ExchangeResult> {
     const sentMs = Date.now();
     return new Promise((resolve) => {
       const stream = this.session.request({ ":method": req.method, ":path": req.url.pathname, ...req.headers });
@@ -42,7 +42,7 @@ export class H2Sender {
       stream.on("end", () => {
         clearTimeout(timer);
         const body = Buffer.concat(chunks);
-        resolve({ ok: true, status, headers, trailers, body, bytes: body.length, sentMs, endMs: Date.now() });
+        resolve({ ok: true, status, headers, trailers, protocol: "h2", body, bytes: body.length, sentMs, endMs: Date.now() });
       });
       stream.on("error", () => {
         clearTimeout(timer);
