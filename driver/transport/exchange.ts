@@ -7,10 +7,12 @@
  *
  * Kinds, as for transports: `fast` (the default) sends `http:` requests it can build exactly over
  * a keep-alive pool of plain sockets (fast-exchange.ts) and everything else over undici;
- * `undici` sends everything over undici pools (undici-exchange.ts).
+ * `undici` sends everything over undici pools (undici-exchange.ts). With the test's `http.version`
+ * 2, every kind sends over HTTP/2 (h2-exchange.ts; HTTP/1.1 when a TLS server picks it by ALPN).
  */
 import type { ConnectionOptions } from "./connection-options.js";
 import { FastExchange } from "./fast-exchange.js";
+import { H2Exchange } from "./h2-exchange.js";
 import { TRANSPORT_KINDS, type TransportKind } from "./transport.js";
 import { UndiciExchange } from "./undici-exchange.js";
 
@@ -87,6 +89,8 @@ export interface ExchangeOptions {
   connections: number;
   /** The test's connection options (HTTP version, HTTP/2 streams and connections, TLS); default HTTP/1.1. */
   http?: ConnectionOptions | undefined;
+  /** Told each TLS handshake's milliseconds, TCP connected → secureConnect (the recorder's handshake histogram). */
+  handshake?: ((ms: number) => void) | undefined;
 }
 
 /** The exchange of kind `o.kind`. Throws a RangeError naming the bad option. */
@@ -95,6 +99,12 @@ export function createExchange(o: ExchangeOptions): Exchange {
   if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
   if (!(o.timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${o.timeoutMs}`);
   if (!Number.isInteger(o.connections) || o.connections < 1) throw new RangeError(`connections must be an integer >= 1, got ${o.connections}`);
+  const http = o.http;
+  if (http?.version === 2) {
+    // At most `streams` requests per connection: as many connections as the loops need, unless the test names them.
+    const sessions = http.connections > 0 ? http.connections : Math.ceil(o.connections / http.streams);
+    return new H2Exchange(o.timeoutMs, sessions, http, createExchange({ ...o, http: { ...http, version: 1 } }), o.handshake);
+  }
   const undici = new UndiciExchange(o.timeoutMs, o.connections);
   return kind === "fast" ? new FastExchange(o.timeoutMs, o.connections, undici) : undici;
 }

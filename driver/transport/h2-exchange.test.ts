@@ -1,0 +1,175 @@
+/**
+ * The HTTP/2 exchange (h2-exchange.ts) against node:http2 servers made here: h2c and TLS (a CA
+ * made with openssl, test/tls-fixtures.ts), requests and responses whole (headers, body,
+ * trailers, onBody chunks), connections × streams honoured (the server counts its sessions and
+ * streams), an HTTP/1.1 server answering h2c as `h2_protocol` per request, a TLS server that picks
+ * HTTP/1.1 by ALPN spoken to in HTTP/1.1.
+ */
+import { createServer as createH1Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { h2Target, type H2Target } from "../../test/h2-target.js";
+import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
+import { connectionOptionsFrom, type ConnectionOptions } from "./connection-options.js";
+import { createExchange, type Exchange, type ExchangeResult } from "./exchange.js";
+import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
+import { create } from "@bufbuild/protobuf";
+
+let fixtures: TlsFixtures;
+beforeAll(async () => {
+  fixtures = await createTlsFixtures();
+});
+afterAll(() => fixtures.cleanup());
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function http2(streams: number, connections = 0, tls = false): ConnectionOptions {
+  return connectionOptionsFrom(
+    create(HttpOptionsSchema, {
+      version: HttpVersion.HTTP_VERSION_2,
+      streamsPerConnection: streams,
+      connections,
+      ...(tls ? { tls: create(TlsOptionsSchema, { caPem: fixtures.ca.cert }) } : {}),
+    }),
+  );
+}
+
+function exchange(http: ConnectionOptions, connections: number, handshakes?: number[], timeoutMs = 5_000): Exchange {
+  const e = createExchange({ timeoutMs, connections, http, ...(handshakes ? { handshake: (ms: number) => handshakes.push(ms) } : {}) });
+  cleanups.push(() => e.close(true));
+  return e;
+}
+
+async function target(...args: Parameters<typeof h2Target>): Promise<H2Target> {
+  const t = await h2Target(...args);
+  cleanups.push(() => t.close());
+  return t;
+}
+
+function ok(r: ExchangeResult): Extract<ExchangeResult, { ok: true }> {
+  if (!r.ok) throw new Error(`expected a response, got the error kind ${r.kind}`);
+  return r;
+}
+
+const ALL = { body: true, headers: true };
+const NONE = { body: false, headers: false };
+
+describe("HTTP/2 exchange", () => {
+  it("h2c: sends method, path, headers and body; returns status, headers, body, trailers and each chunk", async () => {
+    const t = await target(async (req, res, body) => {
+      res.setHeader("x-echo", `bytes=${Buffer.byteLength(body)}`);
+      res.setHeader("set-cookie", ["a=1", "b=2"]);
+      res.writeHead(201, { "content-type": "text/plain" });
+      // Trailers (as gRPC sends its status).
+      res.addTrailers({ "grpc-status": "0", "x-end": "yes" });
+      res.write(`got ${body};`);
+      await new Promise((r) => setTimeout(r, 20));
+      res.end("bye");
+    });
+    const e = exchange(http2(10), 4);
+    const seen: string[] = [];
+    const r = ok(
+      await e.send(
+        { method: "POST", url: new URL("/echo?x=1", t.url), headers: { "X-Token": "abc", Connection: "keep-alive", Host: "example.test" }, body: '{"u":"é"}', onBody: (c) => seen.push(Buffer.from(c).toString()) },
+        ALL,
+      ),
+    );
+    expect(r.protocol).toBe("h2");
+    expect(r.status).toBe(201);
+    expect(r.headers["x-echo"]).toBe("bytes=10");
+    expect(r.headers["set-cookie"]).toEqual(["a=1", "b=2"]);
+    expect(r.headers[":status"]).toBeUndefined();
+    expect(r.trailers).toEqual({ "grpc-status": "0", "x-end": "yes" });
+    expect(Buffer.from(r.body).toString()).toBe('got {"u":"é"};bye');
+    expect(r.bytes).toBe(Buffer.byteLength('got {"u":"é"};bye'));
+    expect(seen.join("")).toBe('got {"u":"é"};bye');
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(t.requests).toHaveLength(1);
+    expect(t.requests[0]).toMatchObject({ method: "POST", path: "/echo?x=1", body: '{"u":"é"}' });
+    expect(t.requests[0]!.headers["x-token"]).toBe("abc");
+    // `host` became :authority; the connection header HTTP/2 forbids was left out.
+    expect(t.requests[0]!.headers[":authority"]).toBe("example.test");
+    expect(t.requests[0]!.headers["connection"]).toBeUndefined();
+    const bare = ok(await e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE));
+    expect(bare).toMatchObject({ status: 201, body: new Uint8Array(0), headers: {}, trailers: {}, protocol: "h2" });
+    expect(t.sessions).toBe(1);
+  });
+
+  it("spreads many requests over at most `connections` sessions of at most `streams` streams", async () => {
+    const t = await target(async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 10));
+      res.end("ok");
+    });
+    // 3 connections of 4 streams; 40 requests at once: 12 in flight, the rest wait.
+    const e = exchange(http2(4, 3), 12);
+    await e.prepare([t.url], 12);
+    expect(t.sessions).toBe(3);
+    const results = await Promise.all(Array.from({ length: 40 }, () => e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)));
+    expect(results.filter((r) => r.ok && r.status === 200)).toHaveLength(40);
+    expect(t.requests).toHaveLength(40);
+    expect(t.sessions).toBe(3);
+    expect(t.maxStreamsPerSession).toBe(4);
+  });
+
+  it("derives the connections from the loops and streams when the test names none", async () => {
+    const t = await target((_req, res) => setTimeout(() => res.end("ok"), 10));
+    // 10 loops, 4 streams per connection: 3 connections.
+    const e = exchange(http2(4), 10);
+    const results = await Promise.all(Array.from({ length: 30 }, () => e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(t.sessions).toBe(3);
+  });
+
+  it("counts every request to an HTTP/1.1 server as h2_protocol, and goes on", async () => {
+    let h1Requests = 0;
+    const server = createH1Server((_req, res) => {
+      h1Requests++;
+      res.end("h1");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const e = exchange(http2(10), 2);
+    const results: ExchangeResult[] = [];
+    for (let i = 0; i < 5; i++) results.push(await e.send({ method: "GET", url, headers: {}, body: undefined }, NONE));
+    expect(results.map((r) => (r.ok ? r.status : r.kind))).toEqual(Array(5).fill("h2_protocol"));
+    expect(h1Requests).toBe(0);
+  });
+
+  it("fails a refused connection as connect_refused and a slow answer as timeout", async () => {
+    const t = await target(() => undefined);
+    const port = Number(t.url.port);
+    await t.close();
+    const e = exchange(http2(10), 2, undefined, 300);
+    const refused = await e.send({ method: "GET", url: new URL(`http://127.0.0.1:${port}/`), headers: {}, body: undefined }, NONE);
+    expect(refused).toMatchObject({ ok: false, kind: "connect_refused" });
+    const slow = await target(() => undefined);
+    const r = await e.send({ method: "GET", url: slow.url, headers: {}, body: undefined }, NONE);
+    expect(r).toMatchObject({ ok: false, kind: "timeout" });
+    expect(r.endMs - r.sentMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it("TLS: negotiates h2 by ALPN with the test's CA, and times each handshake", async () => {
+    const t = await target((_req, res) => res.end("secure"), { key: fixtures.server.key, cert: fixtures.server.cert });
+    const handshakes: number[] = [];
+    const e = exchange(http2(10, 0, true), 4, handshakes);
+    for (let i = 0; i < 3; i++) {
+      const r = ok(await e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, ALL));
+      expect(r).toMatchObject({ status: 200, protocol: "h2" });
+      expect(Buffer.from(r.body).toString()).toBe("secure");
+    }
+    expect(t.sessions).toBe(1);
+    expect(handshakes).toHaveLength(1);
+    expect(handshakes[0]).toBeGreaterThan(0);
+  });
+
+  it("TLS: a certificate that does not verify fails as tls_verify", async () => {
+    const t = await target((_req, res) => res.end("x"), { key: fixtures.untrusted.key, cert: fixtures.untrusted.cert });
+    const e = exchange(http2(10, 0, true), 4);
+    expect(await e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)).toMatchObject({ ok: false, kind: "tls_verify" });
+    expect(t.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,353 @@
+/**
+ * The HTTP/2 {@link Exchange} over node:http2: per origin, up to `sessions` connections of up to
+ * `streams` streams each (h2load's -c and -m); a request takes the least busy connection with a
+ * free stream, opens a new connection under the limit, or waits in a FIFO queue. h2c with prior
+ * knowledge on `http:`; ALPN on `https:`, where an origin whose server picks HTTP/1.1 is handed to
+ * the HTTP/1.1 exchange (`fallback`) from then on. A connection is used once the server's SETTINGS
+ * arrived: an h2c target that answers in HTTP/1.1 fails each request as `h2_protocol`.
+ *
+ * Responses keep the headers, body and trailers only when asked; `onBody` sees every chunk. A
+ * sweeper fails every request older than the request timeout (waiting ones included).
+ */
+import { connect as h2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { nowMs } from "../clock.js";
+import type { ConnectionOptions } from "./connection-options.js";
+import { codeError } from "./error-kind.js";
+import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
+import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
+import { dialSocket, dialTarget, h2ErrorKind, resetError, type DialTarget } from "./h2-dial.js";
+
+/** Request headers HTTP/2 forbids (RFC 9113 §8.2.2); `host` becomes `:authority`. */
+const CONNECTION_HEADERS = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
+
+/** The node:http2 request headers of `req`. */
+export function h2RequestHeaders(req: ExchangeRequest): OutgoingHttpHeaders {
+  const h: OutgoingHttpHeaders = { ":method": req.method, ":path": req.url.pathname + req.url.search, ":scheme": req.url.protocol.slice(0, -1), ":authority": req.url.host };
+  for (const [name, value] of Object.entries(req.headers)) {
+    const lower = name.toLowerCase();
+    if (lower === "host") h[":authority"] = value;
+    else if (lower === "te") {
+      if (value.toLowerCase() === "trailers") h.te = value;
+    } else if (!CONNECTION_HEADERS.has(lower)) h[lower] = value;
+  }
+  return h;
+}
+
+/** Response headers or trailers as the exchange hands them over: pseudo-headers dropped. */
+function plainHeaders(raw: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) addHeader(out, name, v);
+    else addHeader(out, name, String(value));
+  }
+  return out;
+}
+
+/** The HTTP/2 exchange; see the file comment. */
+export class H2Exchange implements Exchange {
+  private readonly origins = new Map<string, H2Origin>();
+  private readonly fallbackOrigins = new Set<string>();
+  readonly active = new Set<H2Pending>();
+  private sweeper: NodeJS.Timeout | undefined;
+  closed = false;
+
+  constructor(
+    readonly timeoutMs: number,
+    /** Connections per origin at most. */
+    private readonly sessions: number,
+    readonly http: ConnectionOptions,
+    /** The HTTP/1.1 exchange for https origins whose server picks http/1.1. */
+    private readonly fallback: Exchange,
+    readonly handshake: ((ms: number) => void) | undefined,
+  ) {}
+
+  send(req: ExchangeRequest, keep: ExchangeKeep): Promise<ExchangeResult> {
+    const sentMs = nowMs();
+    if (this.closed) return Promise.resolve({ ok: false, kind: "aborted", sentMs, endMs: sentMs });
+    if (this.fallbackOrigins.has(req.url.origin)) return this.fallback.send(req, keep);
+    return new Promise<ExchangeResult>((resolve) => {
+      const p = new H2Pending(this, req, keep, sentMs, resolve);
+      this.active.add(p);
+      this.sweeper ??= this.startSweeper();
+      this.origin(req.url).take(p);
+    });
+  }
+
+  private origin(url: URL): H2Origin {
+    let o = this.origins.get(url.origin);
+    if (o === undefined) {
+      o = new H2Origin(this, url.origin, dialTarget(url, this.http), this.sessions);
+      this.origins.set(url.origin, o);
+    }
+    return o;
+  }
+
+  /** The origin's server picked HTTP/1.1: its requests (`waiting` too) go to the HTTP/1.1 exchange from now on. */
+  fellBack(origin: string, waiting: H2Pending[]): void {
+    this.fallbackOrigins.add(origin);
+    this.origins.delete(origin);
+    for (const p of waiting) p.handOver(this.fallback);
+  }
+
+  private startSweeper(): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      const oldest = nowMs() - this.timeoutMs;
+      for (const p of this.active) if (p.sentMs < oldest) p.fail(codeError("request timed out", "KANNON_REQUEST_TIMEOUT"));
+    }, Math.min(1000, Math.max(50, this.timeoutMs / 4)));
+    timer.unref();
+    return timer;
+  }
+
+  async prepare(origins: readonly URL[], connections: number): Promise<void> {
+    const opened: Promise<void>[] = [];
+    for (const url of new Map(origins.map((u) => [u.origin, u])).values()) opened.push(this.origin(url).connectAhead(Math.min(connections, this.sessions)));
+    await Promise.all(opened);
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.closed = true;
+    if (force) for (const p of [...this.active]) p.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
+    await Promise.all([...[...this.origins.values()].map((o) => o.close(force)), this.fallback.close(force)]);
+    this.origins.clear();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}
+
+/** The connections to one origin and the requests waiting for a stream. */
+class H2Origin {
+  private readonly all = new Set<H2Session>();
+  private waiting: H2Pending[] = [];
+  private onIdle: (() => void) | undefined;
+
+  constructor(
+    readonly owner: H2Exchange,
+    readonly origin: string,
+    readonly target: DialTarget,
+    private readonly limit: number,
+  ) {}
+
+  take(p: H2Pending): void {
+    let best: H2Session | undefined;
+    for (const s of this.all) if (s.usable && s.active < this.owner.http.streams && (best === undefined || s.active < best.active)) best = s;
+    if (best === undefined && this.all.size < this.limit) best = this.open();
+    if (best === undefined) this.waiting.push(p);
+    else best.run(p);
+  }
+
+  private open(): H2Session {
+    const s = new H2Session(this);
+    this.all.add(s);
+    return s;
+  }
+
+  connectAhead(count: number): Promise<void> {
+    const opened: Promise<void>[] = [];
+    while (this.all.size < count) opened.push(this.open().ready);
+    return Promise.all(opened).then(() => undefined);
+  }
+
+  /** A stream of `s` ended: a waiting request takes it. */
+  freed(s: H2Session): void {
+    while (this.waiting.length > 0 && s.usable && s.active < this.owner.http.streams) {
+      const next = this.waiting.shift()!;
+      if (next.done) continue;
+      s.run(next);
+    }
+  }
+
+  /** `s` is gone: waiting requests go to a new connection. */
+  dropped(s: H2Session): void {
+    this.all.delete(s);
+    const waiting = this.waiting.splice(0).filter((p) => !p.done);
+    for (const p of waiting) if (!this.owner.closed) this.take(p);
+    if (this.all.size === 0) this.onIdle?.();
+  }
+
+  /** The server picked HTTP/1.1: everything here goes to the HTTP/1.1 exchange. */
+  fellBack(pending: H2Pending[]): void {
+    for (const s of this.all) s.destroy();
+    this.all.clear();
+    this.owner.fellBack(this.origin, [...pending, ...this.waiting.splice(0)].filter((p) => !p.done));
+  }
+
+  close(force: boolean): Promise<void> {
+    for (const p of this.waiting.splice(0)) p.fail(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
+    for (const s of [...this.all]) if (force || s.active === 0) s.destroy();
+    if (this.all.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.onIdle = resolve));
+  }
+}
+
+/** One connection: dialed, then an HTTP/2 session once the server's SETTINGS arrived. */
+class H2Session {
+  private session: ClientHttp2Session | undefined;
+  /** Requests given to it before it was ready. */
+  private queued: H2Pending[] = [];
+  active = 0;
+  usable = true;
+  private dead = false;
+  private cause: Error | undefined;
+  readonly ready: Promise<void>;
+  private isReady = false;
+
+  constructor(private readonly origin: H2Origin) {
+    this.ready = new Promise((resolve) => {
+      const owner = origin.owner;
+      dialSocket(origin.target, owner.timeoutMs, owner.handshake, (d) => {
+        if ("error" in d) return resolve(this.gone(d.error));
+        if (!d.h2) {
+          d.socket.destroy();
+          this.usable = false;
+          resolve();
+          return origin.fellBack(this.queued.splice(0));
+        }
+        const socket = d.socket;
+        socket.on("error", (err) => (this.cause ??= err));
+        const session = h2Connect(origin.origin, { createConnection: () => socket, settings: { enablePush: false, initialWindowSize: 1 << 24 } });
+        this.session = session;
+        session.on("error", (err) => (this.cause ??= err));
+        session.on("goaway", () => (this.usable = false));
+        session.once("close", () => {
+          this.gone(this.cause ?? codeError("the target closed the connection", "UND_ERR_SOCKET"));
+          resolve();
+        });
+        session.once("remoteSettings", () => {
+          this.isReady = true;
+          resolve();
+          for (const p of this.queued.splice(0)) this.start(p);
+        });
+      });
+    });
+  }
+
+  /** The connection failed or closed: requests it held fail with the reason, the origin forgets it. */
+  private gone(err: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.usable = false;
+    // Closed without an error before the server's SETTINGS on an established h2c connection: it does not speak HTTP/2.
+    const silent = !this.isReady && this.session !== undefined && this.cause === undefined;
+    this.cause ??= silent ? codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL") : err;
+    for (const p of this.queued.splice(0)) p.fail(this.cause);
+    this.session = undefined;
+    this.origin.dropped(this);
+  }
+
+  run(p: H2Pending): void {
+    this.active++;
+    p.session = this;
+    if (this.isReady) this.start(p);
+    else this.queued.push(p);
+  }
+
+  private start(p: H2Pending): void {
+    if (p.done) return;
+    const session = this.session;
+    if (session === undefined || session.destroyed) return p.fail(this.cause ?? codeError("the connection is gone", "UND_ERR_SOCKET"));
+    try {
+      p.start(session.request(h2RequestHeaders(p.req), { endStream: p.req.body === undefined }));
+    } catch (err) {
+      p.fail(err as Error);
+    }
+  }
+
+  /** A request of this connection ended. */
+  ended(): void {
+    this.active--;
+    this.origin.freed(this);
+  }
+
+  /** Why the connection failed, when it did. */
+  get error(): Error | undefined {
+    return this.cause;
+  }
+
+  destroy(): void {
+    this.usable = false;
+    if (this.session) this.session.destroy();
+    else this.gone(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
+  }
+}
+
+/** One request: waits for a stream, then collects what is kept; resolves once. */
+class H2Pending {
+  session: H2Session | undefined;
+  private stream: ClientHttp2Stream | undefined;
+  private status = 0;
+  private bytes = 0;
+  private headers = NO_HEADERS;
+  private trailers = NO_HEADERS;
+  private chunks: Buffer[] | undefined;
+  private error: Error | undefined;
+  done = false;
+
+  constructor(
+    private readonly owner: H2Exchange,
+    readonly req: ExchangeRequest,
+    private readonly keep: ExchangeKeep,
+    readonly sentMs: number,
+    private readonly resolve: (r: ExchangeResult) => void,
+  ) {}
+
+  start(stream: ClientHttp2Stream): void {
+    this.stream = stream;
+    stream.on("response", (h) => {
+      this.status = Number(h[":status"]);
+      if (this.keep.headers) this.headers = plainHeaders(h);
+      if (this.keep.body) this.chunks = [];
+    });
+    stream.on("data", (chunk: Buffer) => {
+      this.bytes += chunk.length;
+      this.req.onBody?.(chunk, nowMs());
+      this.chunks?.push(chunk);
+    });
+    stream.on("trailers", (t) => {
+      if (this.keep.headers) this.trailers = plainHeaders(t);
+    });
+    stream.on("error", (err) => (this.error ??= err));
+    stream.on("close", () => this.closed(stream));
+    const body = this.req.body;
+    if (body !== undefined) stream.end(typeof body === "string" ? Buffer.from(body, "utf8") : body);
+  }
+
+  private closed(stream: ClientHttp2Stream): void {
+    if (this.done) return;
+    const code = stream.rstCode ?? 0;
+    if (this.status > 0 && this.error === undefined && code === constants.NGHTTP2_NO_ERROR) {
+      const chunks = this.chunks;
+      const body = chunks === undefined ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
+      this.finish({ ok: true, status: this.status, headers: this.headers, body, bytes: this.bytes, protocol: "h2", trailers: this.trailers, sentMs: this.sentMs, endMs: nowMs() });
+      return;
+    }
+    // A cancelled stream learns why from its connection, which reports it a moment later.
+    const err = this.error ?? (code !== constants.NGHTTP2_NO_ERROR && code !== constants.NGHTTP2_CANCEL ? resetError(code) : undefined);
+    setImmediate(() => this.finish({ ok: false, kind: h2ErrorKind(err ?? codeError("stream cancelled", "ERR_HTTP2_STREAM_CANCEL"), this.session?.error), sentMs: this.sentMs, endMs: nowMs() }));
+  }
+
+  /** The request's origin fell back to HTTP/1.1: `fallback` sends it. */
+  handOver(fallback: Exchange): void {
+    this.done = true;
+    this.owner.active.delete(this);
+    this.session = undefined;
+    void fallback.send(this.req, this.keep).then(this.resolve);
+  }
+
+  /** Ends the request now as a failure of `err`'s kind (its stream cancelled). */
+  fail(err: Error): void {
+    if (this.done) return;
+    if (this.stream && !this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
+    this.finish({ ok: false, kind: h2ErrorKind(err, this.session?.error), sentMs: this.sentMs, endMs: nowMs() });
+  }
+
+  private finish(r: ExchangeResult): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.active.delete(this);
+    const s = this.session;
+    this.session = undefined;
+    this.resolve(r);
+    s?.ended();
+  }
+}
