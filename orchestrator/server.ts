@@ -10,12 +10,12 @@ import { swallowed } from "../metrics/swallowed.js";
 import { createPrometheusRegistry } from "./prometheus.js";
 import { file_kannon_v1_bus } from "../gen/kannon/v1/bus_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
-import { reflectionRoutes } from "./reflection.js";
+import { sniffH2c } from "../rpc/h2c-sniff.js";
+import { reflectionRoutes } from "../rpc/reflection-server.js";
 import { orchestratorRoutes } from "./routes.js";
 import { isDashboardPath, serveDashboard } from "./web.js";
 import { MAX_DATA_BYTES } from "../scenario/data.js";
 
-const H2_PREFACE = "PRI * HTTP/2.0";
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** Options of {@link startServer}. */
@@ -232,17 +232,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       sockets.delete(socket);
       silent.delete(socket);
     });
-    socket.once("data", (chunk: Buffer) => {
+    sniffH2c(socket, h1, h2, () => {
       silent.delete(socket);
       socket.setTimeout(0);
-      socket.pause();
-      socket.unshift(chunk);
-      if (chunk.subarray(0, H2_PREFACE.length).toString("latin1") === H2_PREFACE) {
-        h2.emit("connection", socket);
-      } else {
-        h1.emit("connection", socket);
-        socket.resume();
-      }
     });
   });
   server.maxConnections = limits.maxConnections;

@@ -162,7 +162,7 @@ describe("reflection from another language: Python grpcio-reflection", () => {
     const got = JSON.parse(out) as { services: string[]; methods: string[]; specImports: string[]; drivers: { id: string; state: string }[] };
     expect(got.services).toContain("kannon.v1.OrchestratorService");
     expect(got.methods).toEqual(OrchestratorService.methods.map((m) => m.name).sort());
-    expect(got.specImports).toEqual(["google/protobuf/timestamp.proto", "kannon/v1/scenario.proto"]);
+    expect(got.specImports).toEqual(["google/protobuf/timestamp.proto", "kannon/v1/protocol.proto", "kannon/v1/scenario.proto"]);
     expect(got.drivers.map((d) => [d.id, d.state])).toEqual([["driver-1", "DRIVER_STATE_READY"]]);
   });
 });
@@ -206,8 +206,8 @@ describe("the reflection protocol, message by message (gRPC client over h2c)", (
     // The file asked for first, then everything it imports, google/protobuf/timestamp.proto included.
     const orchestrator = fileNames(answers[1]!);
     expect(orchestrator[0]).toBe("kannon/v1/orchestrator.proto");
-    expect(orchestrator.slice(1).sort()).toEqual(["google/protobuf/timestamp.proto", "kannon/v1/driver.proto", "kannon/v1/report.proto", "kannon/v1/scenario.proto", "kannon/v1/test.proto"]);
-    expect(fileNames(answers[2]!)).toEqual(["kannon/v1/test.proto", "google/protobuf/timestamp.proto", "kannon/v1/scenario.proto"]);
+    expect(orchestrator.slice(1).sort()).toEqual(["google/protobuf/timestamp.proto", "kannon/v1/driver.proto", "kannon/v1/protocol.proto", "kannon/v1/report.proto", "kannon/v1/scenario.proto", "kannon/v1/test.proto"]);
+    expect(fileNames(answers[2]!)).toEqual(["kannon/v1/test.proto", "google/protobuf/timestamp.proto", "kannon/v1/protocol.proto", "kannon/v1/scenario.proto"]);
     expect(fileNames(answers[3]!)[0]).toBe("kannon/v1/orchestrator.proto");
     // The data plane's messages are discoverable too.
     expect(fileNames(answers[4]!)[0]).toBe("kannon/v1/bus.proto");

@@ -135,8 +135,10 @@ export function createReflectionIndex(services: readonly DescService[], extraFil
 
 /**
  * Routes for `grpc.reflection.v1.ServerReflection` and `grpc.reflection.v1alpha.ServerReflection`
- * (bidirectional streams; gRPC over HTTP/2 only, as the protocol requires). They are registered on
- * the same router as the API, so the same interceptors (token or loopback rule) guard them.
+ * (bidirectional streams; gRPC over HTTP/2 only, as the protocol requires), answering for
+ * `services` (and the reflection services themselves). Register them on the same router as the
+ * API, so the same interceptors guard them (the orchestrator's token or loopback rule). Used by the
+ * orchestrator and by the load-test target (`target/`).
  */
 export function reflectionRoutes(services: readonly DescService[], extraFiles: readonly DescFile[] = []): (router: ConnectRouter) => void {
   const all = [...services, v1.ServerReflection, v1alpha.ServerReflection];
