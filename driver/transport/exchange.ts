@@ -5,9 +5,9 @@
  * {@link Exchange} sends whatever it is given and hands back the status, the headers and the body
  * when asked for them.
  *
- * Kinds, as for transports: `fast` (the default) sends `http:` requests it can build exactly over
- * a keep-alive pool of plain sockets (fast-exchange.ts) and everything else over undici;
- * `undici` sends everything over undici pools (undici-exchange.ts). With the test's `http.version`
+ * Kinds, as for transports: `fast` (the default) sends `http:` and `https:` requests it can build
+ * exactly over a keep-alive pool of TCP or TLS sockets (fast-exchange.ts) and everything else over
+ * undici; `undici` sends everything over undici pools (undici-exchange.ts). With the test's `http.version`
  * 2, every kind sends over HTTP/2 (h2-exchange.ts; HTTP/1.1 when a TLS server picks it by ALPN).
  */
 import type { ConnectionOptions } from "./connection-options.js";
@@ -105,6 +105,7 @@ export function createExchange(o: ExchangeOptions): Exchange {
     const sessions = http.connections > 0 ? http.connections : Math.ceil(o.connections / http.streams);
     return new H2Exchange(o.timeoutMs, sessions, http, createExchange({ ...o, http: { ...http, version: 1 } }), o.handshake);
   }
-  const undici = new UndiciExchange(o.timeoutMs, o.connections);
-  return kind === "fast" ? new FastExchange(o.timeoutMs, o.connections, undici) : undici;
+  const link = { tls: o.http?.tls, perRequest: o.http?.handshakePerRequest ?? false, handshake: o.handshake };
+  const undici = new UndiciExchange(o.timeoutMs, o.connections, link);
+  return kind === "fast" ? new FastExchange(o.timeoutMs, o.connections, undici, link) : undici;
 }

@@ -1,4 +1,5 @@
 import { nowMs } from "../clock.js";
+import { endpointOf, type Endpoint, type TlsLink } from "./dial.js";
 import { codeError } from "./error-kind.js";
 import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
 import { H1ExchangeConnection, H1Job, type H1JobPool } from "./h1-exchange-connection.js";
@@ -6,11 +7,12 @@ import { buildRequest } from "./h1-request.js";
 import type { UndiciExchange } from "./undici-exchange.js";
 
 /**
- * The `fast` {@link Exchange}: for `http:` origins, a keep-alive pool of plain sockets per origin
+ * The `fast` {@link Exchange}: for `http:` and `https:` origins, a keep-alive pool of TCP or TLS sockets per origin
  * (h1-exchange-connection.ts), at most `connections` of them; a request takes an idle connection,
  * opens a new one while under the limit, or waits in a FIFO queue for the next one freed (no
  * pipelining). Its bytes are built per call (h1-request.ts); a request the fast path cannot build
- * exactly (https, credentials in the URL, a framing header) goes to the undici exchange.
+ * exactly (credentials in the URL, a framing header) goes to the undici exchange. https origins
+ * use the test's TLS options (tls-options.ts) and report each handshake to `link.handshake`.
  *
  * Why: undici's `dispatch` costs about as much CPU per request as autocannon (fast.ts), and a
  * scenario step pays it on every request; the parser here hands over the head and body only when
@@ -28,6 +30,7 @@ export class FastExchange implements Exchange {
     private readonly timeoutMs: number,
     private readonly connections: number,
     private readonly fallback: UndiciExchange,
+    private readonly link: TlsLink = { tls: undefined, perRequest: false, handshake: undefined },
   ) {}
 
   send(req: ExchangeRequest, keep: ExchangeKeep): Promise<ExchangeResult> {
@@ -43,7 +46,7 @@ export class FastExchange implements Exchange {
   private pool(url: URL): OriginPool {
     let pool = this.pools.get(url.origin);
     if (pool === undefined) {
-      pool = new OriginPool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port) || 80, this.connections);
+      pool = new OriginPool(endpointOf(url, this.link.tls, this.link.perRequest), this.link.handshake, this.connections);
       this.pools.set(url.origin, pool);
       this.sweeper ??= this.startSweeper();
     }
@@ -59,12 +62,15 @@ export class FastExchange implements Exchange {
     return timer;
   }
 
-  /** Connects up to `connections` sockets (at most the pool's limit) to each `http:` origin; resolves when each connected or failed, or after the request timeout. */
+  /**
+   * Connects up to `connections` sockets (at most the pool's limit) to each origin; resolves when
+   * each connected or failed, or after the request timeout. Not with a handshake per request:
+   * each request opens its own.
+   */
   async prepare(origins: readonly URL[], connections: number): Promise<void> {
-    const https = origins.filter((u) => u.protocol !== "http:");
-    if (https.length > 0) this.fallback.prepare(https);
+    if (this.link.perRequest) return;
     const opened: Promise<boolean>[] = [];
-    for (const url of new Map(origins.filter((u) => u.protocol === "http:").map((u) => [u.origin, u])).values())
+    for (const url of new Map(origins.filter((u) => u.protocol === "http:" || u.protocol === "https:").map((u) => [u.origin, u])).values())
       opened.push(...this.pool(url).connectAhead(Math.min(connections, this.connections)));
     if (opened.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -93,8 +99,8 @@ class OriginPool implements H1JobPool {
   private onIdle: (() => void) | undefined;
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
+    private readonly endpoint: Endpoint,
+    private readonly handshake: ((ms: number) => void) | undefined,
     private readonly limit: number,
   ) {}
 
@@ -108,7 +114,7 @@ class OriginPool implements H1JobPool {
   }
 
   private open(): H1ExchangeConnection {
-    const c = new H1ExchangeConnection(this, this.host, this.port);
+    const c = new H1ExchangeConnection(this, this.endpoint, this.handshake);
     this.all.add(c);
     return c;
   }

@@ -1,3 +1,4 @@
+import type { Endpoint } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
 import { H1Connection, kickOff, type H1Owner } from "./h1-connection.js";
 import { OpenPool, type OpenModelPlan } from "./h1-open-pool.js";
@@ -13,7 +14,7 @@ const TIMED_OUT = errorKind(codeError("request timed out", "KANNON_REQUEST_TIMEO
 const DEFAULT_PLAN: OpenModelPlan = { ratePerS: 1000, maxInFlight: 1000 };
 
 /**
- * The `fast` transport, for a request it could prebuild over plain `http:`: the closed model over
+ * The `fast` transport, for a request it could prebuild, to `http:` or `https:` (`endpoint`): the closed model over
  * the HTTP/1.1 fast path's connections (h1-connection.ts), each looping on its own; the open
  * models over a pool of the same connections that the schedule hands each due request to
  * (h1-open-pool.ts). Both count in one in-flight total.
@@ -32,6 +33,7 @@ export class FastTransport implements Transport {
     private readonly request: Buffer,
     private readonly outcomes: Outcomes,
     private readonly pipelining: number,
+    private readonly endpoint: Endpoint,
   ) {
     const transport = this;
     this.owner = {
@@ -58,9 +60,7 @@ export class FastTransport implements Transport {
 
   /** A new connection of this transport: the closed model's (`slots` loops) or the open pool's (`freed` given). */
   private connection(slots: number, freed?: (c: H1Connection) => void): H1Connection {
-    const url = this.template.url;
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    return new H1Connection(this.owner, host, Number(url.port) || 80, this.request, this.template.method === "HEAD", slots, freed);
+    return new H1Connection(this.owner, this.endpoint, this.request, this.template.method === "HEAD", slots, freed);
   }
 
   /** The open models' pool, made on first use (requests in flight per connection: the pipelining depth, 1 unless asked). */

@@ -87,13 +87,14 @@ const statusOf = (s: { statusCounts: Map<number, number> }) => Object.fromEntrie
 const errorsOf = (s: { errorCounts: Map<string, number> }) => Object.fromEntries(s.errorCounts);
 
 describe("the closed model's HTTP/1.1 fast path", () => {
-  it("builds requests only for plain http with headers it can write exactly", () => {
+  it("builds requests only for http and https with headers it can write exactly", () => {
     const get = buildRequest(new URL("http://127.0.0.1:81/a/b?c=d"), "GET", { "x-a": "1" }, undefined)!.toString("latin1");
     expect(get).toBe("GET /a/b?c=d HTTP/1.1\r\nx-a: 1\r\nhost: 127.0.0.1:81\r\n\r\n");
     const post = buildRequest(new URL("http://h/"), "POST", { Host: "other" }, new TextEncoder().encode("hé"))!;
     expect(post.toString("latin1")).toBe("POST / HTTP/1.1\r\nHost: other\r\ncontent-length: 3\r\n\r\nh\u00c3\u00a9");
     expect(buildRequest(new URL("http://h/"), "POST", {}, undefined)!.toString("latin1")).toContain("content-length: 0\r\n");
-    expect(buildRequest(new URL("https://h/"), "GET", {}, undefined)).toBeUndefined();
+    expect(buildRequest(new URL("https://h/"), "GET", {}, undefined)!.toString("latin1")).toBe("GET / HTTP/1.1\r\nhost: h\r\n\r\n");
+    expect(buildRequest(new URL("ftp://h/"), "GET", {}, undefined)).toBeUndefined();
     expect(buildRequest(new URL("http://u:p@h/"), "GET", {}, undefined)).toBeUndefined();
     expect(buildRequest(new URL("http://h/"), "GET", { "x-bad": "a\r\nb" }, undefined)).toBeUndefined();
     expect(buildRequest(new URL("http://h/"), "GET", { connection: "close" }, undefined)).toBeUndefined();

@@ -1,20 +1,22 @@
 /**
- * The closed model's fast path: HTTP/1.1 over plain TCP sockets, a request written from one
- * prebuilt buffer (h1-request.ts) and responses read by a pure incremental parser (h1-parser.ts),
- * for `http:` targets.
+ * The closed model's fast path: HTTP/1.1 over TCP or TLS sockets (dial.ts), a request written
+ * from one prebuilt buffer (h1-request.ts) and responses read by a pure incremental parser
+ * (h1-parser.ts), for `http:` and `https:` targets.
  *
  * Why not undici here: measured on this machine against nginx (bench/README.md, one generator
  * core), a bare undici `Client.dispatch` loop with no metrics costs about as much CPU per request as
  * autocannon (12.5 vs 12.7 µs, medians of 6 runs), so no driver built on it can be much cheaper
  * than autocannon; a socket loop with a prebuilt request and this parser costs about 7 µs. undici
- * stays for everything else (the open models, https, and requests this path does not build).
+ * stays for requests this path does not build, and for parts that ask for it.
  *
  * A response the parser marks as the connection's last (`connection: close`, HTTP/1.0 without
  * keep-alive, a body framed by the close) closes the connection after it; the loop opens a new one.
- * A protocol error closes the connection and fails its requests in flight as `protocol`.
+ * A protocol error closes the connection and fails its requests in flight as `protocol`. With
+ * `perRequest` (a TLS handshake per request) the client closes it after every response.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { nowMs } from "../clock.js";
+import { dial, type Endpoint } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
 import { H1ParseError, H1ResponseParser } from "./h1-parser.js";
 import type { Outcomes } from "./transport.js";
@@ -107,8 +109,7 @@ export class H1Connection {
 
   constructor(
     private readonly owner: H1Owner,
-    private readonly host: string,
-    private readonly port: number,
+    private readonly endpoint: Endpoint,
     private readonly request: Buffer,
     head: boolean,
     readonly slots: number,
@@ -186,15 +187,18 @@ export class H1Connection {
   private connectSocket(): void {
     this.connected = false;
     this.parser.reset();
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = dial(
+      this.endpoint,
+      () => {
+        this.connected = true;
+        // Latency counts from when each request was issued, connect (and handshake) included (as with undici).
+        for (let i = 0; i < this.sent.length; i++) socket.write(this.request);
+        // Open model: a slot free on a new connection takes a request waiting for one.
+        if (this.freed && this.sent.length < this.slots) this.freed(this);
+      },
+      this.owner.outcomes.handshake && ((ms) => this.owner.outcomes.handshake!(ms)),
+    );
     this.socket = socket;
-    socket.on("connect", () => {
-      this.connected = true;
-      // Latency counts from when each request was issued, connect included (as with undici).
-      for (let i = 0; i < this.sent.length; i++) socket.write(this.request);
-      // Open model: a slot free on a new connection takes a request waiting for one.
-      if (this.freed && this.sent.length < this.slots) this.freed(this);
-    });
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
     socket.on("close", () => this.onClose(socket));
@@ -259,8 +263,8 @@ export class H1Connection {
       this.freed?.(this);
       return false;
     }
-    if (closeAfter) {
-      // The target closes this connection: the slots go on over a new one.
+    if (closeAfter || this.endpoint.perRequest) {
+      // The target closes this connection (or a handshake per request): the slots go on over a new one.
       this.socket = undefined;
       this.connected = false;
       socket.removeAllListeners("close");

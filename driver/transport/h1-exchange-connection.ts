@@ -1,5 +1,5 @@
 /**
- * One keep-alive connection of the fast exchange (fast-exchange.ts): a plain socket carrying one
+ * One keep-alive connection of the fast exchange (fast-exchange.ts): a TCP or TLS socket (dial.ts) carrying one
  * request at a time (no pipelining), its bytes built per call (h1-request.ts) and its response read
  * by the pure parser (h1-parser.ts). The head is turned into a header object and the body copied
  * only when the request asks to keep them.
@@ -10,13 +10,15 @@
  * close or an error fails the request in flight by its error kind. One difference: a request
  * written on a connection reused from the pool that closes before any byte of its answer arrived
  * (the target dropped an idle keep-alive connection as it was written) is sent once more on a new
- * connection, as browsers do, instead of failing as `reset`.
+ * connection, as browsers do, instead of failing as `reset`. With the endpoint's `perRequest` (a
+ * TLS handshake per request) the client closes the connection after every response.
  *
  * Writes on connected sockets wait for the end of the turn's reads and go out together
  * ({@link queueWrite}); a request's time counts from its write.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { nowMs } from "../clock.js";
+import { dial, type Endpoint } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
 import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { ExchangeKeep, ExchangeResult } from "./exchange.js";
@@ -91,8 +93,9 @@ export class H1ExchangeConnection implements H1Events {
 
   constructor(
     private readonly pool: H1JobPool,
-    private readonly host: string,
-    private readonly port: number,
+    private readonly endpoint: Endpoint,
+    /** Told each TLS handshake's milliseconds. */
+    private readonly handshake: ((ms: number) => void) | undefined,
   ) {}
 
   /** Connects without a job (ahead of the start); resolves whether it connected. */
@@ -126,14 +129,17 @@ export class H1ExchangeConnection implements H1Events {
   }
 
   private open(): void {
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = dial(
+      this.endpoint,
+      () => {
+        this.connected = true;
+        this.onConnected?.(true);
+        this.onConnected = undefined;
+        if (this.job) socket.write(this.job.bytes);
+      },
+      this.handshake,
+    );
     this.socket = socket;
-    socket.on("connect", () => {
-      this.connected = true;
-      this.onConnected?.(true);
-      this.onConnected = undefined;
-      if (this.job) socket.write(this.job.bytes);
-    });
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
     // The target's FIN: the connection is done now, not when its close event comes a turn later
@@ -213,8 +219,8 @@ export class H1ExchangeConnection implements H1Events {
     this.chunks = undefined;
     this.headers = NO_HEADERS;
     job.resolve({ ok: true, status, headers, body, bytes, protocol: "http/1.1", trailers: NO_HEADERS, sentMs: job.sentMs, endMs: nowMs() });
-    if (closeAfter || this.socket === undefined) {
-      // The target closes this connection: the pool opens another one when it needs one.
+    if (closeAfter || this.socket === undefined || this.endpoint.perRequest) {
+      // The target closes this connection (or a handshake per request): the pool opens another one when it needs one.
       const socket = this.socket;
       this.socket = undefined;
       socket?.destroy();

@@ -44,12 +44,12 @@ interface Target {
  */
 const targets = new Map<string, Target | null>();
 
-/** `url`'s request target and host, or undefined when it is not plain `http:` without credentials. */
+/** `url`'s request target and host, or undefined when it is not `http:` or `https:` without credentials. */
 function targetOf(url: URL): Target | undefined {
   const href = url.href;
   let t = targets.get(href);
   if (t === undefined) {
-    t = url.protocol !== "http:" || url.username || url.password ? null : { path: `${url.pathname}${url.search}`, host: url.host };
+    t = (url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password ? null : { path: `${url.pathname}${url.search}`, host: url.host };
     if (targets.size < 1024) targets.set(href, t);
   }
   return t ?? undefined;

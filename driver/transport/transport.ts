@@ -4,13 +4,14 @@
  * go to, and is chosen by an explicit {@link TransportKind} where the load part is built.
  *
  * Kinds: `fast` (the default) sends the closed and the open models over the HTTP/1.1 fast path
- * (plain `http:` targets and requests it can prebuild exactly: h1-connection.ts, h1-open-pool.ts)
- * and everything else (https) over undici; `undici` sends everything over undici (comparisons in
- * the bench).
+ * (`http:` and `https:` requests it can prebuild exactly: h1-connection.ts, h1-open-pool.ts; TLS
+ * measured faster there than over undici, docs/benchmarks.md) and everything else over undici;
+ * `undici` sends everything over undici (comparisons in the bench).
  * Another protocol (HTTP/2, Connect) is another implementation of {@link Transport}: the executors
  * do not change.
  */
 import type { ConnectionOptions } from "./connection-options.js";
+import { endpointOf } from "./dial.js";
 import { FastTransport } from "./fast.js";
 import type { OpenModelPlan } from "./h1-open-pool.js";
 import { buildRequest } from "./h1-request.js";
@@ -92,11 +93,17 @@ export interface TransportOptions {
   http?: ConnectionOptions | undefined;
 }
 
-/** The transport for `request`, reporting to `outcomes`. */
+/**
+ * The transport for `request`, reporting to `outcomes`. An https request goes over TLS with
+ * `o.http.tls` on either kind; with a handshake per request there is one request per connection
+ * (no pipelining).
+ */
 export function createTransport(request: RequestTemplate, outcomes: Outcomes, o: TransportOptions = {}): Transport {
-  const pipelining = o.pipelining ?? 1;
+  const perRequest = o.http?.handshakePerRequest ?? false;
+  const pipelining = perRequest ? 1 : (o.pipelining ?? 1);
   const kind = o.kind ?? "fast";
   if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
   const prebuilt = kind === "fast" ? buildRequest(request.url, request.method, request.headers, request.body) : undefined;
-  return prebuilt ? new FastTransport(request, prebuilt, outcomes, pipelining) : new UndiciTransport(request, outcomes, pipelining);
+  const endpoint = endpointOf(request.url, o.http?.tls, perRequest);
+  return prebuilt ? new FastTransport(request, prebuilt, outcomes, pipelining, endpoint) : new UndiciTransport(request, outcomes, pipelining, endpoint);
 }

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from "undici";
 import { nowMs } from "../clock.js";
+import { endpointOf, type TlsLink } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
 import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
@@ -25,14 +26,17 @@ export class UndiciExchange implements Exchange {
   constructor(
     private readonly timeoutMs: number,
     private readonly connections: number,
+    /** https origins: the test's TLS options, a handshake per request or not, where handshakes are told. */
+    private readonly link: TlsLink = { tls: undefined, perRequest: false, handshake: undefined },
   ) {}
 
-  /** The pool of `origin`, made on first use. */
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
+  /** The pool of `url`'s origin, made on first use. */
+  private pool(url: URL): Pool {
+    let pool = this.pools.get(url.origin);
     if (pool === undefined) {
-      pool = new Pool(origin, { ...undiciTimeouts(this.timeoutMs), connections: this.connections });
-      this.pools.set(origin, pool);
+      const endpoint = url.protocol === "https:" ? endpointOf(url, this.link.tls, this.link.perRequest) : undefined;
+      pool = new Pool(url.origin, { ...undiciTimeouts(this.timeoutMs, endpoint, this.link.handshake), connections: this.connections });
+      this.pools.set(url.origin, pool);
     }
     return pool;
   }
@@ -46,13 +50,14 @@ export class UndiciExchange implements Exchange {
       this.sweeper ??= this.startSweeper();
       try {
         const url = req.url;
-        this.pool(url.origin).dispatch(
+        this.pool(url).dispatch(
           {
             origin: url.origin,
             path: url.pathname + url.search,
             method: req.method as Dispatcher.HttpMethod,
             headers: req.headers,
             body: req.body === undefined ? null : typeof req.body === "string" ? req.body : Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+            reset: this.link.perRequest,
           },
           pending,
         );
@@ -78,7 +83,7 @@ export class UndiciExchange implements Exchange {
 
   /** undici opens connections when requests need them: this makes the pools ahead. */
   prepare(origins: readonly URL[]): void {
-    for (const url of origins) this.pool(url.origin);
+    for (const url of origins) this.pool(url);
   }
 
   async close(force: boolean): Promise<void> {

@@ -1,12 +1,15 @@
 import { Client, Pool, type Dispatcher } from "undici";
 import { nowMs } from "../clock.js";
+import { undiciConnector, type Endpoint } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
 import { InFlight } from "./in-flight.js";
 import type { Outcomes, RequestTemplate, Transport } from "./transport.js";
 
 /**
- * Sends requests over undici, recording each outcome: the transport for https, the open models,
- * and requests the fast path cannot prebuild (and for everything when a part asks for `undici`).
+ * Sends requests over undici, recording each outcome: the transport for requests the fast path
+ * cannot prebuild (and for everything when a part asks for `undici`). https connections are made
+ * by {@link undiciConnector} (the test's TLS options, each handshake timed); with a handshake per
+ * request every request asks for `connection: close`.
  *
  * Two ways to send, both free of per-request promises, closures and containers:
  * - {@link runClosed} (avalanche): `concurrency` request loops, each bound to one undici `Client`
@@ -33,6 +36,8 @@ export class UndiciTransport implements Transport {
     private readonly template: RequestTemplate,
     readonly outcomes: Outcomes,
     private readonly pipelining = 1,
+    /** Where connections go; undefined: `template.url`'s origin, undici's own connector. */
+    private readonly endpoint: Endpoint | undefined = undefined,
     /** Shared with the fast path when this is its fallback. */
     readonly flight = new InFlight(),
   ) {
@@ -42,6 +47,7 @@ export class UndiciTransport implements Transport {
       method: template.method as Dispatcher.HttpMethod,
       headers: { ...template.headers },
       body: template.body ? Buffer.from(template.body) : null,
+      reset: endpoint?.perRequest ?? false,
     };
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, template.timeoutMs / 4)));
     this.sweeper.unref();
@@ -52,7 +58,7 @@ export class UndiciTransport implements Transport {
   }
 
   private dispatcherOptions(pipelining: number): Pool.Options {
-    return { pipelining, ...undiciTimeouts(this.template.timeoutMs) };
+    return { pipelining, ...undiciTimeouts(this.template.timeoutMs, this.endpoint, this.outcomes.handshake && ((ms) => this.outcomes.handshake!(ms))) };
   }
 
   runClosed(concurrency: number, more: (now: number) => boolean): Promise<void> {
@@ -151,10 +157,12 @@ export class UndiciTransport implements Transport {
  * undici's per-connection timers for a request timeout of `timeoutMs`. One value for all three:
  * between requests undici switches a connection's timer from headers/body to keep-alive and back,
  * and with different values it cancels and makes a timer on every switch (twice per request)
- * instead of refreshing one.
+ * instead of refreshing one. With a TLS `endpoint`, its connections are made by
+ * {@link undiciConnector} (connect timeout the same), each handshake told to `handshake`.
  */
-export function undiciTimeouts(timeoutMs: number): Pool.Options {
-  return { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: timeoutMs, connect: { timeout: timeoutMs } };
+export function undiciTimeouts(timeoutMs: number, endpoint?: Endpoint, handshake?: (ms: number) => void): Pool.Options {
+  const connect = endpoint?.tls ? undiciConnector(endpoint, timeoutMs, handshake) : { timeout: timeoutMs };
+  return { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: timeoutMs, connect };
 }
 
 /**

@@ -1,0 +1,95 @@
+/**
+ * How the HTTP/1.1 paths reach a target: a plain TCP socket for `http:`, a TLS socket for `https:`
+ * (tls-options.ts), with the handshake timed from the TCP connection to secureConnect. One copy
+ * for the fast path's connections (h1-connection.ts, h1-exchange-connection.ts) and for undici's
+ * connector ({@link undiciConnector}), so both verify, present and time TLS the same way.
+ */
+import { connect, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions } from "node:tls";
+import type { buildConnector } from "undici";
+import type { TlsOptions } from "../../gen/kannon/v1/protocol_pb.js";
+import { nowMs } from "../clock.js";
+import { codeError } from "./error-kind.js";
+import { tlsConnectOptions } from "./tls-options.js";
+
+/** Where and how a connection to a target goes. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  /** `https:`: the TLS options; undefined: plain TCP. */
+  tls: TlsConnectOptions | undefined;
+  /** A new connection for every request (handshake load): the client closes it after each response. */
+  perRequest: boolean;
+}
+
+/** The endpoint of `url`'s origin, with the test's TLS options (used for `https:` only). */
+export function endpointOf(url: URL, tls: TlsOptions | undefined, perRequest: boolean): Endpoint {
+  const https = url.protocol === "https:";
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(url.port) || (https ? 443 : 80),
+    tls: https ? { ...tlsConnectOptions(tls, url), ALPNProtocols: ["http/1.1"] } : undefined,
+    perRequest,
+  };
+}
+
+/**
+ * Opens a socket to `e`; `ready` is called once it can carry requests (connected, or TLS
+ * handshake done: then `handshake` gets its milliseconds from the TCP connection on). Errors
+ * (a refused connection, a certificate that does not verify) destroy the socket with the error.
+ */
+export function dial(e: Endpoint, ready: () => void, handshake: ((ms: number) => void) | undefined): Socket {
+  if (e.tls === undefined) {
+    const socket = connect({ host: e.host, port: e.port, noDelay: true });
+    socket.once("connect", ready);
+    return socket;
+  }
+  const socket = tlsConnect({ ...e.tls, host: e.host, port: e.port });
+  socket.setNoDelay(true);
+  let tcpMs = Number.NaN;
+  socket.once("connect", () => (tcpMs = nowMs()));
+  socket.once("secureConnect", () => {
+    if (!Number.isNaN(tcpMs)) handshake?.(nowMs() - tcpMs);
+    ready();
+  });
+  return socket;
+}
+
+/**
+ * undici's `connect` option for `e`: {@link dial} instead of undici's own connector (which caches
+ * TLS sessions and so would resume them: a handshake load does full handshakes, as wrk's do),
+ * failing as `timeout` when not ready within `timeoutMs`.
+ */
+export function undiciConnector(e: Endpoint, timeoutMs: number, handshake: ((ms: number) => void) | undefined): buildConnector.connector {
+  return (_options, callback) => {
+    let done = false;
+    const socket = dial(
+      e,
+      () => {
+        clearTimeout(timer);
+        if (done) return;
+        done = true;
+        socket.removeListener("error", failed);
+        callback(null, socket);
+      },
+      handshake,
+    );
+    const failed = (err: Error) => {
+      clearTimeout(timer);
+      if (done) return;
+      done = true;
+      callback(err, null);
+    };
+    socket.once("error", failed);
+    const timer = setTimeout(() => socket.destroy(codeError(`connect to ${e.host}:${e.port} timed out`, "UND_ERR_CONNECT_TIMEOUT")), timeoutMs);
+  };
+}
+
+/** What a test says about its https connections, and where their handshakes are told. */
+export interface TlsLink {
+  tls: TlsOptions | undefined;
+  /** A new connection for every request (protocol.proto TlsOptions.handshake_per_request). */
+  perRequest: boolean;
+  /** Told each TLS handshake's milliseconds (TCP connected → secureConnect). */
+  handshake: ((ms: number) => void) | undefined;
+}
