@@ -74,11 +74,14 @@ export function undiciConnector(e: Endpoint, timeoutMs: number, handshake: ((ms:
       },
       handshake,
     );
-    const failed = (err: Error) => {
+    const failed = (err: Error & { code?: string }) => {
       clearTimeout(timer);
       if (done) return;
       done = true;
-      callback(err, null);
+      // undici fails the requests queued on a connection whose name check failed only when their
+      // servername is the one it connected with (its own per-request SNI), which ours never set:
+      // they waited until the request timeout. As another verification failure, it fails them all.
+      callback(err.code === "ERR_TLS_CERT_ALTNAME_INVALID" ? codeError(err.message, "HOSTNAME_MISMATCH") : err, null);
     };
     socket.once("error", failed);
     const timer = setTimeout(() => socket.destroy(codeError(`connect to ${e.host}:${e.port} timed out`, "UND_ERR_CONNECT_TIMEOUT")), timeoutMs);
