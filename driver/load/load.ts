@@ -5,6 +5,7 @@ import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
 import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
+import { connectionOptionsFrom } from "../transport/connection-options.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
 import { openModelPlan } from "./open-model.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
@@ -155,7 +156,7 @@ export class InlineLoadPart implements LoadPart {
             timeoutMs,
           },
           this.recorder,
-          { kind: this.o.transport, pipelining },
+          { kind: this.o.transport, pipelining, http: connectionOptionsFrom(spec.http) },
         );
     transport.prepare(concurrency, openModelPlan(spec, this.o.share, thread));
     try {

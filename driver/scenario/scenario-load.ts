@@ -8,6 +8,7 @@ import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { compileScenarios } from "../../scenario/compile.js";
 import { DataCursor, threadRows } from "../../scenario/data-cursor.js";
 import { parseCsv, parseJsonLines, rowsOfShare, type DataTable } from "../../scenario/data.js";
+import { connectionOptionsFrom } from "../transport/connection-options.js";
 import { createExchange } from "../transport/exchange.js";
 import { createTransport, type Transport, type TransportKind } from "../transport/transport.js";
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
@@ -97,7 +98,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
         timeoutMs: o.timeoutMs,
       },
       new OneStepOutcomes(one, o.recorder, o.scheduled),
-      { kind: o.kind, pipelining: o.pipelining },
+      { kind: o.kind, pipelining: o.pipelining, http: connectionOptionsFrom(spec.http) },
     );
   }
 
@@ -106,7 +107,13 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
     const table = o.data.get(f.name);
     if (table) cursors.set(f.name, new DataCursor(table, f.order, f.onExhausted));
   }
-  const exchange = createExchange({ kind: o.kind, timeoutMs: o.timeoutMs, connections: Math.max(1, o.concurrency > 0 ? o.concurrency : openCap(spec, o.thread)) });
+  const exchange = createExchange({
+    kind: o.kind,
+    timeoutMs: o.timeoutMs,
+    connections: Math.max(1, o.concurrency > 0 ? o.concurrency : openCap(spec, o.thread)),
+    http: connectionOptionsFrom(spec.http),
+    handshake: (ms) => o.recorder.handshake(ms),
+  });
   return new ScenarioTransport(
     {
       scenarios: compiled.scenarios,
