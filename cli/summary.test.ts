@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
+import { HttpVersion } from "../gen/kannon/v1/protocol_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { alignColumns, formatReport } from "./summary.js";
 
@@ -84,6 +85,34 @@ describe("the CLI summary of a scenario test", () => {
     const to = withSteps.indexOf("  per driver:");
     const others = (lines: string[]) => lines.filter((l) => !l.startsWith("  30 requests")).join("\n");
     expect(others([...withSteps.slice(0, from), ...withSteps.slice(to)])).toBe(others(plain.split("\n")));
+  });
+
+  it("prints RPC codes, protocols, TLS handshakes, stream numbers and an insecure TLS, each only when there is one", () => {
+    const r = report(false);
+    r.spec!.http = { version: HttpVersion.HTTP_VERSION_2, tls: { insecure: true } };
+    Object.assign(r.total!, {
+      codeCounts: { unavailable: 3n, ok: 26n, not_found: 1n, deadline_exceeded: 3n },
+      protocolCounts: { h2: 29n, "http/1.1": 1n },
+      handshake: latency(1500n, 4000n),
+      firstMessage: latency(2000n, 9000n),
+      messagesReceived: 120n,
+      messagesPerS: 60,
+    });
+    const lines = formatReport(r).split("\n");
+    const at = lines.findIndex((l) => l.startsWith("  codes:"));
+    expect(lines.slice(at, at + 5)).toEqual([
+      "  codes: ok×26 deadline_exceeded×3 unavailable×3 not_found×1",
+      "  protocols: h2×29 http/1.1×1",
+      "  TLS handshakes: 10   p50 1.50 ms  p99 4.00 ms",
+      "  stream messages: 120   messages/s: 60.0   first message p50 2.00 ms  p99 9.00 ms",
+      "  TLS verification off (insecure)",
+    ]);
+    // Only HTTP/1.1 responses: no protocols line; no RPC, TLS or stream: none of the others.
+    const plain = formatReport(report(false)).split("\n");
+    const h1 = report(false);
+    h1.total!.protocolCounts = { "http/1.1": 30n };
+    expect(formatReport(h1).split("\n")).toEqual(plain);
+    expect(plain.some((l) => /codes:|protocols:|TLS|stream messages/.test(l))).toBe(false);
   });
 
   it("alignColumns pads every column but the last, numbers to the right", () => {

@@ -16,6 +16,25 @@ function countsLine(s: Stats): string {
   return `  status: ${status || "none"}${errors ? `   errors: ${errors}` : ""}`;
 }
 
+const entries = (counts: { [k: string]: bigint }) => Object.entries(counts).map(([k, v]) => `${k}×${v}`).join(" ");
+
+/**
+ * What HTTP/1.1 tests do not have: RPC codes (ok first, then the most frequent), the protocols
+ * when not only HTTP/1.1, TLS handshakes, server streams' first message and messages, and whether
+ * TLS verification was off.
+ */
+function transportLines(t: Stats, spec: TestSpec | undefined): string[] {
+  const lines: string[] = [];
+  const codes = Object.entries(t.codeCounts).sort((a, b) => (a[0] === "ok" ? -1 : b[0] === "ok" ? 1 : b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : a[0] < b[0] ? -1 : 1));
+  if (codes.length > 0) lines.push(`  codes: ${entries(Object.fromEntries(codes))}`);
+  if (Object.keys(t.protocolCounts).some((p) => p !== "http/1.1")) lines.push(`  protocols: ${entries(t.protocolCounts)}`);
+  if (t.handshake && t.handshake.count > 0n) lines.push(`  TLS handshakes: ${t.handshake.count}   p50 ${ms(t.handshake.p50Us)}  p99 ${ms(t.handshake.p99Us)}`);
+  if (t.messagesReceived > 0n || (t.firstMessage && t.firstMessage.count > 0n))
+    lines.push(`  stream messages: ${t.messagesReceived}   messages/s: ${t.messagesPerS.toFixed(1)}   first message p50 ${pct(t.firstMessage, "p50Us")}  p99 ${pct(t.firstMessage, "p99Us")}`);
+  if (spec?.http?.tls?.insecure) lines.push("  TLS verification off (insecure)");
+  return lines;
+}
+
 /** `n` and the noun, singular for one: "1 driver", "3 drivers". */
 export function plural(n: number | bigint, noun: string, nouns = `${noun}s`): string {
   return `${n} ${n === 1 || n === 1n ? noun : nouns}`;
@@ -92,6 +111,7 @@ export function formatReport(report: Report, failedThresholds: readonly string[]
   if (t.serviceTime) lines.push(latencyLine("service time (from send)", t.serviceTime));
   // Failed requests' times are kept out of the percentiles above: the time to fail is apart.
   if (t.failedLatency && t.failedLatency.count > 0n) lines.push(latencyLine("failed requests, time to fail", t.failedLatency));
+  lines.push(...transportLines(t, report.spec));
   lines.push(...scenarioLines(t.scenarios), ...stepLines(t.steps));
   // One driver has no fleet to be skewed against: only its own late start is worth a word.
   const many = report.drivers.length > 1;

@@ -62,6 +62,7 @@ function addMap<K>(into: Map<K, number>, from: Map<K, number>): void {
   for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
 }
 
+/** Adds a protobuf map of counts into `into`, keys read by `key`. */
 function addCounts<K>(into: Map<K, number>, from: { [k: string]: bigint }, key: (k: string) => K): void {
   for (const [k, v] of Object.entries(from)) {
     const kk = key(k);
@@ -74,29 +75,38 @@ export interface DecodedHistograms {
   latency: SparseCounts | undefined;
   serviceTime: SparseCounts | undefined;
   failedLatency: SparseCounts | undefined;
+  handshake: SparseCounts | undefined;
+  firstMessage: SparseCounts | undefined;
 }
 
 /** The encoded histograms of a metrics message, or of one of its steps (StepMetrics). */
-export type EncodedHistograms = Pick<MetricsMessage, "latencyHistogram" | "serviceTimeHistogram" | "failedLatencyHistogram">;
+export type EncodedHistograms = Pick<MetricsMessage, "latencyHistogram" | "serviceTimeHistogram" | "failedLatencyHistogram" | "firstMessageHistogram"> &
+  Partial<Pick<MetricsMessage, "handshakeHistogram">>;
 
 /**
  * What {@link MetricsAccumulator.addDecoded} sums: a metrics message's counters, or a step's
  * (StepMetrics, which has no dropped, late or interval bounds).
  */
-export type CountedInterval = Pick<MetricsMessage, "requests" | "bytesReceived" | "statusCounts" | "errorCounts"> &
-  Partial<Pick<MetricsMessage, "dropped" | "late" | "intervalStart" | "intervalEnd">>;
+export type CountedInterval = Pick<MetricsMessage, "requests" | "bytesReceived" | "statusCounts" | "errorCounts" | "codeCounts" | "messagesReceived"> &
+  Partial<Pick<MetricsMessage, "dropped" | "late" | "intervalStart" | "intervalEnd" | "protocolCounts">>;
 
 /** Decodes a metrics message's (or a step's) histograms; throws on bytes that are not an HdrHistogram encoding. */
 export function decodeMetrics(m: EncodedHistograms): DecodedHistograms {
   return {
-    latency: m.latencyHistogram.length > 0 ? decodeCounts(m.latencyHistogram) : undefined,
-    serviceTime: m.serviceTimeHistogram.length > 0 ? decodeCounts(m.serviceTimeHistogram) : undefined,
-    failedLatency: m.failedLatencyHistogram.length > 0 ? decodeCounts(m.failedLatencyHistogram) : undefined,
+    latency: decodeIfAny(m.latencyHistogram),
+    serviceTime: decodeIfAny(m.serviceTimeHistogram),
+    failedLatency: decodeIfAny(m.failedLatencyHistogram),
+    handshake: decodeIfAny(m.handshakeHistogram),
+    firstMessage: decodeIfAny(m.firstMessageHistogram),
   };
 }
 
+function decodeIfAny(encoded: Uint8Array | undefined): SparseCounts | undefined {
+  return encoded && encoded.length > 0 ? decodeCounts(encoded) : undefined;
+}
+
 /** The part of Stats that judging a test's outcome reads. */
-export type FailureCounts = Pick<Stats, "requests" | "errors" | "statusCounts" | "errorCounts">;
+export type FailureCounts = Pick<Stats, "requests" | "errors" | "statusCounts" | "errorCounts" | "codeCounts">;
 
 /** One histogram to summarise counts with (the process is single-threaded; used and reset at once). */
 const scratch = createLatencyHistogram(64);
@@ -150,6 +160,9 @@ export class MetricsAccumulator implements Counters {
   private serviceCounts: Counts | undefined;
   /** Latency of the requests that failed. */
   readonly failedLatency = new Counts();
+  /** TLS handshake times and streams' first-message times, allocated on the first seen. */
+  private handshakeCounts: Counts | undefined;
+  private firstMessageCounts: Counts | undefined;
   /** Earliest interval start and latest interval end seen, in epoch ms. */
   startMs = Number.POSITIVE_INFINITY;
   endMs = Number.NEGATIVE_INFINITY;
@@ -167,9 +180,14 @@ export class MetricsAccumulator implements Counters {
     this.late += Number(m.late ?? 0n);
     addCounts(this.statusCounts, m.statusCounts as { [k: string]: bigint }, Number);
     addCounts(this.errorCounts, m.errorCounts, String);
+    addCounts(this.codeCounts, m.codeCounts, String);
+    addCounts(this.protocolCounts, m.protocolCounts ?? {}, String);
+    this.messagesReceived += Number(m.messagesReceived);
     if (h.latency) this.latency.addSparse(h.latency);
     if (h.serviceTime) (this.serviceCounts ??= new Counts()).addSparse(h.serviceTime);
     if (h.failedLatency) this.failedLatency.addSparse(h.failedLatency);
+    if (h.handshake) (this.handshakeCounts ??= new Counts()).addSparse(h.handshake);
+    if (h.firstMessage) (this.firstMessageCounts ??= new Counts()).addSparse(h.firstMessage);
     if (m.intervalStart) this.startMs = Math.min(this.startMs, msOf(m.intervalStart));
     if (m.intervalEnd) this.endMs = Math.max(this.endMs, msOf(m.intervalEnd));
   }
@@ -185,9 +203,20 @@ export class MetricsAccumulator implements Counters {
     this.late += Number(s.late);
     addCounts(this.statusCounts, s.statusCounts as { [k: string]: bigint }, Number);
     addCounts(this.errorCounts, s.errorCounts, String);
-    if (s.latency && s.latency.histogram.length > 0) this.latency.addSparse(decodeCounts(s.latency.histogram));
-    if (s.serviceTime && s.serviceTime.histogram.length > 0) (this.serviceCounts ??= new Counts()).addSparse(decodeCounts(s.serviceTime.histogram));
-    if (s.failedLatency && s.failedLatency.histogram.length > 0) this.failedLatency.addSparse(decodeCounts(s.failedLatency.histogram));
+    addCounts(this.codeCounts, s.codeCounts, String);
+    addCounts(this.protocolCounts, s.protocolCounts, String);
+    this.messagesReceived += Number(s.messagesReceived);
+    const embedded = (l: LatencyStats | undefined) => decodeIfAny(l?.histogram);
+    const latency = embedded(s.latency);
+    const serviceTime = embedded(s.serviceTime);
+    const failedLatency = embedded(s.failedLatency);
+    const handshake = embedded(s.handshake);
+    const firstMessage = embedded(s.firstMessage);
+    if (latency) this.latency.addSparse(latency);
+    if (serviceTime) (this.serviceCounts ??= new Counts()).addSparse(serviceTime);
+    if (failedLatency) this.failedLatency.addSparse(failedLatency);
+    if (handshake) (this.handshakeCounts ??= new Counts()).addSparse(handshake);
+    if (firstMessage) (this.firstMessageCounts ??= new Counts()).addSparse(firstMessage);
     if (s.start) this.startMs = Math.min(this.startMs, msOf(s.start));
     if (s.end) this.endMs = Math.max(this.endMs, msOf(s.end));
   }
@@ -198,6 +227,8 @@ export class MetricsAccumulator implements Counters {
     this.latency.addCounts(other.latency);
     if (other.serviceCounts) (this.serviceCounts ??= new Counts()).addCounts(other.serviceCounts);
     this.failedLatency.addCounts(other.failedLatency);
+    if (other.handshakeCounts) (this.handshakeCounts ??= new Counts()).addCounts(other.handshakeCounts);
+    if (other.firstMessageCounts) (this.firstMessageCounts ??= new Counts()).addCounts(other.firstMessageCounts);
     this.startMs = Math.min(this.startMs, other.startMs);
     this.endMs = Math.max(this.endMs, other.endMs);
   }
@@ -220,8 +251,9 @@ export class MetricsAccumulator implements Counters {
     return {
       requests: BigInt(this.requests),
       errors: BigInt(this.errors),
-      statusCounts: Object.fromEntries([...this.statusCounts].map(([k, v]) => [k, BigInt(v)])),
-      errorCounts: Object.fromEntries([...this.errorCounts].map(([k, v]) => [k, BigInt(v)])),
+      statusCounts: bigintRecord(this.statusCounts),
+      errorCounts: bigintRecord(this.errorCounts),
+      codeCounts: bigintRecord(this.codeCounts),
     };
   }
 
@@ -246,8 +278,18 @@ export class MetricsAccumulator implements Counters {
       ...(this.serviceCounts ? { serviceTime: countsStats(this.serviceCounts, withHistogram) } : {}),
       ...(this.failedLatency.total > 0 ? { failedLatency: countsStats(this.failedLatency, withHistogram) } : {}),
       interval: options.interval ?? 0,
+      protocolCounts: bigintRecord(this.protocolCounts),
+      ...(this.handshakeCounts ? { handshake: countsStats(this.handshakeCounts, withHistogram) } : {}),
+      ...(this.firstMessageCounts ? { firstMessage: countsStats(this.firstMessageCounts, withHistogram) } : {}),
+      messagesReceived: BigInt(this.messagesReceived),
+      messagesPerS: seconds > 0 ? this.messagesReceived / seconds : 0,
     });
   }
+}
+
+/** A map of counts as a protobuf map of uint64. */
+export function bigintRecord<K extends string | number>(counts: Map<K, number>): { [k: string]: bigint } {
+  return Object.fromEntries([...counts].map(([k, v]) => [k, BigInt(v)]));
 }
 
 /** Epoch milliseconds (fractional, to the microsecond) of a protobuf Timestamp. */

@@ -34,11 +34,15 @@ export function withoutHistograms(stats: Stats): Stats {
   const latency = strip(stats.latency);
   const serviceTime = strip(stats.serviceTime);
   const failedLatency = strip(stats.failedLatency);
+  const handshake = strip(stats.handshake);
+  const firstMessage = strip(stats.firstMessage);
   return create(StatsSchema, {
     ...stats,
     ...(latency ? { latency } : {}),
     ...(serviceTime ? { serviceTime } : {}),
     ...(failedLatency ? { failedLatency } : {}),
+    ...(handshake ? { handshake } : {}),
+    ...(firstMessage ? { firstMessage } : {}),
     steps: stats.steps.map((s) => create(StepStatsSchema, { ...s, ...(s.stats ? { stats: withoutHistograms(s.stats) } : {}) })),
     scenarios: stats.scenarios.map((s) => {
       const iterationDuration = strip(s.iterationDuration);

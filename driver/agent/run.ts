@@ -7,6 +7,7 @@ import type { Share } from "../load/executor.js";
 import { executorFor, InlineLoadPart, type DataPart, type LoadPart, type LoadPartOptions } from "../load/load.js";
 import { mergeSnapshots } from "../load/merge-snapshots.js";
 import { emptySnapshot, type IntervalSnapshot, type SampleTap } from "../load/recorder.js";
+import { snapshotFields } from "./snapshot-fields.js";
 import type { TransportKind } from "../transport/transport.js";
 import { DEFAULT_REPORT_INTERVAL_MS } from "../../workload/defaults.js";
 
@@ -178,28 +179,11 @@ export class TestRun {
         seq: BigInt(seq),
         intervalStart: timestampAt(startMs),
         intervalEnd: timestampAt(endMs),
-        ...requestFields(s),
-        dropped: BigInt(s.dropped),
-        late: BigInt(s.late),
-        protocolCounts: Object.fromEntries([...s.protocolCounts].map(([k, v]) => [k, BigInt(v)])),
-        handshakeHistogram: s.handshakeHistogram,
+        ...snapshotFields(s),
         final,
         startSkewUs: skewUs,
         error: final ? this.finalError(error) : error,
         dataExhausted: final ? [...this.exhausted].sort() : [],
-        steps: (s.steps ?? []).map((st) => ({
-          stepIndex: st.stepIndex,
-          ...requestFields(st.counts),
-          checks: st.checks.map((c) => ({ name: c.name, passed: BigInt(c.passed), failed: BigInt(c.failed) })),
-          captureMissing: BigInt(st.captureMissing),
-          abortedIterations: BigInt(st.abortedIterations),
-        })),
-        scenarios: (s.scenarios ?? []).map((sc) => ({
-          scenarioIndex: sc.scenarioIndex,
-          iterations: BigInt(sc.iterations),
-          aborted: BigInt(sc.aborted),
-          iterationHistogram: sc.iterationHistogram,
-        })),
       });
     this.buffered++;
     // Built in its turn: the final message counts the intervals lost before it only once every
@@ -237,20 +221,3 @@ export class TestRun {
     }
   }
 }
-
-/** The request counters and histograms of a snapshot, as a metrics message (or one of its steps) holds them. */
-function requestFields(s: IntervalSnapshot) {
-  return {
-    requests: BigInt(s.requests),
-    statusCounts: Object.fromEntries([...s.statusCounts].map(([k, v]) => [k, BigInt(v)])),
-    errorCounts: Object.fromEntries([...s.errorCounts].map(([k, v]) => [k, BigInt(v)])),
-    bytesReceived: BigInt(s.bytesReceived),
-    latencyHistogram: s.latencyHistogram,
-    serviceTimeHistogram: s.serviceTimeHistogram,
-    failedLatencyHistogram: s.failedLatencyHistogram,
-    codeCounts: Object.fromEntries([...s.codeCounts].map(([k, v]) => [k, BigInt(v)])),
-    firstMessageHistogram: s.firstMessageHistogram,
-    messagesReceived: BigInt(s.messagesReceived),
-  };
-}
-
