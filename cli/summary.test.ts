@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ReportSchema, type Report } from "../gen/kannon/v1/report_pb.js";
-import { HttpVersion } from "../gen/kannon/v1/protocol_pb.js";
+import { HttpOptionsSchema, HttpVersion } from "../gen/kannon/v1/protocol_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { alignColumns, formatReport } from "./summary.js";
 
@@ -89,7 +89,7 @@ describe("the CLI summary of a scenario test", () => {
 
   it("prints RPC codes, protocols, TLS handshakes, stream numbers and an insecure TLS, each only when there is one", () => {
     const r = report(false);
-    r.spec!.http = { version: HttpVersion.HTTP_VERSION_2, tls: { insecure: true } };
+    r.spec!.http = create(HttpOptionsSchema, { version: HttpVersion.HTTP_VERSION_2, tls: { insecure: true } });
     Object.assign(r.total!, {
       codeCounts: { unavailable: 3n, ok: 26n, not_found: 1n, deadline_exceeded: 3n },
       protocolCounts: { h2: 29n, "http/1.1": 1n },

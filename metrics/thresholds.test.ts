@@ -43,6 +43,17 @@ describe("thresholds: grammar", () => {
     expect(parsed("p99{scenario:shop, step:login}[30s]<200ms")).toMatchObject({ select: { scenario: "shop", step: "login" }, windowMs: 30_000 });
     expect(parsed("p99[500ms]<1s").windowMs).toBe(500);
     expect(parsed("p99[2m]<1s").windowMs).toBe(120_000);
+    expect(parsed("error_rate{code:unavailable}<0.1%")).toMatchObject({ metric: "error_rate", select: { code: "unavailable" }, limit: 0.001 });
+    expect(parsed("requests{step:call, code:ok}>=10")).toMatchObject({ select: { step: "call", code: "ok" }, limit: 10 });
+  });
+
+  it("a code: selector takes a Connect code, on the counting statistics only", () => {
+    expect(problems("error_rate{code:UNAVAILABLE}<1%")[0]).toMatch(/code:UNAVAILABLE is not an RPC code \(one of ok, canceled, unknown, invalid_argument, /);
+    expect(problems("requests{code:http_503}>1")[0]).toMatch(/code:http_503 is not an RPC code/);
+    expect(problems("p99{code:ok}<1s")[0]).toMatch(/code:ok selects RPCs by code; only error_rate, errors, requests, rps take it/);
+    expect(problems("checks{code:ok}>1%")[0]).toMatch(/only error_rate, errors, requests, rps take it/);
+    expect(problems("errors{code:ok}<1")[0]).toMatch(/code:ok is not an error/);
+    expect(problems("errors{code:ok,code:internal}<1")[0]).toMatch(/selector code: is given twice/);
   });
 
   it("names what it cannot read", () => {

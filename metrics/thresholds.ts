@@ -6,8 +6,9 @@
  *
  *   METRIC{KEY:VALUE, …}[WINDOW] OP VALUE[UNIT]
  *   p99{step:login}<300ms   error_rate{scenario:checkout}<1%   checks{name:has-token}>99.9%
- *   rps{step:search}>=200   p99[30s]<200ms
+ *   rps{step:search}>=200   p99[30s]<200ms   error_rate{code:unavailable}<0.1%   requests{code:ok}>=1000
  */
+import { RPC_CODES } from "../rpc/codes.js";
 
 /**
  * The names a threshold can select: a test's steps in order (the step index) and its scenarios.
@@ -50,8 +51,12 @@ export interface Threshold {
   op: Op;
   /** In the metric's base unit: µs for latencies, a fraction for error_rate and checks, a count or req/s. */
   limit: number;
-  /** The selector's keys as written (step, scenario, name); empty: the whole test. */
-  select: { step?: string; scenario?: string; name?: string };
+  /**
+   * The selector's keys as written (step, scenario, name, code); empty: the whole test. `code`
+   * narrows the counts to RPCs that ended with that code: error_rate is its share of the requests,
+   * errors, requests and rps count those RPCs.
+   */
+  select: { step?: string; scenario?: string; name?: string; code?: string };
   /** Sliding window length in ms; 0: the whole run. */
   windowMs: number;
 }
@@ -71,7 +76,10 @@ export const MAX_WINDOW_MS = 600_000;
 const LATENCY_UNITS: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000 };
 const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 const FORM = /^\s*([a-z_]+|p\d+(?:\.\d+)?)\s*(\{[^}]*\})?\s*(\[[^\]]*\])?\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*([a-zµ%]*)\s*$/;
-const EXAMPLES = "e.g. 'p99<200ms', 'p99{step:login}<300ms', 'error_rate{scenario:checkout}<1%', 'checks{name:has-token}>99.9%', 'p99[30s]<200ms'";
+const EXAMPLES = "e.g. 'p99<200ms', 'p99{step:login}<300ms', 'error_rate{scenario:checkout}<1%', 'checks{name:has-token}>99.9%', 'p99[30s]<200ms', 'error_rate{code:unavailable}<0.1%'";
+/** The statistics a `code:` selector narrows (counts of RPCs; there is no latency per code). */
+const CODE_METRICS: ReadonlySet<Metric> = new Set(["error_rate", "errors", "requests", "rps"]);
+const SELECTOR_KEYS = ["step", "scenario", "name", "code"] as const;
 
 /** Parses a threshold: the threshold, or every problem with it in words. */
 export function parseThreshold(text: string): { threshold: Threshold } | { problems: string[] } {
@@ -102,12 +110,15 @@ export function parseThreshold(text: string): { threshold: Threshold } | { probl
     const [key, ...rest] = part.split(":");
     const k = key!.trim();
     const v = rest.join(":").trim();
-    if (k !== "step" && k !== "scenario" && k !== "name") problems.push(`"${text}": unknown selector "${part.trim()}" (step:NAME, scenario:NAME, name:CHECK)`);
+    if (!isSelectorKey(k)) problems.push(`"${text}": unknown selector "${part.trim()}" (step:NAME, scenario:NAME, name:CHECK, code:RPC_CODE)`);
     else if (v === "") problems.push(`"${text}": selector ${k}: names nothing`);
     else if (select[k] !== undefined) problems.push(`"${text}": selector ${k}: is given twice`);
+    else if (k === "code" && !RPC_CODES.includes(v)) problems.push(`"${text}": code:${v} is not an RPC code (one of ${RPC_CODES.join(", ")})`);
     else select[k] = v;
   }
   if (select.name !== undefined && metric !== "checks") problems.push(`"${text}": name:${select.name} selects a check; only the checks statistic takes it`);
+  if (select.code !== undefined && !CODE_METRICS.has(metric)) problems.push(`"${text}": code:${select.code} selects RPCs by code; only ${[...CODE_METRICS].join(", ")} take it`);
+  else if (select.code === "ok" && metric === "errors") problems.push(`"${text}": code:ok is not an error (requests{code:ok} counts them)`);
   let windowMs = 0;
   if (brackets) {
     const w = /^\[\s*([0-9]*\.?[0-9]+)\s*(ms|s|m)\s*\]$/.exec(brackets);
@@ -115,6 +126,10 @@ export function parseThreshold(text: string): { threshold: Threshold } | { probl
     else windowMs = Number(w[1]) * WINDOW_UNITS[w[2]!]!;
   }
   return problems.length > 0 ? { problems } : { threshold: { text: text.trim(), metric, op, limit, select, windowMs } };
+}
+
+function isSelectorKey(k: string): k is (typeof SELECTOR_KEYS)[number] {
+  return (SELECTOR_KEYS as readonly string[]).includes(k);
 }
 
 const quoted = (names: Iterable<string>) => {

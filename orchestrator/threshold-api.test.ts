@@ -55,7 +55,7 @@ describe("thresholds through the API", () => {
       targetUrl: "http://127.0.0.1:9/",
       workload,
       scenarios: scenarios(),
-      thresholds: ["p99{step:pay}<1s", "checks{name:has-token}>99%", "p99[500ms]<1s", "p98<1s", "error_rate{scenario:shop}<1%"],
+      thresholds: ["p99{step:pay}<1s", "checks{name:has-token}>99%", "p99[500ms]<1s", "p98<1s", "error_rate{scenario:shop}<1%", "error_rate{code:Unavailable}<1%"],
     });
     let err: unknown;
     try {
@@ -71,6 +71,7 @@ describe("thresholds through the API", () => {
         `spec.thresholds[1] "checks{name:has-token}>99%": the test has no check "has-token" (checks: "ok")`,
         `spec.thresholds[2] "p99[500ms]<1s": the window 500 ms is shorter than the report interval (1000 ms)`,
         `spec.thresholds[3] "p98<1s": unknown statistic "p98" (one of p50, p90, p95, p99, p99.9, max, mean, error_rate, checks, errors, requests, rps)`,
+        `spec.thresholds[5] "error_rate{code:Unavailable}<1%": code:Unavailable is not an RPC code (one of ok, canceled, unknown, invalid_argument, deadline_exceeded, not_found, already_exists, permission_denied, resource_exhausted, failed_precondition, aborted, out_of_range, unimplemented, internal, unavailable, data_loss, unauthenticated)`,
       ].join("; "),
     );
     let abort: unknown;

@@ -3,7 +3,7 @@
  * check on the whole run, and on sliding windows live. Expected values come from the raw samples
  * the fake driver "measured", recorded into fresh histograms and counted by hand.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { MetricsMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { TestSchema, TestState, Verdict, type Test } from "../gen/kannon/v1/test_pb.js";
@@ -48,10 +48,8 @@ const histogramOf = (values: number[]) => {
   return h;
 };
 
-function message(k: number): MetricsMessage {
-  const ok = (values: number[], failed: number) => ({ ...(values.length - failed > 0 ? { 200: BigInt(values.length - failed) } : {}), ...(failed > 0 ? { 500: BigInt(failed) } : {}) });
-  const l = login(k);
-  const s = search(k);
+/** Driver a's interval `k` message (the last one final), with `fields`. */
+function interval(k: number, fields: MessageInitShape<typeof MetricsMessageSchema>): MetricsMessage {
   return create(MetricsMessageSchema, {
     testId: "t1",
     driverId: "a",
@@ -59,6 +57,15 @@ function message(k: number): MetricsMessage {
     final: k === INTERVALS - 1,
     intervalStart: timestampAt(START_MS + k * 1000),
     intervalEnd: timestampAt(START_MS + (k + 1) * 1000),
+    ...fields,
+  });
+}
+
+function message(k: number): MetricsMessage {
+  const ok = (values: number[], failed: number) => ({ ...(values.length - failed > 0 ? { 200: BigInt(values.length - failed) } : {}), ...(failed > 0 ? { 500: BigInt(failed) } : {}) });
+  const l = login(k);
+  const s = search(k);
+  return interval(k, {
     requests: 200n,
     statusCounts: ok([...l, ...s], login500(k)),
     latencyHistogram: encodeHistogram(histogramOf([...l, ...s])),
@@ -157,3 +164,54 @@ describe("thresholds judged by the orchestrator", () => {
     expect(results[1]!.measured).toBeCloseTo(1200 / 6, 9);
   });
 });
+
+describe("thresholds with a code: selector", () => {
+  /** Per interval: 1,000 calls to one RPC; interval 3 has 5 unavailable, interval 4 two deadline_exceeded. */
+  const codes = (k: number): Record<string, bigint> => {
+    const unavailable = k === 3 ? 5 : 0;
+    const deadline = k === 4 ? 2 : 0;
+    return { ok: BigInt(1000 - unavailable - deadline), ...(unavailable ? { unavailable: BigInt(unavailable) } : {}), ...(deadline ? { deadline_exceeded: BigInt(deadline) } : {}) };
+  };
+  const rpcMessage = (k: number) => {
+    const c = codes(k);
+    const errorCounts = Object.fromEntries(Object.entries(c).filter(([code]) => code !== "ok").map(([code, n]) => [`rpc_${code}`, n]));
+    return interval(k, {
+      requests: 1000n,
+      codeCounts: c,
+      errorCounts,
+      latencyHistogram: encodeHistogram(histogramOf(Array.from({ length: 1000 }, (_, i) => 1000 + i))),
+    });
+  };
+
+  it("error_rate{code:X} is that code's share of the requests; requests, rps and errors count the code's calls; windows too", () => {
+    const thresholds = ["error_rate{code:unavailable}<0.1%", "requests{code:ok}>=5990", "rps{code:ok}>=998", "errors{code:deadline_exceeded}<1", "error_rate{code:unavailable}[1s]<0.1%", "error_rate<1%"];
+    const test = create(TestSchema, { ...scenarioTest(thresholds), spec: { ...scenarioTest(thresholds).spec!, scenarios: [], targetUrl: "http://127.0.0.1:1/x", thresholds } });
+    const live = new LiveTest(test);
+    const breaches: string[] = [];
+    live.onBreach = (m) => breaches.push(m);
+    for (let k = 0; k < INTERVALS; k++) live.apply(rpcMessage(k));
+    const { report } = live.finish({ state: TestState.COMPLETED, message: "" }, { intervals: [], step: 1 }, START_MS + INTERVALS * 1000);
+    const results = report.outcome!.thresholds;
+    // 5 unavailable and 2 deadline_exceeded in 6,000 calls.
+    expect(results.map((r) => [r.threshold, r.passed])).toEqual([
+      ["error_rate{code:unavailable}<0.1%", true],
+      ["requests{code:ok}>=5990", true],
+      ["rps{code:ok}>=998", true],
+      ["errors{code:deadline_exceeded}<1", false],
+      ["error_rate{code:unavailable}[1s]<0.1%", false],
+      ["error_rate<1%", true],
+    ]);
+    expect(results[0]!.measured).toBeCloseTo(5 / 6000, 12);
+    expect(results[1]!.measured).toBe(5993);
+    expect(results[2]!.measured).toBeCloseTo(5993 / 6, 9);
+    expect(results[3]!.measured).toBe(2);
+    // The window of interval 3: 5 of its 1,000 calls.
+    expect(results[4]).toMatchObject({ measured: 5 / 1000, windowFromMs: 3000n, windowToMs: 4000n, breachedLive: true });
+    expect(results[5]!.measured).toBeCloseTo(7 / 6000, 12);
+    // Breached live at interval 3, so far (5 in 4,000) as well as in its window; the whole run passes at the end.
+    // One breach told per interval: interval 3's first, then interval 4's deadline_exceeded.
+    expect(breaches).toEqual(["threshold error_rate{code:unavailable}<0.1% breached: 0.13% so far", "threshold errors{code:deadline_exceeded}<1 breached: 2 so far"]);
+    expect(results[4]!.breachedLive && results[0]!.breachedLive).toBe(true);
+  });
+});
+

@@ -19,23 +19,28 @@ export interface Sample {
   errors: number;
   passed: number;
   failed: number;
+  /** RPCs that ended with the threshold's `code:` (0 without one). */
+  code: number;
   /** Latency counts (latency thresholds only); shared, never written to. */
   latency: Counts | undefined;
 }
 
 /** The part of `acc` that `t` measures. */
 export function sampleOf(acc: RunAccumulator, t: ResolvedThreshold): Sample {
-  const s: Sample = { requests: 0, errors: 0, passed: 0, failed: 0, latency: undefined };
+  const s: Sample = { requests: 0, errors: 0, passed: 0, failed: 0, code: 0, latency: undefined };
   const latency = isLatency(t);
+  const { code } = t.select;
   if (t.target.steps === undefined) {
     s.requests = acc.total.requests;
     s.errors = acc.total.errors;
+    if (code !== undefined) s.code = acc.total.codeCounts.get(code) ?? 0;
     if (latency) s.latency = acc.total.latency;
   } else {
     const parts = t.target.steps.map((i) => acc.stepTotals(i)).filter((p) => p !== undefined);
     for (const p of parts) {
       s.requests += p.requests.requests;
       s.errors += p.requests.errors;
+      if (code !== undefined) s.code += p.requests.codeCounts.get(code) ?? 0;
     }
     if (latency) s.latency = parts.length === 1 ? parts[0]!.requests.latency : mergeCounts(parts.map((p) => p.requests.latency));
   }
@@ -55,10 +60,11 @@ function mergeCounts(all: readonly (Counts | undefined)[]): Counts {
 
 /** Samples added up exactly. */
 export function mergeSamples(samples: readonly Sample[]): Sample {
-  const s: Sample = { requests: 0, errors: 0, passed: 0, failed: 0, latency: undefined };
+  const s: Sample = { requests: 0, errors: 0, passed: 0, failed: 0, code: 0, latency: undefined };
   for (const x of samples) {
     s.requests += x.requests;
     s.errors += x.errors;
+    s.code += x.code;
     s.passed += x.passed;
     s.failed += x.failed;
   }
@@ -69,19 +75,24 @@ export function mergeSamples(samples: readonly Sample[]): Sample {
 /** The statistics that are counts, judged on an empty window too. */
 const COUNT_METRICS: ReadonlySet<string> = new Set(["errors", "requests", "rps"]);
 
-/** The value `t` measures on a sample taken over `seconds` (for rps), in its unit. */
+/**
+ * The value `t` measures on a sample taken over `seconds` (for rps), in its unit. With `code:`,
+ * error_rate is that code's share of the requests, and errors, requests and rps count its RPCs.
+ */
 export function measureSample(t: ResolvedThreshold, s: Sample, seconds: number): number {
+  const coded = t.select.code !== undefined;
+  const counted = coded ? s.code : s.requests;
   switch (t.metric) {
     case "error_rate":
-      return s.requests > 0 ? s.errors / s.requests : 0;
+      return s.requests > 0 ? (coded ? s.code : s.errors) / s.requests : 0;
     case "checks":
       return s.passed + s.failed > 0 ? s.passed / (s.passed + s.failed) : 0;
     case "errors":
-      return s.errors;
+      return coded ? s.code : s.errors;
     case "requests":
-      return s.requests;
+      return counted;
     case "rps":
-      return seconds > 0 ? s.requests / seconds : 0;
+      return seconds > 0 ? counted / seconds : 0;
     default: {
       if (!s.latency || s.latency.total === 0) return 0;
       const p = percentileOf(t);
