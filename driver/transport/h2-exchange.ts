@@ -16,21 +16,11 @@ import { codeError } from "./error-kind.js";
 import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
 import { dialSocket, dialTarget, h2ErrorKind, resetError, type DialTarget } from "./h2-dial.js";
-
-/** Request headers HTTP/2 forbids (RFC 9113 §8.2.2); `host` becomes `:authority`. */
-const CONNECTION_HEADERS = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]);
+import { requestFields } from "./h2-frames.js";
 
 /** The node:http2 request headers of `req`. */
-export function h2RequestHeaders(req: ExchangeRequest): OutgoingHttpHeaders {
-  const h: OutgoingHttpHeaders = { ":method": req.method, ":path": req.url.pathname + req.url.search, ":scheme": req.url.protocol.slice(0, -1), ":authority": req.url.host };
-  for (const [name, value] of Object.entries(req.headers)) {
-    const lower = name.toLowerCase();
-    if (lower === "host") h[":authority"] = value;
-    else if (lower === "te") {
-      if (value.toLowerCase() === "trailers") h.te = value;
-    } else if (!CONNECTION_HEADERS.has(lower)) h[lower] = value;
-  }
-  return h;
+function h2RequestHeaders(req: ExchangeRequest): OutgoingHttpHeaders {
+  return Object.fromEntries(requestFields(req.method, req.url, req.headers));
 }
 
 /** Response headers or trailers as the exchange hands them over: pseudo-headers dropped. */

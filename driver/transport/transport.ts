@@ -13,6 +13,7 @@
 import type { ConnectionOptions } from "./connection-options.js";
 import { endpointOf } from "./dial.js";
 import { FastTransport } from "./fast.js";
+import { createH2Transport } from "./h2-transport.js";
 import type { OpenModelPlan } from "./h1-open-pool.js";
 import { buildRequest } from "./h1-request.js";
 import { UndiciTransport } from "./undici.js";
@@ -103,6 +104,7 @@ export function createTransport(request: RequestTemplate, outcomes: Outcomes, o:
   const pipelining = perRequest ? 1 : (o.pipelining ?? 1);
   const kind = o.kind ?? "fast";
   if (!TRANSPORT_KINDS.includes(kind)) throw new RangeError(`transport must be one of ${TRANSPORT_KINDS.join(", ")}, got ${String(kind)}`);
+  if (o.http?.version === 2) return createH2Transport(request, outcomes, kind, o.http);
   const prebuilt = kind === "fast" ? buildRequest(request.url, request.method, request.headers, request.body) : undefined;
   const endpoint = endpointOf(request.url, o.http?.tls, perRequest);
   return prebuilt ? new FastTransport(request, prebuilt, outcomes, pipelining, endpoint) : new UndiciTransport(request, outcomes, pipelining, endpoint);
