@@ -5,41 +5,28 @@
  * {@link dialSocket} opens the socket (timing the TLS handshake from the TCP connection to
  * secureConnect); {@link h2ErrorKind} names what failed.
  */
-import { connect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { nowMs } from "../clock.js";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { ConnectionOptions } from "./connection-options.js";
+import { dial, endpointOf, type Endpoint } from "./dial.js";
 import { codeError, errorKind } from "./error-kind.js";
-import { tlsConnectOptions } from "./tls-options.js";
 
 /** What a dial ends in: a socket speaking HTTP/2, a TLS server that chose HTTP/1.1, or a failure. */
 export type Dialed = { h2: true; socket: Socket } | { h2: false; socket: TLSSocket } | { error: Error };
 
-/** Where to dial: the origin's host and port, and TLS (https:) or not. */
-export interface DialTarget {
-  host: string;
-  port: number;
-  /** `https:`: the node:tls options (ALPN added by the dial); undefined: h2c. */
-  tls: import("node:tls").ConnectionOptions | undefined;
-}
+/** Where to dial (dial.ts's endpoint; `https:` offering `h2` then `http/1.1` by ALPN). */
+export type DialTarget = Endpoint;
 
 /** The dial target of `url`'s origin with the test's connection options. */
 export function dialTarget(url: URL, http: ConnectionOptions): DialTarget {
-  const https = url.protocol === "https:";
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: Number(url.port) || (https ? 443 : 80),
-    tls: https ? tlsConnectOptions(http.tls, url) : undefined,
-  };
+  const e = endpointOf(url, http.tls, false);
+  return e.tls === undefined ? e : { ...e, tls: { ...e.tls, ALPNProtocols: ["h2", "http/1.1"] } };
 }
 
-/** ALPN: HTTP/2 first, HTTP/1.1 as the fallback a server may pick. */
-const ALPN = ["h2", "http/1.1"];
-
 /**
- * Opens a socket to `t` and calls `done` once: connected (h2c), or TLS done with the protocol the
- * server chose (`handshake` gets the handshake's ms), or failed (a refused connection, a
- * certificate that does not verify, nothing within `timeoutMs`).
+ * Opens a socket to `t` (dial.ts) and calls `done` once: connected (h2c), or TLS done with the
+ * protocol the server chose (`handshake` gets the handshake's ms), or failed (a refused
+ * connection, a certificate that does not verify, nothing within `timeoutMs`).
  */
 export function dialSocket(t: DialTarget, timeoutMs: number, handshake: ((ms: number) => void) | undefined, done: (d: Dialed) => void): void {
   let finished = false;
@@ -48,28 +35,23 @@ export function dialSocket(t: DialTarget, timeoutMs: number, handshake: ((ms: nu
     finished = true;
     clearTimeout(timer);
     socket.removeListener("error", failed);
+    socket.removeListener("close", closed);
     if ("error" in d) socket.destroy();
     done(d);
   };
   const failed = (err: Error) => finish({ error: err });
+  const closed = () => finish({ error: codeError("connection closed before it was established", "UND_ERR_SOCKET") });
   const timer = setTimeout(() => finish({ error: codeError(`no connection to ${t.host}:${t.port} within ${timeoutMs} ms`, "KANNON_REQUEST_TIMEOUT") }), timeoutMs);
-  let socket: Socket;
-  if (t.tls === undefined) {
-    socket = connect({ host: t.host, port: t.port, noDelay: true });
-    socket.once("connect", () => finish({ h2: true, socket }));
-  } else {
-    const tls = tlsConnect({ ...t.tls, host: t.host, port: t.port, ALPNProtocols: ALPN });
-    socket = tls;
-    tls.setNoDelay(true);
-    let tcpMs = Number.NaN;
-    tls.once("connect", () => (tcpMs = nowMs()));
-    tls.once("secureConnect", () => {
-      if (!Number.isNaN(tcpMs)) handshake?.(nowMs() - tcpMs);
-      finish(tls.alpnProtocol === "h2" ? { h2: true, socket: tls } : { h2: false, socket: tls });
-    });
-  }
+  const socket = dial(
+    t,
+    () => {
+      const alpn = (socket as TLSSocket).alpnProtocol;
+      finish(t.tls === undefined || alpn === "h2" ? { h2: true, socket } : { h2: false, socket: socket as TLSSocket });
+    },
+    handshake,
+  );
   socket.on("error", failed);
-  socket.once("close", () => finish({ error: codeError("connection closed before it was established", "UND_ERR_SOCKET") }));
+  socket.once("close", closed);
 }
 
 /** nghttp2's PROTOCOL_ERROR (RST_STREAM and GOAWAY error codes). */

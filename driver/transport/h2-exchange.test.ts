@@ -6,6 +6,7 @@
  * HTTP/1.1 by ALPN spoken to in HTTP/1.1.
  */
 import { createServer as createH1Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { h2Target, type H2Target } from "../../test/h2-target.js";
@@ -171,5 +172,21 @@ describe("HTTP/2 exchange", () => {
     const e = exchange(http2(10, 0, true), 4);
     expect(await e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)).toMatchObject({ ok: false, kind: "tls_verify" });
     expect(t.requests).toHaveLength(0);
+  });
+
+  it("TLS: a server that picks http/1.1 by ALPN is spoken to in HTTP/1.1", async () => {
+    let h1Requests = 0;
+    const server = createHttpsServer({ key: fixtures.server.key, cert: fixtures.server.cert, ALPNProtocols: ["http/1.1"] }, (_req, res) => {
+      h1Requests++;
+      res.end("one-one");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const e = exchange(http2(10, 0, true), 4);
+    const results = await Promise.all(Array.from({ length: 3 }, () => e.send({ method: "GET", url, headers: {}, body: undefined }, ALL)));
+    for (const r of results) expect(ok(r)).toMatchObject({ status: 200, protocol: "http/1.1" });
+    expect(Buffer.from(ok(results[0]!).body).toString()).toBe("one-one");
+    expect(h1Requests).toBe(3);
   });
 });
