@@ -48,9 +48,9 @@ async function call(rpc: Rpc, json: string, via: Transport, keepMessage = true):
   const c = prepareCall(rpc, method, 10_000, registry);
   const body = c.encode(json);
   if (!(body instanceof Uint8Array)) throw new Error(body.problem);
-  const send = c.send(c.url(new URL(server.url)), c.headers({ "x-test": "1" }), body, keepMessage);
-  const result = via === "h1" ? await exchange.send(send.request, { body: true, headers: true }) : await h2.send(send.request);
-  return { outcome: result.ok ? c.classify(result, send, keepMessage) : undefined, result, call: c };
+  const req = c.request(c.url(new URL(server.url)), c.headers({ "x-test": "1" }), body, keepMessage);
+  const result = via === "h1" ? await exchange.send(req, c.keep) : await h2.send(req);
+  return { outcome: result.ok ? c.classify(result, req, keepMessage) : undefined, result, call: c };
 }
 
 const json = (o: RpcOutcome | undefined) => JSON.parse(new TextDecoder().decode(o!.message!)) as Record<string, unknown>;
@@ -148,17 +148,17 @@ describe("without an RPC status", () => {
       for (const [status, code] of Object.entries(statuses)) {
         const c = prepareCall(rpcOf("Echo", p, "proto", {}), TargetService.method.echo, 1000);
         // The plain server reads the status from the method's name: /kannon…/Fail503.
-        const send = c.send(new URL(`${url.origin}/svc/Fail${status}`), c.headers({}), c.encode("{}") as Uint8Array, false);
-        const r = await exchange.send(send.request, { body: true, headers: true });
-        expect(r.ok && c.classify(r, send, false).code, `${p} ${status}`).toBe(code);
+        const req = c.request(new URL(`${url.origin}/svc/Fail${status}`), c.headers({}), c.encode("{}") as Uint8Array, false);
+        const r = await exchange.send(req, { body: true, headers: true });
+        expect(r.ok && c.classify(r, req, false).code, `${p} ${status}`).toBe(code);
       }
   });
 
   it("a 200 without grpc-status is internal; the client's own deadline is deadline_exceeded", async () => {
     const c = prepareCall(rpcOf("Echo", "grpc-web", "proto"), TargetService.method.echo, 1000);
-    const send = c.send(new URL(`${url.origin}/svc/Fail200`), c.headers({}), c.encode("{}") as Uint8Array, false);
-    const r = await exchange.send(send.request, { body: true, headers: true });
-    expect(r.ok && c.classify(r, send, false).code).toBe("internal");
+    const req = c.request(new URL(`${url.origin}/svc/Fail200`), c.headers({}), c.encode("{}") as Uint8Array, false);
+    const r = await exchange.send(req, { body: true, headers: true });
+    expect(r.ok && c.classify(r, req, false).code).toBe("internal");
     expect(codeOfFailure("timeout")).toBe("deadline_exceeded");
     expect(codeOfFailure("connect_refused")).toBeUndefined();
   });

@@ -18,7 +18,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type Registry } from "@bufbuild/protobuf";
 import { RpcCodec, RpcCompression, RpcProtocol, type Rpc } from "../gen/kannon/v1/protocol_pb.js";
-import type { ExchangeRequest, ExchangeResult } from "../driver/transport/exchange.js";
+import type { ExchangeKeep, ExchangeRequest, ExchangeResult } from "../driver/transport/exchange.js";
 import { codeOfGrpcStatus, codeOfHttpStatus, codeOfName } from "./codes.js";
 import { envelope, EnvelopeReader, FLAG_COMPRESSED, FLAG_END_STREAM, FLAG_TRAILERS, type Frame } from "./envelope.js";
 
@@ -39,9 +39,8 @@ export interface RpcOutcome {
   message: Uint8Array | undefined;
 }
 
-/** One call in flight: its request, and the reader its response body goes through. */
-export interface RpcSend {
-  request: ExchangeRequest;
+/** One call's request, with the reader its enveloped response body goes through (fed by onBody). */
+export interface RpcRequest extends ExchangeRequest {
   reader: EnvelopeReader | undefined;
 }
 
@@ -71,6 +70,12 @@ export class RpcCall {
   private readonly fixedHeaders: Record<string, string>;
   /** Whether the body goes in envelopes (all but Connect unary). */
   private readonly enveloped: boolean;
+  /**
+   * What the exchange keeps of a response: the headers (and trailers: the status, the encodings),
+   * and the body of a Connect unary call (its message or error); an enveloped body goes through
+   * the request's reader instead.
+   */
+  readonly keep: ExchangeKeep;
 
   constructor(
     rpc: Rpc,
@@ -88,6 +93,7 @@ export class RpcCall {
     this.gzip = rpc.compression === RpcCompression.GZIP;
     this.enveloped = this.protocol !== "connect" || this.streaming;
     this.fixedHeaders = this.protocolHeaders();
+    this.keep = { body: !this.enveloped, headers: true };
   }
 
   private protocolHeaders(): Record<string, string> {
@@ -136,23 +142,22 @@ export class RpcCall {
     return Object.assign(h, this.fixedHeaders);
   }
 
-  /** The call's URL at `origin` (a URL whose origin is the target's). */
+  /** The call's URL at `origin`'s origin. */
   url(origin: URL): URL {
     return new URL(origin.origin + this.path);
   }
 
-  /** One call: POST `url` with `headers` ({@link headers}) and `body` ({@link encode}); `keepMessage` when checks read the response. */
-  send(url: URL, headers: Record<string, string>, body: Uint8Array, keepMessage: boolean): RpcSend {
-    if (!this.enveloped) return { request: { method: "POST", url, headers, body }, reader: undefined };
+  /** One call: POST `url` with `headers` ({@link headers}) and `body` ({@link encode}); `keepMessage` when checks read the response message. */
+  request(url: URL, headers: Record<string, string>, body: Uint8Array, keepMessage: boolean): RpcRequest {
+    if (!this.enveloped) return { method: "POST", url, headers, body, reader: undefined };
     const reader = new EnvelopeReader(this.protocol === "connect" ? FLAG_END_STREAM : FLAG_TRAILERS, keepMessage);
-    const request: ExchangeRequest = { method: "POST", url, headers, body, onBody: (chunk, nowMs) => reader.push(chunk, nowMs) };
-    return { request, reader };
+    return { method: "POST", url, headers, body, reader, onBody: (chunk, nowMs) => reader.push(chunk, nowMs) };
   }
 
-  /** The code, messages and (when asked) the message of a response; `send` is what {@link send} returned for it. */
-  classify(r: ExchangeResponse, send: RpcSend, wantMessage: boolean): RpcOutcome {
-    const reader = send.reader;
-    // An exchange that does not hand chunks to onBody: the whole body, read at its end.
+  /** The code, messages and (when asked) the message of the response to `req` ({@link request}). */
+  classify(r: ExchangeResponse, req: RpcRequest, wantMessage: boolean): RpcOutcome {
+    const reader = req.reader;
+    // An exchange that did not hand the chunks to onBody but kept the body: read at its end.
     if (reader && reader.bytes === 0 && r.body.length > 0) reader.push(r.body, r.endMs);
     const outcome: RpcOutcome = { code: "ok", messages: 0, firstMessageMs: Number.NaN, message: undefined };
     if (!reader) {

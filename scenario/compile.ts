@@ -4,6 +4,7 @@
  * each step must keep of a response. Validation (validate.ts) is this compile with its problems
  * collected: the orchestrator refuses exactly what a driver could not compile.
  */
+import type { Rpc } from "../gen/kannon/v1/protocol_pb.js";
 import { CaptureMissing, type Capture, type Check, type Scenario, type Step } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { compileCapture, compileCheck, type CompiledCapture, type CompiledCheck } from "./response.js";
@@ -46,6 +47,8 @@ export interface CompiledStep {
   abortOnCaptureMissing: boolean;
   /** What the step's checks and captures read of a response (the rest need not be kept). */
   keep: { body: boolean; headers: boolean };
+  /** The step is this RPC (Step.rpc), its request JSON a template; its URL gives only the origin. */
+  rpc: { spec: Rpc; json: Template } | undefined;
 }
 
 /** A scenario, ready to run. */
@@ -132,9 +135,11 @@ function compileStep(step: Step, index: { index: number; scenarioIndex: number }
     }
     return r.template;
   };
-  if (!step.url) bad(`${st}.url`, "is required");
-  else if (!/^(https?:\/\/|\/|\{\{)/.test(step.url)) bad(`${st}.url`, `must be an absolute http(s) URL or a path starting with "/", got "${step.url.slice(0, 80)}"`);
-  const url = template(step.url, `${st}.url`);
+  // An RPC step's URL is optional: it names the origin (the target's by default).
+  if (!step.url && !step.rpc) bad(`${st}.url`, "is required");
+  else if (step.url && !/^(https?:\/\/|\/|\{\{)/.test(step.url)) bad(`${st}.url`, `must be an absolute http(s) URL or a path starting with "/", got "${step.url.slice(0, 80)}"`);
+  const url = template(step.url || "/", `${st}.url`);
+  const rpc = step.rpc ? { spec: step.rpc, json: template(step.rpc.requestJson, `${st}.rpc.request_json`) } : undefined;
   const headers = Object.entries(step.headers).map(([name, value]): [string, Template] => [name, template(value, `${st}.headers["${name}"]`)]);
   const body = step.body ? template(step.body, `${st}.body`) : undefined;
   const checkNames = new Set<string>();
@@ -173,6 +178,7 @@ function compileStep(step: Step, index: { index: number; scenarioIndex: number }
     abortOnFail: step.abortIterationOnFail,
     abortOnCaptureMissing: step.onCaptureMissing === CaptureMissing.ABORT_ITERATION,
     keep: { body: reads.has("body"), headers: reads.has("headers") },
+    rpc,
   };
 }
 

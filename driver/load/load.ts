@@ -10,6 +10,7 @@ import { createTransport, type TransportKind } from "../transport/transport.js";
 import { openModelPlan } from "./open-model.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
 import { createScenarioTransport, driverData, recorderShape, threadData } from "../scenario/scenario-load.js";
+import { isSingleRpc, singleRpcSpec } from "../scenario/rpc-steps.js";
 import { ScenarioRecorder } from "../scenario/scenario-recorder.js";
 import { newIterationCounter, type IterationCounter } from "../scenario/scenario-transport.js";
 import { tsunami } from "./tsunami.js";
@@ -111,10 +112,16 @@ export class InlineLoadPart implements LoadPart {
   onStarted: (startedMs: number) => void = () => undefined;
   onDataExhausted: (file: string) => void = () => undefined;
 
-  constructor(private readonly o: LoadPartOptions) {
+  private readonly o: LoadPartOptions;
+
+  constructor(o: LoadPartOptions) {
+    this.o = o;
     const scheduled = o.spec.workload.case !== "avalanche";
-    if (o.spec.scenarios.length > 0) {
-      this.scenarios = new ScenarioRecorder(scheduled, recorderShape(o.spec), o.onSample);
+    // A single RPC runs as one scenario of one step, recorded in the totals only (rpc-steps.ts).
+    if (isSingleRpc(o.spec)) this.o = { ...o, spec: singleRpcSpec(o.spec) };
+    if (this.o.spec.scenarios.length > 0) {
+      this.scenarios = new ScenarioRecorder(scheduled, recorderShape(this.o.spec), o.onSample);
+      if (this.o.spec !== o.spec) this.scenarios.recordTotalsOnly();
       this.recorder = this.scenarios.total;
     } else this.recorder = new IntervalRecorder(scheduled, o.onSample);
     this.share = threadShare(o.share, o.thread);

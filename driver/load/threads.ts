@@ -18,6 +18,7 @@ import type { IntervalSnapshot } from "./recorder.js";
 import type { TransportKind } from "../transport/transport.js";
 
 import { WORKER_BOOT, workerEntry } from "./worker-entry.js";
+import { isSingleRpc } from "../scenario/rpc-steps.js";
 import { MAX_DRIVER_THREADS as MAX_THREADS } from "../../workload/defaults.js";
 
 /** Messages to a load thread. */
@@ -251,7 +252,7 @@ export class LoadThreads {
    */
   parts(o: Omit<LoadPartOptions, "thread">, count = this.count, first = 0): LoadPart[] {
     this.threads = this.threads.map((t, i) => (t.dead ? new LoadThread(i) : t));
-    const iterations = o.iterations ?? (o.spec.scenarios.length > 0 ? newIterationCounter() : undefined);
+    const iterations = o.iterations ?? (o.spec.scenarios.length > 0 || isSingleRpc(o.spec) ? newIterationCounter() : undefined);
     return Array.from({ length: count }, (_, index) => new WorkerLoadPart(this.threads[(first + index) % this.count]!, { ...o, iterations, thread: { index, count } }));
   }
 

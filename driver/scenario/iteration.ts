@@ -1,8 +1,9 @@
 import { randomInt, randomUUID } from "node:crypto";
 import type { CompiledScenario, CompiledStep } from "../../scenario/compile.js";
-import { ResponseView } from "../../scenario/response.js";
+import { ResponseView, type ResponseLike } from "../../scenario/response.js";
 import type { RenderContext } from "../../scenario/template.js";
 import { nowMs } from "../clock.js";
+import { codeOfFailure, type RpcCall, type RpcRequest } from "../../rpc/wire.js";
 import type { Exchange, ExchangeResult } from "../transport/exchange.js";
 import type { ScenarioRecorder } from "./scenario-recorder.js";
 import type { StepRequests } from "./step-request.js";
@@ -80,16 +81,18 @@ export async function runIteration(it: Iteration, scheduledMs: number | undefine
     if (c.isClosed()) break;
     const step = steps[j]!;
     const req = c.requests.build(step, render);
+    const call = c.requests.call(step);
     let r: ExchangeResult;
     if ("problem" in req) {
       const now = nowMs();
-      r = { ok: false, kind: INVALID_URL, sentMs: now, endMs: now };
-    } else r = await c.exchange.send(req, step.keep);
+      r = { ok: false, kind: req.kind ?? INVALID_URL, sentMs: now, endMs: now };
+    } else r = await c.exchange.send(req, call ? call.keep : step.keep);
     ran++;
     const fromMs = j === 0 && scheduledMs !== undefined ? scheduledMs : r.sentMs;
     activeMs += r.endMs - fromMs;
     pause = thinkMs(step);
-    if (!recordStep(step, r, fromMs, vars, c.recorder)) {
+    const recorded = call && !("problem" in req) ? recordRpcStep(step, call, req as RpcRequest, r, fromMs, vars, c.recorder) : recordStep(step, r, fromMs, vars, c.recorder);
+    if (!recorded) {
       abortedAt = step.index;
       break;
     }
@@ -98,19 +101,54 @@ export async function runIteration(it: Iteration, scheduledMs: number | undefine
   return c.isClosed() ? 0 : pause;
 }
 
+/** A step that got no response: its captures find nothing; false when the iteration must end here. */
+function noResponse(step: CompiledStep, vars: Map<string, string>, recorder: ScenarioRecorder): boolean {
+  for (const capture of step.captures) {
+    vars.delete(capture.name);
+    recorder.captureMissing(step.index);
+  }
+  return !(step.abortOnFail || (step.abortOnCaptureMissing && step.captures.length > 0));
+}
+
 /** Records one step's outcome, runs its checks and captures; false when the iteration must end here. */
 function recordStep(step: CompiledStep, r: ExchangeResult, fromMs: number, vars: Map<string, string>, recorder: ScenarioRecorder): boolean {
   if (!r.ok) {
     recorder.error(step.index, r.kind, fromMs, r.sentMs, r.endMs);
-    for (const capture of step.captures) {
-      vars.delete(capture.name);
-      recorder.captureMissing(step.index);
-    }
-    return !(step.abortOnFail || (step.abortOnCaptureMissing && step.captures.length > 0));
+    return noResponse(step, vars, recorder);
   }
   recorder.response(step.index, r.status, r.bytes, fromMs, r.sentMs, r.endMs);
+  recorder.protocol(step.index, r.protocol);
   if (step.checks.length === 0 && step.captures.length === 0) return true;
-  const view = new ResponseView({ status: r.status, headers: r.headers, body: r.body, latencyMs: r.endMs - fromMs });
+  return checkAndCapture(step, { status: r.status, headers: r.headers, body: r.body, latencyMs: r.endMs - fromMs }, vars, recorder);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Records an RPC step by its code (ScenarioRecorder.rpc): its checks and captures read the response
+ * message as protobuf JSON (a stream's first), its headers and trailers, its HTTP status. The call's
+ * own deadline is the code deadline_exceeded, with no response to check; other failures without a
+ * response are error kinds, as for HTTP steps.
+ */
+function recordRpcStep(step: CompiledStep, call: RpcCall, req: RpcRequest, r: ExchangeResult, fromMs: number, vars: Map<string, string>, recorder: ScenarioRecorder): boolean {
+  if (!r.ok) {
+    const code = codeOfFailure(r.kind);
+    if (code) recorder.rpc(step.index, code, 0, fromMs, r.sentMs, r.endMs, 0, Number.NaN);
+    else recorder.error(step.index, r.kind, fromMs, r.sentMs, r.endMs);
+    return noResponse(step, vars, recorder);
+  }
+  const wantMessage = step.keep.body;
+  const out = call.classify(r, req, wantMessage);
+  recorder.rpc(step.index, out.code, r.bytes, fromMs, r.sentMs, r.endMs, out.messages, out.firstMessageMs);
+  recorder.protocol(step.index, r.protocol);
+  if (step.checks.length === 0 && step.captures.length === 0) return true;
+  const headers = step.keep.headers ? { ...r.headers, ...r.trailers } : r.headers;
+  return checkAndCapture(step, { status: r.status, headers, body: out.message ?? EMPTY, latencyMs: r.endMs - fromMs }, vars, recorder);
+}
+
+/** Runs a response's checks and captures; false when the iteration must end here. */
+function checkAndCapture(step: CompiledStep, res: ResponseLike, vars: Map<string, string>, recorder: ScenarioRecorder): boolean {
+  const view = new ResponseView(res);
   let failed = false;
   for (let k = 0; k < step.checks.length; k++) {
     const passed = step.checks[k]!.test(view);

@@ -14,7 +14,7 @@ export function oneConstantStep(scenarios: readonly CompiledScenario[]): Compile
   const s = scenarios[0];
   if (scenarios.length !== 1 || !s || s.dataFile !== undefined || s.steps.length !== 1) return undefined;
   const step = s.steps[0]!;
-  if (step.captures.length > 0 || step.think !== undefined) return undefined;
+  if (step.captures.length > 0 || step.think !== undefined || step.rpc !== undefined) return undefined;
   if (step.checks.some((c) => c.reads === "headers" || c.reads === "body")) return undefined;
   if (!isConstant(step.url) || step.headers.some(([, t]) => !isConstant(t)) || (step.body && !isConstant(step.body))) return undefined;
   return step;

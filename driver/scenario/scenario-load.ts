@@ -14,6 +14,7 @@ import { createTransport, type Transport, type TransportKind } from "../transpor
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
 import type { RecorderShape, ScenarioRecorder } from "./scenario-recorder.js";
 import { ScenarioTransport, type IterationCounter } from "./scenario-transport.js";
+import { rpcCalls } from "./rpc-steps.js";
 import { resolveStepUrl } from "./step-request.js";
 
 /** What a ScenarioRecorder of `spec` counts: its steps' check names in flattened order, and its scenarios. */
@@ -85,6 +86,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
   });
   if (compiled.problems.length > 0) throw new Error(`the test's scenarios do not compile: ${compiled.problems.map((p) => `${p.field}: ${p.problem}`).join("; ")}`);
   const targetUrl = new URL(spec.targetUrl);
+  const calls = rpcCalls(spec, compiled.scenarios, o.timeoutMs);
 
   const one = oneConstantStep(compiled.scenarios);
   if (one) {
@@ -107,9 +109,11 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
     const table = o.data.get(f.name);
     if (table) cursors.set(f.name, new DataCursor(table, f.order, f.onExhausted));
   }
+  // An RPC step's timeout is its Rpc.timeout_ms (the test's when 0): the exchange's is the longest step's.
+  const timeoutMs = Math.max(...compiled.scenarios.flatMap((s) => s.steps.map((step) => calls[step.index]?.timeoutMs ?? o.timeoutMs)));
   const exchange = createExchange({
     kind: o.kind,
-    timeoutMs: o.timeoutMs,
+    timeoutMs,
     connections: Math.max(1, o.concurrency > 0 ? o.concurrency : openCap(spec, o.thread)),
     http: connectionOptionsFrom(spec.http),
     handshake: (ms) => o.recorder.handshake(ms),
@@ -119,6 +123,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
       scenarios: compiled.scenarios,
       cursors,
       targetUrl,
+      calls,
       driverId: o.driverId,
       counter: o.counter,
       ended: o.ended,

@@ -76,6 +76,8 @@ export class ScenarioRecorder {
   private isClosed = false;
   /** Set for a one-step test on a single-request transport (see {@link recordOneStep}). */
   private oneStep: { step: number; scenario: number } | undefined;
+  /** Set for a single-request test run as a scenario (see {@link recordTotalsOnly}). */
+  private totalsOnly = false;
 
   constructor(scheduled: boolean, shape: RecorderShape, tap?: SampleTap) {
     this.total = new IntervalRecorder(scheduled, tap);
@@ -104,22 +106,30 @@ export class ScenarioRecorder {
     this.oneStep = { step, scenario };
   }
 
+  /**
+   * The test is a single request run as one scenario of one step (a TestSpec.rpc test): everything
+   * is recorded in the totals only and an interval has no step or scenario rows, as a plain test's.
+   */
+  recordTotalsOnly(): void {
+    this.totalsOnly = true;
+  }
+
   /** Step `step`'s request answered with an HTTP status (see IntervalRecorder.response). */
   response(step: number, status: number, bytes: number, scheduledMs: number, sentMs: number, endMs: number): void {
     this.total.response(status, bytes, scheduledMs, sentMs, endMs);
-    this.steps[step]!.recorder.response(status, bytes, scheduledMs, sentMs, endMs);
+    if (!this.totalsOnly) this.steps[step]!.recorder.response(status, bytes, scheduledMs, sentMs, endMs);
   }
 
   /** Step `step`'s request failed without a response (see IntervalRecorder.error). */
   error(step: number, kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
     this.total.error(kind, scheduledMs, sentMs, endMs);
-    this.steps[step]!.recorder.error(kind, scheduledMs, sentMs, endMs);
+    if (!this.totalsOnly) this.steps[step]!.recorder.error(kind, scheduledMs, sentMs, endMs);
   }
 
   /** Step `step`'s RPC ended with `code` (see IntervalRecorder.rpc). */
   rpc(step: number, code: string, bytes: number, scheduledMs: number, sentMs: number, endMs: number, messages: number, firstMessageMs: number): void {
     this.total.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
-    this.steps[step]!.recorder.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
+    if (!this.totalsOnly) this.steps[step]!.recorder.rpc(code, bytes, scheduledMs, sentMs, endMs, messages, firstMessageMs);
   }
 
   /** Step `step`'s response just recorded came over `name`: counted in the totals only (StepMetrics has no protocols). */
@@ -147,7 +157,7 @@ export class ScenarioRecorder {
 
   /** An iteration of scenario `scenario` ended: `durationMs` from its start to its last byte (think time excluded); `abortedAt` the step that ended it early. */
   iteration(scenario: number, durationMs: number, abortedAt?: number): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.totalsOnly) return;
     const s = this.scenarios[scenario]!;
     s.iterations++;
     recordUs(s.duration, durationMs * 1000);
@@ -164,6 +174,7 @@ export class ScenarioRecorder {
   /** Takes the interval's numbers and starts a new interval. */
   take(): IntervalSnapshot {
     const snapshot = this.total.take();
+    if (this.totalsOnly) return snapshot;
     if (this.oneStep) return this.takeOneStep(snapshot, this.oneStep.step, this.oneStep.scenario);
     snapshot.steps = this.steps.map((s, i) => s.take(i)).filter((s) => s !== undefined);
     snapshot.scenarios = this.scenarios.map((s, i) => s.take(i)).filter((s) => s !== undefined);

@@ -1,3 +1,4 @@
+import type { RpcCall } from "../../rpc/wire.js";
 import type { CompiledScenario } from "../../scenario/compile.js";
 import type { DataCursor } from "../../scenario/data-cursor.js";
 import { rowRecord } from "../../scenario/data.js";
@@ -18,6 +19,8 @@ export interface ScenarioTransportOptions {
   cursors: ReadonlyMap<string, DataCursor>;
   /** Where a step's relative URL is resolved: TestSpec.target_url. */
   targetUrl: URL;
+  /** Each RPC step's call by step index (rpc-steps.ts rpcCalls); none: no RPC step. */
+  calls?: readonly (RpcCall | undefined)[] | undefined;
   driverId: string;
   /** The driver's iteration counter, shared by all its load parts (see {@link newIterationCounter}). */
   counter: IterationCounter;
@@ -80,7 +83,7 @@ export class ScenarioTransport implements Transport {
     recorder: ScenarioRecorder,
   ) {
     this.picker = new SmoothWeighted(o.scenarios.map((s) => s.weight));
-    this.requests = new StepRequests(o.scenarios, o.targetUrl);
+    this.requests = new StepRequests(o.scenarios, o.targetUrl, o.calls);
     this.context = {
       exchange,
       recorder,
