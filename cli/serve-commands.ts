@@ -174,10 +174,13 @@ export const driverCommand: Command = {
 /** `kannon target`: the built-in HTTP target on its own. */
 export const targetCommand: Command = {
   name: "target",
-  summary: "the built-in HTTP target (/ping and friends), on its own",
+  summary: "the built-in target (/ping and friends, kannon.target.v1 over Connect/gRPC/gRPC-Web; HTTP/1.1 and h2c), on its own",
   flags: {
     host: { type: "string", value: "H", help: "the address to listen on", default: "127.0.0.1" },
     port: { type: "string", value: "N", help: "the port", default: "a free one" },
+    "tls-cert": { type: "string", value: "FILE", help: "serve HTTPS (h2 and HTTP/1.1 by ALPN) with this PEM certificate (needs --tls-key)", default: "plain HTTP and h2c" },
+    "tls-key": { type: "string", value: "FILE", help: "the certificate's PEM private key" },
+    "tls-client-ca": { type: "string", value: "FILE", help: "mutual TLS: clients must show a certificate this PEM CA signed", default: "no client certificate asked" },
   },
   async run(argv) {
     let options;

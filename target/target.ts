@@ -1,16 +1,29 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import http2 from "node:http2";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
+import { reflectionRoutes } from "../rpc/reflection-server.js";
 import { bump } from "./bounded-count.js";
 import { MAX_DELAY_MS, parseDelayMs } from "./delay.js";
 import { createFlowApi } from "./flow-api.js";
 import type { FlowCounts } from "./flow-api.js";
+import { listenOnePort, type TargetTls } from "./listen.js";
+import { parseTargetArgs } from "./target-args.js";
+import { createTargetService, MAX_PADDING_BYTES, type RpcCounts } from "./target-service.js";
+
+/** Paths of RPCs: the service's procedures (counted) and reflection's (not counted). */
+const RPC_PREFIX = `/${TargetService.typeName}/`;
+const REFLECTION_PREFIX = "/grpc.reflection.";
 
 export { MAX_DELAY_MS } from "./delay.js";
 export { MAX_FLOW_KEYS, ROW_ID_HEADER, passwordFor } from "./flow-api.js";
 export type { FlowCounts } from "./flow-api.js";
+export type { TargetTls } from "./listen.js";
+export { parseTargetArgs } from "./target-args.js";
+export { MAX_PADDING_BYTES, MAX_STREAM_COUNT, type RpcCounts } from "./target-service.js";
 
 /** How to start a load-test target. */
 export interface TargetOptions {
@@ -18,6 +31,8 @@ export interface TargetOptions {
   port?: number;
   /** Address to bind; defaults to `127.0.0.1`. */
   host?: string;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this key and certificate; mutual TLS with a client CA. */
+  tls?: TargetTls;
 }
 
 /**
@@ -38,13 +53,21 @@ export interface TargetCounts extends FlowCounts {
   byPath: Record<string, number>;
   /** Responses per HTTP status code (as a string key), for the responses counted in `responses`. */
   byStatus: Record<string, number>;
+  /**
+   * Calls of kannon.target.v1.TargetService per method and code, over any protocol:
+   * `{"kannon.target.v1.TargetService/Echo": {ok: 3, unavailable: 1}}`. Bounded by construction
+   * (three methods, seventeen codes). Each call is also one request in `requests`, `byPath` (under
+   * its procedure path) and `byStatus` (its HTTP status: 200 for gRPC and gRPC-Web whatever the
+   * code). Reflection calls are the load test's bookkeeping, like `/metrics`: never counted.
+   */
+  rpc: RpcCounts;
   /** When counting began: the start of the server or the last reset (ISO 8601). */
   startedAt: string;
 }
 
 /** A running load-test target. */
 export interface Target {
-  /** Base URL, without a trailing slash, e.g. `http://127.0.0.1:41234`. */
+  /** Base URL, without a trailing slash, e.g. `http://127.0.0.1:41234` (`https://` with TLS). */
   url: string;
   /** The port the server actually listens on. */
   port: number;
@@ -72,7 +95,8 @@ const ROOT = fixed(
   200,
   TEXT,
   "Kannon load-test target.\nGET /ping, GET /delay?ms=N, GET /metrics, POST /reset.\n" +
-    "Flow API: POST /login, GET /items/{id}, POST /cart, GET /search?q=.\n",
+    "Flow API: POST /login, GET /items/{id}, POST /cart, GET /search?q=.\n" +
+    "RPC: kannon.target.v1.TargetService.\n",
 );
 const OK = fixed(200, TEXT, "ok");
 const NOT_FOUND = fixed(404, TEXT, "not found\n");
@@ -89,19 +113,23 @@ function send(res: ServerResponse, reply: { status: number; headers: Record<stri
 
 
 /**
- * Starts a load-test target on plain `node:http`, keep-alive on, and resolves once it listens.
+ * Starts a load-test target and resolves once it listens. One port serves HTTP/1.1 (keep-alive on)
+ * and HTTP/2: h2c with prior knowledge in cleartext, or HTTPS with `tls` (h2 and HTTP/1.1 by ALPN,
+ * mutual TLS with a client CA), and every endpoint answers over each.
  *
  * Endpoints: `/ping` → `pong`; `/` → a short text naming the target; `/delay?ms=N` → `ok` after N ms
  * (N an integer in 0..60000, else 400) — these three accept any method and ignore a request body;
  * `GET /metrics` → the counters as JSON (405 for other methods than GET and HEAD);
  * `POST /reset` → 204, zeroes the counters (405 for other methods); the flow API (`POST /login`,
- * `GET /items/{id}`, `POST /cart`, `GET /search?q=`, see `flow-api.ts`); anything else → 404.
+ * `GET /items/{id}`, `POST /cart`, `GET /search?q=`, see `flow-api.ts`);
+ * `kannon.target.v1.TargetService` over Connect, gRPC and gRPC-Web (see `target-service.ts`) and
+ * gRPC server reflection; anything else → 404.
  */
-export function createTarget(options: TargetOptions = {}): Promise<Target> {
+export async function createTarget(options: TargetOptions = {}): Promise<Target> {
   const host = options.host ?? "127.0.0.1";
   const requestedPort = options.port ?? 0;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65_535) {
-    return Promise.reject(new Error(`target: port must be an integer from 0 to 65535, got ${String(requestedPort)}`));
+    throw new Error(`target: port must be an integer from 0 to 65535, got ${String(requestedPort)}`);
   }
 
   let requests = 0;
@@ -110,6 +138,7 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
   // Indexed by status code: counting a response allocates nothing.
   let byStatus = new Uint32Array(1000);
   const flow = createFlowApi();
+  const service = createTargetService();
   let startedAt = new Date().toISOString();
   // Bumped by reset: a response finishing after a reset belongs to a request counted before it,
   // so it is not counted either, and `responses` never exceeds `requests`.
@@ -121,6 +150,7 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
     byPath = new Map();
     byStatus = new Uint32Array(1000);
     flow.reset();
+    service.reset();
     startedAt = new Date().toISOString();
     epoch++;
   }
@@ -130,7 +160,7 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
     byStatus.forEach((n, status) => {
       if (n > 0) statuses[status] = n;
     });
-    return { requests, responses, byPath: Object.fromEntries(byPath), byStatus: statuses, ...flow.counts(), startedAt };
+    return { requests, responses, byPath: Object.fromEntries(byPath), byStatus: statuses, ...flow.counts(), rpc: service.counts(), startedAt };
   }
 
   function count(path: string, res: ServerResponse): void {
@@ -144,6 +174,16 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
       byStatus[status] = (byStatus[status] ?? 0) + 1;
     });
   }
+
+  const rpc = connectNodeAdapter({
+    routes(router) {
+      service.routes(router);
+      reflectionRoutes([TargetService])(router);
+    },
+    interceptors: [service.interceptor],
+    // A request message is held whole before it is decoded: bounded like the largest answer.
+    readMaxBytes: MAX_PADDING_BYTES + 64 * 1024,
+  });
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? "/";
@@ -165,11 +205,16 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
       res.writeHead(204).end();
       return;
     }
+    if (path.startsWith(REFLECTION_PREFIX)) return rpc(req, res);
 
     // A request body left unread is drained by node:http once the response finishes.
     if (path === "/ping") {
       count(path, res);
       return send(res, PING);
+    }
+    if (path.startsWith(RPC_PREFIX)) {
+      count(path, res);
+      return rpc(req, res);
     }
     const route = flow.route(path);
     if (route !== undefined) {
@@ -191,39 +236,26 @@ export function createTarget(options: TargetOptions = {}): Promise<Target> {
     send(res, NOT_FOUND);
   }
 
-  const server = createServer({ keepAlive: true, noDelay: true }, handle);
+  const h1 = createServer(handle);
   // Longer than common client pools keep idle sockets, so the client, not the server, closes them.
-  server.keepAliveTimeout = 65_000;
+  h1.keepAliveTimeout = 65_000;
   // Must exceed keepAliveTimeout, or a request arriving on a long-idle socket can be cut off.
-  server.headersTimeout = 66_000;
+  h1.headersTimeout = 66_000;
   // The longest /delay plus slack.
-  server.requestTimeout = MAX_DELAY_MS + 30_000;
+  h1.requestTimeout = MAX_DELAY_MS + 30_000;
   // No cap on requests per keep-alive socket.
-  server.maxRequestsPerSocket = 0;
+  h1.maxRequestsPerSocket = 0;
+  // The compatibility API gives every endpoint the same request and response methods over HTTP/2.
+  const h2 = http2.createServer({ maxSessionMemory: 64 }, handle as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
 
-  return new Promise<Target>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once("error", onError);
-    server.listen(requestedPort, host, () => {
-      server.off("error", onError);
-      const port = (server.address() as AddressInfo).port;
-      let closing: Promise<void> | undefined;
-      resolve({
-        url: `http://${urlHost(host)}:${port}`,
-        port,
-        counts,
-        reset,
-        close() {
-          closing ??= new Promise<void>((done, fail) => {
-            server.close((err) => (err ? fail(err) : done()));
-            // close() only stops accepting; destroy pooled keep-alive sockets and in-flight requests too.
-            server.closeAllConnections();
-          });
-          return closing;
-        },
-      });
-    });
-  });
+  const listener = await listenOnePort(h1, h2, host, requestedPort, options.tls);
+  return {
+    url: `${options.tls ? "https" : "http"}://${urlHost(host)}:${listener.port}`,
+    port: listener.port,
+    counts,
+    reset,
+    close: () => listener.close(),
+  };
 }
 
 /** The host part of the target's URL: loopback for a wildcard bind, brackets for IPv6. */
@@ -231,40 +263,6 @@ function urlHost(host: string): string {
   if (host === "0.0.0.0") return "127.0.0.1";
   if (host === "::") return "[::1]";
   return host.includes(":") ? `[${host}]` : host;
-}
-
-/**
- * Parses the target's command line: `--port N` (0..65535) and `--host H`, also as `--port=N`,
- * `--host=H`. Throws an Error naming the flag for a bad or missing value or an unknown argument.
- */
-export function parseTargetArgs(argv: string[]): TargetOptions {
-  const options: TargetOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const eq = arg.indexOf("=");
-    const flag = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
-    let value: string | undefined;
-    if (flag !== arg) value = arg.slice(eq + 1);
-    else if (flag === "--port" || flag === "--host") {
-      value = argv[i + 1];
-      if (value !== undefined && value.startsWith("--")) value = undefined;
-      else i++;
-    }
-    if (flag === "--port") {
-      if (value === undefined || !/^\d{1,5}$/.test(value) || Number(value) > 65_535) {
-        throw new Error(`--port needs an integer from 0 to 65535, got ${value === undefined ? "nothing" : JSON.stringify(value)}`);
-      }
-      options.port = Number(value);
-    } else if (flag === "--host") {
-      if (value === undefined || value.trim() === "") {
-        throw new Error(`--host needs an address, got ${value === undefined ? "nothing" : JSON.stringify(value)}`);
-      }
-      options.host = value;
-    } else {
-      throw new Error(`unknown argument ${JSON.stringify(arg)}: the target takes --port N and --host H`);
-    }
-  }
-  return options;
 }
 
 /** Run directly (`node --import tsx target/target.ts --port 8080`): serve until SIGINT/SIGTERM. */
