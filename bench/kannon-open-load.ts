@@ -21,9 +21,11 @@ const threads = Number(threadsArg ?? 1);
 const maxInFlight = Number(capArg ?? 0);
 
 const total = new MetricsAccumulator();
+// Interval 0 apart from the ones after it: the generator's start against its steady state.
+const first = new MetricsAccumulator();
+const later = new MetricsAccumulator();
 let lastEndMs = 0;
 let cpuStart: NodeJS.CpuUsage | undefined;
-let firstDropped = 0;
 const result = await runSoloAvalanche({
   url,
   concurrency: 0,
@@ -35,7 +37,7 @@ const result = await runSoloAvalanche({
     setTimeout(() => (cpuStart = process.cpuUsage()), Math.max(0, startAtMs - Date.now()));
   },
   onMetrics: (m) => {
-    if (m.seq === 0n) firstDropped = Number(m.dropped);
+    (m.seq === 0n ? first : later).add(m);
     total.add(m);
     if (m.intervalEnd) lastEndMs = Math.max(lastEndMs, msOf(m.intervalEnd));
   },
@@ -44,6 +46,7 @@ const cpuS = cpuStart ? cpuSince(cpuStart) : 0;
 if (result.error) console.error(`kannon-open-load: the driver reported: ${result.error}`);
 // The rate over the schedule's own window (the final interval also holds the drain after it).
 const stats = total.toStats({ startMs: result.startAtMs, endMs: result.startAtMs + durationMs });
+const p50Of = (a: MetricsAccumulator) => Number(a.toStats().latency?.p50Us ?? 0n) / 1000;
 printResult({
   requests: total.requests,
   errors: total.errors,
@@ -54,5 +57,6 @@ printResult({
   cpuS,
   dropped: total.dropped,
   late: total.late,
-  note: `${firstDropped} dropped in the first interval${threads > 1 ? `, ${threads} load threads` : ""}; drain ended ${Math.max(0, lastEndMs - result.startAtMs - durationMs).toFixed(0)} ms after the schedule`,
+  firstInterval: { p50Ms: p50Of(first), dropped: first.dropped, laterP50Ms: p50Of(later) },
+  note: `${first.dropped} dropped in the first interval (1 s)${threads > 1 ? `, ${threads} load threads` : ""}; drain ended ${Math.max(0, lastEndMs - result.startAtMs - durationMs).toFixed(0)} ms after the schedule`,
 });

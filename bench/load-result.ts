@@ -14,6 +14,8 @@ export interface LoadResult {
   /** Open model: scheduled requests not sent (the in-flight cap was reached), and those sent late. */
   dropped?: number;
   late?: number;
+  /** Open model: the first interval's p50 and drops, and the p50 of every interval after it (the generator's start against its steady state). */
+  firstInterval?: { p50Ms: number; dropped: number; laterP50Ms: number };
   /** Free-form remarks (e.g. latency resolution). */
   note?: string;
   /** Scenario runs: iterations ended, and check outcomes summed over every check. */

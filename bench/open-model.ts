@@ -148,7 +148,7 @@ export async function runOpenModel(log: (l: string) => void = (l) => console.log
           const counts = await target.counts();
           const held = result.reqPerS >= HELD_SHARE * rate && result.errors === 0 && (result.dropped ?? 0) === 0 && result.p99Ms < HELD_P99_MS;
           runs.push({ tool: tool.name, askedPerS: rate, status: "ok", result, targetRequests: counts.requests, ...(counts.connections === undefined ? {} : { connections: counts.connections }), held });
-          log(`open model: ${tool.name} at ${rate}/s: ${result.reqPerS.toFixed(0)}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms${result.dropped === undefined ? "" : `, ${result.dropped} dropped`}${held ? " (held)" : ""}`);
+          log(`open model: ${tool.name} at ${rate}/s: ${result.reqPerS.toFixed(0)}/s, p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms${result.dropped === undefined ? "" : `, ${result.dropped} dropped`}${result.firstInterval ? ` (interval 0: p50 ${ms(result.firstInterval.p50Ms)} ms, ${result.firstInterval.dropped} dropped; later p50 ${ms(result.firstInterval.laterP50Ms)} ms)` : ""}${held ? " (held)" : ""}`);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
           runs.push({ tool: tool.name, askedPerS: rate, status: "failed", reason });
@@ -190,6 +190,7 @@ export function formatOpenModel(r: OpenReport): string {
         String(v.errors),
         v.dropped === undefined ? "-" : String(v.dropped),
         v.late === undefined ? "-" : String(v.late),
+        v.firstInterval === undefined ? "-" : `${ms(v.firstInterval.p50Ms)} / ${ms(v.firstInterval.laterP50Ms)}, ${v.firstInterval.dropped}`,
         x.connections === undefined ? "-" : String(x.connections),
         x.held ? "yes" : "no",
         x.ratioToWrk2 === undefined ? "-" : x.ratioToWrk2.toFixed(2),
@@ -197,7 +198,7 @@ export function formatOpenModel(r: OpenReport): string {
     });
   const lines = [
     `open model (pinned: generator on CPU 0, nginx on CPU 1; ${r.seconds} s per run; wrk2 and vegeta with ${r.connections} connections, Kannon with what its rate needs):`,
-    table(["tool", "asked/s", "achieved/s", "p50 ms", "p99 ms", "errors", "dropped", "late", "connections", "held", "÷ wrk2 best held"], rows),
+    table(["tool", "asked/s", "achieved/s", "p50 ms", "p99 ms", "errors", "dropped", "late", "interval 0 p50 / later p50 ms, 0's drops", "connections", "held", "÷ wrk2 best held"], rows),
     `  held: ≥ ${HELD_SHARE * 100} % of the asked rate, no errors, nothing dropped, p99 < ${HELD_P99_MS} ms. wrk2 best held: ${r.wrk2BestHeldPerS?.toFixed(0) ?? "none"}/s; Kannon best held: ${r.kannonBestHeldPerS?.toFixed(0) ?? "none"}/s${r.wrk2BestHeldPerS && r.kannonBestHeldPerS ? ` (${(r.kannonBestHeldPerS / r.wrk2BestHeldPerS).toFixed(2)} × wrk2)` : ""}.`,
     `  machine load average (1 min): ${r.loadAverage[0].toFixed(2)} before, ${r.loadAverage[1].toFixed(2)} after, on ${cpus().length} cores.`,
   ];

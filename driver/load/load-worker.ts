@@ -6,7 +6,6 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { getHeapStatistics } from "node:v8";
 import { parentPort } from "node:worker_threads";
 import { TestSpecSchema } from "../../gen/kannon/v1/test_pb.js";
-import { nowMs } from "../clock.js";
 import { InlineLoadPart } from "./load.js";
 import type { ToThread, FromThread } from "./threads.js";
 import { warmUp } from "./warm-up.js";
@@ -38,10 +37,9 @@ port.on("message", (m: ToThread) => {
       part.onHalt = (reason) => post({ type: "halt", runId: m.runId, reason });
       part.onStarted = (startedMs) => post({ type: "started", runId: m.runId, startedMs });
       part.onDataExhausted = (file) => post({ type: "exhausted", runId: m.runId, file });
-      // Warm up with this test's request shape while there is time (never within 100 ms of the start).
-      const budgetMs = Math.min(200, m.startAtMs - nowMs() - 100);
-      (budgetMs > 20 ? warmUp(spec, m.transport, budgetMs).catch(() => undefined) : Promise.resolve())
-        .then(() => part.run(m.startAtMs))
+      // It warms up with this test's request shape first while there is time (InlineLoadPart.run).
+      part
+        .run(m.startAtMs)
         .then(
           (startedMs) => post({ type: "done", runId: m.runId, startedMs }),
           (err: unknown) => post({ type: "failed", runId: m.runId, message: err instanceof Error ? err.message : String(err) }),

@@ -52,7 +52,7 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
       if (w.case === "avalanche") w.value.limit = { case: "requestsPerDriver", value: 200n };
       else if (w.case === "tsunami") w.value.limit = { case: "requestsPerDriver", value: 20n };
       else if (w.case === "arrivalRate") Object.assign(w.value, { ratePerS: 1000, durationMs: 20, stages: [] });
-      const part = new InlineLoadPart({ spec: short, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, thread: { index: 0, count: 1 }, transport: kind });
+      const part = new InlineLoadPart({ spec: short, share: { index: 0, count: 1, sinceMs: 0, version: 0 }, thread: { index: 0, count: 1 }, transport: kind, warmUp: false });
       const ran = part.run(nowMs()).catch(() => undefined);
       await Promise.race([ran, sleepUntil(deadline)]);
       // Past the budget: stop it (its drain and close finish in the background).
