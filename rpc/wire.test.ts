@@ -1,7 +1,7 @@
 /**
  * RPCs on the wire (wire.ts) against connect-node's own server (test/rpc-server.ts): every protocol
  * × codec, unary and server streaming, over HTTP/1.1 (the fast exchange: Connect and gRPC-Web) and
- * h2c (gRPC too); codes exactly as the server counted them, gzip both ways, deadlines, and the
+ * h2c (the h2 exchange: gRPC too); codes exactly as the server counted them, gzip both ways, deadlines, and the
  * codes of answers without an RPC status.
  */
 import { createServer, type Server } from "node:http";
@@ -12,23 +12,22 @@ import { file_kannon_target_v1_target, TargetService } from "../gen/kannon/targe
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { RpcCodec, RpcCompression, RpcProtocol, type Rpc } from "../gen/kannon/v1/protocol_pb.js";
 import { createExchange, type Exchange, type ExchangeResult } from "../driver/transport/exchange.js";
-import { H2Sender } from "../test/h2-send.js";
 import { startRpcServer, type RpcTestServer } from "../test/rpc-server.js";
 import { envelope, EnvelopeReader, FLAG_END_STREAM } from "./envelope.js";
 import { codeOfFailure, prepareCall, type RpcCall, type RpcOutcome } from "./wire.js";
 
 let server: RpcTestServer;
 let exchange: Exchange;
-let h2: H2Sender;
+let h2: Exchange;
 const registry = createRegistry(file_kannon_target_v1_target);
 
 beforeAll(async () => {
   server = await startRpcServer();
   exchange = createExchange({ timeoutMs: 10_000, connections: 4 });
-  h2 = new H2Sender(server.url);
+  h2 = createExchange({ timeoutMs: 10_000, connections: 4, http: { version: 2, streams: 100, connections: 1, tls: undefined, handshakePerRequest: false } });
 });
 afterAll(async () => {
-  h2?.close();
+  await h2?.close(true);
   await exchange?.close(true);
   await server?.close();
 });
@@ -49,7 +48,7 @@ async function call(rpc: Rpc, json: string, via: Transport, keepMessage = true):
   const body = c.encode(json);
   if (!(body instanceof Uint8Array)) throw new Error(body.problem);
   const req = c.request(c.url(new URL(server.url)), c.headers({ "x-test": "1" }), body, keepMessage);
-  const result = via === "h1" ? await exchange.send(req, c.keep) : await h2.send(req);
+  const result = await (via === "h1" ? exchange : h2).send(req, c.keep);
   return { outcome: result.ok ? c.classify(result, req, keepMessage) : undefined, result, call: c };
 }
 

@@ -8,7 +8,7 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { file_kannon_target_v1_target } from "../../gen/kannon/target/v1/target_pb.js";
-import { RpcCodec, RpcProtocol, RpcSchemaSource } from "../../gen/kannon/v1/protocol_pb.js";
+import { HttpVersion, RpcCodec, RpcProtocol, RpcSchemaSource } from "../../gen/kannon/v1/protocol_pb.js";
 import { JsonPathOp } from "../../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { decodeHistogram } from "../../metrics/histogram.js";
@@ -30,7 +30,7 @@ afterAll(() => server.close());
 const image = toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [file_kannon_target_v1_target.proto] }));
 const SERVICE = "kannon.target.v1.TargetService";
 
-const spec = (init: SpecInit): TestSpec =>
+const specOf = (init: SpecInit): TestSpec =>
   create(TestSpecSchema, {
     targetUrl: `${server.url}/`,
     requestTimeoutMs: 5000,
@@ -61,10 +61,13 @@ async function run(s: TestSpec): Promise<IntervalSnapshot> {
 const served = (method: string) => new Map([...server.counts].filter(([k]) => k.startsWith(`${method} `)).map(([k, n]) => [k.slice(method.length + 1), n]));
 
 describe.each([
-  ["connect", RpcProtocol.CONNECT, RpcCodec.PROTO],
-  ["grpc-web", RpcProtocol.GRPC_WEB, RpcCodec.JSON],
-] as const)("a single RPC test over %s (HTTP/1.1)", (_name, protocol, codec) => {
+  ["connect", RpcProtocol.CONNECT, RpcCodec.PROTO, "http/1.1"],
+  ["grpc-web", RpcProtocol.GRPC_WEB, RpcCodec.JSON, "http/1.1"],
+  ["grpc", RpcProtocol.GRPC, RpcCodec.PROTO, "h2"],
+  ["connect", RpcProtocol.CONNECT, RpcCodec.JSON, "h2"],
+] as const)("a single RPC test over %s, codec %i, on %s", (_name, protocol, codec, carried) => {
   const rpc = (init: { method: string; requestJson: string; timeoutMs?: number }) => ({ service: SERVICE, protocol, codec, ...init });
+  const spec = (init: SpecInit) => specOf({ ...init, http: { version: carried === "h2" ? HttpVersion.HTTP_VERSION_2 : HttpVersion.HTTP_VERSION_1_1 } });
 
   it("counts every call under its code, as the server counted them, with no step rows", async () => {
     const total = await run(spec({ rpc: rpc({ method: "Fail", requestJson: '{"code": "unavailable", "every": 4}' }), headers: { "x-from": "kannon" }, workload: closed(4, 200) }));
@@ -73,7 +76,7 @@ describe.each([
     expect(total.codeCounts).toEqual(new Map([["ok", 150], ["unavailable", 50]]));
     expect(total.errorCounts).toEqual(new Map([["rpc_unavailable", 50]]));
     expect(total.statusCounts.size).toBe(0);
-    expect(total.protocolCounts).toEqual(new Map([["http/1.1", 200]]));
+    expect(total.protocolCounts).toEqual(new Map([[carried, 200]]));
     expect(decodeHistogram(total.failedLatencyHistogram).totalCount).toBe(50);
     expect(total.steps ?? []).toEqual([]);
     expect(total.scenarios ?? []).toEqual([]);
@@ -96,6 +99,7 @@ describe.each([
 });
 
 describe("RPC steps in a scenario", () => {
+  const spec = specOf;
   it("render their request JSON per iteration; checks and captures read the response message", async () => {
     const echo = (text: string) => ({ service: SERVICE, method: "Echo", protocol: RpcProtocol.CONNECT, codec: RpcCodec.PROTO, requestJson: `{"text": "${text}"}` });
     const total = await run(
