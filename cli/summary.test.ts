@@ -101,7 +101,7 @@ describe("the CLI summary of a scenario test", () => {
     const lines = formatReport(r).split("\n");
     const at = lines.findIndex((l) => l.startsWith("  codes:"));
     expect(lines.slice(at, at + 5)).toEqual([
-      "  codes: ok×26 deadline_exceeded×3 unavailable×3 not_found×1",
+      "  codes: ok×26 deadline_exceeded×3 not_found×1 unavailable×3",
       "  protocols: h2×29 http/1.1×1",
       "  TLS handshakes: 10   p50 1.50 ms  p99 4.00 ms",
       "  stream messages: 120   messages/s: 60.0   first message p50 2.00 ms  p99 9.00 ms",

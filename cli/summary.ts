@@ -2,6 +2,7 @@ import type { LatencyStats, Report, ScenarioStats, Stats, StepStats } from "../g
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { errorsLine, verdictOf } from "../metrics/outcome.js";
 import { msOf } from "../metrics/stats.js";
+import { codeOrder, notOnlyHttp11 } from "../web/transport-cells.js";
 
 const ms = (us: bigint | number) => `${(Number(us) / 1000).toFixed(2)} ms`;
 
@@ -16,18 +17,17 @@ function countsLine(s: Stats): string {
   return `  status: ${status || "none"}${errors ? `   errors: ${errors}` : ""}`;
 }
 
-const entries = (counts: { [k: string]: bigint }) => Object.entries(counts).map(([k, v]) => `${k}×${v}`).join(" ");
 
 /**
- * What HTTP/1.1 tests do not have: RPC codes (ok first, then the most frequent), the protocols
+ * What HTTP/1.1 tests do not have: RPC codes (in Connect's order), the protocols
  * when not only HTTP/1.1, TLS handshakes, server streams' first message and messages, and whether
  * TLS verification was off.
  */
 function transportLines(t: Stats, spec: TestSpec | undefined): string[] {
   const lines: string[] = [];
-  const codes = Object.entries(t.codeCounts).sort((a, b) => (a[0] === "ok" ? -1 : b[0] === "ok" ? 1 : b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : a[0] < b[0] ? -1 : 1));
-  if (codes.length > 0) lines.push(`  codes: ${entries(Object.fromEntries(codes))}`);
-  if (Object.keys(t.protocolCounts).some((p) => p !== "http/1.1")) lines.push(`  protocols: ${entries(t.protocolCounts)}`);
+  const codes = codeOrder(Object.keys(t.codeCounts));
+  if (codes.length > 0) lines.push(`  codes: ${codes.map((c) => `${c}×${t.codeCounts[c]}`).join(" ")}`);
+  if (notOnlyHttp11(t)) lines.push(`  protocols: ${Object.entries(t.protocolCounts).map(([k, v]) => `${k}×${v}`).join(" ")}`);
   if (t.handshake && t.handshake.count > 0n) lines.push(`  TLS handshakes: ${t.handshake.count}   p50 ${ms(t.handshake.p50Us)}  p99 ${ms(t.handshake.p99Us)}`);
   if (t.messagesReceived > 0n || (t.firstMessage && t.firstMessage.count > 0n))
     lines.push(`  stream messages: ${t.messagesReceived}   messages/s: ${t.messagesPerS.toFixed(1)}   first message p50 ${pct(t.firstMessage, "p50Us")}  p99 ${pct(t.firstMessage, "p99Us")}`);

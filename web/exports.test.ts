@@ -87,3 +87,71 @@ describe("exports of a scenario test", () => {
     expect(plain).not.toMatch(/report-steps|report-scenarios|<h2>Steps/);
   });
 });
+
+describe("exports of an RPC test over HTTP/2 and TLS", () => {
+  const rpcInterval = (i: number) =>
+    create(StatsSchema, {
+      interval: i,
+      start,
+      end,
+      requests: 10n,
+      requestsPerS: 10,
+      errors: 2n,
+      latency: latency(1000n, 2000n),
+      codeCounts: { unavailable: 1n, ok: 8n, deadline_exceeded: BigInt(i) },
+      errorCounts: { rpc_unavailable: 1n, ...(i > 0 ? { rpc_deadline_exceeded: BigInt(i) } : {}), connect_refused: BigInt(1 - i) },
+      protocolCounts: { h2: 9n },
+      handshake: latency(1500n, 3000n),
+      firstMessage: latency(400n, 700n),
+      messagesReceived: 40n,
+      messagesPerS: 40,
+    });
+  const rpcReport = () =>
+    create(ReportSchema, {
+      testId: "t2",
+      state: TestState.COMPLETED,
+      spec: { targetUrl: "https://127.0.0.1:1/", http: { tls: { insecure: true } }, workload: { case: "avalanche", value: { concurrency: 1 } } },
+      total: rpcInterval(1),
+    });
+
+  it("csv: a column per code seen (Connect's order), per protocol, handshakes and stream numbers after the request columns", () => {
+    const [header, first, second] = parse(intervalsCsv([rpcInterval(0), rpcInterval(1)]));
+    expect(header!.slice(20)).toEqual([
+      "code_ok",
+      "code_deadline_exceeded",
+      "code_unavailable",
+      "protocol_h2",
+      "handshakes",
+      "handshake_p50_us",
+      "handshake_p99_us",
+      "messages_received",
+      "messages_per_s",
+      "first_message_p50_us",
+      "first_message_p99_us",
+    ]);
+    expect(first!.slice(20)).toEqual(["8", "0", "1", "9", "4", "1500", "3000", "40", "40.000", "400", "700"]);
+    expect(second!.slice(20, 23)).toEqual(["8", "1", "1"]);
+  });
+
+  it("an HTTP/1.1 test's protocol counts add no column", () => {
+    const plain = create(StatsSchema, { interval: 0, start, end, requests: 3n, protocolCounts: { "http/1.1": 3n } });
+    expect(intervalsCsv([plain]).split("\n")[0]!.split(",")).toHaveLength(20);
+  });
+
+  it("html: RPC codes beside the other kinds (a failed code once), protocols, handshakes, streams, and TLS verification off", () => {
+    const html = reportHtml(rpcReport(), []);
+    const kinds = /<table class="error-kinds">(.*?)<\/table>/s.exec(html)?.[1] ?? "";
+    expect([...kinds.matchAll(/<td>([^<]*)<\/td><td>(\d+)<\/td>/g)].map((m) => [m[1], m[2]])).toEqual([
+      ["RPC ok", "8"],
+      ["RPC deadline_exceeded", "1"],
+      ["RPC unavailable", "1"],
+      ["connect_refused", "0"],
+    ]);
+    expect(html).toContain('<p id="insecure">TLS verification off (insecure)');
+    expect(html).toContain("<div>protocols<b>h2 9</b></div>");
+    expect(html).toContain("<div>TLS handshakes<b>4 · p50 1.50 ms / p99 3.00 ms</b></div>");
+    expect(html).toContain("<div>stream messages<b>40 (40.0/s)</b></div>");
+    expect(html).toContain("<div>first message p50 / p99<b>0.40 ms / 0.70 ms</b></div>");
+    expect(reportHtml(create(ReportSchema, { testId: "t3", spec: { targetUrl: "https://127.0.0.1:1/" } }), [])).not.toContain("insecure");
+  });
+});

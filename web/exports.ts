@@ -14,6 +14,7 @@ import { formatValue } from "../metrics/thresholds.js";
 import { CHARTS, chartPoint, REPORT_STYLE, driversReportHtml, duration, errorKindsHtml, esc, iso, msAt, numbersHtml, verdictHtml, workloadName } from "./format.js";
 import { scenariosHtml, STEP_CSV_COLUMNS, stepCsvRows, stepsHtml } from "./step-tables.js";
 import { lineChart, percentileChart } from "./svg-chart.js";
+import { transportColumns } from "./transport-cells.js";
 
 /** The full report as proto JSON (field names as in `proto/`, the same as the API's JSON), every field, zeros included. */
 export function reportJson(report: Report): string {
@@ -57,7 +58,8 @@ const CSV_COLUMNS = [
 
 /**
  * One CSV row per interval, with a header; pass every interval ({@link allIntervals}), not the
- * report's downsampled series. A scenario test's CSV has two more columns after `interval`,
+ * report's downsampled series. RPC, HTTP/2, TLS and stream columns follow the request columns
+ * when the test has such numbers (see transportColumns). A scenario test's CSV has two more columns after `interval`,
  * `scenario` and `step` (both empty on the interval's total row), and {@link STEP_CSV_COLUMNS} at
  * the end; under each total row come a row per scenario (`step` empty: its iterations, aborted,
  * iteration p50/p99) and a row per step that counted something (the request columns for that
@@ -66,15 +68,17 @@ const CSV_COLUMNS = [
 export function intervalsCsv(intervals: Iterable<Stats>): string {
   const all = [...intervals];
   const scenario = all.some((s) => s.steps.length > 0 || s.scenarios.length > 0);
-  const [first, ...rest] = CSV_COLUMNS;
-  const rows = [(scenario ? [first, "scenario", "step", ...rest, ...STEP_CSV_COLUMNS] : CSV_COLUMNS).join(",")];
+  const transport = transportColumns(all);
+  const [first, ...rest] = [...CSV_COLUMNS, ...transport.header];
+  const cells = (s: Stats, outer: Stats = s) => [...statsCells(s, outer), ...transport.cells(s)];
+  const rows = [(scenario ? [first, "scenario", "step", ...rest, ...STEP_CSV_COLUMNS] : [first, ...rest]).join(",")];
   for (const s of all) {
     if (!scenario) {
-      rows.push([s.interval, ...statsCells(s)].join(","));
+      rows.push([s.interval, ...cells(s)].join(","));
       continue;
     }
-    rows.push([s.interval, "", "", ...statsCells(s), ...STEP_CSV_COLUMNS.map(() => "")].join(","));
-    for (const r of stepCsvRows(s)) rows.push([s.interval, csvText(r.scenario), csvText(r.step), ...(r.stats ? statsCells(r.stats, s) : rest.map(() => "")), ...r.extra].join(","));
+    rows.push([s.interval, "", "", ...cells(s), ...STEP_CSV_COLUMNS.map(() => "")].join(","));
+    for (const r of stepCsvRows(s)) rows.push([s.interval, csvText(r.scenario), csvText(r.step), ...(r.stats ? cells(r.stats, s) : rest.map(() => "")), ...r.extra].join(","));
   }
   return `${rows.join("\n")}\n`;
 }
@@ -182,7 +186,7 @@ export function reportHtml(report: Report, intervals: Stats[], options: ReportHt
 </head><body>
 <h1>Kannon report: ${esc(name)}</h1>
 <p>Test <code>${esc(report.testId)}</code>: <strong>${esc(TestState[report.state] ?? "")}</strong>${report.partial ? " (partial)" : ""}${report.message ? ` — ${esc(report.message)}` : ""}</p>
-<p id="verdict">${verdictHtml(outcomeOf(report))}</p>
+<p id="verdict">${verdictHtml(outcomeOf(report))}</p>${report.spec?.http?.tls?.insecure ? '\n<p id="insecure">TLS verification off (insecure): the target\'s certificate was not verified.</p>' : ""}
 <p>${esc(report.spec?.method || "GET")} ${esc(report.spec?.targetUrl ?? "")} · ${esc(workloadName(report.spec))} · ${report.drivers.length} driver${report.drivers.length === 1 ? "" : "s"} · started ${iso(report.startAt)} · ran ${duration(report.startAt, report.endedAt)}</p>
 <div class="kv">
 ${numbersHtml(report.total)}

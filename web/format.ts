@@ -5,6 +5,7 @@
 import type { LatencyStats, Report, Stats } from "../gen/kannon/v1/report_pb.js";
 import { Verdict, type Outcome, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { isFailedStatus, percent } from "../metrics/outcome.js";
+import { codeOrder, transportNumbers } from "./transport-cells.js";
 
 /**
  * Why a test cannot be run again from its stored spec (the dashboard's "Run again": CreateTest with
@@ -67,12 +68,17 @@ export function verdictHtml(o: Outcome | undefined): string {
 /** The CSS classes of a test's state: its state's color, red when its outcome is failing. */
 export const stateClass = (state: string, o: Outcome | undefined) => `state-${state}${o?.verdict === Verdict.FAILING ? " failing" : ""}`;
 
-/** A run's status codes and error kinds as a table (`class="error-kinds"`); empty when it has none. */
+/** A run's status codes, RPC codes and error kinds as a table (`class="error-kinds"`); empty when it has none. */
 export function errorKindsHtml(s: Stats | undefined): string {
   if (!s) return "";
+  // RPCs are counted by code (ok included), so a failed code's error kind (rpc_CODE) is that row already.
+  const rpc = Object.keys(s.codeCounts).length > 0;
   const rows = [
     ...Object.entries(s.statusCounts).map(([code, n]) => [`HTTP ${code}`, n, isFailedStatus(Number(code))] as const),
-    ...Object.entries(s.errorCounts).map(([kind, n]) => [kind, n, true] as const),
+    ...codeOrder(Object.keys(s.codeCounts)).map((code) => [`RPC ${code}`, s.codeCounts[code]!, code !== "ok"] as const),
+    ...Object.entries(s.errorCounts)
+      .filter(([kind]) => !(rpc && kind.startsWith("rpc_")))
+      .map(([kind, n]) => [kind, n, true] as const),
   ].sort((a, b) => Number(b[1] - a[1]));
   if (rows.length === 0) return "";
   return `<table class="error-kinds"><thead><tr><th>status or error</th><th>requests</th><th>share</th></tr></thead><tbody>${rows
@@ -159,6 +165,7 @@ export function numbersHtml(s: Stats | undefined): string {
     ["max", latencyMsText(l, "maxUs")],
     ["dropped / late", `${s.dropped} / ${s.late}`],
     ...(s.failedLatency ? [["failed p50 / p99", `${latencyMsText(s.failedLatency, "p50Us")} / ${latencyMsText(s.failedLatency, "p99Us")}`]] : []),
+    ...transportNumbers(s, latencyMsText),
   ]
     .map(([name, value]) => `<div${name === "errors" && s.errors > 0n ? ' class="failing"' : ""}>${name}<b>${value}</b></div>`)
     .join("");
