@@ -25,6 +25,9 @@ export interface OnePort {
   close(): Promise<void>;
 }
 
+/** A cleartext connection that sends nothing for this long is closed (the HTTP/1.1 server's headers timeout). */
+export const FIRST_BYTE_TIMEOUT_MS = 66_000;
+
 // As http.Server sets them for the sockets it accepts: half-open (the client may end its side
 // first and still get its answer), no Nagle, TCP keep-alive.
 const SOCKET_OPTIONS = { allowHalfOpen: true, noDelay: true, keepAlive: true } as const;
@@ -44,7 +47,9 @@ export async function listenOnePort(h1: http.Server, h2: http2.Http2Server, host
   if (tlsOptions === undefined) {
     server = net.createServer(SOCKET_OPTIONS, (socket) => {
       track(socket);
-      sniffH2c(socket, h1, h2);
+      // Until its first bytes the connection belongs to neither server, so neither's timeouts apply.
+      socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
+      sniffH2c(socket, h1, h2, () => socket.setTimeout(0));
     });
   } else {
     try {
