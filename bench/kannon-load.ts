@@ -2,21 +2,24 @@
  * Throughput child: one Kannon driver runs an avalanche against a URL and prints a {@link LoadResult}.
  * The driver is the load generator, alone in this process with only a stand-in orchestrator that
  * merges its interval metrics exactly (MetricsAccumulator, as the real orchestrator does).
- * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [SHAPE]
+ * Usage: node --import tsx bench/kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [SHAPE] [TLS]
  * (requests in flight: CONNECTIONS × PIPELINING, as autocannon counts them). SHAPE is what each
  * connection runs: `plain` (the single request GET URL, the default), `one-step` (a scenario of one
  * step GET URL's path, no template) or `flow=CSV_PATH` (the 3-step flow of flow.ts against URL's
- * origin, its rows from the CSV file).
+ * origin, its rows from the CSV file). TLS, for an https URL: `tls=CA_FILE` (the CA that verifies the
+ * target) or `tls=CA_FILE,per-request` (a new TLS connection per request).
  */
+import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
+import { HttpOptionsSchema, TlsOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
 import { cpuSince, printResult } from "./load-result.js";
 import { runSoloAvalanche, type SoloAvalancheOptions } from "./solo-driver.js";
 import { TRANSPORT_KINDS, type TransportKind } from "../driver/transport/transport.js";
 import { flowDataFile, flowScenarios, oneStepScenarios } from "./flow.js";
 
-const [url, connectionsArg, durationArg, threadsArg, pipeliningArg, transportArg = "fast", shape = "plain"] = process.argv.slice(2);
-const usage = "usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [plain|one-step|flow=CSV_PATH]";
+const [url, connectionsArg, durationArg, threadsArg, pipeliningArg, transportArg = "fast", shape = "plain", tlsArg] = process.argv.slice(2);
+const usage = "usage: kannon-load.ts URL CONNECTIONS DURATION_MS [THREADS] [PIPELINING] [fast|undici] [plain|one-step|flow=CSV_PATH] [tls=CA_FILE[,per-request]]";
 if (!url || !connectionsArg || !durationArg || !TRANSPORT_KINDS.includes(transportArg as TransportKind)) {
   console.error(usage);
   process.exit(2);
@@ -35,6 +38,18 @@ function scenariosOf(shape: string): Pick<SoloAvalancheOptions, "scenarios" | "d
   process.exit(2);
 }
 
+/** The test's http options from TLS (none without it). */
+function httpOf(arg: string | undefined): ReturnType<typeof create<typeof HttpOptionsSchema>> | undefined {
+  if (arg === undefined) return undefined;
+  const [caFile, mode] = arg.replace(/^tls=/, "").split(",");
+  if (!arg.startsWith("tls=") || !caFile || (mode !== undefined && mode !== "per-request")) {
+    console.error(usage);
+    process.exit(2);
+  }
+  return create(HttpOptionsSchema, { tls: create(TlsOptionsSchema, { caPem: readFileSync(caFile, "utf8"), handshakePerRequest: mode === "per-request" }) });
+}
+const http = httpOf(tlsArg);
+
 const total = new MetricsAccumulator();
 let lastEndMs = 0;
 let cpuStart: NodeJS.CpuUsage | undefined;
@@ -49,6 +64,7 @@ const result = await runSoloAvalanche({
   threads,
   pipelining,
   transport: transportArg as TransportKind,
+  ...(http ? { http } : {}),
   onStartAt: (startAtMs) => {
     // CPU from the start instant on, as for the other generators (the spin before it is tiny).
     setTimeout(() => (cpuStart = process.cpuUsage()), Math.max(0, startAtMs - Date.now()));
@@ -77,5 +93,5 @@ printResult({
   p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
   cpuS,
   ...(shape === "plain" ? {} : { iterations, checksPassed, checksFailed }),
-  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}${shape === "plain" ? "" : `, ${shape.split("=")[0]}`}`,
+  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}${shape === "plain" ? "" : `, ${shape.split("=")[0]}`}${stats.handshake?.count ? `, ${stats.handshake.count} TLS handshakes (p50 ${(Number(stats.handshake.p50Us) / 1000).toFixed(2)} ms)` : ""}`,
 });

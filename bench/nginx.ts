@@ -56,18 +56,36 @@ async function freePort(): Promise<number> {
 /** nginx as a bench target; `pin` moves it to the given CPUs (taskset), or frees it with undefined. */
 export interface NginxTarget extends TargetProcess {
   pin(cpus: string | undefined): void;
+  /** The `https://` origin of its TLS listener, when started with one. */
+  tlsUrl?: string;
+}
+
+/** A certificate and key (PEM files) for nginx's TLS listener. */
+export interface NginxTls {
+  certFile: string;
+  keyFile: string;
 }
 
 /**
  * Starts nginx on 127.0.0.1 (a free port), one worker process, in the foreground. `locations` are
  * extra `location` blocks of its one server (e.g. the scenario bench's flow API), before the
- * catch-all `location /` that answers `pong`.
+ * catch-all `location /` that answers `pong`. With `tls`, the same server also listens with TLS on a
+ * second port (`tlsUrl`), without session resumption: every new connection is a full handshake.
  */
-export async function startNginx(locations = ""): Promise<NginxTarget> {
+export async function startNginx(locations = "", tls?: NginxTls): Promise<NginxTarget> {
   const bin = nginxBinary();
   if (!bin) throw new Error("nginx is not installed (Debian: apt-get install nginx-light)");
   const dir = mkdtempSync(join(tmpdir(), "kannon-bench-nginx-"));
   const port = await freePort();
+  const tlsPort = tls ? await freePort() : 0;
+  const tlsListen = tls
+    ? `    listen 127.0.0.1:${tlsPort} ssl backlog=4096;
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    ssl_session_cache off;
+    ssl_session_tickets off;
+`
+    : "";
   const conf = `
 worker_processes 1;
 daemon off;
@@ -86,7 +104,7 @@ http {
   keepalive_timeout 60s;
   server {
     listen 127.0.0.1:${port} backlog=4096;
-    location = /nginx_status { stub_status; }
+${tlsListen}    location = /nginx_status { stub_status; }
 ${locations}
     location / { default_type text/plain; return 200 "pong\\n"; }
   }
@@ -132,6 +150,7 @@ ${locations}
   let base = { requests: 0, accepts: 0 };
   return {
     url,
+    ...(tls ? { tlsUrl: `https://127.0.0.1:${tlsPort}` } : {}),
     pid,
     async counts() {
       // Each status read is itself a request: the read that takes the count is not counted.

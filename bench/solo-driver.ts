@@ -48,6 +48,8 @@ export interface SoloAvalancheOptions {
   dataFiles?: DataFile[];
   /** Called with the driver once it has started. */
   onDriver?: (driver: DriverAgent) => void;
+  /** The test's HTTP options (TLS of an https URL, HTTP/2). */
+  http?: TestSpec["http"];
 }
 
 /** What the stand-in saw. */
@@ -110,6 +112,7 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       method: o.scenarios ? "" : "GET",
       scenarios: o.scenarios ?? [],
       dataFiles: o.dataFiles ?? [],
+      ...(o.http ? { http: o.http } : {}),
       driverCount: 1,
       reportIntervalMs: o.reportIntervalMs,
       workload: o.workload ?? {

@@ -5,7 +5,7 @@
  * connector ({@link undiciConnector}), so both verify, present and time TLS the same way.
  */
 import { connect, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectOptions } from "node:tls";
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions as TlsConnectOptions } from "node:tls";
 import type { buildConnector } from "undici";
 import type { TlsOptions } from "../../gen/kannon/v1/protocol_pb.js";
 import { nowMs } from "../clock.js";
@@ -22,15 +22,21 @@ export interface Endpoint {
   perRequest: boolean;
 }
 
-/** The endpoint of `url`'s origin, with the test's TLS options (used for `https:` only). */
+/**
+ * The endpoint of `url`'s origin, with the test's TLS options (used for `https:` only). The CA,
+ * certificate and key are parsed once into a secure context shared by every connection: given as
+ * PEM to each `tls.connect`, node parsed them again for every connection, which cost more than
+ * the handshake itself (measured: ~2.2 ms of CPU per new connection, docs/benchmarks.md).
+ * Throws when a PEM does not parse (CreateTest refuses those first).
+ */
 export function endpointOf(url: URL, tls: TlsOptions | undefined, perRequest: boolean): Endpoint {
   const https = url.protocol === "https:";
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: Number(url.port) || (https ? 443 : 80),
-    tls: https ? { ...tlsConnectOptions(tls, url), ALPNProtocols: ["http/1.1"] } : undefined,
-    perRequest,
-  };
+  let options: TlsConnectOptions | undefined;
+  if (https) {
+    const { ca, cert, key, ...rest } = tlsConnectOptions(tls, url);
+    options = { ...rest, secureContext: createSecureContext({ ca, cert, key }), ALPNProtocols: ["http/1.1"] };
+  }
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port) || (https ? 443 : 80), tls: options, perRequest };
 }
 
 /**
