@@ -17,4 +17,13 @@ describe("metricsProblem: a scenario test's blocks are bounded", () => {
     expect(metricsProblem(create(MetricsMessageSchema, { ...base, steps: [{ stepIndex: 0, errorCounts: kinds }] }))).toMatch(/1001 error counts/);
     expect(metricsProblem(create(MetricsMessageSchema, { ...base, steps: [{ stepIndex: 0, errorCounts: { ["x".repeat(BUS_LIMITS.errorKindChars + 1)]: 1n } }] }))).toMatch(/error kind over/);
   });
+
+  it("bounds RPC code and protocol counts as it does error kinds", () => {
+    const many = Object.fromEntries(Array.from({ length: BUS_LIMITS.countEntries + 1 }, (_, i) => [`c${i}`, 1n]));
+    expect(metricsProblem(create(MetricsMessageSchema, { ...base, codeCounts: { ok: 3n, unavailable: 1n }, protocolCounts: { h2: 4n } }))).toBeUndefined();
+    expect(metricsProblem(create(MetricsMessageSchema, { ...base, steps: [{ stepIndex: 0, codeCounts: many }] }))).toBe(`a metrics message with 1001 code counts (at most ${BUS_LIMITS.countEntries})`);
+    expect(metricsProblem(create(MetricsMessageSchema, { ...base, protocolCounts: { ["h".repeat(BUS_LIMITS.errorKindChars + 1)]: 1n } }))).toBe(
+      `a metrics message with a protocol name over ${BUS_LIMITS.errorKindChars} characters`,
+    );
+  });
 });

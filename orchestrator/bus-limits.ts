@@ -59,13 +59,21 @@ export function metricsProblem(m: MetricsMessage): string | undefined {
   return undefined;
 }
 
-/** Why a message's (or one of its steps') status and error counts are out of bounds, or undefined. */
-function countsProblem(m: Pick<MetricsMessage, "statusCounts" | "errorCounts">): string | undefined {
+/**
+ * Why a message's (or one of its steps') status, error, code and protocol counts are out of
+ * bounds, or undefined.
+ */
+function countsProblem(m: Pick<MetricsMessage, "statusCounts" | "errorCounts" | "codeCounts"> & Partial<Pick<MetricsMessage, "protocolCounts">>): string | undefined {
   const statuses = Object.keys(m.statusCounts).length;
   const kinds = Object.keys(m.errorCounts);
   if (statuses > BUS_LIMITS.countEntries || kinds.length > BUS_LIMITS.countEntries)
     return `a metrics message with ${statuses} status and ${kinds.length} error counts (at most ${BUS_LIMITS.countEntries} each)`;
   if (kinds.some((k) => k.length > BUS_LIMITS.errorKindChars)) return `a metrics message with an error kind over ${BUS_LIMITS.errorKindChars} characters`;
+  for (const [what, counts] of [["code", m.codeCounts], ["protocol", m.protocolCounts ?? {}]] as const) {
+    const names = Object.keys(counts);
+    if (names.length > BUS_LIMITS.countEntries) return `a metrics message with ${names.length} ${what} counts (at most ${BUS_LIMITS.countEntries})`;
+    if (names.some((k) => k.length > BUS_LIMITS.errorKindChars)) return `a metrics message with a ${what} name over ${BUS_LIMITS.errorKindChars} characters`;
+  }
   return undefined;
 }
 

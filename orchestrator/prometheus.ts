@@ -1,9 +1,24 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import type { Stats } from "../gen/kannon/v1/report_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { swallowedCounts } from "../metrics/swallowed.js";
+import { RPC_CODES } from "../rpc/codes.js";
 import type { Orchestrator } from "./orchestrator.js";
 import { registerStepMetrics } from "./prometheus-steps.js";
+
+/** The code label's values: Connect's codes, bounded whatever a driver sends. */
+const CODES: ReadonlySet<string> = new Set(RPC_CODES);
+
+/** A run's RPCs by code label: Connect's codes, anything else summed under `other` (bounded cardinality). */
+export function callsByCode(s: Pick<Stats, "codeCounts">): Map<string, number> {
+  const codes = new Map<string, number>();
+  for (const [code, n] of Object.entries(s.codeCounts)) {
+    const c = CODES.has(code) ? code : "other";
+    codes.set(c, (codes.get(c) ?? 0) + Number(n));
+  }
+  return codes;
+}
 
 /** The label value of an enum state: `DRIVER_STATE_READY` → `ready`. */
 const label = (name: string | undefined) => (name ?? "unspecified").toLowerCase();
@@ -11,7 +26,7 @@ const label = (name: string | undefined) => (name ?? "unspecified").toLowerCase(
 /**
  * The orchestrator's Prometheus metrics, read at each scrape: drivers and tests by state; for
  * each running test (label `test_id`) its requests and errors by kind so far, and its last
- * interval's req/s and latency quantiles, and for a scenario test the same per step (labels
+ * interval's req/s and latency quantiles, its RPCs by code (label `code`, Connect's 17 codes), and for a scenario test the same per step (labels
  * `scenario`, `step`; bounded: prometheus-steps.ts); the orchestrator's own ingest counters; and the errors
  * this process handled and went on, by place (`kannon_errors_swallowed_total{where}`).
  */
@@ -80,6 +95,16 @@ export function createPrometheusRegistry(o: Orchestrator): Registry {
         }
         for (const [kind, n] of kinds) this.inc({ test_id: live.test.id, kind }, n);
       }
+    },
+  });
+  new Counter({
+    name: "kannon_test_calls_total",
+    help: "RPCs completed so far in a running test, by code (ok, unavailable, ...; a name that is not a Connect code counts as `other`).",
+    labelNames: ["test_id", "code"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const live of running()) for (const [code, n] of callsByCode(live.cumulativeStats())) this.inc({ test_id: live.test.id, code }, n);
     },
   });
   new Gauge({
