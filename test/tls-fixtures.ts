@@ -52,6 +52,10 @@ export interface TlsFixturesOptions {
 }
 
 // A config of our own, so the machine's openssl.cnf (or its absence) does not change the result.
+/** What every end-entity certificate (not a CA) says about itself. */
+const LEAF = `basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+subjectKeyIdentifier = hash`;
 const CONFIG = `[req]
 distinguished_name = dn
 prompt = no
@@ -62,23 +66,17 @@ basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 [server_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+${LEAF}
 extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = @names
 [client_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+${LEAF}
 extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [self_ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+${LEAF}
 extendedKeyUsage = serverAuth, clientAuth
-subjectKeyIdentifier = hash
 subjectAltName = @names
 [names]
 IP.1 = 127.0.0.1
