@@ -20,6 +20,7 @@ import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
 import { checkSpec, describeProblems } from "./validate.js";
+import { REFLECTION_TIMEOUT_MS, withReflectedSchema } from "./schema-fetch.js";
 import { noteLostRows, stripData } from "./data-parts.js";
 import { abandonedStart, DataDistribution } from "./data-start.js";
 import { dataReadyDeadlineMs, strippedBytes } from "../scenario/data.js";
@@ -51,6 +52,8 @@ export interface OrchestratorOptions {
   defaultTargetUrl?: string | undefined;
   /** How long drivers get to confirm their parts of a test's data files (default: scaled with the size, dataReadyDeadlineMs). */
   dataReadyMs?: number | undefined;
+  /** How long CreateTest waits for a target's gRPC reflection (default REFLECTION_TIMEOUT_MS). */
+  reflectionTimeoutMs?: number | undefined;
 }
 
 /** Counters for logs, tests and benchmarks. */
@@ -73,6 +76,7 @@ export class Orchestrator extends TestCatalog {
   private readonly liveness: FleetLiveness;
   private readonly data: DataDistribution;
   private readonly dataReadyMs: number | undefined;
+  private readonly reflectionTimeoutMs: number;
   private ingestion: Subscription | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private closing = false;
@@ -101,6 +105,7 @@ export class Orchestrator extends TestCatalog {
     this.liveness = new FleetLiveness(fleet, this.stats, this.log, options.forgetDriversAfterMs);
     this.data = new DataDistribution(bus, store, this.log);
     this.dataReadyMs = options.dataReadyMs;
+    this.reflectionTimeoutMs = options.reflectionTimeoutMs ?? REFLECTION_TIMEOUT_MS;
   }
 
   /**
@@ -134,6 +139,16 @@ export class Orchestrator extends TestCatalog {
     };
     o.ticker = setInterval(() => o.tick(), TICK_MS);
     return o;
+  }
+
+  /**
+   * CreateTest: the RPC schema fetched from the target's reflection when the spec asks for it
+   * (only for a target the allowlist lets tests load), then {@link createTest}.
+   */
+  async createTestFetching(spec: TestSpec | undefined): Promise<Test> {
+    const refused = spec && this.allowlist.refusesSpec(spec);
+    if (refused) throw new DomainError("permission_denied", refused);
+    return this.createTest(await withReflectedSchema(spec, this.reflectionTimeoutMs));
   }
 
   /** Validates and stores a new test in CREATED (the content of its data files apart from it). */

@@ -79,7 +79,7 @@ async function* stream<T>(open: () => AsyncIterable<T>, ctx: HandlerContext): As
 export function orchestratorRoutes(o: Orchestrator): (router: ConnectRouter) => void {
   return (router) =>
     router.service(OrchestratorService, {
-      createTest: (req) => handle(() => create(CreateTestResponseSchema, { test: o.createTest(req.spec) })),
+      createTest: (req) => handle(async () => create(CreateTestResponseSchema, { test: await o.createTestFetching(req.spec) })),
       startTest: (req) => handle(async () => create(StartTestResponseSchema, { test: await o.startTest(req.testId) })),
       cancelTest: (req) => handle(async () => create(CancelTestResponseSchema, { test: await o.cancelTest(req.testId) })),
       getTest: (req) => handle(() => create(GetTestResponseSchema, { test: o.getTest(req.testId) })),

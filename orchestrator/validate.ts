@@ -2,6 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { ScenarioSchema } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { validateScenarios } from "../scenario/validate.js";
+import { checkSpecRpc } from "../rpc/check.js";
 import { checkThresholds } from "../metrics/thresholds.js";
 import { scenarioLayout } from "../metrics/step-stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, MAX_PIPELINING } from "../workload/defaults.js";
@@ -133,10 +134,11 @@ export function checkSpec(spec: TestSpec | undefined): SpecCheck {
   }
   problems.push(...checkThresholds(spec.thresholds, scenarioLayout(spec), spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS).problems);
   if (spec.abortOnFail && spec.thresholds.length === 0) bad("spec.abort_on_fail", "needs at least one threshold (spec.thresholds) to abort on");
-  if (spec.scenarios.length === 0 && spec.dataFiles.length === 0) return { problems, resourceExhausted: false };
+  const schemaExhausted = checkSpecRpc(spec, bad);
+  if (spec.scenarios.length === 0 && spec.dataFiles.length === 0) return { problems, resourceExhausted: schemaExhausted };
   const scenarios = validateScenarios(spec);
   problems.push(...scenarios.problems);
-  return { problems, resourceExhausted: checkSteps(spec, bad) || scenarios.resourceExhausted };
+  return { problems, resourceExhausted: checkSteps(spec, bad) || scenarios.resourceExhausted || schemaExhausted };
 }
 
 /**

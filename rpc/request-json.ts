@@ -100,10 +100,10 @@ function walk(desc: DescMessage, value: unknown, path: string, problems: string[
 
 function checkField(desc: DescMessage, field: DescField, key: string, v: unknown, at: string, problems: string[], options: Options): void {
   if (v === null || v === SLOT) return;
-  const one = (value: unknown, path: string) => leaf(() => fromJson(desc, { [key]: value as JsonValue }, options), path, problems);
+  const one = (value: unknown, path: string, shownValue: unknown = value) => leaf(() => fromJson(desc, { [key]: value as JsonValue }, options), path, problems, shownValue);
   const element = (message: DescMessage | undefined, value: unknown, path: string, wrap: (x: unknown) => unknown) => {
     if (message && !SPECIAL_JSON.has(message.typeName)) walk(message, value, path, problems, options);
-    else if (!(typeof value === "string" && value.includes(SLOT))) one(wrap(value), path);
+    else if (!(typeof value === "string" && value.includes(SLOT))) one(wrap(value), path, value);
   };
   switch (field.fieldKind) {
     case "message":
@@ -127,11 +127,14 @@ function checkField(desc: DescMessage, field: DescField, key: string, v: unknown
 }
 
 /** Runs a read by protobuf-es; its error becomes a problem at `path` without the library's preamble. */
-function leaf(read: () => unknown, path: string, problems: string[]): void {
+function leaf(read: () => unknown, path: string, problems: string[], value?: unknown): void {
   try {
     read();
   } catch (err) {
-    problems.push(`${path}: ${(err as Error).message.replace(/^cannot decode [a-z]+ \S+ from JSON: (list item #\d+: |map entry "[^"]*": )?/, "")}`);
+    let text = (err as Error).message.replace(/^cannot decode [a-z]+ \S+ from JSON: (list item #\d+: |map entry "[^"]*": )?/, "");
+    // protobuf-es shows an array or object as "Array(1)" or "Object": show the JSON itself.
+    if (value !== undefined && typeof value === "object") text = text.replace(/, got (Array\(\d+\)|Object)$/, `, got ${shown(value)}`);
+    problems.push(`${path}: ${text}`);
   }
 }
 

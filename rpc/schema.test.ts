@@ -1,13 +1,5 @@
 import { create, fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { HttpOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
@@ -15,34 +7,15 @@ import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
 import { createReflectionIndex, reflectionRoutes } from "../orchestrator/reflection.js";
 import { connectionOptionsFrom } from "../driver/transport/connection-options.js";
+import { serveRoutes, targetImage } from "../test/rpc-images.js";
 import { createTlsFixtures } from "../test/tls-fixtures.js";
 import { fetchReflection, findMethod, registryFromImage } from "./schema.js";
-
-/** An h2c server of `routes` on 127.0.0.1, port 0 (h2 over TLS with `tls`). */
-async function serve(routes: (router: ConnectRouter) => void, tls?: { key: string; cert: string }): Promise<{ url: URL; close: () => Promise<void> }> {
-  const handler = connectNodeAdapter({ routes });
-  const server = tls ? http2.createSecureServer({ ...tls, allowHTTP1: false }, handler) : http2.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: new URL(`${tls ? "https" : "http"}://127.0.0.1:${port}/some/path`), close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-/** The image `buf build` makes of the target's contract (the Buf CLI from node_modules). */
-function bufImage(): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), "kannon-image-"));
-  try {
-    execFileSync("node_modules/.bin/buf", ["build", "proto/kannon/target/v1/target.proto", "-o", join(dir, "target.binpb")]);
-    return readFileSync(join(dir, "target.binpb"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const noTls = connectionOptionsFrom(undefined);
 
 describe("registryFromImage and findMethod", () => {
   it("reads the Buf image of kannon.target.v1 and finds its methods with their kinds and messages", () => {
-    const registry = registryFromImage(bufImage());
+    const registry = registryFromImage(targetImage());
     const echo = findMethod(registry, "kannon.target.v1.TargetService", "Echo") as DescMethod;
     expect(typeof echo).toBe("object");
     expect([echo.methodKind, echo.input.typeName, echo.output.typeName]).toEqual(["unary", "kannon.target.v1.EchoRequest", "kannon.target.v1.EchoResponse"]);
@@ -52,7 +25,7 @@ describe("registryFromImage and findMethod", () => {
   });
 
   it("names an unknown service or method and lists what the schema has", () => {
-    const registry = registryFromImage(bufImage());
+    const registry = registryFromImage(targetImage());
     expect(findMethod(registry, "kannon.target.v1.Nope", "Echo")).toBe('service "kannon.target.v1.Nope" is not in the schema (it has kannon.target.v1.TargetService)');
     expect(findMethod(registry, "kannon.target.v1.TargetService", "Echoo")).toBe('service "kannon.target.v1.TargetService" has no method "Echoo" (it has Echo, Stream, Fail)');
     expect(findMethod(registry, "", "Echo")).toMatch(/^service is required/);
@@ -62,13 +35,13 @@ describe("registryFromImage and findMethod", () => {
     expect(() => registryFromImage(new Uint8Array())).toThrow(/^is empty/);
     expect(() => registryFromImage(new TextEncoder().encode("syntax = \"proto3\";"))).toThrow(/is not a Buf image or protoset/);
     // A set whose file imports one it does not carry (and that is not a well-known file).
-    const set = fromBinary(FileDescriptorSetSchema, bufImage());
+    const set = fromBinary(FileDescriptorSetSchema, targetImage());
     set.file[0]!.dependency.push("acme/missing.proto");
     expect(() => registryFromImage(toBinary(FileDescriptorSetSchema, set))).toThrow('lacks "acme/missing.proto", imported by "kannon/target/v1/target.proto"');
   });
 
   it("supplies well-known imports a protoset left out", () => {
-    const set = fromBinary(FileDescriptorSetSchema, bufImage());
+    const set = fromBinary(FileDescriptorSetSchema, targetImage());
     set.file[0]!.dependency.push("google/protobuf/timestamp.proto");
     const registry = registryFromImage(toBinary(FileDescriptorSetSchema, set));
     expect(registry.getMessage("google.protobuf.Timestamp")?.fields.map((f) => f.name)).toEqual(["seconds", "nanos"]);
@@ -76,17 +49,17 @@ describe("registryFromImage and findMethod", () => {
 });
 
 describe("fetchReflection", () => {
-  let both: Awaited<ReturnType<typeof serve>>;
-  let alphaOnly: Awaited<ReturnType<typeof serve>>;
-  let none: Awaited<ReturnType<typeof serve>>;
+  let both: Awaited<ReturnType<typeof serveRoutes>>;
+  let alphaOnly: Awaited<ReturnType<typeof serveRoutes>>;
+  let none: Awaited<ReturnType<typeof serveRoutes>>;
   beforeAll(async () => {
-    both = await serve((router) => {
+    both = await serveRoutes((router) => {
       router.service(TargetService, {});
       router.service(OrchestratorService, {});
       reflectionRoutes([TargetService, OrchestratorService])(router);
     });
     const index = createReflectionIndex([TargetService]);
-    alphaOnly = await serve((router) => {
+    alphaOnly = await serveRoutes((router) => {
       router.service(TargetService, {});
       router.service(v1alpha.ServerReflection, {
         async *serverReflectionInfo(requests) {
@@ -94,7 +67,7 @@ describe("fetchReflection", () => {
         },
       });
     });
-    none = await serve((router) => router.service(TargetService, {}));
+    none = await serveRoutes((router) => router.service(TargetService, {}));
   });
   afterAll(async () => Promise.all([both.close(), alphaOnly.close(), none.close()]));
 
@@ -125,7 +98,7 @@ describe("fetchReflection", () => {
 
   it("speaks h2 over TLS with the test's CA, and names a certificate that does not verify", async () => {
     const certs = await createTlsFixtures();
-    const secure = await serve((router) => {
+    const secure = await serveRoutes((router) => {
       router.service(TargetService, {});
       reflectionRoutes([TargetService])(router);
     }, certs.server);
@@ -144,10 +117,10 @@ describe("fetchReflection", () => {
     await expect(fetchReflection(none.url, noTls, 5000)).rejects.toThrow(
       `gRPC reflection at ${none.url.origin} failed: the server offers neither grpc.reflection.v1 nor grpc.reflection.v1alpha (reflection is not enabled)`,
     );
-    const closed = await serve(() => {});
+    const closed = await serveRoutes(() => {});
     await closed.close();
     await expect(fetchReflection(closed.url, noTls, 5000)).rejects.toThrow(new RegExp(`^gRPC reflection at ${closed.url.origin} failed: .*ECONNREFUSED`));
-    const silent = await serve((router) =>
+    const silent = await serveRoutes((router) =>
       router.service(v1alpha.ServerReflection, {
         async *serverReflectionInfo(requests) {
           for await (const _ of requests) await new Promise((resolve) => setTimeout(resolve, 2000));

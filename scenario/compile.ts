@@ -4,7 +4,10 @@
  * each step must keep of a response. Validation (validate.ts) is this compile with its problems
  * collected: the orchestrator refuses exactly what a driver could not compile.
  */
+import type { DescMethod, FileRegistry } from "@bufbuild/protobuf";
 import type { Rpc } from "../gen/kannon/v1/protocol_pb.js";
+import { checkRpc, schemaRegistry } from "../rpc/check.js";
+import { requestProblems, sampleJson } from "../rpc/request-json.js";
 import { CaptureMissing, type Capture, type Check, type Scenario, type Step } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { compileCapture, compileCheck, type CompiledCapture, type CompiledCheck } from "./response.js";
@@ -48,7 +51,16 @@ export interface CompiledStep {
   /** What the step's checks and captures read of a response (the rest need not be kept). */
   keep: { body: boolean; headers: boolean };
   /** The step is this RPC (Step.rpc), its request JSON a template; its URL gives only the origin. */
-  rpc: { spec: Rpc; json: Template } | undefined;
+  rpc: CompiledRpc | undefined;
+}
+
+/** A step's RPC, compiled. */
+export interface CompiledRpc {
+  spec: Rpc;
+  /** Template of the request message as protobuf JSON (empty text: the empty message). */
+  json: Template;
+  /** The method in the test's schema (rpc_schema.image); undefined when the schema lacks it or does not read (CreateTest refuses both). */
+  method: DescMethod | undefined;
 }
 
 /** A scenario, ready to run. */
@@ -82,12 +94,15 @@ export function compileScenarios(spec: TestSpec, columns: (file: string) => Read
   if (spec.scenarios.every((s) => s.weight === 0)) bad("spec.scenarios", "every weight is 0: at least one scenario must have a weight above 0");
   const names = new Set<string>();
   let stepIndex = 0;
+  const schema = schemaRegistry(spec);
+  // The schema's own problems are spec.rpc_schema's (rpc/check.ts); steps are checked against a schema that reads.
+  const rpc: RpcContext = { spec, registry: typeof schema === "string" ? undefined : schema };
   spec.scenarios.forEach((s, i) => {
     const at = `spec.scenarios[${i}]`;
     if (!s.name) bad(`${at}.name`, "is required");
     else if (names.has(s.name)) bad(`${at}.name`, `"${s.name}" is the name of an earlier scenario`);
     names.add(s.name);
-    const scenario = compileScenario(s, i, stepIndex, at, columns, problems);
+    const scenario = compileScenario(s, i, stepIndex, at, columns, rpc, problems);
     stepIndex += scenario.steps.length;
     scenarios.push(scenario);
   });
@@ -100,6 +115,7 @@ function compileScenario(
   firstStep: number,
   at: string,
   columnsOf: (file: string) => ReadonlySet<string> | undefined,
+  rpc: RpcContext,
   problems: FieldProblem[],
 ): CompiledScenario {
   let columns: ReadonlySet<string> | undefined;
@@ -115,15 +131,28 @@ function compileScenario(
     if (!step.name) problems.push({ field: `${st}.name`, problem: "is required" });
     else if (stepNames.has(step.name)) problems.push({ field: `${st}.name`, problem: `"${step.name}" is the name of an earlier step of this scenario` });
     stepNames.add(step.name);
-    return compileStep(step, { index: firstStep + j, scenarioIndex: index }, st, { columns: s.dataFile ? (columns ?? UNKNOWN_COLUMNS) : undefined, vars }, problems);
+    return compileStep(step, { index: firstStep + j, scenarioIndex: index }, st, { columns: s.dataFile ? (columns ?? UNKNOWN_COLUMNS) : undefined, vars }, rpc, problems);
   });
   return { index, name: s.name, weight: s.weight, dataFile: s.dataFile || undefined, steps };
 }
 
 const EMPTY: Template = { literals: [""], slots: [] };
 
+/** What RPC steps are compiled against: the test (its HTTP options) and its schema (undefined: none that reads). */
+interface RpcContext {
+  spec: TestSpec;
+  registry: FileRegistry | undefined;
+}
+
 /** Compiles one step; the captures it makes are added to `scope.vars` for the later steps. */
-function compileStep(step: Step, index: { index: number; scenarioIndex: number }, st: string, scope: { columns: ReadonlySet<string> | undefined; vars: Set<string> }, problems: FieldProblem[]): CompiledStep {
+function compileStep(
+  step: Step,
+  index: { index: number; scenarioIndex: number },
+  st: string,
+  scope: { columns: ReadonlySet<string> | undefined; vars: Set<string> },
+  context: RpcContext,
+  problems: FieldProblem[],
+): CompiledStep {
   const bad = (field: string, problem: string) => problems.push({ field, problem });
   const own: FieldProblem[] = [];
   const here: TemplateScope = { columns: scope.columns, vars: new Set(scope.vars) };
@@ -139,9 +168,9 @@ function compileStep(step: Step, index: { index: number; scenarioIndex: number }
   if (!step.url && !step.rpc) bad(`${st}.url`, "is required");
   else if (step.url && !/^(https?:\/\/|\/|\{\{)/.test(step.url)) bad(`${st}.url`, `must be an absolute http(s) URL or a path starting with "/", got "${step.url.slice(0, 80)}"`);
   const url = template(step.url || "/", `${st}.url`);
-  const rpc = step.rpc ? { spec: step.rpc, json: template(step.rpc.requestJson, `${st}.rpc.request_json`) } : undefined;
   const headers = Object.entries(step.headers).map(([name, value]): [string, Template] => [name, template(value, `${st}.headers["${name}"]`)]);
   const body = step.body ? template(step.body, `${st}.body`) : undefined;
+  const rpc = step.rpc ? compileRpc(step, st, template, context, own) : undefined;
   const checkNames = new Set<string>();
   const checks: StepCheck[] = [];
   step.checks.forEach((c, k) => {
@@ -180,6 +209,18 @@ function compileStep(step: Step, index: { index: number; scenarioIndex: number }
     keep: { body: reads.has("body"), headers: reads.has("headers") },
     rpc,
   };
+}
+
+/** Compiles a step's RPC: not with method or body; its method in the schema; its request JSON template, rendered with samples, fits the input. */
+function compileRpc(step: Step, st: string, template: (text: string, field: string) => Template, context: RpcContext, problems: FieldProblem[]): CompiledRpc {
+  const bad = (field: string, problem: string) => problems.push({ field, problem });
+  const rpc = step.rpc!;
+  if (step.method) bad(`${st}.method`, "must be empty when the step is an RPC (rpc): RPCs are POSTs");
+  if (step.body) bad(`${st}.body`, "must be empty when the step is an RPC (rpc): the message is rpc.request_json");
+  const json = template(rpc.requestJson, `${st}.rpc.request_json`);
+  const method = context.registry ? checkRpc(rpc, `${st}.rpc`, context.registry, context.spec, bad) : undefined;
+  if (method) for (const p of requestProblems(method, sampleJson(json), context.registry)) bad(`${st}.rpc.request_json`, p);
+  return { spec: rpc, json, method };
 }
 
 function checkReads(c: Check): ResponsePart {
