@@ -18,7 +18,7 @@ import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import type { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import { serveRoutes } from "../test/rpc-images.js";
 import { Orchestrator } from "./orchestrator.js";
-import { reflectionRoutes } from "./reflection.js";
+import { reflectionRoutes } from "../rpc/reflection-server.js";
 import { orchestratorRoutes } from "./routes.js";
 
 const SERVICE = "kannon.target.v1.TargetService";

@@ -5,7 +5,7 @@ import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { HttpOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
-import { createReflectionIndex, reflectionRoutes } from "../orchestrator/reflection.js";
+import { createReflectionIndex, reflectionRoutes } from "./reflection-server.js";
 import { connectionOptionsFrom } from "../driver/transport/connection-options.js";
 import { serveRoutes, targetImage } from "../test/rpc-images.js";
 import { createTlsFixtures } from "../test/tls-fixtures.js";
