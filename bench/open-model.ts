@@ -14,7 +14,7 @@
  * from the Go module proxy once (scripts/go-tool.ts).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, getPriority, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureGoTool } from "../scripts/go-tool.js";
 import type { LoadResult } from "./load-result.js";
@@ -86,6 +86,7 @@ export function parseVegeta(out: string, cpuS: number): LoadResult {
 export async function runOpenModel(log: (l: string) => void = (l) => console.log(l)): Promise<OpenReport> {
   const seconds = envNumber("BENCH_OPEN_SECONDS", 8);
   const connections = envNumber("BENCH_CONNECTIONS", 64);
+  const threads = envNumber("BENCH_OPEN_THREADS", 1);
   const rates = (process.env.BENCH_OPEN_RATES ?? "5000,20000,40000,60000").split(",").map(Number).filter((r) => r > 0);
   const loadBefore = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "kannon-bench-open-"));
@@ -131,6 +132,16 @@ export async function runOpenModel(log: (l: string) => void = (l) => console.log
       binary: "kannon",
       run: (rate) => nodeChild("kannon", "bench/kannon-open-load.ts", [url, String(rate), String(seconds * 1000)], seconds, pin),
     },
+    // The rate split over a driver's load threads, their intervals merged (on the same core: exactness, not scale).
+    ...(threads > 1
+      ? [
+          {
+            name: `kannon arrival rate, ${threads} threads`,
+            binary: "kannon",
+            run: (rate: number) => nodeChild("kannon", "bench/kannon-open-load.ts", [url, String(rate), String(seconds * 1000), String(threads)], seconds, pin),
+          },
+        ]
+      : []),
   ];
   const runs: OpenRun[] = [];
   log(`open model: target ${url} (nginx on CPU 1), generators on CPU 0, ${seconds} s per run, rates ${rates.join(", ")}/s; load average ${loadBefore.toFixed(2)}`);
@@ -192,15 +203,16 @@ export function formatOpenModel(r: OpenReport): string {
         v.late === undefined ? "-" : String(v.late),
         v.firstInterval === undefined ? "-" : `${ms(v.firstInterval.p50Ms)} / ${ms(v.firstInterval.laterP50Ms)}, ${v.firstInterval.dropped}`,
         x.connections === undefined ? "-" : String(x.connections),
+        x.tool.startsWith("kannon") && x.targetRequests !== undefined ? (x.targetRequests === v.requests ? "yes" : `no (${x.targetRequests})`) : "-",
         x.held ? "yes" : "no",
         x.ratioToWrk2 === undefined ? "-" : x.ratioToWrk2.toFixed(2),
       ];
     });
   const lines = [
     `open model (pinned: generator on CPU 0, nginx on CPU 1; ${r.seconds} s per run; wrk2 and vegeta with ${r.connections} connections, Kannon with what its rate needs):`,
-    table(["tool", "asked/s", "achieved/s", "p50 ms", "p99 ms", "errors", "dropped", "late", "interval 0 p50 / later p50 ms, 0's drops", "connections", "held", "÷ wrk2 best held"], rows),
+    table(["tool", "asked/s", "achieved/s", "p50 ms", "p99 ms", "errors", "dropped", "late", "interval 0 p50 / later p50 ms, 0's drops", "connections", "= nginx's count", "held", "÷ wrk2 best held"], rows),
     `  held: ≥ ${HELD_SHARE * 100} % of the asked rate, no errors, nothing dropped, p99 < ${HELD_P99_MS} ms. wrk2 best held: ${r.wrk2BestHeldPerS?.toFixed(0) ?? "none"}/s; Kannon best held: ${r.kannonBestHeldPerS?.toFixed(0) ?? "none"}/s${r.wrk2BestHeldPerS && r.kannonBestHeldPerS ? ` (${(r.kannonBestHeldPerS / r.wrk2BestHeldPerS).toFixed(2)} × wrk2)` : ""}.`,
-    `  machine load average (1 min): ${r.loadAverage[0].toFixed(2)} before, ${r.loadAverage[1].toFixed(2)} after, on ${cpus().length} cores.`,
+    `  machine load average (1 min): ${r.loadAverage[0].toFixed(2)} before, ${r.loadAverage[1].toFixed(2)} after, on ${cpus().length} cores; the bench ran at nice ${getPriority()} (its generators and nginx inherit it).`,
   ];
   for (const x of r.runs.filter((y) => y.status !== "ok" || y.result?.note)) lines.push(`  ${x.tool} at ${x.askedPerS}/s: ${x.status === "ok" ? x.result!.note : `${x.status} — ${x.reason}`}`);
   return lines.join("\n");

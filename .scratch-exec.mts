@@ -1,0 +1,16 @@
+import { create } from "@bufbuild/protobuf";
+import { ArrivalRateSchema } from "./gen/kannon/v1/test_pb.js";
+import { arrivalRate } from "./driver/load/arrival-rate.js";
+import { IntervalRecorder } from "./driver/load/recorder.js";
+import { nowMs } from "./driver/clock.js";
+const rate = Number(process.argv[2] ?? 100000);
+let fired = 0;
+const transport = { inFlight: 0, fire: () => void fired++ } as any;
+const recorder = new IntervalRecorder(true);
+const share = { index: 0, count: 1, sinceMs: 0, version: 0 };
+const w = create(ArrivalRateSchema, { ratePerS: rate, durationMs: 2000 });
+const startMs = nowMs() + 50;
+const c0 = process.cpuUsage();
+await arrivalRate(w)({ transport, recorder, startMs, stopAtMs: startMs + 10000, signal: new AbortController().signal, share, halt: () => {}, thread: { index: 0, count: 1 } });
+const c = process.cpuUsage(c0);
+console.log(rate, fired, "cpu µs/req", ((c.user + c.system) / fired).toFixed(2), "late", recorder.take().late);
