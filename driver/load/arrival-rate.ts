@@ -44,7 +44,8 @@ export function arrivalRate(spec: ArrivalRate): Executor {
       if (next.done) break;
       const due = ctx.startMs + next.value;
       if (due >= ctx.stopAtMs) break;
-      await untilDue(due);
+      const wait = untilDue(due);
+      if (wait) await wait;
       if (ctx.signal.aborted) break;
       const behind = nowMs() - due;
       if (behind > STALLED_AFTER_MS) {

@@ -25,7 +25,8 @@ export function tsunami(spec: Tsunami): Executor {
     for (let k = first; k < limit; k += step) {
       const due = ctx.startMs + k * spec.delayMs;
       if (due >= endAt) break;
-      await untilDue(due);
+      const wait = untilDue(due);
+      if (wait) await wait;
       if (ctx.signal.aborted) break;
       if (ctx.transport.inFlight >= cap && !(await ctx.transport.waitForSlot(cap, endAt, ctx.signal))) {
         // The end came while the cap held this request back: it and every one still due are dropped.
