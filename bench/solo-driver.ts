@@ -46,6 +46,10 @@ export interface SoloAvalancheOptions {
    */
   scenarios?: Scenario[];
   dataFiles?: DataFile[];
+  /** A single RPC instead of the GET (`url` is then its origin), its schema, and the HTTP options (HTTP/2 for gRPC). */
+  rpc?: TestSpec["rpc"];
+  rpcSchema?: TestSpec["rpcSchema"];
+  http?: TestSpec["http"];
   /** Called with the driver once it has started. */
   onDriver?: (driver: DriverAgent) => void;
   /** The test's HTTP options (TLS of an https URL, HTTP/2). */
@@ -109,8 +113,11 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
     const spec = create(TestSpecSchema, {
       name: "bench avalanche",
       targetUrl: o.url,
-      method: o.scenarios ? "" : "GET",
+      method: o.scenarios || o.rpc ? "" : "GET",
       scenarios: o.scenarios ?? [],
+      rpc: o.rpc,
+      rpcSchema: o.rpcSchema,
+      http: o.http,
       dataFiles: o.dataFiles ?? [],
       ...(o.http ? { http: o.http } : {}),
       driverCount: 1,

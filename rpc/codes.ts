@@ -59,3 +59,12 @@ export function codeOfHttpStatus(status: number): string {
       return "unknown";
   }
 }
+
+/**
+ * A gRPC response's code: from its `grpc-status` (trailers, or a trailers-only response's headers)
+ * when the HTTP status is 200; else from the HTTP status. A 200 without grpc-status is `internal`.
+ */
+export function grpcCode(httpStatus: number, grpcStatus: string | undefined): string {
+  if (httpStatus !== 200) return codeOfHttpStatus(httpStatus);
+  return grpcStatus === undefined ? "internal" : codeOfGrpcStatus(grpcStatus.trim());
+}

@@ -19,7 +19,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type Registry } from "@bufbuild/protobuf";
 import { RpcCodec, RpcCompression, RpcProtocol, type Rpc } from "../gen/kannon/v1/protocol_pb.js";
 import type { ExchangeKeep, ExchangeRequest, ExchangeResult } from "../driver/transport/exchange.js";
-import { codeOfGrpcStatus, codeOfHttpStatus, codeOfName } from "./codes.js";
+import { codeOfHttpStatus, codeOfName, grpcCode } from "./codes.js";
 import { envelope, EnvelopeReader, FLAG_COMPRESSED, FLAG_END_STREAM, FLAG_TRAILERS, type Frame } from "./envelope.js";
 
 /** The wire protocol of a call. */
@@ -171,7 +171,7 @@ export class RpcCall {
       outcome.firstMessageMs = reader.firstMs;
     }
     if (wantMessage && reader.first) outcome.message = this.messageJson(this.payload(reader.first, r));
-    outcome.code = this.protocol === "connect" ? this.connectStreamCode(r, reader) : grpcCode(r, reader.end);
+    outcome.code = this.protocol === "connect" ? this.connectStreamCode(r, reader) : grpcResponseCode(r, reader.end);
     return outcome;
   }
 
@@ -207,10 +207,9 @@ export function prepareCall(rpc: Rpc, method: DescMethod, defaultTimeoutMs: numb
 }
 
 /** gRPC and gRPC-Web: `grpc-status` of the trailers (h2 trailers, or the 0x80 frame), else of the headers (trailers-only). */
-function grpcCode(r: ExchangeResponse, end: Frame | undefined): string {
+function grpcResponseCode(r: ExchangeResponse, end: Frame | undefined): string {
   if (r.status !== 200) return codeOfHttpStatus(r.status);
-  const status = header(r.trailers, "grpc-status") ?? (end && trailerFrameStatus(end.payload)) ?? header(r.headers, "grpc-status");
-  return status === undefined ? "internal" : codeOfGrpcStatus(status.trim());
+  return grpcCode(200, header(r.trailers, "grpc-status") ?? (end && trailerFrameStatus(end.payload)) ?? header(r.headers, "grpc-status"));
 }
 
 /** `grpc-status` of a gRPC-Web trailers frame (`name: value` lines). */

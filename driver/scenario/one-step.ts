@@ -6,7 +6,7 @@ import type { ScenarioRecorder } from "./scenario-recorder.js";
 
 /**
  * The step of a test that is one scenario of one constant request (no template slot, data row,
- * capture, think time, or check reading headers or body), or undefined. Such a test runs on the
+ * capture, think time, or check reading headers or body; an RPC's request JSON constant too), or undefined. Such a test runs on the
  * single-request transports (the fast path) with {@link OneStepOutcomes}: its iterations are
  * exactly its requests.
  */
@@ -14,7 +14,7 @@ export function oneConstantStep(scenarios: readonly CompiledScenario[]): Compile
   const s = scenarios[0];
   if (scenarios.length !== 1 || !s || s.dataFile !== undefined || s.steps.length !== 1) return undefined;
   const step = s.steps[0]!;
-  if (step.captures.length > 0 || step.think !== undefined || step.rpc !== undefined) return undefined;
+  if (step.captures.length > 0 || step.think !== undefined || (step.rpc && !isConstant(step.rpc.json))) return undefined;
   if (step.checks.some((c) => c.reads === "headers" || c.reads === "body")) return undefined;
   if (!isConstant(step.url) || step.headers.some(([, t]) => !isConstant(t)) || (step.body && !isConstant(step.body))) return undefined;
   return step;

@@ -95,6 +95,8 @@ describe.each([
     const total = await run(spec({ rpc: rpc({ method: "Echo", requestJson: '{"delayMs": 2000}', timeoutMs: 200 }), workload: closed(2, 4) }));
     expect(total.codeCounts).toEqual(new Map([["deadline_exceeded", 4]]));
     expect(total.errorCounts).toEqual(new Map([["rpc_deadline_exceeded", 4]]));
+    // The server ends each call at the same deadline (its count comes a moment after the client's).
+    await expect.poll(() => served("Echo").get("deadline_exceeded")).toBe(4);
   });
 });
 

@@ -6,9 +6,16 @@
 import { create } from "@bufbuild/protobuf";
 import { ScenarioSchema, StepSchema } from "../../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
-import type { CompiledScenario } from "../../scenario/compile.js";
+import type { CompiledScenario, CompiledStep } from "../../scenario/compile.js";
 import { findMethod, registryFromImage } from "../../rpc/schema.js";
-import { prepareCall, type RpcCall } from "../../rpc/wire.js";
+import { codeOfFailure, prepareCall, type RpcCall } from "../../rpc/wire.js";
+import type { ConnectionOptions } from "../transport/connection-options.js";
+import { dialTarget } from "../transport/h2-dial.js";
+import { H2FastTransport } from "../transport/h2-fast.js";
+import { requestFrames } from "../transport/h2-frames.js";
+import type { Transport } from "../transport/transport.js";
+import { OneStepOutcomes } from "./one-step.js";
+import type { ScenarioRecorder } from "./scenario-recorder.js";
 
 /** The name of the step (and of its scenario) a single-request RPC test runs as. */
 export const SINGLE_RPC_STEP = "rpc";
@@ -61,4 +68,31 @@ export function rpcCalls(spec: TestSpec, scenarios: readonly CompiledScenario[],
   }
   if (problems.length > 0) throw new Error(`the test's RPCs cannot be called: ${problems.join("; ")}`);
   return calls;
+}
+
+/** {@link OneStepOutcomes} of an RPC: the call's own deadline (the transport's `timeout`) is the code deadline_exceeded. */
+class RpcOneStepOutcomes extends OneStepOutcomes {
+  override error(kind: string, scheduledMs: number, sentMs: number, endMs: number): void {
+    const code = codeOfFailure(kind);
+    if (code) this.rpc(code, 0, scheduledMs, sentMs, endMs, 0, Number.NaN);
+    else super.error(kind, scheduledMs, sentMs, endMs);
+  }
+}
+
+/**
+ * The fixed-request transport of a one-step test whose step is a unary gRPC call with a constant
+ * request ({@link oneConstantStep}) on h2c: the HTTP/2 fast path (h2-fast.ts) sending the call's
+ * prebuilt frames, each answer recorded by the code of its grpc-status. Undefined when the call does
+ * not fit it (another protocol, a server stream, TLS, a request over one frame): the exchange runs it.
+ */
+export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions): Transport | undefined {
+  if (call.protocol !== "grpc" || call.streaming || http.version !== 2 || origin.protocol !== "http:") return undefined;
+  const body = call.encode(step.rpc!.json.literals[0]!);
+  if (!(body instanceof Uint8Array)) return undefined;
+  const url = call.url(origin);
+  const headers = call.headers(Object.fromEntries(step.headers.map(([name, t]) => [name, t.literals[0]!])));
+  const frames = requestFrames("POST", url, headers, body);
+  if (!frames) return undefined;
+  const template = { url, method: "POST", headers, body, timeoutMs: call.timeoutMs };
+  return new H2FastTransport(template, frames, dialTarget(url, http), new RpcOneStepOutcomes(step, recorder, scheduled), http, true);
 }

@@ -14,7 +14,7 @@ import { createTransport, type Transport, type TransportKind } from "../transpor
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
 import type { RecorderShape, ScenarioRecorder } from "./scenario-recorder.js";
 import { ScenarioTransport, type IterationCounter } from "./scenario-transport.js";
-import { rpcCalls } from "./rpc-steps.js";
+import { grpcFastTransport, rpcCalls } from "./rpc-steps.js";
 import { resolveStepUrl } from "./step-request.js";
 
 /** What a ScenarioRecorder of `spec` counts: its steps' check names in flattened order, and its scenarios. */
@@ -89,7 +89,10 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
   const calls = rpcCalls(spec, compiled.scenarios, o.timeoutMs);
 
   const one = oneConstantStep(compiled.scenarios);
-  if (one) {
+  const oneCall = one && calls[one.index];
+  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, connectionOptionsFrom(spec.http)) : undefined;
+  if (grpcFast) return grpcFast;
+  if (one && !one.rpc) {
     const body = one.body?.literals[0];
     return createTransport(
       {

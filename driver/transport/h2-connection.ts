@@ -24,6 +24,8 @@ export interface H2Slot {
   /** Set by the connection: response status and DATA bytes. */
   status: number;
   bytes: number;
+  /** Set by the connection: the response's `grpc-status` (trailers, or trailers-only headers); undefined: none. */
+  grpcStatus?: string | undefined;
   /** The response ended (END_STREAM). */
   done(now: number): void;
   /** The request failed (`kind` of error-kind.ts). */
@@ -123,6 +125,7 @@ export class H2Connection {
     }
     slot.status = 0;
     slot.bytes = 0;
+    slot.grpcStatus = undefined;
     this.streams.set(id, slot);
     this.sentAt.set(id, nowMs());
     this.queue(f);
@@ -310,6 +313,7 @@ export class H2Connection {
     if (slot === undefined) return;
     // An informational (1xx) head is followed by the final one; trailers have no status.
     if (status >= 200 && slot.status === 0) slot.status = status;
+    if (this.decoder.grpcStatus !== undefined) slot.grpcStatus = this.decoder.grpcStatus;
     if (endStream) this.end(stream, slot);
   }
 

@@ -1,3 +1,4 @@
+import { grpcCode } from "../../rpc/codes.js";
 import { nowMs } from "../clock.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { codeError } from "./error-kind.js";
@@ -40,6 +41,8 @@ export class H2FastTransport implements Transport, H2Owner {
     readonly target: DialTarget,
     readonly outcomes: Outcomes,
     private readonly http: ConnectionOptions,
+    /** The request is a unary gRPC call: each answer is recorded by its code (outcomes.rpc), from grpc-status. */
+    private readonly grpc = false,
   ) {
     this.timeoutMs = template.timeoutMs;
     this.handshake = outcomes.handshake ? (ms) => outcomes.handshake!(ms) : undefined;
@@ -125,6 +128,13 @@ export class H2FastTransport implements Transport, H2Owner {
     for (const c of [...this.loops, ...this.pool]) c.fail(codeError("the target chose HTTP/1.1", "KANNON_H2_PROTOCOL"));
   }
 
+  /** Records an answered request: its status, or a gRPC call's code. */
+  answered(slot: H2Slot, scheduledMs: number, sentMs: number, now: number): void {
+    if (this.grpc && this.outcomes.rpc) this.outcomes.rpc(grpcCode(slot.status, slot.grpcStatus), slot.bytes, scheduledMs, sentMs, now, 0, Number.NaN);
+    else this.outcomes.response(slot.status, slot.bytes, scheduledMs, sentMs, now);
+    this.outcomes.protocol?.("h2");
+  }
+
   /** A closed-model request starts: one more in flight. */
   inFlightStarted(): void {
     this.flight.started();
@@ -181,8 +191,7 @@ class Loop implements H2Slot {
   }
 
   done(now: number): void {
-    this.t.outcomes.response(this.status, this.bytes, this.sent, this.sent, now);
-    this.t.outcomes.protocol?.("h2");
+    this.t.answered(this, this.sent, this.sent, now);
     this.t.settled();
     this.next(now);
   }
@@ -210,8 +219,7 @@ class Shot implements H2Slot {
   }
 
   done(now: number): void {
-    this.t.outcomes.response(this.status, this.bytes, this.scheduled, this.sent, now);
-    this.t.outcomes.protocol?.("h2");
+    this.t.answered(this, this.scheduled, this.sent, now);
     this.t.settled(this);
   }
 

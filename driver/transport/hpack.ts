@@ -155,9 +155,13 @@ export class HpackDecoder {
     while (this.size > limit) this.size -= this.table.pop()![2];
   }
 
-  /** Decodes the block `buf[start..end)`; returns its `:status`, or 0. */
+  /** The `grpc-status` of the block last decoded (undefined: none), for gRPC's trailers. */
+  grpcStatus: string | undefined;
+
+  /** Decodes the block `buf[start..end)`; returns its `:status`, or 0. Sets {@link grpcStatus}. */
   decode(buf: Uint8Array, start: number, end: number): number {
     this.pos = start;
+    this.grpcStatus = undefined;
     let status = 0;
     while (this.pos < end) {
       const b = buf[this.pos]!;
@@ -169,6 +173,7 @@ export class HpackDecoder {
         } else {
           const [name, value] = this.entry(index);
           if (name === ":status") status = Number(value);
+          else if (name === "grpc-status") this.grpcStatus = value;
         }
       } else if (b & 0x40) {
         // Literal with incremental indexing: decoded whole, added to the table.
@@ -176,6 +181,7 @@ export class HpackDecoder {
         const name = index === 0 ? this.string(buf, end, true) : this.entry(index)[0];
         const value = this.string(buf, end, true);
         if (name === ":status") status = Number(value);
+        else if (name === "grpc-status") this.grpcStatus = value;
         const size = name.length + value.length + 32;
         this.evict(this.maxSize - size);
         if (size <= this.maxSize) {
@@ -189,11 +195,12 @@ export class HpackDecoder {
         this.maxSize = size;
         this.evict(size);
       } else {
-        // Literal without indexing / never indexed: skipped unless it is the status.
+        // Literal without indexing / never indexed: skipped unless it is the status (or grpc-status).
         const index = this.int(buf, end, 4);
         const name = index === 0 ? this.string(buf, end, true) : this.entry(index)[0];
-        const value = this.string(buf, end, name === ":status");
+        const value = this.string(buf, end, name === ":status" || name === "grpc-status");
         if (name === ":status") status = Number(value);
+        else if (name === "grpc-status") this.grpcStatus = value;
       }
     }
     return status;
