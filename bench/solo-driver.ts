@@ -46,10 +46,9 @@ export interface SoloAvalancheOptions {
    */
   scenarios?: Scenario[];
   dataFiles?: DataFile[];
-  /** A single RPC instead of the GET (`url` is then its origin), its schema, and the HTTP options (HTTP/2 for gRPC). */
+  /** A single RPC instead of the GET (`url` is then its origin), and its schema (gRPC needs `http` HTTP/2). */
   rpc?: TestSpec["rpc"];
   rpcSchema?: TestSpec["rpcSchema"];
-  http?: TestSpec["http"];
   /** Called with the driver once it has started. */
   onDriver?: (driver: DriverAgent) => void;
   /** The test's HTTP options (TLS of an https URL, HTTP/2). */
@@ -117,7 +116,6 @@ export async function runSoloAvalanche(o: SoloAvalancheOptions): Promise<SoloAva
       scenarios: o.scenarios ?? [],
       rpc: o.rpc,
       rpcSchema: o.rpcSchema,
-      http: o.http,
       dataFiles: o.dataFiles ?? [],
       ...(o.http ? { http: o.http } : {}),
       driverCount: 1,
