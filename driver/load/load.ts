@@ -1,3 +1,4 @@
+import { HttpVersion } from "../../gen/kannon/v1/protocol_pb.js";
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import type { DataTable } from "../../scenario/data.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, LATE_START_MS } from "../../workload/defaults.js";
@@ -5,7 +6,7 @@ import { arrivalRate } from "./arrival-rate.js";
 import { avalanche } from "./avalanche.js";
 import { nowMs, waitForInstant } from "../clock.js";
 import { splitEvenly, threadShare, type Executor, type Share } from "./executor.js";
-import { connectionOptionsFrom } from "../transport/connection-options.js";
+import { connectionOptionsForThread } from "../transport/connection-options.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
 import { openModelPlan } from "./open-model.js";
 import { IntervalRecorder, type IntervalSnapshot, type SampleTap } from "./recorder.js";
@@ -44,7 +45,10 @@ export function executorFor(spec: TestSpec): Executor {
  */
 export function loadThreadsFor(spec: TestSpec, threads: number): number {
   const w = spec.workload;
-  return w.case === "avalanche" ? Math.max(1, Math.min(threads, w.value.concurrency)) : threads;
+  const used = w.case === "avalanche" ? Math.max(1, Math.min(threads, w.value.concurrency)) : threads;
+  // HTTP/2 with a set number of connections: no thread without a connection of its own.
+  const connections = spec.http?.version === HttpVersion.HTTP_VERSION_2 ? spec.http.connections : 0;
+  return connections > 0 ? Math.min(used, connections) : used;
 }
 
 /** What a load part needs to run its thread's part of one test. */
@@ -169,7 +173,7 @@ export class InlineLoadPart implements LoadPart {
             timeoutMs,
           },
           this.recorder,
-          { kind: this.o.transport, pipelining, http: connectionOptionsFrom(spec.http) },
+          { kind: this.o.transport, pipelining, http: connectionOptionsForThread(spec.http, thread) },
         );
     transport.prepare(concurrency, openModelPlan(spec, this.o.share, thread));
     try {

@@ -5,6 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
+import { HttpOptionsSchema, HttpVersion } from "../../gen/kannon/v1/protocol_pb.js";
 import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { warmUp } from "./warm-up.js";
 
@@ -20,6 +21,7 @@ describe("warm-up", () => {
     ["pipelining 10", avalanche(10)],
     ["pipelining 10, POST with a body", create(TestSpecSchema, { ...avalanche(10, "POST"), body: new TextEncoder().encode("payload") })],
     ["HEAD", avalanche(1, "HEAD")],
+    ["HTTP/2, 4 connections × 10 streams", create(TestSpecSchema, { ...avalanche(1), http: create(HttpOptionsSchema, { version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 10, connections: 4 }) })],
     ["tsunami", create(TestSpecSchema, { targetUrl: "http://127.0.0.1:9/", workload: { case: "tsunami", value: { delayMs: 1, limit: { case: "durationMs", value: 1000 } } } })],
   ] as const) {
     for (const kind of ["fast", "undici"] as const) {

@@ -2,6 +2,8 @@ import { clone } from "@bufbuild/protobuf";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { TestSpecSchema, type TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { nowMs, sleepUntil } from "../clock.js";
+import { createServer as createH2Server, type ServerHttp2Stream } from "node:http2";
+import { connectionOptionsFrom } from "../transport/connection-options.js";
 import { createTransport, type TransportKind } from "../transport/transport.js";
 import { InlineLoadPart } from "./load.js";
 import { IntervalRecorder } from "./recorder.js";
@@ -16,7 +18,9 @@ import { IntervalRecorder } from "./recorder.js";
  * for it.
  */
 export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | undefined, budgetMs: number): Promise<void> {
-  const server = createServer(answerEveryRequest);
+  // HTTP/2 tests warm the HTTP/2 path (h2c: the warm-up server is plain http).
+  const http = connectionOptionsFrom(spec?.http);
+  const server = http.version === 2 ? createH2Server().on("stream", answerStream) : createServer(answerEveryRequest);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port: p } = server.address() as AddressInfo;
   const url = new URL(`http://127.0.0.1:${p}/warm-up`);
@@ -30,7 +34,7 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
   const deadline = nowMs() + budgetMs;
   try {
     for (const scheduled of [false, true]) {
-      const transport = createTransport(template, new IntervalRecorder(scheduled), { kind });
+      const transport = createTransport(template, new IntervalRecorder(scheduled), { kind, http });
       let n = 0;
       if (scheduled) {
         transport.prepare(0, { ratePerS: 1000, maxInFlight: 50 });
@@ -62,6 +66,14 @@ export async function warmUp(spec: TestSpec | undefined, kind: TransportKind | u
   } finally {
     server.close();
   }
+}
+
+/** Answers an HTTP/2 request (its body read and dropped). */
+function answerStream(stream: ServerHttp2Stream): void {
+  stream.on("error", () => undefined);
+  stream.resume();
+  stream.respond({ ":status": 200 });
+  stream.end("ok");
 }
 
 /**

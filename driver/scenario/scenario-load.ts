@@ -8,7 +8,7 @@ import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { compileScenarios } from "../../scenario/compile.js";
 import { DataCursor, threadRows } from "../../scenario/data-cursor.js";
 import { parseCsv, parseJsonLines, rowsOfShare, type DataTable } from "../../scenario/data.js";
-import { connectionOptionsFrom } from "../transport/connection-options.js";
+import { connectionOptionsForThread } from "../transport/connection-options.js";
 import { createExchange } from "../transport/exchange.js";
 import { createTransport, type Transport, type TransportKind } from "../transport/transport.js";
 import { OneStepOutcomes, oneConstantStep } from "./one-step.js";
@@ -103,7 +103,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
         timeoutMs: o.timeoutMs,
       },
       new OneStepOutcomes(one, o.recorder, o.scheduled),
-      { kind: o.kind, pipelining: o.pipelining, http: connectionOptionsFrom(spec.http) },
+      { kind: o.kind, pipelining: o.pipelining, http: connectionOptionsForThread(spec.http, o.thread) },
     );
   }
 
@@ -118,7 +118,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
     kind: o.kind,
     timeoutMs,
     connections: Math.max(1, o.concurrency > 0 ? o.concurrency : openCap(spec, o.thread)),
-    http: connectionOptionsFrom(spec.http),
+    http: connectionOptionsForThread(spec.http, o.thread),
     handshake: (ms) => o.recorder.handshake(ms),
   });
   return new ScenarioTransport(

@@ -35,10 +35,12 @@ export function connectionOptionsFrom(http: HttpOptions | undefined): Connection
 }
 
 /**
- * HTTP/2's connections for `inFlight` requests at most: the test's `connections` when set, else as
- * many as `streams` per connection needs (at least 1).
+ * One load thread's connection options: a driver's `connections` split over its threads as evenly
+ * as whole numbers allow (at least 1 each; the driver runs no more threads than connections).
  */
-export function h2Connections(o: ConnectionOptions, inFlight: number): number {
-  if (o.connections > 0) return o.connections;
-  return Math.max(1, Math.ceil(inFlight / o.streams));
+export function connectionOptionsForThread(http: HttpOptions | undefined, thread: { index: number; count: number }): ConnectionOptions {
+  const o = connectionOptionsFrom(http);
+  const c = o.connections;
+  if (c > 0) o.connections = Math.max(1, Math.floor(c / thread.count) + (thread.index < c % thread.count ? 1 : 0));
+  return o;
 }
