@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { usageMessage } from "../test/usage-message.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpVersion } from "../gen/kannon/v1/protocol_pb.js";
 import { checkUrl, specFromFlags, type SpecValues } from "./spec-args.js";
 import { readSpecFile } from "./spec-file.js";
 
@@ -105,5 +106,49 @@ describe("a request body in a spec file", () => {
     expect(usageMessage(() => readSpecFile(both, DEFAULT))).toContain("spec.body and bodyBase64 are both given: keep one");
     const bad = await file("bad.yaml", "bodyBase64: '{not base64}'\n");
     expect(usageMessage(() => readSpecFile(bad, DEFAULT))).toContain("spec.bodyBase64 must be base64 text (for a text body, write body: '...')");
+  });
+});
+
+describe("HTTP/2 options", () => {
+  it("--http2 --connections 4 --streams 32: version 2, h2load's -c and -m, and the concurrency fills every stream unless given", () => {
+    const spec = specFromFlags({ http2: true, connections: "4", streams: "32" }, DEFAULT);
+    expect(spec.http).toMatchObject({ version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 32, connections: 4 });
+    expect(spec.workload.case === "avalanche" && spec.workload.value.concurrency).toBe(128);
+    const given = specFromFlags({ http2: true, connections: "2", streams: "10", concurrency: "15" }, DEFAULT);
+    expect(given.workload.case === "avalanche" && given.workload.value.concurrency).toBe(15);
+    expect(specFromFlags({ http2: true }, DEFAULT).http).toMatchObject({ version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 0, connections: 0 });
+    expect(specFromFlags({}, DEFAULT).http).toBeUndefined();
+  });
+
+  it("refuses HTTP/2 options without --http2, and out-of-range or inconsistent values, in the flags' words", () => {
+    expect(usageMessage(() => specFromFlags({ streams: "10" }, DEFAULT))).toBe("--streams applies to HTTP/2 only: add --http2");
+    expect(usageMessage(() => specFromFlags({ connections: "2" }, DEFAULT))).toBe("--connections applies to HTTP/2 only: add --http2");
+    const msg = usageMessage(() => specFromFlags({ http2: true, streams: "1001", connections: "10001", concurrency: "10000" }, DEFAULT));
+    expect(msg).toContain("--streams must be from 1 to 1000 streams per connection (0 means 100), got 1001");
+    expect(msg).toContain("--connections must be at most 10000 connections per driver, got 10001");
+    expect(usageMessage(() => specFromFlags({ http2: true, connections: "2", streams: "4", concurrency: "9" }, DEFAULT))).toBe(
+      "--concurrency 9 is more than 2 connections × 4 streams can carry: raise http.connections or http.streams_per_connection",
+    );
+    expect(usageMessage(() => specFromFlags({ http2: true, connections: "20", concurrency: "10" }, DEFAULT))).toBe(
+      "--connections 20 is more than the avalanche's concurrency 10: a connection would carry no request",
+    );
+    expect(usageMessage(() => specFromFlags({ http2: true, pipelining: "4" }, DEFAULT))).toContain("--pipelining is HTTP/1.1 only: HTTP/2 multiplexes requests as streams");
+  });
+
+  it("a spec file's http section: version 2 (or h2, HTTP/2), streams, connections; problems named by field", async () => {
+    const path = join(dir, "h2.yaml");
+    await writeFile(path, "avalanche: {concurrency: 8, requestsPerDriver: 10}\nhttp: {version: 2, streams: 4, connections: 2}\n");
+    expect(readSpecFile(path, DEFAULT).spec.http).toMatchObject({ version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 4, connections: 2 });
+    await writeFile(path, "avalanche: {concurrency: 8, requestsPerDriver: 10}\nhttp: {version: HTTP/2, streamsPerConnection: 8}\n");
+    expect(readSpecFile(path, DEFAULT).spec.http).toMatchObject({ version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 8, connections: 0 });
+    await writeFile(path, "avalanche: {concurrency: 8, requestsPerDriver: 10}\nhttp: {version: 3, stream: 4, connections: -1}\n");
+    const msg = usageMessage(() => readSpecFile(path, DEFAULT));
+    expect(msg).toContain("spec.http.version must be 2 (HTTP/2) or 1.1 (HTTP/1.1), got 3");
+    expect(msg).toContain("spec.http.stream is not an http option (version, streams, connections, tls)");
+    expect(msg).toContain("spec.http.connections must be a whole number ≥ 0, got -1");
+    await writeFile(path, "avalanche: {concurrency: 8, requestsPerDriver: 10}\nhttp: {streams: 4}\n");
+    expect(usageMessage(() => readSpecFile(path, DEFAULT))).toContain(
+      "spec.http.streams_per_connection applies to HTTP/2 only: set http.version to HTTP_VERSION_2 (--http2), or leave it out",
+    );
   });
 });

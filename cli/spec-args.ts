@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
+import { HttpOptionsSchema, HttpVersion, type HttpOptions } from "../gen/kannon/v1/protocol_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { DEFAULT_STREAMS } from "../driver/transport/connection-options.js";
 import { validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_DRIVER_THREADS } from "../workload/defaults.js";
 import { durationFlag, intFlag, UsageError, type FlagTable, type FlagValues } from "./args.js";
@@ -29,6 +31,9 @@ export const specFlags = {
   interval: { type: "string", value: "DURATION", help: "report interval", default: "500ms" },
   timeout: { type: "string", value: "DURATION", help: "request timeout", default: `${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s` },
   pipelining: { type: "string", value: "N", help: "avalanche: requests in flight per connection (targets that support HTTP/1.1 pipelining)", default: "1" },
+  http2: { type: "boolean", help: "HTTP/2: h2c (prior knowledge) on http://, ALPN (h2, else http/1.1) on https://" },
+  streams: { type: "string", value: "N", help: "HTTP/2: streams in flight per connection (h2load's -m)", default: "100" },
+  connections: { type: "string", value: "N", help: "HTTP/2: connections per driver (h2load's -c); avalanche's --concurrency then defaults to connections × streams", default: "concurrency ÷ streams" },
   "duration-ms": { type: "string", aliasOf: "duration", help: "" },
   "delay-ms": { type: "string", aliasOf: "delay", help: "" },
   "interval-ms": { type: "string", aliasOf: "interval", help: "" },
@@ -53,6 +58,9 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^spec\.request_timeout_ms/, "--timeout"],
   [/^spec\.avalanche\.concurrency/, "--concurrency"],
   [/^spec\.avalanche\.pipelining/, "--pipelining"],
+  [/^spec\.http\.streams_per_connection/, "--streams"],
+  [/^spec\.http\.connections/, "--connections"],
+  [/^spec\.http\.version/, "--http2"],
   [/^spec\.\w+\.requests_per_driver/, "--requests"],
   [/^spec\.\w+\.duration_ms/, "--duration"],
   [/^spec\.tsunami\.delay_ms/, "--delay"],
@@ -152,13 +160,15 @@ function buildSpec(v: SpecValues, defaultUrl: string): TestSpec {
     reportIntervalMs: durationFlag(v, "interval", 500),
     requestTimeoutMs: durationFlag(v, "timeout", 0),
   };
+  const http = httpFrom(v);
+  if (http) Object.assign(base, { http });
   if (v.pipelining !== undefined && workload !== "avalanche")
     throw new UsageError(`--pipelining applies to the avalanche workload only (open models send each request at its scheduled instant), not to ${workload}`);
   switch (workload) {
     case "avalanche":
       return create(TestSpecSchema, {
         ...base,
-        workload: { case: "avalanche", value: { concurrency: intFlag(v, "concurrency", 10), limit, pipelining: intFlag(v, "pipelining", 0) } },
+        workload: { case: "avalanche", value: { concurrency: intFlag(v, "concurrency", defaultConcurrency(http)), limit, pipelining: intFlag(v, "pipelining", 0) } },
       });
     case "tsunami":
       return create(TestSpecSchema, {
@@ -177,6 +187,19 @@ function buildSpec(v: SpecValues, defaultUrl: string): TestSpec {
     default:
       throw new UsageError(`--workload must be avalanche, tsunami or arrival-rate, not "${workload}"`);
   }
+}
+
+/** The test's `http` options from --http2, --streams and --connections (undefined: HTTP/1.1, the default). */
+function httpFrom(v: SpecValues): HttpOptions | undefined {
+  for (const flag of ["streams", "connections"] as const)
+    if (v[flag] !== undefined && !v.http2) throw new UsageError(`--${flag} applies to HTTP/2 only: add --http2`);
+  if (!v.http2) return undefined;
+  return create(HttpOptionsSchema, { version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: intFlag(v, "streams", 0), connections: intFlag(v, "connections", 0) });
+}
+
+/** Avalanche's concurrency without --concurrency: HTTP/2 with --connections fills every stream (h2load's -c × -m), else 10. */
+function defaultConcurrency(http: HttpOptions | undefined): number {
+  return http && http.connections > 0 ? http.connections * (http.streamsPerConnection || DEFAULT_STREAMS) : 10;
 }
 
 /** `--threads N`: a whole number from 1 to {@link MAX_DRIVER_THREADS}, or a usage error naming the flag. */

@@ -9,6 +9,7 @@
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { dataFilesOf, scenariosOf, type ReadData } from "./spec-scenarios.js";
+import { httpOfDocument } from "./spec-http.js";
 
 /** A problem of a field, named by its path (orchestrator/validate.ts FieldProblem's shape). */
 type FieldProblem = { field: string; problem: string };
@@ -22,12 +23,13 @@ export function specOfDocument(doc: unknown, read: ReadData, problems: FieldProb
     problems.push({ field: "spec", problem: `expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}` });
     return undefined;
   }
-  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, ...fields } = doc as Record<string, unknown>;
+  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, http: rawHttp, ...fields } = doc as Record<string, unknown>;
   const bad = (field: string, problem: string) => problems.push({ field, problem });
   const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
   if (dataFiles !== undefined && data_files !== undefined) bad("spec.data_files", "is given twice (dataFiles and data_files): keep one");
   const scenarios = scenariosOf(rawScenarios, bad);
   const files = dataFilesOf(dataFiles ?? data_files, read, bad);
+  const http = httpOfDocument(rawHttp, bad);
   let thresholds: string[] = [];
   if (rawThresholds !== undefined) {
     if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
@@ -59,6 +61,7 @@ export function specOfDocument(doc: unknown, read: ReadData, problems: FieldProb
     spec.scenarios = scenarios;
     spec.dataFiles = files;
     spec.thresholds = thresholds;
+    if (http) spec.http = http;
     if (abort === true) spec.abortOnFail = true;
   }
   if (spec && body) {

@@ -3,6 +3,7 @@ import { ScenarioSchema } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { validateScenarios } from "../scenario/validate.js";
 import { checkSpecRpc } from "../rpc/check.js";
+import { checkHttp } from "./validate-http.js";
 import { checkThresholds } from "../metrics/thresholds.js";
 import { scenarioLayout } from "../metrics/step-stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, MAX_PIPELINING } from "../workload/defaults.js";
@@ -132,6 +133,7 @@ export function checkSpec(spec: TestSpec | undefined): SpecCheck {
       break;
     }
   }
+  checkHttp(spec, bad);
   problems.push(...checkThresholds(spec.thresholds, scenarioLayout(spec), spec.reportIntervalMs || DEFAULT_REPORT_INTERVAL_MS).problems);
   if (spec.abortOnFail && spec.thresholds.length === 0) bad("spec.abort_on_fail", "needs at least one threshold (spec.thresholds) to abort on");
   const schemaExhausted = checkSpecRpc(spec, bad);

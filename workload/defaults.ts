@@ -22,3 +22,8 @@ export const MAX_DRIVER_THREADS = 64;
 
 /** Most requests in flight on one connection (avalanche's HTTP/1.1 pipelining). */
 export const MAX_PIPELINING = 256;
+
+/** Most HTTP/2 streams in flight on one connection a test may ask for (TestSpec.http.streams_per_connection). */
+export const MAX_STREAMS = 1000;
+/** Most HTTP/2 connections per driver a test may ask for (TestSpec.http.connections). */
+export const MAX_CONNECTIONS = 10_000;

@@ -4,6 +4,7 @@
  * over TLS (ALPN, with the HTTP/1.1 fallback) and larger requests over the HTTP/2 exchange
  * (h2-exchange.ts) through {@link ExchangeTransport}.
  */
+import { MAX_CONNECTIONS } from "../../workload/defaults.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { createExchange } from "./exchange.js";
 import { ExchangeTransport } from "./exchange-transport.js";
@@ -12,8 +13,6 @@ import { H2FastTransport } from "./h2-fast.js";
 import { requestFrames } from "./h2-frames.js";
 import type { Outcomes, RequestTemplate, Transport, TransportKind } from "./transport.js";
 
-/** Most connections a driver opens to one target (orchestrator/validate.ts refuses more). */
-export const MAX_CONNECTIONS = 10_000;
 
 /** The HTTP/2 transport for `request`. */
 export function createH2Transport(request: RequestTemplate, outcomes: Outcomes, kind: TransportKind, http: ConnectionOptions): Transport {
