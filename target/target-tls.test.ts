@@ -5,6 +5,7 @@
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { spawn } from "node:child_process";
 import https from "node:https";
 import http2 from "node:http2";
 import tls from "node:tls";
@@ -155,4 +156,28 @@ describe("TLS options", () => {
       /^target: TLS key, certificate or client CA not usable/,
     );
   });
+
+  it("kannon target --tls-cert --tls-key --tls-client-ca serves mutual TLS until SIGTERM", async () => {
+    const cli = join(import.meta.dirname, "..", "cli", "kannon.ts");
+    const args = ["--import", "tsx", cli, "target", "--port", "0", "--tls-cert", certs.server.certFile, "--tls-key", certs.server.keyFile, "--tls-client-ca", certs.ca.certFile];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const m = /listening on (https:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`exited with ${String(code)}: ${out}`)));
+      });
+      const mine = { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key };
+      expect(await get2(`${url}/ping`, mine)).toEqual({ status: 200, body: "pong", alpn: "h2" });
+      await expect(get11(`${url}/ping`, { ca: certs.ca.cert })).rejects.toThrow();
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+  }, 30_000);
 });
