@@ -18,6 +18,7 @@ import type { Bus } from "../bus/bus.js";
 import { openBus } from "../bus/open.js";
 import { createDriver, type DriverAgent } from "../driver/agent/driver.js";
 import { DriverState } from "../gen/kannon/v1/driver_pb.js";
+import { HttpVersion } from "../gen/kannon/v1/protocol_pb.js";
 import { DataFormat, HeaderOp } from "../gen/kannon/v1/scenario_pb.js";
 import type { LatencyStats, Report } from "../gen/kannon/v1/report_pb.js";
 import { TestState, type TestSpec } from "../gen/kannon/v1/test_pb.js";
@@ -427,6 +428,23 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     expect((await client.getTest({ testId: test!.id })).test!.state).toBe(TestState.CREATED);
     await until(async () => (await readyIds()).length === 3, 10_000, "every driver READY again");
     expect((await targetCounts(targetUrl)).requests).toBe(before.requests);
+  });
+
+  it("an HTTP/2 test is refused by the Python driver naming spec.http.version (docs/writing-a-driver.md): it sends nothing, and its report says why", async () => {
+    const { test } = await client.createTest({
+      spec: spec({
+        targetUrl: `${targetUrl}/ping`,
+        http: { version: HttpVersion.HTTP_VERSION_2 },
+        workload: { case: "avalanche", value: { concurrency: 1, limit: { case: "requestsPerDriver", value: 3n } } },
+      }),
+    });
+    await client.startTest({ testId: test!.id });
+    let report: Report | undefined;
+    for await (const m of client.watchTest({ testId: test!.id }, { timeoutMs: 30_000 })) if (m.report) report = m.report;
+    const p = report!.drivers.find((d) => d.driverId === PY_ID)!;
+    expect(p.message).toMatch(new RegExp(`^driver ${PY_ID} cannot run the test: the Python driver cannot run this test: spec\\.http\\.version: the Python driver speaks HTTP/1\\.1 only, not HTTP_VERSION_2`));
+    expect(p.stats?.requests ?? 0n).toBe(0n);
+    await until(async () => (await readyIds()).length === 3, 10_000, "every driver READY again");
   });
 
   it("a second Python process with a live driver's id is refused by the orchestrator and exits 1", async () => {

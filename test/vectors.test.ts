@@ -162,7 +162,7 @@ describe("shared data-plane vectors (proto/testdata)", () => {
     });
   }
 
-  it("proto/testdata/scenarios.json passes in Python too (python/tests/test_scenario_vectors.py: weighted picks, templates, JSONPath, checks, captures; and test_scenario_engine.py)", async () => {
+  it("proto/testdata/scenarios.json passes in Python too (python/tests/test_scenario_vectors.py: weighted picks, templates, JSONPath, checks, captures; and test_scenario_engine.py, test_scenario_protocol_refusal.py)", async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
     const result = await run(inject("python"), ["-m", "unittest", "discover", "-v", "-s", "python/tests", "-p", "test_scenario_*.py"], { cwd: root, env }).catch(
       (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? "", stderr: `${err.stderr ?? ""}\n(exit ${err.code})` }),
@@ -171,5 +171,7 @@ describe("shared data-plane vectors (proto/testdata)", () => {
     for (const name of ["test_weighted_sequences", "test_templates", "test_json_path", "test_checks", "test_captures"])
       expect(result.stderr).toMatch(new RegExp(`${name} \\(test_scenario_vectors\\.ScenarioVectors\\.${name}\\) \\.\\.\\. ok`));
     expect(result.stderr).toMatch(/test_steps_checks_captures_and_rows_as_the_server_saw_them \(test_scenario_engine\.Iterations\.\S+\) \.\.\. ok/);
+    // RPC, HTTP/2 and TLS tests refused by field (python/tests/test_scenario_protocol_refusal.py).
+    expect(result.stderr).toMatch(/test_every_unsupported_field_is_named_at_once \(test_scenario_protocol_refusal\.ProtocolRefusal\.\S+\) \.\.\. ok/);
   });
 });

@@ -8,7 +8,7 @@ import math
 from typing import Awaitable, Callable, Dict, List, Optional
 
 import kannon_gen  # noqa: F401  (puts the generated code on sys.path)
-from kannon.v1 import bus_pb2, scenario_pb2
+from kannon.v1 import bus_pb2, protocol_pb2, scenario_pb2
 
 from .clock import now_ms, sleep_until, wait_for_instant
 from .executors import (  # noqa: F401  (HEARTBEAT_INTERVAL_MS, ms_of, timestamp_at: driver.py imports them from here)
@@ -30,6 +30,28 @@ from .http import HttpFirer
 from .recorder import IntervalRecorder, SampleTap, Snapshot
 from .scenario import DataTable, ScenarioRecorder, compile_scenarios, parts_of
 from .scenario_firer import ScenarioFirer
+
+def protocol_problems(spec) -> List[str]:
+    """What of issue 23 this driver does not do, by field: RPCs (Connect, gRPC, gRPC-Web), HTTP/2 and
+    TLS options. It speaks HTTP/1.1 with aiohttp, and https:// with the system's CAs only."""
+    problems: List[str] = []
+    ts_only = "run this test on TypeScript drivers"
+    if spec.HasField("rpc"):
+        problems.append(f"spec.rpc: the Python driver does not send RPCs (Connect, gRPC, gRPC-Web); {ts_only}")
+    for i, sc in enumerate(spec.scenarios):
+        for j, step in enumerate(sc.steps):
+            if step.HasField("rpc"):
+                problems.append(f"spec.scenarios[{i}].steps[{j}].rpc: the Python driver does not send RPCs (Connect, gRPC, gRPC-Web); {ts_only}")
+    if spec.HasField("http"):
+        if spec.http.version == protocol_pb2.HTTP_VERSION_2:
+            problems.append(f"spec.http.version: the Python driver speaks HTTP/1.1 only, not HTTP_VERSION_2; {ts_only}")
+        if spec.http.HasField("tls") and spec.http.tls.ListFields():
+            problems.append(
+                "spec.http.tls: the Python driver has no TLS options (CA, client certificate, servername, insecure, "
+                f"handshake per request; it verifies https:// targets with the system's CAs); {ts_only}"
+            )
+    return problems
+
 
 class TestRun:
     """One test on this driver. `publish` sends one MetricsMessage (awaited, in order)."""
@@ -55,6 +77,9 @@ class TestRun:
         self.flush_samples = flush_samples
         self.interval_ms = spec.report_interval_ms or DEFAULT_REPORT_INTERVAL_MS
         self.timeout_ms = spec.request_timeout_ms or DEFAULT_REQUEST_TIMEOUT_MS
+        unsupported = protocol_problems(spec)
+        if unsupported:
+            raise ValueError("the Python driver cannot run this test: " + "; ".join(unsupported))
         self.executor = executor_for(spec)
         scheduled = spec.WhichOneof("workload") != "avalanche"
         self.scenarios = []
@@ -224,6 +249,8 @@ class TestRun:
             **_request_fields(s),
             dropped=s.dropped,
             late=s.late,
+            # Every response (each has a status) came over HTTP/1.1, as the TypeScript drivers count it.
+            protocol_counts=_http11(s),
             final=final,
             start_skew_us=self.skew_us,
             error=error,
@@ -273,6 +300,11 @@ class TestRun:
                     return
                 await asyncio.sleep(backoff / 1000)
                 backoff = min(backoff * 2, 10_000)
+
+
+def _http11(s: Snapshot) -> Dict[str, int]:
+    responses = sum(s.status_counts.values())
+    return {"http/1.1": responses} if responses > 0 else {}
 
 
 def _request_fields(s: Snapshot) -> dict:
