@@ -12,7 +12,7 @@ import { bundleDashboard } from "../orchestrator/web.js";
 const root = join(import.meta.dirname, "..");
 const dist = join(root, "dist");
 /** The folders the running product imports from (tests, scripts, the bench and web/ stay out). */
-const SOURCES = ["cli", "orchestrator", "driver", "target", "bus", "metrics", "workload", "scenario", "gen"];
+const SOURCES = ["cli", "orchestrator", "driver", "target", "bus", "metrics", "workload", "scenario", "rpc", "gen"];
 /**
  * The dashboard's modules the CLI imports (`kannon report`, `kannon tests`): web/exports.ts and
  * every web/ module it imports, followed here so a new one cannot be left out of the package.

@@ -90,7 +90,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
 
   const one = oneConstantStep(compiled.scenarios);
   const oneCall = one && calls[one.index];
-  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, connectionOptionsFrom(spec.http)) : undefined;
+  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, connectionOptionsForThread(spec.http, o.thread)) : undefined;
   if (grpcFast) return grpcFast;
   if (one && !one.rpc) {
     const body = one.body?.literals[0];
