@@ -87,10 +87,11 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
   if (compiled.problems.length > 0) throw new Error(`the test's scenarios do not compile: ${compiled.problems.map((p) => `${p.field}: ${p.problem}`).join("; ")}`);
   const targetUrl = new URL(spec.targetUrl);
   const calls = rpcCalls(spec, compiled.scenarios, o.timeoutMs);
+  const http = connectionOptionsForThread(spec.http, o.thread);
 
   const one = oneConstantStep(compiled.scenarios);
   const oneCall = one && calls[one.index];
-  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, connectionOptionsForThread(spec.http, o.thread)) : undefined;
+  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, http) : undefined;
   if (grpcFast) return grpcFast;
   if (one && !one.rpc) {
     const body = one.body?.literals[0];
@@ -103,7 +104,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
         timeoutMs: o.timeoutMs,
       },
       new OneStepOutcomes(one, o.recorder, o.scheduled),
-      { kind: o.kind, pipelining: o.pipelining, http: connectionOptionsForThread(spec.http, o.thread) },
+      { kind: o.kind, pipelining: o.pipelining, http },
     );
   }
 
@@ -118,7 +119,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
     kind: o.kind,
     timeoutMs,
     connections: Math.max(1, o.concurrency > 0 ? o.concurrency : openCap(spec, o.thread)),
-    http: connectionOptionsForThread(spec.http, o.thread),
+    http,
     handshake: (ms) => o.recorder.handshake(ms),
   });
   return new ScenarioTransport(
