@@ -91,3 +91,6 @@ export async function resetCounts(targetUrl: string, tls?: ClientTls): Promise<v
   const { status, body } = await call(`${targetUrl}/reset`, "POST", tls);
   if (status !== 204) throw new Error(`POST ${targetUrl}/reset answered ${status}: ${body}`);
 }
+
+/** A protobuf map of counts (bigint values) as numbers, to compare with a server's JSON counts. */
+export const numbers = (m: { [k: string | number]: bigint }): Record<string, number> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));

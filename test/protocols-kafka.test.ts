@@ -14,14 +14,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { nginxBinary, startNginx, type NginxTarget } from "../bench/nginx.js";
 import { closedPort, runToEnd, spec } from "./helpers.js";
-import { countsOf, resetCounts, startKafkaFleet, type ClientTls, type KafkaFleet } from "./kafka-processes.js";
+import { countsOf, numbers, resetCounts, startKafkaFleet, type ClientTls, type KafkaFleet } from "./kafka-processes.js";
 import { createTlsFixtures, type TlsFixtures } from "./tls-fixtures.js";
 
 const DRIVERS = 2;
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
 
-/** A map of bigint counts as numbers. */
-const numbers = (m: { [k: string | number]: bigint }) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));
 
 describe("HTTP/2 and TLS over a real Kafka broker with driver processes", () => {
   const kafka = inject("kafkaBootstrap");
@@ -102,8 +100,7 @@ describe("HTTP/2 and TLS over a real Kafka broker with driver processes", () => 
 
   });
 
-  // HTTP/1.1 only: over HTTP/2 (main at fa97d2b) handshake_per_request is neither honoured nor refused
-  // (createExchange/createTransport pass it to the HTTP/1.1 kinds only): reported to the lead.
+  // HTTP/1.1 only: CreateTest refuses a handshake per request with HTTP/2 (orchestrator/validate-http.ts).
   it("a TLS handshake per request (HTTP/1.1, mutual TLS): one handshake for every request", async () => {
     const { total, served } = await runAgainstTarget(
       tlsUrl,

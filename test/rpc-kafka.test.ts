@@ -12,7 +12,7 @@ import { TestState, type TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import { findMethod, registryFromImage } from "../rpc/schema.js";
 import { closedPort, rpcError, runToEnd, spec } from "./helpers.js";
 import { targetImage } from "./rpc-images.js";
-import { countsOf, resetCounts, startKafkaFleet, type KafkaFleet } from "./kafka-processes.js";
+import { countsOf, numbers, resetCounts, startKafkaFleet, type KafkaFleet } from "./kafka-processes.js";
 
 const SERVICE = "kannon.target.v1.TargetService";
 const DRIVERS = 2;
@@ -20,8 +20,6 @@ const DRIVERS = 2;
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
 type RpcInit = { method: string; requestJson?: string; protocol?: RpcProtocol; codec?: RpcCodec };
 
-/** A map of bigint counts as numbers, for comparing with the target's JSON counts. */
-const numbers = (m: { [k: string | number]: bigint }) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));
 
 describe("RPCs over a real Kafka broker with driver processes, against the project's Connect target", () => {
   const kafka = inject("kafkaBootstrap");
