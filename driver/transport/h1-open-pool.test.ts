@@ -87,6 +87,20 @@ describe("the open pool", () => {
     }
     expect(p.queued).toBe(0);
     expect(p.size).toBe(ahead);
+    // Off its core again right after the sends: a turn that read nothing finds requests 20 ms old,
+    // their answers not read yet (not missing): no connection either.
+    const more = Array.from({ length: 20 }, () => nowMs());
+    for (const d of more) p.fire(d);
+    due.push(...more);
+    for (const c of made) c.age(20);
+    await endOfTurn();
+    expect(p.size).toBe(ahead);
+    for (let turn = 0; p.queued > 0 && turn < 10; turn++) {
+      for (const c of made) c.answer();
+      await endOfTurn();
+    }
+    expect(p.size).toBe(ahead);
+    for (const c of made) c.answer();
     expect(made.flatMap((c) => c.carried).sort((a, b) => a - b)).toEqual(due);
     // Each connection carried its requests in their scheduled order.
     for (const c of made) expect(c.carried).toEqual([...c.carried].sort((a, b) => a - b));
@@ -98,14 +112,18 @@ describe("the open pool", () => {
     const ahead = connectionsAhead(plan, 1);
     for (let i = 0; i < 20; i++) p.fire(nowMs());
     await endOfTurn();
-    // Answers missing only a moment: no growth yet.
     expect(p.size).toBe(ahead);
+    // An answer read, the others missing only a moment: no growth.
+    made[0]!.answer();
+    await endOfTurn();
+    expect(p.size).toBe(ahead);
+    // The others' answers missing for over GROW_AFTER_MS when the next one is read: it grows.
     for (const c of made) c.age(GROW_AFTER_MS + 1);
-    p.fire(nowMs());
+    made[0]!.answer();
     await endOfTurn();
     expect(p.size).toBe(ahead + GROW_AT_ONCE);
     // While those connect, no more are opened.
-    p.fire(nowMs());
+    made[0]!.answer();
     await endOfTurn();
     expect(p.size).toBe(ahead + GROW_AT_ONCE);
     // They connect and take waiting requests; the first ones still slow, it opens more: up to the
@@ -116,8 +134,9 @@ describe("the open pool", () => {
     expect(p.size).toBe(10);
     for (const c of made.slice(ahead + GROW_AT_ONCE)) c.connect();
     for (const c of made) c.age(GROW_AFTER_MS + 1);
-    p.fire(nowMs());
+    made[0]!.answer();
     await endOfTurn();
     expect(p.size).toBe(10);
+    expect(p.queued).toBeGreaterThan(0);
   });
 });

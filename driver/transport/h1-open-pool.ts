@@ -28,7 +28,7 @@ export const GROW_AT_ONCE = 4;
 /**
  * The pool grows only when the target is slow: requests wait for a connection after this turn's
  * answers were read, and one of its connections' answers was still missing this long after its
- * request was sent when the reads began. A generator that fell behind (a busy core: the answers
+ * request was sent when the reads began (judged in turns that read answers only). A generator that fell behind (a busy core: the answers
  * are in the sockets, not missing) finds its connections free again once it reads them, and a
  * connection opened then only cost it more CPU.
  */
@@ -152,7 +152,7 @@ export class OpenPool {
    */
   private readonly flush = (): void => {
     this.flushing = false;
-    const readsBegan = this.readsBeganMs || nowMs();
+    const readsBegan = this.readsBeganMs;
     this.readsBeganMs = 0;
     const freed = this.freedInTurn;
     this.freedInTurn = [];
@@ -161,7 +161,10 @@ export class OpenPool {
       while (c.free > 0 && this.waitHead < this.waiting.length) c.send(this.nextWaiting(), true);
       if (c.free > 0) this.release(c);
     }
-    if (this.waitHead < this.waiting.length && this.targetSlow(readsBegan)) this.grow();
+    // Judged only in a turn that read answers (or connected) while requests waited: in one that
+    // read none, the answers may be in the sockets still (the generator lost its core after the
+    // poll), and the age of a request counts to when the reads began, not to when the turn ends.
+    if (this.waitHead < this.waiting.length && readsBegan > 0 && this.targetSlow(readsBegan)) this.grow();
   };
 
   /** Whether an answer of the pool's connections was still missing `GROW_AFTER_MS` after its request was sent, at `readsBeganMs`. */
