@@ -5,6 +5,7 @@ import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { DEFAULT_STREAMS } from "../driver/transport/connection-options.js";
 import { validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_DRIVER_THREADS } from "../workload/defaults.js";
+import { applyRpcFlags, rpcFlags, RPC_FLAG_OF_FIELD } from "./rpc-flags.js";
 import { durationFlag, intFlag, UsageError, type FlagTable, type FlagValues } from "./args.js";
 
 /** Requests per driver when neither --requests nor --duration is given (avalanche and tsunami). */
@@ -34,6 +35,7 @@ export const specFlags = {
   http2: { type: "boolean", help: "HTTP/2: h2c (prior knowledge) on http://, ALPN (h2, else http/1.1) on https://" },
   streams: { type: "string", value: "N", help: "HTTP/2: streams in flight per connection (h2load's -m)", default: "100" },
   connections: { type: "string", value: "N", help: "HTTP/2: connections per driver (h2load's -c); avalanche's --concurrency then defaults to connections × streams", default: "concurrency ÷ streams" },
+  ...rpcFlags,
   "duration-ms": { type: "string", aliasOf: "duration", help: "" },
   "delay-ms": { type: "string", aliasOf: "delay", help: "" },
   "interval-ms": { type: "string", aliasOf: "interval", help: "" },
@@ -71,7 +73,7 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
 export function flagProblems(problems: readonly FieldProblem[]): string {
   return problems
     .map((p) => {
-      const rule = FLAG_OF_FIELD.find(([re]) => re.test(p.field));
+      const rule = [...FLAG_OF_FIELD, ...RPC_FLAG_OF_FIELD].find(([re]) => re.test(p.field));
       return `${rule ? p.field.replace(new RegExp(`${rule[0].source}.*`), rule[1]) : p.field} ${p.problem}`;
     })
     .join("; ");
@@ -134,6 +136,7 @@ function bodyFrom(v: SpecValues): Uint8Array | undefined {
  */
 export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
   const spec = buildSpec(v, defaultUrl);
+  applyRpcFlags(spec, v);
   const problems = validateSpec(spec);
   if (problems.length > 0) throw new UsageError(flagProblems(problems));
   return spec;

@@ -2,12 +2,13 @@
  * A spec file's document (parsed YAML or JSON) as a TestSpec, browser-safe (no Node import): the
  * TestSpec fields by their proto JSON names or proto names, `thresholds`, `abort`, the body as the
  * user thinks of it, and the `scenarios` and `dataFiles` of cli/spec-scenarios.ts (a data file's
- * `path` read by `read`). Used by `kannon run|test -f` (cli/spec-file.ts, which also validates) and
+ * `path` read by `read`), `rpc` and `schema` of cli/spec-rpc.ts (a schema file is read by cli/spec-file.ts). Used by `kannon run|test -f` (cli/spec-file.ts, which also validates) and
  * by the dashboard's new-test page (whose server validates). Problems are added to `problems`, each
  * named by the field path the orchestrator's validation uses.
  */
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { rpcOfDocument, schemaOfDocument } from "./spec-rpc.js";
 import { dataFilesOf, scenariosOf, type ReadData } from "./spec-scenarios.js";
 import { httpOfDocument } from "./spec-http.js";
 
@@ -23,13 +24,16 @@ export function specOfDocument(doc: unknown, read: ReadData, problems: FieldProb
     problems.push({ field: "spec", problem: `expected a mapping of TestSpec fields, got ${Array.isArray(doc) ? "a list" : typeof doc}` });
     return undefined;
   }
-  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, http: rawHttp, ...fields } = doc as Record<string, unknown>;
+  const { thresholds: rawThresholds, abort, body: rawBody, bodyBase64, body_base64, scenarios: rawScenarios, dataFiles, data_files, http: rawHttp, rpc: rawRpc, schema, ...fields } = doc as Record<string, unknown>;
   const bad = (field: string, problem: string) => problems.push({ field, problem });
   const body = bodyOf(rawBody, bodyBase64 ?? body_base64, problems);
   if (dataFiles !== undefined && data_files !== undefined) bad("spec.data_files", "is given twice (dataFiles and data_files): keep one");
   const scenarios = scenariosOf(rawScenarios, bad);
   const files = dataFilesOf(dataFiles ?? data_files, read, bad);
   const http = httpOfDocument(rawHttp, bad);
+  const rpc = rawRpc === undefined || rawRpc === null ? undefined : rpcOfDocument(rawRpc, "spec.rpc", bad);
+  const rpcSchema = schemaOfDocument(schema, bad);
+  if (rpcSchema && (fields.rpcSchema !== undefined || fields.rpc_schema !== undefined)) bad("spec.rpc_schema", "is given twice (schema and rpcSchema): keep one");
   let thresholds: string[] = [];
   if (rawThresholds !== undefined) {
     if (!Array.isArray(rawThresholds) || rawThresholds.some((t) => typeof t !== "string")) problems.push({ field: "thresholds", problem: "must be a list of strings such as 'p99<200ms'" });
@@ -62,6 +66,8 @@ export function specOfDocument(doc: unknown, read: ReadData, problems: FieldProb
     spec.dataFiles = files;
     spec.thresholds = thresholds;
     if (http) spec.http = http;
+    if (rpc) spec.rpc = rpc;
+    if (rpcSchema) spec.rpcSchema = rpcSchema;
     if (abort === true) spec.abortOnFail = true;
   }
   if (spec && body) {

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus, Delivered, Subscription } from "../bus/bus.js";
 import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
+import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { swallowed } from "../metrics/swallowed.js";
 import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
@@ -155,6 +156,8 @@ export class Orchestrator extends TestCatalog {
   createTest(spec: TestSpec | undefined): Test {
     const { problems, resourceExhausted } = checkSpec(spec);
     if (problems.length > 0) throw new DomainError(resourceExhausted ? "resource_exhausted" : "invalid_argument", describeProblems(problems));
+    if (spec!.rpcSchema?.source === RpcSchemaSource.REFLECTION && spec!.rpcSchema.image.length === 0)
+      throw new DomainError("failed_precondition", "spec.rpc_schema: the target's reflection was not fetched (createTestFetching asks it)");
     const refused = this.allowlist.refusesSpec(spec!);
     if (refused) throw new DomainError("permission_denied", refused);
     const { spec: stored, contents } = stripData(spec!);

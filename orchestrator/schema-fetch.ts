@@ -20,7 +20,7 @@ export const REFLECTION_TIMEOUT_MS = 10_000;
 export async function withReflectedSchema(spec: TestSpec | undefined, timeoutMs: number = REFLECTION_TIMEOUT_MS): Promise<TestSpec | undefined> {
   const schema = spec?.rpcSchema;
   if (!spec || !schema || schema.source !== RpcSchemaSource.REFLECTION || schema.image.length > 0) return spec;
-  if (checkSpec(spec).problems.some((p) => p.field !== "spec.rpc_schema.image")) return spec;
+  if (checkSpec(spec).problems.length > 0) return spec;
   const url = new URL(spec.targetUrl);
   let image: Uint8Array;
   try {

@@ -66,7 +66,8 @@ export function checkRpc(rpc: Rpc, at: string, registry: FileRegistry, spec: Tes
 
 /**
  * Checks the test's RPC fields outside its steps: the schema (present when an RPC needs it, a
- * source, an image that reads and fits the size limit) and the single request's `rpc` (not with
+ * source, an image that reads and fits the size limit; a REFLECTION schema not yet fetched has no
+ * image, and its RPCs are checked once it has) and the single request's `rpc` (not with
  * method, body or scenarios; its method and request JSON). True when the image exceeds the size
  * limit (gRPC resource_exhausted).
  */
@@ -81,9 +82,10 @@ export function checkSpecRpc(spec: TestSpec, bad: Bad): boolean {
     if (schema.image.length > MAX_SCHEMA_BYTES) {
       exhausted = true;
       bad("spec.rpc_schema.image", `takes ${schema.image.length} bytes, above the limit of ${MAX_SCHEMA_BYTES} bytes (it travels in every test_config message): build it with only the files the test needs`);
-    } else if (schema.image.length === 0)
-      bad("spec.rpc_schema.image", schema.source === RpcSchemaSource.REFLECTION ? "is empty: CreateTest fills it from the target's reflection" : "is empty: it must be a Buf image or a protoset (a binary google.protobuf.FileDescriptorSet)");
-    else {
+    } else if (schema.image.length === 0) {
+      // A reflection schema is fetched by CreateTest (orchestrator/schema-fetch.ts), which then checks the RPCs against it.
+      if (schema.source !== RpcSchemaSource.REFLECTION) bad("spec.rpc_schema.image", "is empty: it must be a Buf image or a protoset (a binary google.protobuf.FileDescriptorSet)");
+    } else {
       const registry = schemaRegistry(spec);
       if (typeof registry === "string") bad("spec.rpc_schema.image", `${registry}${schema.origin ? ` (from ${schema.origin})` : ""}`);
     }
