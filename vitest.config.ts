@@ -7,7 +7,7 @@ const never = ["node_modules/**", "bench/**"];
  * broker): the driver agent and its load threads, the open model, the scenario cases on an embedded fleet,
  * and the orchestrator handing data files to real drivers (100 ms heartbeats: one file at a time).
  */
-const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts", "orchestrator/data-start.test.ts", "test/compare-runs.test.ts"];
+const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts", "test/rpc-in-process.test.ts", "orchestrator/data-start.test.ts", "test/compare-runs.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
 const browser = ["test/dashboard.test.ts", "test/dashboard-compare.test.ts"];
 
