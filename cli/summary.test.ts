@@ -115,6 +115,17 @@ describe("the CLI summary of a scenario test", () => {
     expect(plain.some((l) => /codes:|protocols:|TLS|stream messages/.test(l))).toBe(false);
   });
 
+  it("a scenario test with RPC steps gets a codes column per step; one without none", () => {
+    const r = report(true);
+    r.total!.steps[0]!.stats!.codeCounts = { unavailable: 2n, ok: 8n };
+    const lines = formatReport(r).split("\n");
+    const header = lines.find((l) => l.trimStart().startsWith("step "))!;
+    expect(header.trimEnd().endsWith("codes")).toBe(true);
+    expect(lines.find((l) => l.includes("shopper/login"))!.trimEnd().endsWith("ok×8 unavailable×2")).toBe(true);
+    expect(lines.find((l) => l.includes("shopper/item"))!.trimEnd().endsWith("–")).toBe(true);
+    expect(formatReport(report(true))).not.toMatch(/codes/);
+  });
+
   it("alignColumns pads every column but the last, numbers to the right", () => {
     expect(alignColumns([["a", "bb", "c"], ["ccc", "d", "e"]])).toEqual(["a    bb  c", "ccc  d   e"]);
     expect(alignColumns([["a", "bb"], ["ccc", "1"]], "> ", true)).toEqual(["> a    bb", "> ccc   1"]);

@@ -18,6 +18,13 @@ function countsLine(s: Stats): string {
 }
 
 
+/** RPC codes as `ok×95 unavailable×5`, in Connect's order. */
+function codesText(s: Pick<Stats, "codeCounts">): string {
+  return codeOrder(Object.keys(s.codeCounts))
+    .map((c) => `${c}×${s.codeCounts[c]}`)
+    .join(" ");
+}
+
 /**
  * What HTTP/1.1 tests do not have: RPC codes (in Connect's order), the protocols
  * when not only HTTP/1.1, TLS handshakes, server streams' first message and messages, and whether
@@ -25,8 +32,7 @@ function countsLine(s: Stats): string {
  */
 function transportLines(t: Stats, spec: TestSpec | undefined): string[] {
   const lines: string[] = [];
-  const codes = codeOrder(Object.keys(t.codeCounts));
-  if (codes.length > 0) lines.push(`  codes: ${codes.map((c) => `${c}×${t.codeCounts[c]}`).join(" ")}`);
+  if (Object.keys(t.codeCounts).length > 0) lines.push(`  codes: ${codesText(t)}`);
   if (notOnlyHttp11(t)) lines.push(`  protocols: ${Object.entries(t.protocolCounts).map(([k, v]) => `${k}×${v}`).join(" ")}`);
   if (t.handshake && t.handshake.count > 0n) lines.push(`  TLS handshakes: ${t.handshake.count}   p50 ${ms(t.handshake.p50Us)}  p99 ${ms(t.handshake.p99Us)}`);
   if (t.messagesReceived > 0n || (t.firstMessage && t.firstMessage.count > 0n))
@@ -156,14 +162,26 @@ function scenarioLines(scenarios: readonly ScenarioStats[]): string[] {
 /** A scenario test's numbers per step, and the checks that failed by name (none for a single-request test). */
 function stepLines(steps: readonly StepStats[]): string[] {
   if (steps.length === 0) return [];
-  const rows = [["step", "requests", "errors", "checks passed", "failed", "capture missing", "p50", "p99"]];
+  // RPC steps: their calls by code, in a last column (none when no step made a call).
+  const rpc = steps.some((st) => Object.keys(st.stats?.codeCounts ?? {}).length > 0);
+  const rows = [["step", "requests", "errors", "checks passed", "failed", "capture missing", "p50", "p99", ...(rpc ? ["codes"] : [])]];
   const failed: string[] = [];
   for (const st of steps) {
     const name = `${st.scenario}/${st.step}`;
     const s = st.stats;
     const passed = st.checks.reduce((n, c) => n + c.passed, 0n);
     const fails = st.checks.reduce((n, c) => n + c.failed, 0n);
-    rows.push([name, String(s?.requests ?? 0n), String(s?.errors ?? 0n), String(passed), String(fails), String(st.captureMissing), pct(s?.latency, "p50Us"), pct(s?.latency, "p99Us")]);
+    rows.push([
+      name,
+      String(s?.requests ?? 0n),
+      String(s?.errors ?? 0n),
+      String(passed),
+      String(fails),
+      String(st.captureMissing),
+      pct(s?.latency, "p50Us"),
+      pct(s?.latency, "p99Us"),
+      ...(rpc ? [s ? codesText(s) || "–" : "–"] : []),
+    ]);
     for (const c of st.checks) if (c.failed > 0n) failed.push(`    ${name} "${c.name}": failed ${c.failed} of ${c.passed + c.failed}`);
   }
   return ["  per step (latency of succeeded requests):", ...alignColumns(rows, "    ", true), ...(failed.length > 0 ? ["  failed checks:", ...failed] : [])];
