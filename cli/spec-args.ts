@@ -1,12 +1,13 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
-import { HttpOptionsSchema, HttpVersion, type HttpOptions } from "../gen/kannon/v1/protocol_pb.js";
+import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema, type HttpOptions } from "../gen/kannon/v1/protocol_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { DEFAULT_STREAMS } from "../driver/transport/connection-options.js";
 import { validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_DRIVER_THREADS } from "../workload/defaults.js";
 import { applyRpcFlags, rpcFlags, RPC_FLAG_OF_FIELD } from "./rpc-flags.js";
 import { durationFlag, intFlag, UsageError, type FlagTable, type FlagValues } from "./args.js";
+import { TLS_FLAG_OF_FIELD, tlsFlags, tlsOfFlags } from "./spec-tls.js";
 
 /** Requests per driver when neither --requests nor --duration is given (avalanche and tsunami). */
 export const DEFAULT_REQUESTS_PER_DRIVER = 5000;
@@ -36,6 +37,7 @@ export const specFlags = {
   streams: { type: "string", value: "N", help: "HTTP/2: streams in flight per connection (h2load's -m)", default: "100" },
   connections: { type: "string", value: "N", help: "HTTP/2: connections per driver (h2load's -c); avalanche's --concurrency then defaults to connections × streams", default: "concurrency ÷ streams" },
   ...rpcFlags,
+  ...tlsFlags,
   "duration-ms": { type: "string", aliasOf: "duration", help: "" },
   "delay-ms": { type: "string", aliasOf: "delay", help: "" },
   "interval-ms": { type: "string", aliasOf: "interval", help: "" },
@@ -67,6 +69,7 @@ const FLAG_OF_FIELD: [RegExp, string][] = [
   [/^spec\.\w+\.duration_ms/, "--duration"],
   [/^spec\.tsunami\.delay_ms/, "--delay"],
   [/^spec\.arrival_rate\.rate_per_s/, "--rate"],
+  ...TLS_FLAG_OF_FIELD,
 ];
 
 /** The problems of a spec built from flags, in the flags' words: "--concurrency must be at least 1". */
@@ -118,6 +121,15 @@ export function headersFrom(raw: readonly string[] = []): Record<string, string>
   return headers;
 }
 
+/** A PEM file of a --tls-* flag as text, or a usage error naming the flag. */
+function readPem(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
 /** The body of --body TEXT or --body-file FILE (one of them), or undefined. */
 function bodyFrom(v: SpecValues): Uint8Array | undefined {
   if (v.body !== undefined && v["body-file"] !== undefined) throw new UsageError("give --body or --body-file, not both");
@@ -137,6 +149,8 @@ function bodyFrom(v: SpecValues): Uint8Array | undefined {
 export function specFromFlags(v: SpecValues, defaultUrl: string): TestSpec {
   const spec = buildSpec(v, defaultUrl);
   applyRpcFlags(spec, v);
+  const tls = tlsOfFlags(v, readPem);
+  if (tls) (spec.http ??= create(HttpOptionsSchema)).tls = fromJson(TlsOptionsSchema, tls);
   const problems = validateSpec(spec);
   if (problems.length > 0) throw new UsageError(flagProblems(problems));
   return spec;

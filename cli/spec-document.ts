@@ -2,7 +2,7 @@
  * A spec file's document (parsed YAML or JSON) as a TestSpec, browser-safe (no Node import): the
  * TestSpec fields by their proto JSON names or proto names, `thresholds`, `abort`, the body as the
  * user thinks of it, and the `scenarios` and `dataFiles` of cli/spec-scenarios.ts (a data file's
- * `path` read by `read`), `rpc` and `schema` of cli/spec-rpc.ts (a schema file is read by cli/spec-file.ts). Used by `kannon run|test -f` (cli/spec-file.ts, which also validates) and
+ * `path` read by `read`), `rpc` and `schema` of cli/spec-rpc.ts (a schema file is read by cli/spec-file.ts)., and `http.tls`'s `ca`/`cert`/`key` files read by `read` (cli/spec-tls.ts). Used by `kannon run|test -f` (cli/spec-file.ts, which also validates) and
  * by the dashboard's new-test page (whose server validates). Problems are added to `problems`, each
  * named by the field path the orchestrator's validation uses.
  */
@@ -11,6 +11,7 @@ import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { rpcOfDocument, schemaOfDocument } from "./spec-rpc.js";
 import { dataFilesOf, scenariosOf, type ReadData } from "./spec-scenarios.js";
 import { httpOfDocument } from "./spec-http.js";
+import { httpWithTlsFiles } from "./spec-tls.js";
 
 /** A problem of a field, named by its path (orchestrator/validate.ts FieldProblem's shape). */
 type FieldProblem = { field: string; problem: string };
@@ -30,7 +31,7 @@ export function specOfDocument(doc: unknown, read: ReadData, problems: FieldProb
   if (dataFiles !== undefined && data_files !== undefined) bad("spec.data_files", "is given twice (dataFiles and data_files): keep one");
   const scenarios = scenariosOf(rawScenarios, bad);
   const files = dataFilesOf(dataFiles ?? data_files, read, bad);
-  const http = httpOfDocument(rawHttp, bad);
+  const http = httpOfDocument(httpWithTlsFiles(rawHttp, read, bad), bad);
   const rpc = rawRpc === undefined || rawRpc === null ? undefined : rpcOfDocument(rawRpc, "spec.rpc", bad);
   const rpcSchema = schemaOfDocument(schema, bad);
   if (rpcSchema && (fields.rpcSchema !== undefined || fields.rpc_schema !== undefined)) bad("spec.rpc_schema", "is given twice (schema and rpcSchema): keep one");

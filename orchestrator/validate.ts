@@ -5,6 +5,7 @@ import { validateScenarios } from "../scenario/validate.js";
 import { checkSpecRpc } from "../rpc/check.js";
 import { checkHttp } from "./validate-http.js";
 import { checkThresholds } from "../metrics/thresholds.js";
+import { checkTls } from "./validate-tls.js";
 import { scenarioLayout } from "../metrics/step-stats.js";
 import { DEFAULT_REPORT_INTERVAL_MS, MAX_PIPELINING } from "../workload/defaults.js";
 
@@ -83,6 +84,7 @@ export function checkSpec(spec: TestSpec | undefined): SpecCheck {
       bad("spec.target_url", `is not an absolute URL: "${spec.targetUrl}"`);
     }
   }
+  checkTls(spec, bad);
   if (spec.method && !METHODS.has(spec.method.toUpperCase()))
     bad("spec.method", `must be one of ${[...METHODS].join(", ")}, not "${spec.method}"`);
   checkHeaders(spec.headers, "spec.headers", bad);
