@@ -13,7 +13,7 @@ import { create } from "@bufbuild/protobuf";
 import { readFileSync } from "node:fs";
 import { HttpOptionsSchema, TlsOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
-import { cpuSince, printResult } from "./load-result.js";
+import { accumulatedResult, cpuSince, printResult } from "./load-result.js";
 import { runSoloAvalanche, type SoloAvalancheOptions } from "./solo-driver.js";
 import { TRANSPORT_KINDS, type TransportKind } from "../driver/transport/transport.js";
 import { flowDataFile, flowScenarios, oneStepScenarios } from "./flow.js";
@@ -83,15 +83,9 @@ const result = await runSoloAvalanche({
 });
 const cpuS = cpuStart ? cpuSince(cpuStart) : 0;
 if (result.error) console.error(`kannon-load: the driver reported: ${result.error}`);
-const stats = total.toStats({ startMs: result.startAtMs, endMs: lastEndMs });
-printResult({
-  requests: total.requests,
-  errors: total.errors,
-  durationS: (lastEndMs - result.startAtMs) / 1000,
-  reqPerS: stats.requestsPerS,
-  p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
-  p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
-  cpuS,
-  ...(shape === "plain" ? {} : { iterations, checksPassed, checksFailed }),
-  note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}${shape === "plain" ? "" : `, ${shape.split("=")[0]}`}${stats.handshake?.count ? `, ${stats.handshake.count} TLS handshakes (p50 ${(Number(stats.handshake.p50Us) / 1000).toFixed(2)} ms)` : ""}`,
-});
+printResult(
+  accumulatedResult(total, result.startAtMs, lastEndMs, cpuS, (stats) => ({
+    ...(shape === "plain" ? {} : { iterations, checksPassed, checksFailed }),
+    note: `${result.metricsMessages} metrics messages${threads > 1 ? `, ${threads} load threads` : ""}${pipelining > 1 ? `, pipelining ${pipelining}` : ""}${transportArg === "fast" ? "" : `, ${transportArg}`}${shape === "plain" ? "" : `, ${shape.split("=")[0]}`}${stats.handshake?.count ? `, ${stats.handshake.count} TLS handshakes (p50 ${(Number(stats.handshake.p50Us) / 1000).toFixed(2)} ms)` : ""}`,
+  })),
+);

@@ -1,3 +1,6 @@
+import type { Stats } from "../gen/kannon/v1/report_pb.js";
+import type { MetricsAccumulator } from "../metrics/stats.js";
+
 /** The one line a load-generator child prints on stdout for the bench to parse. */
 export interface LoadResult {
   /** Requests completed (answered or failed) within the run. */
@@ -32,6 +35,25 @@ export const RESULT_PREFIX = "BENCH_RESULT ";
 /** Prints the result line. */
 export function printResult(r: LoadResult): void {
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(r)}\n`);
+}
+
+/**
+ * The result of a solo driver's run from its merged metrics (`total`, from the start instant to the
+ * last interval's end): requests, errors, rate and latency of the fleet's exact merge, `cpuS`, and
+ * what the caller adds (`more`, given the stats).
+ */
+export function accumulatedResult(total: MetricsAccumulator, startAtMs: number, lastEndMs: number, cpuS: number, more: (stats: Stats) => Partial<LoadResult>): LoadResult {
+  const stats = total.toStats({ startMs: startAtMs, endMs: lastEndMs });
+  return {
+    requests: total.requests,
+    errors: total.errors,
+    durationS: (lastEndMs - startAtMs) / 1000,
+    reqPerS: stats.requestsPerS,
+    p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
+    p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
+    cpuS,
+    ...more(stats),
+  };
 }
 
 /** Finds the result line in a child's stdout. */

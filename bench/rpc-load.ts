@@ -10,7 +10,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { file_kannon_target_v1_target } from "../gen/kannon/target/v1/target_pb.js";
 import { HttpOptionsSchema, HttpVersion, RpcCodec, RpcProtocol, RpcSchema$, RpcSchemaSchema, RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import { MetricsAccumulator, msOf } from "../metrics/stats.js";
-import { cpuSince, printResult } from "./load-result.js";
+import { accumulatedResult, cpuSince, printResult } from "./load-result.js";
 import { runSoloAvalanche } from "./solo-driver.js";
 
 /** The request every call sends (ghz sends the same JSON). */
@@ -46,14 +46,8 @@ const result = await runSoloAvalanche({
 });
 const cpuS = cpuStart ? cpuSince(cpuStart) : 0;
 if (result.error) console.error(`rpc-load: the driver reported: ${result.error}`);
-const stats = total.toStats({ startMs: result.startAtMs, endMs: lastEndMs });
-printResult({
-  requests: total.requests,
-  errors: total.errors,
-  durationS: (lastEndMs - result.startAtMs) / 1000,
-  reqPerS: stats.requestsPerS,
-  p50Ms: Number(stats.latency?.p50Us ?? 0n) / 1000,
-  p99Ms: Number(stats.latency?.p99Us ?? 0n) / 1000,
-  cpuS,
-  note: `codes ${Object.entries(stats.codeCounts).map(([c, n]) => `${c}×${n}`).join(" ")}, ${connections} connection(s), ${concurrency} in flight`,
-});
+printResult(
+  accumulatedResult(total, result.startAtMs, lastEndMs, cpuS, (stats) => ({
+    note: `codes ${Object.entries(stats.codeCounts).map(([c, n]) => `${c}×${n}`).join(" ")}, ${connections} connection(s), ${concurrency} in flight`,
+  })),
+);
