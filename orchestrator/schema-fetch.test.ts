@@ -34,7 +34,8 @@ describe("CreateTest with rpc_schema from reflection", () => {
   beforeAll(async () => {
     target = await serveRoutes((router) => {
       router.service(TargetService, {});
-      const reflection = reflectionRoutes([TargetService]);
+      router.service(OrchestratorService, {});
+      const reflection = reflectionRoutes([TargetService, OrchestratorService]);
       reflection({
         ...router,
         service: (service, impl, options) => {
@@ -78,17 +79,37 @@ describe("CreateTest with rpc_schema from reflection", () => {
     return err as ConnectError;
   };
 
-  it("fetches the target's files once and stores them in rpc_schema.image with their origin", async () => {
+  it("fetches the target's files once and stores those the test's RPCs need in rpc_schema.image with their origin", async () => {
     const { test } = await client.createTest({ spec: spec(target.url) });
     const stored = o.getTest(test!.id).spec!.rpcSchema!;
     expect(stored.source).toBe(RpcSchemaSource.REFLECTION);
     expect(stored.origin).toBe(`gRPC reflection at ${target.url.origin}`);
+    // The server also offers OrchestratorService (and its many files): only the file the test calls is kept.
     expect(fromBinary(FileDescriptorSetSchema, stored.image).file.map((f) => f.name)).toEqual(["kannon/target/v1/target.proto"]);
     // list_services, then the service's file: two streams, and none once the image is there.
     expect(asked).toBe(2);
     const again = await client.createTest({ spec: spec(target.url, { rpcSchema: stored }) });
     expect(asked).toBe(2);
     expect(o.listTests().items.map((t) => t.id).sort()).toEqual([test!.id, again.test!.id].sort());
+  });
+
+  it("keeps every file when a service is not in the image, so that validation lists the services there are", async () => {
+    const err = await refusal(spec(target.url, { rpc: { service: "acme.Nope", method: "X" } }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe('spec.rpc service "acme.Nope" is not in the schema (it has kannon.target.v1.TargetService, kannon.v1.OrchestratorService)');
+  });
+
+  it("keeps a step's service with its imports, transitively", async () => {
+    const { test } = await client.createTest({
+      spec: spec(target.url, {
+        rpc: undefined,
+        scenarios: [{ name: "s", weight: 1, steps: [{ name: "list", rpc: { service: "kannon.v1.OrchestratorService", method: "ListTests" } }] }],
+      }),
+    });
+    const names = fromBinary(FileDescriptorSetSchema, o.getTest(test!.id).spec!.rpcSchema!.image).file.map((f) => f.name);
+    expect(names).toContain("kannon/v1/orchestrator.proto");
+    expect(names).toContain("google/protobuf/timestamp.proto");
+    expect(names).not.toContain("kannon/target/v1/target.proto");
   });
 
   it("refuses an unknown method and request JSON that does not fit as invalid_argument, all at once, storing nothing", async () => {
