@@ -9,6 +9,7 @@ import { createReflectionIndex, reflectionRoutes } from "./reflection-server.js"
 import { connectionOptionsFrom } from "../driver/transport/connection-options.js";
 import { serveRoutes, targetImage } from "../test/rpc-images.js";
 import { createTlsFixtures } from "../test/tls-fixtures.js";
+import { createTarget } from "../target/target.js";
 import { fetchReflection, findMethod, registryFromImage } from "./schema.js";
 
 const noTls = connectionOptionsFrom(undefined);
@@ -89,6 +90,22 @@ describe("fetchReflection", () => {
     const registry = registryFromImage(image);
     expect((findMethod(registry, "kannon.v1.OrchestratorService", "CreateTest") as DescMethod).input.typeName).toBe("kannon.v1.CreateTestRequest");
     expect((findMethod(registry, "kannon.target.v1.TargetService", "Stream") as DescMethod).methodKind).toBe("server_streaming");
+  });
+
+  it("reads the project's own target (h2c sniffed at its one port), whose image equals the one buf builds", async () => {
+    const target = await createTarget();
+    try {
+      const image = await fetchReflection(new URL(`${target.url}/ping`), noTls, 5000);
+      const names = fromBinary(FileDescriptorSetSchema, image).file.map((f) => f.name);
+      expect(names).toContain("kannon/target/v1/target.proto");
+      const registry = registryFromImage(image);
+      const built = findMethod(registryFromImage(targetImage()), "kannon.target.v1.TargetService", "Stream") as DescMethod;
+      const reflected = findMethod(registry, "kannon.target.v1.TargetService", "Stream") as DescMethod;
+      expect(reflected.input.fields.map((f) => [f.name, f.number, f.scalar])).toEqual(built.input.fields.map((f) => [f.name, f.number, f.scalar]));
+      expect(reflected.methodKind).toBe("server_streaming");
+    } finally {
+      await target.close();
+    }
   });
 
   it("falls back to v1alpha when the server offers only that", async () => {
