@@ -190,6 +190,9 @@ describe("thresholds with a code: selector", () => {
     const breaches: string[] = [];
     live.onBreach = (m) => breaches.push(m);
     for (let k = 0; k < INTERVALS; k++) live.apply(rpcMessage(k));
+    // The live views carry the codes: the last emitted interval's (5, the final one: all ok) and the run's so far.
+    expect(live.lastInterval?.codeCounts).toEqual({ ok: 1000n });
+    expect(live.cumulativeStats().codeCounts).toEqual({ ok: 5993n, unavailable: 5n, deadline_exceeded: 2n });
     const { report } = live.finish({ state: TestState.COMPLETED, message: "" }, { intervals: [], step: 1 }, START_MS + INTERVALS * 1000);
     const results = report.outcome!.thresholds;
     // 5 unavailable and 2 deadline_exceeded in 6,000 calls.
@@ -201,6 +204,8 @@ describe("thresholds with a code: selector", () => {
       ["error_rate{code:unavailable}[1s]<0.1%", false],
       ["error_rate<1%", true],
     ]);
+    expect(report.total!.codeCounts).toEqual({ ok: 5993n, unavailable: 5n, deadline_exceeded: 2n });
+    expect(report.total!.errors).toBe(7n);
     expect(results[0]!.measured).toBeCloseTo(5 / 6000, 12);
     expect(results[1]!.measured).toBe(5993);
     expect(results[2]!.measured).toBeCloseTo(5993 / 6, 9);
