@@ -157,7 +157,7 @@ export class Orchestrator extends TestCatalog {
     const { problems, resourceExhausted } = checkSpec(spec);
     if (problems.length > 0) throw new DomainError(resourceExhausted ? "resource_exhausted" : "invalid_argument", describeProblems(problems));
     if (spec!.rpcSchema?.source === RpcSchemaSource.REFLECTION && spec!.rpcSchema.image.length === 0)
-      throw new DomainError("failed_precondition", "spec.rpc_schema: the target's reflection was not fetched (createTestFetching asks it)");
+      throw new DomainError("failed_precondition", "spec.rpc_schema: the target's reflection was not fetched (CreateTest over the API asks it: createTestFetching)");
     const refused = this.allowlist.refusesSpec(spec!);
     if (refused) throw new DomainError("permission_denied", refused);
     const { spec: stored, contents } = stripData(spec!);

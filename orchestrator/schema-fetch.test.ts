@@ -3,7 +3,7 @@
  * routes: the image fetched once and stored with the test; every bad input refused with its code
  * and nothing stored.
  */
-import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,7 +15,7 @@ import { createMemoryTransport } from "../bus/memory.js";
 import { TargetService } from "../gen/kannon/target/v1/target_pb.js";
 import { OrchestratorService } from "../gen/kannon/v1/orchestrator_pb.js";
 import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
-import type { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
+import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import { serveRoutes } from "../test/rpc-images.js";
 import { Orchestrator } from "./orchestrator.js";
 import { reflectionRoutes } from "../rpc/reflection-server.js";
@@ -129,6 +129,8 @@ describe("CreateTest with rpc_schema from reflection", () => {
     expect(err.rawMessage).toContain("spec.workload is required");
     expect(err.rawMessage).toContain("spec.method must be empty when the request is an RPC");
     expect(asked).toBe(0);
+    // The domain's synchronous createTest never stores a reflection schema it has not fetched.
+    expect(() => o.createTest(create(TestSpecSchema, spec(target.url)))).toThrow("spec.rpc_schema: the target's reflection was not fetched");
     expect(o.listTests().items).toEqual([]);
   });
 
