@@ -126,6 +126,42 @@ describe("RPCs over a real Kafka broker with driver processes, against the proje
     expect(judged[2]!.measured).toBe(failed);
   });
 
+  it("RPC steps (Step.rpc) over gRPC on h2c: a templated Echo whose answer the next step's Stream request reads; per-step codes and messages", async () => {
+    const perDriver = 8;
+    const { total, rpc } = await run(
+      rpcSpec({ method: "Echo" }, perDriver, 2, {
+        rpc: undefined,
+        http: { version: HttpVersion.HTTP_VERSION_2 },
+        scenarios: [
+          {
+            name: "echo-then-stream",
+            weight: 1,
+            steps: [
+              {
+                name: "echo",
+                rpc: { service: SERVICE, method: "Echo", requestJson: '{"text": "{{iteration}}"}', protocol: RpcProtocol.GRPC },
+                captures: [{ name: "n", source: { case: "jsonPath", value: "$.text" } }],
+              },
+              { name: "stream", rpc: { service: SERVICE, method: "Stream", requestJson: '{"count": {{n}}}', protocol: RpcProtocol.GRPC } },
+            ],
+          },
+        ],
+      }),
+    );
+    const iterations = perDriver * DRIVERS;
+    expect(rpc).toEqual({ [`${SERVICE}/Echo`]: { ok: iterations }, [`${SERVICE}/Stream`]: { ok: iterations } });
+    expect(total.requests).toBe(BigInt(2 * iterations));
+    const [echo, stream] = total.steps;
+    expect([echo!.step, stream!.step]).toEqual(["echo", "stream"]);
+    expect(numbers(echo!.stats!.codeCounts)).toEqual({ ok: iterations });
+    expect(numbers(stream!.stats!.codeCounts)).toEqual({ ok: iterations });
+    expect(echo!.captureMissing).toBe(0n);
+    // Each driver's iterations are numbered 0..perDriver-1: iteration i streams i messages.
+    expect(Number(stream!.stats!.messagesReceived)).toBe(DRIVERS * ((perDriver - 1) * perDriver) / 2);
+    expect(Number(total.messagesReceived)).toBe(DRIVERS * ((perDriver - 1) * perDriver) / 2);
+    expect(numbers(total.protocolCounts)).toEqual({ h2: 2 * iterations });
+  });
+
   it("the schema from the target's reflection: fetched once by the orchestrator at CreateTest and stored, drivers never ask", async () => {
     const s = rpcSpec({ method: "Echo", requestJson: '{"text": "reflected"}', protocol: RpcProtocol.GRPC }, 30, 2, {
       http: { version: HttpVersion.HTTP_VERSION_2 },
