@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ensureDebianPackage } from "../scripts/debian-package.js";
 
 const run = promisify(execFile);
 
@@ -96,6 +97,8 @@ export async function createTlsFixtures(options: TlsFixturesOptions = {}): Promi
   const sniName = options.sniName ?? "target.kannon.test";
   const days = String(options.days ?? 2);
   if (!/^[a-z0-9.-]+$/i.test(sniName)) throw new Error(`tls fixtures: sniName must be a DNS name, got ${JSON.stringify(sniName)}`);
+  // A fresh Debian machine may lack the binary: installed once, as the other tools tests need.
+  const bin = await ensureDebianPackage({ name: "openssl", file: "/usr/bin/openssl", executable: true, about: "a few seconds" }, (m) => process.stderr.write(`${m}\n`));
   const dir = await mkdtemp(join(tmpdir(), "kannon-tls-"));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
@@ -104,7 +107,7 @@ export async function createTlsFixtures(options: TlsFixturesOptions = {}): Promi
     const file = (name: string) => join(dir, name);
     const openssl = async (args: string[]) => {
       try {
-        await run("openssl", args, { cwd: dir, env: { ...process.env, OPENSSL_CONF: config } });
+        await run(bin, args, { cwd: dir, env: { ...process.env, OPENSSL_CONF: config } });
       } catch (err) {
         const e = err as { stderr?: string; message: string };
         throw new Error(`tls fixtures: openssl ${args[0]} failed: ${(e.stderr ?? "").trim() || e.message}`);
