@@ -113,9 +113,10 @@ describe("the open model on the fast path", () => {
     expect(target.requests).toBe(r.fired.length);
     expect(target.opened.filter((at) => at < r.startMs)).toHaveLength(4);
     // It grew to the cap (one request per connection) and never past it.
-    expect(r.connections).toBe(30);
-    expect(target.opened).toHaveLength(30);
-    expect(target.mostOpen).toBe(30);
+    const seen = `pool ${r.connections}, opened ${target.opened.length}, at most ${target.mostOpen} open, dropped ${r.snapshot.dropped}`;
+    expect(r.connections, seen).toBe(30);
+    expect(target.opened, seen).toHaveLength(30);
+    expect(target.mostOpen, seen).toBe(30);
   });
 
   it("a target that refuses connections: every scheduled request is recorded as a connect error, none lost, none left waiting", async () => {

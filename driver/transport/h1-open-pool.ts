@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { nowMs } from "../clock.js";
 import type { H1Connection } from "./h1-connection.js";
 
@@ -26,13 +27,22 @@ export function connectionsAhead(plan: OpenModelPlan, slots: number): number {
 /** Connections the pool opens at once while requests wait for one (more follow as these connect). */
 export const GROW_AT_ONCE = 4;
 /**
- * The pool grows only when the target is slow: requests wait for a connection after this turn's
- * answers were read, and one of its connections' answers was still missing this long after its
- * request was sent when the reads began (judged in turns that read answers only). A generator that fell behind (a busy core: the answers
- * are in the sockets, not missing) finds its connections free again once it reads them, and a
- * connection opened then only cost it more CPU.
+ * The pool grows when requests have waited for a connection this long without a break: every
+ * connection stayed busy, so the rate needs more of them (Little's law: connections = rate × the
+ * time each is held, the target's latency plus the generator's own delay in reading the answer).
+ * A burst of overdue requests that the connections clear within it opens none.
  */
 export const GROW_AFTER_MS = 5;
+/**
+ * ...unless the generator is its own bottleneck: its event loop was busy this share of the last
+ * {@link LOOP_WINDOW_MS} or more (CPU-bound, no idle time left). More connections then bring no
+ * more requests per second, only more CPU to open them and more answers waiting in their sockets
+ * (growing whenever a request waited had opened 600-800 connections at 5,000-30,000/s on a busy
+ * machine, one core short).
+ */
+export const LOOP_BUSY = 0.9;
+/** How often the pool looks at its event loop's utilization (at most; and only while requests wait). */
+export const LOOP_WINDOW_MS = 50;
 
 /** What the pool reports about requests that waited for a connection and never got one. */
 export interface OpenPoolOwner {
@@ -49,8 +59,8 @@ export interface OpenPoolOwner {
  * longest (first in, first out: every connection stays in use, so none idles into the target's
  * keep-alive timeout). When none is idle it waits for the first one that frees (counted in
  * flight, its latency still from its scheduled time), and the pool opens up to
- * {@link GROW_AT_ONCE} more connections at a time while requests wait, up to the cap, when the
- * target is slow ({@link GROW_AFTER_MS}).
+ * {@link GROW_AT_ONCE} more connections at a time while requests keep waiting
+ * ({@link GROW_AFTER_MS}), up to the cap, unless its own CPU is the bottleneck ({@link LOOP_BUSY}).
  *
  * Requests that waited go out after the turn's reads, together ({@link flush}), not one by one
  * between the answers read: a loopback write that wakes the target costs several times one
@@ -77,8 +87,12 @@ export class OpenPool {
   /** Connections freed while requests waited: they take them in {@link flush}, at the end of the turn. */
   private freedInTurn: H1Connection[] = [];
   private flushing = false;
-  /** When this turn's first answer was read (epoch ms), 0 before one: the age of the answers still missing counts to it. */
-  private readsBeganMs = 0;
+  /** Since when (epoch ms) requests have waited without a break; 0 while none waits. */
+  private waitingSinceMs = 0;
+  /** The event loop's utilization when last looked at, when (epoch ms), and whether it was busy since the look before. */
+  private loopSeen = performance.eventLoopUtilization();
+  private loopSeenMs = nowMs();
+  private loopBusy = false;
 
   constructor(
     private readonly make: (freed: (c: H1Connection) => void) => H1Connection,
@@ -105,6 +119,7 @@ export class OpenPool {
       return;
     }
     this.owner.started();
+    if (this.waitHead === this.waiting.length) this.waitingSinceMs = nowMs();
     this.waiting.push(scheduledMs);
     this.flushLater();
   }
@@ -133,7 +148,6 @@ export class OpenPool {
       return;
     }
     // Requests wait: this one goes out with the others after the turn's reads.
-    if (this.readsBeganMs === 0) this.readsBeganMs = nowMs();
     c.queued = true;
     this.freedInTurn.push(c);
     this.flushLater();
@@ -147,13 +161,11 @@ export class OpenPool {
 
   /**
    * After the turn's reads: the connections freed meanwhile take the waiting requests, oldest
-   * first, their writes one after another; then, if requests still wait, the pool grows when the
-   * target is slow ({@link GROW_AFTER_MS}).
+   * first, their writes one after another; then, if requests have kept waiting, the pool grows
+   * ({@link GROW_AFTER_MS}, {@link LOOP_BUSY}).
    */
   private readonly flush = (): void => {
     this.flushing = false;
-    const readsBegan = this.readsBeganMs;
-    this.readsBeganMs = 0;
     const freed = this.freedInTurn;
     this.freedInTurn = [];
     for (const c of freed) {
@@ -161,20 +173,19 @@ export class OpenPool {
       while (c.free > 0 && this.waitHead < this.waiting.length) c.send(this.nextWaiting(), true);
       if (c.free > 0) this.release(c);
     }
-    // Judged only in a turn that read answers (or connected) while requests waited: in one that
-    // read none, the answers may be in the sockets still (the generator lost its core after the
-    // poll), and the age of a request counts to when the reads began, not to when the turn ends.
-    if (this.waitHead < this.waiting.length && readsBegan > 0 && this.targetSlow(readsBegan)) this.grow();
+    if (this.waitHead < this.waiting.length && nowMs() - this.waitingSinceMs >= GROW_AFTER_MS && !this.generatorBusy()) this.grow();
   };
 
-  /** Whether an answer of the pool's connections was still missing `GROW_AFTER_MS` after its request was sent, at `readsBeganMs`. */
-  private targetSlow(readsBeganMs: number): boolean {
-    const sentBefore = readsBeganMs - GROW_AFTER_MS;
-    for (const c of this.connections) {
-      const sent = c.oldestSent;
-      if (sent !== undefined && sent < sentBefore) return true;
+  /** Whether this thread's event loop was busy {@link LOOP_BUSY} of the time or more, over the last window. */
+  private generatorBusy(): boolean {
+    const now = nowMs();
+    if (now - this.loopSeenMs >= LOOP_WINDOW_MS) {
+      const seen = performance.eventLoopUtilization();
+      this.loopBusy = performance.eventLoopUtilization(seen, this.loopSeen).utilization >= LOOP_BUSY;
+      this.loopSeen = seen;
+      this.loopSeenMs = now;
     }
-    return false;
+    return this.loopBusy;
   }
 
   /** Opens connections for the waiting requests, up to {@link GROW_AT_ONCE} connecting at once and the cap. */
@@ -192,6 +203,7 @@ export class OpenPool {
     if (this.waitHead === this.waiting.length) {
       this.waiting.length = 0;
       this.waitHead = 0;
+      this.waitingSinceMs = 0;
     } else if (this.waitHead > 1024 && this.waitHead * 2 > this.waiting.length) {
       this.waiting = this.waiting.slice(this.waitHead);
       this.waitHead = 0;
