@@ -17,6 +17,11 @@ import { nowMs } from "../clock.js";
 import { InlineLoadPart } from "../load/load.js";
 import { mergeSnapshots } from "../load/merge-snapshots.js";
 import type { IntervalSnapshot } from "../load/recorder.js";
+import { H2FastTransport } from "../transport/h2-fast.js";
+import { singleRpcSpec } from "./rpc-steps.js";
+import { createScenarioTransport } from "./scenario-load.js";
+import { ScenarioRecorder } from "./scenario-recorder.js";
+import { newIterationCounter, ScenarioTransport } from "./scenario-transport.js";
 
 type SpecInit = Omit<MessageInitShape<typeof TestSpecSchema>, "$typeName">;
 
@@ -98,6 +103,28 @@ describe.each([
     // The server ends each call at the same deadline (its count comes a moment after the client's).
     await expect.poll(() => served("Echo").get("deadline_exceeded")).toBe(4);
   });
+});
+
+it("a constant unary gRPC call on h2c runs on the HTTP/2 fast path; a template, a stream or Connect through the exchange", async () => {
+  const transportOf = (method: string, requestJson: string, protocol = RpcProtocol.GRPC) =>
+    createScenarioTransport({
+      spec: singleRpcSpec(specOf({ rpc: { service: SERVICE, method, requestJson, protocol }, http: { version: HttpVersion.HTTP_VERSION_2 }, workload: closed(1, 1) })),
+      recorder: new ScenarioRecorder(false, { steps: [[]], scenarios: 1 }),
+      data: new Map(),
+      thread: { index: 0, count: 1 },
+      counter: newIterationCounter(),
+      driverId: "d1",
+      kind: undefined,
+      timeoutMs: 1000,
+      concurrency: 1,
+      pipelining: 1,
+      scheduled: false,
+      ended: () => undefined,
+      exhausted: () => undefined,
+    });
+  const kinds = [transportOf("Echo", '{"text": "x"}'), transportOf("Echo", '{"text": "{{iteration}}"}'), transportOf("Stream", '{"count": 1}'), transportOf("Echo", "{}", RpcProtocol.CONNECT)];
+  expect(kinds.map((t) => t.constructor)).toEqual([H2FastTransport, ScenarioTransport, ScenarioTransport, ScenarioTransport]);
+  for (const t of kinds) await t.close(true);
 });
 
 describe("RPC steps in a scenario", () => {
