@@ -23,6 +23,7 @@ import { Store } from "./store.js";
 import { checkSpec, describeProblems } from "./validate.js";
 import { REFLECTION_TIMEOUT_MS, withReflectedSchema } from "./schema-fetch.js";
 import { noteLostRows, stripData } from "./data-parts.js";
+import { stripTlsKey, withTlsKey } from "./tls-key.js";
 import { abandonedStart, DataDistribution } from "./data-start.js";
 import { dataReadyDeadlineMs, strippedBytes } from "../scenario/data.js";
 import { isEnded } from "../metrics/outcome.js";
@@ -160,7 +161,8 @@ export class Orchestrator extends TestCatalog {
       throw new DomainError("failed_precondition", "spec.rpc_schema: the target's reflection was not fetched (CreateTest over the API asks it: createTestFetching)");
     const refused = this.allowlist.refusesSpec(spec!);
     if (refused) throw new DomainError("permission_denied", refused);
-    const { spec: stored, contents } = stripData(spec!);
+    const { spec: keyless, key } = stripTlsKey(spec!);
+    const { spec: stored, contents } = stripData(keyless);
     const test = create(TestSchema, {
       id: randomUUID(),
       spec: stored,
@@ -168,6 +170,7 @@ export class Orchestrator extends TestCatalog {
       createdAt: timestampNow(),
     });
     this.store.putData(test.id, contents);
+    this.store.putTlsKey(test.id, key);
     this.store.putTest(test);
     this.retain();
     return test;
@@ -216,7 +219,7 @@ export class Orchestrator extends TestCatalog {
     const live = this.newLive(started);
     this.live.set(id, live);
     try {
-      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec: started.spec, driverIds: drivers, attempt }));
+      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec: withTlsKey(started.spec!, this.store.getTlsKey(id)), driverIds: drivers, attempt }));
       if (prepared) {
         const abandoned = () => abandonedStart(live, () => this.live.get(id));
         await this.data.distribute({ testId: id, attempt, driverIds: drivers, prepared, abandoned, deadlineMs: this.dataReadyMs });
@@ -368,7 +371,7 @@ export class Orchestrator extends TestCatalog {
 
   /** Drops the content of an ended test's data files (it can no longer start). */
   private dropData(test: Test): void {
-    if (test.spec?.dataFiles.length) this.store.deleteData(test.id).catch(this.failure("drop_data", `could not drop the data files of test ${test.id}`));
+    if (test.spec?.dataFiles.length || test.spec?.http?.tls?.certPem) this.store.deleteData(test.id).catch(this.failure("drop_data", `could not drop the data files of test ${test.id}`));
   }
 
   /** Deletes the oldest tests beyond keepTests, one pass at a time. */

@@ -130,9 +130,20 @@ export class Store {
     return [...this.db.getRange(under(`data/${testId}`))].map(({ value }) => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8"));
   }
 
-  /** Drops the content of a test's data files (once the test can no longer start). */
+  /** Drops the content of a test's data files and its client key (once the test can no longer start). */
   async deleteData(testId: string): Promise<void> {
-    await this.removeRange(`data/${testId}`);
+    await Promise.all([this.removeRange(`data/${testId}`), this.db.remove(`tlskey/${testId}`)]);
+  }
+
+  /** Stores the private key of a test's client certificate apart from the test (orchestrator/tls-key.ts). */
+  putTlsKey(testId: string, key: string): void {
+    if (key !== "") this.db.putSync(`tlskey/${testId}`, Buffer.from(key, "utf8"));
+  }
+
+  /** The private key of a test's client certificate, when one is stored. */
+  getTlsKey(testId: string): string | undefined {
+    const v = this.db.get(`tlskey/${testId}`) as Uint8Array | undefined;
+    return v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("utf8") : undefined;
   }
 
   /** Stores a driver (asynchronously). */
