@@ -106,13 +106,35 @@ export function huffmanDecode(buf: Uint8Array, start: number, end: number): stri
 /** The `:status` entries of the static table (indexes 8..14) and their values. */
 const STATIC_STATUS: readonly number[] = STATIC_TABLE.map(([n, v]) => (n === ":status" ? Number(v) : 0));
 
+/** Most entries a 4,096-byte dynamic table can hold (each at least 32 bytes). */
+const TABLE_SLOTS = 128;
+/** Huffman strings decoded lately (a server re-sends the same ones: nginx indexes `server` and `date` in every response). */
+const decoded = new Map<string, string>();
+const MEMO_LIMIT = 512;
+
+/** `huffmanDecode` with a memo of the strings seen lately. */
+function huffmanDecodeMemo(buf: Uint8Array, start: number, end: number): string {
+  const key = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("latin1");
+  let text = decoded.get(key);
+  if (text === undefined) {
+    text = huffmanDecode(buf, start, end);
+    if (decoded.size >= MEMO_LIMIT) decoded.clear();
+    decoded.set(key, text);
+  }
+  return text;
+}
+
 /**
- * Reads one connection's response header blocks in order, keeping the dynamic table. `decode`
- * returns the block's `:status` (0 when it has none: trailers).
+ * Reads one connection's response header blocks in order, keeping the dynamic table (a ring of
+ * entries, newest last). `decode` returns the block's `:status` (0 when it has none: trailers).
  */
 export class HpackDecoder {
-  /** Newest first: [name, value, size]. */
-  private readonly table: [string, string, number][] = [];
+  private readonly names: string[] = new Array<string>(TABLE_SLOTS).fill("");
+  private readonly values: string[] = new Array<string>(TABLE_SLOTS).fill("");
+  private readonly sizes = new Uint16Array(TABLE_SLOTS);
+  /** Slot of the next entry; entries are the `count` slots before it. */
+  private next = 0;
+  private count = 0;
   private size = 0;
   /** The table size we allow (our SETTINGS_HEADER_TABLE_SIZE: the default). */
   private maxSize = 4096;
@@ -141,18 +163,39 @@ export class HpackDecoder {
     if (from + len > end) throw new HpackError("string past the end of the block");
     this.pos += len;
     if (!want) return "";
-    return huffman ? huffmanDecode(buf, from, from + len) : Buffer.from(buf.buffer, buf.byteOffset + from, len).toString("latin1");
+    return huffman ? huffmanDecodeMemo(buf, from, from + len) : Buffer.from(buf.buffer, buf.byteOffset + from, len).toString("latin1");
   }
 
-  private entry(index: number): readonly [string, string, ...number[]] {
-    if (index >= 1 && index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
-    const e = this.table[index - STATIC_TABLE.length - 1];
-    if (index < 1 || e === undefined) throw new HpackError(`index ${index} out of range`);
-    return e;
+  /** The slot of dynamic-table index `index` (62 = newest), or -1. */
+  private slot(index: number): number {
+    const d = index - STATIC_TABLE.length - 1;
+    if (d < 0 || d >= this.count) throw new HpackError(`index ${index} out of range`);
+    return (this.next - 1 - d + TABLE_SLOTS) % TABLE_SLOTS;
+  }
+
+  private nameOf(index: number): string {
+    if (index >= 1 && index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]![0];
+    return this.names[this.slot(index)]!;
   }
 
   private evict(limit: number): void {
-    while (this.size > limit) this.size -= this.table.pop()![2];
+    while (this.size > limit && this.count > 0) {
+      const oldest = (this.next - this.count + TABLE_SLOTS) % TABLE_SLOTS;
+      this.size -= this.sizes[oldest]!;
+      this.count--;
+    }
+  }
+
+  private insert(name: string, value: string): void {
+    const size = name.length + value.length + 32;
+    this.evict(this.maxSize - size);
+    if (size > this.maxSize) return;
+    this.names[this.next] = name;
+    this.values[this.next] = value;
+    this.sizes[this.next] = size;
+    this.next = (this.next + 1) % TABLE_SLOTS;
+    this.count++;
+    this.size += size;
   }
 
   /** The `grpc-status` of the block last decoded (undefined: none), for gRPC's trailers. */
@@ -171,23 +214,18 @@ export class HpackDecoder {
         if (index <= STATIC_TABLE.length && index > 0) {
           if (STATIC_STATUS[index - 1]) status = STATIC_STATUS[index - 1]!;
         } else {
-          const [name, value] = this.entry(index);
-          if (name === ":status") status = Number(value);
-          else if (name === "grpc-status") this.grpcStatus = value;
+          const at = this.slot(index);
+          if (this.names[at] === ":status") status = Number(this.values[at]);
+          else if (this.names[at] === "grpc-status") this.grpcStatus = this.values[at];
         }
       } else if (b & 0x40) {
         // Literal with incremental indexing: decoded whole, added to the table.
         const index = this.int(buf, end, 6);
-        const name = index === 0 ? this.string(buf, end, true) : this.entry(index)[0];
+        const name = index === 0 ? this.string(buf, end, true) : this.nameOf(index);
         const value = this.string(buf, end, true);
         if (name === ":status") status = Number(value);
         else if (name === "grpc-status") this.grpcStatus = value;
-        const size = name.length + value.length + 32;
-        this.evict(this.maxSize - size);
-        if (size <= this.maxSize) {
-          this.table.unshift([name, value, size]);
-          this.size += size;
-        }
+        this.insert(name, value);
       } else if (b & 0x20) {
         // Dynamic table size update.
         const size = this.int(buf, end, 5);
@@ -197,7 +235,7 @@ export class HpackDecoder {
       } else {
         // Literal without indexing / never indexed: skipped unless it is the status (or grpc-status).
         const index = this.int(buf, end, 4);
-        const name = index === 0 ? this.string(buf, end, true) : this.entry(index)[0];
+        const name = index === 0 ? this.string(buf, end, true) : this.nameOf(index);
         const value = this.string(buf, end, name === ":status" || name === "grpc-status");
         if (name === ":status") status = Number(value);
         else if (name === "grpc-status") this.grpcStatus = value;
