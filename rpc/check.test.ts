@@ -113,6 +113,19 @@ describe("RPC validation (checkSpec)", () => {
     ]);
   });
 
+  it("refuses a status check on an RPC step (its outcome is its code), not on an HTTP step", () => {
+    const status = { name: "ok", kind: { case: "status" as const, value: { codes: [200] } } };
+    const problems = checkSpec(
+      rpcSpec(scenario(step("a", { service: SERVICE, method: "Echo" }, { checks: [status] }), { name: "b", url: "/ping", checks: [status] })),
+    ).problems;
+    expect(problems).toEqual([
+      {
+        field: "spec.scenarios[0].steps[0].checks[0].status",
+        problem: "checks an HTTP status, which an RPC step does not have: its outcome is its RPC code (code_counts; a code other than ok fails the call)",
+      },
+    ]);
+  });
+
   it("needs a schema that reads, and names what is wrong with it", () => {
     const rpc = { service: SERVICE, method: "Echo" };
     expect(checkSpec(rpcSpec({ rpcSchema: undefined, rpc })).problems).toEqual([

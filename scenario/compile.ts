@@ -217,6 +217,10 @@ function compileRpc(step: Step, st: string, template: (text: string, field: stri
   const rpc = step.rpc!;
   if (step.method) bad(`${st}.method`, "must be empty when the step is an RPC (rpc): RPCs are POSTs");
   if (step.body) bad(`${st}.body`, "must be empty when the step is an RPC (rpc): the message is rpc.request_json");
+  step.checks.forEach((c, k) => {
+    if (c.kind.case === "status")
+      bad(`${st}.checks[${k}].status`, "checks an HTTP status, which an RPC step does not have: its outcome is its RPC code (code_counts; a code other than ok fails the call)");
+  });
   const json = template(rpc.requestJson, `${st}.rpc.request_json`);
   const method = context.registry ? checkRpc(rpc, `${st}.rpc`, context.registry, context.spec, bad) : undefined;
   if (method) for (const p of requestProblems(method, sampleJson(json), context.registry)) bad(`${st}.rpc.request_json`, p);

@@ -172,8 +172,8 @@ export type Step = Message<"kannon.v1.Step"> & {
    * The step is an RPC (protocol.proto) at `url`'s origin (or TestSpec.target_url's when `url` is
    * empty) instead of an HTTP request: method and body must then be empty, headers are sent as
    * metadata, and request_json is a template. Checks and captures read the response message as
-   * protobuf JSON (a server stream: its first message); a status check reads the HTTP status, and
-   * the RPC code is counted per step (StepMetrics.code_counts).
+   * protobuf JSON (a server stream: its first message); a status check is refused (an RPC's outcome
+   * is its code, counted per step in StepMetrics.code_counts; a code other than ok is a failure).
    *
    * @generated from field: kannon.v1.Rpc rpc = 11;
    */
