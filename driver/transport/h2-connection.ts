@@ -9,6 +9,13 @@
  * Writes are batched: requests sent while a read is handled (a closed loop's next request) or in
  * the same turn (the open model's due requests) go out in one socket write.
  *
+ * Requests wait (oldest first) for the server's first SETTINGS and for a stream under its
+ * MAX_CONCURRENT_STREAMS; each stream that ends hands its place on. A request waits at most the
+ * request timeout in all (waiting, then in flight). A request the server did not process (a stream
+ * refused with REFUSED_STREAM, or above a GOAWAY's last stream id) is sent again, a few times at
+ * most. After a GOAWAY (or with the stream ids used up) the connection takes no new streams; once
+ * its streams ended it closes and the requests waiting go on a new connection.
+ *
  * A connection that fails (refused, reset, a protocol error: an h2c target answering in HTTP/1.1
  * is `h2_protocol`) fails its streams and is dialed again by the next request.
  */
@@ -26,6 +33,8 @@ export interface H2Slot {
   bytes: number;
   /** Set by the connection: the response's `grpc-status` (trailers, or trailers-only headers); undefined: none. */
   grpcStatus?: string | undefined;
+  /** Set by the connection: times the request was sent again (not processed by the server). */
+  retries: number;
   /** The response ended (END_STREAM). */
   done(now: number): void;
   /** The request failed (`kind` of error-kind.ts). */
@@ -46,18 +55,21 @@ export interface H2Owner {
 
 const PREFACE = clientPreface();
 const SETTINGS_ACK = frame(SETTINGS, ACK, 0);
+/** Sends of a request the server did not process, at most, after the first. */
+export const MAX_RETRIES = 3;
+/** RST_STREAM's REFUSED_STREAM: the server did not process the stream (RFC 9113 §8.7). */
+const REFUSED_STREAM = 7;
 /** Replenish the connection's receive window after this many DATA bytes. */
 const WINDOW_REFILL = 1 << 30;
 
 export class H2Connection {
   private socket: Socket | undefined;
-  private connected = false;
   private dialing = false;
   private readonly streams = new Map<number, H2Slot>();
-  /** Sent times of the streams, for the sweeper. */
+  /** When the streams' requests were first given to the connection, for the sweeper. */
   private readonly sentAt = new Map<number, number>();
-  /** Requests waiting for the connection (or for send window). */
-  private pending: H2Slot[] = [];
+  /** Requests waiting for the connection (its SETTINGS, a stream, send window), oldest first, with when they were given. */
+  private pending = new Map<H2Slot, number>();
   private nextId = 1;
   private decoder = new HpackDecoder();
   private out: Buffer[] = [];
@@ -84,12 +96,12 @@ export class H2Connection {
 
   /** Streams in flight or waiting here. */
   get active(): number {
-    return this.streams.size + this.pending.length;
+    return this.streams.size + this.pending.size;
   }
 
-  /** Requests this connection can take now without waiting. */
+  /** Requests this connection can take now without waiting (none while it retires). */
   get free(): number {
-    return Math.max(0, Math.min(this.capacity, this.peerMax) - this.active);
+    return this.retiring ? 0 : Math.max(0, Math.min(this.capacity, this.peerMax) - this.active);
   }
 
   /** Dials ahead of the start. */
@@ -97,22 +109,25 @@ export class H2Connection {
     if (this.socket === undefined && !this.dialing) this.dial();
   }
 
-  /** Sends `slot`'s request (now if connected, else once the dial completes). */
+  /** Sends `slot`'s request: now if a stream is free, else once one is (dialing when there is no connection). */
   send(slot: H2Slot): void {
-    if (!this.connected || this.retiring || this.streams.size >= this.peerMax) {
-      this.pending.push(slot);
-      if (!this.connected && !this.dialing && !this.retiring) this.dial();
-      return;
-    }
-    this.write(slot);
+    slot.retries = 0;
+    this.enqueue(slot, nowMs());
   }
 
-  private write(slot: H2Slot): void {
+  /** Sends `slot` (given at `at`) now, or queues it behind the requests already waiting. */
+  private enqueue(slot: H2Slot, at: number): void {
     const frames = this.owner.frames;
-    if (frames.bodyBytes > 0 && this.sendWindow < frames.bodyBytes) {
-      this.pending.push(slot);
+    if (!this.gotSettings || this.retiring || this.pending.size > 0 || this.streams.size >= this.peerMax || (frames.bodyBytes > 0 && this.sendWindow < frames.bodyBytes)) {
+      this.pending.set(slot, at);
+      if (this.socket === undefined && !this.dialing) this.dial();
       return;
     }
+    this.write(slot, at);
+  }
+
+  private write(slot: H2Slot, at: number): void {
+    const frames = this.owner.frames;
     const id = this.nextId;
     this.nextId += 2;
     if (this.nextId > MAX_STREAM_ID) this.retiring = true;
@@ -127,7 +142,7 @@ export class H2Connection {
     slot.bytes = 0;
     slot.grpcStatus = undefined;
     this.streams.set(id, slot);
-    this.sentAt.set(id, nowMs());
+    this.sentAt.set(id, at);
     this.queue(f);
   }
 
@@ -160,28 +175,24 @@ export class H2Connection {
       }
       const socket = d.socket;
       this.socket = socket;
-      this.connected = true;
-      this.gotSettings = false;
       this.decoder = new HpackDecoder();
       this.nextId = 1;
-      this.peerMax = Number.POSITIVE_INFINITY;
       this.sendWindow = 65535;
       this.received = 0;
-      this.retiring = false;
       socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
       socket.on("error", (err) => this.drop(socket, err));
       socket.on("close", () => this.drop(socket, codeError("the target closed the connection", "UND_ERR_SOCKET")));
+      // Requests wait for the server's SETTINGS (its MAX_CONCURRENT_STREAMS), so a first burst is not refused.
       socket.write(PREFACE);
-      this.sendPending();
     });
   }
 
   private sendPending(): void {
     const waiting = this.pending;
-    this.pending = [];
+    this.pending = new Map();
     const wasInRead = this.inRead;
     this.inRead = true;
-    for (const slot of waiting) this.send(slot);
+    for (const [slot, at] of waiting) this.enqueue(slot, at);
     this.inRead = wasInRead;
     if (!wasInRead) this.flush();
   }
@@ -267,7 +278,7 @@ export class H2Connection {
           if (id === 0x3) this.peerMax = value;
         }
         this.queue(SETTINGS_ACK);
-        if (this.pending.length > 0) this.sendPending();
+        if (this.pending.size > 0) this.sendPending();
         return;
       case PING:
         if (!(flags & ACK)) this.queue(frame(PING, ACK, 0, buf.subarray(start, end)));
@@ -275,15 +286,19 @@ export class H2Connection {
       case WINDOW_UPDATE:
         if (stream === 0) {
           this.sendWindow += buf.readUInt32BE(start) & 0x7fffffff;
-          if (this.pending.length > 0) this.sendPending();
+          if (this.pending.size > 0) this.sendPending();
         }
         return;
       case RST_STREAM: {
         const slot = this.streams.get(stream);
         if (slot === undefined) return;
+        const at = this.sentAt.get(stream)!;
         this.forget(stream);
-        slot.failed(h2ErrorKind(resetError(buf.readUInt32BE(start))), nowMs());
-        this.owner.freed(this);
+        const code = buf.readUInt32BE(start);
+        const kind = h2ErrorKind(resetError(code));
+        if (code === REFUSED_STREAM) this.retry(slot, at, kind);
+        else slot.failed(kind, nowMs());
+        this.ended();
         return;
       }
       case GOAWAY: {
@@ -292,12 +307,15 @@ export class H2Connection {
         this.retiring = true;
         const kind = code === 1 ? "h2_protocol" : "reset";
         const now = nowMs();
+        // Streams above `last` were not processed (RFC 9113 §6.8): sent again on the next connection, unless our requests are at fault.
         for (const [id, slot] of [...this.streams]) {
           if (id <= last) continue;
+          const at = this.sentAt.get(id)!;
           this.forget(id);
-          slot.failed(kind, now);
+          if (code === 1) slot.failed(kind, now);
+          else this.retry(slot, at, kind);
         }
-        this.retireIfIdle();
+        this.ended();
         return;
       }
       case PUSH_PROMISE:
@@ -321,8 +339,20 @@ export class H2Connection {
     this.forget(stream);
     if (slot.status === 0) slot.failed("h2_protocol", nowMs());
     else slot.done(nowMs());
+    this.ended();
+  }
+
+  /** Streams ended: a retiring connection closes once idle, else the requests waiting take the free streams; the owner may hand on more. */
+  private ended(): void {
     if (this.retiring) this.retireIfIdle();
-    else this.owner.freed(this);
+    else if (this.pending.size > 0 && this.socket !== undefined) this.sendPending();
+    this.owner.freed(this);
+  }
+
+  /** `slot` was not processed by the server: it waits to be sent again, or fails as `kind` after {@link MAX_RETRIES}. */
+  private retry(slot: H2Slot, at: number, kind: string): void {
+    if (++slot.retries > MAX_RETRIES) slot.failed(kind, nowMs());
+    else this.pending.set(slot, at);
   }
 
   private forget(stream: number): void {
@@ -343,12 +373,15 @@ export class H2Connection {
     const socket = this.socket;
     this.reset();
     socket?.destroy();
-    if (this.pending.length > 0) this.dial();
+    if (this.pending.size > 0 && !this.dialing) this.dial();
   }
 
+  /** Forgets the socket and its state: the next request dials a new connection. */
   private reset(): void {
     this.socket = undefined;
-    this.connected = false;
+    this.gotSettings = false;
+    this.peerMax = Number.POSITIVE_INFINITY;
+    this.retiring = false;
     this.buffered = undefined;
     this.block = undefined;
     this.out = [];
@@ -358,27 +391,38 @@ export class H2Connection {
   private drop(socket: Socket, err: Error): void {
     if (socket !== this.socket) return;
     // Closed before the server's SETTINGS: it does not speak HTTP/2.
-    this.fail(this.gotSettings || (err as { code?: string }).code !== "UND_ERR_SOCKET" ? err : codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL"));
+    this.fail(this.gotSettings || (err as { code?: string }).code !== "UND_ERR_SOCKET" ? err : codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL"), this.retiring);
   }
 
-  /** Ends the connection now: every request on or waiting for it fails with `err`'s kind. */
-  fail(err: Error): void {
+  /**
+   * Ends the connection now: every request on it fails with `err`'s kind, and so does every one
+   * waiting for it unless `redial` (the server sent GOAWAY: they go on a new connection).
+   */
+  fail(err: Error, redial = false): void {
     const socket = this.socket;
     this.reset();
     socket?.destroy();
     const kind = h2ErrorKind(err);
     const now = nowMs();
-    const failed = [...this.streams.values(), ...this.pending];
+    const failed = [...this.streams.values()];
+    if (!redial) failed.push(...this.pending.keys());
     this.streams.clear();
     this.sentAt.clear();
-    this.pending = [];
+    if (!redial) this.pending = new Map();
+    else if (this.pending.size > 0 && !this.dialing) this.dial();
     for (const slot of failed) slot.failed(kind, now);
     if (failed.length > 0) this.owner.freed(this);
   }
 
-  /** Fails the requests sent before `oldestMs` (request timeout): their streams are cancelled. */
+  /** Fails the requests given before `oldestMs` (request timeout), waiting or in flight (their streams cancelled); the freed streams go on. */
   expire(oldestMs: number): void {
     const now = nowMs();
+    for (const [slot, at] of this.pending) {
+      if (at >= oldestMs) continue;
+      this.pending.delete(slot);
+      slot.failed("timeout", now);
+    }
+    let freed = false;
     for (const [id, sent] of this.sentAt) {
       if (sent >= oldestMs) continue;
       const slot = this.streams.get(id)!;
@@ -387,6 +431,8 @@ export class H2Connection {
       cancel.writeUInt32BE(0x8, 0);
       this.queue(frame(RST_STREAM, 0, id, cancel));
       slot.failed("timeout", now);
+      freed = true;
     }
+    if (freed) this.ended();
   }
 }

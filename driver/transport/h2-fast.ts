@@ -174,6 +174,7 @@ export class H2FastTransport implements Transport, H2Owner {
 class Loop implements H2Slot {
   status = 0;
   bytes = 0;
+  retries = 0;
   private sent = 0;
 
   constructor(
@@ -208,6 +209,7 @@ class Loop implements H2Slot {
 class Shot implements H2Slot {
   status = 0;
   bytes = 0;
+  retries = 0;
   scheduled = 0;
   sent = 0;
 
