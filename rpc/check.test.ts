@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
-import { HttpVersion, RpcProtocol, RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
+import { HttpVersion, RpcProtocol, RpcSchemaSchema, RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import { TestSpecSchema } from "../gen/kannon/v1/test_pb.js";
 import { checkSpec, describeProblems } from "../orchestrator/validate.js";
 import { compileScenarios } from "../scenario/compile.js";
@@ -50,7 +50,7 @@ describe("RPC validation (checkSpec)", () => {
     steps.http = { $typeName: "kannon.v1.HttpOptions", version: HttpVersion.HTTP_VERSION_2, streamsPerConnection: 0, connections: 0 };
     expect(checkSpec(steps).problems).toEqual([]);
     const compiled = compileScenarios(steps, () => undefined).scenarios[0]!.steps;
-    expect(compiled.map((s) => [s.rpc?.method.name, s.rpc?.method.methodKind, s.rpc?.json.slots.length])).toEqual([
+    expect(compiled.map((s) => [s.rpc?.method?.name, s.rpc?.method?.methodKind, s.rpc?.json.slots.length])).toEqual([
       ["Echo", "unary", 1],
       ["Stream", "server_streaming", 2],
     ]);
@@ -74,7 +74,7 @@ describe("RPC validation (checkSpec)", () => {
   });
 
   it("names unknown services and methods and refuses client- and bidi-streaming methods", () => {
-    const rich = { source: RpcSchemaSource.IMAGE, image: richImage() };
+    const rich = create(RpcSchemaSchema, { source: RpcSchemaSource.IMAGE, image: richImage() });
     const spec = rpcSpec({
       rpcSchema: rich,
       ...scenario(
