@@ -4,7 +4,7 @@
  * Environment: BENCH_SECONDS (per tool, default 10), BENCH_HEAP_SECONDS (heap window end, default 60),
  * BENCH_CONNECTIONS (default 64), BENCH_ROUNDS (default 1), BENCH_TOOLS (tools or sections, e.g.
  * "kannon,wrk" or "free,pinned"), BENCH_PACING_SECONDS (default 10), BENCH_HEAP_THREADS (default 2),
- * BENCH_PARTS (default "throughput,scenario,data,open,tls,rpc,pacing,timing,heap"), BENCH_OPEN_RATES (default
+ * BENCH_PARTS (default "throughput,scenario,data,open,tls,h2,rpc,pacing,timing,heap"), BENCH_OPEN_RATES (default
  * "5000,20000,40000,60000"), BENCH_OPEN_SECONDS (default 8).
  * Exits 1 when the heap check fails or Kannon (plain, its 3-step flow, the data start) could not be measured;
  * speed itself never fails it.
@@ -22,6 +22,7 @@ import { formatOpenModel, runOpenModel, type OpenReport } from "./open-model.js"
 import { formatScenarioBench, runScenarioBench } from "./scenario-bench.js";
 import { formatRpcBench, runRpcBench, type RpcReport } from "./rpc.js";
 import { formatTlsBench, runTlsBench, type TlsReport } from "./tls.js";
+import { formatH2Bench, runH2Bench, type H2Report } from "./h2.js";
 import { formatThroughput, runThroughput, startBenchTarget, type ThroughputReport } from "./throughput.js";
 import { formatPacing, formatTiming, runHonestTiming, runPacing, type PacingReport, type TimingReport } from "./timing.js";
 
@@ -31,7 +32,7 @@ else await runThroughputAndHeap();
 /** The default bench: throughput comparison, scenarios, the open model, pacing, honest timing, then the driver heap check. */
 async function runThroughputAndHeap(): Promise<void> {
   const started = new Date();
-  const parts = (process.env.BENCH_PARTS ?? "throughput,scenario,data,open,tls,rpc,pacing,timing,heap").split(",").map((p) => p.trim());
+  const parts = (process.env.BENCH_PARTS ?? "throughput,scenario,data,open,tls,h2,rpc,pacing,timing,heap").split(",").map((p) => p.trim());
   const rule = (title: string) => console.log(`\n=== ${title} ${"=".repeat(Math.max(0, 70 - title.length))}`);
   const attempt = async <T>(part: string, title: string, run: () => Promise<T>): Promise<{ value?: T; error: string }> => {
     if (!parts.includes(part)) return { error: "not in BENCH_PARTS" };
@@ -50,6 +51,7 @@ async function runThroughputAndHeap(): Promise<void> {
   const data = await attempt("data", "1c. a 1M-row CSV over 3 drivers on the real broker: time to start, RSS", () => runDataStart());
   const open = await attempt("open", "1d. open model: Kannon's arrival rate vs wrk2 and vegeta at rising rates (pinned)", (): Promise<OpenReport> => runOpenModel());
   const tls = await attempt("tls", "1e. TLS: HTTPS keep-alive vs plain HTTP/1.1, fast path vs undici, handshakes per second vs wrk (pinned)", (): Promise<TlsReport> => runTlsBench());
+  const h2 = await attempt("h2", "1e2. HTTP/2 h2c: Kannon vs h2load against nginx, same connections × streams (pinned)", (): Promise<H2Report> => runH2Bench());
   const rpc = await attempt("rpc", "1f. unary gRPC: Kannon vs ghz against a grpc-go echo server (pinned)", (): Promise<RpcReport> => runRpcBench());
   const pacing = await attempt("pacing", "2. pacing of the open models at 1000 req/s", async (): Promise<PacingReport> => {
     const { target } = await startBenchTarget((l) => console.log(l));
@@ -67,7 +69,7 @@ async function runThroughputAndHeap(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput: throughput.value, scenario: scenario.value, data: data.value, open: open.value, tls: tls.value, rpc: rpc.value, pacing: pacing.value, timing: timing.value, heap: heap.value, errors: { throughput: throughput.error, scenario: scenario.error, data: data.error, open: open.error, tls: tls.error, rpc: rpc.error, pacing: pacing.error, timing: timing.error, heap: heap.error } },
+      { startedAt: started.toISOString(), node: process.version, cores: cpus().length, throughput: throughput.value, scenario: scenario.value, data: data.value, open: open.value, tls: tls.value, h2: h2.value, rpc: rpc.value, pacing: pacing.value, timing: timing.value, heap: heap.value, errors: { throughput: throughput.error, scenario: scenario.error, data: data.error, open: open.error, tls: tls.error, h2: h2.error, rpc: rpc.error, pacing: pacing.error, timing: timing.error, heap: heap.error } },
       null,
       2,
     ),
@@ -87,6 +89,8 @@ async function runThroughputAndHeap(): Promise<void> {
   console.log(open.value ? formatOpenModel(open.value) : `open model: not measured (${open.error})`);
   console.log("");
   console.log(tls.value ? formatTlsBench(tls.value) : `tls: not measured (${tls.error})`);
+  console.log("");
+  console.log(h2.value ? formatH2Bench(h2.value) : `h2: not measured (${h2.error})`);
   console.log("");
   console.log(rpc.value ? formatRpcBench(rpc.value) : `rpc: not measured (${rpc.error})`);
   console.log("");
