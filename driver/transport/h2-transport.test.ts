@@ -13,6 +13,9 @@ import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema } from "../../gen/kann
 import { h2Target, type H2Target } from "../../test/h2-target.js";
 import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
 import { IntervalRecorder } from "../load/recorder.js";
+import { startNginx } from "../../bench/nginx.js";
+import { ensureDebianPackage } from "../../scripts/debian-package.js";
+import { closedPort } from "../../test/helpers.js";
 import { connectionOptionsFrom, type ConnectionOptions } from "./connection-options.js";
 import { createTransport, type Transport } from "./transport.js";
 
@@ -142,6 +145,41 @@ describe("HTTP/2 transport, h2c fast path", () => {
     const r2 = new IntervalRecorder(false);
     const refused = await closed(transport(new URL(`http://127.0.0.1:${port}/`), http2(10), r2), r2, 2, 6);
     expect(counts(refused.errorCounts)).toEqual({ connect_refused: 6 });
+  });
+});
+
+describe("HTTP/2 transport against nginx's h2c listener", () => {
+  it("exact totals against nginx's stub_status, over `connections` connections, the open model too", async () => {
+    await ensureDebianPackage({ name: "nginx-light", file: "/usr/sbin/nginx", executable: true, about: "about 30 s" }, (m) => process.stderr.write(`${m}\n`));
+    const port = await closedPort();
+    const nginx = await startNginx(`    listen 127.0.0.1:${port} http2;\n`);
+    cleanups.push(() => nginx.stop());
+    const url = new URL(`http://127.0.0.1:${port}/ping`);
+    await nginx.reset();
+    const recorder = new IntervalRecorder(false);
+    const s = await closed(transport(url, http2(16, 3), recorder), recorder, 48, 3000);
+    // nginx.counts() takes one accepted connection off for its own status read, which undici's fetch may have kept alive from the reset: ±1.
+    const seen = await nginx.counts();
+    expect(seen.requests).toBe(3000);
+    expect(seen.connections).toBeGreaterThanOrEqual(2);
+    expect(seen.connections).toBeLessThanOrEqual(3);
+    expect(counts(s.statusCounts)).toEqual({ 200: 3000 });
+    expect(counts(s.protocolCounts)).toEqual({ h2: 3000 });
+    expect(s.bytesReceived).toBe(3000 * "pong\n".length);
+    await nginx.reset();
+    const open = new IntervalRecorder(true);
+    const t = transport(url, http2(10, 2), open);
+    t.prepare(0, { ratePerS: 1000, maxInFlight: 100 });
+    for (let i = 0; i < 300; i++) {
+      t.fire(Date.now());
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await t.drain(Date.now() + 5000)).toBe(true);
+    const seenOpen = await nginx.counts();
+    expect(seenOpen.requests).toBe(300);
+    expect(seenOpen.connections).toBeGreaterThanOrEqual(1);
+    expect(seenOpen.connections).toBeLessThanOrEqual(2);
+    expect(counts(open.take().statusCounts)).toEqual({ 200: 300 });
   });
 });
 
