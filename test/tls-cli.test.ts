@@ -5,51 +5,18 @@
  * every total agrees with the server's own counts of requests and TLS sessions.
  */
 import { writeFile } from "node:fs/promises";
-import { createServer, type Server, type ServerOptions } from "node:https";
 import { join } from "node:path";
-import type { TLSSocket } from "node:tls";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useHttpsServers } from "./https-server.js";
 import { runKannon } from "./processes.js";
-import { createTlsFixtures, type TlsFixtures } from "./tls-fixtures.js";
+import type { TlsFixtures } from "./tls-fixtures.js";
 
+const https = useHttpsServers();
+const server = https.server;
 let certs: TlsFixtures;
-beforeAll(async () => {
-  certs = await createTlsFixtures();
+beforeAll(() => {
+  certs = https.certs();
 });
-afterAll(() => certs.cleanup());
-
-interface Seen {
-  url: string;
-  requests: number;
-  sessions: number;
-  clients: string[];
-}
-
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-async function server(extra: ServerOptions = {}): Promise<Seen> {
-  const seen: Seen = { url: "", requests: 0, sessions: 0, clients: [] };
-  const s = createServer({ key: certs.server.key, cert: certs.server.cert, ...extra }, (_req, res) => {
-    seen.requests++;
-    res.end("ok");
-  });
-  s.on("secureConnection", (socket: TLSSocket) => {
-    seen.sessions++;
-    const peer = socket.getPeerCertificate();
-    if (peer?.subject) seen.clients.push(String(peer.subject.CN));
-  });
-  s.on("tlsClientError", () => undefined);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  seen.url = `https://127.0.0.1:${(s.address() as { port: number }).port}/x`;
-  return seen;
-}
 
 describe("kannon run against https targets", () => {
   it("--tls-ca verifies the target; the summary counts the TLS handshakes, as many as the server's sessions", async () => {
@@ -100,6 +67,6 @@ describe("kannon run against https targets", () => {
     expect(s.requests).toBe(30);
     expect(s.sessions).toBe(30);
     expect(out).toContain("TLS handshakes: 30 ");
-    expect(new Set(s.clients)).toEqual(new Set(["kannon-client"]));
+    expect(new Set(s.clientCerts)).toEqual(new Set(["kannon-client"]));
   });
 });

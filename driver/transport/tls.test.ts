@@ -6,11 +6,10 @@
  * and TLS sessions.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { createServer, type Server, type ServerOptions } from "node:https";
-import type { TLSSocket } from "node:tls";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
-import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
+import { useHttpsServers } from "../../test/https-server.js";
+import type { TlsFixtures } from "../../test/tls-fixtures.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { createExchange } from "./exchange.js";
 import { createTransport, TRANSPORT_KINDS, type Outcomes, type TransportKind } from "./transport.js";
@@ -18,47 +17,12 @@ import { createTransport, TRANSPORT_KINDS, type Outcomes, type TransportKind } f
 /** The test's TLS options, as create() takes them. */
 type TlsInit = MessageInitShape<typeof TlsOptionsSchema>;
 
+const https = useHttpsServers();
+const server = https.server;
 let certs: TlsFixtures;
-beforeAll(async () => {
-  certs = await createTlsFixtures();
+beforeAll(() => {
+  certs = https.certs();
 });
-afterAll(() => certs.cleanup());
-
-/** What a server saw: requests answered, TLS sessions set up, the SNI names and client certificates of those sessions. */
-interface Seen {
-  url: string;
-  requests: number;
-  sessions: number;
-  servernames: (string | false)[];
-  clientCerts: string[];
-}
-
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-async function server(extra: ServerOptions = {}): Promise<Seen> {
-  const seen: Seen = { url: "", requests: 0, sessions: 0, servernames: [], clientCerts: [] };
-  const s = createServer({ key: certs.server.key, cert: certs.server.cert, ...extra }, (req, res) => {
-    seen.requests++;
-    res.end("hello");
-  });
-  s.on("secureConnection", (socket: TLSSocket) => {
-    seen.sessions++;
-    seen.servernames.push((socket as TLSSocket & { servername: string | false }).servername);
-    const peer = socket.getPeerCertificate();
-    if (peer?.subject) seen.clientCerts.push(String(peer.subject.CN));
-  });
-  s.on("tlsClientError", () => undefined);
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  seen.url = `https://127.0.0.1:${(s.address() as { port: number }).port}/hello`;
-  return seen;
-}
 
 /** Counts of what a run recorded. */
 interface Recorded {
@@ -73,8 +37,8 @@ function http(tls: TlsInit): ConnectionOptions {
   return { version: 1, streams: 100, connections: 0, tls: t, handshakePerRequest: t.handshakePerRequest };
 }
 
-/** `count` requests in closed loops of `concurrency` through the transport of `kind`. */
-async function runTransport(kind: TransportKind, url: string, tls: TlsInit, count: number, concurrency = 2): Promise<Recorded> {
+/** Outcomes that count into a {@link Recorded}. */
+function recording(): { r: Recorded; outcomes: Outcomes } {
   const r: Recorded = { statuses: {}, errors: {}, bytes: 0, handshakes: [] };
   const outcomes: Outcomes = {
     response: (status, bytes) => {
@@ -84,6 +48,12 @@ async function runTransport(kind: TransportKind, url: string, tls: TlsInit, coun
     error: (k) => (r.errors[k] = (r.errors[k] ?? 0) + 1),
     handshake: (ms) => r.handshakes.push(ms),
   };
+  return { r, outcomes };
+}
+
+/** `count` requests in closed loops of `concurrency` through the transport of `kind`. */
+async function runTransport(kind: TransportKind, url: string, tls: TlsInit, count: number, concurrency = 2): Promise<Recorded> {
+  const { r, outcomes } = recording();
   const t = createTransport({ url: new URL(url), method: "GET", headers: {}, body: undefined, timeoutMs: 5_000 }, outcomes, { kind, http: http(tls) });
   let left = count;
   await t.runClosed(concurrency, () => left-- > 0);
@@ -93,15 +63,7 @@ async function runTransport(kind: TransportKind, url: string, tls: TlsInit, coun
 
 /** The open model: `count` requests fired 2 ms apart through the transport of `kind`, then drained. */
 async function runOpen(kind: TransportKind, url: string, tls: TlsInit, count: number): Promise<Recorded> {
-  const r: Recorded = { statuses: {}, errors: {}, bytes: 0, handshakes: [] };
-  const outcomes: Outcomes = {
-    response: (status, bytes) => {
-      r.statuses[status] = (r.statuses[status] ?? 0) + 1;
-      r.bytes += bytes;
-    },
-    error: (k) => (r.errors[k] = (r.errors[k] ?? 0) + 1),
-    handshake: (ms) => r.handshakes.push(ms),
-  };
+  const { r, outcomes } = recording();
   const t = createTransport({ url: new URL(url), method: "GET", headers: {}, body: undefined, timeoutMs: 5_000 }, outcomes, { kind, http: http(tls) });
   t.prepare(0, { ratePerS: 500, maxInFlight: 50 });
   for (let i = 0; i < count; i++) {
