@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { nowMs } from "../clock.js";
 import type { H1Connection } from "./h1-connection.js";
 
@@ -27,22 +26,15 @@ export function connectionsAhead(plan: OpenModelPlan, slots: number): number {
 /** Connections the pool opens at once while requests wait for one (more follow as these connect). */
 export const GROW_AT_ONCE = 4;
 /**
- * The pool grows when requests have waited for a connection this long without a break: every
- * connection stayed busy, so the rate needs more of them (Little's law: connections = rate × the
- * time each is held, the target's latency plus the generator's own delay in reading the answer).
- * A burst of overdue requests that the connections clear within it opens none.
+ * The pool grows when requests wait for a connection and the target is slow: one of its
+ * connections' answers has been missing this long across a poll of the sockets (its request was
+ * sent this long before the previous turn's flush, and the reads since did not bring the answer).
+ * A generator that fell behind, CPU-bound or off its core, opens none: its answers are in the
+ * sockets, read at its next poll, not missing. More connections would only cost it more CPU to
+ * open (~1.5 ms each) and leave more answers waiting (growing whenever a request waited had
+ * opened 600-800 connections at 5,000-30,000/s on a busy machine).
  */
 export const GROW_AFTER_MS = 5;
-/**
- * ...unless the generator is its own bottleneck: its event loop was busy this share of the last
- * {@link LOOP_WINDOW_MS} or more (CPU-bound, no idle time left). More connections then bring no
- * more requests per second, only more CPU to open them and more answers waiting in their sockets
- * (growing whenever a request waited had opened 600-800 connections at 5,000-30,000/s on a busy
- * machine, one core short).
- */
-export const LOOP_BUSY = 0.9;
-/** How often the pool looks at its event loop's utilization (at most; and only while requests wait). */
-export const LOOP_WINDOW_MS = 50;
 
 /** What the pool reports about requests that waited for a connection and never got one. */
 export interface OpenPoolOwner {
@@ -59,8 +51,8 @@ export interface OpenPoolOwner {
  * longest (first in, first out: every connection stays in use, so none idles into the target's
  * keep-alive timeout). When none is idle it waits for the first one that frees (counted in
  * flight, its latency still from its scheduled time), and the pool opens up to
- * {@link GROW_AT_ONCE} more connections at a time while requests keep waiting
- * ({@link GROW_AFTER_MS}), up to the cap, unless its own CPU is the bottleneck ({@link LOOP_BUSY}).
+ * {@link GROW_AT_ONCE} more connections at a time while requests wait for a slow target
+ * ({@link GROW_AFTER_MS}), up to the cap.
  *
  * Requests that waited go out after the turn's reads, together ({@link flush}), not one by one
  * between the answers read: a loopback write that wakes the target costs several times one
@@ -87,12 +79,8 @@ export class OpenPool {
   /** Connections freed while requests waited: they take them in {@link flush}, at the end of the turn. */
   private freedInTurn: H1Connection[] = [];
   private flushing = false;
-  /** Since when (epoch ms) requests have waited without a break; 0 while none waits. */
-  private waitingSinceMs = 0;
-  /** The event loop's utilization when last looked at, when (epoch ms), and whether it was busy since the look before. */
-  private loopSeen = performance.eventLoopUtilization();
-  private loopSeenMs = nowMs();
-  private loopBusy = false;
+  /** When the previous flush ran (epoch ms): the sockets were polled between it and this one. */
+  private lastFlushMs = 0;
 
   constructor(
     private readonly make: (freed: (c: H1Connection) => void) => H1Connection,
@@ -119,7 +107,6 @@ export class OpenPool {
       return;
     }
     this.owner.started();
-    if (this.waitHead === this.waiting.length) this.waitingSinceMs = nowMs();
     this.waiting.push(scheduledMs);
     this.flushLater();
   }
@@ -161,11 +148,13 @@ export class OpenPool {
 
   /**
    * After the turn's reads: the connections freed meanwhile take the waiting requests, oldest
-   * first, their writes one after another; then, if requests have kept waiting, the pool grows
-   * ({@link GROW_AFTER_MS}, {@link LOOP_BUSY}).
+   * first, their writes one after another; then, if requests still wait and the target is slow
+   * ({@link GROW_AFTER_MS}), the pool grows.
    */
   private readonly flush = (): void => {
     this.flushing = false;
+    const polledAfter = this.lastFlushMs;
+    this.lastFlushMs = nowMs();
     const freed = this.freedInTurn;
     this.freedInTurn = [];
     for (const c of freed) {
@@ -173,19 +162,32 @@ export class OpenPool {
       while (c.free > 0 && this.waitHead < this.waiting.length) c.send(this.nextWaiting(), true);
       if (c.free > 0) this.release(c);
     }
-    if (this.waitHead < this.waiting.length && nowMs() - this.waitingSinceMs >= GROW_AFTER_MS && !this.generatorBusy()) this.grow();
+    if (this.waitHead === this.waiting.length) return;
+    if (this.answerMissing(polledAfter)) this.grow();
+    // Looked at again while requests wait, even when nothing is fired or freed meanwhile (at the
+    // cap, over connections that all answered in the same turn, no turn would look otherwise).
+    this.recheck ??= setTimeout(this.recheckNow, GROW_AFTER_MS).unref();
   };
 
-  /** Whether this thread's event loop was busy {@link LOOP_BUSY} of the time or more, over the last window. */
-  private generatorBusy(): boolean {
-    const now = nowMs();
-    if (now - this.loopSeenMs >= LOOP_WINDOW_MS) {
-      const seen = performance.eventLoopUtilization();
-      this.loopBusy = performance.eventLoopUtilization(seen, this.loopSeen).utilization >= LOOP_BUSY;
-      this.loopSeen = seen;
-      this.loopSeenMs = now;
+  private recheck: NodeJS.Timeout | undefined;
+  private readonly recheckNow = (): void => {
+    this.recheck = undefined;
+    this.flushLater();
+  };
+
+  /**
+   * Whether a connection still waits for the answer to a request sent {@link GROW_AFTER_MS}
+   * before `polledAfter` (the previous flush: the sockets were read since, without it). Measured
+   * against the previous flush, not the clock now: a generator that lost its core after the poll
+   * has its answers in the sockets, and the time it was away is not the target's.
+   */
+  private answerMissing(polledAfter: number): boolean {
+    const sentBefore = polledAfter - GROW_AFTER_MS;
+    for (const c of this.connections) {
+      const sent = c.oldestSent;
+      if (sent !== undefined && sent < sentBefore) return true;
     }
-    return this.loopBusy;
+    return false;
   }
 
   /** Opens connections for the waiting requests, up to {@link GROW_AT_ONCE} connecting at once and the cap. */
@@ -203,7 +205,6 @@ export class OpenPool {
     if (this.waitHead === this.waiting.length) {
       this.waiting.length = 0;
       this.waitHead = 0;
-      this.waitingSinceMs = 0;
     } else if (this.waitHead > 1024 && this.waitHead * 2 > this.waiting.length) {
       this.waiting = this.waiting.slice(this.waitHead);
       this.waitHead = 0;
