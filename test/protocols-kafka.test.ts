@@ -128,14 +128,11 @@ describe("HTTP/2 and TLS over a real Kafka broker with driver processes", () => 
     expect(total.requests).toBe(BigInt(10 * DRIVERS));
     expect(total.errors).toBe(BigInt(10 * DRIVERS));
     // Refused, not waited out: TLS 1.3 tells the client after its side of the handshake ended, and
-    // the refusal closes the connection (`reset` on HTTP/1.1).
+    // the refusal closes the connection (`reset` on HTTP/1.1; `tls` on HTTP/2, the alert read before any stream opened).
     expect(Object.keys(total.errorCounts)).not.toContain("timeout");
   };
   it("mutual TLS without a client certificate (HTTP/1.1): every request refused and counted, the run goes on", () => withoutClientCertificate(HttpVersion.HTTP_VERSION_1_1));
-  // KNOWN DEFECT (main at ebfc306, the HTTP/2 exchange, driver/transport/h2-exchange.ts): over h2 the
-  // refused connection is not noticed; every request waits out its timeout and counts as `timeout`
-  // (so the run takes requests × request_timeout_ms). Unskip when the exchange fails them at once.
-  it.skip("mutual TLS without a client certificate (HTTP/2): every request refused and counted, the run goes on", () => withoutClientCertificate(HttpVersion.HTTP_VERSION_2));
+  it("mutual TLS without a client certificate (HTTP/2): every request refused and counted, the run goes on", () => withoutClientCertificate(HttpVersion.HTTP_VERSION_2));
 
   it("gRPC over TLS (h2 by ALPN) with mutual TLS: Echo calls equal to the target's count", async () => {
     const image = toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [file_kannon_target_v1_target.proto] }));

@@ -174,6 +174,18 @@ describe("HTTP/2 exchange", () => {
     expect(t.requests).toHaveLength(0);
   });
 
+  it("TLS: a server refusing a client without a certificate (mutual TLS, TLS 1.3): each request fails at once as tls", async () => {
+    const t = await target((_req, res) => res.end("x"), { key: fixtures.server.key, cert: fixtures.server.cert, ca: fixtures.ca.cert, requestCert: true, rejectUnauthorized: true });
+    // The refusal arrives after the client's side of the handshake ended; the request must not wait out its 3 s timeout.
+    const e = exchange(http2(10, 1, true), 1, undefined, 3000);
+    for (let i = 0; i < 3; i++) {
+      const r = await e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE);
+      expect(r).toMatchObject({ ok: false, kind: "tls" });
+      expect(r.endMs - r.sentMs).toBeLessThan(1000);
+    }
+    expect(t.requests).toHaveLength(0);
+  });
+
   it("TLS: a server that picks http/1.1 by ALPN is spoken to in HTTP/1.1", async () => {
     let h1Requests = 0;
     const server = createHttpsServer({ key: fixtures.server.key, cert: fixtures.server.cert, ALPNProtocols: ["http/1.1"] }, (_req, res) => {

@@ -194,9 +194,16 @@ class H2Session {
           return origin.fellBack(this.queued.splice(0));
         }
         const socket = d.socket;
-        socket.on("error", (err) => (this.cause ??= err));
         const session = h2Connect(origin.origin, { createConnection: () => socket, settings: { enablePush: false, initialWindowSize: 1 << 24 } });
         this.session = session;
+        // A socket error ends the connection now: node:http2 may never close a session whose socket
+        // failed before the server's SETTINGS (a TLS 1.3 server refusing the client's certificate).
+        socket.on("error", (err) => {
+          this.cause ??= err;
+          this.gone(err);
+          resolve();
+          session.destroy();
+        });
         session.on("error", (err) => (this.cause ??= err));
         session.on("goaway", () => (this.usable = false));
         session.once("close", () => {
