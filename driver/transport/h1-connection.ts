@@ -197,9 +197,10 @@ export class H1Connection {
         if (this.freed && this.sent.length < this.slots) this.freed(this);
       },
       this.owner.outcomes.handshake && ((ms) => this.owner.outcomes.handshake!(ms)),
+      // The parser copies what it keeps of a read (the buffer is reused).
+      (chunk) => this.onData(socket, chunk),
     );
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
     socket.on("close", () => this.onClose(socket));
   }
