@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { IntervalRecorder } from "../load/recorder.js";
 import type { ConnectionOptions } from "./connection-options.js";
-import { MAX_RETRIES } from "./h2-connection.js";
+import { MAX_RETRIES } from "./h2-dial.js";
 import { createTransport, type Transport } from "./transport.js";
 
 /** A server answering each stream with `answer` (after the test's own handling); it counts what it saw. */

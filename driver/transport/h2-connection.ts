@@ -23,7 +23,7 @@ import type { Socket } from "node:net";
 import { nowMs } from "../clock.js";
 import { codeError } from "./error-kind.js";
 import { ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, MAX_STREAM_ID, PADDED, PING, PRIORITY_FLAG, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE, clientPreface, frame, type RequestFrames } from "./h2-frames.js";
-import { dialSocket, h2ErrorKind, resetError, type DialTarget } from "./h2-dial.js";
+import { dialSocket, h2ErrorKind, MAX_RETRIES, REFUSED_STREAM, resetError, type DialTarget } from "./h2-dial.js";
 import { HpackDecoder } from "./hpack.js";
 
 /** One request on a stream: what the connection fills in and tells when it ends. */
@@ -55,10 +55,6 @@ export interface H2Owner {
 
 const PREFACE = clientPreface();
 const SETTINGS_ACK = frame(SETTINGS, ACK, 0);
-/** Sends of a request the server did not process, at most, after the first. */
-export const MAX_RETRIES = 3;
-/** RST_STREAM's REFUSED_STREAM: the server did not process the stream (RFC 9113 §8.7). */
-const REFUSED_STREAM = 7;
 /** Replenish the connection's receive window after this many DATA bytes. */
 const WINDOW_REFILL = 1 << 30;
 

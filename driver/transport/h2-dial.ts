@@ -56,6 +56,10 @@ export function dialSocket(t: DialTarget, timeoutMs: number, handshake: ((ms: nu
 
 /** nghttp2's PROTOCOL_ERROR (RST_STREAM and GOAWAY error codes). */
 const PROTOCOL_ERROR = 1;
+/** REFUSED_STREAM: the server did not process the stream (RFC 9113 §8.7; also a stream above a GOAWAY's last id). */
+export const REFUSED_STREAM = 7;
+/** Sends of a request the server did not process, at most, after the first. */
+export const MAX_RETRIES = 3;
 
 /**
  * The error kind of an HTTP/2 failure: `h2_protocol` for a protocol error (an h2c target that

@@ -6,6 +6,7 @@
  * HTTP/1.1 by ALPN spoken to in HTTP/1.1.
  */
 import { createServer as createH1Server } from "node:http";
+import { constants, type Http2Session } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -151,6 +152,42 @@ describe("HTTP/2 exchange", () => {
     const r = await e.send({ method: "GET", url: slow.url, headers: {}, body: undefined }, NONE);
     expect(r).toMatchObject({ ok: false, kind: "timeout" });
     expect(r.endMs - r.sentMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it("a stream the server refused (REFUSED_STREAM) is sent again: every request answered once", async () => {
+    let answered = 0;
+    const t = await target((req, res) => {
+      if (t.requests.length % 3 === 0) return req.stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      answered++;
+      res.end("ok");
+    });
+    const e = exchange(http2(5, 1), 1);
+    const results = await Promise.all(Array.from({ length: 30 }, () => e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)));
+    expect(results.map((r) => (r.ok ? r.status : r.kind))).toEqual(Array(30).fill(200));
+    expect(answered).toBe(30);
+    expect(t.requests.length).toBeGreaterThan(30);
+  });
+
+  it("a GOAWAY: the streams above its last id are sent again on a new connection, every request answered once", async () => {
+    let answered = 0;
+    let gone: { session: Http2Session; last: number } | undefined;
+    const t = await target((req, res) => {
+      const session = req.stream.session!;
+      const id = req.stream.id!;
+      // Streams above the GOAWAY's last id are left unprocessed, as the GOAWAY says.
+      if (session === gone?.session && id > gone.last) return;
+      answered++;
+      res.end("ok");
+      if (answered !== 10) return;
+      gone = { session, last: id };
+      session.goaway(constants.NGHTTP2_NO_ERROR, id);
+      setTimeout(() => session.destroy(), 20);
+    });
+    const e = exchange(http2(8, 1), 1);
+    const results = await Promise.all(Array.from({ length: 40 }, () => e.send({ method: "GET", url: t.url, headers: {}, body: undefined }, NONE)));
+    expect(results.map((r) => (r.ok ? r.status : r.kind))).toEqual(Array(40).fill(200));
+    expect(answered).toBe(40);
+    expect(t.sessions).toBe(2);
   });
 
   it("TLS: negotiates h2 by ALPN with the test's CA, and times each handshake", async () => {

@@ -7,7 +7,9 @@
  * arrived: an h2c target that answers in HTTP/1.1 fails each request as `h2_protocol`.
  *
  * Responses keep the headers, body and trailers only when asked; `onBody` sees every chunk. A
- * sweeper fails every request older than the request timeout (waiting ones included).
+ * request the server did not process (REFUSED_STREAM, or above a GOAWAY's last stream id) is sent
+ * again, {@link MAX_RETRIES} times at most. A sweeper fails every request older than the request
+ * timeout (waiting ones included).
  */
 import { connect as h2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { nowMs } from "../clock.js";
@@ -15,7 +17,7 @@ import type { ConnectionOptions } from "./connection-options.js";
 import { codeError } from "./error-kind.js";
 import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
-import { dialSocket, dialTarget, h2ErrorKind, resetError, type DialTarget } from "./h2-dial.js";
+import { dialSocket, dialTarget, h2ErrorKind, MAX_RETRIES, REFUSED_STREAM, resetError, type DialTarget } from "./h2-dial.js";
 import { requestFields } from "./h2-frames.js";
 
 /** The node:http2 request headers of `req`. */
@@ -71,6 +73,12 @@ export class H2Exchange implements Exchange {
       this.origins.set(url.origin, o);
     }
     return o;
+  }
+
+  /** `p` was not processed by the server: it is sent again like a new request (its timeout still counted from its first send). */
+  again(p: H2Pending): void {
+    if (this.fallbackOrigins.has(p.req.url.origin)) p.handOver(this.fallback);
+    else this.origin(p.req.url).take(p);
   }
 
   /** The origin's server picked HTTP/1.1: its requests (`waiting` too) go to the HTTP/1.1 exchange from now on. */
@@ -278,6 +286,7 @@ class H2Pending {
   private trailers = NO_HEADERS;
   private chunks: Buffer[] | undefined;
   private error: Error | undefined;
+  private retries = 0;
   done = false;
 
   constructor(
@@ -312,6 +321,7 @@ class H2Pending {
   private closed(stream: ClientHttp2Stream): void {
     if (this.done) return;
     const code = stream.rstCode ?? 0;
+    if (code === REFUSED_STREAM && this.status === 0 && this.retries < MAX_RETRIES && !this.owner.closed) return this.sendAgain();
     if (this.status > 0 && this.error === undefined && code === constants.NGHTTP2_NO_ERROR) {
       const chunks = this.chunks;
       const body = chunks === undefined ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
@@ -321,6 +331,17 @@ class H2Pending {
     // A cancelled stream learns why from its connection, which reports it a moment later.
     const err = this.error ?? (code !== constants.NGHTTP2_NO_ERROR && code !== constants.NGHTTP2_CANCEL ? resetError(code) : undefined);
     setImmediate(() => this.finish({ ok: false, kind: h2ErrorKind(err ?? codeError("stream cancelled", "ERR_HTTP2_STREAM_CANCEL"), this.session?.error), sentMs: this.sentMs, endMs: nowMs() }));
+  }
+
+  /** Not processed by the server: the stream's place freed, the request goes to a connection again. */
+  private sendAgain(): void {
+    this.retries++;
+    this.stream = undefined;
+    this.error = undefined;
+    const s = this.session;
+    this.session = undefined;
+    s?.ended();
+    this.owner.again(this);
   }
 
   /** The request's origin fell back to HTTP/1.1: `fallback` sends it. */
