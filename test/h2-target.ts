@@ -5,6 +5,21 @@
  */
 import { createSecureServer, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type SecureServerOptions } from "node:http2";
 import type { AddressInfo } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema } from "../gen/kannon/v1/protocol_pb.js";
+import { connectionOptionsFrom, type ConnectionOptions } from "../driver/transport/connection-options.js";
+
+/** HTTP/2 connection options: `streams` per connection, `connections` (0: derived), trusting `caPem` when given (https). */
+export function http2Options(streams: number, connections = 0, caPem?: string): ConnectionOptions {
+  return connectionOptionsFrom(
+    create(HttpOptionsSchema, {
+      version: HttpVersion.HTTP_VERSION_2,
+      streamsPerConnection: streams,
+      connections,
+      ...(caPem ? { tls: create(TlsOptionsSchema, { caPem }) } : {}),
+    }),
+  );
+}
 
 /** What the server saw. */
 export interface H2Target {

@@ -10,12 +10,10 @@ import { constants, type Http2Session } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { h2Target, type H2Target } from "../../test/h2-target.js";
+import { h2Target, http2Options, type H2Target } from "../../test/h2-target.js";
 import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
-import { connectionOptionsFrom, type ConnectionOptions } from "./connection-options.js";
+import type { ConnectionOptions } from "./connection-options.js";
 import { createExchange, type Exchange, type ExchangeResult } from "./exchange.js";
-import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
-import { create } from "@bufbuild/protobuf";
 
 let fixtures: TlsFixtures;
 beforeAll(async () => {
@@ -28,16 +26,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function http2(streams: number, connections = 0, tls = false): ConnectionOptions {
-  return connectionOptionsFrom(
-    create(HttpOptionsSchema, {
-      version: HttpVersion.HTTP_VERSION_2,
-      streamsPerConnection: streams,
-      connections,
-      ...(tls ? { tls: create(TlsOptionsSchema, { caPem: fixtures.ca.cert }) } : {}),
-    }),
-  );
-}
+const http2 = (streams: number, connections = 0, tls = false) => http2Options(streams, connections, tls ? fixtures.ca.cert : undefined);
 
 function exchange(http: ConnectionOptions, connections: number, handshakes?: number[], timeoutMs = 5_000): Exchange {
   const e = createExchange({ timeoutMs, connections, http, ...(handshakes ? { handshake: (ms: number) => handshakes.push(ms) } : {}) });

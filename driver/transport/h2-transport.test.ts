@@ -5,18 +5,16 @@
  * at once on one), bodies, the open model, an HTTP/1.1 server answering h2c (`h2_protocol` per
  * request, the run goes on), timeouts, TLS by ALPN with handshakes timed.
  */
-import { create } from "@bufbuild/protobuf";
 import { createServer as createH1Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HttpOptionsSchema, HttpVersion, TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
-import { h2Target, type H2Target } from "../../test/h2-target.js";
+import { h2Target, http2Options, type H2Target } from "../../test/h2-target.js";
 import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
 import { IntervalRecorder } from "../load/recorder.js";
 import { startNginx } from "../../bench/nginx.js";
 import { ensureDebianPackage } from "../../scripts/debian-package.js";
 import { closedPort } from "../../test/helpers.js";
-import { connectionOptionsFrom, type ConnectionOptions } from "./connection-options.js";
+import type { ConnectionOptions } from "./connection-options.js";
 import { createTransport, type Transport } from "./transport.js";
 
 let fixtures: TlsFixtures;
@@ -30,16 +28,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function http2(streams: number, connections = 0, tls = false): ConnectionOptions {
-  return connectionOptionsFrom(
-    create(HttpOptionsSchema, {
-      version: HttpVersion.HTTP_VERSION_2,
-      streamsPerConnection: streams,
-      connections,
-      ...(tls ? { tls: create(TlsOptionsSchema, { caPem: fixtures.ca.cert }) } : {}),
-    }),
-  );
-}
+const http2 = (streams: number, connections = 0, tls = false) => http2Options(streams, connections, tls ? fixtures.ca.cert : undefined);
 
 async function target(...args: Parameters<typeof h2Target>): Promise<H2Target> {
   const t = await h2Target(...args);
