@@ -7,7 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import { ScenarioSchema, StepSchema } from "../../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import type { CompiledScenario, CompiledStep } from "../../scenario/compile.js";
-import { findMethod, registryFromImage } from "../../rpc/schema.js";
+import { schemaRegistry } from "../../rpc/check.js";
+import { findMethod } from "../../rpc/schema.js";
 import { codeOfFailure, prepareCall, type RpcCall } from "../../rpc/wire.js";
 import type { ConnectionOptions } from "../transport/connection-options.js";
 import { dialTarget } from "../transport/h2-dial.js";
@@ -44,24 +45,20 @@ export function rpcCalls(spec: TestSpec, scenarios: readonly CompiledScenario[],
   const steps = scenarios.flatMap((s) => s.steps.filter((step) => step.rpc !== undefined));
   const calls: (RpcCall | undefined)[] = [];
   if (steps.length === 0) return calls;
-  const image = spec.rpcSchema?.image;
-  if (!image || image.length === 0) throw new Error("the test has RPC steps but no schema (rpc_schema.image is empty)");
-  let registry;
-  try {
-    registry = registryFromImage(image);
-  } catch (err) {
-    throw new Error(`the test's RPC schema ${(err as Error).message}`);
-  }
+  // The registry and each step's method were found when the scenarios compiled (schemaRegistry reads an image once).
+  const registry = schemaRegistry(spec);
+  if (registry === undefined || spec.rpcSchema!.image.length === 0) throw new Error("the test has RPC steps but no schema (rpc_schema.image is empty)");
+  if (typeof registry === "string") throw new Error(`the test's RPC schema ${registry}`);
   const problems: string[] = [];
   for (const step of steps) {
-    const rpc = step.rpc!.spec;
-    const method = findMethod(registry, rpc.service, rpc.method);
+    const rpc = step.rpc!;
+    const method = rpc.method ?? findMethod(registry, rpc.spec.service, rpc.spec.method);
     if (typeof method === "string") {
       problems.push(`step "${step.name}": ${method}`);
       continue;
     }
     try {
-      calls[step.index] = prepareCall(rpc, method, defaultTimeoutMs, registry);
+      calls[step.index] = prepareCall(rpc.spec, method, defaultTimeoutMs, registry);
     } catch (err) {
       problems.push(`step "${step.name}": ${(err as Error).message}`);
     }
