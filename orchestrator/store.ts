@@ -46,12 +46,26 @@ export interface StoredMetrics {
  * intervals are written asynchronously too (a restart rebuilds them from what is stored).
  */
 export class Store {
-  private readonly db: RootDatabase<Uint8Array, string>;
+  private readonly handle: RootDatabase<Uint8Array, string>;
+  private closing = false;
+  private closed: Promise<void> | undefined;
   private tests: number;
 
   constructor(dataDir: string) {
-    this.db = open<Uint8Array, string>({ path: dataDir, encoding: "binary", compression: false });
-    this.tests = this.db.getKeysCount(under("tidx"));
+    this.handle = open<Uint8Array, string>({ path: dataDir, encoding: "binary", compression: false });
+    this.tests = this.handle.getKeysCount(under("tidx"));
+  }
+
+  /**
+   * The database, until close() begins. A read between lmdb's close() and the environment's end
+   * (while its last writes commit) arms a read transaction on the closed one, and the commit's reset
+   * of it throws "Attempt to reset an invalid read txn" from a callback, killing the process (a CI
+   * run's RPC handler read during the orchestrator's close). So every use after that throws here, in
+   * its caller, naming the cause.
+   */
+  private get db(): RootDatabase<Uint8Array, string> {
+    if (this.closing) throw new Error("the store is closed (the orchestrator is shutting down)");
+    return this.handle;
   }
 
   /** How many tests are stored. */
@@ -148,11 +162,13 @@ export class Store {
 
   /** Stores a driver (asynchronously). */
   putDriver(driver: Driver): void {
+    if (this.closing) return; // a restart rebuilds drivers from their next heartbeat
     void this.db.put(`driver/${driver.id}`, toBinary(DriverSchema, driver));
   }
 
   /** Forgets a driver. */
   deleteDriver(id: string): void {
+    if (this.closing) return;
     void this.db.remove(`driver/${id}`);
   }
 
@@ -185,7 +201,7 @@ export class Store {
   }
 
   /** Stores a driver's loss (asynchronously; the same loss stored again changes nothing). */
-  putLoss(testId: string, loss: StoredLoss): Promise<boolean> {
+  async putLoss(testId: string, loss: StoredLoss): Promise<boolean> {
     return this.db.put(lossKey(testId, loss.at, loss.driverId), toBinary(DriverReportSchema, create(DriverReportSchema, { driverId: loss.driverId, message: loss.message })));
   }
 
@@ -199,7 +215,7 @@ export class Store {
   }
 
   /** Stores one merged interval (asynchronously; with its histograms, for exact downsampling). */
-  putInterval(testId: string, stats: Stats): Promise<boolean> {
+  async putInterval(testId: string, stats: Stats): Promise<boolean> {
     return this.db.put(intervalKey(testId, stats.interval), toBinary(StatsSchema, stats));
   }
 
@@ -238,13 +254,14 @@ export class Store {
   }
 
   /**
-   * Closes the database. lmdb resets its read transaction in a `setTimeout(0)` after a read; a
-   * close before that timer runs makes it throw "Attempt to reset an invalid read txn" and kill
-   * the process (seen once at the exit of `kannon run`), so the close waits one timer turn first.
+   * Closes the database (once; a second call waits for the first). From here on the store refuses
+   * every use (see `db`). lmdb resets its read transaction in a `setTimeout(0)` after a read, so
+   * the close waits one timer turn first.
    */
-  async close(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await this.db.close();
+  close(): Promise<void> {
+    this.closing = true;
+    this.closed ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.handle.close());
+    return this.closed;
   }
 
   /** Removes every key under `prefix/`. */
