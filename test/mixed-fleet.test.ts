@@ -497,8 +497,13 @@ describe("a mixed fleet (2 TypeScript drivers + 1 Python driver) over a real Kaf
     expect(byDriver[PY_ID]).toBeGreaterThan(450);
     expect(byDriver["ts-1"]).toBeGreaterThan(450);
     expect(report!.total!.dropped).toBe(0n);
-    // The last full intervals run at the fleet's rate again: ~150 per 500 ms.
-    for (const n of report!.intervals.slice(-3, -1).map((i) => Number(i.requests))) expect(Math.abs(n - 150)).toBeLessThanOrEqual(10);
+    // The last full intervals run at the fleet's rate again: ~150 per 500 ms, 300 in the two (without
+    // the re-split, 200). Together, not each: a driver that lost its core for a moment sends its due
+    // requests late, which moves some from one interval to the next (a CI run on a busy machine had
+    // 117 and 183) but not out of the pair.
+    const lastTwo = report!.intervals.slice(-3, -1).map((i) => Number(i.requests));
+    expect(lastTwo).toHaveLength(2);
+    expect(Math.abs(lastTwo[0]! + lastTwo[1]! - 300), JSON.stringify(lastTwo)).toBeLessThanOrEqual(12);
   });
 
   it("SIGTERM mid-test: the Python driver publishes its final metrics, then leaves the fleet", async () => {
