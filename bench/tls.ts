@@ -49,13 +49,14 @@ const kannon = (kind: "fast" | "undici", https: boolean, perRequest: boolean) =>
     s,
     pin,
   );
-const wrk = (perRequest: boolean) => async (urls: { https: string }, _ca: string, c: number, s: number, pin: string[]) =>
-  (await external("wrk", [...pin, "wrk", "-t1", `-c${c}`, `-d${s}s`, "--latency", ...(perRequest ? ["-H", "Connection: close"] : []), urls.https], s, undefined, parseWrk)).result;
+const wrk = (perRequest: boolean, https = true) => async (urls: { http: string; https: string }, _ca: string, c: number, s: number, pin: string[]) =>
+  (await external("wrk", [...pin, "wrk", "-t1", `-c${c}`, `-d${s}s`, "--latency", ...(perRequest ? ["-H", "Connection: close"] : []), https ? urls.https : urls.http], s, undefined, parseWrk)).result;
 
 const TOOLS: TlsTool[] = [
   { section: "keep-alive", name: "kannon http (fast)", run: kannon("fast", false, false) },
   { section: "keep-alive", name: "kannon https (fast)", run: kannon("fast", true, false) },
   { section: "keep-alive", name: "kannon https (undici)", run: kannon("undici", true, false) },
+  { section: "keep-alive", name: "wrk -t1 http", run: wrk(false, false) },
   { section: "keep-alive", name: "wrk -t1 https", run: wrk(false) },
   { section: "handshake per request", name: "kannon https (fast)", run: kannon("fast", true, true) },
   { section: "handshake per request", name: "kannon https (undici)", run: kannon("undici", true, true) },
@@ -130,7 +131,12 @@ export function formatTlsBench(report: TlsReport): string {
   );
   const fast = find("keep-alive", "kannon https (fast)");
   const undici = find("keep-alive", "kannon https (undici)");
-  if (fast && plain) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1 (fast path): ${(fast.reqPerS / plain.reqPerS).toFixed(2)} (goal ≥ 0.80)`);
+  const perCore = (x: LoadResult) => (x.cpuS > 0 ? x.requests / x.cpuS : Number.NaN);
+  const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b ? `${(a.reqPerS / b.reqPerS).toFixed(2)} req/s, ${fixed(perCore(a) / perCore(b), 2)} per core` : "-");
+  if (fast && plain) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1, Kannon's fast path: ${ratio(fast, plain)} (goal ≥ 0.80)`);
+  const wrkHttp = find("keep-alive", "wrk -t1 http");
+  const wrkHttps = find("keep-alive", "wrk -t1 https");
+  if (wrkHttp && wrkHttps) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1, wrk (C, OpenSSL): ${ratio(wrkHttps, wrkHttp)}: what TLS costs a generator whose plain loop is as lean`);
   if (fast && undici) lines.push(`  HTTPS fast path ÷ undici: ${(fast.reqPerS / undici.reqPerS).toFixed(2)} req/s (above 1: the fast path, the default for https, is faster)`);
   lines.push("", `TLS, a new connection (full handshake) per request:`);
   const perRequest = ok("handshake per request");
