@@ -1,7 +1,7 @@
 /**
  * What only the fast exchange does (fast-exchange.ts, h1-exchange-connection.ts), against raw TCP
- * servers on 127.0.0.1: a request on a reused connection the target dropped goes once more on a new
- * one; a malformed answer is `protocol`; an answer trickled byte by byte is kept whole; requests
+ * servers on 127.0.0.1: an idempotent request on a reused connection the target dropped goes once
+ * more on a new one, a POST does not; a malformed answer is `protocol`; an answer trickled byte by byte is kept whole; requests
  * it cannot build go to the undici exchange. exchange.test.ts covers what both kinds share.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
@@ -61,6 +61,17 @@ describe("the fast exchange", () => {
     const second = await e.send(get(t.url), ALL);
     expect([first, second].map((r) => r.ok && Buffer.from(r.body).toString())).toEqual(["ok", "ok"]);
     expect(t.heads).toHaveLength(3);
+  });
+
+  it("does not send a POST once more (not idempotent): it fails as reset and the target saw it once", async () => {
+    const t = await rawServer((socket, _head, n) => {
+      if (n === 1) socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+      else socket.destroy();
+    });
+    const e = make(1);
+    expect(await e.send(get(t.url), ALL)).toMatchObject({ ok: true, status: 200 });
+    expect(await e.send({ ...get(t.url), method: "POST" }, ALL)).toMatchObject({ ok: false, kind: "reset" });
+    expect(t.heads.map((h) => h.split(" ")[0])).toEqual(["GET", "POST"]);
   });
 
   it("drops a connection the target ended after an answer without saying so, and sends the next request on a new one", async () => {

@@ -39,7 +39,7 @@ export class FastExchange implements Exchange {
     const bytes = buildRequest(req.url, req.method, req.headers, req.body);
     if (bytes === undefined) return this.fallback.send(req, keep);
     const pool = this.pool(req.url);
-    return new Promise<ExchangeResult>((resolve) => pool.take(new H1Job(bytes, req.method === "HEAD", keep, req.onBody, sentMs, resolve)));
+    return new Promise<ExchangeResult>((resolve) => pool.take(new H1Job(req.method, bytes, req.method === "HEAD", keep, req.onBody, sentMs, resolve)));
   }
 
   /** The pool of `url`'s origin, made on first use. */

@@ -10,7 +10,9 @@
  * close or an error fails the request in flight by its error kind. One difference: a request
  * written on a connection reused from the pool that closes before any byte of its answer arrived
  * (the target dropped an idle keep-alive connection as it was written) is sent once more on a new
- * connection, as browsers do, instead of failing as `reset`. With the endpoint's `perRequest` (a
+ * connection, as browsers do, instead of failing as `reset`: only for idempotent methods (RFC 9110
+ * §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE). A POST or PATCH the target may have acted on
+ * fails as `reset`, so the target never sees one request of the test twice. With the endpoint's `perRequest` (a
  * TLS handshake per request) the client closes the connection after every response.
  *
  * Writes on connected sockets wait for the end of the turn's reads and go out together
@@ -24,12 +26,16 @@ import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { ExchangeKeep, ExchangeResult } from "./exchange.js";
 import { H1ParseError, H1ResponseParser, type H1Events } from "./h1-parser.js";
 
+/** Methods a client may send again after a connection failure (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
 /** A request waiting for, or on, a connection. */
 export class H1Job {
-  /** Sent once more already (see the file comment). */
-  retried = false;
+  /** Sent once more already, or not to be (see the file comment). */
+  retried: boolean;
 
   constructor(
+    method: string,
     readonly bytes: Buffer,
     readonly head: boolean,
     readonly keep: ExchangeKeep,
@@ -37,7 +43,9 @@ export class H1Job {
     /** When it was sent: set again when its write leaves (see {@link queueWrite}). */
     public sentMs: number,
     readonly resolve: (r: ExchangeResult) => void,
-  ) {}
+  ) {
+    this.retried = !IDEMPOTENT.has(method);
+  }
 
   /** Ends the job as a failure of `err`'s kind. */
   fail(err: unknown): void {
