@@ -14,7 +14,8 @@ import type { ConnectionOptions } from "../transport/connection-options.js";
 import { dialTarget } from "../transport/h2-dial.js";
 import { H2FastTransport } from "../transport/h2-fast.js";
 import { requestFrames } from "../transport/h2-frames.js";
-import type { Transport } from "../transport/transport.js";
+import { h1Fallback } from "../transport/h2-transport.js";
+import type { Transport, TransportKind } from "../transport/transport.js";
 import { OneStepOutcomes } from "./one-step.js";
 import type { ScenarioRecorder } from "./scenario-recorder.js";
 
@@ -78,12 +79,15 @@ class RpcOneStepOutcomes extends OneStepOutcomes {
 
 /**
  * The fixed-request transport of a one-step test whose step is a unary gRPC call with a constant
- * request ({@link oneConstantStep}) on h2c: the HTTP/2 fast path (h2-fast.ts) sending the call's
- * prebuilt frames, each answer recorded by the code of its grpc-status. Undefined when the call does
- * not fit it (another protocol, a server stream, TLS, a request over one frame): the exchange runs it.
+ * request ({@link oneConstantStep}) on h2c or HTTP/2 over TLS: the HTTP/2 fast path (h2-fast.ts)
+ * sending the call's prebuilt frames, each answer recorded by the code of its grpc-status. A TLS
+ * server that picks HTTP/1.1 gets the calls over HTTP/1.1, as on the exchange ({@link h1Fallback}).
+ * Undefined when the call does not fit (another protocol, a server stream, a request over one
+ * frame, a handshake per request): the exchange runs it.
  */
-export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions): Transport | undefined {
-  if (call.protocol !== "grpc" || call.streaming || http.version !== 2 || origin.protocol !== "http:") return undefined;
+export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions, kind: TransportKind | undefined): Transport | undefined {
+  if (call.protocol !== "grpc" || call.streaming || http.version !== 2) return undefined;
+  if (origin.protocol !== "http:" && (origin.protocol !== "https:" || http.handshakePerRequest)) return undefined;
   const body = call.encode(step.rpc!.json.literals[0]!);
   if (!(body instanceof Uint8Array)) return undefined;
   const url = call.url(origin);
@@ -91,5 +95,7 @@ export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL
   const frames = requestFrames("POST", url, headers, body);
   if (!frames) return undefined;
   const template = { url, method: "POST", headers, body, timeoutMs: call.timeoutMs };
-  return new H2FastTransport(template, frames, dialTarget(url, http), new RpcOneStepOutcomes(step, recorder, scheduled), http, true);
+  const outcomes = new RpcOneStepOutcomes(step, recorder, scheduled);
+  const fallback = url.protocol === "https:" ? h1Fallback(kind ?? "fast", call.timeoutMs, http, (ms) => outcomes.handshake(ms)) : undefined;
+  return new H2FastTransport(template, frames, dialTarget(url, http), outcomes, http, true, fallback);
 }

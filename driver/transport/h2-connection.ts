@@ -16,8 +16,8 @@
  * most. After a GOAWAY (or with the stream ids used up) the connection takes no new streams; once
  * its streams ended it closes and the requests waiting go on a new connection.
  *
- * A connection that fails (refused, reset, a protocol error: an h2c target answering in HTTP/1.1
- * is `h2_protocol`) fails its streams and is dialed again by the next request.
+ * A connection that fails (refused, reset, a protocol error: an h2c target answering in HTTP/1.1 is
+ * `h2_protocol`) fails its streams and is dialed again; a TLS server picking HTTP/1.1: owner.fellBack.
  */
 import type { Socket } from "node:net";
 import { nowMs } from "../clock.js";
@@ -47,8 +47,8 @@ export interface H2Owner {
   readonly frames: RequestFrames;
   readonly timeoutMs: number;
   readonly handshake: ((ms: number) => void) | undefined;
-  /** A TLS server chose HTTP/1.1 by ALPN. */
-  fellBack(): void;
+  /** A TLS server chose HTTP/1.1 by ALPN on `c` (no stream open: its requests are all waiting). */
+  fellBack(c: H2Connection): void;
   /** A stream of `c` freed (the open model hands it a waiting request). */
   freed(c: H2Connection): void;
 }
@@ -167,7 +167,7 @@ export class H2Connection {
       if ("error" in d) return this.fail(d.error);
       if (!d.h2) {
         d.socket.destroy();
-        return this.owner.fellBack();
+        return this.owner.fellBack(this);
       }
       const socket = d.socket;
       this.socket = socket;

@@ -2,6 +2,7 @@ import { grpcCode } from "../../rpc/codes.js";
 import { nowMs } from "../clock.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { codeError } from "./error-kind.js";
+import type { Exchange, ExchangeKeep, ExchangeRequest } from "./exchange.js";
 import { H2Connection, type H2Owner, type H2Slot } from "./h2-connection.js";
 import type { DialTarget } from "./h2-dial.js";
 import type { RequestFrames } from "./h2-frames.js";
@@ -18,7 +19,14 @@ const DEFAULT_PLAN: OpenModelPlan = { ratePerS: 1000, maxInFlight: 1000 };
  * parsed only as far as a count needs), each loop sending its next request the moment its
  * response ends; the open model's due requests go to the connection with a free stream (round
  * robin), or wait for one while the pool grows up to its cap. Each response is recorded with its
- * protocol `h2`. Used for h2c targets whose request fits one HEADERS and one DATA frame.
+ * protocol `h2`. Used for h2c and HTTP/2 over TLS (ALPN) targets whose request fits one HEADERS
+ * and one DATA frame.
+ *
+ * A TLS server that picks HTTP/1.1 by ALPN: from then on every request (those waiting for that
+ * connection too, and each loop's next one) goes over the `fallback` exchange, built at the first
+ * such answer (as H2Exchange falls back), and is recorded with protocol `http/1.1`; requests
+ * already in flight on an HTTP/2 connection end there. Without `fallback`, each request waiting
+ * for the connection fails as `h2_protocol`.
  */
 export class H2FastTransport implements Transport, H2Owner {
   private readonly flight = new InFlight();
@@ -30,6 +38,12 @@ export class H2FastTransport implements Transport, H2Owner {
   private readonly spare: Shot[] = [];
   private cap = Number.POSITIVE_INFINITY;
   private readonly sweeper: NodeJS.Timeout;
+  /** The HTTP/1.1 exchange, once a server chose HTTP/1.1. */
+  private h1: Exchange | undefined;
+  /** True while a connection that fell back hands its waiting requests over (their failed() sends them over HTTP/1.1). */
+  handing = false;
+  private readonly request: ExchangeRequest;
+  private readonly keep: ExchangeKeep;
   closed = false;
   firstSentMs: number | undefined;
   readonly timeoutMs: number;
@@ -43,8 +57,13 @@ export class H2FastTransport implements Transport, H2Owner {
     private readonly http: ConnectionOptions,
     /** The request is a unary gRPC call: each answer is recorded by its code (outcomes.rpc), from grpc-status. */
     private readonly grpc = false,
+    /** Builds the HTTP/1.1 exchange for a TLS server that picks HTTP/1.1 by ALPN. */
+    private readonly fallback?: () => Exchange,
   ) {
     this.timeoutMs = template.timeoutMs;
+    this.request = { method: template.method, url: template.url, headers: template.headers, body: template.body };
+    // A gRPC call's code over HTTP/1.1 is its grpc-status header (no trailers there), as the exchange's.
+    this.keep = { body: false, headers: grpc };
     this.handshake = outcomes.handshake ? (ms) => outcomes.handshake!(ms) : undefined;
     this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, template.timeoutMs / 4)));
     this.sweeper.unref();
@@ -54,8 +73,14 @@ export class H2FastTransport implements Transport, H2Owner {
     return this.flight.count;
   }
 
+  /** True once a server chose HTTP/1.1: every new request goes over the fallback exchange. */
+  get overH1(): boolean {
+    return this.h1 !== undefined;
+  }
+
   prepare(concurrency: number, open?: OpenModelPlan): void {
     const streams = this.http.streams;
+    if (this.h1 !== undefined) return;
     if (concurrency === 0) {
       const plan = open ?? DEFAULT_PLAN;
       this.cap = this.http.connections > 0 ? this.http.connections : Math.max(1, Math.ceil(plan.maxInFlight / streams));
@@ -92,6 +117,7 @@ export class H2FastTransport implements Transport, H2Owner {
     shot.scheduled = scheduledMs;
     shot.sent = 0;
     if (this.closed) return shot.failed("aborted", nowMs());
+    if (this.h1 !== undefined) return this.viaH1(shot);
     const c = this.pick();
     if (c !== undefined) return shot.go(c);
     this.waiting.push(shot);
@@ -120,19 +146,41 @@ export class H2FastTransport implements Transport, H2Owner {
   }
 
   freed(c: H2Connection): void {
+    if (this.h1 !== undefined) for (const shot of this.waiting.splice(0)) this.viaH1(shot);
     while (this.waiting.length > 0 && c.free > 0) this.waiting.shift()!.go(c);
   }
 
-  fellBack(): void {
-    // The fast path dials h2c only (https goes through the exchange, which falls back): nothing to hand over.
-    for (const c of [...this.loops, ...this.pool]) c.fail(codeError("the target chose HTTP/1.1", "KANNON_H2_PROTOCOL"));
+  fellBack(c: H2Connection): void {
+    const chose = codeError("the target chose HTTP/1.1", "KANNON_H2_PROTOCOL");
+    if (this.fallback === undefined || this.closed) return c.fail(chose);
+    this.h1 ??= this.fallback();
+    // `c` has no stream: each request failed here was never sent, and goes over HTTP/1.1 instead.
+    this.handing = true;
+    try {
+      c.fail(chose);
+    } finally {
+      this.handing = false;
+    }
   }
 
-  /** Records an answered request: its status, or a gRPC call's code. */
-  answered(slot: H2Slot, scheduledMs: number, sentMs: number, now: number): void {
+  /** Sends `slot`'s request over HTTP/1.1 (the server chose it); its answer or failure is the slot's. */
+  viaH1(slot: Loop | Shot): void {
+    slot.sent ||= nowMs();
+    void this.h1!.send(this.request, this.keep).then((r) => {
+      if (!r.ok) return slot.failed(r.kind, r.endMs);
+      slot.status = r.status;
+      slot.bytes = r.bytes;
+      const grpcStatus = r.headers["grpc-status"];
+      slot.grpcStatus = Array.isArray(grpcStatus) ? grpcStatus[0] : grpcStatus;
+      slot.done(r.endMs, "http/1.1");
+    });
+  }
+
+  /** Records an answered request: its status, or a gRPC call's code, and the protocol that carried it. */
+  answered(slot: H2Slot, scheduledMs: number, sentMs: number, now: number, protocol: "h2" | "http/1.1"): void {
     if (this.grpc && this.outcomes.rpc) this.outcomes.rpc(grpcCode(slot.status, slot.grpcStatus), slot.bytes, scheduledMs, sentMs, now, 0, Number.NaN);
     else this.outcomes.response(slot.status, slot.bytes, scheduledMs, sentMs, now);
-    this.outcomes.protocol?.("h2");
+    if (protocol === "h2") this.outcomes.protocol?.("h2");
   }
 
   /** A closed-model request starts: one more in flight. */
@@ -161,12 +209,13 @@ export class H2FastTransport implements Transport, H2Owner {
     return this.flight.drain(deadlineMs);
   }
 
-  async close(_force: boolean): Promise<void> {
+  async close(force: boolean): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
     const stopped = codeError("the driver stopped sending", "UND_ERR_DESTROYED");
     for (const shot of this.waiting.splice(0)) shot.failed("aborted", nowMs());
     for (const c of [...this.loops, ...this.pool]) c.fail(stopped);
+    await this.h1?.close(force);
   }
 }
 
@@ -174,8 +223,9 @@ export class H2FastTransport implements Transport, H2Owner {
 class Loop implements H2Slot {
   status = 0;
   bytes = 0;
+  grpcStatus: string | undefined;
   retries = 0;
-  private sent = 0;
+  sent = 0;
 
   constructor(
     private readonly t: H2FastTransport,
@@ -188,16 +238,18 @@ class Loop implements H2Slot {
     if (this.t.closed || !this.more(now)) return this.stopped();
     this.sent = now;
     this.t.inFlightStarted();
-    this.c.send(this);
+    if (this.t.overH1) this.t.viaH1(this);
+    else this.c.send(this);
   }
 
-  done(now: number): void {
-    this.t.answered(this, this.sent, this.sent, now);
+  done(now: number, protocol: "h2" | "http/1.1" = "h2"): void {
+    this.t.answered(this, this.sent, this.sent, now, protocol);
     this.t.settled();
     this.next(now);
   }
 
   failed(kind: string, now: number): void {
+    if (this.t.handing) return this.t.viaH1(this);
     this.t.outcomes.error(kind, this.sent, this.sent, now);
     this.t.settled();
     // Not from inside the connection's failure handling: the next request goes out in the next turn.
@@ -209,6 +261,7 @@ class Loop implements H2Slot {
 class Shot implements H2Slot {
   status = 0;
   bytes = 0;
+  grpcStatus: string | undefined;
   retries = 0;
   scheduled = 0;
   sent = 0;
@@ -220,12 +273,13 @@ class Shot implements H2Slot {
     c.send(this);
   }
 
-  done(now: number): void {
-    this.t.answered(this, this.scheduled, this.sent, now);
+  done(now: number, protocol: "h2" | "http/1.1" = "h2"): void {
+    this.t.answered(this, this.scheduled, this.sent, now, protocol);
     this.t.settled(this);
   }
 
   failed(kind: string, now: number): void {
+    if (this.t.handing) return this.t.viaH1(this);
     // One that never went out has no service time of its own.
     this.t.outcomes.error(kind, this.scheduled, this.sent || now, now);
     this.t.settled(this);

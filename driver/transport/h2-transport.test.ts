@@ -1,11 +1,13 @@
 /**
- * The HTTP/2 transports (h2-transport.ts: the h2c fast path, h2-fast.ts and h2-connection.ts; TLS
- * through the exchange) against node:http2 servers made here, whose own counts are the truth:
- * exact totals, connections × streams honoured (the server counts its sessions and the streams open
- * at once on one), bodies, the open model, an HTTP/1.1 server answering h2c (`h2_protocol` per
- * request, the run goes on), timeouts, TLS by ALPN with handshakes timed.
+ * The HTTP/2 transports (h2-transport.ts: the fast path, h2-fast.ts and h2-connection.ts, for h2c
+ * and TLS) against node:http2 servers made here, whose own counts are the truth: exact totals,
+ * connections × streams honoured (the server counts its sessions and the streams open at once on
+ * one), bodies, the open model, an HTTP/1.1 server answering h2c (`h2_protocol` per request, the
+ * run goes on), timeouts; over TLS: h2 by ALPN with handshakes timed, a server that picks http/1.1
+ * (every request answered over HTTP/1.1), a certificate that does not verify, mutual TLS.
  */
-import { createServer as createH1Server } from "node:http";
+import { createServer as createH1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { h2Target, http2Options, type H2Target } from "../../test/h2-target.js";
@@ -14,7 +16,14 @@ import { IntervalRecorder } from "../load/recorder.js";
 import { startNginx } from "../../bench/nginx.js";
 import { ensureDebianPackage } from "../../scripts/debian-package.js";
 import { closedPort } from "../../test/helpers.js";
+import { create } from "@bufbuild/protobuf";
+import { TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
+import { decodeHistogram } from "../../metrics/histogram.js";
 import type { ConnectionOptions } from "./connection-options.js";
+import { dialTarget } from "./h2-dial.js";
+import { H2FastTransport } from "./h2-fast.js";
+import { requestFrames } from "./h2-frames.js";
+import { h1Fallback } from "./h2-transport.js";
 import { createTransport, type Transport } from "./transport.js";
 
 let fixtures: TlsFixtures;
@@ -172,16 +181,119 @@ describe("HTTP/2 transport against nginx's h2c listener", () => {
   });
 });
 
-describe("HTTP/2 transport over TLS", () => {
-  it("negotiates h2 by ALPN, counts every response as h2 and times each handshake", async () => {
+describe("HTTP/2 transport over TLS (the fast path, ALPN)", () => {
+  /** An HTTPS server that offers only http/1.1 by ALPN, counting its requests and connections. */
+  async function h1OnlyServer(handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end("one-one")) {
+    const seen = { requests: 0, connections: 0, url: new URL("https://127.0.0.1/") };
+    const server = createHttpsServer({ key: fixtures.server.key, cert: fixtures.server.cert, ALPNProtocols: ["http/1.1"] }, (req, res) => {
+      seen.requests++;
+      handle(req, res);
+    });
+    server.on("connection", () => seen.connections++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    seen.url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return seen;
+  }
+  const handshakes = (s: { handshakeHistogram: Uint8Array }) => decodeHistogram(s.handshakeHistogram).totalCount;
+
+  it("negotiates h2 by ALPN on the fast path: exact totals, every response h2, one handshake per connection", async () => {
     const server = await target((_req, res) => res.end("secure"), { key: fixtures.server.key, cert: fixtures.server.cert });
     const recorder = new IntervalRecorder(false);
     const t = transport(server.url, http2(5, 2, true), recorder);
+    expect(t).toBeInstanceOf(H2FastTransport);
     const s = await closed(t, recorder, 10, 200);
     expect(server.requests).toHaveLength(200);
+    expect(s.requests).toBe(200);
     expect(counts(s.statusCounts)).toEqual({ 200: 200 });
+    expect(counts(s.errorCounts)).toEqual({});
     expect(counts(s.protocolCounts)).toEqual({ h2: 200 });
+    expect(s.bytesReceived).toBe(200 * "secure".length);
     expect(server.sessions).toBe(2);
-    expect(s.handshakeHistogram.length).toBeGreaterThan(0);
+    expect(server.maxStreamsPerSession).toBe(5);
+    expect(handshakes(s)).toBe(2);
+  });
+
+  it("a server that picks http/1.1: every request answered over HTTP/1.1, those waiting for the first connection too (closed model)", async () => {
+    const server = await h1OnlyServer();
+    const recorder = new IntervalRecorder(false);
+    const t = transport(server.url, http2(4, 0, true), recorder);
+    expect(t).toBeInstanceOf(H2FastTransport);
+    // The 8 loops' first requests wait for the connections dialed ahead, which find http/1.1.
+    const s = await closed(t, recorder, 8, 300);
+    expect(server.requests).toBe(300);
+    expect(s.requests).toBe(300);
+    expect(counts(s.statusCounts)).toEqual({ 200: 300 });
+    expect(counts(s.errorCounts)).toEqual({});
+    expect(counts(s.protocolCounts)).toEqual({ "http/1.1": 300 });
+    expect(s.bytesReceived).toBe(300 * "one-one".length);
+    // A handshake per connection: the 2 HTTP/2 dials (of 4 streams each) that found http/1.1, then at most one HTTP/1.1 connection per loop.
+    expect(handshakes(s)).toBe(server.connections);
+    expect(server.connections).toBeGreaterThanOrEqual(3);
+    expect(server.connections).toBeLessThanOrEqual(2 + 8);
+  });
+
+  it("a server that picks http/1.1: the open model's requests, fired before the fallback is known, all answered over HTTP/1.1", async () => {
+    const server = await h1OnlyServer();
+    const recorder = new IntervalRecorder(true);
+    const t = transport(server.url, http2(10, 2, true), recorder);
+    t.prepare(0, { ratePerS: 1000, maxInFlight: 100 });
+    // Fired in the same turn as the dial ahead: they wait for a stream on a connection still dialing.
+    for (let i = 0; i < 60; i++) t.fire(Date.now());
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 40; i++) t.fire(Date.now());
+    expect(await t.drain(Date.now() + 5000)).toBe(true);
+    const s = recorder.take();
+    expect(server.requests).toBe(100);
+    expect(counts(s.statusCounts)).toEqual({ 200: 100 });
+    expect(counts(s.errorCounts)).toEqual({});
+    expect(counts(s.protocolCounts)).toEqual({ "http/1.1": 100 });
+  });
+
+  it("a unary gRPC call whose server picks http/1.1: each call answered over HTTP/1.1, its code from the grpc-status header", async () => {
+    const server = await h1OnlyServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/grpc", "grpc-status": "5" });
+      res.end();
+    });
+    const recorder = new IntervalRecorder(false);
+    const url = new URL("/svc.S/M", server.url);
+    const body = new Uint8Array(5);
+    const headers = { "content-type": "application/grpc", te: "trailers" };
+    const http = http2(4, 1, true);
+    const t = new H2FastTransport({ url, method: "POST", headers, body, timeoutMs: 3000 }, requestFrames("POST", url, headers, body)!, dialTarget(url, http), recorder, http, true, h1Fallback("fast", 3000, http, undefined));
+    cleanups.push(() => t.close(true));
+    const s = await closed(t, recorder, 3, 30);
+    expect(server.requests).toBe(30);
+    expect(counts(s.codeCounts)).toEqual({ not_found: 30 });
+    expect(counts(s.protocolCounts)).toEqual({ "http/1.1": 30 });
+  });
+
+  it("a certificate that does not verify: each request fails as tls_verify, none reaches the server", async () => {
+    const server = await target((_req, res) => res.end("x"), { key: fixtures.untrusted.key, cert: fixtures.untrusted.cert });
+    const recorder = new IntervalRecorder(false);
+    const t = transport(server.url, http2(10, 0, true), recorder);
+    expect(t).toBeInstanceOf(H2FastTransport);
+    const s = await closed(t, recorder, 2, 10);
+    expect(counts(s.errorCounts)).toEqual({ tls_verify: 10 });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("mutual TLS: with the client certificate every request is answered; without it each fails at once as tls", async () => {
+    const server = await target((_req, res) => res.end("m"), { key: fixtures.server.key, cert: fixtures.server.cert, ca: fixtures.ca.cert, requestCert: true, rejectUnauthorized: true });
+    const withCert: ConnectionOptions = { ...http2(4, 1, true), tls: create(TlsOptionsSchema, { caPem: fixtures.ca.cert, certPem: fixtures.client.cert, keyPem: fixtures.client.key }) };
+    const r1 = new IntervalRecorder(false);
+    const t1 = transport(server.url, withCert, r1);
+    expect(t1).toBeInstanceOf(H2FastTransport);
+    const s1 = await closed(t1, r1, 4, 100);
+    expect(counts(s1.statusCounts)).toEqual({ 200: 100 });
+    expect(counts(s1.protocolCounts)).toEqual({ h2: 100 });
+    expect(server.requests).toHaveLength(100);
+    const r2 = new IntervalRecorder(false);
+    const started = Date.now();
+    const s2 = await closed(transport(server.url, http2(4, 1, true), r2, { timeoutMs: 3000 }), r2, 1, 3);
+    expect(counts(s2.errorCounts)).toEqual({ tls: 3 });
+    // Refused, not waited out (3 s each).
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(server.requests).toHaveLength(100);
   });
 });

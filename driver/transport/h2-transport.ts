@@ -1,27 +1,45 @@
 /**
- * The HTTP/2 transports (TestSpec.http.version 2), chosen by {@link createH2Transport}: h2c
- * requests that fit one HEADERS and one DATA frame go over the fast path (h2-fast.ts); HTTP/2
- * over TLS (ALPN, with the HTTP/1.1 fallback) and larger requests over the HTTP/2 exchange
+ * The HTTP/2 transports (TestSpec.http.version 2), chosen by {@link createH2Transport}: requests
+ * that fit one HEADERS and one DATA frame go over the fast path (h2-fast.ts), h2c and over TLS by
+ * ALPN (a server that picks HTTP/1.1 is then spoken to over the HTTP/1.1 exchange,
+ * {@link h1Fallback}); larger requests, and a TLS handshake per request, over the HTTP/2 exchange
  * (h2-exchange.ts) through {@link ExchangeTransport}.
  */
 import { MAX_CONNECTIONS } from "../../workload/defaults.js";
 import type { ConnectionOptions } from "./connection-options.js";
-import { createExchange } from "./exchange.js";
+import { createExchange, type Exchange } from "./exchange.js";
 import { ExchangeTransport } from "./exchange-transport.js";
 import { dialTarget } from "./h2-dial.js";
 import { H2FastTransport } from "./h2-fast.js";
 import { requestFrames } from "./h2-frames.js";
 import type { Outcomes, RequestTemplate, Transport, TransportKind } from "./transport.js";
 
-
 /** The HTTP/2 transport for `request`. */
 export function createH2Transport(request: RequestTemplate, outcomes: Outcomes, kind: TransportKind, http: ConnectionOptions): Transport {
-  const frames = request.url.protocol === "http:" ? requestFrames(request.method, request.url, request.headers, request.body) : undefined;
-  if (frames !== undefined) return new H2FastTransport(request, frames, dialTarget(request.url, http), outcomes, http);
   const handshake = outcomes.handshake ? (ms: number) => outcomes.handshake!(ms) : undefined;
-  const exchange = createExchange({ kind, timeoutMs: request.timeoutMs, connections: http.connections > 0 ? http.connections : MAX_CONNECTIONS, http, handshake });
+  // A handshake per request is HTTP/1.1's (CreateTest refuses it with HTTP/2): the exchange's fallback honours it.
+  const fits = request.url.protocol === "http:" || (request.url.protocol === "https:" && !http.handshakePerRequest);
+  const frames = fits ? requestFrames(request.method, request.url, request.headers, request.body) : undefined;
+  if (frames !== undefined) {
+    const fallback = request.url.protocol === "https:" ? h1Fallback(kind, request.timeoutMs, http, handshake) : undefined;
+    return new H2FastTransport(request, frames, dialTarget(request.url, http), outcomes, http, false, fallback);
+  }
+  const exchange = createExchange({ kind, timeoutMs: request.timeoutMs, connections: h1Connections(http), http, handshake });
   return new ExchangeTransport(request, exchange, outcomes, (concurrency, open) => {
     const inFlight = concurrency > 0 ? concurrency : Math.min(open?.maxInFlight ?? http.streams, MAX_CONNECTIONS);
     return http.connections > 0 ? http.connections : Math.ceil(inFlight / http.streams);
   });
+}
+
+/** Connections per origin of the HTTP/1.1 exchange behind HTTP/2: the test's connections, else as many as the loops need. */
+function h1Connections(http: ConnectionOptions): number {
+  return http.connections > 0 ? http.connections : MAX_CONNECTIONS;
+}
+
+/**
+ * Builds the HTTP/1.1 exchange the fast path falls back to when a TLS server picks `http/1.1` by
+ * ALPN: the one the HTTP/2 exchange falls back to (exchange.ts), with the same connections.
+ */
+export function h1Fallback(kind: TransportKind, timeoutMs: number, http: ConnectionOptions, handshake: ((ms: number) => void) | undefined): () => Exchange {
+  return () => createExchange({ kind, timeoutMs, connections: h1Connections(http), http: { ...http, version: 1 }, handshake });
 }
