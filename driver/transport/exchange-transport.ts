@@ -7,8 +7,8 @@ const NOTHING = { body: false, headers: false };
 
 /**
  * A {@link Transport} over an {@link Exchange}: the fixed request sent through the exchange's pool
- * and each result recorded (with its protocol). For what the fast paths do not carry: HTTP/2 over
- * TLS (ALPN, with its HTTP/1.1 fallback) and HTTP/2 requests too large for one frame each.
+ * and each result recorded (with its protocol). For what the fast paths do not carry: HTTP/2
+ * requests too large for one frame each (over TLS by ALPN, with its HTTP/1.1 fallback, too).
  */
 export class ExchangeTransport implements Transport {
   private readonly flight = new InFlight();
