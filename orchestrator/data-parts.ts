@@ -5,9 +5,9 @@
  * driver), and each part travels in chunks small enough for one bus message.
  */
 import { create } from "@bufbuild/protobuf";
-import { DataFileSchema, DataFormat, DataSplit, type DataFile } from "../gen/kannon/v1/scenario_pb.js";
+import { DataFileSchema, DataSplit, type DataFile } from "../gen/kannon/v1/scenario_pb.js";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { parseCsv, parseJsonLines, rowsOfShare, type DataTable } from "../scenario/data.js";
+import { parseDataFile, rowsOfShare, type DataTable } from "../scenario/data.js";
 import { DomainError } from "./errors.js";
 import type { LiveTest } from "./live-test.js";
 
@@ -35,7 +35,8 @@ export function stripData(spec: TestSpec): { spec: TestSpec; contents: DataConte
 
 /** Parses one stored data file; a file that does not parse (validated at CreateTest, so never) is a failed start. */
 export function parseData(file: DataFile, content: string): DataTable {
-  const parsed = file.format === DataFormat.JSON_LINES ? parseJsonLines(content) : parseCsv(content);
+  const parsed = parseDataFile(file.format, content);
+  if (parsed === undefined) throw new DomainError("failed_precondition", `data file "${file.name}" has no format`);
   if (Array.isArray(parsed))
     throw new DomainError("failed_precondition", `data file "${file.name}" does not parse: ${parsed.map((p) => `line ${p.line}: ${p.problem}`).join("; ")}`);
   return parsed;

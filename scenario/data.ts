@@ -2,6 +2,7 @@
  * Data files (scenario.proto DataFile): RFC 4180 CSV with a header row, or JSON lines, parsed into
  * a table of text; and the split that hands each row to exactly one driver.
  */
+import { DataFormat } from "../gen/kannon/v1/scenario_pb.js";
 import { scalarText } from "./response.js";
 
 /** A parsed data file: column names, and rows of text in column order. */
@@ -32,6 +33,17 @@ export function dataReadyDeadlineMs(bytes: number): number {
 }
 /** Most problems reported per file (a broken file would otherwise list every row). */
 export const MAX_DATA_PROBLEMS = 20;
+
+/**
+ * Parses a data file's content in its format (the one place the parser is picked: CreateTest's
+ * validation, the orchestrator's split and the driver). Undefined for a file without a format,
+ * which CreateTest refuses.
+ */
+export function parseDataFile(format: DataFormat, content: string): DataTable | DataProblem[] | undefined {
+  if (format === DataFormat.CSV) return parseCsv(content);
+  if (format === DataFormat.JSON_LINES) return parseJsonLines(content);
+  return undefined;
+}
 
 /**
  * Parses RFC 4180 CSV: the first record names the columns; fields are separated by `,`, records by

@@ -4,9 +4,9 @@
  * compiles them (compile.ts), with the compile's problems collected. The single-request fields
  * are checked by orchestrator/validate.ts.
  */
-import { DataFormat, type DataFile } from "../gen/kannon/v1/scenario_pb.js";
+import type { DataFile } from "../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { MAX_DATA_BYTES, parseCsv, parseJsonLines, type DataTable } from "./data.js";
+import { MAX_DATA_BYTES, parseDataFile, type DataTable } from "./data.js";
 import { compileScenarios } from "./compile.js";
 import { UNKNOWN_COLUMNS, type TemplateProblem as FieldProblem } from "./template.js";
 
@@ -44,7 +44,7 @@ export function validateScenarios(spec: TestSpec): ScenarioValidation {
 function checkDataFile(f: DataFile, at: string, tables: Map<string, DataTable>, bad: (field: string, problem: string) => void): void {
   if (!/^[A-Za-z0-9_.-]+$/.test(f.name)) bad(`${at}.name`, `must be letters, digits, "_", "-" and ".", got "${f.name}"`);
   else if (tables.has(f.name)) bad(`${at}.name`, `"${f.name}" is the name of an earlier data file`);
-  const parsed = f.format === DataFormat.CSV ? parseCsv(f.content) : f.format === DataFormat.JSON_LINES ? parseJsonLines(f.content) : undefined;
+  const parsed = parseDataFile(f.format, f.content);
   if (!parsed) bad(`${at}.format`, "is required: CSV or JSON_LINES");
   else if (Array.isArray(parsed)) for (const p of parsed) bad(`${at}.content`, `line ${p.line}: ${p.problem}`);
   else if (!tables.has(f.name)) tables.set(f.name, parsed);

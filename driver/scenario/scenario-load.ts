@@ -3,11 +3,11 @@
  * this part's data rows, and the choice between the single-request fast path (a one-step constant
  * scenario, {@link oneConstantStep}) and the {@link ScenarioTransport} over an Exchange.
  */
-import { DataFormat, DataSplit } from "../../gen/kannon/v1/scenario_pb.js";
+import { DataSplit } from "../../gen/kannon/v1/scenario_pb.js";
 import type { TestSpec } from "../../gen/kannon/v1/test_pb.js";
 import { compileScenarios } from "../../scenario/compile.js";
 import { DataCursor, threadRows } from "../../scenario/data-cursor.js";
-import { parseCsv, parseJsonLines, rowsOfShare, type DataTable } from "../../scenario/data.js";
+import { parseDataFile, rowsOfShare, type DataTable } from "../../scenario/data.js";
 import { connectionOptionsForThread } from "../transport/connection-options.js";
 import { createExchange } from "../transport/exchange.js";
 import { createTransport, type Transport, type TransportKind } from "../transport/transport.js";
@@ -36,7 +36,8 @@ export function driverData(spec: TestSpec, delivered: ReadonlyMap<string, DataTa
       continue;
     }
     if (!f.content) continue;
-    const parsed = f.format === DataFormat.JSON_LINES ? parseJsonLines(f.content) : parseCsv(f.content);
+    const parsed = parseDataFile(f.format, f.content);
+    if (parsed === undefined) throw new Error(`data file "${f.name}" has no format`);
     if (Array.isArray(parsed)) throw new Error(`data file "${f.name}" line ${parsed[0]!.line}: ${parsed[0]!.problem}`);
     const whole = f.split === DataSplit.WHOLE || share.index < 0 || share.count < 1;
     out.set(f.name, whole ? parsed : { columns: parsed.columns, rows: rowsOfShare(parsed.rows, share.index, share.count) });
