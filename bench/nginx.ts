@@ -64,6 +64,8 @@ export interface NginxTarget extends TargetProcess {
 export interface NginxTls {
   certFile: string;
   keyFile: string;
+  /** HTTP/2 on the TLS listener too (ALPN `h2`, then `http/1.1`). */
+  http2?: boolean;
 }
 
 /**
@@ -79,7 +81,7 @@ export async function startNginx(locations = "", tls?: NginxTls): Promise<NginxT
   const port = await freePort();
   const tlsPort = tls ? await freePort() : 0;
   const tlsListen = tls
-    ? `    listen 127.0.0.1:${tlsPort} ssl backlog=4096;
+    ? `    listen 127.0.0.1:${tlsPort} ssl${tls.http2 ? " http2" : ""} backlog=4096;
     ssl_certificate ${tls.certFile};
     ssl_certificate_key ${tls.keyFile};
     ssl_session_cache off;

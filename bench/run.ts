@@ -51,7 +51,7 @@ async function runThroughputAndHeap(): Promise<void> {
   const data = await attempt("data", "1c. a 1M-row CSV over 3 drivers on the real broker: time to start, RSS", () => runDataStart());
   const open = await attempt("open", "1d. open model: Kannon's arrival rate vs wrk2 and vegeta at rising rates (pinned)", (): Promise<OpenReport> => runOpenModel());
   const tls = await attempt("tls", "1e. TLS: HTTPS keep-alive vs plain HTTP/1.1, fast path vs undici, handshakes per second vs wrk (pinned)", (): Promise<TlsReport> => runTlsBench());
-  const h2 = await attempt("h2", "1e2. HTTP/2 h2c: Kannon vs h2load against nginx, same connections × streams (pinned)", (): Promise<H2Report> => runH2Bench());
+  const h2 = await attempt("h2", "1e2. HTTP/2 (h2c and TLS): Kannon vs h2load against nginx, same connections × streams (pinned)", (): Promise<H2Report> => runH2Bench());
   const rpc = await attempt("rpc", "1f. unary gRPC: Kannon vs ghz against a grpc-go echo server (pinned)", (): Promise<RpcReport> => runRpcBench());
   const pacing = await attempt("pacing", "2. pacing of the open models at 1000 req/s", async (): Promise<PacingReport> => {
     const { target } = await startBenchTarget((l) => console.log(l));
