@@ -85,7 +85,7 @@ class RpcOneStepOutcomes extends OneStepOutcomes {
  * Undefined when the call does not fit (another protocol, a server stream, a request over one
  * frame, a handshake per request): the exchange runs it.
  */
-export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions, kind: TransportKind = "fast"): Transport | undefined {
+export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions, kind: TransportKind | undefined): Transport | undefined {
   if (call.protocol !== "grpc" || call.streaming || http.version !== 2) return undefined;
   if (origin.protocol !== "http:" && (origin.protocol !== "https:" || http.handshakePerRequest)) return undefined;
   const body = call.encode(step.rpc!.json.literals[0]!);
@@ -96,6 +96,6 @@ export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL
   if (!frames) return undefined;
   const template = { url, method: "POST", headers, body, timeoutMs: call.timeoutMs };
   const outcomes = new RpcOneStepOutcomes(step, recorder, scheduled);
-  const fallback = url.protocol === "https:" ? h1Fallback(kind, call.timeoutMs, http, (ms) => outcomes.handshake(ms)) : undefined;
+  const fallback = url.protocol === "https:" ? h1Fallback(kind ?? "fast", call.timeoutMs, http, (ms) => outcomes.handshake(ms)) : undefined;
   return new H2FastTransport(template, frames, dialTarget(url, http), outcomes, http, true, fallback);
 }

@@ -92,7 +92,7 @@ export function createScenarioTransport(o: ScenarioLoadOptions): Transport {
 
   const one = oneConstantStep(compiled.scenarios);
   const oneCall = one && calls[one.index];
-  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, http) : undefined;
+  const grpcFast = one && oneCall ? grpcFastTransport(one, oneCall, constantStepUrl(one.url.literals[0]!, targetUrl.origin), o.recorder, o.scheduled, http, o.kind) : undefined;
   if (grpcFast) return grpcFast;
   if (one && !one.rpc) {
     const body = one.body?.literals[0];
