@@ -1,31 +1,27 @@
 import { clone, create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { randomUUID } from "node:crypto";
 import type { Bus, Delivered, Subscription } from "../bus/bus.js";
-import { TestConfigMessageSchema, TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
+import { TriggerAction, TriggerMessageSchema, type MetricsMessage } from "../gen/kannon/v1/bus_pb.js";
 import { TestSchema, TestState, type Test, type TestSpec } from "../gen/kannon/v1/test_pb.js";
-import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import { msOf, timestampAt } from "../metrics/stats.js";
 import { swallowed } from "../metrics/swallowed.js";
-import { DEFAULT_START_DELAY_MS, HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
+import { HEARTBEAT_INTERVAL_MS, MISSED_HEARTBEATS_LIMIT } from "../workload/defaults.js";
 import { TargetAllowlist } from "./allowlist.js";
 import { retain, TestCatalog } from "./catalog.js";
 import { DomainError } from "./errors.js";
-import { pickDrivers } from "./clock-offset.js";
 import { Fleet } from "./fleet.js";
 import { ingestBatch, replayStored, type IngestStats } from "./ingest.js";
 import { endingOf, RunDeadlines } from "./judge.js";
-import { LiveTest } from "./live-test.js";
+import type { LiveTest } from "./live-test.js";
 import { FleetLiveness, type LivenessStats } from "./liveness.js";
 import { RESHARE_LEAD_MS, reshareDue } from "./reshare.js";
 import { downsample } from "./series.js";
 import { Store } from "./store.js";
-import { checkSpec, describeProblems } from "./validate.js";
-import { REFLECTION_TIMEOUT_MS, withReflectedSchema } from "./schema-fetch.js";
-import { noteLostRows, stripData } from "./data-parts.js";
-import { stripTlsKey, withTlsKey } from "./tls-key.js";
-import { abandonedStart, DataDistribution } from "./data-start.js";
-import { dataReadyDeadlineMs, strippedBytes } from "../scenario/data.js";
+import { REFLECTION_TIMEOUT_MS } from "./schema-fetch.js";
+import { noteLostRows } from "./data-parts.js";
+import { DataDistribution } from "./data-start.js";
+import { fetchedSpec, storeNewTest } from "./create-test.js";
+import { newLiveTest, startCreated, type StartContext } from "./start-test.js";
 import { isEnded } from "../metrics/outcome.js";
 
 /** After a cancel, drivers get this long to deliver their final metrics. */
@@ -148,30 +144,12 @@ export class Orchestrator extends TestCatalog {
    * (only for a target the allowlist lets tests load), then {@link createTest}.
    */
   async createTestFetching(spec: TestSpec | undefined): Promise<Test> {
-    const refused = spec && this.allowlist.refusesSpec(spec);
-    if (refused) throw new DomainError("permission_denied", refused);
-    return this.createTest(await withReflectedSchema(spec, this.reflectionTimeoutMs));
+    return this.createTest(await fetchedSpec(spec, this.allowlist, this.reflectionTimeoutMs));
   }
 
-  /** Validates and stores a new test in CREATED (the content of its data files apart from it). */
+  /** Validates and stores a new test in CREATED (see {@link storeNewTest}). */
   createTest(spec: TestSpec | undefined): Test {
-    const { problems, resourceExhausted } = checkSpec(spec);
-    if (problems.length > 0) throw new DomainError(resourceExhausted ? "resource_exhausted" : "invalid_argument", describeProblems(problems));
-    if (spec!.rpcSchema?.source === RpcSchemaSource.REFLECTION && spec!.rpcSchema.image.length === 0)
-      throw new DomainError("failed_precondition", "spec.rpc_schema: the target's reflection was not fetched (CreateTest over the API asks it: createTestFetching)");
-    const refused = this.allowlist.refusesSpec(spec!);
-    if (refused) throw new DomainError("permission_denied", refused);
-    const { spec: keyless, key } = stripTlsKey(spec!);
-    const { spec: stored, contents } = stripData(keyless);
-    const test = create(TestSchema, {
-      id: randomUUID(),
-      spec: stored,
-      state: TestState.CREATED,
-      createdAt: timestampNow(),
-    });
-    this.store.putData(test.id, contents);
-    this.store.putTlsKey(test.id, key);
-    this.store.putTest(test);
+    const test = storeNewTest(spec, this.allowlist, this.store);
     this.retain();
     return test;
   }
@@ -187,61 +165,14 @@ export class Orchestrator extends TestCatalog {
 
   /**
    * Picks drivers, sends them the config (and each its part of the data files, waiting until every
-   * driver holds it) and a trigger with a common start instant.
+   * driver holds it) and a trigger with a common start instant (see {@link startCreated}).
    */
   async startTest(id: string): Promise<Test> {
-    const test = this.getTest(id);
-    if (test.state !== TestState.CREATED)
-      throw new DomainError("failed_precondition", `test "${id}" is ${TestState[test.state]}; only a CREATED test can be started`);
-    const stalledSince = this.liveness.stalledSince;
-    if (stalledSince !== undefined)
-      throw new DomainError("unavailable", `the data plane has been unreachable for ${Date.now() - stalledSince} ms; test "${id}" stays CREATED: start it again once the bus is back`);
-    const spec = test.spec!;
-    const picked = pickDrivers(this.fleet.ready(), spec.driverCount);
-    if ("problem" in picked) throw new DomainError("failed_precondition", `test "${id}" ${picked.problem}`);
-    const drivers = picked.ids;
-    const prepared = spec.dataFiles.length > 0 ? this.data.prepare(id, spec) : undefined;
-    const delayMs = spec.startDelayMs || DEFAULT_START_DELAY_MS;
-    // With data files: provisional, past the longest wait for the drivers' parts; set once they hold them.
-    const startAtMs = Date.now() + delayMs + (prepared ? (this.dataReadyMs ?? dataReadyDeadlineMs(strippedBytes(spec.dataFiles))) : 0);
-    // Numbered, so that the CANCEL of a start that fails below stops only this attempt on the drivers.
-    const attempt = test.startAttempt + 1;
-    const started = clone(TestSchema, test);
-    started.startAttempt = attempt;
-    started.state = TestState.STARTING;
-    started.driverIds = drivers;
-    started.startAt = timestampAt(startAtMs);
-    if (prepared) started.spec = prepared.spec;
-    this.fleet.reserve(drivers, id);
-    this.store.putTest(started);
-    // Live before anything is sent: a driver's first answer (or a cancel) may come back before
-    // the publishes are acknowledged.
-    const live = this.newLive(started);
-    this.live.set(id, live);
-    try {
-      await this.bus.publish("test_config", id, create(TestConfigMessageSchema, { testId: id, spec: withTlsKey(started.spec!, this.store.getTlsKey(id)), driverIds: drivers, attempt }));
-      if (prepared) {
-        const abandoned = () => abandonedStart(live, () => this.live.get(id));
-        await this.data.distribute({ testId: id, attempt, driverIds: drivers, prepared, abandoned, deadlineMs: this.dataReadyMs });
-        live.startsAt(timestampAt(Date.now() + delayMs));
-        this.store.putTest(live.test);
-      }
-      await this.bus.publish("trigger", id, create(TriggerMessageSchema, { testId: id, action: TriggerAction.START, startAt: live.test.startAt!, attempt }));
-    } catch (err) {
-      // Cancelled meanwhile, or every driver refused it (it is ending): that ends the test.
-      if (this.live.get(id) !== live || live.cancelRequested || live.sealed) throw err;
-      this.live.delete(id);
-      this.fleet.release(id);
-      // CREATED again; the next StartTest is attempt + 1.
-      const again = clone(TestSchema, test);
-      again.startAttempt = attempt;
-      this.store.putTest(again);
-      // Whatever did reach a driver must not run (this attempt only: a retry is not affected).
-      void this.tell(id, { testId: id, action: TriggerAction.CANCEL, attempt }, "cancel_unstarted", `could not cancel attempt ${attempt} of test ${id}, whose start failed`);
-      throw err instanceof DomainError ? err : new DomainError("unavailable", `could not reach the drivers to start test "${id}": ${String(err)}`);
-    }
-    this.watchers.started(live);
-    return live.test;
+    const { bus, store, fleet, data, live, dataReadyMs } = this;
+    const ctx: StartContext = { bus, store, fleet, data, live, dataReadyMs, stalledSince: this.liveness.stalledSince, newLive: (t) => this.newLive(t), tell: (...a) => this.tell(...a) };
+    const started = await startCreated(this.getTest(id), ctx);
+    this.watchers.started(started);
+    return started.test;
   }
 
   /**
@@ -291,23 +222,9 @@ export class Orchestrator extends TestCatalog {
     await this.store.close();
   }
 
+  /** A starting or resumed test's live state (see {@link newLiveTest}). */
   private newLive(test: Test): LiveTest {
-    const live = new LiveTest(
-      test,
-      (stats) => void this.store.putInterval(test.id, stats).catch(this.failure("store_interval", `could not store interval ${stats.interval} of test ${test.id}`)),
-      (driverId, message, at) => void this.store.putLoss(test.id, { driverId, message, at }).catch(this.failure("store_loss", `could not store the loss of ${driverId} (test ${test.id})`)),
-    );
-    if (test.spec?.abortOnFail)
-      live.onBreach = (message) => {
-        if (live.cancelRequested || live.sealed) return;
-        live.abortMessage = message;
-        // Stored with the cancel (cancelTest stores the test), so a restarted orchestrator still says why.
-        live.test = clone(TestSchema, live.test);
-        live.test.message = message;
-        this.log(`orchestrator: test ${test.id}: ${message}; cancelling it (abort_on_fail)`);
-        void this.cancelTest(test.id).catch(this.failure("abort", `could not cancel test ${test.id} on a threshold's breach`));
-      };
-    return live;
+    return newLiveTest(test, { store: this.store, log: this.log, failure: (where, failed) => this.failure(where, failed), cancel: (id) => this.cancelTest(id) });
   }
 
   /** Picks a running test up again after a restart, from its stored driver intervals and losses. */
