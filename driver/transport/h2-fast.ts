@@ -146,7 +146,6 @@ export class H2FastTransport implements Transport, H2Owner {
   }
 
   freed(c: H2Connection): void {
-    if (this.h1 !== undefined) for (const shot of this.waiting.splice(0)) this.viaH1(shot);
     while (this.waiting.length > 0 && c.free > 0) this.waiting.shift()!.go(c);
   }
 
@@ -154,7 +153,9 @@ export class H2FastTransport implements Transport, H2Owner {
     const chose = codeError("the target chose HTTP/1.1", "KANNON_H2_PROTOCOL");
     if (this.fallback === undefined || this.closed) return c.fail(chose);
     this.h1 ??= this.fallback();
-    // `c` has no stream: each request failed here was never sent, and goes over HTTP/1.1 instead.
+    // Requests waiting for a stream on any connection, then those waiting on `c` (it has no stream:
+    // each request failed here was never sent), go over HTTP/1.1; so does every later one.
+    for (const shot of this.waiting.splice(0)) this.viaH1(shot);
     this.handing = true;
     try {
       c.fail(chose);
