@@ -226,5 +226,10 @@ describe("HTTP/2 exchange", () => {
     for (const r of results) expect(ok(r)).toMatchObject({ status: 200, protocol: "http/1.1" });
     expect(Buffer.from(ok(results[0]!).body).toString()).toBe("one-one");
     expect(h1Requests).toBe(3);
+    // Several connections dialing at once: the requests queued on the others were not sent either, and go over HTTP/1.1 too.
+    const several = exchange(http2(2, 0, true), 8);
+    const all = await Promise.all(Array.from({ length: 8 }, () => several.send({ method: "GET", url, headers: {}, body: undefined }, NONE)));
+    expect(all.map((r) => (r.ok ? r.protocol : r.kind))).toEqual(Array(8).fill("http/1.1"));
+    expect(h1Requests).toBe(3 + 8);
   });
 });

@@ -163,11 +163,15 @@ class H2Origin {
     if (this.all.size === 0) this.onIdle?.();
   }
 
-  /** The server picked HTTP/1.1: everything here goes to the HTTP/1.1 exchange. */
+  /** The server picked HTTP/1.1: everything here goes to the HTTP/1.1 exchange (what other connections still dialing hold too). */
   fellBack(pending: H2Pending[]): void {
-    for (const s of this.all) s.destroy();
+    const waiting = this.waiting.splice(0);
+    for (const s of [...this.all]) {
+      pending.push(...s.queued.splice(0));
+      s.destroy();
+    }
     this.all.clear();
-    this.owner.fellBack(this.origin, [...pending, ...this.waiting.splice(0)].filter((p) => !p.done));
+    this.owner.fellBack(this.origin, [...pending, ...waiting].filter((p) => !p.done));
   }
 
   close(force: boolean): Promise<void> {
@@ -181,8 +185,8 @@ class H2Origin {
 /** One connection: dialed, then an HTTP/2 session once the server's SETTINGS arrived. */
 class H2Session {
   private session: ClientHttp2Session | undefined;
-  /** Requests given to it before it was ready. */
-  private queued: H2Pending[] = [];
+  /** Requests given to it before it was ready (none sent yet). */
+  queued: H2Pending[] = [];
   active = 0;
   usable = true;
   private dead = false;
