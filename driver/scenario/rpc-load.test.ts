@@ -105,10 +105,10 @@ describe.each([
   });
 });
 
-it("a constant unary gRPC call on h2c runs on the HTTP/2 fast path; a template, a stream or Connect through the exchange", async () => {
-  const transportOf = (method: string, requestJson: string, protocol = RpcProtocol.GRPC) =>
+it("a constant unary gRPC call on h2c or TLS runs on the HTTP/2 fast path; a template, a stream, Connect or a handshake per request through the exchange", async () => {
+  const transportOf = (method: string, requestJson: string, protocol = RpcProtocol.GRPC, over: SpecInit = {}) =>
     createScenarioTransport({
-      spec: singleRpcSpec(specOf({ rpc: { service: SERVICE, method, requestJson, protocol }, http: { version: HttpVersion.HTTP_VERSION_2 }, workload: closed(1, 1) })),
+      spec: singleRpcSpec(specOf({ rpc: { service: SERVICE, method, requestJson, protocol }, http: { version: HttpVersion.HTTP_VERSION_2 }, workload: closed(1, 1), ...over })),
       recorder: new ScenarioRecorder(false, { steps: [[]], scenarios: 1 }),
       data: new Map(),
       thread: { index: 0, count: 1 },
@@ -122,8 +122,16 @@ it("a constant unary gRPC call on h2c runs on the HTTP/2 fast path; a template, 
       ended: () => undefined,
       exhausted: () => undefined,
     });
-  const kinds = [transportOf("Echo", '{"text": "x"}'), transportOf("Echo", '{"text": "{{iteration}}"}'), transportOf("Stream", '{"count": 1}'), transportOf("Echo", "{}", RpcProtocol.CONNECT)];
-  expect(kinds.map((t) => t.constructor)).toEqual([H2FastTransport, ScenarioTransport, ScenarioTransport, ScenarioTransport]);
+  const tls = (handshakePerRequest: boolean): SpecInit => ({ targetUrl: "https://127.0.0.1:1/", http: { version: HttpVersion.HTTP_VERSION_2, tls: { insecure: true, handshakePerRequest } } });
+  const kinds = [
+    transportOf("Echo", '{"text": "x"}'),
+    transportOf("Echo", '{"text": "{{iteration}}"}'),
+    transportOf("Stream", '{"count": 1}'),
+    transportOf("Echo", "{}", RpcProtocol.CONNECT),
+    transportOf("Echo", '{"text": "x"}', RpcProtocol.GRPC, tls(false)),
+    transportOf("Echo", '{"text": "x"}', RpcProtocol.GRPC, tls(true)),
+  ];
+  expect(kinds.map((t) => t.constructor)).toEqual([H2FastTransport, ScenarioTransport, ScenarioTransport, ScenarioTransport, H2FastTransport, ScenarioTransport]);
   for (const t of kinds) await t.close(true);
 });
 
