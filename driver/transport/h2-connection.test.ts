@@ -131,6 +131,23 @@ describe("HTTP/2 connection: the server's stream limit", () => {
   });
 });
 
+describe("HTTP/2 connection: closing the transport", () => {
+  it("a connection still dialing when the transport closes is closed once it connects, not kept open", async () => {
+    const s = await server(answerNow);
+    const ended = new Set<Http2Session>();
+    const t = transport(s.url, http2(10, 4), new IntervalRecorder(false));
+    t.prepare(40); // dials 4 connections ahead
+    await t.close(true);
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && (s.sessions.length < 4 || ended.size < s.sessions.length)) {
+      for (const session of s.sessions) if (session.closed || session.destroyed) ended.add(session);
+      await sleep(20);
+    }
+    expect(s.sessions).toHaveLength(4);
+    expect(ended.size).toBe(4);
+  });
+});
+
 describe("HTTP/2 connection: GOAWAY", () => {
   it("closed model: the server says GOAWAY after 10 requests and closes; the loops go on over a new connection", async () => {
     let gone: { session: Http2Session; last: number } | undefined;

@@ -47,6 +47,8 @@ export interface H2Owner {
   readonly frames: RequestFrames;
   readonly timeoutMs: number;
   readonly handshake: ((ms: number) => void) | undefined;
+  /** Set once the transport is closed: a connection dialed by then is closed at once. */
+  readonly closed: boolean;
   /** A TLS server chose HTTP/1.1 by ALPN on `c` (no stream open: its requests are all waiting). */
   fellBack(c: H2Connection): void;
   /** A stream of `c` freed (the open model hands it a waiting request). */
@@ -164,6 +166,8 @@ export class H2Connection {
     this.dialing = true;
     dialSocket(this.owner.target, this.owner.timeoutMs, this.owner.handshake, (d) => {
       this.dialing = false;
+      // The transport closed while this dialed: its requests were failed then; the socket goes.
+      if (this.owner.closed) return void ("error" in d || d.socket.destroy());
       if ("error" in d) return this.fail(d.error);
       if (!d.h2) {
         d.socket.destroy();
