@@ -2,9 +2,10 @@
  * The TLS part of `npm run bench` (issue 23): against nginx with a TLS listener (a certificate made
  * for the run, no session resumption), the generator pinned to CPU 0 and nginx to CPU 1, 64
  * connections:
- * - keep-alive: Kannon over plain HTTP/1.1 and over HTTPS on the fast path and on undici, and wrk
- *   over HTTPS (goal: HTTPS within 20 % of plain HTTP/1.1 req/s per core; the faster path is the
- *   default for https);
+ * - keep-alive: Kannon over plain HTTP/1.1 and over HTTPS on the fast path and on undici; node's
+ *   sockets alone over both (bench/node-floor.ts, the floor of any Node.js loop) and wrk over both
+ *   (goal: HTTPS within 20 % of plain HTTP/1.1 req/s per core; the faster path is the default for
+ *   https);
  * - a handshake per request: Kannon (both paths) and wrk with `Connection: close`, each counted as
  *   nginx's accepted connections per second (every connection one full handshake).
  * Ratios in one run, never an absolute goal.
@@ -52,10 +53,16 @@ const kannon = (kind: "fast" | "undici", https: boolean, perRequest: boolean) =>
 const wrk = (perRequest: boolean, https = true) => async (urls: { http: string; https: string }, _ca: string, c: number, s: number, pin: string[]) =>
   (await external("wrk", [...pin, "wrk", "-t1", `-c${c}`, `-d${s}s`, "--latency", ...(perRequest ? ["-H", "Connection: close"] : []), https ? urls.https : urls.http], s, undefined, parseWrk)).result;
 
+/** Node's sockets alone (bench/node-floor.ts): the least a Node.js loop spends per request. */
+const nodeFloor = (https: boolean) => (urls: { http: string; https: string }, caFile: string, c: number, s: number, pin: string[]) =>
+  nodeChild("node-floor", "bench/node-floor.ts", [https ? urls.https : urls.http, String(c), String(s * 1000), ...(https ? [caFile] : [])], s, pin);
+
 const TOOLS: TlsTool[] = [
   { section: "keep-alive", name: "kannon http (fast)", run: kannon("fast", false, false) },
   { section: "keep-alive", name: "kannon https (fast)", run: kannon("fast", true, false) },
   { section: "keep-alive", name: "kannon https (undici)", run: kannon("undici", true, false) },
+  { section: "keep-alive", name: "node:net loop (floor)", run: nodeFloor(false) },
+  { section: "keep-alive", name: "node:tls loop (floor)", run: nodeFloor(true) },
   { section: "keep-alive", name: "wrk -t1 http", run: wrk(false, false) },
   { section: "keep-alive", name: "wrk -t1 https", run: wrk(false) },
   { section: "handshake per request", name: "kannon https (fast)", run: kannon("fast", true, true) },
@@ -134,6 +141,9 @@ export function formatTlsBench(report: TlsReport): string {
   const perCore = (x: LoadResult) => (x.cpuS > 0 ? x.requests / x.cpuS : Number.NaN);
   const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b ? `${(a.reqPerS / b.reqPerS).toFixed(2)} req/s, ${fixed(perCore(a) / perCore(b), 2)} per core` : "-");
   if (fast && plain) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1, Kannon's fast path: ${ratio(fast, plain)} (goal ≥ 0.80)`);
+  const floorTls = find("keep-alive", "node:tls loop (floor)");
+  const floorPlain = find("keep-alive", "node:net loop (floor)");
+  if (floorTls && floorPlain) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1, node's sockets alone (no recording): ${ratio(floorTls, floorPlain)}: what node's TLS socket costs a loop that does nothing else`);
   const wrkHttp = find("keep-alive", "wrk -t1 http");
   const wrkHttps = find("keep-alive", "wrk -t1 https");
   if (wrkHttp && wrkHttps) lines.push(`  HTTPS keep-alive ÷ plain HTTP/1.1, wrk (C, OpenSSL): ${ratio(wrkHttps, wrkHttp)}: what TLS costs a generator whose plain loop is as lean`);
