@@ -2,13 +2,13 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { DataFile } from "../gen/kannon/v1/scenario_pb.js";
-import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
 import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { loadSchemaFile } from "./schema-file.js";
 import { describeProblems, validateSpec, type FieldProblem } from "../orchestrator/validate.js";
 import { UsageError } from "./args.js";
 import { checkUrl } from "./spec-args.js";
 import { specOfDocument } from "./spec-document.js";
+import { withSchemaImage } from "./spec-rpc.js";
 import type { Bad, ReadData } from "./spec-scenarios.js";
 import { MAX_DATA_BYTES } from "../scenario/data.js";
 import { plural } from "./summary.js";
@@ -49,7 +49,7 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
   }
   const problems: FieldProblem[] = [];
   const spec = specOfDocument(doc, fileReader(dirname(path)), problems, defaultUrl);
-  if (spec) readSchemaFile(spec, dirname(path), problems);
+  if (spec) withSchemaImage(spec, (origin) => loadSchemaFile(resolve(dirname(path), origin)), problems);
   const files = spec?.dataFiles ?? [];
   // What the orchestrator would refuse too, except for fields already named as unreadable.
   const named = problems.map((p) => p.field);
@@ -63,19 +63,6 @@ export function readSpecFile(path: string, defaultUrl?: string): SpecFile {
     );
   if (problems.length > 0) throw new UsageError(`-f ${path}: ${plural(problems.length, "problem")}: ${describeProblems(problems)}`);
   return { spec: spec!, thresholds: spec!.thresholds };
-}
-
-/** A spec file's `schema: FILE` read (relative to the spec file) into rpc_schema.image. */
-function readSchemaFile(spec: TestSpec, baseDir: string, problems: FieldProblem[]): void {
-  const schema = spec.rpcSchema;
-  if (!schema || schema.source !== RpcSchemaSource.IMAGE || schema.image.length > 0 || !schema.origin) return;
-  try {
-    const loaded = loadSchemaFile(resolve(baseDir, schema.origin));
-    schema.image = loaded.image;
-    schema.origin = loaded.origin;
-  } catch (err) {
-    problems.push({ field: "spec.rpc_schema", problem: `(schema) ${(err as Error).message}` });
-  }
 }
 
 /** A problem in the rows of a data file read from a path names the file too. */

@@ -11,11 +11,14 @@
  *       compression: gzip           # none (default), gzip
  *       timeout: 2s                 # the deadline; default: the test's request timeout
  *
- * A schema file's path is kept in `origin` with an empty image: cli/spec-file.ts reads it relative to
- * the spec file (the browser cannot). Problems go to `bad`, named by the orchestrator's field paths.
+ * A schema file's path is kept in `origin` with an empty image, filled by {@link withSchemaImage}
+ * with a loader: cli/spec-file.ts reads the file relative to the spec file, the dashboard's spec
+ * editor takes the attached file of that name (web/attached-files.ts). Problems go to `bad`, named
+ * by the orchestrator's field paths.
  */
 import { create } from "@bufbuild/protobuf";
 import { RpcCodec, RpcCompression, RpcProtocol, RpcSchema$, RpcSchemaSchema, RpcSchemaSource, type Rpc, type RpcSchema } from "../gen/kannon/v1/protocol_pb.js";
+import type { TestSpec } from "../gen/kannon/v1/test_pb.js";
 import { choice, kindOf, mapping, millis, text, type Bad } from "./spec-fields.js";
 
 const RPC_FIELDS = ["call", "service", "method", "request", "request_json", "protocol", "codec", "compression", "timeout", "timeout_ms"];
@@ -82,4 +85,21 @@ export function schemaOfDocument(raw: unknown, bad: Bad): RpcSchema | undefined 
   return raw.trim().toLowerCase() === "reflection"
     ? create(RpcSchemaSchema, { source: RpcSchemaSource.REFLECTION })
     : create(RpcSchemaSchema, { source: RpcSchemaSource.IMAGE, origin: raw.trim() });
+}
+
+/** Loads a schema file named by a spec (its `origin`): the image and where it came from; throws an Error saying why not. */
+export type LoadSchema = (origin: string) => { image: Uint8Array; origin: string };
+
+/**
+ * Fills the image of a spec's `schema: FILE` (an IMAGE source with a path in `origin` and no image
+ * yet) with `load`; its failure is a problem of `spec.rpc_schema`.
+ */
+export function withSchemaImage(spec: TestSpec, load: LoadSchema, problems: { field: string; problem: string }[]): void {
+  const schema = spec.rpcSchema;
+  if (!schema || schema.source !== RpcSchemaSource.IMAGE || schema.image.length > 0 || !schema.origin) return;
+  try {
+    Object.assign(schema, load(schema.origin));
+  } catch (err) {
+    problems.push({ field: "spec.rpc_schema", problem: `(schema) ${(err as Error).message}` });
+  }
 }

@@ -2,14 +2,17 @@
  * The new-test page's spec file: paste or upload YAML or JSON (the format of `kannon test -f`,
  * docs/test-spec.md), or start from one of examples/; it is mapped to a TestSpec by the CLI's own
  * code (cli/spec-document.ts), and every problem, the mapping's or the server's `invalid_argument`
- * field errors, is shown under the line of the file it names. A data file must be inline
- * (`content:`): the browser has no folder to read a `path` from.
+ * field errors, is shown under the line of the file it names. The files the spec names (data files,
+ * TLS PEMs, a schema image) are attached beside it and found by their last path segment
+ * (web/attached-files.ts); a path with nothing attached is a problem under its line.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { specOfDocument } from "../cli/spec-document.js";
+import { withSchemaImage } from "../cli/spec-rpc.js";
 import apiSmoke from "../examples/api-smoke.yaml";
 import readWriteMix from "../examples/read-write-mix.yaml";
+import { attachedReader, attachedSchema, type Attached } from "./attached-files.js";
 import { createAndOpen, showError } from "./client.js";
 import { esc } from "./format.js";
 
@@ -19,6 +22,8 @@ export const EXAMPLES: Record<string, string> = { "api-smoke.yaml": apiSmoke, "r
 type Problem = { field: string; problem: string; line?: number };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+/** The key a spec file writes for a field whose proto name differs (`schema: FILE` is rpc_schema). */
+const SPEC_KEY: Record<string, string> = { rpc_schema: "schema", abort_on_fail: "abort" };
 
 /**
  * The line (from 1) of the node a field path names (`spec.scenarios[0].steps[1].url`), matching
@@ -38,7 +43,7 @@ export function lineOfField(doc: Document, lines: LineCounter, field: string): n
       node = node.items[seg];
       at = (node as Node).range?.[0] ?? at;
     } else if (typeof seg === "string" && isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && (p.key.value === seg || p.key.value === camel(seg)));
+      const pair = node.items.find((p) => isScalar(p.key) && (p.key.value === seg || p.key.value === camel(seg) || p.key.value === SPEC_KEY[seg]));
       if (!pair) break;
       at = (pair.key as Node).range?.[0] ?? at;
       node = pair.value;
@@ -54,6 +59,7 @@ export function specEditorHtml(): string {
     <p class="muted">YAML or JSON, as <code>kannon test -f</code> reads it (see docs/test-spec.md). Start from an example: ${examples}</p>
     <form id="spec-form" novalidate>
       <label>file <input type="file" id="spec-upload" accept=".yaml,.yml,.json"></label>
+      <label title="data files, TLS certificates and keys, a Buf image: each path in the spec is matched by its file name">attach files the spec names <input type="file" id="spec-attach" multiple></label>
       <textarea id="spec-text" rows="16" spellcheck="false" placeholder="name: my test&#10;tsunami: {delayMs: 100, durationMs: 5000}"></textarea>
       <div id="spec-problems"></div>
       <button name="start" value="1">Create and start</button> <button name="start" value="0">Create</button>
@@ -71,19 +77,28 @@ export function wireSpecEditor(root: HTMLElement, defaultUrl: string): void {
     const file = (ev.target as HTMLInputElement).files?.[0];
     if (file) void file.text().then((t) => (text.value = t));
   });
+  const attach = root.querySelector<HTMLInputElement>("#spec-attach")!;
   root.querySelector<HTMLFormElement>("#spec-form")!.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    void submitSpec(text.value, (ev as SubmitEvent).submitter?.getAttribute("value") === "1", defaultUrl);
+    const start = (ev as SubmitEvent).submitter?.getAttribute("value") === "1";
+    void attached(attach.files)
+      .then((files) => submitSpec(text.value, files, start, defaultUrl))
+      .catch(showError);
   });
 }
 
-async function submitSpec(source: string, start: boolean, defaultUrl: string): Promise<void> {
+/** The attached files' bytes by name (read at each submit, so a file changed on disk is read again). */
+async function attached(list: FileList | null): Promise<Attached> {
+  return new Map(await Promise.all([...(list ?? [])].map(async (f) => [f.name, new Uint8Array(await f.arrayBuffer())] as const)));
+}
+
+async function submitSpec(source: string, files: Attached, start: boolean, defaultUrl: string): Promise<void> {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
   const problems: Problem[] = doc.errors.map((e) => ({ field: "syntax", problem: e.message.split("\n")[0]!, line: lines.linePos(e.pos[0]).line }));
   const at = (p: Problem) => ({ ...p, line: p.line ?? lineOfField(doc, lines, p.field) });
-  const noPath = (_path: string, where: string, bad: (f: string, p: string) => void) => (bad(where, "cannot be read by the browser: put the rows inline (content:), or run kannon test -f FILE"), "");
-  const spec = problems.length ? undefined : specOfDocument(doc.toJS(), noPath, problems, defaultUrl || undefined);
+  const spec = problems.length ? undefined : specOfDocument(doc.toJS(), attachedReader(files), problems, defaultUrl || undefined);
+  if (spec) withSchemaImage(spec, attachedSchema(files), problems);
   if (!spec || problems.length) return showProblems(source, problems.map(at));
   showProblems(source, []);
   try {
