@@ -9,7 +9,7 @@ const never = ["node_modules/**", "bench/**"];
  */
 const integration = ["driver/agent/**/*.test.ts", "driver/load/threads.test.ts", "driver/load/open-model.test.ts", "driver/scenario/scenario-load.test.ts", "test/scenarios-in-process.test.ts", "test/rpc-in-process.test.ts", "orchestrator/data-start.test.ts", "test/compare-runs.test.ts"];
 /** The browser tests: real Chromium (test/chromium-global-setup.ts provides it). */
-const browser = ["test/dashboard.test.ts", "test/dashboard-compare.test.ts"];
+const browser = ["test/dashboard.test.ts", "test/dashboard-compare.test.ts", "test/dashboard-spec-files.test.ts"];
 
 /**
  * Four projects; `npm test` runs them all, `vitest run --project NAME` one. A project's globalSetup
