@@ -2,9 +2,12 @@
  * A spec file's document (parsed YAML or JSON) as a TestSpec, browser-safe (no Node import): the
  * TestSpec fields by their proto JSON names or proto names, `thresholds`, `abort`, the body as the
  * user thinks of it, and the `scenarios` and `dataFiles` of cli/spec-scenarios.ts (a data file's
- * `path` read by `read`), `rpc` and `schema` of cli/spec-rpc.ts (a schema file is read by cli/spec-file.ts)., and `http.tls`'s `ca`/`cert`/`key` files read by `read` (cli/spec-tls.ts). Used by `kannon run|test -f` (cli/spec-file.ts, which also validates) and
- * by the dashboard's new-test page (whose server validates). Problems are added to `problems`, each
- * named by the field path the orchestrator's validation uses.
+ * `path` read by `read`), `http.tls`'s `ca`/`cert`/`key` files read by `read` too
+ * (cli/spec-tls.ts), and `rpc` and `schema` of cli/spec-rpc.ts (a schema file's image is filled
+ * afterwards by its withSchemaImage). Used by `kannon run|test -f` (cli/spec-file.ts: files
+ * relative to the spec file; it also validates) and by the dashboard's spec editor (web/spec-editor.ts:
+ * the attached files of web/attached-files.ts; its server validates). Problems are added to
+ * `problems`, each named by the field path the orchestrator's validation uses.
  */
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { TestSpecSchema, type TestSpec } from "../gen/kannon/v1/test_pb.js";

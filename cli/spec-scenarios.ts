@@ -186,13 +186,13 @@ const FORMAT_OF_EXTENSION: Record<string, DataFormat> = { ".csv": DataFormat.CSV
 /** Reads a data file's `path` as the spec names it; reports a problem with `bad(at, …)` and returns "" when it cannot. */
 export type ReadData = (path: string, at: string, bad: Bad) => string;
 
-/** A path's last part and its extension (".csv"), without node:path. */
-const fileName = (path: string) => path.split(/[\\/]/).pop() ?? "";
+/** A path's last part (`./data/users.csv` → `users.csv`, "" for a folder `data/`), and its extension (".csv"), without node:path. */
+export const fileName = (path: string) => path.split(/[\\/]/).pop() ?? "";
 const extensionOf = (path: string) => /\.[^.]*$/.exec(fileName(path))?.[0] ?? "";
 
 /**
  * The data files of a spec file: inline `content`, or a `path` read by `read` (the CLI reads it
- * relative to the spec file; `source` keeps the path as written). A file named by path defaults its `name` to
+ * relative to the spec file, the dashboard among the attached files; `source` keeps the path as written). A file named by path defaults its `name` to
  * the file name without extension and its `format` to its extension's (.csv, .jsonl, .ndjson).
  */
 export function dataFilesOf(value: unknown, read: ReadData, bad: Bad): DataFile[] {

@@ -1,7 +1,7 @@
 /**
  * A test's TLS options as the user writes them (browser-safe, no Node import): the `http.tls`
  * section of a spec file, whose `ca`, `cert` and `key` are file paths read like data files (relative
- * to the spec file), and the `--tls-*` flags of `kannon run|test`. Both give TestSpec.http.tls
+ * to the spec file by the CLI, among the attached files by the dashboard), and the `--tls-*` flags of `kannon run|test`. Both give TestSpec.http.tls
  * (protocol.proto TlsOptions), which orchestrator/validate-tls.ts checks.
  */
 import type { JsonValue } from "@bufbuild/protobuf";

@@ -8,8 +8,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBrowserPage } from "./browser-page.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { readSpecFile } from "../cli/spec-file.js";
 import { compareSpec } from "./compare-spec.js";
@@ -23,7 +24,7 @@ describe("dashboard compare page (real Chromium)", () => {
   let page: Page;
   let dir: string;
   const ids: string[] = [];
-  const errors: string[] = [];
+  let errors: string[] = [];
   beforeAll(async () => {
     await mkdir(shots, { recursive: true });
     dir = await mkdtemp(join(tmpdir(), "kannon-compare-page-"));
@@ -34,14 +35,7 @@ describe("dashboard compare page (real Chromium)", () => {
       await writeFile(file, compareSpec(name, delay));
       ids.push((await runToEnd(client, readSpecFile(file, `${fleet.target!.url}/`).spec)).id);
     }
-    browser = await chromium.launch({
-      executablePath: inject("chromium"),
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
-    page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    ({ browser, page, errors } = await openBrowserPage({ width: 1300, height: 900 }));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

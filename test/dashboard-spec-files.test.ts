@@ -6,8 +6,8 @@
  * path's line naming the file to attach), and a Buf image attached for an RPC test against the
  * project's Connect target.
  */
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBrowserPage } from "./browser-page.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { targetImage } from "./rpc-images.js";
@@ -34,37 +34,28 @@ const USERS = "id,name\n1,ann\n2,bob\n3,cy\n4,dee\n5,eve\n";
 
 describe("spec editor with attached files (real Chromium)", () => {
   let fleet: Embedded;
-  let browser: Browser;
-  let page: Page;
-  const errors: string[] = [];
+  let ui: BrowserPage;
   beforeAll(async () => {
     fleet = await startEmbedded({ drivers: 2 });
-    browser = await chromium.launch({
-      executablePath: inject("chromium"),
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    ui = await openBrowserPage({ width: 1100, height: 900 });
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
+    await ui?.browser.close();
     await fleet?.close();
   });
 
   /** Fills the editor with `spec`, attaches `files` (none clears them) and creates and starts it. */
   async function submit(spec: string, files: { name: string; buffer: Buffer }[]): Promise<void> {
-    await page.goto(`${fleet.server.url}/#/new`);
-    await page.fill("#spec-text", spec);
-    await page.setInputFiles("#spec-attach", files.map((f) => ({ ...f, mimeType: "application/octet-stream" })));
-    await page.click("#spec-form button[value='1']");
+    await ui.page.goto(`${fleet.server.url}/#/new`);
+    await ui.page.fill("#spec-text", spec);
+    await ui.page.setInputFiles("#spec-attach", files.map((f) => ({ ...f, mimeType: "application/octet-stream" })));
+    await ui.page.click("#spec-form button[value='1']");
   }
 
   /** The test the page opened, run to its end. */
   async function openedTest(): Promise<string> {
-    await page.waitForURL(/#\/test\//, { timeout: 10_000 });
-    const id = new URL(page.url()).hash.split("/")[2]!;
+    await ui.page.waitForURL(/#\/test\//, { timeout: 10_000 });
+    const id = new URL(ui.page.url()).hash.split("/")[2]!;
     await until(() => fleet.orchestrator.getTest(id).state === TestState.COMPLETED, 20_000, "the test's end");
     return id;
   }
@@ -79,14 +70,14 @@ describe("spec editor with attached files (real Chromium)", () => {
     expect(Object.fromEntries(Object.entries(total.statusCounts).map(([k, v]) => [k, Number(v)]))).toEqual({ 200: 5 });
     // The target saw each row once, by the header the step sent from it.
     expect((await fleet.target!.counts()).byRow).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1, 5: 1 });
-    expect(errors).toEqual([]);
+    expect(ui.errors).toEqual([]);
   }, 60_000);
 
   it("paths with nothing attached: a problem under each path's line naming the file to attach, nothing created", async () => {
     const spec = `${DATA_SPEC}http:\n  tls:\n    ca: certs/ca.pem\nschema: proto/target.proto\n`;
     const before = fleet.orchestrator.listTests().items.length;
     await submit(spec, []);
-    const shown = page.locator("#spec-problems .problem[data-line]");
+    const shown = ui.page.locator("#spec-problems .problem[data-line]");
     await shown.first().waitFor({ timeout: 10_000 });
     const problems = await shown.evaluateAll((els) => els.map((e) => [e.getAttribute("data-line"), e.textContent]));
     expect(problems).toEqual([
@@ -94,7 +85,7 @@ describe("spec editor with attached files (real Chromium)", () => {
       [String(lineOf(spec, "ca: certs/ca.pem")), '↑ spec.http.tls.ca names the CA certificate (PEM) "certs/ca.pem": attach ca.pem (attach files, beside the spec)'],
       [String(lineOf(spec, "schema:")), expect.stringMatching(/^↑ spec\.rpc_schema \(schema\) "proto\/target\.proto" is \.proto source .*cannot compile: build a Buf image/)],
     ]);
-    expect(page.url()).toMatch(/#\/new$/);
+    expect(ui.page.url()).toMatch(/#\/new$/);
     expect(fleet.orchestrator.listTests().items.length).toBe(before);
   }, 30_000);
 
@@ -111,6 +102,6 @@ rpc: { call: kannon.target.v1.TargetService/Echo, request: { text: hi }, protoco
     expect(Buffer.from(schema.image).equals(Buffer.from(targetImage()))).toBe(true);
     const total = fleet.orchestrator.getReport(id).total!;
     expect(Object.fromEntries(Object.entries(total.codeCounts).map(([k, v]) => [k, Number(v)]))).toEqual({ ok: 6 }); // 2 drivers × 3
-    expect(errors).toEqual([]);
+    expect(ui.errors).toEqual([]);
   }, 60_000);
 });

@@ -10,8 +10,9 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBrowserPage } from "./browser-page.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { reportHtml } from "../web/exports.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
@@ -26,18 +27,11 @@ describe("web dashboard (real Chromium)", () => {
   let fleet: Embedded;
   let browser: Browser;
   let page: Page;
-  const errors: string[] = [];
+  let errors: string[] = [];
   beforeAll(async () => {
     await mkdir(shots, { recursive: true });
     fleet = await startEmbedded({ drivers: 2 });
-    browser = await chromium.launch({
-      executablePath: inject("chromium"),
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    ({ browser, page, errors } = await openBrowserPage({ width: 1100, height: 900 }));
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

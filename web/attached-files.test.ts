@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { specOfDocument } from "../cli/spec-document.js";
 import { withSchemaImage } from "../cli/spec-rpc.js";
 import { RpcSchemaSource } from "../gen/kannon/v1/protocol_pb.js";
-import { attachedReader, attachedSchema, lastSegment, type Attached } from "./attached-files.js";
+import { fileName } from "../cli/spec-scenarios.js";
+import { attachedReader, attachedSchema, type Attached } from "./attached-files.js";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -20,11 +21,11 @@ function map(doc: unknown, files: Attached) {
 }
 
 describe("attached files", () => {
-  it("lastSegment: the file name of a path, / or \\ separated; empty for a folder", () => {
-    expect(lastSegment("./data/users.csv")).toBe("users.csv");
-    expect(lastSegment("certs\\ca.pem")).toBe("ca.pem");
-    expect(lastSegment("users.csv")).toBe("users.csv");
-    expect(lastSegment("proto/")).toBe("");
+  it("a path's file name (cli/spec-scenarios.ts fileName), / or \\ separated; empty for a folder", () => {
+    expect(fileName("./data/users.csv")).toBe("users.csv");
+    expect(fileName("certs\\ca.pem")).toBe("ca.pem");
+    expect(fileName("users.csv")).toBe("users.csv");
+    expect(fileName("proto/")).toBe("");
   });
 
   it("a data file, TLS PEMs and a schema image found by their file names", () => {

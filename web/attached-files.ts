@@ -7,16 +7,11 @@
  * A path with no attached file is a problem naming the file to attach. Pure (no DOM): the mapping
  * itself stays the CLI's (cli/spec-document.ts with these as its resolvers).
  */
-import type { ReadData } from "../cli/spec-scenarios.js";
+import { fileName, type ReadData } from "../cli/spec-scenarios.js";
 import type { LoadSchema } from "../cli/spec-rpc.js";
 
 /** The attached files' bytes by file name. */
 export type Attached = ReadonlyMap<string, Uint8Array>;
-
-/** A path's last segment (`./data/users.csv` → `users.csv`; `\` separates too); "" for a folder (`proto/`). */
-export function lastSegment(path: string): string {
-  return path.trim().split(/[/\\]/).pop() ?? "";
-}
 
 /** What a field's file is, for the problem naming it (`spec.data_files[0].path` → a data file). */
 function kindOf(at: string): string {
@@ -28,7 +23,7 @@ function kindOf(at: string): string {
 
 /** The problem of a path with no attached file: the file to attach, by kind. */
 function missing(path: string, kind: string): string {
-  const name = lastSegment(path);
+  const name = fileName(path);
   return name
     ? `names the ${kind} "${path}": attach ${name} (attach files, beside the spec)`
     : `names "${path}", a folder: the browser reads files only; attach the ${kind} itself, or run kannon test -f FILE`;
@@ -37,7 +32,7 @@ function missing(path: string, kind: string): string {
 /** Reads a data file or a PEM named by a spec from the attached files, as UTF-8 text (cli/spec-document.ts's `read`). */
 export function attachedReader(files: Attached): ReadData {
   return (path, at, bad) => {
-    const bytes = files.get(lastSegment(path));
+    const bytes = files.get(fileName(path));
     if (bytes) return new TextDecoder().decode(bytes);
     bad(at, missing(path, kindOf(at)));
     return "";
@@ -50,7 +45,7 @@ export function attachedReader(files: Attached): ReadData {
  */
 export function attachedSchema(files: Attached): LoadSchema {
   return (origin) => {
-    const name = lastSegment(origin);
+    const name = fileName(origin);
     const image = name.endsWith(".proto") ? undefined : files.get(name);
     if (image) return { image, origin };
     if (name.endsWith(".proto") || !name.includes("."))
