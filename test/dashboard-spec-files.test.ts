@@ -7,7 +7,7 @@
  * project's Connect target.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBrowserPage } from "./browser-page.js";
+import { openBrowserPage, type BrowserPage } from "./browser-page.js";
 import { startEmbedded, type Embedded } from "../cli/embedded.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
 import { targetImage } from "./rpc-images.js";
