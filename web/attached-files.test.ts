@@ -53,6 +53,12 @@ describe("attached files", () => {
     expect(spec!.rpcSchema!.origin).toBe("gen/target.binpb");
   });
 
+  it("two different paths with one file name: a problem on the second, naming both (which attached file each meant is unknown)", () => {
+    const files = new Map([["users.csv", bytes("id\n1\n")]]);
+    const { problems } = map({ dataFiles: [{ path: "a/users.csv", name: "a" }, { path: "b/users.csv", name: "b" }, { path: "a/users.csv", name: "again" }] }, files);
+    expect(problems).toEqual([{ field: "spec.data_files[1].path", problem: '"b/users.csv" and "a/users.csv" both name users.csv, and attached files are found by file name: give the files distinct names' }]);
+  });
+
   it("nothing attached: each path a problem of its field naming the file to attach, by kind", () => {
     const { problems } = map({ dataFiles: [{ path: "./data/users.csv" }], http: { tls: { ca: "certs/ca.pem", cert: "c.pem", key: "c.key" } }, schema: "gen/target.binpb" }, new Map());
     expect(problems).toEqual([

@@ -4,7 +4,8 @@
  * last segment (`./data/users.csv` → the attached `users.csv`). A data file (`dataFiles[].path`)
  * and the PEMs of `http.tls` (`ca`, `cert`, `key`) are read as text, a schema file (`schema: FILE`)
  * as the bytes of a Buf image or protoset; `.proto` sources cannot be compiled in the browser.
- * A path with no attached file is a problem naming the file to attach. Pure (no DOM): the mapping
+ * A path with no attached file is a problem naming the file to attach; so are two different paths
+ * with one file name (which attached file each meant is unknown). Pure (no DOM): the mapping
  * itself stays the CLI's (cli/spec-document.ts with these as its resolvers).
  */
 import { fileName, type ReadData } from "../cli/spec-scenarios.js";
@@ -31,8 +32,17 @@ function missing(path: string, kind: string): string {
 
 /** Reads a data file or a PEM named by a spec from the attached files, as UTF-8 text (cli/spec-document.ts's `read`). */
 export function attachedReader(files: Attached): ReadData {
+  /** The first path that named each file name: two paths naming one attached file are ambiguous. */
+  const named = new Map<string, string>();
   return (path, at, bad) => {
-    const bytes = files.get(fileName(path));
+    const name = fileName(path);
+    const first = named.get(name);
+    if (first !== undefined && first !== path) {
+      bad(at, `"${path}" and "${first}" both name ${name}, and attached files are found by file name: give the files distinct names`);
+      return "";
+    }
+    named.set(name, path);
+    const bytes = files.get(name);
     if (bytes) return new TextDecoder().decode(bytes);
     bad(at, missing(path, kindOf(at)));
     return "";
