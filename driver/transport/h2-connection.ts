@@ -1,10 +1,9 @@
 /**
  * One HTTP/2 connection of the fast path (h2-fast.ts): a socket (h2c, or TLS that chose `h2` by
  * ALPN) carrying up to `streams` copies of one prebuilt request at once (h2-frames.ts), its
- * responses read by a frame parser that keeps only what a count needs: the `:status` (hpack.ts),
- * the DATA bytes, END_STREAM. It answers SETTINGS and PING, honours GOAWAY, RST_STREAM and the
- * peer's MAX_CONCURRENT_STREAMS, keeps the connection's receive window open, and waits for send
- * window before a request body goes out.
+ * responses read by a frame reader (h2-frame-reader.ts: it keeps only what a count needs, answers
+ * SETTINGS and PING, keeps the receive window open). The connection honours GOAWAY, RST_STREAM and
+ * the peer's MAX_CONCURRENT_STREAMS, and waits for send window before a request body goes out.
  *
  * Writes are batched: requests sent while a read is handled (a closed loop's next request) or in
  * the same turn (the open model's due requests) go out in one socket write.
@@ -22,9 +21,9 @@
 import type { Socket } from "node:net";
 import { nowMs } from "../clock.js";
 import { codeError } from "./error-kind.js";
-import { ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, MAX_STREAM_ID, PADDED, PING, PRIORITY_FLAG, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE, clientPreface, frame, type RequestFrames } from "./h2-frames.js";
 import { dialSocket, h2ErrorKind, MAX_RETRIES, REFUSED_STREAM, resetError, type DialTarget } from "./h2-dial.js";
-import { HpackDecoder } from "./hpack.js";
+import { H2FrameReader, type H2FrameSink } from "./h2-frame-reader.js";
+import { MAX_STREAM_ID, RST_STREAM, clientPreface, frame, requestOn, type RequestFrames } from "./h2-frames.js";
 
 /** One request on a stream: what the connection fills in and tells when it ends. */
 export interface H2Slot {
@@ -56,11 +55,11 @@ export interface H2Owner {
 }
 
 const PREFACE = clientPreface();
-const SETTINGS_ACK = frame(SETTINGS, ACK, 0);
-/** Replenish the connection's receive window after this many DATA bytes. */
-const WINDOW_REFILL = 1 << 30;
+/** RST_STREAM's payload: error code CANCEL. */
+const CANCEL = new Uint8Array([0, 0, 0, 0x8]);
 
-export class H2Connection {
+/** One connection of the fast path; see the file comment. */
+export class H2Connection implements H2FrameSink {
   private socket: Socket | undefined;
   private dialing = false;
   private readonly streams = new Map<number, H2Slot>();
@@ -69,22 +68,18 @@ export class H2Connection {
   /** Requests waiting for the connection (its SETTINGS, a stream, send window), oldest first, with when they were given. */
   private pending = new Map<H2Slot, number>();
   private nextId = 1;
-  private decoder = new HpackDecoder();
+  /** The frame reader of the socket (before the first, and once it is forgot: one that saw no SETTINGS). */
+  private reader = new H2FrameReader(this);
   private out: Buffer[] = [];
   private outBytes = 0;
   private inRead = false;
   private flushQueued = false;
-  private buffered: Buffer | undefined;
-  private gotSettings = false;
   /** Streams the peer allows at once. */
   private peerMax = Number.POSITIVE_INFINITY;
   /** The connection's send window (a stream's own is at least 65,535 unless the peer lowers it, and a body here is at most 16,384). */
   private sendWindow = 65535;
-  private received = 0;
   /** No new streams (GOAWAY received, or stream ids used up): dialed again once idle. */
   private retiring = false;
-  /** A header block being assembled across CONTINUATION frames. */
-  private block: { stream: number; endStream: boolean; parts: Buffer[] } | undefined;
 
   constructor(
     private readonly owner: H2Owner,
@@ -116,7 +111,7 @@ export class H2Connection {
   /** Sends `slot` (given at `at`) now, or queues it behind the requests already waiting. */
   private enqueue(slot: H2Slot, at: number): void {
     const frames = this.owner.frames;
-    if (!this.gotSettings || this.retiring || this.pending.size > 0 || this.streams.size >= this.peerMax || (frames.bodyBytes > 0 && this.sendWindow < frames.bodyBytes)) {
+    if (!this.reader.gotSettings || this.retiring || this.pending.size > 0 || this.streams.size >= this.peerMax || (frames.bodyBytes > 0 && this.sendWindow < frames.bodyBytes)) {
       this.pending.set(slot, at);
       if (this.socket === undefined && !this.dialing) this.dial();
       return;
@@ -129,22 +124,17 @@ export class H2Connection {
     const id = this.nextId;
     this.nextId += 2;
     if (this.nextId > MAX_STREAM_ID) this.retiring = true;
-    const f = Buffer.allocUnsafe(frames.bytes.length);
-    frames.bytes.copy(f);
-    f.writeUInt32BE(id, 5);
-    if (frames.dataAt >= 0) {
-      f.writeUInt32BE(id, frames.dataAt + 5);
-      this.sendWindow -= frames.bodyBytes;
-    }
+    this.sendWindow -= frames.bodyBytes;
     slot.status = 0;
     slot.bytes = 0;
     slot.grpcStatus = undefined;
     this.streams.set(id, slot);
     this.sentAt.set(id, at);
-    this.queue(f);
+    this.queue(requestOn(frames, id));
   }
 
-  private queue(f: Buffer): void {
+  /** Queues `f` to go out with the next write (at the end of the read under way, else next tick). */
+  queue(f: Buffer): void {
     this.out.push(f);
     this.outBytes += f.length;
     if (!this.inRead && !this.flushQueued) {
@@ -175,11 +165,10 @@ export class H2Connection {
       }
       const socket = d.socket;
       this.socket = socket;
-      this.decoder = new HpackDecoder();
+      this.reader = new H2FrameReader(this);
       this.nextId = 1;
       this.sendWindow = 65535;
-      this.received = 0;
-      socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
+      socket.on("data", (chunk: Buffer) => this.read(socket, chunk));
       socket.on("error", (err) => this.drop(socket, err));
       socket.on("close", () => this.drop(socket, codeError("the target closed the connection", "UND_ERR_SOCKET")));
       // Requests wait for the server's SETTINGS (its MAX_CONCURRENT_STREAMS), so a first burst is not refused.
@@ -197,11 +186,11 @@ export class H2Connection {
     if (!wasInRead) this.flush();
   }
 
-  private onData(socket: Socket, chunk: Buffer): void {
+  private read(socket: Socket, chunk: Buffer): void {
     if (socket !== this.socket) return;
     this.inRead = true;
     try {
-      this.parse(chunk);
+      this.reader.read(chunk);
     } catch (err) {
       this.inRead = false;
       this.out = [];
@@ -213,126 +202,60 @@ export class H2Connection {
     this.flush();
   }
 
-  private parse(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.buffered !== undefined) {
-      buf = Buffer.concat([this.buffered, chunk]);
-      this.buffered = undefined;
-    }
-    let off = 0;
-    while (buf.length - off >= 9) {
-      const len = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
-      const type = buf[off + 3]!;
-      if (!this.gotSettings && type !== SETTINGS) throw codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL");
-      if (len > 16_777_215 || (!this.gotSettings && len > 1024)) throw codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL");
-      if (buf.length - off < 9 + len) break;
-      const flags = buf[off + 4]!;
-      const stream = buf.readUInt32BE(off + 5) & 0x7fffffff;
-      this.frame(type, flags, stream, buf, off + 9, off + 9 + len);
-      off += 9 + len;
-      if (this.socket === undefined) return;
-    }
-    if (off < buf.length) this.buffered = buf.subarray(off);
+  /** The server's SETTINGS (the reader's): requests waiting for them, or for streams it now allows, go out. */
+  onSettings(maxStreams: number | undefined): void {
+    if (maxStreams !== undefined) this.peerMax = maxStreams;
+    if (this.pending.size > 0) this.sendPending();
   }
 
-  private frame(type: number, flags: number, stream: number, buf: Buffer, start: number, end: number): void {
-    if (this.block !== undefined && type !== CONTINUATION) throw codeError("a header block was interrupted", "KANNON_H2_PROTOCOL");
-    switch (type) {
-      case DATA: {
-        const len = end - start;
-        this.received += len;
-        if (this.received >= WINDOW_REFILL) this.refill();
-        const slot = this.streams.get(stream);
-        if (slot === undefined) return;
-        slot.bytes += flags & PADDED ? len - 1 - buf[start]! : len;
-        if (flags & END_STREAM) this.end(stream, slot);
-        return;
-      }
-      case HEADERS: {
-        let from = start;
-        let to = end;
-        if (flags & PADDED) to -= buf[from++]!;
-        if (flags & PRIORITY_FLAG) from += 5;
-        if (from > to) throw codeError("bad HEADERS padding", "KANNON_H2_PROTOCOL");
-        if (flags & END_HEADERS) return this.headers(stream, flags & END_STREAM, buf, from, to);
-        this.block = { stream, endStream: (flags & END_STREAM) !== 0, parts: [Buffer.from(buf.subarray(from, to))] };
-        return;
-      }
-      case CONTINUATION: {
-        const block = this.block;
-        if (block === undefined || block.stream !== stream) throw codeError("CONTINUATION out of place", "KANNON_H2_PROTOCOL");
-        block.parts.push(Buffer.from(buf.subarray(start, end)));
-        if (flags & END_HEADERS) {
-          this.block = undefined;
-          const whole = Buffer.concat(block.parts);
-          this.headers(stream, block.endStream ? END_STREAM : 0, whole, 0, whole.length);
-        }
-        return;
-      }
-      case SETTINGS:
-        if (flags & ACK) return;
-        this.gotSettings = true;
-        for (let at = start; at + 6 <= end; at += 6) {
-          const id = buf.readUInt16BE(at);
-          const value = buf.readUInt32BE(at + 2);
-          if (id === 0x3) this.peerMax = value;
-        }
-        this.queue(SETTINGS_ACK);
-        if (this.pending.size > 0) this.sendPending();
-        return;
-      case PING:
-        if (!(flags & ACK)) this.queue(frame(PING, ACK, 0, buf.subarray(start, end)));
-        return;
-      case WINDOW_UPDATE:
-        if (stream === 0) {
-          this.sendWindow += buf.readUInt32BE(start) & 0x7fffffff;
-          if (this.pending.size > 0) this.sendPending();
-        }
-        return;
-      case RST_STREAM: {
-        const slot = this.streams.get(stream);
-        if (slot === undefined) return;
-        const at = this.sentAt.get(stream)!;
-        this.forget(stream);
-        const code = buf.readUInt32BE(start);
-        const kind = h2ErrorKind(resetError(code));
-        if (code === REFUSED_STREAM) this.retry(slot, at, kind);
-        else slot.failed(kind, nowMs());
-        this.ended();
-        return;
-      }
-      case GOAWAY: {
-        const last = buf.readUInt32BE(start) & 0x7fffffff;
-        const code = buf.readUInt32BE(start + 4);
-        this.retiring = true;
-        const kind = code === 1 ? "h2_protocol" : "reset";
-        const now = nowMs();
-        // Streams above `last` were not processed (RFC 9113 §6.8): sent again on the next connection, unless our requests are at fault.
-        for (const [id, slot] of [...this.streams]) {
-          if (id <= last) continue;
-          const at = this.sentAt.get(id)!;
-          this.forget(id);
-          if (code === 1) slot.failed(kind, now);
-          else this.retry(slot, at, kind);
-        }
-        this.ended();
-        return;
-      }
-      case PUSH_PROMISE:
-        throw codeError("PUSH_PROMISE with push disabled", "KANNON_H2_PROTOCOL");
-      default:
-        return;
-    }
+  /** The connection's send window grew (the reader's): requests waiting for it go out. */
+  onWindowUpdate(increment: number): void {
+    this.sendWindow += increment;
+    if (this.pending.size > 0) this.sendPending();
   }
 
-  private headers(stream: number, endStream: number, buf: Buffer, from: number, to: number): void {
-    const status = this.decoder.decode(buf, from, to);
+  /** A header block (the reader's): an informational (1xx) head is followed by the final one; trailers have no status. */
+  onHeaders(stream: number, status: number, grpcStatus: string | undefined, endStream: boolean): void {
     const slot = this.streams.get(stream);
     if (slot === undefined) return;
-    // An informational (1xx) head is followed by the final one; trailers have no status.
     if (status >= 200 && slot.status === 0) slot.status = status;
-    if (this.decoder.grpcStatus !== undefined) slot.grpcStatus = this.decoder.grpcStatus;
+    if (grpcStatus !== undefined) slot.grpcStatus = grpcStatus;
     if (endStream) this.end(stream, slot);
+  }
+
+  /** Response body bytes (the reader's). */
+  onData(stream: number, bytes: number, endStream: boolean): void {
+    const slot = this.streams.get(stream);
+    if (slot === undefined) return;
+    slot.bytes += bytes;
+    if (endStream) this.end(stream, slot);
+  }
+
+  /** RST_STREAM (the reader's): a refused stream is sent again, another reset fails its request. */
+  onReset(stream: number, code: number): void {
+    const slot = this.streams.get(stream);
+    if (slot === undefined) return;
+    const at = this.sentAt.get(stream)!;
+    this.forget(stream);
+    const kind = h2ErrorKind(resetError(code));
+    if (code === REFUSED_STREAM) this.retry(slot, at, kind);
+    else slot.failed(kind, nowMs());
+    this.ended();
+  }
+
+  /** GOAWAY (the reader's): no new streams; those above `last` were not processed (RFC 9113 §6.8): sent again on the next connection, unless our requests are at fault. */
+  onGoaway(last: number, code: number): void {
+    this.retiring = true;
+    const kind = code === 1 ? "h2_protocol" : "reset";
+    const now = nowMs();
+    for (const [id, slot] of [...this.streams]) {
+      if (id <= last) continue;
+      const at = this.sentAt.get(id)!;
+      this.forget(id);
+      if (code === 1) slot.failed(kind, now);
+      else this.retry(slot, at, kind);
+    }
+    this.ended();
   }
 
   private end(stream: number, slot: H2Slot): void {
@@ -360,13 +283,6 @@ export class H2Connection {
     this.sentAt.delete(stream);
   }
 
-  private refill(): void {
-    const increment = Buffer.allocUnsafe(4);
-    increment.writeUInt32BE(this.received, 0);
-    this.received = 0;
-    this.queue(frame(WINDOW_UPDATE, 0, 0, increment));
-  }
-
   /** A retiring connection with nothing in flight closes; its waiting requests go on a new one. */
   private retireIfIdle(): void {
     if (this.streams.size > 0) return;
@@ -379,11 +295,9 @@ export class H2Connection {
   /** Forgets the socket and its state: the next request dials a new connection. */
   private reset(): void {
     this.socket = undefined;
-    this.gotSettings = false;
+    this.reader.stop();
     this.peerMax = Number.POSITIVE_INFINITY;
     this.retiring = false;
-    this.buffered = undefined;
-    this.block = undefined;
     this.out = [];
     this.outBytes = 0;
   }
@@ -391,7 +305,7 @@ export class H2Connection {
   private drop(socket: Socket, err: Error): void {
     if (socket !== this.socket) return;
     // Closed before the server's SETTINGS: it does not speak HTTP/2.
-    this.fail(this.gotSettings || (err as { code?: string }).code !== "UND_ERR_SOCKET" ? err : codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL"), this.retiring);
+    this.fail(this.reader.gotSettings || (err as { code?: string }).code !== "UND_ERR_SOCKET" ? err : codeError("the target did not answer in HTTP/2", "KANNON_H2_PROTOCOL"), this.retiring);
   }
 
   /**
@@ -427,9 +341,7 @@ export class H2Connection {
       if (sent >= oldestMs) continue;
       const slot = this.streams.get(id)!;
       this.forget(id);
-      const cancel = Buffer.alloc(4);
-      cancel.writeUInt32BE(0x8, 0);
-      this.queue(frame(RST_STREAM, 0, id, cancel));
+      this.queue(frame(RST_STREAM, 0, id, CANCEL));
       slot.failed("timeout", now);
       freed = true;
     }

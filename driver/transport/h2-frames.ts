@@ -94,3 +94,12 @@ export function requestFrames(method: string, url: URL, headers: Record<string, 
   if (!hasBody) return { bytes: head, dataAt: -1, bodyBytes: 0 };
   return { bytes: Buffer.concat([head, frame(DATA, END_STREAM, 0, body)]), dataAt: head.length, bodyBytes: body.length };
 }
+
+/** `frames` copied for stream `id`: the one request's frames with its stream id written in. */
+export function requestOn(frames: RequestFrames, id: number): Buffer {
+  const f = Buffer.allocUnsafe(frames.bytes.length);
+  frames.bytes.copy(f);
+  f.writeUInt32BE(id, 5);
+  if (frames.dataAt >= 0) f.writeUInt32BE(id, frames.dataAt + 5);
+  return f;
+}
