@@ -6,18 +6,18 @@
  * the HTTP/1.1 exchange (`fallback`) from then on. A connection is used once the server's SETTINGS
  * arrived: an h2c target that answers in HTTP/1.1 fails each request as `h2_protocol`.
  *
- * Responses keep the headers, body and trailers only when asked; `onBody` sees every chunk. A
- * request the server did not process (REFUSED_STREAM, or above a GOAWAY's last stream id) is sent
- * again, {@link MAX_RETRIES} times at most. A sweeper fails every request older than the request
- * timeout (waiting ones included).
+ * Each request (h2-exchange-request.ts) keeps the headers, body and trailers only when asked;
+ * `onBody` sees every chunk. A request the server did not process (REFUSED_STREAM, or above a
+ * GOAWAY's last stream id) is sent again, a few times at most. A sweeper fails every request older
+ * than the request timeout (waiting ones included).
  */
-import { connect as h2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { connect as h2Connect, type ClientHttp2Session, type OutgoingHttpHeaders } from "node:http2";
 import { nowMs } from "../clock.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { codeError } from "./error-kind.js";
-import { addHeader, NO_BODY, NO_HEADERS } from "./exchange-response.js";
 import type { Exchange, ExchangeKeep, ExchangeRequest, ExchangeResult } from "./exchange.js";
-import { dialSocket, dialTarget, h2ErrorKind, MAX_RETRIES, REFUSED_STREAM, resetError, type DialTarget } from "./h2-dial.js";
+import { dialSocket, dialTarget, type DialTarget } from "./h2-dial.js";
+import { H2Pending, type H2RequestOwner, type H2RequestSession } from "./h2-exchange-request.js";
 import { requestFields } from "./h2-frames.js";
 
 /** The node:http2 request headers of `req`. */
@@ -25,19 +25,8 @@ function h2RequestHeaders(req: ExchangeRequest): OutgoingHttpHeaders {
   return Object.fromEntries(requestFields(req.method, req.url, req.headers));
 }
 
-/** Response headers or trailers as the exchange hands them over: pseudo-headers dropped. */
-function plainHeaders(raw: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) addHeader(out, name, v);
-    else addHeader(out, name, String(value));
-  }
-  return out;
-}
-
 /** The HTTP/2 exchange; see the file comment. */
-export class H2Exchange implements Exchange {
+export class H2Exchange implements Exchange, H2RequestOwner {
   private readonly origins = new Map<string, H2Origin>();
   private readonly fallbackOrigins = new Set<string>();
   readonly active = new Set<H2Pending>();
@@ -183,7 +172,7 @@ class H2Origin {
 }
 
 /** One connection: dialed, then an HTTP/2 session once the server's SETTINGS arrived. */
-class H2Session {
+class H2Session implements H2RequestSession {
   private session: ClientHttp2Session | undefined;
   /** Requests given to it before it was ready (none sent yet). */
   queued: H2Pending[] = [];
@@ -277,99 +266,5 @@ class H2Session {
     this.usable = false;
     if (this.session) this.session.destroy();
     else this.gone(codeError("the driver stopped sending", "UND_ERR_DESTROYED"));
-  }
-}
-
-/** One request: waits for a stream, then collects what is kept; resolves once. */
-class H2Pending {
-  session: H2Session | undefined;
-  private stream: ClientHttp2Stream | undefined;
-  private status = 0;
-  private bytes = 0;
-  private headers = NO_HEADERS;
-  private trailers = NO_HEADERS;
-  private chunks: Buffer[] | undefined;
-  private error: Error | undefined;
-  private retries = 0;
-  done = false;
-
-  constructor(
-    private readonly owner: H2Exchange,
-    readonly req: ExchangeRequest,
-    private readonly keep: ExchangeKeep,
-    readonly sentMs: number,
-    private readonly resolve: (r: ExchangeResult) => void,
-  ) {}
-
-  start(stream: ClientHttp2Stream): void {
-    this.stream = stream;
-    stream.on("response", (h) => {
-      this.status = Number(h[":status"]);
-      if (this.keep.headers) this.headers = plainHeaders(h);
-      if (this.keep.body) this.chunks = [];
-    });
-    stream.on("data", (chunk: Buffer) => {
-      this.bytes += chunk.length;
-      this.req.onBody?.(chunk, nowMs());
-      this.chunks?.push(chunk);
-    });
-    stream.on("trailers", (t) => {
-      if (this.keep.headers) this.trailers = plainHeaders(t);
-    });
-    stream.on("error", (err) => (this.error ??= err));
-    stream.on("close", () => this.closed(stream));
-    const body = this.req.body;
-    if (body !== undefined) stream.end(typeof body === "string" ? Buffer.from(body, "utf8") : body);
-  }
-
-  private closed(stream: ClientHttp2Stream): void {
-    if (this.done) return;
-    const code = stream.rstCode ?? 0;
-    if (code === REFUSED_STREAM && this.status === 0 && this.retries < MAX_RETRIES && !this.owner.closed) return this.sendAgain();
-    if (this.status > 0 && this.error === undefined && code === constants.NGHTTP2_NO_ERROR) {
-      const chunks = this.chunks;
-      const body = chunks === undefined ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
-      this.finish({ ok: true, status: this.status, headers: this.headers, body, bytes: this.bytes, protocol: "h2", trailers: this.trailers, sentMs: this.sentMs, endMs: nowMs() });
-      return;
-    }
-    // A cancelled stream learns why from its connection, which reports it a moment later.
-    const err = this.error ?? (code !== constants.NGHTTP2_NO_ERROR && code !== constants.NGHTTP2_CANCEL ? resetError(code) : undefined);
-    setImmediate(() => this.finish({ ok: false, kind: h2ErrorKind(err ?? codeError("stream cancelled", "ERR_HTTP2_STREAM_CANCEL"), this.session?.error), sentMs: this.sentMs, endMs: nowMs() }));
-  }
-
-  /** Not processed by the server: the stream's place freed, the request goes to a connection again. */
-  private sendAgain(): void {
-    this.retries++;
-    this.stream = undefined;
-    this.error = undefined;
-    const s = this.session;
-    this.session = undefined;
-    s?.ended();
-    this.owner.again(this);
-  }
-
-  /** The request's origin fell back to HTTP/1.1: `fallback` sends it. */
-  handOver(fallback: Exchange): void {
-    this.done = true;
-    this.owner.active.delete(this);
-    this.session = undefined;
-    void fallback.send(this.req, this.keep).then(this.resolve);
-  }
-
-  /** Ends the request now as a failure of `err`'s kind (its stream cancelled). */
-  fail(err: Error): void {
-    if (this.done) return;
-    if (this.stream && !this.stream.destroyed) this.stream.close(constants.NGHTTP2_CANCEL);
-    this.finish({ ok: false, kind: h2ErrorKind(err, this.session?.error), sentMs: this.sentMs, endMs: nowMs() });
-  }
-
-  private finish(r: ExchangeResult): void {
-    if (this.done) return;
-    this.done = true;
-    this.owner.active.delete(this);
-    const s = this.session;
-    this.session = undefined;
-    this.resolve(r);
-    s?.ended();
   }
 }
