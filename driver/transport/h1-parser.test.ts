@@ -151,6 +151,17 @@ describe("the HTTP/1.1 response parser", () => {
     }
   });
 
+  it("framing headers in any case, the last one when repeated; names that only look alike are other headers", () => {
+    const cases: [string, Event[]][] = [
+      ["HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 2\r\n\r\nab", [[200, 2, false]]],
+      ["HTTP/1.1 200 OK\r\nX-Content-Length: 9\r\nContent-Length:2\r\nConnectionX: close\r\nContent-Lengths: 7\r\n\r\nab", [[200, 2, false]]],
+      ["HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: CHUNKED\r\nCONNECTION:  Close \r\n\r\n2\r\nab\r\n0\r\n\r\n", [[200, 2, true]]],
+      ["HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\nContent-Length: 2\r\n\r\nabcd", [[200, 4, true]]],
+      ["HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nab", [[200, 2, true]]],
+    ];
+    for (const [text, events] of cases) expect(parse(Buffer.from(text, "latin1"), [], { end: true })).toEqual({ events });
+  });
+
   it("answers to HEAD have no body whatever their content-length says", () => {
     const text = Buffer.from("HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nHTTP/1.1 404 Not Found\r\ncontent-length: 5\r\n\r\n", "latin1");
     expect(parse(text, [17, 40], { head: true })).toEqual({ events: [[200, 0, false], [404, 0, false]] });

@@ -134,7 +134,7 @@ export class H1ResponseParser {
           const end = buf.indexOf(CRLF2, off + skip);
           skip = 0;
           if (end < 0) return this.keep(buf, off, MAX_HEAD_BYTES, "response head longer than 64 KiB");
-          const interim = this.parseHead(buf.toString("latin1", off, end));
+          const interim = this.parseHead(buf, off, end);
           off = end + 4;
           // A response without a body ends at its head (an interim 1xx one is skipped).
           if (this.state === HEAD && !interim && !this.complete()) return this.reset();
@@ -224,23 +224,27 @@ export class H1ResponseParser {
   }
 
   /** Reads a response head and sets the state for its body; returns true for an interim (1xx) response. */
-  private parseHead(head: string): boolean {
-    if (!head.startsWith("HTTP/1.") || head.charCodeAt(8) !== 32) throw new H1ParseError(`not an HTTP/1.x response: "${head.slice(0, 40)}"`);
-    const code = head.slice(9, 12);
-    const status = /^\d{3}$/.test(code) ? Number(code) : 0;
-    if (status < 100) throw new H1ParseError(`bad status "${code}"`);
+  /** Reads the head in `buf` from `start` to `end` (without the blank line); true for an interim 1xx response. */
+  private parseHead(buf: Buffer, start: number, end: number): boolean {
+    if (end - start < 9 || !isHttp1(buf, start) || buf[start + 8] !== 32)
+      throw new H1ParseError(`not an HTTP/1.x response: "${buf.toString("latin1", start, Math.min(end, start + 40))}"`);
+    const d0 = buf[start + 9]! - 48;
+    const d1 = buf[start + 10]! - 48;
+    const d2 = buf[start + 11]! - 48;
+    const status = end - start >= 12 && d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9 ? d0 * 100 + d1 * 10 + d2 : 0;
+    if (status < 100) throw new H1ParseError(`bad status "${buf.toString("latin1", start + 9, Math.min(end, start + 12))}"`);
     if (status === 101) throw new H1ParseError("101 Switching Protocols is not supported");
     this.status = status;
     this.bytes = 0;
     this.state = HEAD;
     if (status < 200) return true;
-    this.events.head?.(head);
-    const lower = head.toLowerCase();
-    const http10 = head.charCodeAt(7) === 48; // "HTTP/1.0"
-    const connection = headerValue(lower, "connection");
+    this.events.head?.(buf.toString("latin1", start, end));
+    const http10 = buf[start + 7] === 48; // "HTTP/1.0"
+    readHeaders(buf, start, end);
+    const connection = found.connection?.toLowerCase();
     this.closeAfter = connection === undefined ? http10 : connection.includes("close") || (http10 && !connection.includes("keep-alive"));
     if (this.headRequests || status === 204 || status === 304) return false;
-    const te = headerValue(lower, "transfer-encoding");
+    const te = found.transferEncoding?.toLowerCase();
     if (te !== undefined) {
       if (/(^|,)\s*chunked\s*$/.test(te)) this.state = CHUNK_SIZE;
       else {
@@ -250,7 +254,7 @@ export class H1ResponseParser {
       }
       return false;
     }
-    const cl = headerValue(lower, "content-length");
+    const cl = found.contentLength;
     if (cl !== undefined) {
       if (!/^\d{1,15}$/.test(cl)) throw new H1ParseError(`bad content-length "${cl.slice(0, 20)}"`);
       this.remaining = Number(cl);
@@ -263,12 +267,52 @@ export class H1ResponseParser {
   }
 }
 
-/** `name`'s value in a lower-cased head (after the status line), trimmed; the last one when repeated. */
-function headerValue(lower: string, name: string): string | undefined {
-  const key = `\r\n${name}:`;
-  const at = lower.lastIndexOf(key);
-  if (at < 0) return undefined;
-  const from = at + key.length;
-  const end = lower.indexOf("\r\n", from);
-  return lower.slice(from, end < 0 ? undefined : end).trim();
+/** The framing headers of the head {@link readHeaders} read last (one parse at a time: the parser is synchronous). */
+const found: { connection: string | undefined; transferEncoding: string | undefined; contentLength: string | undefined } = {
+  connection: undefined,
+  transferEncoding: undefined,
+  contentLength: undefined,
+};
+
+const HTTP1 = Buffer.from("HTTP/1.", "latin1");
+
+/** True when the bytes of `buf` at `at` begin `HTTP/1.`. */
+function isHttp1(buf: Buffer, at: number): boolean {
+  for (let i = 0; i < HTTP1.length; i++) if (buf[at + i] !== HTTP1[i]) return false;
+  return true;
 }
+
+/** True when the `name.length` bytes of `buf` at `at` are `name` (lower-case letters and `-`), its letters in any case. */
+function nameIs(buf: Buffer, at: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const e = name.charCodeAt(i);
+    const b = buf[at + i]!;
+    if (b !== e && (e === 45 || (b | 0x20) !== e)) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads the header lines of the head in `buf` (`start`..`end`, after the status line) into
+ * {@link found}: the values of `connection`, `transfer-encoding` and `content-length` (a name
+ * followed at once by `:`, in any case), trimmed, the last one when repeated; undefined when absent.
+ * One pass over the bytes, no string but the three values (each response used to lower-case its
+ * whole head and search it backwards three times).
+ */
+function readHeaders(buf: Buffer, start: number, end: number): void {
+  found.connection = found.transferEncoding = found.contentLength = undefined;
+  let line = buf.indexOf(10, start) + 1; // the first header line, after the status line's LF
+  while (line > 0 && line < end) {
+    let next = buf.indexOf(10, line);
+    if (next < 0 || next > end) next = end;
+    const lineEnd = next > line && buf[next - 1] === 13 ? next - 1 : next;
+    const length = lineEnd - line;
+    // connection (10), content-length (14), transfer-encoding (17), each followed by ":".
+    const c = buf[line]! | 0x20;
+    if (c === 99 && length > 10 && buf[line + 10] === 58 && nameIs(buf, line, "connection")) found.connection = buf.toString("latin1", line + 11, lineEnd).trim();
+    else if (c === 99 && length > 14 && buf[line + 14] === 58 && nameIs(buf, line, "content-length")) found.contentLength = buf.toString("latin1", line + 15, lineEnd).trim();
+    else if (c === 116 && length > 17 && buf[line + 17] === 58 && nameIs(buf, line, "transfer-encoding")) found.transferEncoding = buf.toString("latin1", line + 18, lineEnd).trim();
+    line = next + 1;
+  }
+}
+
