@@ -252,7 +252,9 @@ export class Orchestrator extends TestCatalog {
   /** Ends a run: seals it, waits for its intervals to be stored, stores the report, drops raw data. */
   private async finish(live: LiveTest): Promise<void> {
     const id = live.test.id;
-    if (this.finishing.has(id)) return;
+    // Once only: an ingest whose batch write a tick's end overtook calls this again with the run
+    // it held, which rewrote the report and test with a later ended_at than its watchers were sent.
+    if (this.finishing.has(id) || this.live.get(id) !== live) return;
     this.finishing.add(id);
     live.seal();
     const drivers = [...live.drivers.values()];
