@@ -13,6 +13,8 @@ export interface HttpsSeen {
   url: string;
   requests: number;
   sessions: number;
+  /** The most requests one session (TLS connection) carried. */
+  mostRequestsPerSession: number;
   /** Each session's SNI name (false: none sent). */
   servernames: (string | false)[];
   /** Each session's client certificate CN, when one was presented. */
@@ -22,14 +24,19 @@ export interface HttpsSeen {
 
 /** Starts a server with `pair` as its certificate and `extra` options (a client CA, requestCert, …). */
 export async function startHttpsServer(pair: KeyPair, extra: ServerOptions = {}): Promise<HttpsSeen> {
-  const s: Server = createServer({ key: pair.key, cert: pair.cert, ...extra }, (_req, res) => {
+  const perSession = new WeakMap<object, number>();
+  const s: Server = createServer({ key: pair.key, cert: pair.cert, ...extra }, (req, res) => {
     seen.requests++;
+    const onSession = (perSession.get(req.socket) ?? 0) + 1;
+    perSession.set(req.socket, onSession);
+    seen.mostRequestsPerSession = Math.max(seen.mostRequestsPerSession, onSession);
     res.end("hello");
   });
   const seen: HttpsSeen = {
     url: "",
     requests: 0,
     sessions: 0,
+    mostRequestsPerSession: 0,
     servernames: [],
     clientCerts: [],
     close: async () => {

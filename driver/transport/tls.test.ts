@@ -164,7 +164,16 @@ describe.each(paths)("HTTPS through the $name", ({ run, keepAlive }) => {
     const r = await run(s.url, { caPem: certs.ca.cert, handshakePerRequest: true }, 30, 3);
     expect(r.statuses).toEqual({ 200: 30 });
     expect(s.requests).toBe(30);
-    expect(s.sessions).toBe(30);
-    expect(r.handshakes).toHaveLength(30);
+    expect(s.mostRequestsPerSession).toBe(1);
+    if (keepAlive !== undefined) {
+      expect(s.sessions).toBe(30);
+      expect(r.handshakes).toHaveLength(30);
+    } else {
+      // The open model's pool may also open a connection ahead that no request is left to use (it
+      // grows when the target answers slowly, as a loaded CI machine's did: 31 sessions).
+      expect(s.sessions).toBeGreaterThanOrEqual(30);
+      expect(s.sessions).toBeLessThan(40);
+      expect(r.handshakes.length).toBeGreaterThanOrEqual(30);
+    }
   });
 });
