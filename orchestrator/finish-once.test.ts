@@ -8,14 +8,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, expect, it } from "vitest";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
-import { MetricsMessageSchema } from "../gen/kannon/v1/bus_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { msOf, timestampAt } from "../metrics/stats.js";
-import { heartbeat, registerAll } from "../test/fake-fleet.js";
+import { msOf } from "../metrics/stats.js";
+import { heartbeat, metrics, registerAll } from "../test/fake-fleet.js";
 import { spec, until } from "../test/helpers.js";
 import type { LiveTest } from "./live-test.js";
 import { Orchestrator } from "./orchestrator.js";
@@ -38,11 +36,7 @@ it("ending a run a second time with the run object an ingest held changes nothin
     const internals = o as unknown as { live: Map<string, LiveTest>; finish(live: LiveTest): Promise<void> };
     const live = internals.live.get(test.id)!;
     const startMs = msOf(test.startAt!);
-    const fin = create(MetricsMessageSchema, {
-      testId: test.id, driverId: "d1", seq: 0n, attempt: test.startAttempt, final: true, requests: 1n, statusCounts: { 200: 1n },
-      intervalStart: timestampAt(startMs), intervalEnd: timestampAt(startMs + 500),
-    });
-    await transport.send([{ topic: "metrics", key: "d1", value: toBinary(MetricsMessageSchema, fin) }]);
+    await transport.send([metrics(test.id, "d1", 0, startMs, 500, true)]);
     await until(() => o.getTest(test.id).state === TestState.COMPLETED, 10_000, "the test to end");
     const report = o.getReportBytes(test.id)!;
     const endedAt = o.getTest(test.id).endedAt;

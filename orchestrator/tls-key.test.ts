@@ -7,14 +7,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createBus } from "../bus/bus.js";
 import { createMemoryTransport } from "../bus/memory.js";
-import { MetricsMessageSchema, type TestConfigMessage } from "../gen/kannon/v1/bus_pb.js";
+import type { TestConfigMessage } from "../gen/kannon/v1/bus_pb.js";
 import { TestState } from "../gen/kannon/v1/test_pb.js";
-import { msOf, timestampAt } from "../metrics/stats.js";
-import { heartbeat, registerAll } from "../test/fake-fleet.js";
+import { msOf } from "../metrics/stats.js";
+import { heartbeat, metrics, registerAll } from "../test/fake-fleet.js";
 import { spec, until } from "../test/helpers.js";
 import { createTlsFixtures, type TlsFixtures } from "../test/tls-fixtures.js";
 import { reportHtml, reportJson } from "../web/exports.js";
@@ -62,11 +61,7 @@ it("stores and serves the spec without the client key, sends the key to the driv
     expect(test.spec!.http!.tls!.keyPem).toBe("");
 
     const startMs = msOf(test.startAt!);
-    const fin = create(MetricsMessageSchema, {
-      testId: test.id, driverId: "d1", seq: 0n, attempt: test.startAttempt, final: true, requests: 1n, statusCounts: { 200: 1n },
-      intervalStart: timestampAt(startMs), intervalEnd: timestampAt(startMs + 500),
-    });
-    await transport.send([{ topic: "metrics", key: "d1", value: toBinary(MetricsMessageSchema, fin) }]);
+    await transport.send([metrics(test.id, "d1", 0, startMs, 500, true)]);
     await until(() => o.getTest(test.id).state === TestState.COMPLETED, 10_000, "the test to end");
     const report = o.getReport(test.id);
     expect(report.spec!.http!.tls!.certPem).toBe(certs.client.cert);
