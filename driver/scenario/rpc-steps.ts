@@ -14,7 +14,7 @@ import type { ConnectionOptions } from "../transport/connection-options.js";
 import { dialTarget } from "../transport/h2-dial.js";
 import { H2FastTransport } from "../transport/h2-fast.js";
 import { requestFrames } from "../transport/h2-frames.js";
-import { h1Fallback } from "../transport/h2-transport.js";
+import { fastPathCarries, h1Fallback } from "../transport/h2-transport.js";
 import type { Transport, TransportKind } from "../transport/transport.js";
 import { OneStepOutcomes } from "./one-step.js";
 import type { ScenarioRecorder } from "./scenario-recorder.js";
@@ -86,8 +86,7 @@ class RpcOneStepOutcomes extends OneStepOutcomes {
  * frame, a handshake per request): the exchange runs it.
  */
 export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL, recorder: ScenarioRecorder, scheduled: boolean, http: ConnectionOptions, kind: TransportKind | undefined): Transport | undefined {
-  if (call.protocol !== "grpc" || call.streaming || http.version !== 2) return undefined;
-  if (origin.protocol !== "http:" && (origin.protocol !== "https:" || http.handshakePerRequest)) return undefined;
+  if (call.protocol !== "grpc" || call.streaming || http.version !== 2 || !fastPathCarries(origin, http)) return undefined;
   const body = call.encode(step.rpc!.json.literals[0]!);
   if (!(body instanceof Uint8Array)) return undefined;
   const url = call.url(origin);
@@ -96,6 +95,5 @@ export function grpcFastTransport(step: CompiledStep, call: RpcCall, origin: URL
   if (!frames) return undefined;
   const template = { url, method: "POST", headers, body, timeoutMs: call.timeoutMs };
   const outcomes = new RpcOneStepOutcomes(step, recorder, scheduled);
-  const fallback = url.protocol === "https:" ? h1Fallback(kind ?? "fast", call.timeoutMs, http, (ms) => outcomes.handshake(ms)) : undefined;
-  return new H2FastTransport(template, frames, dialTarget(url, http), outcomes, http, true, fallback);
+  return new H2FastTransport(template, frames, dialTarget(url, http), outcomes, http, true, h1Fallback(url, kind, call.timeoutMs, http, (ms) => outcomes.handshake(ms)));
 }

@@ -260,7 +260,7 @@ describe("HTTP/2 transport over TLS (the fast path, ALPN)", () => {
     const body = new Uint8Array(5);
     const headers = { "content-type": "application/grpc", te: "trailers" };
     const http = http2(4, 1, true);
-    const t = new H2FastTransport({ url, method: "POST", headers, body, timeoutMs: 3000 }, requestFrames("POST", url, headers, body)!, dialTarget(url, http), recorder, http, true, h1Fallback("fast", 3000, http, undefined));
+    const t = new H2FastTransport({ url, method: "POST", headers, body, timeoutMs: 3000 }, requestFrames("POST", url, headers, body)!, dialTarget(url, http), recorder, http, true, h1Fallback(url, "fast", 3000, http, undefined));
     cleanups.push(() => t.close(true));
     const s = await closed(t, recorder, 3, 30);
     expect(server.requests).toBe(30);

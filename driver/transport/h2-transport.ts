@@ -17,13 +17,9 @@ import type { Outcomes, RequestTemplate, Transport, TransportKind } from "./tran
 /** The HTTP/2 transport for `request`. */
 export function createH2Transport(request: RequestTemplate, outcomes: Outcomes, kind: TransportKind, http: ConnectionOptions): Transport {
   const handshake = outcomes.handshake ? (ms: number) => outcomes.handshake!(ms) : undefined;
-  // A handshake per request is HTTP/1.1's (CreateTest refuses it with HTTP/2): the exchange's fallback honours it.
-  const fits = request.url.protocol === "http:" || (request.url.protocol === "https:" && !http.handshakePerRequest);
-  const frames = fits ? requestFrames(request.method, request.url, request.headers, request.body) : undefined;
-  if (frames !== undefined) {
-    const fallback = request.url.protocol === "https:" ? h1Fallback(kind, request.timeoutMs, http, handshake) : undefined;
-    return new H2FastTransport(request, frames, dialTarget(request.url, http), outcomes, http, false, fallback);
-  }
+  const frames = fastPathCarries(request.url, http) ? requestFrames(request.method, request.url, request.headers, request.body) : undefined;
+  if (frames !== undefined)
+    return new H2FastTransport(request, frames, dialTarget(request.url, http), outcomes, http, false, h1Fallback(request.url, kind, request.timeoutMs, http, handshake));
   const exchange = createExchange({ kind, timeoutMs: request.timeoutMs, connections: h1Connections(http), http, handshake });
   return new ExchangeTransport(request, exchange, outcomes, (concurrency, open) => {
     const inFlight = concurrency > 0 ? concurrency : Math.min(open?.maxInFlight ?? http.streams, MAX_CONNECTIONS);
@@ -37,9 +33,20 @@ function h1Connections(http: ConnectionOptions): number {
 }
 
 /**
- * Builds the HTTP/1.1 exchange the fast path falls back to when a TLS server picks `http/1.1` by
- * ALPN: the one the HTTP/2 exchange falls back to (exchange.ts), with the same connections.
+ * Whether the HTTP/2 fast path carries requests to `url` (when they fit its frames): h2c, or HTTP/2
+ * over TLS by ALPN unless each request takes a handshake of its own (HTTP/1.1's: CreateTest refuses
+ * it with HTTP/2, and the exchange's HTTP/1.1 fallback honours it).
  */
-export function h1Fallback(kind: TransportKind, timeoutMs: number, http: ConnectionOptions, handshake: ((ms: number) => void) | undefined): () => Exchange {
+export function fastPathCarries(url: URL, http: ConnectionOptions): boolean {
+  return url.protocol === "http:" || (url.protocol === "https:" && !http.handshakePerRequest);
+}
+
+/**
+ * What builds the HTTP/1.1 exchange the fast path falls back to when a TLS server picks `http/1.1`
+ * by ALPN: the one the HTTP/2 exchange falls back to (exchange.ts), with the same connections.
+ * None for h2c, which has no ALPN.
+ */
+export function h1Fallback(url: URL, kind: TransportKind | undefined, timeoutMs: number, http: ConnectionOptions, handshake: ((ms: number) => void) | undefined): (() => Exchange) | undefined {
+  if (url.protocol !== "https:") return undefined;
   return () => createExchange({ kind, timeoutMs, connections: h1Connections(http), http: { ...http, version: 1 }, handshake });
 }
