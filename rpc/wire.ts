@@ -222,7 +222,7 @@ function trailerFrameStatus(payload: Uint8Array): string | undefined {
 }
 
 /** A header's (first) value by lower-case name. */
-function header(headers: Record<string, string | string[]>, name: string): string | undefined {
+export function header(headers: Record<string, string | string[]>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

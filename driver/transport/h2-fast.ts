@@ -1,4 +1,5 @@
 import { grpcCode } from "../../rpc/codes.js";
+import { header } from "../../rpc/wire.js";
 import { nowMs } from "../clock.js";
 import type { ConnectionOptions } from "./connection-options.js";
 import { codeError } from "./error-kind.js";
@@ -171,8 +172,7 @@ export class H2FastTransport implements Transport, H2Owner {
       if (!r.ok) return slot.failed(r.kind, r.endMs);
       slot.status = r.status;
       slot.bytes = r.bytes;
-      const grpcStatus = r.headers["grpc-status"];
-      slot.grpcStatus = Array.isArray(grpcStatus) ? grpcStatus[0] : grpcStatus;
+      slot.grpcStatus = header(r.headers, "grpc-status");
       slot.done(r.endMs, "http/1.1");
     });
   }
