@@ -226,7 +226,7 @@ export class H1ResponseParser {
   /** Reads a response head and sets the state for its body; returns true for an interim (1xx) response. */
   /** Reads the head in `buf` from `start` to `end` (without the blank line); true for an interim 1xx response. */
   private parseHead(buf: Buffer, start: number, end: number): boolean {
-    if (end - start < 9 || !isHttp1(buf, start) || buf[start + 8] !== 32)
+    if (end - start < 9 || buf.compare(HTTP1, 0, HTTP1.length, start, start + HTTP1.length) !== 0 || buf[start + 8] !== 32)
       throw new H1ParseError(`not an HTTP/1.x response: "${buf.toString("latin1", start, Math.min(end, start + 40))}"`);
     const d0 = buf[start + 9]! - 48;
     const d1 = buf[start + 10]! - 48;
@@ -275,12 +275,6 @@ const found: { connection: string | undefined; transferEncoding: string | undefi
 };
 
 const HTTP1 = Buffer.from("HTTP/1.", "latin1");
-
-/** True when the bytes of `buf` at `at` begin `HTTP/1.`. */
-function isHttp1(buf: Buffer, at: number): boolean {
-  for (let i = 0; i < HTTP1.length; i++) if (buf[at + i] !== HTTP1[i]) return false;
-  return true;
-}
 
 /** True when the `name.length` bytes of `buf` at `at` are `name` (lower-case letters and `-`), its letters in any case. */
 function nameIs(buf: Buffer, at: number, name: string): boolean {
