@@ -47,7 +47,7 @@ export interface StoredMetrics {
  */
 export class Store {
   private readonly handle: RootDatabase<Uint8Array, string>;
-  private closing = false;
+  /** Set by the first close(): the close under way or done. */
   private closed: Promise<void> | undefined;
   private tests: number;
 
@@ -64,7 +64,7 @@ export class Store {
    * its caller, naming the cause.
    */
   private get db(): RootDatabase<Uint8Array, string> {
-    if (this.closing) throw new Error("the store is closed (the orchestrator is shutting down)");
+    if (this.closed) throw new Error("the store is closed (the orchestrator is shutting down)");
     return this.handle;
   }
 
@@ -162,13 +162,13 @@ export class Store {
 
   /** Stores a driver (asynchronously). */
   putDriver(driver: Driver): void {
-    if (this.closing) return; // a restart rebuilds drivers from their next heartbeat
+    if (this.closed) return; // a restart rebuilds drivers from their next heartbeat
     void this.db.put(`driver/${driver.id}`, toBinary(DriverSchema, driver));
   }
 
   /** Forgets a driver. */
   deleteDriver(id: string): void {
-    if (this.closing) return;
+    if (this.closed) return;
     void this.db.remove(`driver/${id}`);
   }
 
@@ -259,7 +259,6 @@ export class Store {
    * the close waits one timer turn first.
    */
   close(): Promise<void> {
-    this.closing = true;
     this.closed ??= new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.handle.close());
     return this.closed;
   }
