@@ -86,6 +86,7 @@ export async function startNginx(locations = "", tls?: NginxTls): Promise<NginxT
     ssl_certificate_key ${tls.keyFile};
     ssl_session_cache off;
     ssl_session_tickets off;
+    ssl_protocols TLSv1.2 TLSv1.3;
 `
     : "";
   const conf = `

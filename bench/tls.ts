@@ -42,13 +42,14 @@ interface TlsTool {
   run(urls: { http: string; https: string }, caFile: string, connections: number, seconds: number, pin: string[]): Promise<LoadResult>;
 }
 
-const kannon = (kind: "fast" | "undici", https: boolean, perRequest: boolean) => (urls: { http: string; https: string }, caFile: string, c: number, s: number, pin: string[]) =>
+const kannon = (kind: "fast" | "undici", https: boolean, perRequest: boolean, nodeTls = false) => (urls: { http: string; https: string }, caFile: string, c: number, s: number, pin: string[]) =>
   nodeChild(
     "kannon",
     "bench/kannon-load.ts",
     [https ? urls.https : urls.http, String(c), String(s * 1000), "1", "1", kind, "plain", ...(https ? [`tls=${caFile}${perRequest ? ",per-request" : ""}`] : [])],
     s,
-    pin,
+    // KANNON_NODE_TLS=1: node's TLS socket carries the records (tls-record.ts), for the A/B row.
+    nodeTls ? ["env", "KANNON_NODE_TLS=1", ...pin] : pin,
   );
 const wrk = (perRequest: boolean, https = true) => async (urls: { http: string; https: string }, _ca: string, c: number, s: number, pin: string[]) =>
   (await external("wrk", [...pin, "wrk", "-t1", `-c${c}`, `-d${s}s`, "--latency", ...(perRequest ? ["-H", "Connection: close"] : []), https ? urls.https : urls.http], s, undefined, parseWrk)).result;
@@ -60,6 +61,7 @@ const nodeFloor = (https: boolean) => (urls: { http: string; https: string }, ca
 const TOOLS: TlsTool[] = [
   { section: "keep-alive", name: "kannon http (fast)", run: kannon("fast", false, false) },
   { section: "keep-alive", name: "kannon https (fast)", run: kannon("fast", true, false) },
+  { section: "keep-alive", name: "kannon https (fast, node:tls records)", run: kannon("fast", true, false, true) },
   { section: "keep-alive", name: "kannon https (undici)", run: kannon("undici", true, false) },
   { section: "keep-alive", name: "node:net loop (floor)", run: nodeFloor(false) },
   { section: "keep-alive", name: "node:tls loop (floor)", run: nodeFloor(true) },

@@ -11,6 +11,7 @@ import type { TlsOptions } from "../../gen/kannon/v1/protocol_pb.js";
 import { nowMs } from "../clock.js";
 import { codeError } from "./error-kind.js";
 import { tlsConnectOptions } from "./tls-options.js";
+import { dialSealed, nativeRecordLayer, type SealedEndpoint } from "./tls-record.js";
 
 /** Where and how a connection to a target goes. */
 export interface Endpoint {
@@ -20,6 +21,8 @@ export interface Endpoint {
   tls: TlsConnectOptions | undefined;
   /** A new connection for every request (handshake load): the client closes it after each response. */
   perRequest: boolean;
+  /** False once a connection to this origin negotiated TLS 1.2: its next ones go straight to node:tls (tls-record.ts). */
+  sealed?: boolean;
 }
 
 /**
@@ -62,6 +65,10 @@ const onreadOf = (read: (bytes: Buffer) => void) => ({
  * buffer reused for every read, valid only during the call), which costs less CPU per read.
  */
 export function dial(e: Endpoint, ready: () => void, handshake: ((ms: number) => void) | undefined, read?: (bytes: Buffer) => void): Socket {
+  // Keep-alive https with a reader: records sealed and opened natively after node's handshake.
+  if (e.tls !== undefined && read !== undefined && !e.perRequest && e.sealed !== false && nativeRecordLayer !== undefined) {
+    return dialSealed(e as SealedEndpoint, ready, handshake, read);
+  }
   const onread = read && onreadOf(read);
   if (e.tls === undefined) {
     const socket = connect({ host: e.host, port: e.port, noDelay: true, ...(onread && { onread }) });

@@ -1,0 +1,298 @@
+/*
+ * The TLS 1.3 record layer of an established connection (RFC 8446 §5.2), for the HTTP/1.1 fast
+ * path's https connections (driver/transport/tls-record.ts): node:tls makes the handshake and
+ * verifies the target; after it, the connection's application records are sealed and opened here,
+ * with the traffic keys that handshake derived, and the socket is a plain TCP socket again. Node's
+ * TLS socket costs about 3 µs of CPU per keep-alive request on this machine even in a loop that does
+ * nothing else (docs/benchmarks.md); this costs one AEAD call per record.
+ *
+ * Node-API only (node_api.h), and OpenSSL's EVP AEAD interface from the OpenSSL that node itself
+ * exports (its headers ship in node's include directory): no library of its own to link.
+ *
+ *   create(cipher, sealKey, sealIv, sealSeq, openKey, openIv, openSeq) -> layer
+ *     cipher: 0 AES-128-GCM, 1 AES-256-GCM, 2 ChaCha20-Poly1305; sequence numbers as doubles.
+ *   seal(layer, plaintext) -> Buffer: application_data records carrying plaintext (≤ 16 KiB each).
+ *   open(layer, bytes) -> Buffer | null: the application data of every whole record in bytes (a
+ *     partial record is kept for the next call); null once the peer sent close_notify. Throws an
+ *     Error with code ERR_TLS_RECORD (a record that does not decrypt, or is malformed),
+ *     ERR_TLS_ALERT (another alert) or ERR_TLS_KEY_UPDATE (a KeyUpdate, which this does not follow).
+ *     New session tickets, the only other handshake message a client gets after the handshake,
+ *     are skipped.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAD 5
+#define TAG 16
+#define MAX_PLAIN 16384
+/* A record's ciphertext: the plaintext, its content type and padding (≤ 2^14 + 256), and the tag. */
+#define MAX_CIPHER (MAX_PLAIN + 256)
+
+typedef struct {
+  EVP_CIPHER_CTX *seal;
+  EVP_CIPHER_CTX *open;
+  unsigned char seal_iv[12];
+  unsigned char open_iv[12];
+  uint64_t seal_seq;
+  uint64_t open_seq;
+  /* Bytes of a record not yet whole. */
+  unsigned char *pending;
+  size_t pending_len;
+  size_t pending_cap;
+  int closed;
+} Layer;
+
+static napi_value fail(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) return fail(env, NULL, "node-api: " #call); \
+  } while (0)
+
+static void nonce(unsigned char out[12], const unsigned char iv[12], uint64_t seq) {
+  memcpy(out, iv, 12);
+  for (int i = 0; i < 8; i++) out[11 - i] ^= (unsigned char)(seq >> (8 * i));
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Layer *l = data;
+  EVP_CIPHER_CTX_free(l->seal);
+  EVP_CIPHER_CTX_free(l->open);
+  free(l->pending);
+  free(l);
+}
+
+static int bytes_of(napi_env env, napi_value v, unsigned char **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type type;
+  size_t offset;
+  napi_value ab;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) return 0;
+  *data = p;
+  return 1;
+}
+
+static Layer *layer_of(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) return fail(env, NULL, "create: 7 arguments");
+  int32_t cipher;
+  double seal_seq, open_seq;
+  unsigned char *seal_key, *seal_iv, *open_key, *open_iv;
+  size_t seal_key_len, seal_iv_len, open_key_len, open_iv_len;
+  CHECK(napi_get_value_int32(env, argv[0], &cipher));
+  CHECK(napi_get_value_double(env, argv[3], &seal_seq));
+  CHECK(napi_get_value_double(env, argv[6], &open_seq));
+  if (!bytes_of(env, argv[1], &seal_key, &seal_key_len) || !bytes_of(env, argv[2], &seal_iv, &seal_iv_len) ||
+      !bytes_of(env, argv[4], &open_key, &open_key_len) || !bytes_of(env, argv[5], &open_iv, &open_iv_len))
+    return fail(env, NULL, "create: keys and IVs are Uint8Arrays");
+  const EVP_CIPHER *c = cipher == 0 ? EVP_aes_128_gcm() : cipher == 1 ? EVP_aes_256_gcm() : cipher == 2 ? EVP_chacha20_poly1305() : NULL;
+  if (c == NULL) return fail(env, NULL, "create: unknown cipher");
+  if (seal_iv_len != 12 || open_iv_len != 12 || (int)seal_key_len != EVP_CIPHER_get_key_length(c) || (int)open_key_len != EVP_CIPHER_get_key_length(c))
+    return fail(env, NULL, "create: key or IV of the wrong length");
+  Layer *l = calloc(1, sizeof(Layer));
+  if (l == NULL) return fail(env, NULL, "create: out of memory");
+  l->seal = EVP_CIPHER_CTX_new();
+  l->open = EVP_CIPHER_CTX_new();
+  if (l->seal == NULL || l->open == NULL || EVP_EncryptInit_ex(l->seal, c, NULL, seal_key, NULL) != 1 ||
+      EVP_DecryptInit_ex(l->open, c, NULL, open_key, NULL) != 1) {
+    finalize(env, l, NULL);
+    return fail(env, NULL, "create: the cipher did not initialize");
+  }
+  memcpy(l->seal_iv, seal_iv, 12);
+  memcpy(l->open_iv, open_iv, 12);
+  l->seal_seq = (uint64_t)seal_seq;
+  l->open_seq = (uint64_t)open_seq;
+  napi_value out;
+  if (napi_create_external(env, l, finalize, NULL, &out) != napi_ok) {
+    finalize(env, l, NULL);
+    return fail(env, NULL, "create: node-api external");
+  }
+  return out;
+}
+
+static napi_value seal(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Layer *l = argc == 3 ? layer_of(env, argv[0]) : NULL;
+  unsigned char *in, *o;
+  size_t len, room;
+  if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &o, &room)) return fail(env, NULL, "seal(layer, Uint8Array, Uint8Array)");
+  size_t records = len == 0 ? 1 : (len + MAX_PLAIN - 1) / MAX_PLAIN;
+  size_t total = len + records * (HEAD + 1 + TAG);
+  if (room < total) return fail(env, NULL, "seal: the output is smaller than sealedLength(plaintext)");
+  size_t done = 0;
+  for (size_t r = 0; r < records; r++) {
+    size_t n = len - done < MAX_PLAIN ? len - done : MAX_PLAIN;
+    size_t body = n + 1 + TAG;
+    unsigned char head[HEAD] = {23, 3, 3, (unsigned char)(body >> 8), (unsigned char)body};
+    unsigned char iv[12];
+    unsigned char type = 23;
+    int w;
+    nonce(iv, l->seal_iv, l->seal_seq++);
+    memcpy(o, head, HEAD);
+    if (EVP_EncryptInit_ex(l->seal, NULL, NULL, NULL, iv) != 1 || EVP_EncryptUpdate(l->seal, NULL, &w, head, HEAD) != 1 ||
+        EVP_EncryptUpdate(l->seal, o + HEAD, &w, in + done, (int)n) != 1 || EVP_EncryptUpdate(l->seal, o + HEAD + n, &w, &type, 1) != 1 ||
+        EVP_EncryptFinal_ex(l->seal, o + HEAD + n + 1, &w) != 1 ||
+        EVP_CIPHER_CTX_ctrl(l->seal, EVP_CTRL_AEAD_GET_TAG, TAG, o + HEAD + n + 1) != 1)
+      return fail(env, "ERR_TLS_RECORD", "a TLS record did not seal");
+    o += HEAD + body;
+    done += n;
+  }
+  napi_value out;
+  CHECK(napi_create_uint32(env, (uint32_t)total, &out));
+  return out;
+}
+
+/* Opens one whole record (head + body); appends its application data to plain at *plain_len.
+ * Returns 0, or the error's code (its message in msg). */
+static const char *open_record(Layer *l, const unsigned char *rec, size_t body, unsigned char *plain, size_t *plain_len, char *msg, size_t msg_len) {
+  if (rec[0] != 23) {
+    snprintf(msg, msg_len, "a TLS record of outer type %u after the handshake", rec[0]);
+    return "ERR_TLS_RECORD";
+  }
+  if (body < TAG + 1 || body > MAX_CIPHER) {
+    snprintf(msg, msg_len, "a TLS record of %zu bytes", body);
+    return "ERR_TLS_RECORD";
+  }
+  size_t n = body - TAG;
+  unsigned char *out = plain + *plain_len;
+  unsigned char iv[12];
+  int w, w2;
+  nonce(iv, l->open_iv, l->open_seq++);
+  if (EVP_DecryptInit_ex(l->open, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(l->open, NULL, &w, rec, HEAD) != 1 ||
+      EVP_DecryptUpdate(l->open, out, &w, rec + HEAD, (int)n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(l->open, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)(rec + HEAD + n)) != 1 || EVP_DecryptFinal_ex(l->open, out + w, &w2) != 1) {
+    snprintf(msg, msg_len, "a TLS record did not decrypt (record %llu after the handshake)", (unsigned long long)(l->open_seq - 1));
+    return "ERR_TLS_RECORD";
+  }
+  /* TLSInnerPlaintext: content, the real type, zero padding. */
+  size_t end = n;
+  while (end > 0 && out[end - 1] == 0) end--;
+  if (end == 0) {
+    snprintf(msg, msg_len, "a TLS record with no content type");
+    return "ERR_TLS_RECORD";
+  }
+  unsigned char type = out[--end];
+  if (type == 23) {
+    *plain_len += end;
+    return NULL;
+  }
+  if (type == 21) {
+    if (end >= 2 && out[1] == 0) {
+      l->closed = 1;
+      return NULL;
+    }
+    snprintf(msg, msg_len, "the target sent TLS alert %u", end >= 2 ? out[1] : 0);
+    return "ERR_TLS_ALERT";
+  }
+  if (type == 22) {
+    /* Handshake messages, possibly several in a record: NewSessionTicket (4) is skipped. */
+    size_t at = 0;
+    while (at + 4 <= end) {
+      size_t m = ((size_t)out[at + 1] << 16) | ((size_t)out[at + 2] << 8) | out[at + 3];
+      if (out[at] == 24) {
+        snprintf(msg, msg_len, "the target sent a TLS KeyUpdate, which the fast TLS record layer does not follow");
+        return "ERR_TLS_KEY_UPDATE";
+      }
+      if (out[at] != 4) {
+        snprintf(msg, msg_len, "the target sent TLS handshake message %u after the handshake", out[at]);
+        return "ERR_TLS_RECORD";
+      }
+      at += 4 + m;
+    }
+    return NULL;
+  }
+  snprintf(msg, msg_len, "a TLS record of content type %u", type);
+  return "ERR_TLS_RECORD";
+}
+
+static napi_value open_records(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Layer *l = argc == 3 ? layer_of(env, argv[0]) : NULL;
+  unsigned char *in, *plain;
+  size_t len, room;
+  if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &plain, &room)) return fail(env, NULL, "open(layer, Uint8Array, Uint8Array)");
+  napi_value out;
+  if (l->closed) {
+    CHECK(napi_create_int32(env, -1, &out));
+    return out;
+  }
+  if (room < l->pending_len + len) return fail(env, NULL, "open: the output is smaller than the bytes to open");
+  /* A partial record from before: the new bytes are appended to it. */
+  if (l->pending_len > 0) {
+    if (l->pending_len + len > l->pending_cap) {
+      size_t cap = l->pending_len + len;
+      unsigned char *p = realloc(l->pending, cap);
+      if (p == NULL) return fail(env, "ERR_TLS_RECORD", "out of memory");
+      l->pending = p;
+      l->pending_cap = cap;
+    }
+    memcpy(l->pending + l->pending_len, in, len);
+    l->pending_len += len;
+    in = l->pending;
+    len = l->pending_len;
+  }
+  size_t at = 0;
+  size_t plain_len = 0;
+  char msg[160];
+  while (len - at >= HEAD && !l->closed) {
+    size_t body = ((size_t)in[at + 3] << 8) | in[at + 4];
+    if (body > MAX_CIPHER) {
+      snprintf(msg, sizeof msg, "a TLS record of %zu bytes", body);
+      return fail(env, "ERR_TLS_RECORD", msg);
+    }
+    if (len - at < HEAD + body) break;
+    const char *code = open_record(l, in + at, body, plain, &plain_len, msg, sizeof msg);
+    if (code != NULL) return fail(env, code, msg);
+    at += HEAD + body;
+  }
+  /* What is left is a partial record: kept (moved to the front when it already was pending). */
+  size_t rest = l->closed ? 0 : len - at;
+  if (in == l->pending) {
+    memmove(l->pending, l->pending + at, rest);
+  } else if (rest > 0) {
+    if (rest > l->pending_cap) {
+      unsigned char *p = realloc(l->pending, rest);
+      if (p == NULL) return fail(env, "ERR_TLS_RECORD", "out of memory");
+      l->pending = p;
+      l->pending_cap = rest;
+    }
+    memcpy(l->pending, in + at, rest);
+  }
+  l->pending_len = rest;
+  CHECK(napi_create_int32(env, plain_len == 0 && l->closed ? -1 : (int32_t)plain_len, &out));
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
+      {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
+      {"open", NULL, open_records, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
+  return exports;
+}
