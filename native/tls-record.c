@@ -1,5 +1,6 @@
 /*
- * The TLS 1.3 record layer of an established connection (RFC 8446 §5.2), for the HTTP/1.1 fast
+ * The record layer of an established TLS 1.3 (RFC 8446 §5.2) or TLS 1.2 AEAD (RFC 5288, RFC 7905)
+ * connection, for the HTTP/1.1 fast
  * path's https connections (driver/transport/tls-record.ts): node:tls makes the handshake and
  * verifies the target; after it, the connection's application records are sealed and opened here,
  * with the traffic keys that handshake derived, and the socket is a plain TCP socket again. Node's
@@ -9,15 +10,18 @@
  * Node-API only (node_api.h), and OpenSSL's EVP AEAD interface from the OpenSSL that node itself
  * exports (its headers ship in node's include directory): no library of its own to link.
  *
- *   create(cipher, sealKey, sealIv, sealSeq, openKey, openIv, openSeq) -> layer
- *     cipher: 0 AES-128-GCM, 1 AES-256-GCM, 2 ChaCha20-Poly1305; sequence numbers as doubles.
- *   seal(layer, plaintext) -> Buffer: application_data records carrying plaintext (≤ 16 KiB each).
- *   open(layer, bytes) -> Buffer | null: the application data of every whole record in bytes (a
- *     partial record is kept for the next call); null once the peer sent close_notify. Throws an
- *     Error with code ERR_TLS_RECORD (a record that does not decrypt, or is malformed),
- *     ERR_TLS_ALERT (another alert) or ERR_TLS_KEY_UPDATE (a KeyUpdate, which this does not follow).
- *     New session tickets, the only other handshake message a client gets after the handshake,
- *     are skipped.
+ *   create(version, cipher, sealKey, sealIv, sealSeq, openKey, openIv, openSeq) -> layer
+ *     version: 13 or 12; cipher: 0 AES-128-GCM, 1 AES-256-GCM, 2 ChaCha20-Poly1305; IVs of 12
+ *     bytes (TLS 1.2 GCM: the 4-byte salt); sequence numbers as doubles.
+ *   seal(layer, plaintext, out) -> bytes written to out: application_data records carrying
+ *     plaintext (≤ 16 KiB each); out must hold the plaintext and 29 bytes per record.
+ *   open(layer, bytes, out) -> the bytes of application data written to out, from every whole
+ *     record in bytes (a partial record is kept for the next call; out must hold bytes and the
+ *     partial record); -1 once the peer sent close_notify. Throws an Error with code
+ *     ERR_TLS_RECORD (a record that does not decrypt, or is malformed, or a TLS 1.2
+ *     renegotiation), ERR_TLS_ALERT (another alert) or ERR_TLS_KEY_UPDATE (a KeyUpdate, which this
+ *     does not follow). TLS 1.3 new session tickets, the only other handshake message a client gets
+ *     after the handshake, are skipped.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -30,10 +34,15 @@
 #define HEAD 5
 #define TAG 16
 #define MAX_PLAIN 16384
-/* A record's ciphertext: the plaintext, its content type and padding (≤ 2^14 + 256), and the tag. */
-#define MAX_CIPHER (MAX_PLAIN + 256)
+/* The longest record body a peer may send: 2^14 + 256 in TLS 1.3, 2^14 + 2048 in TLS 1.2. */
+#define MAX_CIPHER (MAX_PLAIN + 2048)
+/* TLS 1.2 GCM's explicit nonce, sent in each record (RFC 5288 §3). */
+#define EXPLICIT 8
 
 typedef struct {
+  int tls12;
+  /* TLS 1.2 GCM: a 4-byte salt and an explicit nonce per record; otherwise IV XOR sequence. */
+  int explicit_nonce;
   EVP_CIPHER_CTX *seal;
   EVP_CIPHER_CTX *open;
   unsigned char seal_iv[12];
@@ -57,9 +66,29 @@ static napi_value fail(napi_env env, const char *code, const char *message) {
     if ((call) != napi_ok) return fail(env, NULL, "node-api: " #call); \
   } while (0)
 
-static void nonce(unsigned char out[12], const unsigned char iv[12], uint64_t seq) {
+static void be64(unsigned char out[8], uint64_t v) {
+  for (int i = 0; i < 8; i++) out[7 - i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A record's nonce: the salt and the explicit part (TLS 1.2 GCM), else the IV XOR the sequence number. */
+static void nonce(const Layer *l, unsigned char out[12], const unsigned char iv[12], uint64_t seq, const unsigned char *explicit) {
+  if (l->explicit_nonce) {
+    memcpy(out, iv, 4);
+    memcpy(out + 4, explicit, 8);
+    return;
+  }
   memcpy(out, iv, 12);
   for (int i = 0; i < 8; i++) out[11 - i] ^= (unsigned char)(seq >> (8 * i));
+}
+
+/* TLS 1.2's additional data: sequence number, type, version, plaintext length (RFC 5246 §6.2.3.3). */
+static void aad12(unsigned char out[13], uint64_t seq, unsigned char type, size_t n) {
+  be64(out, seq);
+  out[8] = type;
+  out[9] = 3;
+  out[10] = 3;
+  out[11] = (unsigned char)(n >> 8);
+  out[12] = (unsigned char)n;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -91,22 +120,23 @@ static Layer *layer_of(napi_env env, napi_value v) {
 }
 
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) return fail(env, NULL, "create: 7 arguments");
-  int32_t cipher;
+  if (argc != 8) return fail(env, NULL, "create: 8 arguments");
+  int32_t version, cipher;
   double seal_seq, open_seq;
   unsigned char *seal_key, *seal_iv, *open_key, *open_iv;
   size_t seal_key_len, seal_iv_len, open_key_len, open_iv_len;
-  CHECK(napi_get_value_int32(env, argv[0], &cipher));
-  CHECK(napi_get_value_double(env, argv[3], &seal_seq));
-  CHECK(napi_get_value_double(env, argv[6], &open_seq));
-  if (!bytes_of(env, argv[1], &seal_key, &seal_key_len) || !bytes_of(env, argv[2], &seal_iv, &seal_iv_len) ||
-      !bytes_of(env, argv[4], &open_key, &open_key_len) || !bytes_of(env, argv[5], &open_iv, &open_iv_len))
+  CHECK(napi_get_value_int32(env, argv[0], &version));
+  CHECK(napi_get_value_int32(env, argv[1], &cipher));
+  CHECK(napi_get_value_double(env, argv[4], &seal_seq));
+  CHECK(napi_get_value_double(env, argv[7], &open_seq));
+  if (!bytes_of(env, argv[2], &seal_key, &seal_key_len) || !bytes_of(env, argv[3], &seal_iv, &seal_iv_len) ||
+      !bytes_of(env, argv[5], &open_key, &open_key_len) || !bytes_of(env, argv[6], &open_iv, &open_iv_len))
     return fail(env, NULL, "create: keys and IVs are Uint8Arrays");
   const EVP_CIPHER *c = cipher == 0 ? EVP_aes_128_gcm() : cipher == 1 ? EVP_aes_256_gcm() : cipher == 2 ? EVP_chacha20_poly1305() : NULL;
-  if (c == NULL) return fail(env, NULL, "create: unknown cipher");
+  if (c == NULL || (version != 12 && version != 13)) return fail(env, NULL, "create: unknown version or cipher");
   if (seal_iv_len != 12 || open_iv_len != 12 || (int)seal_key_len != EVP_CIPHER_get_key_length(c) || (int)open_key_len != EVP_CIPHER_get_key_length(c))
     return fail(env, NULL, "create: key or IV of the wrong length");
   Layer *l = calloc(1, sizeof(Layer));
@@ -118,6 +148,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
     finalize(env, l, NULL);
     return fail(env, NULL, "create: the cipher did not initialize");
   }
+  l->tls12 = version == 12;
+  l->explicit_nonce = version == 12 && cipher != 2;
   memcpy(l->seal_iv, seal_iv, 12);
   memcpy(l->open_iv, open_iv, 12);
   l->seal_seq = (uint64_t)seal_seq;
@@ -139,23 +171,34 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   size_t len, room;
   if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &o, &room)) return fail(env, NULL, "seal(layer, Uint8Array, Uint8Array)");
   size_t records = len == 0 ? 1 : (len + MAX_PLAIN - 1) / MAX_PLAIN;
-  size_t total = len + records * (HEAD + 1 + TAG);
-  if (room < total) return fail(env, NULL, "seal: the output is smaller than sealedLength(plaintext)");
+  /* Per record: the head, the explicit nonce (TLS 1.2 GCM) or the content type (TLS 1.3), the tag. */
+  size_t extra = l->explicit_nonce ? EXPLICIT : l->tls12 ? 0 : 1;
+  size_t total = len + records * (HEAD + extra + TAG);
+  if (room < total) return fail(env, NULL, "seal: the output is smaller than the plaintext and 29 bytes per record");
   size_t done = 0;
   for (size_t r = 0; r < records; r++) {
     size_t n = len - done < MAX_PLAIN ? len - done : MAX_PLAIN;
-    size_t body = n + 1 + TAG;
+    size_t body = n + extra + TAG;
     unsigned char head[HEAD] = {23, 3, 3, (unsigned char)(body >> 8), (unsigned char)body};
-    unsigned char iv[12];
+    unsigned char iv[12], aad[13];
     unsigned char type = 23;
     int w;
-    nonce(iv, l->seal_iv, l->seal_seq++);
+    uint64_t seq = l->seal_seq++;
     memcpy(o, head, HEAD);
-    if (EVP_EncryptInit_ex(l->seal, NULL, NULL, NULL, iv) != 1 || EVP_EncryptUpdate(l->seal, NULL, &w, head, HEAD) != 1 ||
-        EVP_EncryptUpdate(l->seal, o + HEAD, &w, in + done, (int)n) != 1 || EVP_EncryptUpdate(l->seal, o + HEAD + n, &w, &type, 1) != 1 ||
-        EVP_EncryptFinal_ex(l->seal, o + HEAD + n + 1, &w) != 1 ||
-        EVP_CIPHER_CTX_ctrl(l->seal, EVP_CTRL_AEAD_GET_TAG, TAG, o + HEAD + n + 1) != 1)
-      return fail(env, "ERR_TLS_RECORD", "a TLS record did not seal");
+    unsigned char *ct = o + HEAD;
+    if (l->explicit_nonce) {
+      be64(ct, seq);
+      ct += EXPLICIT;
+    }
+    nonce(l, iv, l->seal_iv, seq, o + HEAD);
+    if (l->tls12) aad12(aad, seq, 23, n);
+    int ok = EVP_EncryptInit_ex(l->seal, NULL, NULL, NULL, iv) == 1 &&
+             EVP_EncryptUpdate(l->seal, NULL, &w, l->tls12 ? aad : head, l->tls12 ? 13 : HEAD) == 1 &&
+             EVP_EncryptUpdate(l->seal, ct, &w, in + done, (int)n) == 1 &&
+             (l->tls12 || EVP_EncryptUpdate(l->seal, ct + n, &w, &type, 1) == 1) &&
+             EVP_EncryptFinal_ex(l->seal, ct + n + (l->tls12 ? 0 : 1), &w) == 1 &&
+             EVP_CIPHER_CTX_ctrl(l->seal, EVP_CTRL_AEAD_GET_TAG, TAG, ct + n + (l->tls12 ? 0 : 1)) == 1;
+    if (!ok) return fail(env, "ERR_TLS_RECORD", "a TLS record did not seal");
     o += HEAD + body;
     done += n;
   }
@@ -164,26 +207,51 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* An alert's content: close_notify closes the layer, any other is an error. */
+static const char *alert(Layer *l, const unsigned char *content, size_t n, char *msg, size_t msg_len) {
+  if (n >= 2 && content[1] == 0) {
+    l->closed = 1;
+    return NULL;
+  }
+  snprintf(msg, msg_len, "the target sent TLS alert %u", n >= 2 ? content[1] : 0);
+  return "ERR_TLS_ALERT";
+}
+
 /* Opens one whole record (head + body); appends its application data to plain at *plain_len.
  * Returns 0, or the error's code (its message in msg). */
 static const char *open_record(Layer *l, const unsigned char *rec, size_t body, unsigned char *plain, size_t *plain_len, char *msg, size_t msg_len) {
-  if (rec[0] != 23) {
+  /* TLS 1.3 hides the type inside (always application_data outside); TLS 1.2 shows it. */
+  if (l->tls12 ? rec[0] != 23 && rec[0] != 21 && rec[0] != 22 : rec[0] != 23) {
     snprintf(msg, msg_len, "a TLS record of outer type %u after the handshake", rec[0]);
     return "ERR_TLS_RECORD";
   }
-  if (body < TAG + 1 || body > MAX_CIPHER) {
+  size_t extra = l->explicit_nonce ? EXPLICIT : 0;
+  if (body < extra + TAG + (l->tls12 ? 0 : 1) || body > MAX_CIPHER) {
     snprintf(msg, msg_len, "a TLS record of %zu bytes", body);
     return "ERR_TLS_RECORD";
   }
-  size_t n = body - TAG;
+  size_t n = body - extra - TAG;
+  const unsigned char *ct = rec + HEAD + extra;
   unsigned char *out = plain + *plain_len;
-  unsigned char iv[12];
+  unsigned char iv[12], aad[13];
   int w, w2;
-  nonce(iv, l->open_iv, l->open_seq++);
-  if (EVP_DecryptInit_ex(l->open, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(l->open, NULL, &w, rec, HEAD) != 1 ||
-      EVP_DecryptUpdate(l->open, out, &w, rec + HEAD, (int)n) != 1 ||
-      EVP_CIPHER_CTX_ctrl(l->open, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)(rec + HEAD + n)) != 1 || EVP_DecryptFinal_ex(l->open, out + w, &w2) != 1) {
-    snprintf(msg, msg_len, "a TLS record did not decrypt (record %llu after the handshake)", (unsigned long long)(l->open_seq - 1));
+  uint64_t seq = l->open_seq++;
+  nonce(l, iv, l->open_iv, seq, rec + HEAD);
+  if (l->tls12) aad12(aad, seq, rec[0], n);
+  if (EVP_DecryptInit_ex(l->open, NULL, NULL, NULL, iv) != 1 ||
+      EVP_DecryptUpdate(l->open, NULL, &w, l->tls12 ? aad : rec, l->tls12 ? 13 : HEAD) != 1 ||
+      EVP_DecryptUpdate(l->open, out, &w, ct, (int)n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(l->open, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)(ct + n)) != 1 || EVP_DecryptFinal_ex(l->open, out + w, &w2) != 1) {
+    snprintf(msg, msg_len, "a TLS record did not decrypt (record %llu after the handshake)", (unsigned long long)seq);
+    return "ERR_TLS_RECORD";
+  }
+  if (l->tls12) {
+    if (rec[0] == 23) {
+      *plain_len += n;
+      return NULL;
+    }
+    if (rec[0] == 21) return alert(l, out, n, msg, msg_len);
+    snprintf(msg, msg_len, "the target began a TLS renegotiation, which the fast TLS record layer does not follow");
     return "ERR_TLS_RECORD";
   }
   /* TLSInnerPlaintext: content, the real type, zero padding. */
@@ -198,14 +266,7 @@ static const char *open_record(Layer *l, const unsigned char *rec, size_t body, 
     *plain_len += end;
     return NULL;
   }
-  if (type == 21) {
-    if (end >= 2 && out[1] == 0) {
-      l->closed = 1;
-      return NULL;
-    }
-    snprintf(msg, msg_len, "the target sent TLS alert %u", end >= 2 ? out[1] : 0);
-    return "ERR_TLS_ALERT";
-  }
+  if (type == 21) return alert(l, out, end, msg, msg_len);
   if (type == 22) {
     /* Handshake messages, possibly several in a record: NewSessionTicket (4) is skipped. */
     size_t at = 0;

@@ -2,34 +2,34 @@
  * HTTPS connections of the HTTP/1.1 fast path whose records are sealed and opened in native code
  * (native/tls-record.c) once node:tls has made the handshake: node's TLS socket costs about 3 µs
  * of CPU per keep-alive request on this machine even in a loop that does nothing else, more than
- * half of a plain request (docs/benchmarks.md); sealing a request and opening its answer here
+ * half of a plain request (docs/benchmarks.md); sealing a request and opening its answer natively
  * costs about 0.6 µs.
  *
  * The handshake is node's, with every option the test gave (CA, client certificate, SNI, insecure,
  * the secure context shared by the endpoint): node:tls runs over a {@link Duplex} that passes the
- * TCP socket's bytes whole record by whole record and notes each record both ways. At
- * secureConnect, when TLS 1.3 was negotiated with one of its three AEAD suites, the application
- * traffic keys are derived from the secrets node:tls logs ('keylog'), the records of each side
- * already under those keys are counted (each one's sequence number is its place among them,
- * RFC 8446 §5.3), node's TLS socket is dropped without writing anything, and the TCP socket carries
- * the records itself: each write is sealed, each read opened. New session tickets the target sends
- * later are skipped; a close_notify ends the connection as a TCP close would; a record that does
- * not decrypt, another alert or a KeyUpdate (which this does not follow) fails the connection with
- * an ERR_TLS_* code (the `tls` error kind).
+ * TCP socket's bytes whole record by whole record and keeps each record both ways. Just after
+ * secureConnect, when TLS 1.3 or TLS 1.2 was negotiated with an AEAD suite (AES-GCM or
+ * ChaCha20-Poly1305), the keys and sequence numbers come from the secrets node:tls logs and those
+ * records (tls-keys.ts), node's TLS socket is dropped without writing anything more, and the TCP
+ * socket carries the records itself: each write is sealed, each read opened. TLS 1.3 session
+ * tickets the target sends later are skipped; a close_notify ends the connection as a TCP close
+ * would; a record that does not decrypt, another alert, a KeyUpdate or a TLS 1.2 renegotiation
+ * (which this does not follow) fails the connection with an ERR_TLS_* code (the `tls` error kind).
  *
- * TLS 1.2, or no native build (`npm ci` builds it with the system C compiler when there is one):
- * node's TLS socket as before. A connection that negotiated TLS 1.2 marks its endpoint, so that
- * the origin's next connections go straight to node:tls.
+ * Another suite (TLS 1.2 CBC), or no native build (`npm ci` builds it with the system C compiler
+ * when there is one; KANNON_NODE_TLS=1 leaves it unused): node's TLS socket carries the connection
+ * (through the Duplex for the first, which marks its endpoint so that the origin's next
+ * connections go straight to node:tls).
  */
-import { createCipheriv, createDecipheriv, createHmac, type CipherGCMTypes } from "node:crypto";
 import { createRequire } from "node:module";
 import { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { nowMs } from "../clock.js";
+import { layerKeys } from "./tls-keys.js";
 
 interface RecordLayer {
-  create(cipher: number, sealKey: Uint8Array, sealIv: Uint8Array, sealSeq: number, openKey: Uint8Array, openIv: Uint8Array, openSeq: number): object;
+  create(version: 12 | 13, cipher: number, sealKey: Uint8Array, sealIv: Uint8Array, sealSeq: number, openKey: Uint8Array, openIv: Uint8Array, openSeq: number): object;
   /** Seals `plain` into `out` (at least {@link sealedLength} bytes); returns the bytes written. */
   seal(layer: object, plain: Uint8Array, out: Uint8Array): number;
   /** Opens the whole records of `bytes` into `out` (at least `bytes` plus a partial record long); -1 once closed. */
@@ -46,72 +46,11 @@ export const nativeRecordLayer: RecordLayer | undefined = (() => {
   }
 })();
 
-/** The TLS 1.3 suites the native layer carries: its cipher number, node's cipher name, the hash, the key length. */
-const SUITES: Record<string, { id: number; cipher: string; hash: string; keyLength: number }> = {
-  TLS_AES_128_GCM_SHA256: { id: 0, cipher: "aes-128-gcm", hash: "sha256", keyLength: 16 },
-  TLS_AES_256_GCM_SHA384: { id: 1, cipher: "aes-256-gcm", hash: "sha384", keyLength: 32 },
-  TLS_CHACHA20_POLY1305_SHA256: { id: 2, cipher: "chacha20-poly1305", hash: "sha256", keyLength: 32 },
-};
-
 const HEAD = 5;
-const TAG = 16;
 const MAX_PLAIN = 16384;
 
-/** Bytes that sealing `n` bytes of plaintext writes: a head, the content type and a tag per record. */
-export const sealedLength = (n: number): number => n + Math.max(1, Math.ceil(n / MAX_PLAIN)) * (HEAD + 1 + TAG);
-
-/** HKDF-Expand-Label(secret, label, "", length) (RFC 8446 §7.1), for length ≤ the hash's size. */
-export function expandLabel(hash: string, secret: Buffer, label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, "latin1");
-  const info = Buffer.concat([Buffer.from([length >> 8, length & 0xff, full.length]), full, Buffer.from([0, 1])]);
-  return createHmac(hash, secret).update(info).digest().subarray(0, length);
-}
-
-/** A traffic secret's key and IV (RFC 8446 §7.3). */
-export function trafficKeys(suite: { hash: string; keyLength: number }, secret: Buffer): { key: Buffer; iv: Buffer } {
-  return { key: expandLabel(suite.hash, secret, "key", suite.keyLength), iv: expandLabel(suite.hash, secret, "iv", 12) };
-}
-
-const nonceOf = (iv: Buffer, seq: number): Buffer => {
-  const n = Buffer.from(iv);
-  for (let i = 0; i < 6; i++) n[11 - i]! ^= Math.floor(seq / 2 ** (8 * i)) & 0xff;
-  return n;
-};
-
-/** Whether `record` (head and body) decrypts under `key` at sequence number `seq`. */
-function opensAt(cipher: string, key: Buffer, iv: Buffer, seq: number, record: Buffer): boolean {
-  if (record.length < HEAD + TAG + 1) return false;
-  try {
-    const d = createDecipheriv(cipher as CipherGCMTypes, key, nonceOf(iv, seq), { authTagLength: TAG });
-    d.setAAD(record.subarray(0, HEAD), { plaintextLength: record.length - HEAD - TAG });
-    d.setAuthTag(record.subarray(record.length - TAG));
-    d.update(record.subarray(HEAD, record.length - TAG));
-    d.final();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * How many of `records` were sealed under `key`: the sequence number of that side's next record.
- * Records under the handshake keys come first and do not open under it.
- */
-export function countUnder(cipher: string, key: Buffer, iv: Buffer, records: readonly Buffer[]): number {
-  let seq = 0;
-  for (const r of records) if (r[0] === 23 && opensAt(cipher, key, iv, seq, r)) seq++;
-  return seq;
-}
-
-/** For tests: one TLS 1.3 application_data record of `plain` under `key` at `seq`, as a peer seals it. */
-export function sealRecord(cipher: string, key: Buffer, iv: Buffer, seq: number, plain: Buffer, type = 23): Buffer {
-  const inner = Buffer.concat([plain, Buffer.from([type])]);
-  const head = Buffer.from([23, 3, 3, (inner.length + TAG) >> 8, (inner.length + TAG) & 0xff]);
-  const c = createCipheriv(cipher as CipherGCMTypes, key, nonceOf(iv, seq), { authTagLength: TAG });
-  c.setAAD(head, { plaintextLength: inner.length });
-  const body = Buffer.concat([c.update(inner), c.final()]);
-  return Buffer.concat([head, body, c.getAuthTag()]);
-}
+/** Bytes that sealing `n` bytes of plaintext may write: per record a head, an explicit nonce or content type, a tag. */
+export const sealedLength = (n: number): number => n + Math.max(1, Math.ceil(n / MAX_PLAIN)) * 29;
 
 /** Splits the whole records off the front of `bytes`: [records, the rest]. */
 function wholeRecords(bytes: Buffer): [Buffer[], Buffer] {
@@ -210,9 +149,6 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
   socket.once("close", () => tls.destroy());
   tls.once("secureConnect", () => {
     if (!Number.isNaN(tcpMs)) handshake?.(nowMs() - tcpMs);
-    const suite = SUITES[tls.getCipher()?.standardName ?? ""];
-    const client = secrets.get("CLIENT_TRAFFIC_SECRET_0");
-    const server = secrets.get("SERVER_TRAFFIC_SECRET_0");
     /** node:tls carries this connection, through the tap. */
     const viaNode = (): void => {
       socket.write = ((chunk: unknown, ...rest: unknown[]) => (tls.write as (c: unknown, ...r: unknown[]) => boolean).call(tls, chunk, ...rest)) as Socket["write"];
@@ -220,34 +156,27 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
       tls.on("end", () => socket.end());
       ready();
     };
-    if (tls.getProtocol() !== "TLSv1.3" || suite === undefined || client === undefined || server === undefined) {
-      // The origin's next connections skip the tap.
-      e.sealed = false;
-      viaNode();
-      return;
-    }
-    // node:tls writes the client's Finished just after secureConnect: the switch waits until it went out.
-    const handshakeSecret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
-    const h = handshakeSecret && trafficKeys(suite, handshakeSecret);
     let waits = 0;
     const switchOver = (): void => {
       if (socket.destroyed) return;
-      if (h === undefined) return viaNode();
-      if (countUnder(suite.cipher, h.key, h.iv, clientRecords) === 0) {
-        if (waits++ < 10) setImmediate(switchOver);
-        else viaNode();
+      const keys = layerKeys(tls.getProtocol(), tls.getCipher()?.standardName ?? "", secrets, clientRecords, serverRecords);
+      if (keys === "wait" && waits++ < 10) {
+        setImmediate(switchOver);
         return;
       }
-      const c = trafficKeys(suite, client);
-      const s = trafficKeys(suite, server);
-      const clientSeq = countUnder(suite.cipher, c.key, c.iv, clientRecords);
-      const serverSeq = countUnder(suite.cipher, s.key, s.iv, serverRecords);
-      const sealed = native.create(suite.id, c.key, c.iv, clientSeq, s.key, s.iv, serverSeq);
+      if (keys === undefined || keys === "wait") {
+        // The origin's next connections skip the tap.
+        e.sealed = false;
+        viaNode();
+        return;
+      }
+      const { client: c, server: s } = keys;
+      const sealed = native.create(keys.version, keys.suite.id, c.key, c.iv, c.seq, s.key, s.iv, s.seq);
       layer = sealed;
       socket.write = ((plain: Buffer, ...rest: unknown[]) => {
         const out = Buffer.allocUnsafe(sealedLength(plain.length));
-        native.seal(sealed, plain, out);
-        return (rawWrite as (this: Socket, c: Uint8Array, ...r: unknown[]) => boolean).call(socket, out, ...rest);
+        const n = native.seal(sealed, plain, out);
+        return (rawWrite as (this: Socket, c: Uint8Array, ...r: unknown[]) => boolean).call(socket, out.subarray(0, n), ...rest);
       }) as Socket["write"];
       tls.removeAllListeners("error");
       tls.on("error", () => undefined);
@@ -268,6 +197,7 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
       }
       ready();
     };
+    // node:tls writes the client's last handshake records just after secureConnect (TLS 1.3).
     setImmediate(switchOver);
   });
   return socket;
