@@ -269,12 +269,6 @@ async function target(extra: ServerOptions = {}): Promise<Target> {
   return t;
 }
 
-async function mitm(t: Target): Promise<Mitm> {
-  const m = await startMitm(t.server, t.port);
-  cleanups.push(() => m.close());
-  return m;
-}
-
 /** A keep-alive connection through `dial` with a reader, its responses parsed. */
 interface Conn {
   socket: Socket;
@@ -338,13 +332,26 @@ function open(port: number, tls: TlsInit): Conn {
 
 const ca = (): TlsInit => ({ caPem: certs.ca.cert });
 
+/** A connection to a TLS 1.3 target through a proxy that speaks for it, after one request (`/bytes/300`) and its answer. */
+async function behindMitm(): Promise<{ t: Target; m: Mitm; c: Conn }> {
+  const t = await target();
+  const m = await startMitm(t.server, t.port);
+  cleanups.push(() => m.close());
+  const c = open(m.port, ca());
+  await c.ready;
+  c.get("/bytes/300");
+  expect((await c.next()).body.equals(body(300))).toBe(true);
+  return { t, m, c };
+}
+
 /** Sizes that cross record boundaries (16 KiB) and the 64 KiB read buffer. */
 const SIZES = [0, 1, 100, 16_383, 16_384, 16_385, 40_000, 70_000, 200_000, 5];
 
 describe("dial over the native record layer, against TLS 1.3 node servers", () => {
   it.each(SUITES)("$name: many keep-alive requests on one connection, sealed and opened natively (not by a TLSSocket)", async (suite) => {
     const t = await target({ ciphers: suite.name });
-    const m = await mitm(t);
+    const m = await startMitm(t.server, t.port);
+    cleanups.push(() => m.close());
     const c = open(m.port, ca());
     await c.ready;
     // The connection is the TCP socket itself: node's TLS socket was dropped after the handshake.
@@ -369,12 +376,7 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   });
 
   it("skips a NewSessionTicket the target sends between responses", async () => {
-    const t = await target();
-    const m = await mitm(t);
-    const c = open(m.port, ca());
-    await c.ready;
-    c.get("/bytes/300");
-    expect((await c.next()).body.equals(body(300))).toBe(true);
+    const { t, c, m } = await behindMitm();
     const ticketsBefore = m.tickets;
     m.inject(22, ticketMessage());
     for (const n of [10, 20_000, 7]) {
@@ -387,12 +389,7 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   });
 
   it("fails the connection on a KeyUpdate (ERR_TLS_KEY_UPDATE, the tls kind), which node:tls would follow", async () => {
-    const t = await target();
-    const m = await mitm(t);
-    const c = open(m.port, ca());
-    await c.ready;
-    c.get("/bytes/10");
-    await c.next();
+    const { c, m } = await behindMitm();
     m.inject(22, Buffer.from([24, 0, 0, 1, 0]));
     c.get("/bytes/10");
     await expect(c.next()).rejects.toMatchObject({ code: "ERR_TLS_KEY_UPDATE" });
@@ -401,12 +398,7 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   });
 
   it("fails the connection with ERR_TLS_RECORD (the tls kind) when garbage follows the handshake", async () => {
-    const t = await target();
-    const m = await mitm(t);
-    const c = open(m.port, ca());
-    await c.ready;
-    c.get("/bytes/10");
-    await c.next();
+    const { c, m } = await behindMitm();
     m.injectRaw(Buffer.concat([Buffer.from([23, 3, 3, 0, 40]), randomBytes(40)]));
     const err = await c.closed;
     expect(err).toMatchObject({ code: "ERR_TLS_RECORD" });
