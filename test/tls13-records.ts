@@ -9,7 +9,7 @@
 import { createCipheriv, createDecipheriv, type CipherGCMTypes } from "node:crypto";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
-import { trafficKeys } from "../driver/transport/tls-record.js";
+import { trafficKeys } from "../driver/transport/tls-keys.js";
 
 /** A TLS 1.3 suite: its number in native/tls-record.c's create(), node's cipher, the hash, the key length. */
 export interface Suite {
