@@ -146,9 +146,11 @@ export class H1ExchangeConnection implements H1Events {
         if (this.job) socket.write(this.job.bytes);
       },
       this.handshake,
+      // Read into dial's one buffer (and so, over https, through the native record layer): the
+      // parser and body() copy what they keep.
+      (chunk) => this.onData(socket, chunk),
     );
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
     socket.on("error", () => undefined);
     // The target's FIN: the connection is done now, not when its close event comes a turn later
     // (meanwhile the pool could hand it a request that could only fail).
