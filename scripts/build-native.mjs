@@ -1,6 +1,7 @@
 // Builds native/tls-record.c (the HTTPS fast path's record layer, driver/transport/tls-record.ts)
 // into native/build/tls-record.node with the system's C compiler and node's own headers (node:
-// Node-API, and the OpenSSL node exports). `npm ci` runs it (package.json "prepare", which an install of the published package does not run). Optional: with
+// Node-API, and the OpenSSL node exports). `npm ci` runs it (package.json "install"), and so does
+// installing the published package, which ships this script and the C source. Optional: with
 // no compiler or no headers it says so and exits 0, and https connections stay on node:tls.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";

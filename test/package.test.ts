@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installPackage, type InstalledPackage } from "./installed-package.js";
@@ -36,6 +37,13 @@ describe("the installed npm package", () => {
     expect(modules).toContain("kafkajs");
     for (const dev of ["tsx", "esbuild", "typescript", "vitest"]) expect(modules).not.toContain(dev);
     expect(existsSync(join(installed, "dist", "web", "app.js"))).toBe(true);
+  });
+
+  it("builds the HTTPS record layer at install and its dist modules load it", async () => {
+    expect(existsSync(join(installed, "native", "build", "tls-record.node"))).toBe(true);
+    const module = pathToFileURL(join(installed, "dist", "driver", "transport", "tls-record.js")).href;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", `const m = await import(${JSON.stringify(module)}); console.log(typeof m.nativeRecordLayer?.seal)`], { cwd: scratch });
+    expect(stdout.trim()).toBe("function");
   });
 
   it("runs a short demo against its built-in target and writes the report", async () => {

@@ -16,15 +16,18 @@
  * would; a record that does not decrypt, another alert, a KeyUpdate or a TLS 1.2 renegotiation
  * (which this does not follow) fails the connection with an ERR_TLS_* code (the `tls` error kind).
  *
- * Another suite (TLS 1.2 CBC), or no native build (`npm ci` builds it with the system C compiler
- * when there is one; KANNON_NODE_TLS=1 leaves it unused): node's TLS socket carries the connection
+ * Another suite (TLS 1.2 CBC), or no native build (`npm ci`, and installing the package, build it
+ * with the system C compiler when there is one; KANNON_NODE_TLS=1 leaves it unused): node's TLS socket carries the connection
  * (through the Duplex for the first, which marks its endpoint so that the origin's next
  * connections go straight to node:tls).
  */
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Socket } from "node:net";
+import { dirname, join } from "node:path";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { nowMs } from "../clock.js";
 import { layerKeys } from "./tls-keys.js";
 
@@ -40,7 +43,11 @@ interface RecordLayer {
 export const nativeRecordLayer: RecordLayer | undefined = (() => {
   if (process.env.KANNON_NODE_TLS === "1") return undefined;
   try {
-    return createRequire(import.meta.url)("../../native/build/tls-record.node") as RecordLayer;
+    // The package's root holds native/build/ both in the repository and in the installed package
+    // (whose modules are under dist/): the nearest folder up with a package.json.
+    let dir = dirname(fileURLToPath(import.meta.url));
+    while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+    return createRequire(import.meta.url)(join(dir, "native", "build", "tls-record.node")) as RecordLayer;
   } catch {
     return undefined;
   }
