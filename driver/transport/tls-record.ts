@@ -98,6 +98,8 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
   let partial = Buffer.alloc(0);
   const serverRecords: Buffer[] = [];
   const clientRecords: Buffer[] = [];
+  /** Whether records are still kept (until the switch, or until node:tls is left to carry the connection). */
+  let keeping = true;
   const secrets = new Map<string, Buffer>();
   let tcpMs = Number.NaN;
 
@@ -117,6 +119,12 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
             return false;
           }
           if (plain > 0) read(PLAIN.subarray(0, plain));
+          // close_notify: the connection ends as when the target closes it.
+          else if (plain < 0) socket.destroy();
+          return true;
+        }
+        if (!keeping) {
+          tap.push(Buffer.from(bytes));
           return true;
         }
         // Before the switch: node:tls gets whole records only, so that none is left half in it.
@@ -124,7 +132,7 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
         partial = Buffer.from(rest);
         for (const r of records) {
           const copy = Buffer.from(r);
-          serverRecords.push(copy);
+          if (keeping) serverRecords.push(copy);
           tap.push(copy);
         }
         return true;
@@ -136,7 +144,7 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
     write(chunk: Buffer, _encoding, callback) {
       // node:tls writes its ClientHello before tlsConnect returns; nothing it writes after the switch goes out.
       if (layer === undefined) {
-        clientRecords.push(...wholeRecords(chunk)[0].map((r) => Buffer.from(r)));
+        if (keeping) clientRecords.push(...wholeRecords(chunk)[0].map((r) => Buffer.from(r)));
         rawWrite.call(socket, chunk);
       }
       callback();
@@ -158,6 +166,11 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
     if (!Number.isNaN(tcpMs)) handshake?.(nowMs() - tcpMs);
     /** node:tls carries this connection, through the tap. */
     const viaNode = (): void => {
+      keeping = false;
+      serverRecords.length = 0;
+      clientRecords.length = 0;
+      if (partial.length > 0) tap.push(partial);
+      partial = Buffer.alloc(0);
       socket.write = ((chunk: unknown, ...rest: unknown[]) => (tls.write as (c: unknown, ...r: unknown[]) => boolean).call(tls, chunk, ...rest)) as Socket["write"];
       tls.on("data", (chunk: Buffer) => read(chunk));
       tls.on("end", () => socket.end());
