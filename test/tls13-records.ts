@@ -102,8 +102,6 @@ export interface Mitm {
   tickets: number;
   /** Application records the server sent, as the proxy read them. */
   serverRecords: number;
-  /** The server's TLS version and suite of the last connection ('secureConnection'). */
-  protocol: string | undefined;
   /** Sends a record of `content` (content type `type`) to the client as the server, at the next sequence number. */
   inject(type: number, content: Buffer): void;
   /** Sends `bytes` to the client as they are. */
@@ -124,7 +122,6 @@ export async function startMitm(server: TlsServer, serverPort: number): Promise<
   let suite: Suite | undefined;
   server.on("secureConnection", (s) => {
     suite = SUITES.find((x) => x.name === s.getCipher().standardName);
-    m.protocol = s.getProtocol() ?? undefined;
   });
   let toClient: Socket | undefined;
   let keys: Keys | undefined;
@@ -169,7 +166,6 @@ export async function startMitm(server: TlsServer, serverPort: number): Promise<
     port: (proxy.address() as { port: number }).port,
     tickets: 0,
     serverRecords: 0,
-    protocol: undefined,
     inject(type, content) {
       if (keys === undefined || toClient === undefined) throw new Error("mitm: no server traffic key yet");
       toClient.write(seal(suite!.cipher, keys, seq + shift++, content, type));

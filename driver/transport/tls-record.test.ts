@@ -6,17 +6,12 @@
  * behind a proxy that speaks for the server (a NewSessionTicket, a KeyUpdate, garbage).
  */
 import { randomBytes } from "node:crypto";
-import { createServer, type Server, type ServerOptions } from "node:https";
 import { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { TlsOptionsSchema } from "../../gen/kannon/v1/protocol_pb.js";
-import { createTlsFixtures, type TlsFixtures } from "../../test/tls-fixtures.js";
-import { openAll, openInner, seal, sealInner, startMitm, SUITES, type Keys, type Mitm, type Suite } from "../../test/tls13-records.js";
-import { dial, endpointOf, type Endpoint } from "./dial.js";
+import { describe, expect, it } from "vitest";
+import { body, getSizes, SIZES, useTlsTargets, type Conn, type Target } from "../../test/tls-targets.js";
+import { openAll, openInner, seal, sealInner, SUITES, type Keys, type Mitm, type Suite } from "../../test/tls13-records.js";
 import { errorKind } from "./error-kind.js";
-import { H1ResponseParser } from "./h1-parser.js";
 import { countUnder, expandLabel, sealRecord, suiteOf, trafficKeys } from "./tls-keys.js";
 import { nativeRecordLayer, sealedLength } from "./tls-record.js";
 
@@ -228,122 +223,13 @@ describe.each(SUITES)("the native record layer with $name, against node:crypto",
 
 // ---- end to end through dial ------------------------------------------------------------------
 
-type TlsInit = MessageInitShape<typeof TlsOptionsSchema>;
-
-/** `n` bytes of a pattern that depends on `n`: a body in the wrong place or order does not match. */
-const body = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff));
-
-let certs: TlsFixtures;
-beforeAll(async () => {
-  certs = await createTlsFixtures();
-});
-afterAll(() => certs?.cleanup());
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-/** What a TLS 1.3-only https server saw. */
-interface Target {
-  server: Server;
-  port: number;
-  sessions: number;
-  requests: number;
-  clientCerts: string[];
-}
-
-/** An https server on 127.0.0.1 that speaks only TLS 1.3 and answers `/bytes/N` with {@link body}(N). */
-async function target(extra: ServerOptions = {}): Promise<Target> {
-  const server = createServer({ key: certs.server.key, cert: certs.server.cert, minVersion: "TLSv1.3", ...extra }, (req, res) => {
-    t.requests++;
-    const n = Number(/^\/bytes\/(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
-    if (n < 0) return res.writeHead(404).end();
-    res.writeHead(200, { "content-length": n }).end(body(n));
-  });
-  const t: Target = { server, port: 0, sessions: 0, requests: 0, clientCerts: [] };
-  server.on("secureConnection", (s: TLSSocket) => {
-    t.sessions++;
-    const cn = s.getPeerCertificate()?.subject?.CN;
-    if (cn) t.clientCerts.push(String(cn));
-  });
-  server.on("tlsClientError", () => undefined);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  t.port = (server.address() as { port: number }).port;
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  return t;
-}
-
-/** A keep-alive connection through `dial` with a reader, its responses parsed. */
-interface Conn {
-  socket: Socket;
-  endpoint: Endpoint;
-  ready: Promise<void>;
-  handshakes: number[];
-  /** Resolves at 'close' with the socket's error, if any. */
-  closed: Promise<Error | undefined>;
-  get(path: string): void;
-  /** The next response (status, body), or rejects when the connection closes first. */
-  next(): Promise<{ status: number; body: Buffer }>;
-}
-
-function open(port: number, tls: TlsInit): Conn {
-  const endpoint = endpointOf(new URL(`https://127.0.0.1:${port}/`), create(TlsOptionsSchema, tls), false);
-  const handshakes: number[] = [];
-  const responses: { status: number; body: Buffer }[] = [];
-  const waiting: (() => void)[] = [];
-  let chunks: Buffer[] = [];
-  const parser = new H1ResponseParser(
-    {
-      response: (status) => {
-        responses.push({ status, body: Buffer.concat(chunks) });
-        chunks = [];
-        waiting.shift()?.();
-        return true;
-      },
-      body: (buf, start, end) => chunks.push(Buffer.from(buf.subarray(start, end))),
-    },
-    false,
-  );
-  let onReady!: () => void;
-  const readyP = new Promise<void>((r) => (onReady = r));
-  const socket = dial(endpoint, onReady, (ms) => handshakes.push(ms), (bytes) => parser.feed(bytes));
-  socket.on("error", () => undefined);
-  const closed = new Promise<Error | undefined>((r) =>
-    socket.on("close", () => {
-      r((socket as Socket & { errored?: Error | null }).errored ?? undefined);
-      for (const w of waiting.splice(0)) w();
-    }),
-  );
-  cleanups.push(() => void socket.destroy());
-  const ready = Promise.race([readyP, closed.then((err) => Promise.reject(err ?? new Error("closed before ready")))]);
-  // A test that looks only at `closed` leaves this one alone.
-  ready.catch(() => undefined);
-  return {
-    socket,
-    endpoint,
-    ready,
-    handshakes,
-    closed,
-    get: (path) => socket.write(Buffer.from(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`)),
-    next: async () => {
-      if (responses.length === 0) await new Promise<void>((r) => waiting.push(r));
-      const res = responses.shift();
-      if (res === undefined) throw (await closed) ?? new Error("the connection closed with no response");
-      return res;
-    },
-  };
-}
-
-const ca = (): TlsInit => ({ caPem: certs.ca.cert });
+const { certs, target, open, mitm } = useTlsTargets();
+const ca = () => ({ caPem: certs().ca.cert });
 
 /** A connection to a TLS 1.3 target through a proxy that speaks for it, after one request (`/bytes/300`) and its answer. */
 async function behindMitm(): Promise<{ t: Target; m: Mitm; c: Conn }> {
   const t = await target();
-  const m = await startMitm(t.server, t.port);
-  cleanups.push(() => m.close());
+  const m = await mitm(t);
   const c = open(m.port, ca());
   await c.ready;
   c.get("/bytes/300");
@@ -351,32 +237,20 @@ async function behindMitm(): Promise<{ t: Target; m: Mitm; c: Conn }> {
   return { t, m, c };
 }
 
-/** Sizes that cross record boundaries (16 KiB) and the 64 KiB read buffer. */
-const SIZES = [0, 1, 100, 16_383, 16_384, 16_385, 40_000, 70_000, 200_000, 5];
-
 describe("dial over the native record layer, against TLS 1.3 node servers", () => {
   it.each(SUITES)("$name: many keep-alive requests on one connection, sealed and opened natively (not by a TLSSocket)", async (suite) => {
     const t = await target({ ciphers: suite.name });
-    const m = await startMitm(t.server, t.port);
-    cleanups.push(() => m.close());
+    const m = await mitm(t);
     const c = open(m.port, ca());
     await c.ready;
     // The connection is the TCP socket itself: node's TLS socket was dropped after the handshake.
     expect(c.socket).toBeInstanceOf(Socket);
     expect(c.socket).not.toBeInstanceOf(TLSSocket);
     expect(c.handshakes).toHaveLength(1);
-    for (const n of SIZES) {
-      c.get(`/bytes/${n}`);
-      const res = await c.next();
-      expect(res.status).toBe(200);
-      expect(res.body.equals(body(n))).toBe(true);
-    }
-    // Pipelined: five requests in a row, their answers read back in order.
-    for (const n of SIZES.slice(0, 5)) c.get(`/bytes/${n}`);
-    for (const n of SIZES.slice(0, 5)) expect((await c.next()).body.equals(body(n))).toBe(true);
+    await getSizes(c);
     expect(t.sessions).toBe(1);
     expect(t.requests).toBe(SIZES.length + 5);
-    expect(m.protocol).toBe("TLSv1.3");
+    expect(t.negotiated).toEqual([`TLSv1.3 ${suite.name}`]);
     // node's server sends its session tickets after the handshake: the client got them and went on.
     expect(m.tickets).toBeGreaterThan(0);
     expect(c.endpoint.sealed).not.toBe(false);
@@ -385,12 +259,14 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   it("skips a NewSessionTicket the target sends between responses", async () => {
     const { t, c, m } = await behindMitm();
     const ticketsBefore = m.tickets;
+    const recordsBefore = m.serverRecords;
     m.inject(22, ticketMessage());
     for (const n of [10, 20_000, 7]) {
       c.get(`/bytes/${n}`);
       expect((await c.next()).body.equals(body(n))).toBe(true);
     }
     // The server's own records came after the injected one: re-sealed one sequence number on.
+    expect(m.serverRecords).toBeGreaterThanOrEqual(recordsBefore + 3);
     expect(m.tickets).toBe(ticketsBefore);
     expect(t.requests).toBe(4);
   });
@@ -413,8 +289,8 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   });
 
   it("mutual TLS: presents the client certificate, then switches to the native layer", async () => {
-    const t = await target({ ca: certs.ca.cert, requestCert: true, rejectUnauthorized: true });
-    const c = open(t.port, { caPem: certs.ca.cert, certPem: certs.client.cert, keyPem: certs.client.key });
+    const t = await target({ ca: certs().ca.cert, requestCert: true, rejectUnauthorized: true });
+    const c = open(t.port, { caPem: certs().ca.cert, certPem: certs().client.cert, keyPem: certs().client.key });
     await c.ready;
     expect(c.socket).not.toBeInstanceOf(TLSSocket);
     for (const n of [1, 30_000, 2]) {
@@ -425,7 +301,7 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
   });
 
   it("a certificate that does not verify fails the connection as tls_verify before it is ready", async () => {
-    const t = await target({ key: certs.untrusted.key, cert: certs.untrusted.cert });
+    const t = await target({ key: certs().untrusted.key, cert: certs().untrusted.cert });
     const c = open(t.port, ca());
     const err = await c.ready.then(
       () => undefined,
@@ -433,18 +309,24 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
     );
     expect(errorKind(err)).toBe("tls_verify");
     expect(c.handshakes).toEqual([]);
-    const wrongName = open((await target()).port, { caPem: certs.ca.cert, servername: "not-in-the-cert.test" });
+    const wrongName = open((await target()).port, { caPem: certs().ca.cert, servername: "not-in-the-cert.test" });
     expect(errorKind(await wrongName.closed)).toBe("tls_verify");
     expect(t.requests).toBe(0);
   });
 
-  it("the target closing an idle connection (keep-alive timeout) closes it with no error", async () => {
-    const t = await target();
+  it.each([
+    ["TLS 1.3", {}],
+    ["TLS 1.2", { minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }],
+  ] as const)("the target closing an idle connection (keep-alive timeout: close_notify, FIN) closes it with no error, over %s", async (_, versions) => {
+    const t = await target(versions);
     t.server.keepAliveTimeout = 200;
     const c = open(t.port, ca());
     await c.ready;
     c.get("/bytes/1000");
     expect((await c.next()).body.equals(body(1000))).toBe(true);
     expect(await c.closed).toBeUndefined();
+    // It was the native layer's (node:tls's would be a TLSSocket or mark the endpoint).
+    expect(c.socket).not.toBeInstanceOf(TLSSocket);
+    expect(c.endpoint.sealed).not.toBe(false);
   });
 });
