@@ -104,6 +104,8 @@ export interface Mitm {
   serverRecords: number;
   /** Sends a record of `content` (content type `type`) to the client as the server, at the next sequence number. */
   inject(type: number, content: Buffer): void;
+  /** Like {@link inject}, but just after the server's next application record, in the same write. */
+  injectAfterNext(type: number, content: Buffer): void;
   /** Sends `bytes` to the client as they are. */
   injectRaw(bytes: Buffer): void;
   close(): Promise<void>;
@@ -127,12 +129,15 @@ export async function startMitm(server: TlsServer, serverPort: number): Promise<
   let keys: Keys | undefined;
   let seq = 0;
   let shift = 0;
+  /** Records to send right after the server's next one, in the same write. */
+  let after: { type: number; content: Buffer }[] = [];
   const sockets = new Set<Socket>();
   const proxy: Server = createServer((client) => {
     toClient = client;
     keys = undefined;
     seq = 0;
     shift = 0;
+    after = [];
     const upstream = connect(serverPort, "127.0.0.1");
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -159,7 +164,9 @@ export async function startMitm(server: TlsServer, serverPort: number): Promise<
     let end = inner.length;
     while (inner[end - 1] === 0) end--;
     if (inner[end - 1] === 22 && inner[0] === 4) m.tickets++;
-    return sealInner(suite!.cipher, keys!, shift + seq++, inner);
+    const relayed = sealInner(suite!.cipher, keys!, shift + seq++, inner);
+    const extra = after.splice(0).map((x) => seal(suite!.cipher, keys!, seq + shift++, x.content, x.type));
+    return Buffer.concat([relayed, ...extra]);
   };
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
   const m: Mitm = {
@@ -169,6 +176,9 @@ export async function startMitm(server: TlsServer, serverPort: number): Promise<
     inject(type, content) {
       if (keys === undefined || toClient === undefined) throw new Error("mitm: no server traffic key yet");
       toClient.write(seal(suite!.cipher, keys, seq + shift++, content, type));
+    },
+    injectAfterNext(type, content) {
+      after.push({ type, content });
     },
     injectRaw(bytes) {
       if (toClient === undefined) throw new Error("mitm: no client yet");

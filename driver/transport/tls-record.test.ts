@@ -329,4 +329,10 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
     expect(c.socket).not.toBeInstanceOf(TLSSocket);
     expect(c.endpoint.sealed).not.toBe(false);
   });
+
+  it("a close_notify from the target ends the connection with no error, though its TCP connection stays open", async () => {
+    const { c, m } = await behindMitm();
+    m.inject(21, Buffer.from([1, 0]));
+    expect(await Promise.race([c.closed, new Promise((r) => setTimeout(() => r("still open after 2 s"), 2000))])).toBeUndefined();
+  });
 });
