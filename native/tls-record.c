@@ -15,9 +15,11 @@
  *     bytes (TLS 1.2 GCM: the 4-byte salt); sequence numbers as doubles.
  *   seal(layer, plaintext, out) -> bytes written to out: application_data records carrying
  *     plaintext (≤ 16 KiB each); out must hold the plaintext and 29 bytes per record.
- *   open(layer, bytes, out) -> the bytes of application data written to out, from every whole
+ *   open(layer, bytes, out) -> n, the bytes of application data written to out, from every whole
  *     record in bytes (a partial record is kept for the next call; out must hold bytes and the
- *     partial record); -1 once the peer sent close_notify. Throws an Error with code
+ *     partial record). Negative when the layer ended in this call: its first -1 - n bytes of out
+ *     are the data before the end, and the next call returns -1 (the peer sent close_notify) or
+ *     throws the error. Throws at once when nothing came before the error: an Error with code
  *     ERR_TLS_RECORD (a record that does not decrypt, or is malformed, or a TLS 1.2
  *     renegotiation), ERR_TLS_ALERT (another alert) or ERR_TLS_KEY_UPDATE (a KeyUpdate, which this
  *     does not follow). TLS 1.3 new session tickets, the only other handshake message a client gets
@@ -35,7 +37,9 @@
 #define TAG 16
 #define MAX_PLAIN 16384
 /* The longest record body a peer may send: 2^14 + 256 in TLS 1.3, 2^14 + 2048 in TLS 1.2. */
-#define MAX_CIPHER (MAX_PLAIN + 2048)
+#define MAX_CIPHER_13 (MAX_PLAIN + 256)
+#define MAX_CIPHER_12 (MAX_PLAIN + 2048)
+#define MAX_CIPHER(l) ((l)->tls12 ? MAX_CIPHER_12 : MAX_CIPHER_13)
 /* TLS 1.2 GCM's explicit nonce, sent in each record (RFC 5288 §3). */
 #define EXPLICIT 8
 
@@ -54,6 +58,9 @@ typedef struct {
   size_t pending_len;
   size_t pending_cap;
   int closed;
+  /* The error that ended the layer after it had opened data in the same call: thrown by the next. */
+  const char *error_code;
+  char error[160];
 } Layer;
 
 static napi_value fail(napi_env env, const char *code, const char *message) {
@@ -226,7 +233,7 @@ static const char *open_record(Layer *l, const unsigned char *rec, size_t body, 
     return "ERR_TLS_RECORD";
   }
   size_t extra = l->explicit_nonce ? EXPLICIT : 0;
-  if (body < extra + TAG + (l->tls12 ? 0 : 1) || body > MAX_CIPHER) {
+  if (body < extra + TAG + (l->tls12 ? 0 : 1) || body > MAX_CIPHER(l)) {
     snprintf(msg, msg_len, "a TLS record of %zu bytes", body);
     return "ERR_TLS_RECORD";
   }
@@ -297,6 +304,7 @@ static napi_value open_records(napi_env env, napi_callback_info info) {
   size_t len, room;
   if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &plain, &room)) return fail(env, NULL, "open(layer, Uint8Array, Uint8Array)");
   napi_value out;
+  if (l->error_code != NULL) return fail(env, l->error_code, l->error);
   if (l->closed) {
     CHECK(napi_create_int32(env, -1, &out));
     return out;
@@ -321,13 +329,23 @@ static napi_value open_records(napi_env env, napi_callback_info info) {
   char msg[160];
   while (len - at >= HEAD && !l->closed) {
     size_t body = ((size_t)in[at + 3] << 8) | in[at + 4];
-    if (body > MAX_CIPHER) {
+    const char *code = NULL;
+    if (body > MAX_CIPHER(l)) {
       snprintf(msg, sizeof msg, "a TLS record of %zu bytes", body);
-      return fail(env, "ERR_TLS_RECORD", msg);
+      code = "ERR_TLS_RECORD";
+    } else if (len - at < HEAD + body) {
+      break;
+    } else {
+      code = open_record(l, in + at, body, plain, &plain_len, msg, sizeof msg);
     }
-    if (len - at < HEAD + body) break;
-    const char *code = open_record(l, in + at, body, plain, &plain_len, msg, sizeof msg);
-    if (code != NULL) return fail(env, code, msg);
+    if (code != NULL) {
+      if (plain_len == 0) return fail(env, code, msg);
+      /* The data before it is delivered first; the next call throws. */
+      l->error_code = code;
+      snprintf(l->error, sizeof l->error, "%s", msg);
+      CHECK(napi_create_int32(env, -1 - (int32_t)plain_len, &out));
+      return out;
+    }
     at += HEAD + body;
   }
   /* What is left is a partial record: kept (moved to the front when it already was pending). */
@@ -344,7 +362,7 @@ static napi_value open_records(napi_env env, napi_callback_info info) {
     memcpy(l->pending, in + at, rest);
   }
   l->pending_len = rest;
-  CHECK(napi_create_int32(env, plain_len == 0 && l->closed ? -1 : (int32_t)plain_len, &out));
+  CHECK(napi_create_int32(env, l->closed ? -1 - (int32_t)plain_len : (int32_t)plain_len, &out));
   return out;
 }
 

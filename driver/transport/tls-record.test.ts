@@ -91,11 +91,12 @@ describe("the TLS 1.3 key schedule and records, against RFC 8448 §3", () => {
     expect(plain.subarray(0, RFC.payload.length)).toEqual(RFC.payload);
     expect(native.open(client, RFC.serverAlert, plain)).toBe(-1);
     expect(native.open(client, RFC.serverData, plain)).toBe(-1);
-    // The server's side, its sequence numbers given: the data and the alert in one read.
+    // The server's side, its sequence numbers given: the data and the alert in one read (the data,
+    // and the end: -1 - its length).
     const server = native.create(13, 0, RFC.serverApKey, RFC.serverApIv, 1, RFC.clientApKey, RFC.clientApIv, 0);
     expect(native.seal(server, RFC.payload, out)).toBe(RFC.serverData.length);
     expect(out.subarray(0, RFC.serverData.length)).toEqual(RFC.serverData);
-    expect(native.open(server, Buffer.concat([RFC.clientData, RFC.clientAlert]), plain)).toBe(RFC.payload.length);
+    expect(native.open(server, Buffer.concat([RFC.clientData, RFC.clientAlert]), plain)).toBe(-1 - RFC.payload.length);
     expect(plain.subarray(0, RFC.payload.length)).toEqual(RFC.payload);
     expect(native.open(server, RFC.clientData, plain)).toBe(-1);
   });
@@ -129,11 +130,14 @@ function pair(suite: Suite) {
     expect(n).toBe(plain.length + Math.max(1, Math.ceil(plain.length / 16_384)) * 22);
     return out.subarray(0, n);
   };
-  /** Opens `bytes` natively: the plaintext, or -1. */
+  /** Opens `bytes` natively: the plaintext, or -1 (ended: the data before the end, if any, is in `ended`). */
+  let ended: Buffer | undefined;
   const openNative = (bytes: Buffer): Buffer | -1 => {
     const out = Buffer.alloc(bytes.length + 17 * 1024);
     const n = native.open(layer, bytes, out);
-    return n === -1 ? -1 : Buffer.from(out.subarray(0, n));
+    if (n >= 0) return Buffer.from(out.subarray(0, n));
+    ended = Buffer.from(out.subarray(0, -1 - n));
+    return -1;
   };
   const thrown = (bytes: Buffer): unknown => {
     try {
@@ -143,7 +147,7 @@ function pair(suite: Suite) {
     }
     throw new Error("open did not throw");
   };
-  return { mine, theirs, sealNative, openNative, thrown };
+  return { mine, theirs, sealNative, openNative, thrown, ended: () => ended };
 }
 
 describe.each(SUITES)("the native record layer with $name, against node:crypto", (suite) => {
@@ -193,6 +197,21 @@ describe.each(SUITES)("the native record layer with $name, against node:crypto",
     expect(openNative(wire)).toEqual(data);
     expect(openNative(seal(suite.cipher, theirs, 3, Buffer.from([1, 0]), 21))).toBe(-1);
     expect(openNative(seal(suite.cipher, theirs, 4, data))).toBe(-1);
+  });
+
+  it("data and a close_notify in one read: the data, then -1; data and a bad record: the data, then the error", () => {
+    const data = randomBytes(300);
+    const a = pair(suite);
+    expect(a.openNative(Buffer.concat([seal(suite.cipher, a.theirs, 0, data), seal(suite.cipher, a.theirs, 1, Buffer.from([1, 0]), 21)]))).toBe(-1);
+    expect(a.ended()).toEqual(data);
+    expect(a.openNative(Buffer.alloc(0))).toBe(-1);
+    expect(a.ended()).toEqual(Buffer.alloc(0));
+    const b = pair(suite);
+    const tampered = seal(suite.cipher, b.theirs, 1, randomBytes(64));
+    tampered[20] = tampered[20]! ^ 1;
+    expect(b.openNative(Buffer.concat([seal(suite.cipher, b.theirs, 0, data), tampered]))).toBe(-1);
+    expect(b.ended()).toEqual(data);
+    expect(b.thrown(Buffer.alloc(0))).toMatchObject({ code: "ERR_TLS_RECORD" });
   });
 
   it("throws ERR_TLS_RECORD for a tampered record, a wrong sequence number or a plaintext record; ERR_TLS_ALERT, ERR_TLS_KEY_UPDATE", () => {
@@ -328,6 +347,25 @@ describe("dial over the native record layer, against TLS 1.3 node servers", () =
     // It was the native layer's (node:tls's would be a TLSSocket or mark the endpoint).
     expect(c.socket).not.toBeInstanceOf(TLSSocket);
     expect(c.endpoint.sealed).not.toBe(false);
+  });
+
+  it("a close_notify just after a response, in the same read: the response, then the end of the connection", async () => {
+    const { c, m } = await behindMitm();
+    m.injectAfterNext(21, Buffer.from([1, 0]));
+    c.get("/bytes/10");
+    expect((await c.next()).body.equals(body(10))).toBe(true);
+    expect(await Promise.race([c.closed, new Promise((r) => setTimeout(() => r("still open after 2 s"), 2000))])).toBeUndefined();
+  });
+
+  it("a record that fails just after a response, in the same read: the response, then the connection fails as tls", async () => {
+    const { c, m } = await behindMitm();
+    // A handshake message of type 0 (TLS 1.2's HelloRequest) has no place after a TLS 1.3 handshake.
+    m.injectAfterNext(22, Buffer.from([0, 0, 0, 0]));
+    c.get("/bytes/10");
+    expect((await c.next()).body.equals(body(10))).toBe(true);
+    const err = await c.closed;
+    expect(err).toMatchObject({ code: "ERR_TLS_RECORD" });
+    expect(errorKind(err)).toBe("tls");
   });
 
   it("a close_notify from the target ends the connection with no error, though its TCP connection stays open", async () => {

@@ -83,6 +83,7 @@ export interface SealedEndpoint {
 /** The plaintext of every read: one buffer, valid only during the reader's call (as dial.ts's). */
 const PLAIN = Buffer.allocUnsafe(160 * 1024);
 const CIPHER_READ = Buffer.allocUnsafe(64 * 1024);
+const EMPTY = Buffer.alloc(0);
 
 /** net.Socket's own write, for the records node:tls writes before the switch. */
 const rawWrite = Socket.prototype.write as (this: Socket, bytes: Uint8Array) => boolean;
@@ -105,24 +106,32 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
 
   // net's `onread` (as dial.ts's): the constructor takes it too, though its type does not say so.
   let layer: object | undefined;
+  /**
+   * Opens `bytes` and reads their data; when the layer ended (close_notify, or a record that
+   * failed after data in the same bytes), reads the data before the end, then ends the connection:
+   * as when the target closes it, or with the error. False once the socket is destroyed.
+   */
+  const openInto = (sealed: object, bytes: Buffer): boolean => {
+    try {
+      const n = native.open(sealed, bytes, PLAIN);
+      if (n >= 0) {
+        if (n > 0) read(PLAIN.subarray(0, n));
+        return true;
+      }
+      if (n < -1) read(PLAIN.subarray(0, -1 - n));
+      native.open(sealed, EMPTY, PLAIN);
+      socket.destroy();
+    } catch (err) {
+      socket.destroy(err as Error);
+    }
+    return false;
+  };
   const socket = new Socket({
     onread: {
       buffer: CIPHER_READ,
       callback: (n: number, buf: Uint8Array): boolean => {
         const bytes = (buf as Buffer).subarray(0, n);
-        if (layer !== undefined) {
-          let plain: number;
-          try {
-            plain = native.open(layer, bytes, PLAIN);
-          } catch (err) {
-            socket.destroy(err as Error);
-            return false;
-          }
-          if (plain > 0) read(PLAIN.subarray(0, plain));
-          // close_notify: the connection ends as when the target closes it.
-          else if (plain < 0) socket.destroy();
-          return true;
-        }
+        if (layer !== undefined) return openInto(layer, bytes);
         if (!keeping) {
           tap.push(Buffer.from(bytes));
           return true;
@@ -206,15 +215,7 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
       // Bytes after the last whole record handed to node:tls are the first the layer opens.
       const rest = partial;
       partial = Buffer.alloc(0);
-      if (rest.length > 0) {
-        try {
-          const plain = native.open(sealed, rest, PLAIN);
-          if (plain > 0) read(PLAIN.subarray(0, plain));
-        } catch (err) {
-          socket.destroy(err as Error);
-          return;
-        }
-      }
+      if (rest.length > 0 && !openInto(sealed, rest)) return;
       ready();
     };
     // node:tls writes the client's last handshake records just after secureConnect (TLS 1.3).
