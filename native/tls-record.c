@@ -145,6 +145,15 @@ static Layer *layer_of(napi_env env, napi_value v) {
   return p;
 }
 
+/* The (layer, input, output) arguments of seal() and open(): 1 when all three are there. */
+static int layer_args(napi_env env, napi_callback_info info, Layer **l, unsigned char **in, size_t *in_len, unsigned char **out, size_t *out_len) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return 0;
+  *l = layer_of(env, argv[0]);
+  return *l != NULL && bytes_of(env, argv[1], in, in_len) && bytes_of(env, argv[2], out, out_len);
+}
+
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -235,13 +244,10 @@ static int aead_open(Layer *l, const unsigned char iv[12], const unsigned char *
 }
 
 static napi_value seal(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Layer *l = argc == 3 ? layer_of(env, argv[0]) : NULL;
+  Layer *l;
   unsigned char *in, *o;
   size_t len, room;
-  if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &o, &room)) return fail(env, NULL, "seal(layer, Uint8Array, Uint8Array)");
+  if (!layer_args(env, info, &l, &in, &len, &o, &room)) return fail(env, NULL, "seal(layer, Uint8Array, Uint8Array)");
   size_t records = len == 0 ? 1 : (len + MAX_PLAIN - 1) / MAX_PLAIN;
   /* Per record: the head, the explicit nonce (TLS 1.2 GCM) or the content type (TLS 1.3), the tag. */
   size_t extra = l->explicit_nonce ? EXPLICIT : l->tls12 ? 0 : 1;
@@ -350,13 +356,10 @@ static const char *open_record(Layer *l, const unsigned char *rec, size_t body, 
 }
 
 static napi_value open_records(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Layer *l = argc == 3 ? layer_of(env, argv[0]) : NULL;
+  Layer *l;
   unsigned char *in, *plain;
   size_t len, room;
-  if (l == NULL || !bytes_of(env, argv[1], &in, &len) || !bytes_of(env, argv[2], &plain, &room)) return fail(env, NULL, "open(layer, Uint8Array, Uint8Array)");
+  if (!layer_args(env, info, &l, &in, &len, &plain, &room)) return fail(env, NULL, "open(layer, Uint8Array, Uint8Array)");
   napi_value out;
   if (l->error_code != NULL) return fail(env, l->error_code, l->error);
   if (l->closed) {
