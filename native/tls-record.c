@@ -29,6 +29,7 @@
 #include <node_api.h>
 #include <openssl/aes.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/modes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,9 +42,14 @@
  * parameter lookups (about 0.1 µs of a request's 7). Otherwise, and for ChaCha20-Poly1305, EVP.
  * Weak: a build without them still loads. KANNON_TLS_EVP=1 in the environment keeps EVP (to compare).
  */
+#if defined(__x86_64__)
 int aesni_set_encrypt_key(const unsigned char *user_key, int bits, AES_KEY *key) __attribute__((weak));
 void aesni_encrypt(const unsigned char *in, unsigned char *out, const AES_KEY *key) __attribute__((weak));
 void aesni_ctr32_encrypt_blocks(const unsigned char *in, unsigned char *out, size_t blocks, const void *key, const unsigned char *ivec) __attribute__((weak));
+#define AESNI_GCM 1
+#else
+#define AESNI_GCM 0
+#endif
 
 #define HEAD 5
 #define TAG 16
@@ -75,6 +81,10 @@ typedef struct {
   size_t pending_len;
   size_t pending_cap;
   int closed;
+  /* TLS 1.3 handshake messages after the handshake: the header being gathered, the body bytes still to skip. */
+  unsigned char hs_head[4];
+  size_t hs_have;
+  size_t hs_owed;
   /* The error that ended the layer after it had opened data in the same call: thrown by the next. */
   const char *error_code;
   char error[160];
@@ -124,6 +134,8 @@ static void finalize(napi_env env, void *data, void *hint) {
   if (l->gcm_seal) CRYPTO_gcm128_release(l->gcm_seal);
   if (l->gcm_open) CRYPTO_gcm128_release(l->gcm_open);
   free(l->pending);
+  /* The traffic keys, also as AES key schedules. */
+  OPENSSL_cleanse(l, sizeof *l);
   free(l);
 }
 
@@ -183,6 +195,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     finalize(env, l, NULL);
     return fail(env, NULL, "create: the cipher did not initialize");
   }
+#if AESNI_GCM
   if (cipher != 2 && aesni_set_encrypt_key && aesni_encrypt && aesni_ctr32_encrypt_blocks && getenv("KANNON_TLS_EVP") == NULL &&
       __builtin_cpu_supports("aes")) {
     int bits = (int)seal_key_len * 8;
@@ -195,6 +208,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
       }
     }
   }
+#endif
   l->tls12 = version == 12;
   l->explicit_nonce = version == 12 && cipher != 2;
   memcpy(l->seal_iv, seal_iv, 12);
@@ -214,6 +228,7 @@ static int aead_seal(Layer *l, const unsigned char iv[12], const unsigned char *
                      unsigned char *out) {
   unsigned char t = (unsigned char)type;
   size_t m = n + (type >= 0 ? 1 : 0);
+#if AESNI_GCM
   if (l->gcm_seal != NULL) {
     GCM128_CONTEXT *g = l->gcm_seal;
     CRYPTO_gcm128_setiv(g, iv, 12);
@@ -223,6 +238,7 @@ static int aead_seal(Layer *l, const unsigned char iv[12], const unsigned char *
     CRYPTO_gcm128_tag(g, out + m, TAG);
     return 1;
   }
+#endif
   int w;
   return EVP_EncryptInit_ex(l->seal, NULL, NULL, NULL, iv) == 1 && EVP_EncryptUpdate(l->seal, NULL, &w, aad, (int)aad_len) == 1 &&
          EVP_EncryptUpdate(l->seal, out, &w, in, (int)n) == 1 && (type < 0 || EVP_EncryptUpdate(l->seal, out + n, &w, &t, 1) == 1) &&
@@ -231,12 +247,14 @@ static int aead_seal(Layer *l, const unsigned char iv[12], const unsigned char *
 
 /* Opens n bytes of ct (its tag after them) into out. 1 when it decrypted and the tag matched. */
 static int aead_open(Layer *l, const unsigned char iv[12], const unsigned char *aad, size_t aad_len, const unsigned char *ct, size_t n, unsigned char *out) {
+#if AESNI_GCM
   if (l->gcm_open != NULL) {
     GCM128_CONTEXT *g = l->gcm_open;
     CRYPTO_gcm128_setiv(g, iv, 12);
     return CRYPTO_gcm128_aad(g, aad, aad_len) == 0 && CRYPTO_gcm128_decrypt_ctr32(g, ct, out, n, (ctr128_f)aesni_ctr32_encrypt_blocks) == 0 &&
            CRYPTO_gcm128_finish(g, ct + n, TAG) == 0;
   }
+#endif
   int w, w2;
   return EVP_DecryptInit_ex(l->open, NULL, NULL, NULL, iv) == 1 && EVP_DecryptUpdate(l->open, NULL, &w, aad, (int)aad_len) == 1 &&
          EVP_DecryptUpdate(l->open, out, &w, ct, (int)n) == 1 && EVP_CIPHER_CTX_ctrl(l->open, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)(ct + n)) == 1 &&
@@ -335,19 +353,28 @@ static const char *open_record(Layer *l, const unsigned char *rec, size_t body, 
   }
   if (type == 21) return alert(l, out, end, msg, msg_len);
   if (type == 22) {
-    /* Handshake messages, possibly several in a record: NewSessionTicket (4) is skipped. */
+    /* Handshake messages, several in a record or one over several (RFC 8446 §5.1): each one's
+     * 4-byte header is gathered, then its body skipped; NewSessionTicket (4) is the only one taken. */
     size_t at = 0;
-    while (at + 4 <= end) {
-      size_t m = ((size_t)out[at + 1] << 16) | ((size_t)out[at + 2] << 8) | out[at + 3];
-      if (out[at] == 24) {
+    while (at < end) {
+      if (l->hs_owed > 0) {
+        size_t skip = end - at < l->hs_owed ? end - at : l->hs_owed;
+        at += skip;
+        l->hs_owed -= skip;
+        continue;
+      }
+      l->hs_head[l->hs_have++] = out[at++];
+      if (l->hs_have < 4) continue;
+      l->hs_have = 0;
+      if (l->hs_head[0] == 24) {
         snprintf(msg, msg_len, "the target sent a TLS KeyUpdate, which the fast TLS record layer does not follow");
         return "ERR_TLS_KEY_UPDATE";
       }
-      if (out[at] != 4) {
-        snprintf(msg, msg_len, "the target sent TLS handshake message %u after the handshake", out[at]);
+      if (l->hs_head[0] != 4) {
+        snprintf(msg, msg_len, "the target sent TLS handshake message %u after the handshake", l->hs_head[0]);
         return "ERR_TLS_RECORD";
       }
-      at += 4 + m;
+      l->hs_owed = ((size_t)l->hs_head[1] << 16) | ((size_t)l->hs_head[2] << 8) | l->hs_head[3];
     }
     return NULL;
   }
@@ -396,10 +423,10 @@ static napi_value open_records(napi_env env, napi_callback_info info) {
       code = open_record(l, in + at, body, plain, &plain_len, msg, sizeof msg);
     }
     if (code != NULL) {
-      if (plain_len == 0) return fail(env, code, msg);
-      /* The data before it is delivered first; the next call throws. */
+      /* The layer is done; data before the error is delivered first, and the next call throws. */
       l->error_code = code;
       snprintf(l->error, sizeof l->error, "%s", msg);
+      if (plain_len == 0) return fail(env, code, msg);
       CHECK(napi_create_int32(env, -1 - (int32_t)plain_len, &out));
       return out;
     }

@@ -20,7 +20,10 @@ if (include === undefined) {
 } else {
   try {
     mkdirSync(dirname(out), { recursive: true });
-    execFileSync(cc, ["-O2", "-Wall", "-shared", "-fPIC", `-I${include}`, "-o", out, source], { stdio: "inherit" });
+    // -z now: every symbol resolved at load, so a node without the OpenSSL functions this uses
+    // fails the require (and https stays on node:tls) instead of aborting at the first use.
+    const platform = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : ["-Wl,-z,now"];
+    execFileSync(cc, ["-O2", "-Wall", "-shared", "-fPIC", ...platform, `-I${include}`, "-o", out, source], { stdio: "inherit" });
     console.log(`build-native: ${out.slice(root.length + 1)} built`);
   } catch (err) {
     console.log(`build-native: ${cc} failed (${err.message.split("\n")[0]}): https stays on node:tls`);

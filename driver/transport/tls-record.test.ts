@@ -199,6 +199,18 @@ describe.each(SUITES)("the native record layer with $name, against node:crypto",
     expect(openNative(seal(suite.cipher, theirs, 4, data))).toBe(-1);
   });
 
+  it("follows handshake messages split over records (RFC 8446 §5.1): a ticket cut inside its header and its body, then a KeyUpdate cut after its type", () => {
+    const { theirs, openNative, thrown } = pair(suite);
+    const ticket = ticketMessage();
+    const data = randomBytes(100);
+    const pieces = [ticket.subarray(0, 2), ticket.subarray(2, 9), ticket.subarray(9)];
+    const wire = Buffer.concat([...pieces.map((p, i) => seal(suite.cipher, theirs, i, p, 22)), seal(suite.cipher, theirs, 3, data)]);
+    expect(openNative(wire)).toEqual(data);
+    const keyUpdate = Buffer.from([24, 0, 0, 1, 0]);
+    expect(openNative(seal(suite.cipher, theirs, 4, keyUpdate.subarray(0, 1), 22))).toEqual(Buffer.alloc(0));
+    expect(thrown(seal(suite.cipher, theirs, 5, keyUpdate.subarray(1), 22))).toMatchObject({ code: "ERR_TLS_KEY_UPDATE" });
+  });
+
   it("data and a close_notify in one read: the data, then -1; data and a bad record: the data, then the error", () => {
     const data = randomBytes(300);
     const a = pair(suite);

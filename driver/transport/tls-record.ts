@@ -104,7 +104,6 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
   const secrets = new Map<string, Buffer>();
   let tcpMs = Number.NaN;
 
-  // net's `onread` (as dial.ts's): the constructor takes it too, though its type does not say so.
   let layer: object | undefined;
   /**
    * Opens `bytes` and reads their data; when the layer ended (close_notify, or a record that
@@ -112,20 +111,29 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
    * as when the target closes it, or with the error. False once the socket is destroyed.
    */
   const openInto = (sealed: object, bytes: Buffer): boolean => {
+    let n: number;
     try {
-      const n = native.open(sealed, bytes, PLAIN);
-      if (n >= 0) {
-        if (n > 0) read(PLAIN.subarray(0, n));
-        return true;
-      }
-      if (n < -1) read(PLAIN.subarray(0, -1 - n));
-      native.open(sealed, EMPTY, PLAIN);
-      socket.destroy();
+      n = native.open(sealed, bytes, PLAIN);
     } catch (err) {
       socket.destroy(err as Error);
+      return false;
     }
+    // The reader's own errors (a parser bug it rethrows) are not the connection's: outside the try.
+    if (n >= 0) {
+      if (n > 0) read(PLAIN.subarray(0, n));
+      return true;
+    }
+    if (n < -1) read(PLAIN.subarray(0, -1 - n));
+    let ended: Error | undefined;
+    try {
+      native.open(sealed, EMPTY, PLAIN);
+    } catch (err) {
+      ended = err as Error;
+    }
+    socket.destroy(ended);
     return false;
   };
+  // net's `onread` (as dial.ts's): the constructor takes it too, though its type does not say so.
   const socket = new Socket({
     onread: {
       buffer: CIPHER_READ,
@@ -182,29 +190,40 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
       partial = Buffer.alloc(0);
       socket.write = ((chunk: unknown, ...rest: unknown[]) => (tls.write as (c: unknown, ...r: unknown[]) => boolean).call(tls, chunk, ...rest)) as Socket["write"];
       tls.on("data", (chunk: Buffer) => read(chunk));
-      tls.on("end", () => socket.end());
+      // A close_notify (or the target's FIN): the connection ends, as on the native layer.
+      tls.on("end", () => socket.destroy());
       ready();
     };
     let waits = 0;
     const switchOver = (): void => {
       if (socket.destroyed) return;
-      const keys = layerKeys(tls.getProtocol(), tls.getCipher()?.standardName ?? "", secrets, clientRecords, serverRecords);
+      let keys: ReturnType<typeof layerKeys>;
+      let sealed: object | undefined;
+      try {
+        keys = layerKeys(tls.getProtocol(), tls.getCipher()?.standardName ?? "", secrets, clientRecords, serverRecords);
+        if (keys !== undefined && keys !== "wait") {
+          const { client: c, server: s } = keys;
+          sealed = native.create(keys.version, keys.suite.id, c.key, c.iv, c.seq, s.key, s.iv, s.seq);
+        }
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
       if (keys === "wait" && waits++ < 10) {
         setImmediate(switchOver);
         return;
       }
-      if (keys === undefined || keys === "wait") {
-        // The origin's next connections skip the tap.
-        e.sealed = false;
+      if (sealed === undefined) {
+        // A version or suite the layer does not carry: the origin's next connections skip the tap.
+        if (keys === undefined) e.sealed = false;
         viaNode();
         return;
       }
-      const { client: c, server: s } = keys;
-      const sealed = native.create(keys.version, keys.suite.id, c.key, c.iv, c.seq, s.key, s.iv, s.seq);
       layer = sealed;
+      const carried = sealed;
       socket.write = ((plain: Buffer, ...rest: unknown[]) => {
         const out = Buffer.allocUnsafe(sealedLength(plain.length));
-        const n = native.seal(sealed, plain, out);
+        const n = native.seal(carried, plain, out);
         return (rawWrite as (this: Socket, c: Uint8Array, ...r: unknown[]) => boolean).call(socket, out.subarray(0, n), ...rest);
       }) as Socket["write"];
       tls.removeAllListeners("error");
@@ -215,7 +234,7 @@ export function dialSealed(e: SealedEndpoint, ready: () => void, handshake: ((ms
       // Bytes after the last whole record handed to node:tls are the first the layer opens.
       const rest = partial;
       partial = Buffer.alloc(0);
-      if (rest.length > 0 && !openInto(sealed, rest)) return;
+      if (rest.length > 0 && !openInto(carried, rest)) return;
       ready();
     };
     // node:tls writes the client's last handshake records just after secureConnect (TLS 1.3).
